@@ -1,0 +1,398 @@
+// The only dlopen in minid. Every libc call goes through here so that a failing call always
+// becomes a SyscallError naming the call, the errno and the path it was about.
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+
+const { i32, i64, u32, u64, ptr: P } = FFIType;
+
+const lib = dlopen("libc.so.6", {
+  __errno_location: { args: [], returns: P },
+  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64 },
+  unshare: { args: [i32], returns: i32 },
+  setns: { args: [i32, i32], returns: i32 },
+  mount: { args: [P, P, P, u64, P], returns: i32 },
+  umount2: { args: [P, i32], returns: i32 },
+  execve: { args: [P, P, P], returns: i32 },
+  sethostname: { args: [P, u64], returns: i32 },
+  chdir: { args: [P], returns: i32 },
+  fchdir: { args: [i32], returns: i32 },
+  mkdir: { args: [P, u32], returns: i32 },
+  mkdirat: { args: [i32, P, u32], returns: i32 },
+  mknod: { args: [P, u32, u64], returns: i32 },
+  mknodat: { args: [i32, P, u32, u64], returns: i32 },
+  fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
+  fchmodat: { args: [i32, P, u32, i32], returns: i32 },
+  fchmod: { args: [i32, u32], returns: i32 },
+  fchown: { args: [i32, u32, u32], returns: i32 },
+  symlinkat: { args: [P, i32, P], returns: i32 },
+  linkat: { args: [i32, P, i32, P, i32], returns: i32 },
+  openat: { args: [i32, P, i32, u32], returns: i32 },
+  close: { args: [i32], returns: i32 },
+  utimensat: { args: [i32, P, P, i32], returns: i32 },
+  lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
+  lgetxattr: { args: [P, P, P, u64], returns: i64 },
+  llistxattr: { args: [P, P, u64], returns: i64 },
+  prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+  socket: { args: [i32, i32, i32], returns: i32 },
+  ioctl: { args: [i32, u64, P], returns: i32 },
+  kill: { args: [i32, i32], returns: i32 },
+  getpid: { args: [], returns: i32 },
+  setuid: { args: [u32], returns: i32 },
+  setgid: { args: [u32], returns: i32 },
+  setgroups: { args: [u64, P], returns: i32 },
+  umask: { args: [u32], returns: u32 },
+  isatty: { args: [i32], returns: i32 },
+  tcgetattr: { args: [i32, P], returns: i32 },
+  tcsetattr: { args: [i32, i32, P], returns: i32 },
+  dup2: { args: [i32, i32], returns: i32 },
+  fsync: { args: [i32], returns: i32 },
+  syncfs: { args: [i32], returns: i32 },
+});
+const c = lib.symbols;
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 8: "ENOEXEC",
+  9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 15: "ENOTBLK",
+  16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
+  23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE",
+  30: "EROFS", 31: "EMLINK", 32: "EPIPE", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY",
+  40: "ELOOP", 61: "ENODATA", 95: "EOPNOTSUPP",
+};
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES[errno] ?? `E${errno}`;
+}
+
+export class SyscallError extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly path?: string,
+  ) {
+    super(`${syscall}${path !== undefined ? ` ${path}` : ""}: ${errnoName(errno)}`);
+    this.name = "SyscallError";
+  }
+  get code(): string {
+    return errnoName(this.errno);
+  }
+}
+
+function errno(): number {
+  const p = c.__errno_location();
+  return p ? read.i32(p, 0) : 0;
+}
+
+function check(ret: number | bigint, name: string, path?: string): number {
+  const n = Number(ret);
+  if (n < 0) throw new SyscallError(name, errno(), path);
+  return n;
+}
+
+/** NUL-terminated copy of a JS string; the caller keeps it alive for the call. */
+export function cstr(s: string): Buffer {
+  return Buffer.from(s + "\0");
+}
+
+function p(b: Buffer | Uint8Array | null): Pointer | null {
+  return b ? ptr(b) : null;
+}
+
+// Namespace flags (linux/sched.h)
+export const CLONE_FS = 0x200;
+export const CLONE_NEWNS = 0x20000;
+export const CLONE_NEWCGROUP = 0x2000000;
+export const CLONE_NEWUTS = 0x4000000;
+export const CLONE_NEWIPC = 0x8000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+
+// Mount flags (linux/mount.h)
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_MOVE = 8192;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SLAVE = 1 << 19;
+export const MS_STRICTATIME = 1 << 24;
+export const MNT_DETACH = 2;
+
+export const AT_FDCWD = -100;
+export const AT_SYMLINK_NOFOLLOW = 0x100;
+export const AT_EMPTY_PATH = 0x1000;
+
+export const O_RDONLY = 0;
+export const O_WRONLY = 1;
+export const O_RDWR = 2;
+export const O_CREAT = 0o100;
+export const O_EXCL = 0o200;
+export const O_NOCTTY = 0o400;
+export const O_TRUNC = 0o1000;
+export const O_NONBLOCK = 0o4000;
+export const O_DIRECTORY = 0o200000;
+export const O_NOFOLLOW = 0o400000;
+export const O_CLOEXEC = 0o2000000;
+export const O_PATH = 0o10000000;
+
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFIFO = 0o010000;
+export const S_IFREG = 0o100000;
+
+const SYS_pivot_root = 155;
+const SYS_openat2 = 437;
+const SYS_close_range = 436;
+
+export const RESOLVE_NO_XDEV = 0x01;
+export const RESOLVE_NO_MAGICLINKS = 0x02;
+export const RESOLVE_NO_SYMLINKS = 0x04;
+export const RESOLVE_BENEATH = 0x08;
+export const RESOLVE_IN_ROOT = 0x10;
+
+export function unshare(flags: number): void {
+  check(c.unshare(flags), "unshare");
+}
+
+export function setns(fd: number, nstype: number, path?: string): void {
+  check(c.setns(fd, nstype), "setns", path);
+}
+
+export function mount(
+  source: string | null,
+  target: string,
+  fstype: string | null,
+  flags: number,
+  data: string | null = null,
+): void {
+  const s = source === null ? null : cstr(source);
+  const t = cstr(target);
+  const f = fstype === null ? null : cstr(fstype);
+  const d = data === null ? null : cstr(data);
+  check(c.mount(p(s), p(t), p(f), flags, p(d)), `mount${fstype ? `(${fstype})` : ""}`, target);
+}
+
+export function umount2(target: string, flags: number): void {
+  const t = cstr(target);
+  check(c.umount2(p(t), flags), "umount2", target);
+}
+
+export function pivotRoot(newRoot: string, putOld: string): void {
+  const a = cstr(newRoot);
+  const b = cstr(putOld);
+  check(c.syscall(SYS_pivot_root, BigInt(ptr(a)), BigInt(ptr(b)), 0, 0, 0), "pivot_root", newRoot);
+}
+
+export function sethostname(name: string): void {
+  const b = Buffer.from(name);
+  check(c.sethostname(p(b), b.length), "sethostname", name);
+}
+
+export function chdir(path: string): void {
+  const b = cstr(path);
+  check(c.chdir(p(b)), "chdir", path);
+}
+
+export function fchdir(fd: number): void {
+  check(c.fchdir(fd), "fchdir");
+}
+
+export function mkdirat(dirfd: number, name: string, mode: number): void {
+  const b = cstr(name);
+  check(c.mkdirat(dirfd, p(b), mode), "mkdirat", name);
+}
+
+export function mknodat(dirfd: number, path: string, mode: number, dev: number): void {
+  const b = cstr(path);
+  check(c.mknodat(dirfd, p(b), mode, dev), "mknod", path);
+}
+
+/** Linux makedev for the classic 12/20-bit split (all device numbers minid creates fit). */
+export function makedev(major: number, minor: number): number {
+  return (
+    ((minor & 0xff) | ((major & 0xfff) << 8) | ((minor & ~0xff) << 12)) >>> 0
+  );
+}
+
+export function lchown(path: string, uid: number, gid: number): void {
+  const b = cstr(path);
+  check(c.fchownat(AT_FDCWD, p(b), uid, gid, AT_SYMLINK_NOFOLLOW), "lchown", path);
+}
+
+export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
+  const b = cstr(path);
+  check(c.fchownat(dirfd, p(b), uid, gid, flags), "fchownat", path);
+}
+
+export function fchmod(fd: number, mode: number, path?: string): void {
+  check(c.fchmod(fd, mode), "fchmod", path);
+}
+
+export function fchown(fd: number, uid: number, gid: number, path?: string): void {
+  check(c.fchown(fd, uid, gid), "fchown", path);
+}
+
+export function chmod(path: string, mode: number): void {
+  const b = cstr(path);
+  check(c.fchmodat(AT_FDCWD, p(b), mode, 0), "chmod", path);
+}
+
+export function symlinkat(target: string, dirfd: number, linkpath: string): void {
+  const a = cstr(target);
+  const b = cstr(linkpath);
+  check(c.symlinkat(p(a), dirfd, p(b)), "symlink", linkpath);
+}
+
+export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
+  const b = cstr(path);
+  return check(c.openat(dirfd, p(b), flags, mode), "openat", path);
+}
+
+/**
+ * openat2(2): resolve `path` under `dirfd` with RESOLVE_* rules enforced by the kernel, so a
+ * symlink planted in a rootfs can never lead out of it.
+ */
+export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
+  const b = cstr(path);
+  const how = new BigUint64Array([BigInt(flags), BigInt(mode), BigInt(resolve)]);
+  return check(
+    c.syscall(SYS_openat2, dirfd, BigInt(ptr(b)), BigInt(ptr(how)), how.byteLength, 0),
+    "openat2",
+    path,
+  );
+}
+
+export function close(fd: number): void {
+  c.close(fd);
+}
+
+/** Set times with nanosecond precision without following a symlink (utimensat). */
+export function lutimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  const b = cstr(path);
+  const ts = new BigInt64Array([
+    atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n,
+    mtimeNs / 1_000_000_000n, mtimeNs % 1_000_000_000n,
+  ]);
+  check(c.utimensat(AT_FDCWD, p(b), ptr(ts), AT_SYMLINK_NOFOLLOW), "utimensat", path);
+}
+
+export function lsetxattr(path: string, name: string, value: Uint8Array): void {
+  const a = cstr(path);
+  const n = cstr(name);
+  const v = value.length ? value : new Uint8Array(1);
+  check(c.lsetxattr(p(a), p(n), ptr(v), value.length, 0), "lsetxattr", `${path} (${name})`);
+}
+
+/** Value of an xattr, or null when it is absent or xattrs are unsupported. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  const a = cstr(path);
+  const n = cstr(name);
+  let buf = Buffer.alloc(256);
+  for (;;) {
+    const r = Number(c.lgetxattr(p(a), p(n), ptr(buf), buf.length));
+    if (r >= 0) return buf.subarray(0, r);
+    const e = errno();
+    if (e === 34 /* ERANGE */) {
+      buf = Buffer.alloc(buf.length * 4);
+      continue;
+    }
+    if (e === 61 || e === 95) return null;
+    throw new SyscallError("lgetxattr", e, `${path} (${name})`);
+  }
+}
+
+export function llistxattr(path: string): string[] {
+  const a = cstr(path);
+  let buf = Buffer.alloc(1024);
+  for (;;) {
+    const r = Number(c.llistxattr(p(a), ptr(buf), buf.length));
+    if (r >= 0) return buf.subarray(0, r).toString("latin1").split("\0").filter(Boolean);
+    const e = errno();
+    if (e === 34) {
+      buf = Buffer.alloc(buf.length * 4);
+      continue;
+    }
+    if (e === 95) return [];
+    throw new SyscallError("llistxattr", e, path);
+  }
+}
+
+export const PR_SET_PDEATHSIG = 1;
+export const PR_SET_DUMPABLE = 4;
+export const PR_SET_NO_NEW_PRIVS = 38;
+export const PR_CAPBSET_DROP = 24;
+export const PR_SET_CHILD_SUBREAPER = 36;
+
+export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): number {
+  return check(c.prctl(option, arg2, arg3, arg4, arg5), "prctl");
+}
+
+/** Mark every fd from `from` up close-on-exec, so no host fd reaches the container. */
+export function closeRangeCloexec(from: number): void {
+  const CLOSE_RANGE_CLOEXEC = 4;
+  check(c.syscall(SYS_close_range, from, 0xffffffff, CLOSE_RANGE_CLOEXEC, 0, 0, 0), "close_range");
+}
+
+/** Bring a network interface up (SIOCGIFFLAGS/SIOCSIFFLAGS). */
+export function interfaceUp(name: string): void {
+  const fd = check(c.socket(2 /* AF_INET */, 2 /* SOCK_DGRAM */ | 0o2000000, 0), "socket");
+  try {
+    const ifr = Buffer.alloc(40);
+    ifr.write(name, 0, 15, "latin1");
+    check(c.ioctl(fd, 0x8913, ptr(ifr)), "ioctl(SIOCGIFFLAGS)", name);
+    ifr.writeInt16LE(ifr.readInt16LE(16) | 1 /* IFF_UP */, 16);
+    check(c.ioctl(fd, 0x8914, ptr(ifr)), "ioctl(SIOCSIFFLAGS)", name);
+  } finally {
+    c.close(fd);
+  }
+}
+
+export function kill(pid: number, sig: number): boolean {
+  return c.kill(pid, sig) === 0;
+}
+
+export function setgroups(gids: number[]): void {
+  const arr = new Uint32Array(gids.length || 1);
+  arr.set(gids);
+  check(c.setgroups(gids.length, ptr(arr)), "setgroups");
+}
+
+export function setgid(gid: number): void {
+  check(c.setgid(gid), "setgid");
+}
+
+export function setuid(uid: number): void {
+  check(c.setuid(uid), "setuid");
+}
+
+export function umask(mask: number): number {
+  return c.umask(mask);
+}
+
+export function isatty(fd: number): boolean {
+  return c.isatty(fd) === 1;
+}
+
+export function syncfs(fd: number): void {
+  check(c.syncfs(fd), "syncfs");
+}
+
+/**
+ * execve(2). Replaces every thread of this process; returns only by throwing.
+ * The argument buffers are kept referenced until the call returns.
+ */
+export function execve(path: string, argv: string[], envp: string[]): never {
+  const pathBuf = cstr(path);
+  const argBufs = argv.map(cstr);
+  const envBufs = envp.map(cstr);
+  const argvArr = new BigUint64Array(argBufs.length + 1);
+  argBufs.forEach((b, i) => (argvArr[i] = BigInt(ptr(b))));
+  const envArr = new BigUint64Array(envBufs.length + 1);
+  envBufs.forEach((b, i) => (envArr[i] = BigInt(ptr(b))));
+  c.execve(ptr(pathBuf), ptr(argvArr), ptr(envArr));
+  const e = errno();
+  // Keep the buffers alive past the call.
+  void [argBufs, envBufs];
+  throw new SyscallError("execve", e, path);
+}
