@@ -46,6 +46,7 @@ const lib = dlopen("libc.so.6", {
   dup2: { args: [i32, i32], returns: i32 },
   fsync: { args: [i32], returns: i32 },
   syncfs: { args: [i32], returns: i32 },
+  flock: { args: [i32, i32], returns: i32 },
 });
 const c = lib.symbols;
 
@@ -374,6 +375,19 @@ export function isatty(fd: number): boolean {
   return c.isatty(fd) === 1;
 }
 
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+
+/** flock(2) on an open fd; blocks unless LOCK_NB. Returns false on EWOULDBLOCK with LOCK_NB. */
+export function flock(fd: number, op: number, path?: string): boolean {
+  if (c.flock(fd, op) === 0) return true;
+  const e = errno();
+  if (e === 11 && op & LOCK_NB) return false;
+  throw new SyscallError("flock", e, path);
+}
+
 export function syncfs(fd: number): void {
   check(c.syncfs(fd), "syncfs");
 }
@@ -396,3 +410,178 @@ export function execve(path: string, argv: string[], envp: string[]): never {
   void [argBufs, envBufs];
   throw new SyscallError("execve", e, path);
 }
+
+// --- Capability sets (capget/capset). Added for src/linux/capabilities.ts. ---
+// Raw syscalls rather than libcap: they act on the calling thread only, which is what the
+// init wants (it execve()s from that same thread right after, making them process-wide).
+
+const SYS_capget = 125;
+const SYS_capset = 126;
+const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
+
+/** The calling thread's capability sets (64-bit masks, bit n = capability n). */
+export function capget(): CapSets {
+  const hdr = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
+  const data = new Uint32Array(6); // two {effective, permitted, inheritable} u32 triples
+  check(c.syscall(SYS_capget, BigInt(ptr(hdr)), BigInt(ptr(data)), 0, 0, 0), "capget");
+  const join = (lo: number, hi: number) => (BigInt(hi) << 32n) | BigInt(lo);
+  return {
+    effective: join(data[0]!, data[3]!),
+    permitted: join(data[1]!, data[4]!),
+    inheritable: join(data[2]!, data[5]!),
+  };
+}
+
+/** Set the calling thread's capability sets (capset(2), version 3). */
+export function capset(sets: CapSets): void {
+  const lo = (v: bigint) => Number(v & 0xffffffffn);
+  const hi = (v: bigint) => Number((v >> 32n) & 0xffffffffn);
+  const hdr = new Uint32Array([LINUX_CAPABILITY_VERSION_3, 0]);
+  const data = new Uint32Array([
+    lo(sets.effective), lo(sets.permitted), lo(sets.inheritable),
+    hi(sets.effective), hi(sets.permitted), hi(sets.inheritable),
+  ]);
+  check(c.syscall(SYS_capset, BigInt(ptr(hdr)), BigInt(ptr(data)), 0, 0, 0), "capset");
+}
+
+// ---- Byte-exact, dirfd-relative calls (used by the layer tar code in src/image/) ----
+// Tar entry names are bytes, not necessarily UTF-8, and a layer must be applied without ever
+// resolving a path through a symlink the caller did not vet. These take a path as a JS string
+// (UTF-8) or as raw bytes, always relative to a directory fd.
+
+const extra = dlopen("libc.so.6", {
+  unlinkat: { args: [i32, P, i32], returns: i32 },
+  fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
+}).symbols;
+
+export type PathArg = string | Uint8Array;
+
+export const AT_REMOVEDIR = 0x200;
+export const AT_SYMLINK_FOLLOW = 0x400;
+
+function cpath(path: PathArg): Buffer {
+  if (typeof path === "string") return cstr(path);
+  const b = Buffer.allocUnsafe(path.length + 1);
+  b.set(path);
+  b[path.length] = 0;
+  return b;
+}
+
+function showPath(path: PathArg): string {
+  return typeof path === "string" ? path : Buffer.from(path).toString("utf8");
+}
+
+/** glibc's 64-bit makedev (majors and minors of any size). */
+export function makedev64(major: number, minor: number): bigint {
+  const M = BigInt(major >>> 0);
+  const m = BigInt(minor >>> 0);
+  return ((M & 0xfffff000n) << 32n) | ((M & 0xfffn) << 8n) | ((m & 0xffffff00n) << 12n) | (m & 0xffn);
+}
+
+/** The *at() family with byte-exact paths; every call throws SyscallError on failure. */
+export const fsat = {
+  openat(dirfd: number, path: PathArg, flags: number, mode = 0): number {
+    return check(c.openat(dirfd, ptr(cpath(path)), flags, mode), "openat", showPath(path));
+  },
+  openat2(dirfd: number, path: PathArg, flags: number, resolve: number, mode = 0): number {
+    const b = cpath(path);
+    const how = new BigUint64Array([BigInt(flags), BigInt(mode), BigInt(resolve)]);
+    return check(
+      c.syscall(SYS_openat2, dirfd, BigInt(ptr(b)), BigInt(ptr(how)), how.byteLength, 0),
+      "openat2",
+      showPath(path),
+    );
+  },
+  mkdirat(dirfd: number, path: PathArg, mode: number): void {
+    check(c.mkdirat(dirfd, ptr(cpath(path)), mode), "mkdirat", showPath(path));
+  },
+  mknodat(dirfd: number, path: PathArg, mode: number, dev: bigint): void {
+    check(c.mknodat(dirfd, ptr(cpath(path)), mode, dev), "mknodat", showPath(path));
+  },
+  symlinkat(target: PathArg, dirfd: number, path: PathArg): void {
+    check(c.symlinkat(ptr(cpath(target)), dirfd, ptr(cpath(path))), "symlinkat", showPath(path));
+  },
+  linkat(olddirfd: number, oldpath: PathArg, newdirfd: number, newpath: PathArg, flags = 0): void {
+    const a = cpath(oldpath);
+    const b = cpath(newpath);
+    check(c.linkat(olddirfd, ptr(a), newdirfd, ptr(b), flags), "linkat", showPath(newpath));
+  },
+  unlinkat(dirfd: number, path: PathArg, flags = 0): void {
+    check(extra.unlinkat(dirfd, ptr(cpath(path)), flags), "unlinkat", showPath(path));
+  },
+  fchownat(dirfd: number, path: PathArg, uid: number, gid: number, flags: number): void {
+    check(c.fchownat(dirfd, ptr(cpath(path)), uid, gid, flags), "fchownat", showPath(path));
+  },
+  /** No AT_SYMLINK_NOFOLLOW: Linux cannot chmod a symlink, so never pass one here. */
+  fchmodat(dirfd: number, path: PathArg, mode: number): void {
+    check(c.fchmodat(dirfd, ptr(cpath(path)), mode, 0), "fchmodat", showPath(path));
+  },
+  /** utimensat(2); a null path means the fd itself (futimens). */
+  utimensat(dirfd: number, path: PathArg | null, atimeNs: bigint, mtimeNs: bigint, flags = 0): void {
+    const ts = new BigInt64Array([
+      atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n,
+      mtimeNs / 1_000_000_000n, mtimeNs % 1_000_000_000n,
+    ]);
+    // Pre-epoch times: keep tv_nsec in [0, 1e9) as the kernel requires.
+    for (const i of [0, 2]) {
+      if (ts[i + 1] < 0n) {
+        ts[i] -= 1n;
+        ts[i + 1] += 1_000_000_000n;
+      }
+    }
+    const b = path === null ? null : cpath(path);
+    check(c.utimensat(dirfd, p(b), ptr(ts), flags), "utimensat", path === null ? undefined : showPath(path));
+  },
+  fsetxattr(fd: number, name: string, value: Uint8Array): void {
+    const n = cstr(name);
+    const v = value.length ? value : new Uint8Array(1);
+    check(extra.fsetxattr(fd, ptr(n), ptr(v), value.length, 0), "fsetxattr", name);
+  },
+  lsetxattr(path: PathArg, name: string, value: Uint8Array): void {
+    const a = cpath(path);
+    const n = cstr(name);
+    const v = value.length ? value : new Uint8Array(1);
+    check(c.lsetxattr(ptr(a), ptr(n), ptr(v), value.length, 0), "lsetxattr", `${showPath(path)} (${name})`);
+  },
+  /** Value of an xattr, or null when it is absent or xattrs are unsupported. */
+  lgetxattr(path: PathArg, name: string): Buffer | null {
+    const a = cpath(path);
+    const n = cstr(name);
+    let buf = Buffer.alloc(256);
+    for (;;) {
+      const r = Number(c.lgetxattr(ptr(a), ptr(n), ptr(buf), buf.length));
+      if (r >= 0) return buf.subarray(0, r);
+      const e = errno();
+      if (e === 34 /* ERANGE */) {
+        buf = Buffer.alloc(buf.length * 4);
+        continue;
+      }
+      if (e === 61 || e === 95) return null;
+      throw new SyscallError("lgetxattr", e, `${showPath(path)} (${name})`);
+    }
+  },
+  /** Names of a file's xattrs ([] when unsupported); the call is the one syscall per file. */
+  llistxattr(path: PathArg): string[] {
+    const a = cpath(path);
+    let buf = listBuf;
+    for (;;) {
+      const r = Number(c.llistxattr(ptr(a), ptr(buf), buf.length));
+      if (r === 0) return [];
+      if (r > 0) return buf.subarray(0, r).toString("utf8").split("\0").filter(Boolean);
+      const e = errno();
+      if (e === 34) {
+        buf = Buffer.alloc(buf.length * 4);
+        continue;
+      }
+      if (e === 95) return [];
+      throw new SyscallError("llistxattr", e, showPath(path));
+    }
+  },
+};
+const listBuf = Buffer.alloc(4096);

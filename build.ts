@@ -1,0 +1,12 @@
+// Build dist/minid: the busybox image recipe first (it is embedded), then one compiled
+// executable with everything inside.
+import { $ } from "bun";
+import { existsSync, mkdirSync } from "node:fs";
+import { buildBusyboxImage, OUT as IMAGE } from "./images/busybox/build.ts";
+
+const force = process.argv.includes("--force");
+if (force || !existsSync(IMAGE)) await buildBusyboxImage();
+mkdirSync("dist", { recursive: true });
+const t0 = performance.now();
+await $`${process.execPath} build --compile --minify --bytecode --format=esm --target=bun-linux-x64 src/cli.ts --outfile dist/minid`.quiet();
+console.error(`build: dist/minid in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

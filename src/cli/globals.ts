@@ -1,0 +1,14 @@
+// Options given before the command (`minid --root DIR run ...`), visible to every command.
+import { openEngine, type Engine } from "../engine.ts";
+
+export const globals = {
+  root: undefined as string | undefined,
+  storageDriver: undefined as string | undefined,
+  logLevel: "info" as string,
+};
+
+let engine: Engine | undefined;
+export function getEngine(): Engine {
+  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver });
+  return engine;
+}

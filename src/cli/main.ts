@@ -1,0 +1,130 @@
+// The CLI's own main over citty command definitions: global flags, lazy command loading,
+// strict parsing, help, and one place that turns errors into Docker-style exit codes.
+import type { CommandDef } from "citty";
+import { renderUsage } from "citty";
+import { parseArgv } from "./argv.ts";
+import { globals } from "./globals.ts";
+import { log, setLogLevel } from "./log.ts";
+import { UserError, EXIT_ENGINE } from "../util/errors.ts";
+import { SyscallError } from "../linux/libc.ts";
+import { writeSync } from "node:fs";
+import pkg from "../../package.json" with { type: "json" };
+
+type Loader = () => Promise<{ default: CommandDef<any>; stopAfter?: number }>;
+
+export const COMMANDS: Record<string, Loader> = {
+  run: () => import("../commands/run.ts"),
+  ps: () => import("../commands/ps.ts"),
+  rm: () => import("../commands/rm.ts"),
+  images: () => import("../commands/images.ts"),
+  import: () => import("../commands/import.ts"),
+  rmi: () => import("../commands/rmi.ts"),
+  version: () => import("../commands/version.ts"),
+};
+
+const ALIASES: Record<string, string> = { "container ls": "ps", "image ls": "images", "image rm": "rmi" };
+
+const GLOBAL_HELP = `Usage:  minid [OPTIONS] COMMAND
+
+A self-contained container engine
+
+Options:
+      --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
+      --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
+  -l, --log-level LEVEL       debug, info, warn or error (default info)
+  -v, --version               Print version information and quit
+  -h, --help                  Print usage
+
+Commands:
+  run         Create and run a new container from an image
+  ps          List containers
+  rm          Remove one or more containers
+  images      List images
+  import      Import a rootfs tarball as an image
+  rmi         Remove one or more images
+  version     Show the minid version
+
+Run 'minid COMMAND --help' for more information on a command.
+`;
+
+export function out(text: string): void {
+  const buf = Buffer.from(text);
+  let off = 0;
+  while (off < buf.length) off += writeSync(1, buf, off);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    let i = 0;
+    for (; i < argv.length; i++) {
+      const a = argv[i]!;
+      const [flag, inline] = a.startsWith("--") && a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+      const value = () => {
+        if (inline !== undefined) return inline;
+        if (i + 1 >= argv.length) throw new UserError(`flag needs an argument: ${flag}`);
+        return argv[++i]!;
+      };
+      if (flag === "--root") globals.root = value();
+      else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
+      else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));
+      else if (flag === "-D" || flag === "--debug") setLogLevel("debug");
+      else if (flag === "--version" || flag === "-v") {
+        out(`minid version ${pkg.version}\n`);
+        return 0;
+      } else if (flag === "--help" || flag === "-h") {
+        out(GLOBAL_HELP);
+        return 0;
+      } else if (a.startsWith("-")) throw new UserError(`unknown flag: ${a}\nSee 'minid --help'.`);
+      else break;
+    }
+    let name = argv[i];
+    if (!name) {
+      out(GLOBAL_HELP);
+      return 0;
+    }
+    let rest = argv.slice(i + 1);
+    const two = `${name} ${rest[0] ?? ""}`;
+    if (ALIASES[two]) {
+      name = ALIASES[two]!;
+      rest = rest.slice(1);
+    } else if ((name === "container" || name === "image") && rest[0] && COMMANDS[rest[0]]) {
+      name = rest[0];
+      rest = rest.slice(1);
+    }
+    const loader = COMMANDS[name];
+    if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`);
+    const mod = await loader();
+    const cmd = mod.default;
+    if (rest.includes("--help") || rest.includes("-h")) {
+      // Only a help flag before the image/command counts (run busybox ls --help is the container's).
+      const parsed = parseArgv(rest.filter((a) => a !== "--help" && a !== "-h"), (cmd.args ?? {}) as any, name, mod.stopAfter);
+      const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
+      const firstRest = parsed.rest.length ? rest.length - parsed.rest.length : rest.length;
+      if (mod.stopAfter === undefined || helpIdx < firstRest) {
+        out((await renderUsage(cmd)) + "\n");
+        return 0;
+      }
+    }
+    const parsed = parseArgv(rest, (cmd.args ?? {}) as any, name, mod.stopAfter);
+    const args = { ...parsed.flags, _: [...parsed.positionals, ...parsed.rest], positionals: parsed.positionals, rest: parsed.rest };
+    const result = await cmd.run?.({ args, rawArgs: rest, cmd } as any);
+    return typeof result === "number" ? result : 0;
+  } catch (e) {
+    if (e instanceof UserError) {
+      log.error(e.message);
+      return e.exitCode;
+    }
+    if (e instanceof SyscallError) {
+      log.error(`${e.message}${hint(e)}`);
+      return EXIT_ENGINE;
+    }
+    log.error(e instanceof Error ? (globals.logLevel === "debug" ? e.stack : e.message) : String(e));
+    return EXIT_ENGINE;
+  }
+}
+
+function hint(e: SyscallError): string {
+  if (e.code === "EPERM") return " (minid must run as root with CAP_SYS_ADMIN)";
+  if (e.code === "ENOSPC") return " (the disk holding the minid root is full)";
+  return "";
+}

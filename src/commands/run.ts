@@ -1,0 +1,67 @@
+import { defineCommand } from "citty";
+import { getEngine } from "../cli/globals.ts";
+import { argsOf, list, str } from "../cli/argv.ts";
+import { requireRoot } from "../engine.ts";
+import { UserError } from "../util/errors.ts";
+
+/** Flags stop at the image: everything after it is the container's command, verbatim. */
+export const stopAfter = 1;
+
+export default defineCommand({
+  meta: { name: "run", description: "Create and run a new container from an image (minid run [OPTIONS] IMAGE [COMMAND] [ARG...])" },
+  args: {
+    image: { type: "positional", description: "Image to run", required: true },
+    name: { type: "string", description: "Assign a name to the container" },
+    env: { type: "string", alias: "e", description: "Set environment variables (repeatable)", multiple: true } as any,
+    "env-file": { type: "string", description: "Read in a file of environment variables (repeatable)", multiple: true } as any,
+    volume: { type: "string", alias: "v", description: "Bind mount a volume HOST:CONTAINER[:ro|rw] (repeatable)", multiple: true } as any,
+    tmpfs: { type: "string", description: "Mount a tmpfs directory (repeatable)", multiple: true } as any,
+    workdir: { type: "string", alias: "w", description: "Working directory inside the container" },
+    hostname: { type: "string", alias: "h", description: "Container host name" },
+    entrypoint: { type: "string", description: "Overwrite the default ENTRYPOINT of the image" },
+    user: { type: "string", alias: "u", description: "Username or UID (format: <name|uid>[:<group|gid>])" },
+    rm: { type: "boolean", description: "Automatically remove the container when it exits" },
+    interactive: { type: "boolean", alias: "i", description: "Keep STDIN open" },
+    tty: { type: "boolean", alias: "t", description: "Allocate a pseudo-TTY" },
+    "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
+  },
+  async run({ args }) {
+    requireRoot();
+    const a = argsOf(args);
+    const image = a.positionals[0];
+    if (!image) throw new UserError(`"minid run" requires at least 1 argument.\nSee 'minid run --help'.`);
+    const tty = Boolean(a.tty);
+    if (tty && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+    const engine = getEngine();
+    const { createContainer } = await import("../container/create.ts");
+    const st = await createContainer(engine, {
+      image,
+      cmd: a.rest,
+      name: str(a.name),
+      env: list(a.env),
+      envFiles: list(a["env-file"]),
+      workdir: str(a.workdir),
+      hostname: str(a.hostname),
+      entrypoint: str(a.entrypoint),
+      user: str(a.user),
+      volumes: list(a.volume),
+      tmpfs: list(a.tmpfs),
+      readOnly: Boolean(a["read-only"]),
+      rm: Boolean(a.rm),
+      interactive: Boolean(a.interactive),
+      tty,
+    });
+    const { runAttached } = await import("../container/start.ts");
+    const { removeContainer } = await import("../container/remove.ts");
+    let status: number;
+    try {
+      status = await runAttached(engine, st);
+    } catch (e) {
+      // A container whose command never started leaves nothing behind.
+      removeContainer(engine, st.id, { force: true });
+      throw e;
+    }
+    if (st.autoRemove) removeContainer(engine, st.id, { force: true });
+    return status;
+  },
+});

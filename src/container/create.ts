@@ -1,0 +1,169 @@
+// Turning `run` options into a registered container: image lookup, validation of every
+// user-supplied piece before anything is written, then state, writable layer and init spec.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "./state.ts";
+import type { InitSpec, MountSpec } from "./spec.ts";
+import { parseVolume, parseTmpfs } from "./volumes.ts";
+import { buildEnv, parseEnvFile } from "./env.ts";
+import { newId, randomName, shortId } from "../util/ids.ts";
+import { UserError } from "../util/errors.ts";
+import { chooseDriver, driverByName } from "../storage/select.ts";
+import { ensureImage } from "../image/ensure.ts";
+import { writeJsonAtomic } from "../util/fs.ts";
+import type { ImageConfig } from "../image/config.ts";
+
+export interface CreateOptions {
+  image: string;
+  cmd: string[];
+  name?: string;
+  env: string[];
+  envFiles: string[];
+  workdir?: string;
+  hostname?: string;
+  entrypoint?: string;
+  user?: string;
+  volumes: string[];
+  tmpfs: string[];
+  readOnly: boolean;
+  rm: boolean;
+  interactive: boolean;
+  tty: boolean;
+}
+
+const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
+
+export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerState> {
+  // Validate everything the user typed before touching the store.
+  const mounts: MountSpec[] = [...opts.volumes.map(parseVolume), ...opts.tmpfs.map(parseTmpfs)];
+  for (const f of opts.envFiles) parseEnvFile(f);
+  if (opts.hostname !== undefined && !HOSTNAME_RE.test(opts.hostname)) {
+    throw new UserError(`invalid hostname "${opts.hostname}": use letters, digits, '-' and '.' (at most 63 per label)`);
+  }
+  if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
+    throw new UserError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
+  }
+  const { driver, notice } = chooseDriver(engine.storageDriver);
+  if (notice) (await import("consola")).consola.warn(notice);
+
+  const img = await ensureImage(engine, opts.image);
+  const config: ImageConfig = engine.images.getConfig(img);
+  const cc = config.config ?? {};
+  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint ? [opts.entrypoint] : []) : (cc.Entrypoint ?? []);
+  const cmd = opts.cmd.length ? opts.cmd : opts.entrypoint !== undefined ? [] : (cc.Cmd ?? []);
+  const args = [...entrypoint, ...cmd];
+  if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
+
+  const id = newId();
+  const hostname = opts.hostname ?? shortId(id);
+  const env = buildEnv({
+    image: cc.Env ?? [],
+    files: opts.envFiles,
+    flags: opts.env,
+    hostname,
+    home: "/root",
+    tty: opts.tty,
+  });
+  // Host sides of bind mounts: a missing directory is created, as Docker does.
+  for (const m of mounts) {
+    if (m.type === "bind" && !existsSync(m.source)) mkdirSync(m.source, { recursive: true, mode: 0o755 });
+  }
+
+  const st: ContainerState = {
+    id,
+    name: opts.name ?? uniqueRandomName(engine),
+    image: opts.image,
+    imageId: img.id,
+    created: new Date().toISOString(),
+    path: args[0]!,
+    args: args.slice(1),
+    config: {
+      env,
+      cwd: opts.workdir ?? (cc.WorkingDir || "/"),
+      hostname,
+      tty: opts.tty,
+      interactive: opts.interactive,
+      user: opts.user ?? cc.User,
+      entrypoint: entrypoint.length ? entrypoint : null,
+      cmd,
+    },
+    mounts,
+    storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
+    autoRemove: opts.rm,
+    state: { status: "created", pid: 0, exitCode: 0, oomKilled: false },
+  };
+  engine.containers.create(st);
+  try {
+    prepareContainer(engine, st);
+  } catch (e) {
+    engine.containers.remove(st.id);
+    throw e;
+  }
+  return st;
+}
+
+function uniqueRandomName(engine: Engine): string {
+  const taken = new Set(engine.containers.list().map((c) => c.name));
+  for (let i = 0; i < 100; i++) {
+    const n = randomName();
+    if (!taken.has(n)) return n;
+  }
+  return `${randomName()}_${Date.now() % 1000}`;
+}
+
+/** Host-side pieces of a container: writable layer and the files bound over /etc. */
+function prepareContainer(engine: Engine, st: ContainerState): void {
+  const dir = engine.containers.containerDir(st.id);
+  const driver = driverByName(st.storage.driver);
+  driver.prepare(dir, st.storage.lowerdirs);
+  writeFileSync(join(dir, "hostname"), `${st.config.hostname}\n`);
+  writeFileSync(
+    join(dir, "hosts"),
+    `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n127.0.1.1\t${st.config.hostname}\n`,
+  );
+  let resolv = "";
+  try {
+    resolv = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {}
+  writeFileSync(join(dir, "resolv.conf"), resolv);
+}
+
+/** The spec init needs for one start of the container. */
+export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<InitSpec> = {}): InitSpec {
+  const dir = engine.containers.containerDir(st.id);
+  const driver = driverByName(st.storage.driver);
+  // vfs copies once at create; overlay/aufs only need their directories.
+  const rootfs = st.storage.driver === "vfs" ? vfsSpec(dir) : driver.prepare(dir, st.storage.lowerdirs);
+  return {
+    id: st.id,
+    rootfs,
+    readonlyRootfs: false,
+    mounts: st.mounts,
+    etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
+    hostname: st.config.hostname,
+    args: [st.path, ...st.args],
+    env: st.config.env,
+    cwd: st.config.cwd,
+    tty: st.config.tty,
+    ...extra,
+  };
+}
+
+function vfsSpec(dir: string) {
+  return { driver: "vfs" as const, target: join(dir, "merged"), fstype: "", source: join(dir, "rootfs"), data: "" };
+}
+
+export function writeInitSpec(engine: Engine, st: ContainerState, spec: InitSpec): string {
+  const path = join(engine.containers.containerDir(st.id), "init.json");
+  writeJsonAtomic(path, spec, 0o600);
+  return path;
+}
+
+export function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,62 @@
+// The container's environment: the image's, then --env-file, then -e, and nothing of the
+// host's except what the user passes by name (`-e VAR` copies VAR from the host, as Docker).
+import { readFileSync } from "node:fs";
+import { UserError } from "../util/errors.ts";
+import { DEFAULT_PATH } from "../image/config.ts";
+
+export function parseEnvFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e: any) {
+    throw new UserError(`open ${path}: ${e?.code === "ENOENT" ? "no such file or directory" : e?.message}`);
+  }
+  const out: string[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.replace(/\r$/, "");
+    if (!line.trim() || line.trimStart().startsWith("#")) continue;
+    out.push(line.trimStart());
+  }
+  return out;
+}
+
+/** Resolve `-e NAME` (no '=') from the host environment; a missing one is dropped. */
+function expand(entry: string, hostEnv: Record<string, string | undefined>): string | undefined {
+  if (entry.includes("=")) {
+    if (entry.startsWith("=")) throw new UserError(`invalid environment variable: ${entry}`);
+    return entry;
+  }
+  const v = hostEnv[entry];
+  return v === undefined ? undefined : `${entry}=${v}`;
+}
+
+export function buildEnv(opts: {
+  image: string[];
+  files: string[];
+  flags: string[];
+  hostname: string;
+  home: string;
+  tty: boolean;
+  hostEnv?: Record<string, string | undefined>;
+}): string[] {
+  const hostEnv = opts.hostEnv ?? process.env;
+  const env = new Map<string, string>();
+  const set = (e: string) => {
+    const i = e.indexOf("=");
+    env.set(e.slice(0, i), e.slice(i + 1));
+  };
+  set(`PATH=${DEFAULT_PATH}`);
+  set(`HOSTNAME=${opts.hostname}`);
+  for (const e of opts.image) set(e);
+  for (const f of opts.files) for (const e of parseEnvFile(f)) {
+    const x = expand(e, hostEnv);
+    if (x) set(x);
+  }
+  for (const e of opts.flags) {
+    const x = expand(e, hostEnv);
+    if (x) set(x);
+  }
+  if (opts.tty && !env.has("TERM")) env.set("TERM", "xterm");
+  if (!env.has("HOME")) env.set("HOME", opts.home);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}

@@ -1,0 +1,129 @@
+// The container's init: spawned by the engine as PID 1 of a new PID namespace, it enters the
+// remaining namespaces, builds the root filesystem, and execs the user's command in place, so
+// the command itself becomes PID 1. Errors travel to the engine over fd 3 (a socket the engine
+// holds); a successful exec closes fd 3 (CLOEXEC), which the engine reads as "started".
+import { readFileSync, statSync, writeSync, writeFileSync } from "node:fs";
+import type { InitSpec } from "./spec.ts";
+import {
+  unshare, sethostname, interfaceUp, chdir, execve, closeRangeCloexec, SyscallError, close,
+  CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, openat, AT_FDCWD,
+  O_PATH, O_DIRECTORY, O_CLOEXEC,
+} from "../linux/libc.ts";
+import { setupRootfs } from "../linux/rootfs.ts";
+import { mkdirAllInRoot } from "../linux/safepath.ts";
+import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND } from "../util/errors.ts";
+import { applyProcessSecurity } from "./security.ts";
+
+export const INIT_ENV = "MINID_INIT_SPEC";
+const STATUS_FD = 3;
+
+class InitError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export function initMain(): never {
+  const specPath = process.env[INIT_ENV];
+  if (!specPath) {
+    // A re-exec that lost its marker must stop here, never fall through into the CLI again.
+    process.stderr.write("minid: _init is internal and only started by minid itself\n");
+    process.exit(EXIT_ENGINE);
+  }
+  try {
+    const spec = JSON.parse(readFileSync(specPath, "utf8")) as InitSpec;
+    start(spec);
+  } catch (e) {
+    const exitCode = e instanceof InitError ? e.exitCode : EXIT_ENGINE;
+    const message = e instanceof Error ? e.message : String(e);
+    report({ message, exitCode });
+    process.exit(exitCode);
+  }
+}
+
+function report(status: { message: string; exitCode: number }): void {
+  try {
+    writeSync(STATUS_FD, JSON.stringify(status));
+  } catch {
+    process.stderr.write(`minid: ${status.message}\n`);
+  }
+}
+
+function start(spec: InitSpec): never {
+  // Join the cgroup first so the cgroup namespace created below is rooted at it.
+  for (const procs of spec.cgroupProcs ?? []) writeFileSync(procs, "0");
+  unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
+  sethostname(spec.hostname);
+  interfaceUp("lo");
+  setupRootfs(spec);
+  enterWorkdir(spec.cwd);
+  const path = findExecutable(spec.args[0]!, spec.env);
+  applyProcessSecurity(spec);
+  closeRangeCloexec(STATUS_FD);
+  try {
+    execve(path, spec.args, spec.env);
+  } catch (e) {
+    throw execFailure(spec.args[0]!, e);
+  }
+}
+
+function enterWorkdir(cwd: string): void {
+  try {
+    chdir(cwd);
+    return;
+  } catch (e) {
+    if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
+      throw new InitError(`cannot enter working directory ${cwd}: ${(e as Error).message}`, EXIT_ENGINE);
+    }
+  }
+  // Docker creates a missing working directory.
+  const root = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    close(mkdirAllInRoot(root, cwd));
+  } finally {
+    close(root);
+  }
+  chdir(cwd);
+}
+
+function findExecutable(cmd: string, env: string[]): string {
+  if (cmd.includes("/")) {
+    checkRunnable(cmd, cmd);
+    return cmd;
+  }
+  const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
+  for (const dir of pathVar.split(":")) {
+    const candidate = `${dir || "."}/${cmd}`;
+    try {
+      const st = statSync(candidate);
+      if (st.isFile() && st.mode & 0o111) return candidate;
+    } catch {
+      // keep looking
+    }
+  }
+  throw new InitError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
+}
+
+function checkRunnable(path: string, cmd: string): void {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new InitError(`exec: "${cmd}": stat ${path}: no such file or directory`, EXIT_NOT_FOUND);
+  }
+  if (st.isDirectory()) throw new InitError(`exec: "${cmd}": is a directory`, EXIT_CANNOT_EXEC);
+}
+
+function execFailure(cmd: string, e: unknown): InitError {
+  if (e instanceof SyscallError) {
+    if (e.code === "ENOENT") {
+      return new InitError(`exec: "${cmd}": no such file or directory (missing interpreter?)`, EXIT_NOT_FOUND);
+    }
+    const why = e.code === "EACCES" ? "permission denied" : e.code === "ENOEXEC" ? "exec format error" : e.code;
+    return new InitError(`exec: "${cmd}": ${why}`, EXIT_CANNOT_EXEC);
+  }
+  return new InitError(String(e), EXIT_CANNOT_EXEC);
+}

@@ -1,0 +1,29 @@
+// The handles every command works with: where state lives and which stores are there.
+import { ImageStore } from "./image/store.ts";
+import { ContainerStore } from "./container/state.ts";
+import { UserError } from "./util/errors.ts";
+
+export interface Engine {
+  root: string;
+  images: ImageStore;
+  containers: ContainerStore;
+  storageDriver?: string;
+}
+
+export const DEFAULT_ROOT = "/var/lib/minid";
+
+export function openEngine(opts: { root?: string; storageDriver?: string }): Engine {
+  const root = opts.root || process.env.MINID_ROOT || DEFAULT_ROOT;
+  return {
+    root,
+    images: new ImageStore(root),
+    containers: new ContainerStore(root),
+    storageDriver: opts.storageDriver || process.env.MINID_STORAGE_DRIVER || undefined,
+  };
+}
+
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) {
+    throw new UserError("minid needs root to manage containers: run it as root (e.g. with sudo)");
+  }
+}

@@ -1,0 +1,34 @@
+// Resolving the image a container is created from, importing the built-in busybox the
+// first time it is asked for so a host without network can still run containers.
+import type { Engine } from "../engine.ts";
+import type { ImageRecord } from "./store.ts";
+import { parseReference, tagKey, formatReference } from "./reference.ts";
+import { UserError } from "../util/errors.ts";
+import { withLockAsync } from "../util/fs.ts";
+import { join } from "node:path";
+
+export const BUILTIN_IMAGE = "busybox:latest";
+
+export async function ensureImage(engine: Engine, name: string): Promise<ImageRecord> {
+  const found = engine.images.resolve(name);
+  if (found) return found;
+  const ref = parseReference(name);
+  if (tagKey(ref) === BUILTIN_IMAGE && !ref.digest) {
+    engine.images.init();
+    return withLockAsync(join(engine.images.dir, "builtin.lock"), async () => {
+      const again = engine.images.resolve(name);
+      if (again) return again;
+      const { builtinImageFile } = await import("./builtin.ts");
+      const { importImage } = await import("./import.ts");
+      return importImage(engine, {
+        source: builtinImageFile(),
+        reference: BUILTIN_IMAGE,
+        changes: ['CMD ["sh"]'],
+        message: "minid built-in busybox",
+      });
+    });
+  }
+  throw new UserError(
+    `Unable to find image '${formatReference(ref)}' locally: import it (minid import FILE ${formatReference(ref)}) or pull it first`,
+  );
+}

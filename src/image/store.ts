@@ -1,0 +1,304 @@
+// The image store: content-addressed blobs, layers extracted once and keyed by DiffID, images
+// keyed by the digest of their config, and tags pointing at images.
+//
+//   <root>/image/blobs/sha256/<hex>          configs, manifests and layer blobs as received
+//   <root>/image/layers/<diffid-hex>/diff/   a layer's tree, overlay-ready (whiteouts converted)
+//   <root>/image/layers/<diffid-hex>/layer.json
+//   <root>/image/images/<config-hex>.json    image record: config digest, layer descriptors
+//   <root>/image/repositories.json           tag → image id
+//
+// A directory or file becomes visible under its final name only by rename, so a crash leaves
+// temp names that `sweep()` removes; nothing half-written is ever used.
+import { existsSync, readdirSync, renameSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import type { ImageConfig } from "./config.ts";
+import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
+import { UserError } from "../util/errors.ts";
+import { parseReference, tagKey, type Reference } from "./reference.ts";
+
+export interface LayerRecord {
+  diffId: string;
+  /** Digest and media type of the blob as stored (may be compressed). */
+  digest: string;
+  mediaType: string;
+  /** Uncompressed tar size. */
+  size: number;
+  compressedSize: number;
+  created: string;
+}
+
+export interface ImageRecord {
+  id: string; // sha256:<config digest hex>
+  configDigest: string;
+  layers: { diffId: string; digest: string; mediaType: string; size: number }[];
+  created: string;
+  /** Digest of the manifest this image was pulled or pushed as, per repository. */
+  repoDigests?: string[];
+}
+
+export const MEDIA = {
+  ociManifest: "application/vnd.oci.image.manifest.v1+json",
+  ociIndex: "application/vnd.oci.image.index.v1+json",
+  ociConfig: "application/vnd.oci.image.config.v1+json",
+  ociLayer: "application/vnd.oci.image.layer.v1.tar",
+  ociLayerGzip: "application/vnd.oci.image.layer.v1.tar+gzip",
+  ociLayerZstd: "application/vnd.oci.image.layer.v1.tar+zstd",
+  dockerManifest: "application/vnd.docker.distribution.manifest.v2+json",
+  dockerList: "application/vnd.docker.distribution.manifest.list.v2+json",
+  dockerConfig: "application/vnd.docker.container.image.v1+json",
+  dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
+} as const;
+
+export function hexOf(digest: string): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!m) throw new UserError(`invalid digest "${digest}"`);
+  return m[1]!;
+}
+
+export function sha256(data: string | Uint8Array): string {
+  return "sha256:" + createHash("sha256").update(data).digest("hex");
+}
+
+export class ImageStore {
+  readonly dir: string;
+  constructor(root: string) {
+    this.dir = join(root, "image");
+  }
+
+  private get blobsDir() {
+    return join(this.dir, "blobs", "sha256");
+  }
+  private get layersDir() {
+    return join(this.dir, "layers");
+  }
+  private get imagesDir() {
+    return join(this.dir, "images");
+  }
+  get tmpDir() {
+    return join(this.dir, "tmp");
+  }
+  private get reposFile() {
+    return join(this.dir, "repositories.json");
+  }
+  private get lockFile() {
+    return join(this.dir, "lock");
+  }
+
+  init(): void {
+    for (const d of [this.blobsDir, this.layersDir, this.imagesDir, this.tmpDir]) mkdirp(d, 0o700);
+  }
+
+  /** Serialise store mutations across processes. */
+  locked<T>(fn: () => T): T {
+    this.init();
+    return withLock(this.lockFile, fn);
+  }
+
+  /** Remove leftovers of interrupted writers (only those whose process is gone). */
+  sweep(): void {
+    if (!existsSync(this.tmpDir)) return;
+    for (const name of readdirSync(this.tmpDir)) {
+      const pid = Number(/-(\d+)-/.exec(name)?.[1]);
+      if (pid && pid !== process.pid && isAlive(pid)) continue;
+      if (pid === process.pid) continue;
+      removeTree(join(this.tmpDir, name));
+    }
+  }
+
+  /** A fresh scratch path under tmp/ that sweep() recognises by its pid. */
+  scratch(label: string): string {
+    this.init();
+    return join(this.tmpDir, `${label}-${process.pid}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`);
+  }
+
+  // ---- blobs ----
+  blobPath(digest: string): string {
+    return join(this.blobsDir, hexOf(digest));
+  }
+  hasBlob(digest: string): boolean {
+    return existsSync(this.blobPath(digest));
+  }
+  putBlob(data: string | Uint8Array): string {
+    const digest = sha256(data);
+    const path = this.blobPath(digest);
+    if (!existsSync(path)) {
+      this.init();
+      writeFileAtomic(path, data, 0o644);
+    }
+    return digest;
+  }
+  /** Move a file whose digest the caller verified into the blob store. */
+  adoptBlob(file: string, digest: string): void {
+    const path = this.blobPath(digest);
+    if (existsSync(path)) removeTree(file);
+    else renameSync(file, path);
+  }
+  readBlob(digest: string): Buffer {
+    return readFileSync(this.blobPath(digest));
+  }
+
+  // ---- layers ----
+  layerDir(diffId: string): string {
+    return join(this.layersDir, hexOf(diffId));
+  }
+  layerDiffDir(diffId: string): string {
+    return join(this.layerDir(diffId), "diff");
+  }
+  getLayer(diffId: string): LayerRecord | undefined {
+    return readJson<LayerRecord>(join(this.layerDir(diffId), "layer.json"));
+  }
+  hasLayer(diffId: string): boolean {
+    return existsSync(join(this.layerDir(diffId), "layer.json"));
+  }
+  /**
+   * Publish an extracted layer: `staging` holds `diff/`; it becomes layers/<diffid> by one
+   * rename, or is discarded when another writer already published the same layer.
+   */
+  commitLayer(staging: string, rec: LayerRecord): LayerRecord {
+    writeJsonAtomic(join(staging, "layer.json"), rec);
+    return this.locked(() => {
+      const final = this.layerDir(rec.diffId);
+      if (existsSync(join(final, "layer.json"))) {
+        removeTree(staging);
+        return this.getLayer(rec.diffId)!;
+      }
+      if (existsSync(final)) removeTree(final); // incomplete leftover
+      renameSync(staging, final);
+      return rec;
+    });
+  }
+
+  // ---- images ----
+  private imageFile(id: string): string {
+    return join(this.imagesDir, `${hexOf(id)}.json`);
+  }
+  getImage(id: string): ImageRecord | undefined {
+    return readJson<ImageRecord>(this.imageFile(id));
+  }
+  getConfig(img: ImageRecord): ImageConfig {
+    return JSON.parse(this.readBlob(img.configDigest).toString("utf8"));
+  }
+  /** Store an image whose layers are already present. Returns its id. */
+  createImage(config: ImageConfig, layers: ImageRecord["layers"], repoDigests?: string[]): ImageRecord {
+    const raw = JSON.stringify(config);
+    for (const l of layers) {
+      if (!this.hasLayer(l.diffId)) throw new Error(`layer ${l.diffId} is not in the store`);
+    }
+    return this.locked(() => {
+      const configDigest = this.putBlob(raw);
+      const old = this.getImage(configDigest);
+      const rec: ImageRecord = {
+        id: configDigest,
+        configDigest,
+        layers,
+        created: config.created ?? new Date().toISOString(),
+        repoDigests: [...new Set([...(old?.repoDigests ?? []), ...(repoDigests ?? [])])],
+      };
+      writeJsonAtomic(this.imageFile(configDigest), rec);
+      return rec;
+    });
+  }
+  listImages(): ImageRecord[] {
+    if (!existsSync(this.imagesDir)) return [];
+    return readdirSync(this.imagesDir)
+      .filter((n) => /^[a-f0-9]{64}\.json$/.test(n))
+      .map((n) => this.getImage(`sha256:${n.slice(0, 64)}`))
+      .filter((x): x is ImageRecord => !!x);
+  }
+
+  // ---- tags ----
+  tags(): Record<string, string> {
+    return readJson<Record<string, string>>(this.reposFile) ?? {};
+  }
+  tagsOf(id: string): string[] {
+    return Object.entries(this.tags())
+      .filter(([, v]) => v === id)
+      .map(([k]) => k)
+      .sort();
+  }
+  setTag(ref: Reference | string, id: string): void {
+    const key = typeof ref === "string" ? tagKey(parseReference(ref)) : tagKey(ref);
+    this.locked(() => {
+      const t = this.tags();
+      t[key] = id;
+      writeJsonAtomic(this.reposFile, t);
+    });
+  }
+  removeTag(key: string): void {
+    this.locked(() => {
+      const t = this.tags();
+      delete t[key];
+      writeJsonAtomic(this.reposFile, t);
+    });
+  }
+
+  /**
+   * Find an image by name[:tag], full id, "sha256:"-prefixed id or unique id prefix (>= 4 hex).
+   * Returns undefined when nothing matches; throws when a prefix is ambiguous.
+   */
+  resolve(name: string): ImageRecord | undefined {
+    if (!name.startsWith("sha256:")) {
+      let key: string | undefined;
+      try {
+        key = tagKey(parseReference(name));
+      } catch (e) {
+        if (!/^[a-f0-9]{4,64}$/.test(name)) throw e;
+      }
+      const id = key && this.tags()[key];
+      if (id) return this.getImage(id);
+    }
+    const hex = name.replace(/^sha256:/, "");
+    if (!/^[a-f0-9]{4,64}$/.test(hex)) return undefined;
+    const matches = this.listImages().filter((i) => hexOf(i.id).startsWith(hex));
+    if (matches.length > 1) throw new UserError(`image id prefix "${name}" is ambiguous`);
+    return matches[0];
+  }
+
+  /** Lowest-first list of layer trees an image stacks. */
+  layerDirs(img: ImageRecord): string[] {
+    return img.layers.map((l) => this.layerDiffDir(l.diffId));
+  }
+
+  /** Delete an image record (tags must already be gone) and every layer/blob no image needs. */
+  deleteImage(id: string): void {
+    this.locked(() => {
+      removeTree(this.imageFile(id));
+      this.gcLocked();
+    });
+  }
+
+  private gcLocked(): void {
+    const images = this.listImages();
+    const liveLayers = new Set<string>();
+    const liveBlobs = new Set<string>();
+    for (const img of images) {
+      liveBlobs.add(hexOf(img.configDigest));
+      for (const l of img.layers) {
+        liveLayers.add(hexOf(l.diffId));
+        liveBlobs.add(hexOf(l.digest));
+      }
+    }
+    for (const name of existsSync(this.layersDir) ? readdirSync(this.layersDir) : []) {
+      if (!liveLayers.has(name)) removeTree(join(this.layersDir, name));
+    }
+    for (const name of existsSync(this.blobsDir) ? readdirSync(this.blobsDir) : []) {
+      if (!liveBlobs.has(name)) removeTree(join(this.blobsDir, name));
+    }
+  }
+
+  /** Bytes an image's layers take once unpacked (what `images` shows as SIZE). */
+  imageSize(img: ImageRecord): number {
+    return img.layers.reduce((n, l) => n + (this.getLayer(l.diffId)?.size ?? l.size), 0);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: any) {
+    return e?.code === "EPERM";
+  }
+}
+

@@ -1,0 +1,167 @@
+// Builds the container's filesystem view inside a fresh mount namespace and pivots into it.
+// Runs in init on the JS thread only: every call here is synchronous, because Bun's async fs
+// work runs on pool threads that are still in the host's mount namespace.
+import { mkdirSync, statSync } from "node:fs";
+import type { InitSpec, MountSpec } from "../container/spec.ts";
+import {
+  mount, umount2, pivotRoot, chdir, chmod, mknodat, symlinkat, fchownat, openat, close, makedev,
+  MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
+  MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError,
+} from "./libc.ts";
+import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
+
+const DEVICES: [name: string, major: number, minor: number][] = [
+  ["null", 1, 3],
+  ["zero", 1, 5],
+  ["full", 1, 7],
+  ["random", 1, 8],
+  ["urandom", 1, 9],
+  ["tty", 5, 0],
+];
+
+export function setupRootfs(spec: InitSpec): void {
+  // Nothing we mount may propagate back to the host, and nothing of the host's may follow us.
+  mount(null, "/", null, MS_REC | MS_PRIVATE);
+  mountRoot(spec);
+  const root = spec.rootfs.target;
+  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    mountProc(rootFd);
+    mountDev(rootFd);
+    mountSys(rootFd);
+    for (const f of spec.etcFiles) bindInto(rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
+    for (const m of spec.mounts) {
+      if (m.type === "tmpfs") tmpfsInto(rootFd, m);
+      else bindInto(rootFd, m, false);
+    }
+  } finally {
+    close(rootFd);
+  }
+  chdir(root);
+  // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no path
+  // to the host tree (and no directory to clean up).
+  pivotRoot(".", ".");
+  umount2(".", MNT_DETACH);
+  chdir("/");
+  if (spec.readonlyRootfs) mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+}
+
+function mountRoot(spec: InitSpec): void {
+  const r = spec.rootfs;
+  if (r.cwd) chdir(r.cwd);
+  if (r.driver === "vfs") {
+    mount(r.source, r.target, null, MS_BIND | MS_REC);
+  } else {
+    mount(r.source, r.target, r.fstype, 0, r.data);
+  }
+  chdir("/");
+}
+
+function mountProc(rootFd: number): void {
+  const fd = mkdirAllInRoot(rootFd, "/proc");
+  try {
+    mount("proc", fdPath(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  } finally {
+    close(fd);
+  }
+}
+
+function mountSys(rootFd: number): void {
+  const fd = mkdirAllInRoot(rootFd, "/sys");
+  try {
+    mount("sysfs", fdPath(fd), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  } finally {
+    close(fd);
+  }
+}
+
+function mountDev(rootFd: number): void {
+  const fd = mkdirAllInRoot(rootFd, "/dev");
+  try {
+    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
+  } finally {
+    close(fd);
+  }
+  // Re-open: the fd above points under the tmpfs we just mounted over.
+  const dev = openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY);
+  const devDirFd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
+  close(dev);
+  try {
+    for (const [name, major, minor] of DEVICES) {
+      mknodat(devDirFd, name, S_IFCHR | 0o666, makedev(major, minor));
+      // mknod applies the umask; the nodes must be world read-writable as on any Linux.
+      chmod(`${fdPath(devDirFd)}/${name}`, 0o666);
+    }
+    for (const d of ["pts", "shm", "mqueue"]) mkdirSync(`${fdPath(devDirFd)}/${d}`, { mode: 0o755 });
+    const pts = openInRoot(rootFd, "/dev/pts", O_PATH | O_DIRECTORY);
+    mount("devpts", fdPath(pts), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    close(pts);
+    const shm = openInRoot(rootFd, "/dev/shm", O_PATH | O_DIRECTORY);
+    mount("shm", fdPath(shm), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+    close(shm);
+    const mq = openInRoot(rootFd, "/dev/mqueue", O_PATH | O_DIRECTORY);
+    try {
+      mount("mqueue", fdPath(mq), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    } catch {
+      // mqueue is optional: kernels without CONFIG_POSIX_MQUEUE still run containers.
+    } finally {
+      close(mq);
+    }
+    symlinkat("pts/ptmx", devDirFd, "ptmx");
+    symlinkat("/proc/self/fd", devDirFd, "fd");
+    symlinkat("/proc/self/fd/0", devDirFd, "stdin");
+    symlinkat("/proc/self/fd/1", devDirFd, "stdout");
+    symlinkat("/proc/self/fd/2", devDirFd, "stderr");
+    symlinkat("/proc/kcore", devDirFd, "core");
+    // tty group ownership for devpts consumers that expect it
+    fchownat(devDirFd, "tty", 0, 5, 0);
+  } finally {
+    close(devDirFd);
+  }
+}
+
+/** Bind a host path onto a path resolved inside the root. */
+function bindInto(rootFd: number, m: MountSpec, optional: boolean): void {
+  let isDir: boolean;
+  try {
+    isDir = statSync(m.source).isDirectory();
+  } catch (e) {
+    if (optional) return;
+    throw e;
+  }
+  let fd: number;
+  try {
+    fd = isDir ? mkdirAllInRoot(rootFd, m.destination) : ensureFileInRoot(rootFd, m.destination);
+  } catch (e) {
+    if (optional) return; // e.g. an image without /etc gets no /etc/hosts
+    if (e instanceof SyscallError && (e.code === "ENOTDIR" || e.code === "EEXIST")) {
+      throw new Error(`cannot mount ${isDir ? "directory" : "file"} ${m.source} onto ${m.destination}: not a ${isDir ? "directory" : "file"} in the container`);
+    }
+    throw e;
+  }
+  try {
+    mount(m.source, fdPath(fd), null, MS_BIND | MS_REC);
+  } finally {
+    close(fd);
+  }
+  if (m.readOnly) remountReadOnly(rootFd, m.destination);
+}
+
+function remountReadOnly(rootFd: number, destination: string): void {
+  // Re-resolve: the path now leads to the root of the new mount, which is what we remount.
+  const fd = openInRoot(rootFd, destination, O_PATH);
+  try {
+    mount(null, fdPath(fd), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+  } finally {
+    close(fd);
+  }
+}
+
+function tmpfsInto(rootFd: number, m: MountSpec): void {
+  const fd = mkdirAllInRoot(rootFd, m.destination);
+  try {
+    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NODEV | (m.readOnly ? MS_RDONLY : 0), m.options ?? "mode=1777");
+  } finally {
+    close(fd);
+  }
+}

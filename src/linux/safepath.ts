@@ -1,0 +1,72 @@
+// Paths inside a container root resolved by the kernel with RESOLVE_IN_ROOT, so a symlink in
+// an image (`/data -> /etc`) is followed *inside* the rootfs and can never lead a mount onto
+// the host (CVE-2021-30465 class). Mounts then target `/proc/self/fd/N` of the opened fd.
+import {
+  openat2, mkdirat, close, SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY,
+  O_NOFOLLOW, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+} from "./libc.ts";
+
+const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+export function openInRoot(rootFd: number, path: string, flags = O_PATH): number {
+  return openat2(rootFd, rel(path), flags | O_CLOEXEC, RESOLVE);
+}
+
+function rel(path: string): string {
+  const r = path.replace(/^\/+/, "");
+  return r === "" ? "." : r;
+}
+
+/** mkdir -p inside the root; returns an O_PATH fd of the final directory. */
+export function mkdirAllInRoot(rootFd: number, path: string, mode = 0o755): number {
+  const parts = rel(path).split("/").filter((p) => p && p !== ".");
+  let cur = "";
+  let fd = openInRoot(rootFd, ".", O_PATH | O_DIRECTORY);
+  for (const part of parts) {
+    if (part === "..") {
+      close(fd);
+      throw new SyscallError("mkdir", 22, path);
+    }
+    const next = cur ? `${cur}/${part}` : part;
+    let nfd: number;
+    try {
+      nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+    } catch (e) {
+      if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
+        close(fd);
+        throw e;
+      }
+      try {
+        mkdirat(fd, part, mode);
+      } catch (e2) {
+        if (!(e2 instanceof SyscallError) || e2.code !== "EEXIST") {
+          close(fd);
+          throw e2;
+        }
+      }
+      nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+    }
+    close(fd);
+    fd = nfd;
+    cur = next;
+  }
+  return fd;
+}
+
+/** Make sure a regular file exists at path inside the root (for file bind mounts). */
+export function ensureFileInRoot(rootFd: number, path: string): number {
+  const parent = path.replace(/\/[^/]*\/?$/, "") || "/";
+  close(mkdirAllInRoot(rootFd, parent));
+  try {
+    return openInRoot(rootFd, path, O_PATH);
+  } catch (e) {
+    if (!(e instanceof SyscallError) || e.code !== "ENOENT") throw e;
+  }
+  const fd = openat2(rootFd, rel(path), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, RESOLVE, 0o644);
+  close(fd);
+  return openInRoot(rootFd, path, O_PATH);
+}
+
+export function fdPath(fd: number): string {
+  return `/proc/self/fd/${fd}`;
+}
