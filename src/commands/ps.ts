@@ -7,8 +7,9 @@ import { argsOf, list, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import type { ContainerState } from "../container/state.ts";
 
+/** Docker quotes arguments that contain spaces: "sh -c 'exit 3'". */
 function commandOf(st: ContainerState): string {
-  return [st.path, ...st.args].join(" ");
+  return [st.path, ...st.args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
 }
 
 export default defineCommand({

@@ -1,6 +1,7 @@
 // Paths inside a container root resolved by the kernel with RESOLVE_IN_ROOT, so a symlink in
 // an image (`/data -> /etc`) is followed *inside* the rootfs and can never lead a mount onto
 // the host (CVE-2021-30465 class). Mounts then target `/proc/self/fd/N` of the opened fd.
+import { readlinkSync } from "node:fs";
 import {
   openat2, mkdirat, close, SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY,
   O_NOFOLLOW, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
@@ -17,40 +18,72 @@ function rel(path: string): string {
   return r === "" ? "." : r;
 }
 
-/** mkdir -p inside the root; returns an O_PATH fd of the final directory. */
+/**
+ * mkdir -p inside the root; returns an O_PATH fd of the final directory. A dangling symlink
+ * on the way is followed the way the kernel would inside the root (its target is created
+ * there), never on the host.
+ */
 export function mkdirAllInRoot(rootFd: number, path: string, mode = 0o755): number {
-  const parts = rel(path).split("/").filter((p) => p && p !== ".");
-  let cur = "";
-  let fd = openInRoot(rootFd, ".", O_PATH | O_DIRECTORY);
-  for (const part of parts) {
-    if (part === "..") {
-      close(fd);
-      throw new SyscallError("mkdir", 22, path);
-    }
-    const next = cur ? `${cur}/${part}` : part;
-    let nfd: number;
-    try {
-      nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
-    } catch (e) {
-      if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
-        close(fd);
-        throw e;
-      }
+  let parts = rel(path).split("/").filter((p) => p && p !== ".");
+  let links = 0;
+  restart: for (;;) {
+    let cur = "";
+    let fd = openInRoot(rootFd, ".", O_PATH | O_DIRECTORY);
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      const next = cur ? `${cur}/${part}` : part;
+      let nfd: number;
       try {
-        mkdirat(fd, part, mode);
-      } catch (e2) {
-        if (!(e2 instanceof SyscallError) || e2.code !== "EEXIST") {
+        nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+      } catch (e) {
+        if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
           close(fd);
-          throw e2;
+          throw e;
         }
+        const target = symlinkTarget(fd, part);
+        if (target !== undefined) {
+          // Dangling symlink: continue from its target, resolved inside the root.
+          close(fd);
+          if (++links > 40) throw new SyscallError("mkdir", 40 /* ELOOP */, path);
+          const base = target.startsWith("/") ? [] : cur.split("/").filter(Boolean);
+          parts = normalizeParts([...base, ...target.split("/"), ...parts.slice(i + 1)]);
+          continue restart;
+        }
+        try {
+          mkdirat(fd, part, mode);
+        } catch (e2) {
+          if (!(e2 instanceof SyscallError) || e2.code !== "EEXIST") {
+            close(fd);
+            throw e2;
+          }
+        }
+        nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
       }
-      nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+      close(fd);
+      fd = nfd;
+      cur = next;
     }
-    close(fd);
-    fd = nfd;
-    cur = next;
+    return fd;
   }
-  return fd;
+}
+
+function symlinkTarget(dirFd: number, name: string): string | undefined {
+  try {
+    return readlinkSync(`${fdPath(dirFd)}/${name}`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lexically resolve "." and ".." the way RESOLVE_IN_ROOT does: ".." at the root stays there. */
+function normalizeParts(parts: string[]): string[] {
+  const out: string[] = [];
+  for (const p of parts) {
+    if (!p || p === ".") continue;
+    if (p === "..") out.pop();
+    else out.push(p);
+  }
+  return out;
 }
 
 /** Make sure a regular file exists at path inside the root (for file bind mounts). */
