@@ -8,5 +8,5 @@ const force = process.argv.includes("--force");
 if (force || !existsSync(IMAGE)) await buildBusyboxImage();
 mkdirSync("dist", { recursive: true });
 const t0 = performance.now();
-await $`${process.execPath} build --compile --minify --bytecode --format=esm --target=bun-linux-x64 src/cli.ts --outfile dist/minid`.quiet();
+await $`${process.execPath} build --compile --minify --bytecode --format=esm --splitting --target=bun-linux-x64 src/cli.ts --outfile dist/minid`.quiet();
 console.error(`build: dist/minid in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -13,6 +13,7 @@ import { chooseDriver, driverByName } from "../storage/select.ts";
 import { ensureImage } from "../image/ensure.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
+import { trace } from "../util/trace.ts";
 
 export interface CreateOptions {
   image: string;
@@ -35,6 +36,7 @@ export interface CreateOptions {
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
 
 export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerState> {
+  trace("create start");
   // Validate everything the user typed before touching the store.
   const mounts: MountSpec[] = [...opts.volumes.map(parseVolume), ...opts.tmpfs.map(parseTmpfs)];
   for (const f of opts.envFiles) parseEnvFile(f);
@@ -100,6 +102,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     engine.containers.remove(st.id);
     throw e;
   }
+  trace("create done");
   return st;
 }
 

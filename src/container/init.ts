@@ -13,6 +13,7 @@ import { setupRootfs } from "../linux/rootfs.ts";
 import { mkdirAllInRoot } from "../linux/safepath.ts";
 import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND } from "../util/errors.ts";
 import { applyProcessSecurity } from "./security.ts";
+import { trace } from "../util/trace.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -53,6 +54,7 @@ function report(status: { message: string; exitCode: number }): void {
 }
 
 function start(spec: InitSpec): never {
+  trace("init start");
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
   for (const procs of spec.cgroupProcs ?? []) writeFileSync(procs, "0");
   unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
@@ -63,6 +65,7 @@ function start(spec: InitSpec): never {
   const path = findExecutable(spec.args[0]!, spec.env);
   applyProcessSecurity(spec);
   closeRangeCloexec(STATUS_FD);
+  trace("init exec");
   try {
     execve(path, spec.args, spec.env);
   } catch (e) {

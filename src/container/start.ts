@@ -8,6 +8,7 @@ import { initSpecFor, writeInitSpec } from "./create.ts";
 import { INIT_ENV } from "./init.ts";
 import { selfCommand } from "./self.ts";
 import { unshare, CLONE_NEWPID } from "../linux/libc.ts";
+import { trace } from "../util/trace.ts";
 import { UserError, statusFromExit, signalNumber, EXIT_ENGINE } from "../util/errors.ts";
 
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
@@ -36,9 +37,10 @@ export async function spawnContainer(engine: Engine, st: ContainerState, stdio: 
   // CLONE_NEWPID applies to children created afterwards: the init becomes PID 1 there.
   if (pidNamespaceUsed) throw new Error("internal: one container start per process");
   unshare(CLONE_NEWPID);
+  trace("spawn init");
   pidNamespaceUsed = true;
   const proc = Bun.spawn(selfCommand("_init"), {
-    env: { [INIT_ENV]: specPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+    env: { [INIT_ENV]: specPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
     stdio: [stdio.stdin, stdio.stdout, stdio.stderr, "pipe"] as any,
     // Without a tty the container gets its own session: signals reach it only through us.
     detached: !st.config.tty,
@@ -100,6 +102,7 @@ export async function runAttached(engine: Engine, st: ContainerState): Promise<n
     return [sig, h] as const;
   });
   const code = await proc.exited;
+  trace("container exited");
   for (const [sig, h] of handlers) process.off(sig, h);
   const status = statusFromExit(code, proc.signalCode ?? null);
   const initError = readInitStatus(statusFd);

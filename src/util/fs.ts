@@ -10,13 +10,18 @@ export function tempSibling(path: string): string {
   return join(dirname(path), `.tmp-${basename(path)}-${process.pid}-${++seq}`);
 }
 
-/** Write then rename, so readers see the old or the new content, never a torn one. */
-export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
+/**
+ * Write then rename, so readers see the old or the new content, never a torn one. `durable`
+ * adds an fsync for content that must survive power loss (image blobs); state documents
+ * skip it: ext4 and xfs order a rename after the data it replaces, and fsync costs
+ * milliseconds on the start path.
+ */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, durable = false): void {
   const tmp = tempSibling(path);
   const fd = openSync(tmp, "w", mode);
   try {
     writeFileSync(fd, data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
