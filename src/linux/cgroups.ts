@@ -536,8 +536,9 @@ export class Cgroup {
 
   /**
    * Move a process (all its threads) into the group; 0 means the calling process, which is
-   * how the init joins before execve. Retries EINVAL briefly: a just-forked task may still be
-   * in TASK_NEW (runc does the same).
+   * how the init joins before execve. The paths are host paths, so the init must do this
+   * before pivot_root. Retries EINVAL briefly: a just-forked task may still be in TASK_NEW
+   * (runc does the same).
    */
   addProcess(pid: number): void {
     for (const d of this.dirs) {

@@ -458,6 +458,7 @@ export function capset(sets: CapSets): void {
 const extra = dlopen("libc.so.6", {
   unlinkat: { args: [i32, P, i32], returns: i32 },
   fsetxattr: { args: [i32, P, P, u64, i32], returns: i32 },
+  futimens: { args: [i32, P], returns: i32 },
 }).symbols;
 
 export type PathArg = string | Uint8Array;
@@ -522,7 +523,7 @@ export const fsat = {
   fchmodat(dirfd: number, path: PathArg, mode: number): void {
     check(c.fchmodat(dirfd, ptr(cpath(path)), mode, 0), "fchmodat", showPath(path));
   },
-  /** utimensat(2); a null path means the fd itself (futimens). */
+  /** utimensat(2); a null path means the fd itself (futimens: glibc refuses a NULL path). */
   utimensat(dirfd: number, path: PathArg | null, atimeNs: bigint, mtimeNs: bigint, flags = 0): void {
     const ts = new BigInt64Array([
       atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n,
@@ -535,8 +536,11 @@ export const fsat = {
         ts[i + 1] += 1_000_000_000n;
       }
     }
-    const b = path === null ? null : cpath(path);
-    check(c.utimensat(dirfd, p(b), ptr(ts), flags), "utimensat", path === null ? undefined : showPath(path));
+    if (path === null) {
+      check(extra.futimens(dirfd, ptr(ts)), "futimens");
+      return;
+    }
+    check(c.utimensat(dirfd, ptr(cpath(path)), ptr(ts), flags), "utimensat", showPath(path));
   },
   fsetxattr(fd: number, name: string, value: Uint8Array): void {
     const n = cstr(name);

@@ -23,12 +23,12 @@ const MULT: Record<string, number> = {
 };
 
 /**
- * "512m" → 536870912. Accepts what go-units' RAMInBytes accepts: a non-negative decimal
- * number, an optional space, then b / k / m / g / t / p optionally followed by "b" or "ib",
- * in any case ("1.5G", "512MiB", "100kb", "4096"). A plain number is bytes.
+ * "512m" → 536870912. Accepts what go-units' RAMInBytes accepts: a non-negative number
+ * (Go float syntax, so "1e3" too), an optional space, then b / k / m / g / t / p optionally
+ * followed by "b" or "ib", in any case ("1.5G", "512MiB", "100kb"). A plain number is bytes.
  */
 export function parseBytes(value: string, flag = "-m, --memory"): number {
-  const m = /^(\d+(?:\.\d*)?|\.\d+) ?([a-z]*)$/i.exec(value);
+  const m = /^((?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?) ?([a-z]*)$/i.exec(value);
   if (!m) throw new InvalidFlagError(flag, value, `invalid size: '${value}'`);
   let size = Number(m[1]);
   const sfx = m[2]!.toLowerCase();
@@ -41,7 +41,9 @@ export function parseBytes(value: string, flag = "-m, --memory"): number {
     size *= mult;
   }
   // Go truncates the float64 product to int64; fractional bytes are dropped the same way.
-  return Math.floor(size);
+  const bytes = Math.floor(size);
+  if (!Number.isSafeInteger(bytes)) throw new InvalidFlagError(flag, value, `invalid size: '${value}'`);
+  return bytes;
 }
 
 /** --memory-swap: like parseBytes, plus "-1" meaning unlimited swap (returned as -1). */
