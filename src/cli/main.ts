@@ -20,9 +20,14 @@ export const COMMANDS: Record<string, Loader> = {
   import: () => import("../commands/import.ts"),
   rmi: () => import("../commands/rmi.ts"),
   version: () => import("../commands/version.ts"),
+  save: () => import("../commands/save.ts"),
+  load: () => import("../commands/load.ts"),
+  tag: () => import("../commands/tag.ts"),
+  history: () => import("../commands/history.ts"),
+  "image-inspect": () => import("../commands/image-inspect.ts"),
 };
 
-const ALIASES: Record<string, string> = { "container ls": "ps", "image ls": "images", "image rm": "rmi" };
+const ALIASES: Record<string, string> = { "container ls": "ps", "image ls": "images", "image rm": "rmi", "image inspect": "image-inspect" };
 
 const GLOBAL_HELP = `Usage:  minid [OPTIONS] COMMAND
 
@@ -43,6 +48,10 @@ Commands:
   import      Import a rootfs tarball as an image
   rmi         Remove one or more images
   version     Show the minid version
+  save        Save one or more images to a tar archive
+  load        Load images from a tar archive or STDIN
+  tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+  history     Show the history of an image
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

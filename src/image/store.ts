@@ -10,7 +10,7 @@
 // A directory or file becomes visible under its final name only by rename, so a crash leaves
 // temp names that `sweep()` removes; nothing half-written is ever used.
 import { existsSync, readdirSync, renameSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { createHash } from "node:crypto";
 import type { ImageConfig } from "./config.ts";
 import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
@@ -106,6 +106,54 @@ export class ImageStore {
     }
   }
 
+  /**
+   * Keep layers/blobs (digests) alive against a concurrent gc until this process exits: a
+   * writer pins what it publishes or reuses before the image that references it exists.
+   * The pin file carries our pid, so sweep() drops it once we are gone.
+   */
+  pin(digests: string[]): void {
+    const hexes = digests.map(hexOf).filter((h) => !this.pinned.has(h));
+    if (!hexes.length) return;
+    for (const h of hexes) this.pinned.add(h);
+    this.init();
+    this.pinFile ??= this.scratch("pin");
+    writeFileAtomic(this.pinFile, [...this.pinned].join("\n") + "\n", 0o600);
+  }
+  private pinned = new Set<string>();
+  private pinFile?: string;
+
+  /** Digests pinned by live processes (ours included). */
+  private livePins(): Set<string> {
+    const out = new Set<string>();
+    if (!existsSync(this.tmpDir)) return out;
+    for (const name of readdirSync(this.tmpDir)) {
+      if (!name.startsWith("pin-")) continue;
+      const pid = Number(/-(\d+)-/.exec(name)?.[1]);
+      if (pid !== process.pid && !isAlive(pid)) continue;
+      try {
+        for (const h of readFileSync(join(this.tmpDir, name), "utf8").split("\n")) if (h) out.add(h);
+      } catch {}
+    }
+    return out;
+  }
+
+  /** Layer directories that containers stack (they must outlive a force-removed image). */
+  private containerLayers(): Set<string> {
+    const out = new Set<string>();
+    const dir = join(dirname(this.dir), "containers");
+    if (!existsSync(dir)) return out;
+    for (const id of readdirSync(dir)) {
+      const st = readJson<{ storage?: { lowerdirs?: string[] } }>(join(dir, id, "state.json"));
+      for (const d of st?.storage?.lowerdirs ?? []) out.add(basename(dirname(d)));
+    }
+    return out;
+  }
+
+  /** Remove layers and blobs that no image, container or live writer needs. */
+  gc(): void {
+    this.locked(() => this.gcLocked());
+  }
+
   /** A fresh scratch path under tmp/ that sweep() recognises by its pid. */
   scratch(label: string): string {
     this.init();
@@ -157,6 +205,7 @@ export class ImageStore {
    */
   commitLayer(staging: string, rec: LayerRecord): LayerRecord {
     writeJsonAtomic(join(staging, "layer.json"), rec);
+    this.pin([rec.diffId, rec.digest]);
     return this.locked(() => {
       const final = this.layerDir(rec.diffId);
       if (existsSync(join(final, "layer.json"))) {
@@ -180,8 +229,9 @@ export class ImageStore {
     return JSON.parse(this.readBlob(img.configDigest).toString("utf8"));
   }
   /** Store an image whose layers are already present. Returns its id. */
-  createImage(config: ImageConfig, layers: ImageRecord["layers"], repoDigests?: string[]): ImageRecord {
-    const raw = JSON.stringify(config);
+  createImage(config: ImageConfig, layers: ImageRecord["layers"], repoDigests?: string[], rawConfig?: Uint8Array): ImageRecord {
+    // rawConfig: the config exactly as received (its digest is the image id), e.g. by load.
+    const raw = rawConfig ?? JSON.stringify(config);
     for (const l of layers) {
       if (!this.hasLayer(l.diffId)) throw new Error(`layer ${l.diffId} is not in the store`);
     }
@@ -270,8 +320,9 @@ export class ImageStore {
 
   private gcLocked(): void {
     const images = this.listImages();
-    const liveLayers = new Set<string>();
-    const liveBlobs = new Set<string>();
+    const pins = this.livePins();
+    const liveLayers = new Set<string>([...pins, ...this.containerLayers()]);
+    const liveBlobs = new Set<string>(pins);
     for (const img of images) {
       liveBlobs.add(hexOf(img.configDigest));
       for (const l of img.layers) {
