@@ -1,0 +1,31 @@
+import { defineCommand } from "citty";
+import { getEngine, globals } from "../cli/globals.ts";
+import { out } from "../cli/main.ts";
+import { argsOf, str } from "../cli/argv.ts";
+import { UserError } from "../util/errors.ts";
+import { log } from "../cli/log.ts";
+
+export default defineCommand({
+  meta: { name: "login", description: "Log in to a registry (minid login [OPTIONS] [SERVER]; default docker.io)" },
+  args: {
+    username: { type: "string", alias: "u", description: "Username" },
+    password: { type: "string", alias: "p", description: "Password" },
+    "password-stdin": { type: "boolean", description: "Take the password from stdin" },
+  },
+  async run({ args }) {
+    const a = argsOf(args);
+    const [server, extra] = a.positionals;
+    if (extra) throw new UserError(`"minid login" requires at most 1 argument: [SERVER]\nSee 'minid login --help'.`);
+    let username = str(a.username);
+    let password = str(a.password);
+    const fromStdin = Boolean(a["password-stdin"]);
+    if (fromStdin && password !== undefined) throw new UserError("--password and --password-stdin are mutually exclusive");
+    if (fromStdin && !username) throw new UserError("must provide --username with --password-stdin");
+    if (password !== undefined && !fromStdin) log.warn("using --password on the command line is insecure; use --password-stdin");
+    const { login } = await import("../image/auth.ts");
+    if (fromStdin) password = (await Bun.stdin.text()).replace(/\r?\n$/, "");
+    await login(getEngine(), { server, username, password, insecure: globals.insecureRegistries });
+    out("Login Succeeded\n");
+    return 0;
+  },
+});

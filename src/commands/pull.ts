@@ -1,0 +1,26 @@
+import { defineCommand } from "citty";
+import { getEngine, globals } from "../cli/globals.ts";
+import { out } from "../cli/main.ts";
+import { argsOf, str } from "../cli/argv.ts";
+import { requireRoot } from "../engine.ts";
+import { UserError } from "../util/errors.ts";
+
+export default defineCommand({
+  meta: { name: "pull", description: "Download an image from a registry (minid pull [OPTIONS] NAME[:TAG|@DIGEST])" },
+  args: {
+    quiet: { type: "boolean", alias: "q", description: "Suppress verbose output" },
+    platform: { type: "string", description: "Pull this platform from a multi-platform image (default: the host's, linux/amd64)" },
+  },
+  async run({ args }) {
+    const a = argsOf(args);
+    const [name, extra] = a.positionals;
+    if (!name || extra) throw new UserError(`"minid pull" requires exactly 1 argument: NAME[:TAG|@DIGEST]\nSee 'minid pull --help'.`);
+    requireRoot();
+    const { pullImage } = await import("../image/pull.ts");
+    const { parsePlatform } = await import("../image/registry/manifest.ts");
+    const platform = str(a.platform) ? parsePlatform(str(a.platform)!) : undefined;
+    const res = await pullImage(getEngine(), { reference: name, quiet: Boolean(a.quiet), platform, insecure: globals.insecureRegistries });
+    out(`${res.fullName}\n`);
+    return 0;
+  },
+});

@@ -1,0 +1,324 @@
+// `minid pull`: fetch an image from a registry (OCI distribution v2) into the store.
+//
+// Order of work, so a failure leaves the store as it was:
+//   1. manifest (an index is resolved to this host's platform), digest checked;
+//   2. config, digest checked, its platform and layer count checked against the manifest;
+//   3. each layer the store lacks streams from the registry into a scratch file and, at the
+//      same time, into applyLayer in a scratch dir; the blob's digest and size are checked on
+//      the whole stream, the DiffID against the config;
+//   4. only when every layer is staged: blobs and layers published by rename, image, tag.
+// Anything staged is removed on failure; scratch leftovers of a killed pull are swept later.
+import { closeSync, mkdirSync, openSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import type { Engine } from "../engine.ts";
+import type { ImageConfig } from "./config.ts";
+import { hexOf, type ImageRecord, type LayerRecord } from "./store.ts";
+import { familiarName, formatReference, parseReference, tagKey, type Reference } from "./reference.ts";
+import { UserError } from "../util/errors.ts";
+import { removeTree } from "../util/fs.ts";
+import { getCredentials } from "./auth.ts";
+import { RegistryClient, type BlobReader } from "./registry/client.ts";
+import { insecureList, manifestRef } from "./registry/endpoint.ts";
+import {
+  formatPlatform,
+  hostPlatform,
+  parseManifest,
+  platformsOf,
+  selectPlatform,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
+} from "./registry/manifest.ts";
+import { Progress, progressMode, writeAll, type ProgressMode } from "./registry/progress.ts";
+import { log } from "../cli/log.ts";
+
+export interface PullOptions {
+  reference: string;
+  /** Progress on stderr: "tty" bars, "plain" lines or nothing ("quiet"). Default: by stderr. */
+  progress?: ProgressMode;
+  quiet?: boolean;
+  platform?: Platform;
+  /** Registries allowed over plain http (besides loopback and MINID_INSECURE_REGISTRIES). */
+  insecure?: string[];
+  /** Layers fetched at once (default 3, like Docker). */
+  concurrency?: number;
+}
+
+export interface PullResult {
+  image: ImageRecord;
+  /** The fully qualified name Docker prints last: docker.io/library/busybox:latest. */
+  fullName: string;
+  /** Digest of the manifest (or index) the reference resolved to. */
+  digest: string;
+  downloaded: boolean;
+}
+
+interface Staged {
+  dir: string;
+  blob: string;
+  rec: LayerRecord;
+}
+
+export const short = (digest: string) => hexOf(digest).slice(0, 12);
+
+/** "docker.io/library/busybox:latest", "127.0.0.1:5000/test/busybox@sha256:…". */
+export function fullName(ref: Reference): string {
+  let s = `${ref.registry}/${ref.repository}`;
+  if (ref.tag && !ref.digest) s += `:${ref.tag}`;
+  if (ref.digest) s += `@${ref.digest}`;
+  return s;
+}
+
+export async function pullImage(engine: Engine, opts: PullOptions): Promise<PullResult> {
+  const ref = parseReference(opts.reference);
+  const store = engine.images;
+  const progress = new Progress(opts.progress ?? progressMode(Boolean(opts.quiet)));
+  const want = opts.platform ?? hostPlatform();
+  const client = new RegistryClient({
+    registry: ref.registry,
+    repository: ref.repository,
+    insecure: insecureList(opts.insecure),
+    credentials: getCredentials(engine.root, ref.registry),
+    actions: "pull",
+    onRetry: (what, n, why) => log.debug(`${what}: ${why}; retry ${n}`),
+  });
+  store.init();
+  store.sweep();
+
+  const top = await client.getManifest(manifestRef(ref));
+  let parsed = parseManifest(top.body, top.contentType);
+  if (parsed.kind === "index") {
+    const chosen = selectPlatform(parsed.index, want);
+    if (!chosen) {
+      const offered = platformsOf(parsed.index);
+      throw new UserError(
+        `no matching manifest for ${formatPlatform(want)} in the manifest list entries of ${formatReference(ref)}` +
+          (offered.length ? ` (it has ${[...new Set(offered)].join(", ")})` : ""),
+      );
+    }
+    const m = await client.getManifest(chosen.digest);
+    parsed = parseManifest(m.body, m.contentType);
+    if (parsed.kind !== "manifest") throw new UserError(`${formatReference(ref)}: nested manifest lists are not supported`);
+  }
+  const manifest: ImageManifest = parsed.manifest;
+  // Like Docker, say nothing before the reference resolved: a bad name or tag is one line.
+  progress.message(`${ref.digest ?? ref.tag}: Pulling from ${ref.repository}`);
+
+  // Config: verified bytes, kept verbatim (their digest is the image id).
+  const cfgDesc = manifest.config;
+  const rawConfig = store.hasBlob(cfgDesc.digest)
+    ? new Uint8Array(store.readBlob(cfgDesc.digest))
+    : await client.getSmallBlob(cfgDesc.digest, cfgDesc.size, "image config");
+  let config: ImageConfig;
+  try {
+    config = JSON.parse(new TextDecoder().decode(rawConfig));
+  } catch {
+    throw new UserError(`invalid image config ${cfgDesc.digest}: not JSON`);
+  }
+  if (config.os && config.architecture && (config.os !== want.os || config.architecture !== want.architecture)) {
+    throw new UserError(
+      `image ${formatReference(ref)} is for ${formatPlatform(config)}, not ${formatPlatform({ os: want.os, architecture: want.architecture })}`,
+    );
+  }
+  const diffIds = config.rootfs?.diff_ids;
+  if (!Array.isArray(diffIds) || diffIds.length !== manifest.layers.length || !diffIds.every((d) => /^sha256:[a-f0-9]{64}$/.test(d))) {
+    throw new UserError(
+      `invalid image ${formatReference(ref)}: its config lists ${Array.isArray(diffIds) ? diffIds.length : "no"} layers, its manifest ${manifest.layers.length}`,
+    );
+  }
+
+  // Layers: what the store has already, what must be fetched (once per DiffID).
+  const todo = new Map<string, { desc: Descriptor; diffId: string }>();
+  for (let i = 0; i < manifest.layers.length; i++) {
+    const desc = manifest.layers[i]!;
+    const diffId = diffIds[i]!;
+    if (store.hasLayer(diffId)) {
+      progress.status(short(desc.digest), "Already exists");
+    } else if (!todo.has(diffId)) {
+      todo.set(diffId, { desc, diffId });
+      progress.status(short(desc.digest), "Pulling fs layer");
+    }
+  }
+
+  const staged = new Map<string, Staged>();
+  const readers = new Set<BlobReader>();
+  let failed: unknown;
+  try {
+    const queue = [...todo.values()];
+    const worker = async () => {
+      for (let job = queue.shift(); job && failed === undefined; job = queue.shift()) {
+        try {
+          staged.set(job.diffId, await stageLayer(engine, client, job.desc, job.diffId, progress, readers));
+        } catch (e) {
+          if (failed === undefined) failed = e;
+          for (const r of readers) r.cancel(); // stop the others quickly
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 3, queue.length) }, worker));
+    if (failed !== undefined) throw failed;
+
+    // Publish: blobs and layers (pinned against a concurrent gc), then the image and its tag.
+    const reused = diffIds.filter((d) => !todo.has(d));
+    if (reused.length) store.pin(reused);
+    for (const d of reused) {
+      if (!store.hasLayer(d)) throw new UserError(`layer ${d} was removed while pulling ${formatReference(ref)}: pull again`);
+    }
+    for (const s of staged.values()) {
+      store.pin([s.rec.diffId, s.rec.digest]);
+      store.adoptBlob(s.blob, s.rec.digest);
+      store.commitLayer(s.dir, s.rec);
+    }
+  } finally {
+    for (const s of staged.values()) {
+      removeTree(s.dir);
+      removeTree(s.blob);
+    }
+  }
+  for (const { desc } of todo.values()) progress.status(short(desc.digest), "Pull complete");
+
+  const layers: ImageRecord["layers"] = manifest.layers.map((desc, i) => {
+    const diffId = diffIds[i]!;
+    if (store.hasBlob(desc.digest)) return { diffId, digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
+    // The layer came from elsewhere (another compression of the same tree): point at the blob
+    // the store has for it, so push can still send it.
+    const have = store.getLayer(diffId)!;
+    store.pin([have.digest]);
+    return { diffId, digest: have.digest, mediaType: have.mediaType, size: have.compressedSize };
+  });
+  const before = store.getImage(cfgDesc.digest);
+  const tagged = ref.tag && !ref.digest ? store.tags()[tagKey(ref)] : undefined;
+  const repoDigest = `${familiarName(ref)}@${top.digest}`;
+  const image = store.createImage(config, layers, [repoDigest], rawConfig);
+  if (image.id !== cfgDesc.digest) throw new Error(`stored config digest ${image.id} differs from ${cfgDesc.digest}`);
+  if (ref.tag && !ref.digest) store.setTag(ref, image.id);
+  const downloaded = todo.size > 0 || !before || (ref.tag !== undefined && !ref.digest && tagged !== image.id);
+  progress.message(`Digest: ${top.digest}`);
+  const shownName = ref.digest ? `${familiarName(ref)}@${ref.digest}` : tagKey(ref);
+  progress.message(`Status: ${downloaded ? "Downloaded newer image" : "Image is up to date"} for ${shownName}`);
+  return { image, fullName: fullName(ref), digest: top.digest, downloaded };
+}
+
+/**
+ * Stream one layer blob into a scratch file and, at the same time, into applyLayer; verify the
+ * blob (size and digest over every byte, whatever the extractor consumed) and the DiffID.
+ */
+async function stageLayer(
+  engine: Engine,
+  client: RegistryClient,
+  desc: Descriptor,
+  diffId: string,
+  progress: Progress,
+  readers: Set<BlobReader>,
+): Promise<Staged> {
+  const store = engine.images;
+  const id = short(desc.digest);
+  const dir = store.scratch("pull");
+  const blob = `${dir}.blob`;
+  mkdirSync(dir, { mode: 0o700 });
+  let fd = -1;
+  const reader = client.openBlob(desc.digest, desc.size);
+  readers.add(reader);
+  try {
+    fd = openSync(blob, "w", 0o600);
+    const hash = createHash("sha256");
+    let n = 0;
+    let fetchErr: unknown;
+    const next = async (): Promise<Uint8Array | null> => {
+      if (fetchErr !== undefined) throw fetchErr;
+      try {
+        const c = await reader.read();
+        if (!c) return null;
+        n += c.length;
+        if (n > desc.size) {
+          throw new UserError(`layer ${desc.digest} of ${client.name}: the registry sent more than the ${desc.size} bytes the manifest announced`);
+        }
+        writeAll(fd, c);
+        hash.update(c);
+        progress.bytes(id, "Downloading", n, desc.size);
+        return c;
+      } catch (e) {
+        fetchErr = e;
+        throw e;
+      }
+    };
+    // Reads are serialised: the extractor pulls, and afterwards we drain what it left.
+    let chain: Promise<Uint8Array | null> = Promise.resolve(null);
+    const serial = () => (chain = chain.then(next, next));
+    const stream = new ReadableStream<Uint8Array>(
+      {
+        async pull(ctrl) {
+          const c = await serial();
+          if (c) ctrl.enqueue(c);
+          else ctrl.close();
+        },
+      },
+      { highWaterMark: 4 },
+    );
+    const { applyLayer } = await import("./layer-apply.ts");
+    let applied: Awaited<ReturnType<typeof applyLayer>> | undefined;
+    let applyErr: unknown;
+    try {
+      applied = await applyLayer(stream, join(dir, "diff"));
+    } catch (e) {
+      applyErr = e;
+    }
+    try {
+      while (await serial());
+    } catch {
+      /* fetchErr holds it */
+    }
+    closeSync(fd);
+    fd = -1;
+    if (fetchErr !== undefined) throw fetchErr;
+    const got = `sha256:${hash.digest("hex")}`;
+    if (got !== desc.digest || n !== desc.size) {
+      throw new UserError(
+        `digest mismatch for layer ${desc.digest} of ${client.name}: received ${n} bytes with digest ${got} (expected ${desc.size} bytes)`,
+      );
+    }
+    progress.status(id, "Download complete");
+    if (applyErr !== undefined) {
+      const msg = applyErr instanceof Error ? applyErr.message : String(applyErr);
+      throw new UserError(`layer ${desc.digest} of ${client.name}: ${msg}`);
+    }
+    if (applied!.diffId !== diffId) {
+      throw new UserError(
+        `layer ${desc.digest} of ${client.name}: its content has DiffID ${applied!.diffId}, but the image config says ${diffId}`,
+      );
+    }
+    return {
+      dir,
+      blob,
+      rec: {
+        diffId,
+        digest: desc.digest,
+        mediaType: desc.mediaType,
+        size: applied!.size,
+        compressedSize: desc.size,
+        created: new Date().toISOString(),
+      },
+    };
+  } catch (e) {
+    if (fd >= 0) closeSync(fd);
+    removeTree(dir);
+    removeTree(blob);
+    throw e;
+  } finally {
+    readers.delete(reader);
+  }
+}
+
+/**
+ * `run` with an image the store lacks: Docker's "Unable to find image … locally", then a pull
+ * whose progress goes to stderr. Any failure is one line (exit 125).
+ */
+export async function pullForRun(engine: Engine, name: string): Promise<ImageRecord> {
+  const ref = parseReference(name);
+  writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
+  const { globals } = await import("../cli/globals.ts");
+  const insecure = (globals as { insecureRegistries?: string[] }).insecureRegistries ?? [];
+  const res = await pullImage(engine, { reference: name, insecure });
+  return res.image;
+}

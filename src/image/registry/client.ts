@@ -1,0 +1,528 @@
+// An OCI distribution v2 client for one repository: authentication (Bearer tokens per the
+// registry's WWW-Authenticate challenge, Basic from `minid login`), bounded retries with
+// exponential backoff on 5xx and dropped connections, redirects that never carry credentials
+// to another host, resumable blob reads, and uploads.
+import { UserError } from "../../util/errors.ts";
+import { sha256 } from "../store.ts";
+import type { Credentials } from "../auth.ts";
+import { pickChallenge, type Challenge } from "./challenge.ts";
+import { ACCEPT_MANIFESTS } from "./manifest.ts";
+import { blobUrl, endpointFor, manifestUrl, uploadUrl, type Endpoint } from "./endpoint.ts";
+
+export interface ClientOptions {
+  registry: string;
+  repository: string;
+  insecure?: string[];
+  credentials?: Credentials;
+  /** "pull" or "pull,push": the actions a token is asked for. */
+  actions?: string;
+  /** Attempts per request on 5xx or a dropped connection (default 4). */
+  maxTries?: number;
+  /** First backoff delay; doubles each retry (default 250 ms, env MINID_REGISTRY_BACKOFF_MS). */
+  backoffMs?: number;
+  /** Called before each retry, for logging. */
+  onRetry?: (what: string, attempt: number, why: string) => void;
+}
+
+/** A registry answered with an error status: `status` and the spec's error `code` if any. */
+export class RegistryError extends UserError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const TRANSIENT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ConnectionClosed", "UND_ERR_SOCKET", "ERR_STREAM_PREMATURE_CLOSE", "EAI_AGAIN"]);
+const MAX_MANIFEST = 4 << 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function isTransient(e: unknown): boolean {
+  const code = (e as { code?: string })?.code;
+  if (code && TRANSIENT_CODES.has(code)) return true;
+  return /socket connection was closed|connection reset|premature close|other side closed/i.test(String((e as Error)?.message ?? ""));
+}
+
+export class RegistryClient {
+  readonly endpoint: Endpoint;
+  readonly repository: string;
+  private readonly creds?: Credentials;
+  private readonly scope: string;
+  private readonly maxTries: number;
+  private readonly backoff: number;
+  private readonly onRetry?: ClientOptions["onRetry"];
+  private auth?: string;
+  private tokenCache = new Map<string, string>();
+
+  constructor(opts: ClientOptions) {
+    this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
+    this.repository = opts.repository;
+    this.creds = opts.credentials;
+    this.scope = opts.repository ? `repository:${opts.repository}:${opts.actions ?? "pull"}` : "";
+    this.maxTries = Math.max(1, opts.maxTries ?? 4);
+    this.backoff = opts.backoffMs ?? (Number(process.env.MINID_REGISTRY_BACKOFF_MS) || 250);
+    this.onRetry = opts.onRetry;
+  }
+
+  /** "127.0.0.1:5000/test/busybox", as messages name the repository. */
+  get name(): string {
+    return `${this.endpoint.registry}/${this.repository}`;
+  }
+
+  // ---- transport ----
+
+  /**
+   * One logical request: retried on 5xx/429/408 and dropped connections (exponential backoff,
+   * `maxTries` in all), re-sent once with credentials after a 401, redirects followed by hand.
+   * Responses with any other status are returned for the caller to judge.
+   */
+  async request(
+    method: string,
+    url: string,
+    opts: { headers?: Record<string, string>; body?: () => Bun.BodyInit | undefined; what?: string; tries?: number; anonymous?: boolean } = {},
+  ): Promise<Response> {
+    const what = opts.what ?? `${method} ${url}`;
+    const tries = opts.tries ?? this.maxTries;
+    let attempt = 0;
+    let authRetried = false;
+    let redirects = 0;
+    let target = url;
+    const origin = new URL(url).origin;
+    for (;;) {
+      const headers: Record<string, string> = { ...opts.headers };
+      const sameOrigin = new URL(target).origin === origin;
+      if (this.auth && sameOrigin && !opts.anonymous) headers.Authorization = this.auth;
+      let res: Response;
+      try {
+        res = await fetch(target, { method, headers, body: opts.body?.(), redirect: "manual", decompress: false } as RequestInit);
+      } catch (e) {
+        if (isTransient(e) && ++attempt < tries) {
+          this.onRetry?.(what, attempt, errText(e));
+          await sleep(this.backoff * 2 ** (attempt - 1));
+          continue;
+        }
+        throw this.networkError(e, target);
+      }
+      if (res.status === 401 && !authRetried && !opts.anonymous && sameOrigin) {
+        const challenge = pickChallenge(res.headers.get("www-authenticate"));
+        await res.body?.cancel().catch(() => {});
+        if (challenge && (await this.authenticate(challenge))) {
+          authRetried = true;
+          continue;
+        }
+        return new Response(null, { status: 401, statusText: "Unauthorized" });
+      }
+      if (RETRY_STATUS.has(res.status) && ++attempt < tries) {
+        await res.body?.cancel().catch(() => {});
+        this.onRetry?.(what, attempt, `HTTP ${res.status}`);
+        await sleep(retryAfter(res) ?? this.backoff * 2 ** (attempt - 1));
+        continue;
+      }
+      if ([301, 302, 303, 307, 308].includes(res.status) && res.headers.get("location") && (method === "GET" || method === "HEAD")) {
+        if (++redirects > 10) throw new UserError(`${what}: too many redirects`);
+        await res.body?.cancel().catch(() => {});
+        target = new URL(res.headers.get("location")!, target).toString();
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private networkError(e: unknown, url: string): UserError {
+    const code = (e as { code?: string })?.code ?? "";
+    const reg = this.endpoint.registry;
+    const where = `${reg} (${new URL(url).origin})`;
+    if (code === "ECONNREFUSED" || code === "ConnectionRefused") {
+      return new UserError(
+        `cannot connect to registry ${where}: connection refused; is a registry running at that address?` +
+          (this.endpoint.secure ? ` (minid uses https for ${reg}; pass --insecure-registry ${reg} if it serves plain http)` : ""),
+      );
+    }
+    if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "DNSError") {
+      return new UserError(`cannot resolve registry host ${new URL(url).hostname}: check the registry name and your DNS/network`);
+    }
+    if (code === "EPROTO" || /TLS|SSL|CERT|certificate/i.test(code + " " + errText(e))) {
+      return new UserError(
+        `TLS handshake with registry ${where} failed (${errText(e)}); if it serves plain http, pass --insecure-registry ${reg}`,
+      );
+    }
+    return new UserError(`registry ${where}: ${errText(e)}`);
+  }
+
+  /** Obtain credentials for a challenge. False when there is nothing (more) to try. */
+  private async authenticate(c: Challenge): Promise<boolean> {
+    if (c.scheme === "basic") {
+      if (!this.creds) return false;
+      const basic = basicAuth(this.creds);
+      if (this.auth === basic) return false;
+      this.auth = basic;
+      return true;
+    }
+    if (c.scheme !== "bearer") return false;
+    const realm = c.params.realm;
+    if (!realm) throw new UserError(`registry ${this.endpoint.registry} sent a Bearer challenge without a realm`);
+    const scopes = [...new Set([this.scope, ...(c.params.scope ? c.params.scope.split(" ") : [])])].filter(Boolean);
+    const key = `${realm} ${c.params.service ?? ""} ${scopes.join(" ")}`;
+    const cached = this.tokenCache.get(key);
+    const token = cached && `Bearer ${cached}` !== this.auth ? cached : await this.fetchToken(realm, c.params.service, scopes);
+    this.tokenCache.set(key, token);
+    this.auth = `Bearer ${token}`;
+    return true;
+  }
+
+  private async fetchToken(realm: string, service: string | undefined, scopes: string[]): Promise<string> {
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new UserError(`registry ${this.endpoint.registry} sent an invalid token realm "${realm}"`);
+    }
+    if (url.protocol !== "https:" && url.protocol !== "http:") throw new UserError(`token realm "${realm}" is not an http(s) URL`);
+    if (url.protocol === "http:" && this.endpoint.secure) {
+      throw new UserError(`registry ${this.endpoint.registry} asks for credentials over plain http (${realm}); refusing`);
+    }
+    if (service) url.searchParams.set("service", service);
+    for (const s of scopes) if (s) url.searchParams.append("scope", s);
+    if (this.creds) url.searchParams.set("account", this.creds.username);
+    const headers: Record<string, string> = {};
+    if (this.creds) headers.Authorization = basicAuth(this.creds);
+    let res: Response | undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        res = await fetch(url, { headers, redirect: "follow" });
+      } catch (e) {
+        if (isTransient(e) && attempt < this.maxTries) {
+          await sleep(this.backoff * 2 ** (attempt - 1));
+          continue;
+        }
+        throw this.networkError(e, url.toString());
+      }
+      if (RETRY_STATUS.has(res.status) && attempt < this.maxTries) {
+        await res.body?.cancel().catch(() => {});
+        await sleep(this.backoff * 2 ** (attempt - 1));
+        continue;
+      }
+      break;
+    }
+    if (res.status === 401 || res.status === 403) {
+      await res.body?.cancel().catch(() => {});
+      throw new RegistryError(
+        this.creds
+          ? `${this.endpoint.registry}: unauthorized: incorrect username or password`
+          : `${this.endpoint.registry}: unauthorized: authentication required (run 'minid login ${this.endpoint.registry}')`,
+        401,
+        "UNAUTHORIZED",
+      );
+    }
+    if (!res.ok) throw await this.errorFrom(res, `token request to ${url.origin}${url.pathname}`);
+    let doc: { token?: string; access_token?: string };
+    try {
+      doc = (await res.json()) as typeof doc;
+    } catch {
+      throw new UserError(`token server ${url.origin} did not answer with JSON`);
+    }
+    const token = doc.token || doc.access_token;
+    if (!token) throw new UserError(`token server ${url.origin} sent no token`);
+    return token;
+  }
+
+  /** Turn an error response into one line: the spec's "CODE: message" when the body has one. */
+  async errorFrom(res: Response, what: string): Promise<RegistryError> {
+    let code: string | undefined;
+    let detail = "";
+    try {
+      const text = await res.text();
+      const doc = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+      const e = doc.errors?.[0];
+      if (e) {
+        code = e.code;
+        detail = [e.code?.toLowerCase().replace(/_/g, " "), e.message].filter(Boolean).join(": ");
+      }
+    } catch {
+      /* not JSON */
+    }
+    if (res.status === 401 && !detail) detail = `unauthorized: authentication required (run 'minid login ${this.endpoint.registry}')`;
+    if (!detail) detail = `HTTP ${res.status}${res.statusText ? " " + res.statusText : ""}`;
+    return new RegistryError(`${what}: ${detail}`, res.status, code);
+  }
+
+  // ---- API ----
+
+  /** GET /v2/: with credentials set, this is what `login` checks. */
+  async ping(): Promise<void> {
+    const res = await this.request("GET", `${this.endpoint.base}/v2/`, { what: `${this.endpoint.registry}` });
+    if (res.status === 401) throw new RegistryError(`${this.endpoint.registry}: unauthorized: incorrect username or password`, 401);
+    if (!res.ok) throw await this.errorFrom(res, `registry ${this.endpoint.registry}`);
+    await res.body?.cancel().catch(() => {});
+  }
+
+  /**
+   * Fetch a manifest or index by tag or digest and verify it: the sha256 of the bytes must be
+   * the digest asked for, and the Docker-Content-Digest header (if sent) must agree.
+   */
+  async getManifest(reference: string): Promise<{ body: Uint8Array; contentType: string | null; digest: string }> {
+    const url = manifestUrl(this.endpoint, this.repository, reference);
+    const res = await this.request("GET", url, { headers: { Accept: ACCEPT_MANIFESTS }, what: `manifest ${this.name}:${reference}` });
+    if (!res.ok) {
+      const err = await this.errorFrom(res, "");
+      const detail = err.message.replace(/^: /, "");
+      if (res.status === 404 && err.code === "NAME_UNKNOWN") throw new RegistryError(`repository ${this.name} not found: ${detail}`, 404, err.code);
+      if (res.status === 404) {
+        const sep = reference.startsWith("sha256:") ? "@" : ":";
+        throw new RegistryError(`manifest for ${this.name}${sep}${reference} not found: ${detail}`, 404, err.code);
+      }
+      if (res.status === 401 || res.status === 403) {
+        throw new RegistryError(
+          `pull access denied for ${this.name}, repository does not exist or may require 'minid login': ${detail}`,
+          res.status,
+          err.code,
+        );
+      }
+      throw new RegistryError(`manifest ${this.name}:${reference}: ${detail}`, res.status, err.code);
+    }
+    const len = Number(res.headers.get("content-length") ?? 0);
+    if (len > MAX_MANIFEST) throw new UserError(`manifest ${this.name}:${reference} is too large (${len} bytes)`);
+    const body = await readLimited(res, MAX_MANIFEST, `manifest ${this.name}:${reference}`);
+    const digest = sha256(body);
+    if (reference.startsWith("sha256:") && digest !== reference) {
+      throw new UserError(`manifest digest mismatch for ${this.name}@${reference}: the registry sent content with digest ${digest}`);
+    }
+    const header = res.headers.get("docker-content-digest");
+    if (header && header.startsWith("sha256:") && header !== digest) {
+      throw new UserError(`manifest digest mismatch for ${this.name}:${reference}: header says ${header}, content is ${digest}`);
+    }
+    return { body, contentType: res.headers.get("content-type"), digest };
+  }
+
+  /** Fetch a small blob (a config) whole and verify its digest and size. */
+  async getSmallBlob(digest: string, size: number, what: string): Promise<Uint8Array> {
+    if (size > 64 << 20) throw new UserError(`${what} ${digest} is too large (${size} bytes)`);
+    const stream = this.openBlob(digest, size);
+    const parts: Uint8Array[] = [];
+    let n = 0;
+    for (;;) {
+      const c = await stream.read();
+      if (!c) break;
+      n += c.length;
+      if (n > size) throw new UserError(`${what} ${digest}: the registry sent more than the ${size} bytes the manifest announced`);
+      parts.push(c);
+    }
+    const body = Buffer.concat(parts);
+    const got = sha256(body);
+    if (got !== digest || body.length !== size) {
+      throw new UserError(`digest mismatch for ${what} ${digest}: received ${body.length} bytes with digest ${got}`);
+    }
+    return body;
+  }
+
+  /** A resumable reader over a blob (see BlobReader). */
+  openBlob(digest: string, size?: number): BlobReader {
+    return new BlobReader(this, blobUrl(this.endpoint, this.repository, digest), digest, size, this.maxTries, this.backoff, this.onRetry);
+  }
+
+  /** HEAD a blob: true when the registry has it in this repository. */
+  async hasBlob(digest: string): Promise<boolean> {
+    const res = await this.request("HEAD", blobUrl(this.endpoint, this.repository, digest), { what: `blob ${digest}` });
+    await res.body?.cancel().catch(() => {});
+    if (res.ok) return true;
+    if (res.status === 404) return false;
+    throw await this.errorFrom(res, `checking blob ${digest} in ${this.name}`);
+  }
+
+  /**
+   * Upload a blob monolithically (POST an upload session, then PUT ?digest= with the bytes). With
+   * `mountFrom`, first asks the registry to mount it from that repository (201 = done).
+   * `body` must return a fresh body each call: a failed PUT restarts the upload session.
+   */
+  async uploadBlob(digest: string, size: number, body: () => Bun.BodyInit, mountFrom?: string): Promise<"mounted" | "pushed"> {
+    const what = `uploading blob ${digest} to ${this.name}`;
+    for (let attempt = 1; ; attempt++) {
+      let url = uploadUrl(this.endpoint, this.repository);
+      if (mountFrom && attempt === 1) url += `?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`;
+      const start = await this.request("POST", url, { headers: { "Content-Length": "0" }, what });
+      await drain(start);
+      if (start.status === 201 && mountFrom && attempt === 1) return "mounted";
+      if (start.status !== 202) throw await this.errorFrom(start, what);
+      const loc = start.headers.get("location");
+      if (!loc) throw new UserError(`${what}: the registry sent no upload location`);
+      const put = new URL(loc, url);
+      put.searchParams.set("digest", digest);
+      let res: Response;
+      try {
+        res = await this.request("PUT", put.toString(), {
+          headers: { "Content-Type": "application/octet-stream", "Content-Length": String(size) },
+          body,
+          what,
+          tries: 1,
+        });
+      } catch (e) {
+        if (attempt < this.maxTries && !(e instanceof UserError && /connection refused/.test(e.message))) {
+          this.onRetry?.(what, attempt, errText(e));
+          await sleep(this.backoff * 2 ** (attempt - 1));
+          continue;
+        }
+        throw e;
+      }
+      if (res.status === 201 || res.status === 204) {
+        await drain(res);
+        return "pushed";
+      }
+      if (RETRY_STATUS.has(res.status) && attempt < this.maxTries) {
+        await drain(res);
+        this.onRetry?.(what, attempt, `HTTP ${res.status}`);
+        await sleep(this.backoff * 2 ** (attempt - 1));
+        continue;
+      }
+      throw await this.errorFrom(res, what);
+    }
+  }
+
+  /** PUT a manifest under a tag (or digest); returns the digest of the bytes sent. */
+  async putManifest(reference: string, body: Uint8Array, mediaType: string): Promise<string> {
+    const url = manifestUrl(this.endpoint, this.repository, reference);
+    const what = `pushing manifest ${this.name}:${reference}`;
+    const res = await this.request("PUT", url, { headers: { "Content-Type": mediaType }, body: () => body, what });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) throw await this.errorFrom(res, what);
+    await drain(res);
+    return sha256(body);
+  }
+}
+
+/**
+ * Reads one blob as a sequence of chunks. If the connection drops mid-way, it asks again with
+ * `Range: bytes=<offset>-` and continues (or skips the part already read when the registry
+ * ignores Range), up to the client's retry budget. It does not verify the digest: its caller
+ * hashes what it consumes.
+ */
+export class BlobReader {
+  offset = 0;
+  private reader?: ReadableStreamDefaultReader<Uint8Array>;
+  private skip = 0;
+  private failures = 0;
+  private finished = false;
+  /** How many times the download was resumed with a Range request (for tests/logging). */
+  resumed = 0;
+
+  constructor(
+    private client: RegistryClient,
+    private url: string,
+    readonly digest: string,
+    readonly size: number | undefined,
+    private maxTries: number,
+    private backoff: number,
+    private onRetry?: ClientOptions["onRetry"],
+  ) {}
+
+  private async open(): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.offset > 0) headers.Range = `bytes=${this.offset}-`;
+    const res = await this.client.request("GET", this.url, { headers, what: `blob ${this.digest}` });
+    if (res.status === 206 && this.offset > 0) {
+      const m = /^bytes (\d+)-/.exec(res.headers.get("content-range") ?? "");
+      if (m && Number(m[1]) === this.offset) {
+        this.skip = 0;
+        this.resumed++;
+      } else {
+        await drain(res);
+        throw new UserError(`blob ${this.digest}: the registry answered a resume request with an unexpected range`);
+      }
+    } else if (res.status === 200) {
+      this.skip = this.offset; // registry ignored Range: re-read and drop what we have
+    } else {
+      const err = await this.client.errorFrom(res, `fetching blob ${this.digest} from ${this.client.name}`);
+      throw err;
+    }
+    if (!res.body) throw new UserError(`blob ${this.digest}: empty response from the registry`);
+    this.reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  }
+
+  /** The next chunk, or null at the end of the blob. */
+  async read(): Promise<Uint8Array | null> {
+    if (this.finished) return null;
+    for (;;) {
+      try {
+        if (!this.reader) await this.open();
+        const { done, value } = await this.reader!.read();
+        if (done) {
+          if (this.size !== undefined && this.offset < this.size) {
+            const e = new Error(`connection closed after ${this.offset} of ${this.size} bytes`) as Error & { code: string };
+            e.code = "ECONNRESET";
+            throw e;
+          }
+          this.finished = true;
+          return null;
+        }
+        let chunk = value;
+        if (this.skip > 0) {
+          if (chunk.length <= this.skip) {
+            this.skip -= chunk.length;
+            continue;
+          }
+          chunk = chunk.subarray(this.skip);
+          this.skip = 0;
+        }
+        this.offset += chunk.length;
+        return chunk;
+      } catch (e) {
+        this.reader?.cancel().catch(() => {});
+        this.reader = undefined;
+        if (!isTransient(e)) throw e;
+        if (++this.failures >= this.maxTries) {
+          throw new UserError(`fetching blob ${this.digest} from ${this.client.name}: ${errText(e)} (gave up after ${this.failures} attempts)`);
+        }
+        this.onRetry?.(`blob ${this.digest}`, this.failures, errText(e));
+        await sleep(this.backoff * 2 ** (this.failures - 1));
+      }
+    }
+  }
+
+  cancel(): void {
+    this.finished = true;
+    this.reader?.cancel().catch(() => {});
+    this.reader = undefined;
+  }
+}
+
+export function basicAuth(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString("base64")}`;
+}
+
+function retryAfter(res: Response): number | undefined {
+  const v = res.headers.get("retry-after");
+  if (!v || !/^\d+$/.test(v)) return undefined;
+  return Math.min(Number(v), 10) * 1000;
+}
+
+async function drain(res: Response): Promise<void> {
+  try {
+    await res.arrayBuffer();
+  } catch {
+    /* ignore */
+  }
+}
+
+async function readLimited(res: Response, limit: number, what: string): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.length;
+    if (n > limit) {
+      reader.cancel().catch(() => {});
+      throw new UserError(`${what} is larger than ${limit} bytes`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts);
+}
+
+function errText(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return m.replace(/\. For more information, pass `verbose: true`.*$/, "").replace(/^[A-Z_]+: /, "");
+}
