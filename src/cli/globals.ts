@@ -5,6 +5,8 @@ export const globals = {
   root: undefined as string | undefined,
   storageDriver: undefined as string | undefined,
   logLevel: "info" as string,
+  /** Registries reachable over plain http (--insecure-registry, repeatable). */
+  insecureRegistries: [] as string[],
 };
 
 let engine: Engine | undefined;

@@ -20,6 +20,10 @@ export const COMMANDS: Record<string, Loader> = {
   import: () => import("../commands/import.ts"),
   rmi: () => import("../commands/rmi.ts"),
   version: () => import("../commands/version.ts"),
+  pull: () => import("../commands/pull.ts"),
+  push: () => import("../commands/push.ts"),
+  login: () => import("../commands/login.ts"),
+  logout: () => import("../commands/logout.ts"),
   save: () => import("../commands/save.ts"),
   load: () => import("../commands/load.ts"),
   tag: () => import("../commands/tag.ts"),
@@ -36,6 +40,7 @@ A self-contained container engine
 Options:
       --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
       --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
+      --insecure-registry REG Allow plain http to this registry (repeatable, env MINID_INSECURE_REGISTRIES)
   -l, --log-level LEVEL       debug, info, warn or error (default info)
   -v, --version               Print version information and quit
   -h, --help                  Print usage
@@ -48,6 +53,10 @@ Commands:
   import      Import a rootfs tarball as an image
   rmi         Remove one or more images
   version     Show the minid version
+  pull        Download an image from a registry
+  push        Upload an image to a registry
+  login       Log in to a registry
+  logout      Log out from a registry
   save        Save one or more images to a tar archive
   load        Load images from a tar archive or STDIN
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
@@ -75,6 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       };
       if (flag === "--root") globals.root = value();
       else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
+      else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));
       else if (flag === "-D" || flag === "--debug") setLogLevel("debug");
       else if (flag === "--version" || flag === "-v") {

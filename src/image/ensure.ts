@@ -28,7 +28,7 @@ export async function ensureImage(engine: Engine, name: string): Promise<ImageRe
       });
     });
   }
-  throw new UserError(
-    `Unable to find image '${formatReference(ref)}' locally: import it (minid import FILE ${formatReference(ref)}) or pull it first`,
-  );
+  // Not here: pull it, like Docker (progress on stderr; a failure is one line, exit 125).
+  const { pullForRun } = await import("./pull.ts");
+  return pullForRun(engine, name);
 }
