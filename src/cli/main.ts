@@ -24,8 +24,10 @@ export const COMMANDS: Record<string, Loader> = {
   push: () => import("../commands/push.ts"),
   login: () => import("../commands/login.ts"),
   logout: () => import("../commands/logout.ts"),
+  commit: () => import("../commands/commit.ts"),
   save: () => import("../commands/save.ts"),
   load: () => import("../commands/load.ts"),
+  export: () => import("../commands/export.ts"),
   tag: () => import("../commands/tag.ts"),
   history: () => import("../commands/history.ts"),
   "image-inspect": () => import("../commands/image-inspect.ts"),
@@ -57,8 +59,10 @@ Commands:
   push        Upload an image to a registry
   login       Log in to a registry
   logout      Log out from a registry
+  commit      Create a new image from a container's changes
   save        Save one or more images to a tar archive
   load        Load images from a tar archive or STDIN
+  export      Export a container's filesystem as a tar archive
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
 

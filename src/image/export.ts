@@ -6,7 +6,7 @@
 // drops the mount when minid exits, however it exits. Bun's other threads are still in the
 // host's namespace; they reach the view through /proc/self/fd/N of an fd opened on it, which
 // resolves to the mount whatever namespace the resolving thread is in.
-import { mkdirSync, rmdirSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync, rmdirSync } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -15,8 +15,8 @@ import {
   CLONE_NEWNS, MNT_DETACH, MS_PRIVATE, MS_RDONLY, MS_REC, O_CLOEXEC, O_DIRECTORY, O_RDONLY, AT_FDCWD,
   chdir, close, mount, openat, umount2, unshare,
 } from "../linux/libc.ts";
-import { checkStdoutNotTerminal } from "./archive.ts";
-import { tempSibling, removeTree } from "../util/fs.ts";
+import { checkStdoutNotTerminal, writeAllSync } from "./archive.ts";
+import { removeTree } from "../util/fs.ts";
 
 let privateNs = false;
 
@@ -68,7 +68,7 @@ export async function withMergedView<T>(engine: Engine, st: ContainerState, fn: 
     mounted = true;
     chdir(cwd);
     fd = openat(AT_FDCWD, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return await fn(`/proc/self/fd/${fd}`);
+    return await fn(`/proc/self/fd/${fd}/.`);
   } finally {
     try {
       chdir(cwd);
@@ -90,14 +90,28 @@ export async function exportContainer(engine: Engine, ref: string, output: strin
   engine.images.init();
   engine.images.sweep();
   const { writeLayerTar } = await import("./layer-write.ts");
-  const tmp = dest === "-" ? "/dev/stdout" : tempSibling(dest);
+  // writeLayerTar publishes by rename, so stdout gets a scratch file copied out afterwards.
+  const file = dest === "-" ? engine.images.scratch("export") : dest;
   try {
     await withMergedView(engine, st, async (root) => {
-      await writeLayerTar(root, tmp, { overlayWhiteouts: false });
+      await writeLayerTar(root, file, { overlayWhiteouts: false });
     });
-    if (dest !== "-") (await import("node:fs")).renameSync(tmp, dest);
-  } catch (e) {
-    if (dest !== "-") removeTree(tmp);
-    throw e;
+    if (dest === "-") copyToStdout(file);
+  } finally {
+    if (dest === "-") removeTree(file);
+  }
+}
+
+function copyToStdout(file: string): void {
+  const fd = openSync(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n <= 0) break;
+      writeAllSync(1, buf.subarray(0, n));
+    }
+  } finally {
+    closeSync(fd);
   }
 }
