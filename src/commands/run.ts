@@ -3,6 +3,7 @@ import { getEngine } from "../cli/globals.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
+import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
 export const stopAfter = 1;
@@ -24,6 +25,8 @@ export default defineCommand({
     interactive: { type: "boolean", alias: "i", description: "Keep STDIN open" },
     tty: { type: "boolean", alias: "t", description: "Allocate a pseudo-TTY" },
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
+    ...RESOURCE_FLAGS,
+    ...SECURITY_FLAGS,
   },
   async run({ args }) {
     requireRoot();
@@ -50,6 +53,8 @@ export default defineCommand({
       rm: Boolean(a.rm),
       interactive: Boolean(a.interactive),
       tty,
+      resources: resourceOptions(a),
+      security: securityOptions(a),
     });
     const { runAttached } = await import("../container/start.ts");
     const { removeContainer } = await import("../container/remove.ts");

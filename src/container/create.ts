@@ -14,6 +14,7 @@ import { ensureImage } from "../image/ensure.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
+import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
 
 export interface CreateOptions {
   image: string;
@@ -31,6 +32,8 @@ export interface CreateOptions {
   rm: boolean;
   interactive: boolean;
   tty: boolean;
+  resources?: ResourceFlags;
+  security?: Partial<SecurityFlags>;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -46,6 +49,14 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UserError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
   }
+  const resources = await parseResources(opts.resources ?? {});
+  const security = await parseSecurity({
+    capAdd: opts.security?.capAdd ?? [],
+    capDrop: opts.security?.capDrop ?? [],
+    privileged: opts.security?.privileged ?? false,
+    securityOpt: opts.security?.securityOpt ?? [],
+    readOnly: opts.readOnly,
+  });
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("consola")).consola.warn(notice);
 
@@ -64,7 +75,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     files: opts.envFiles,
     flags: opts.env,
     hostname,
-    home: "/root",
+    // With --user, HOME comes from the image's passwd entry (init fills it in).
+    home: opts.user ?? cc.User ? undefined : "/root",
     tty: opts.tty,
   });
   // Host sides of bind mounts: a missing directory is created, as Docker does.
@@ -94,16 +106,34 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
     autoRemove: opts.rm,
     state: { status: "created", pid: 0, exitCode: 0, oomKilled: false },
+    security,
+    resources,
   };
   engine.containers.create(st);
   try {
     prepareContainer(engine, st);
+    st.cgroupPaths = await createContainerCgroup(st);
+    engine.containers.save(st);
   } catch (e) {
-    engine.containers.remove(st.id);
+    const { removeContainer } = await import("./remove.ts");
+    removeContainer(engine, st.id, { force: true });
     throw e;
   }
   trace("create done");
   return st;
+}
+
+/** Every container gets its own cgroup (as with Docker), limits or not, for stats and cleanup. */
+async function createContainerCgroup(st: ContainerState) {
+  const { createCgroup } = await import("../linux/cgroups.ts");
+  const { log } = await import("../cli/log.ts");
+  try {
+    const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+    for (const w of cg.warnings) log.warn(w);
+    return cg.paths;
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
 }
 
 function uniqueRandomName(engine: Engine): string {
@@ -141,7 +171,6 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
   return {
     id: st.id,
     rootfs,
-    readonlyRootfs: false,
     mounts: st.mounts,
     etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
     hostname: st.config.hostname,
@@ -149,8 +178,23 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     env: st.config.env,
     cwd: st.config.cwd,
     tty: st.config.tty,
+    userSpec: st.config.user || undefined,
+    cgroupProcs: cgroupProcFiles(st),
+    capabilities: st.security?.capabilities,
+    noNewPrivileges: st.security?.noNewPrivileges ?? true,
+    privileged: st.security?.privileged ?? false,
+    readonlyRootfs: st.security?.readOnlyRootfs ?? false,
+    maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
+    readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
     ...extra,
   };
+}
+
+function cgroupProcFiles(st: ContainerState): string[] {
+  const p = st.cgroupPaths;
+  if (!p) return [];
+  const dirs = p.version === "v2" ? [p.path] : [...new Set(Object.values(p.paths))];
+  return dirs.map((d) => join(d, "cgroup.procs"));
 }
 
 function vfsSpec(dir: string) {

@@ -35,7 +35,7 @@ export function buildEnv(opts: {
   files: string[];
   flags: string[];
   hostname: string;
-  home: string;
+  home?: string;
   tty: boolean;
   hostEnv?: Record<string, string | undefined>;
 }): string[] {
@@ -57,6 +57,6 @@ export function buildEnv(opts: {
     if (x) set(x);
   }
   if (opts.tty && !env.has("TERM")) env.set("TERM", "xterm");
-  if (!env.has("HOME")) env.set("HOME", opts.home);
+  if (!env.has("HOME") && opts.home) env.set("HOME", opts.home);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }

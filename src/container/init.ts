@@ -7,12 +7,12 @@ import type { InitSpec } from "./spec.ts";
 import {
   unshare, sethostname, interfaceUp, chdir, execve, closeRangeCloexec, SyscallError, close,
   CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, openat, AT_FDCWD,
-  O_PATH, O_DIRECTORY, O_CLOEXEC,
+  O_PATH, O_DIRECTORY, O_CLOEXEC, prctl, PR_SET_DUMPABLE,
 } from "../linux/libc.ts";
 import { setupRootfs } from "../linux/rootfs.ts";
 import { mkdirAllInRoot } from "../linux/safepath.ts";
-import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND } from "../util/errors.ts";
-import { applyProcessSecurity } from "./security.ts";
+import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND, UserError } from "../util/errors.ts";
+import { applyProcessSecurity, resolveContainerUser } from "./security.ts";
 import { trace } from "../util/trace.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
@@ -38,7 +38,7 @@ export function initMain(): never {
     const spec = JSON.parse(readFileSync(specPath, "utf8")) as InitSpec;
     start(spec);
   } catch (e) {
-    const exitCode = e instanceof InitError ? e.exitCode : EXIT_ENGINE;
+    const exitCode = e instanceof InitError || e instanceof UserError ? e.exitCode : EXIT_ENGINE;
     const message = e instanceof Error ? e.message : String(e);
     report({ message, exitCode });
     process.exit(exitCode);
@@ -55,15 +55,20 @@ function report(status: { message: string; exitCode: number }): void {
 
 function start(spec: InitSpec): never {
   trace("init start");
+  // Nothing in the container may open /proc/<init>/exe (the minid binary) while we run
+  // (CVE-2019-5736); execve makes the user's command dumpable again.
+  prctl(PR_SET_DUMPABLE, 0);
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
   for (const procs of spec.cgroupProcs ?? []) writeFileSync(procs, "0");
   unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sethostname(spec.hostname);
   interfaceUp("lo");
   setupRootfs(spec);
+  const user = resolveContainerUser(spec);
+  if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd);
   const path = findExecutable(spec.args[0]!, spec.env);
-  applyProcessSecurity(spec);
+  applyProcessSecurity(spec, user);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
   try {

@@ -19,6 +19,10 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
     } catch {}
     waitGone(st.state.pid, st.state.pidStart);
   }
+  if (st.cgroupPaths) {
+    const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+    removeCgroup(st.cgroupPaths);
+  }
   engine.containers.remove(id);
 }
 

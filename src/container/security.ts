@@ -1,13 +1,37 @@
 // Process-level confinement applied by init right before exec: identity, capabilities and
-// no_new_privs. Order matters: user switch needs CAP_SETUID/SETGID, so it comes before the
-// capability sets are cut down to what the container keeps.
+// no_new_privs. All of it is per-thread in a Bun process; init calls execve from this same
+// thread right after, which makes it the whole process's.
+import { readFileSync } from "node:fs";
 import type { InitSpec } from "./spec.ts";
-import { setgroups, setgid, setuid } from "../linux/libc.ts";
+import { resolveUser, type ExecUser } from "../linux/users.ts";
+import { applyCaps, setNoNewPrivs } from "../linux/capabilities.ts";
+import { UserError } from "../util/errors.ts";
 
-export function applyProcessSecurity(spec: InitSpec): void {
-  if (spec.user) {
-    setgroups(spec.user.additionalGids);
-    setgid(spec.user.gid);
-    setuid(spec.user.uid);
+function readOptional(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
   }
+}
+
+/** Resolve --user against the container's own /etc/passwd and /etc/group (call after pivot_root). */
+export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
+  if (!spec.userSpec) return undefined;
+  try {
+    return resolveUser(spec.userSpec, readOptional("/etc/passwd"), readOptional("/etc/group"));
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined): void {
+  const caps = spec.capabilities;
+  if (caps) {
+    applyCaps(caps, { user, allowMissing: spec.privileged });
+  } else if (user) {
+    const { applyUser } = require("../linux/users.ts") as typeof import("../linux/users.ts");
+    applyUser(user);
+  }
+  if (spec.noNewPrivileges) setNoNewPrivs();
 }

@@ -4,6 +4,14 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { MountSpec } from "./spec.ts";
+import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
+
+export interface SecurityConfig {
+  capabilities: number[];
+  noNewPrivileges: boolean;
+  privileged: boolean;
+  readOnlyRootfs: boolean;
+}
 import { mkdirp, readJson, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { NAME_RE } from "../util/ids.ts";
@@ -42,8 +50,16 @@ export interface ContainerState {
     finishedAt?: string;
     oomKilled: boolean;
     error?: string;
+    /** Kernel boot the pid belongs to: after a reboot no recorded pid is ours. */
+    bootId?: string;
+    /** The watcher (`minid _shim`) that owns the running container's stdio and exit. */
+    shimPid?: number;
+    shimStart?: string;
   };
-  cgroupPaths?: string[];
+  cgroupPaths?: CgroupPaths;
+  /** Confinement chosen at create time; init applies it at every start. */
+  security?: SecurityConfig;
+  resources?: CgroupLimits;
   extra?: Record<string, unknown>;
 }
 
@@ -151,9 +167,16 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** True when the process recorded in state still runs (same PID and same start time). */
+/** True when the process recorded in state still runs (same PID and same start time, not a zombie). */
 export function isProcessAlive(pid: number, start: string | undefined): boolean {
   if (!pid) return false;
-  const now = processStartTime(pid);
-  return now !== undefined && (start === undefined || now === start);
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return false;
+  return start === undefined || fields[19] === start;
 }

@@ -1,7 +1,7 @@
 // Builds the container's filesystem view inside a fresh mount namespace and pivots into it.
 // Runs in init on the JS thread only: every call here is synchronous, because Bun's async fs
 // work runs on pool threads that are still in the host's mount namespace.
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
 import type { InitSpec, MountSpec } from "../container/spec.ts";
 import {
   mount, umount2, pivotRoot, chdir, chmod, mknodat, symlinkat, fchownat, openat, close, makedev,
@@ -28,12 +28,15 @@ export function setupRootfs(spec: InitSpec): void {
   try {
     mountProc(rootFd);
     mountDev(rootFd);
-    mountSys(rootFd);
+    mountSys(rootFd, spec.privileged ?? false);
+    if (spec.cgroupProcs?.length) mountCgroups(rootFd, spec.privileged ?? false);
     for (const f of spec.etcFiles) bindInto(rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
     for (const m of spec.mounts) {
       if (m.type === "tmpfs") tmpfsInto(rootFd, m);
       else bindInto(rootFd, m, false);
     }
+    maskPaths(rootFd, spec.maskedPaths ?? []);
+    for (const p of spec.readonlyPaths ?? []) readonlyPath(rootFd, p);
   } finally {
     close(rootFd);
   }
@@ -44,6 +47,104 @@ export function setupRootfs(spec: InitSpec): void {
   umount2(".", MNT_DETACH);
   chdir("/");
   if (spec.readonlyRootfs) mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+}
+
+/**
+ * The container's own cgroups at /sys/fs/cgroup, read-only unless privileged. Init has already
+ * entered a cgroup namespace rooted at the container's cgroup, so these mounts show only it.
+ * On v1/hybrid hosts each hierarchy gets its directory in a tmpfs, as Docker lays them out.
+ */
+function mountCgroups(rootFd: number, writable: boolean): void {
+  const flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY);
+  const lines = readFileSync("/proc/self/cgroup", "utf8").trim().split("\n").map((l) => l.split(":"));
+  const fd = mkdirAllInRoot(rootFd, "/sys/fs/cgroup");
+  try {
+    if (lines.length === 1 && lines[0]![0] === "0") {
+      mount("cgroup2", fdPath(fd), "cgroup2", flags);
+      return;
+    }
+    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+  } finally {
+    close(fd);
+  }
+  const dirFd = openInRoot(rootFd, "/sys/fs/cgroup", O_DIRECTORY);
+  try {
+    for (const [id, controllers] of lines) {
+      if (id === "0") {
+        if (controllers) continue;
+        mkdirSync(`${fdPath(dirFd)}/unified`);
+        const t = openInRoot(rootFd, "/sys/fs/cgroup/unified", O_PATH);
+        mount("cgroup2", fdPath(t), "cgroup2", flags);
+        close(t);
+        continue;
+      }
+      if (!controllers) continue;
+      const named = controllers.startsWith("name=");
+      const dir = named ? controllers.slice(5) : controllers;
+      mkdirSync(`${fdPath(dirFd)}/${dir}`);
+      const t = openInRoot(rootFd, `/sys/fs/cgroup/${dir}`, O_PATH);
+      mount("cgroup", fdPath(t), "cgroup", flags, named ? `none,${controllers}` : controllers);
+      close(t);
+      // "cpu,cpuacct" is also reachable as cpu and cpuacct, as on the host.
+      if (!named && dir.includes(",")) for (const c of dir.split(",")) symlinkat(dir, dirFd, c);
+    }
+  } finally {
+    close(dirFd);
+  }
+  if (!writable) remountReadOnly(rootFd, "/sys/fs/cgroup");
+}
+
+/**
+ * Hide kernel files behind the container's /dev/null (files) or an empty read-only tmpfs
+ * (directories). The /dev/null used is checked to be the real character device 1:3, so a
+ * planted file can never stand in for it.
+ */
+function maskPaths(rootFd: number, paths: string[]): void {
+  if (!paths.length) return;
+  const nullFd = openInRoot(rootFd, "/dev/null", O_PATH);
+  try {
+    const st = statSync(fdPath(nullFd));
+    if (!st.isCharacterDevice() || st.rdev !== makedev(1, 3)) {
+      throw new Error("refusing to mask paths: /dev/null in the container is not the null device");
+    }
+    for (const p of paths) {
+      let fd: number;
+      try {
+        fd = openInRoot(rootFd, p, O_PATH);
+      } catch (e) {
+        if (e instanceof SyscallError && e.code === "ENOENT") continue;
+        throw e;
+      }
+      try {
+        if (statSync(fdPath(fd)).isDirectory()) {
+          mount("tmpfs", fdPath(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+        } else {
+          mount(fdPath(nullFd), fdPath(fd), null, MS_BIND);
+        }
+      } finally {
+        close(fd);
+      }
+    }
+  } finally {
+    close(nullFd);
+  }
+}
+
+/** Bind a path onto itself and make that mount read-only. */
+function readonlyPath(rootFd: number, path: string): void {
+  let fd: number;
+  try {
+    fd = openInRoot(rootFd, path, O_PATH);
+  } catch (e) {
+    if (e instanceof SyscallError && e.code === "ENOENT") return;
+    throw e;
+  }
+  try {
+    mount(fdPath(fd), fdPath(fd), null, MS_BIND | MS_REC);
+  } finally {
+    close(fd);
+  }
+  remountReadOnly(rootFd, path);
 }
 
 function mountRoot(spec: InitSpec): void {
@@ -66,10 +167,10 @@ function mountProc(rootFd: number): void {
   }
 }
 
-function mountSys(rootFd: number): void {
+function mountSys(rootFd: number, writable: boolean): void {
   const fd = mkdirAllInRoot(rootFd, "/sys");
   try {
-    mount("sysfs", fdPath(fd), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+    mount("sysfs", fdPath(fd), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY));
   } finally {
     close(fd);
   }

@@ -1,0 +1,79 @@
+import { defineCommand } from "citty";
+import { getEngine } from "../cli/globals.ts";
+import { out } from "../cli/main.ts";
+import { argsOf, str } from "../cli/argv.ts";
+import { jsonLines, table } from "../cli/format.ts";
+import { UserError } from "../util/errors.ts";
+import { liveState } from "../container/status.ts";
+import type { ContainerState } from "../container/state.ts";
+import { totalmem } from "node:os";
+
+/** go-units BytesSize: binary units with two decimals ("1.5MiB"). */
+export function bytesSize(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${Number(v.toFixed(2))}${units[i]}`;
+}
+
+interface Sample {
+  st: ContainerState;
+  cpuNs: number;
+  at: number;
+}
+
+export default defineCommand({
+  meta: { name: "stats", description: "Display a live stream of container resource usage (minid stats [--no-stream] [CONTAINER...])" },
+  args: {
+    "no-stream": { type: "boolean", description: "Print one sample and exit" },
+    all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
+    format: { type: "string", description: "Format output: table (default) or json" },
+    "no-trunc": { type: "boolean", description: "Don't truncate output" },
+  },
+  async run({ args }) {
+    const a = argsOf(args);
+    const engine = getEngine();
+    const { loadCgroup } = await import("../linux/cgroups.ts");
+    const named = a.positionals.map((n) => engine.containers.find(n));
+    const pick = () =>
+      named.length ? named.map((c) => engine.containers.load(c.id) ?? c) : engine.containers.list().filter((c) => a.all || liveState(c).status === "running");
+    const fmt = str(a.format);
+    if (fmt && fmt !== "table" && fmt !== "json") throw new UserError(`unsupported format "${fmt}" (use table or json)`);
+    const sample = (cs: ContainerState[]): Sample[] =>
+      cs.map((st) => ({ st, cpuNs: st.cgroupPaths ? (loadCgroup(st.cgroupPaths).stats().cpuUsageNs ?? 0) : 0, at: performance.now() }));
+    for (;;) {
+      const first = sample(pick());
+      await Bun.sleep(1000);
+      const rows = first.map((s) => {
+        const running = liveState(s.st).status === "running";
+        const cg = s.st.cgroupPaths ? loadCgroup(s.st.cgroupPaths).stats() : undefined;
+        const cpu = running && cg?.cpuUsageNs != null ? ((cg.cpuUsageNs - s.cpuNs) / ((performance.now() - s.at) * 1e6)) * 100 : 0;
+        const mem = running && cg?.memoryUsage != null ? Math.max(0, cg.memoryUsage - (cg.memoryInactiveFile ?? 0)) : 0;
+        const limit = cg?.memoryLimit ?? totalmem();
+        return {
+          id: a["no-trunc"] ? s.st.id : s.st.id.slice(0, 12),
+          name: s.st.name,
+          cpu: `${cpu.toFixed(2)}%`,
+          mem: `${bytesSize(mem)} / ${bytesSize(limit)}`,
+          memPerc: `${limit ? ((mem / limit) * 100).toFixed(2) : "0.00"}%`,
+          pids: String(running ? (cg?.pids ?? 0) : 0),
+        };
+      });
+      if (fmt === "json") {
+        out(jsonLines(rows.map((r) => ({ BlockIO: "0B / 0B", CPUPerc: r.cpu, Container: r.id, ID: r.id, MemPerc: r.memPerc, MemUsage: r.mem, Name: r.name, NetIO: "0B / 0B", PIDs: r.pids }))));
+      } else {
+        out(
+          table(
+            ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
+            rows.map((r) => [r.id, r.name, r.cpu, r.mem, r.memPerc, "0B / 0B", "0B / 0B", r.pids]),
+          ),
+        );
+      }
+      if (a["no-stream"]) return 0;
+    }
+  },
+});
