@@ -191,6 +191,7 @@ function oneLine(s: string): string {
   const l = s.split("\n")[0]!.trim();
   if (/unexpected end of file|Truncated input/i.test(l)) return `truncated (${l})`;
   if (/Unrecognized archive format/i.test(l)) return "not a tar archive";
+  if (/checksum failure|invalid entry/i.test(l)) return `not a tar archive (${l})`;
   return l;
 }
 

@@ -143,7 +143,13 @@ export class ImageStore {
     const dir = join(dirname(this.dir), "containers");
     if (!existsSync(dir)) return out;
     for (const id of readdirSync(dir)) {
-      const st = readJson<{ storage?: { lowerdirs?: string[] } }>(join(dir, id, "state.json"));
+      if (!/^[a-f0-9]{64}$/.test(id)) continue;
+      let st: { storage?: { lowerdirs?: string[] } } | undefined;
+      try {
+        st = readJson(join(dir, id, "state.json"));
+      } catch {
+        continue; // being created or removed
+      }
       for (const d of st?.storage?.lowerdirs ?? []) out.add(basename(dirname(d)));
     }
     return out;

@@ -1,0 +1,497 @@
+// commit, save, load, export, tag, history, image inspect end to end, as root, with the real
+// binary; skopeo, umoci and (when installed) podman read what minid writes.
+import { describe, expect, test, beforeAll, afterAll } from "bun:test";
+import { createHash } from "node:crypto";
+import {
+  existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TestRoot, ensureBuilt, isRoot } from "../helpers/minid.ts";
+import { lgetxattr, lsetxattr } from "../../src/linux/libc.ts";
+
+const it = isRoot() ? test : test.skip;
+const has = (tool: string) => Bun.spawnSync(["sh", "-c", `command -v ${tool}`]).exitCode === 0;
+let r: TestRoot;
+let work: string;
+
+beforeAll(() => {
+  if (!isRoot()) return;
+  ensureBuilt();
+  r = new TestRoot("images");
+  work = mkdtempSync(join(tmpdir(), "minid-images-work-"));
+});
+afterAll(() => {
+  r?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
+  const res = r.run(args, opts);
+  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+  return res;
+}
+
+function sh(cmd: string): string {
+  const res = Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });
+  if (res.exitCode !== 0) throw new Error(`${cmd}: ${res.stderr.toString()}`);
+  return res.stdout.toString();
+}
+
+/** path → "type mode uid:gid size target/hash" for every entry under dir. */
+function treeOf(dir: string, skip: (rel: string) => boolean = () => false): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r2 = rel ? `${rel}/${name}` : name;
+      if (skip(r2)) continue;
+      const p = join(dir, r2);
+      const st = lstatSync(p);
+      const mode = (st.mode & 0o7777).toString(8);
+      let what: string;
+      if (st.isDirectory()) what = "dir";
+      else if (st.isSymbolicLink()) what = `link ${readlinkSync(p)}`;
+      else if (st.isFile()) what = `file ${st.size} ${createHash("sha256").update(readFileSync(p)).digest("hex").slice(0, 16)}`;
+      else if (st.isFIFO()) what = "fifo";
+      else what = `other ${st.rdev}`;
+      out.set(r2, `${what} ${st.isSymbolicLink() ? "" : mode} ${st.uid}:${st.gid}`);
+      if (st.isDirectory()) walk(r2);
+    }
+  };
+  walk("");
+  return out;
+}
+
+function extract(tarFile: string, label: string): string {
+  const dir = join(work, `${label}-${Math.random().toString(36).slice(2, 8)}`);
+  mkdirSync(dir);
+  sh(`tar --numeric-owner --xattrs --xattrs-include='*' -xpf '${tarFile}' -C '${dir}'`);
+  return dir;
+}
+
+/** Everything minid's runtime mounts over, which a container's view has and an image has not. */
+const runtimeOnly = (rel: string) => /^(proc|sys|dev)\/|^etc\/(hosts|hostname|resolv\.conf)$/.test(rel);
+
+function layerDirOf(image: string, i = -1): string {
+  const doc = JSON.parse(ok(["image", "inspect", image]).stdout)[0];
+  const layers: string[] = doc.RootFS.Layers;
+  const diff = layers.at(i)!.slice(7);
+  return join(r.dir, "image", "layers", diff, "diff");
+}
+
+/** The image store without scratch space: what "unchanged" means for bad input. */
+function storeSnapshot(): string {
+  return sh(`cd '${r.dir}/image' && find . -path ./tmp -prune -o -path ./lock -prune -o -print | sort && cat repositories.json 2>/dev/null || true`);
+}
+
+const CHANGES = [
+  "set -e",
+  "echo added > /added.txt",
+  "ln /added.txt /added.hard",
+  "echo more >> /etc/passwd",
+  "rm /etc/group",
+  "rm -rf /home",
+  "chmod 0750 /root",
+  "ln -s /etc/passwd /abs.link",
+  "ln -s ../etc/passwd /usr/rel.link",
+  "cp /bin/busybox /usr/suidbox && chmod 4755 /usr/suidbox",
+  "rm -rf /var && mkdir -p /var/fresh && echo v > /var/fresh/f",
+  "mkdir /emptydir",
+  "mkfifo /fifo",
+].join("; ");
+
+describe("commit", () => {
+  it("round trip: the new image holds exactly the container's tree", () => {
+    ok(["run", "--name", "src1", "busybox", "sh", "-c", CHANGES]);
+    // An xattr set on the container's layer from the host must survive too.
+    const upper = join(r.dir, "containers", ok(["ps", "-a", "-q", "--no-trunc", "-f", "name=^src1$"]).stdout.trim(), "upper");
+    lsetxattr(join(upper, "added.txt"), "user.minid", Buffer.from("kept"));
+
+    const res = ok(["commit", "-m", "round trip", "-a", "Tester <t@example.com>", "-c", 'CMD ["sh"]', "src1", "snap:one"]);
+    const id = res.stdout.trim();
+    expect(id).toMatch(/^sha256:[a-f0-9]{64}$/);
+    expect(res.stderr).toBe("");
+
+    // The layer tar: OCI whiteouts for deletions, an opaque marker for the recreated /var,
+    // nothing of what minid mounted over /etc.
+    const layer = join(r.dir, "image", "blobs", "sha256", JSON.parse(ok(["image", "inspect", "snap:one"]).stdout)[0].RootFS.Layers.at(-1).slice(7));
+    const names = sh(`tar tf '${layer}'`).split("\n");
+    expect(names).toContain("etc/.wh.group");
+    expect(names).toContain(".wh.home");
+    expect(names).toContain("var/.wh..wh..opq");
+    expect(names.filter((n) => /^etc\/(hosts|hostname|resolv\.conf)$/.test(n))).toEqual([]);
+    expect(lgetxattr(join(layerDirOf("snap:one"), "added.txt"), "user.minid")?.toString()).toBe("kept");
+
+    // Tree-wise: the container's merged view (export) == a fresh container of the new image.
+    ok(["run", "--name", "dst1", "snap:one", "true"]);
+    ok(["export", "src1", "-o", join(work, "src1.tar")]);
+    ok(["export", "dst1", "-o", join(work, "dst1.tar")]);
+    const before = treeOf(extract(join(work, "src1.tar"), "src1"), runtimeOnly);
+    const after = treeOf(extract(join(work, "dst1.tar"), "dst1"), runtimeOnly);
+    expect([...after]).toEqual([...before]);
+    expect(before.get("usr/suidbox")).toMatch(/^file \d+ \w+ 4755 0:0$/);
+    expect(before.get("abs.link")).toMatch(/^link \/etc\/passwd /);
+    expect(before.get("usr/rel.link")).toMatch(/^link \.\.\/etc\/passwd /);
+    expect(before.get("root")).toBe("dir 750 0:0");
+    expect(before.get("fifo")).toMatch(/^fifo/);
+    expect(before.has("home")).toBe(false);
+    expect(before.has("etc/group")).toBe(false);
+    expect([...before.keys()].filter((k) => k.startsWith("var/"))).toEqual(["var/fresh", "var/fresh/f"]);
+
+    // And from inside: content, hardlink, setuid, deletions stay deleted.
+    const inside = ok(["run", "--rm", "snap:one", "sh", "-c",
+      "cat /added.txt; tail -1 /etc/passwd; [ $(stat -c %i /added.txt) = $(stat -c %i /added.hard) ] && echo samefile; " +
+      "stat -c %a /usr/suidbox; ls /home /etc/group 2>&1 | wc -l; ls /var; readlink /abs.link; cat /usr/rel.link | head -1"]).stdout;
+    expect(inside.split("\n")).toEqual(["added", "more", "samefile", "4755", "2", "fresh", "/etc/passwd", "root:x:0:0:root:/root:/bin/sh", ""]);
+    ok(["rm", "src1", "dst1"]);
+  });
+
+  it("records config and history like docker", () => {
+    const doc = JSON.parse(ok(["image", "inspect", "snap:one"]).stdout)[0];
+    expect(doc.Config.Cmd).toEqual(["sh"]);
+    expect(doc.Config.Env).toContain("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    expect(doc.Config.Env.some((e: string) => e.startsWith("HOSTNAME="))).toBe(false);
+    expect(doc.Author).toBe("Tester <t@example.com>");
+    expect(doc.Comment).toBe("round trip");
+    expect(doc.RepoTags).toEqual(["snap:one"]);
+    const base = JSON.parse(ok(["image", "inspect", "busybox"]).stdout)[0];
+    expect(doc.RootFS.Layers.slice(0, -1)).toEqual(base.RootFS.Layers);
+    expect(doc.RootFS.Layers.length).toBe(base.RootFS.Layers.length + 1);
+    expect(doc.history.at(-1).comment).toBe("round trip");
+
+    const table = ok(["history", "snap:one"]).stdout.split("\n");
+    expect(table[0]).toMatch(/^IMAGE\s+CREATED\s+CREATED BY\s+SIZE\s+COMMENT$/);
+    expect(table[1]).toMatch(new RegExp(`^${doc.Id.slice(7, 19)}\\s+.* ago\\s+sh -c set -e; echo added.*…\\s+[\\d.]+[kM]B\\s+round trip$`));
+    expect(table[2]).toMatch(/^<missing>/);
+    expect(ok(["history", "-q", "snap:one"]).stdout.split("\n")[0]).toBe(doc.Id.slice(7, 19));
+    expect(ok(["history", "--no-trunc", "snap:one"]).stdout).toContain(`${doc.Id} `);
+    expect(ok(["history", "--no-trunc", "snap:one"]).stdout).toContain("mkfifo /fifo");
+    const rows = ok(["history", "--format", "json", "snap:one"]).stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(rows[0].Comment).toBe("round trip");
+    expect(Object.keys(rows[0]).sort()).toEqual(["Comment", "CreatedAt", "CreatedBy", "CreatedSince", "ID", "Size"]);
+    const bad = r.run(["history", "nosuch:image"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr.trim().split("\n").length).toBe(1);
+  });
+
+  it("a running container, with volumes and mount points left out", async () => {
+    const vol = join(work, "vol");
+    const proc = r.spawn(["run", "--name", "live", "-v", `${vol}:/data/vol`, "busybox", "sh", "-c",
+      "echo inside > /data/vol/file; echo state > /live.txt; touch /ready; sleep 60"]);
+    const id = () => r.run(["ps", "-a", "-q", "--no-trunc", "-f", "name=^live$"]).stdout.trim();
+    for (let i = 0; i < 100 && !(id() && existsSync(join(r.dir, "containers", id(), "upper", "ready"))); i++) await Bun.sleep(50);
+    try {
+      const res = ok(["commit", "live", "live:snap"]);
+      expect(res.stdout.trim()).toMatch(/^sha256:/);
+      const out = ok(["run", "--rm", "live:snap", "sh", "-c", "cat /live.txt; ls -d /data 2>&1; wc -c < /etc/hosts"]).stdout;
+      expect(out.split("\n")[0]).toBe("state");
+      expect(out).toContain("No such file or directory"); // neither the volume nor its mount point
+      const names = sh(`tar tf '${join(r.dir, "image", "blobs", "sha256", JSON.parse(ok(["image", "inspect", "live:snap"]).stdout)[0].RootFS.Layers.at(-1).slice(7))}'`);
+      expect(names).not.toContain("data/");
+      expect(names).not.toContain("etc/hosts");
+      expect(readFileSync(join(vol, "file"), "utf8")).toBe("inside\n");
+    } finally {
+      r.run(["rm", "-f", "live"]);
+      proc.kill(9);
+      await proc.exited;
+    }
+  });
+
+  it("vfs storage: the diff against the image layers", () => {
+    const opts = { env: { MINID_STORAGE_DRIVER: "vfs" } };
+    ok(["run", "--name", "vsrc", "busybox", "sh", "-c", CHANGES], opts);
+    ok(["commit", "vsrc", "vsnap"], opts);
+    const names = sh(`tar tf '${join(r.dir, "image", "blobs", "sha256", JSON.parse(ok(["image", "inspect", "vsnap"]).stdout)[0].RootFS.Layers.at(-1).slice(7))}'`).split("\n");
+    expect(names).toContain("etc/.wh.group");
+    expect(names).toContain(".wh.home");
+    expect(names).not.toContain("bin/busybox"); // unchanged files are not in the diff
+    ok(["run", "--name", "vdst", "vsnap", "true"], opts);
+    ok(["export", "vsrc", "-o", join(work, "vsrc.tar")]);
+    ok(["export", "vdst", "-o", join(work, "vdst.tar")]);
+    const before = treeOf(extract(join(work, "vsrc.tar"), "vsrc"), runtimeOnly);
+    const after = treeOf(extract(join(work, "vdst.tar"), "vdst"), runtimeOnly);
+    expect([...after]).toEqual([...before]);
+    ok(["rm", "vsrc", "vdst"]);
+  });
+
+  it("bad input: unknown container, bad reference, bad change", () => {
+    for (const args of [["commit", "nosuch"], ["commit", "nosuch", "Bad:Name"], ["commit", "-c", "FROM x", "nosuch"]]) {
+      const res = r.run(args);
+      expect(res.code).toBe(125);
+      expect(res.stderr.trim().split("\n").length).toBe(1);
+    }
+  });
+});
+
+describe("commit -o and save: archives other tools read", () => {
+  it("skopeo inspects and copies it, umoci unpacks the same tree the container saw", () => {
+    if (!has("skopeo") || !has("umoci")) return;
+    ok(["run", "--name", "arch", "busybox", "sh", "-c", CHANGES]);
+    const file = join(work, "arch.tar");
+    const res = ok(["commit", "-o", file, "arch", "arch:v1"]);
+    expect(res.stdout.trim()).toMatch(/^sha256:/);
+    const inspect = JSON.parse(sh(`skopeo inspect docker-archive:${file}`));
+    expect(inspect.Layers.length).toBe(2);
+    const entries = sh(`tar tf ${file}`).split("\n").filter(Boolean);
+    for (const e of ["manifest.json", "repositories", "oci-layout", "index.json"]) expect(entries).toContain(e);
+    const oci = join(work, "oci");
+    sh(`skopeo copy -q docker-archive:${file} oci:${oci}:v1`);
+    const bundle = join(work, "bundle");
+    sh(`umoci unpack --image ${oci}:v1 ${bundle}`);
+    ok(["export", "arch", "-o", join(work, "arch-export.tar")]);
+    const view = treeOf(extract(join(work, "arch-export.tar"), "archview"), runtimeOnly);
+    const unpacked = treeOf(join(bundle, "rootfs"), runtimeOnly);
+    expect([...unpacked]).toEqual([...view]);
+    // The OCI layout half alone is a valid image too.
+    const layoutDir = join(work, "layout");
+    mkdirSync(layoutDir);
+    sh(`tar xf ${file} -C ${layoutDir}`);
+    expect(JSON.parse(sh(`skopeo inspect oci:${layoutDir}:v1`)).Layers.length).toBe(2);
+    ok(["rm", "arch"]);
+  });
+
+  it("podman loads it", () => {
+    if (!has("podman")) return;
+    const file = join(work, "arch.tar");
+    if (!existsSync(file)) return;
+    const p = join(work, "podman");
+    const podman = `podman --root ${p}/root --runroot ${p}/run --storage-driver vfs --cgroup-manager cgroupfs --events-backend none`;
+    const out = sh(`${podman} load -i ${file} 2>&1`);
+    expect(out).toMatch(/Loaded image.*arch:v1/);
+    expect(sh(`${podman} images --format '{{.Repository}}:{{.Tag}}'`)).toContain("arch:v1");
+  });
+});
+
+describe("save and load", () => {
+  it("several images and tags round trip through a file, stdin and stdout", () => {
+    ok(["tag", "snap:one", "snap:alias"]);
+    ok(["tag", "busybox", "localhost:5000/team/bb:2"]);
+    const file = join(work, "multi.tar");
+    ok(["save", "-o", file, "snap", "busybox:latest", "localhost:5000/team/bb:2"]);
+    const manifest = JSON.parse(sh(`tar xOf ${file} manifest.json`));
+    expect(manifest.length).toBe(2);
+    expect(manifest.flatMap((m: any) => m.RepoTags).sort()).toEqual(["busybox:latest", "localhost:5000/team/bb:2", "snap:alias", "snap:one"]);
+    const ids = new Map(["snap:one", "busybox"].map((n) => [n, JSON.parse(ok(["image", "inspect", n]).stdout)[0].Id]));
+
+    const other = new TestRoot("images-load");
+    try {
+      const res = other.run(["load", "-i", file]);
+      expect(res.code).toBe(0);
+      expect(res.stdout.trim().split("\n").sort()).toEqual(
+        ["Loaded image: busybox:latest", "Loaded image: localhost:5000/team/bb:2", "Loaded image: snap:alias", "Loaded image: snap:one"],
+      );
+      for (const [n, id] of ids) expect(JSON.parse(other.run(["image", "inspect", n]).stdout)[0].Id).toBe(id);
+      const seen = other.run(["run", "--rm", "snap:alias", "sh", "-c", "cat /added.txt; ls /var"]);
+      expect(seen.stdout).toBe("added\nfresh\n");
+      // Again from stdin: every layer is already there.
+      const layersBefore = readdirSync(join(other.dir, "image", "layers")).sort();
+      const again = other.run(["load"], { input: readFileSync(file) });
+      expect(again.code).toBe(0);
+      expect(readdirSync(join(other.dir, "image", "layers")).sort()).toEqual(layersBefore);
+      // save to stdout (not a terminal) and load that: the same ids.
+      const piped = Bun.spawnSync(["sh", "-c", `'${process.cwd()}/dist/minid' --root '${other.dir}' save snap:one | gzip > '${work}/piped.tgz'`]);
+      expect(piped.exitCode).toBe(0);
+    } finally {
+      other.cleanup();
+    }
+    const third = new TestRoot("images-load3");
+    try {
+      expect(third.run(["load", "-i", join(work, "piped.tgz")]).stdout).toBe("Loaded image: snap:one\n");
+      expect(JSON.parse(third.run(["image", "inspect", "snap:one"]).stdout)[0].Id).toBe(ids.get("snap:one"));
+    } finally {
+      third.cleanup();
+    }
+  });
+
+  it("loads an OCI archive made by skopeo (gzip layers, no manifest.json)", () => {
+    if (!has("skopeo")) return;
+    const file = join(work, "snap.tar");
+    ok(["save", "-o", file, "snap:one"]);
+    const ociArchive = join(work, "snap-oci.tar");
+    sh(`skopeo copy -q --dest-compress docker-archive:${file} oci-archive:${ociArchive}:example.com/oci/snap:v2`);
+    expect(sh(`tar tf ${ociArchive}`)).not.toContain("manifest.json");
+    const other = new TestRoot("images-oci");
+    try {
+      const res = other.run(["load", "-i", ociArchive]);
+      expect(res.stderr).toBe("");
+      expect(res.stdout).toBe("Loaded image: example.com/oci/snap:v2\n");
+      expect(other.run(["run", "--rm", "example.com/oci/snap:v2", "cat", "/added.txt"]).stdout).toBe("added\n");
+      expect(JSON.parse(other.run(["image", "inspect", "example.com/oci/snap:v2"]).stdout)[0].RootFS.Layers).toEqual(
+        JSON.parse(ok(["image", "inspect", "snap:one"]).stdout)[0].RootFS.Layers,
+      );
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it("bad archives: one line, exit 125, store unchanged", () => {
+    const good = join(work, "snap.tar");
+    if (!existsSync(good)) ok(["save", "-o", good, "snap:one"]);
+    const unpacked = join(work, "bad-src");
+    mkdirSync(unpacked, { recursive: true });
+    sh(`tar xf ${good} -C ${unpacked}`);
+    const manifest = JSON.parse(readFileSync(join(unpacked, "manifest.json"), "utf8"))[0];
+    const layer: string = manifest.Layers.at(-1);
+    const make = (label: string, edit: (dir: string) => void, entries = ".") => {
+      const dir = join(work, `bad-${label}`);
+      sh(`rm -rf ${dir} && cp -a ${unpacked} ${dir}`);
+      edit(dir);
+      const out = join(work, `bad-${label}.tar`);
+      sh(`cd ${dir} && tar cf ${out} ${entries}`);
+      return out;
+    };
+    const size = lstatSync(good).size;
+    const cases: [string, string, RegExp][] = [
+      ["truncated", (sh(`head -c ${Math.floor(size / 2)} ${good} > ${work}/trunc.tar`), `${work}/trunc.tar`), /truncated/],
+      ["no manifest", make("nomanifest", (d) => { rmSync(join(d, "manifest.json")); rmSync(join(d, "index.json")); }), /no manifest\.json or index\.json/],
+      ["layer missing", make("nolayer", (d) => rmSync(join(d, layer))), /missing/],
+      ["digest mismatch", make("digest", (d) => writeFileSync(join(d, layer), Buffer.concat([readFileSync(join(d, layer)).subarray(0, 1024), Buffer.alloc(1024)]))), /digest mismatch/],
+      ["config mismatch", make("config", (d) => {
+        const m = JSON.parse(readFileSync(join(d, "manifest.json"), "utf8"));
+        const cfg = JSON.parse(readFileSync(join(d, m[0].Config), "utf8"));
+        cfg.config.Cmd = ["evil"];
+        writeFileSync(join(d, m[0].Config), JSON.stringify(cfg));
+      }), /digest mismatch/],
+      ["not a tar", (writeFileSync(join(work, "plain.txt"), "hello\n".repeat(200)), join(work, "plain.txt")), /not a tar/],
+      ["escaping name", (sh(`cd ${unpacked} && tar cf ${work}/escape.tar --transform='s,^\\./manifest.json,../manifest.json,' ./manifest.json`), `${work}/escape.tar`), /outside the archive/],
+      ["missing file", join(work, "does-not-exist.tar"), /no such file/],
+    ];
+    const before = storeSnapshot();
+    for (const [what, file, re] of cases) {
+      const res = r.run(["load", "-i", file]);
+      expect({ what, code: res.code }).toEqual({ what, code: 125 });
+      expect({ what, lines: res.stderr.trim().split("\n").length }).toEqual({ what, lines: 1 });
+      expect({ what, msg: res.stderr }).toEqual({ what, msg: expect.stringMatching(re) });
+      expect(res.stdout).toBe("");
+      expect(storeSnapshot()).toBe(before);
+    }
+    expect(readdirSync(join(r.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
+    const unknown = r.run(["save", "-o", join(work, "x.tar"), "no/such:image"]);
+    expect(unknown.code).toBe(125);
+    expect(existsSync(join(work, "x.tar"))).toBe(false);
+  });
+});
+
+describe("export", () => {
+  it("export → import round trip keeps the tree", () => {
+    ok(["run", "--name", "exp", "busybox", "sh", "-c", CHANGES]);
+    const file = join(work, "exp.tar");
+    ok(["export", "exp", "-o", file]);
+    const names = sh(`tar tf ${file}`).split("\n");
+    expect(names.some((n) => n.includes(".wh."))).toBe(false);
+    const id = ok(["import", file, "imported:1"]).stdout.trim();
+    expect(id).toMatch(/^sha256:/);
+    ok(["run", "--name", "imp", "imported:1", "true"]);
+    const again = join(work, "imp.tar");
+    // stdout when it is not a terminal
+    const piped = Bun.spawnSync(["sh", "-c", `'${process.cwd()}/dist/minid' --root '${r.dir}' export imp > '${again}'`]);
+    expect(piped.exitCode).toBe(0);
+    const a = treeOf(extract(file, "exp"), runtimeOnly);
+    const b = treeOf(extract(again, "imp"), runtimeOnly);
+    expect([...b]).toEqual([...a]);
+    expect(a.get("usr/suidbox")).toMatch(/ 4755 /);
+    ok(["rm", "exp", "imp"]);
+    expect(r.leakedMounts()).toEqual([]);
+  });
+
+  it("unknown container", () => {
+    const res = r.run(["export", "-o", join(work, "none.tar"), "nosuch"]);
+    expect(res.code).toBe(125);
+    expect(res.stderr.trim()).toBe("minid: No such container: nosuch");
+  });
+});
+
+describe("tag, rmi and the layers containers need", () => {
+  it("rmi refuses an image in use; -f untags it and the container keeps working", () => {
+    ok(["tag", "snap:one", "inuse:1"]);
+    const id = JSON.parse(ok(["image", "inspect", "inuse:1"]).stdout)[0].Id;
+    ok(["run", "--name", "user1", "inuse:1", "true"]);
+    // Remove every other tag of that image first.
+    for (const t of JSON.parse(ok(["image", "inspect", "inuse:1"]).stdout)[0].RepoTags) if (t !== "inuse:1") ok(["rmi", t]);
+    const refused = r.run(["rmi", "inuse:1"]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("image is being used by container");
+    ok(["rmi", "-f", "inuse:1"]);
+    const layerDirs = JSON.parse(readFileSync(join(r.dir, "containers", ok(["ps", "-a", "-q", "--no-trunc", "-f", "name=^user1$"]).stdout.trim(), "state.json"), "utf8")).storage.lowerdirs as string[];
+    for (const d of layerDirs) expect(existsSync(d)).toBe(true);
+    ok(["export", "user1", "-o", join(work, "user1.tar")]); // its layers are all still there
+    ok(["rm", "user1"]);
+    // The dangling image goes once nothing uses it.
+    ok(["rmi", id]);
+    expect(r.run(["image", "inspect", id]).code).not.toBe(0);
+  });
+
+  it("tag errors", () => {
+    expect(r.run(["tag", "nosuch", "x:1"]).code).toBe(125);
+    expect(r.run(["tag", "busybox", "Bad:Name"]).code).toBe(125);
+    expect(r.run(["tag", "busybox"]).code).toBe(125);
+  });
+});
+
+describe("concurrency and crashes", () => {
+  it("parallel loads and commits leave a consistent store", async () => {
+    const file = join(work, "multi.tar");
+    const other = new TestRoot("images-par");
+    try {
+      other.run(["run", "--name", "p0", "busybox", "sh", "-c", "echo p > /p"]);
+      const procs = [
+        ...[1, 2, 3].map(() => Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "load", "-q", "-i", file], { stdout: "pipe", stderr: "pipe" })),
+        ...[1, 2].map((i) => Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "commit", "p0", `par:${i}`], { stdout: "pipe", stderr: "pipe" })),
+      ];
+      const codes = await Promise.all(procs.map((p) => p.exited));
+      expect(codes).toEqual([0, 0, 0, 0, 0]);
+      checkConsistent(other.dir);
+      expect(other.run(["run", "--rm", "par:2", "cat", "/p"]).stdout).toBe("p\n");
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it("kill -9 during load leaves the store consistent; the next run cleans up", async () => {
+    const other = new TestRoot("images-kill");
+    try {
+      // A large layer so the load is still running when it is killed.
+      other.run(["run", "--name", "big", "busybox", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=96 2>/dev/null"]);
+      other.run(["commit", "big", "big:1"]);
+      const file = join(work, "big.tar");
+      other.run(["save", "-o", file, "big:1"]);
+      other.run(["rm", "big"]);
+      other.run(["rmi", "big:1"]);
+      const before = sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`);
+      for (const delay of [150, 600]) {
+        const p = Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "load", "-i", file], { stdout: "pipe", stderr: "pipe" });
+        await Bun.sleep(delay);
+        p.kill(9);
+        await p.exited;
+        checkConsistent(other.dir);
+      }
+      // The next run sweeps what the killed ones left, then loads for real.
+      const res = other.run(["load", "-i", file]);
+      expect(res.stdout).toBe("Loaded image: big:1\n");
+      expect(readdirSync(join(other.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
+      other.run(["rmi", "big:1"]);
+      expect(sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`)).toBe(before);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
+/** Every image's config blob and layers exist; every layer dir is complete. */
+function checkConsistent(root: string): void {
+  const img = join(root, "image");
+  for (const f of readdirSync(join(img, "images"))) {
+    if (!f.endsWith(".json")) continue;
+    const rec = JSON.parse(readFileSync(join(img, "images", f), "utf8"));
+    expect(existsSync(join(img, "blobs", "sha256", rec.configDigest.slice(7)))).toBe(true);
+    for (const l of rec.layers) {
+      expect(existsSync(join(img, "layers", l.diffId.slice(7), "layer.json"))).toBe(true);
+      expect(existsSync(join(img, "blobs", "sha256", l.digest.slice(7)))).toBe(true);
+    }
+  }
+  for (const d of readdirSync(join(img, "layers"))) {
+    expect({ d, complete: existsSync(join(img, "layers", d, "layer.json")) }).toEqual({ d, complete: true });
+  }
+  const tags = JSON.parse(readFileSync(join(img, "repositories.json"), "utf8"));
+  for (const id of Object.values(tags) as string[]) expect(existsSync(join(img, "images", `${id.slice(7)}.json`))).toBe(true);
+}
