@@ -190,6 +190,9 @@ describe("commit", () => {
       expect(names).not.toContain("data/");
       expect(names).not.toContain("etc/hosts");
       expect(readFileSync(join(vol, "file"), "utf8")).toBe("inside\n");
+      // Frozen only while its layer was read: it runs on.
+      expect(r.run(["ps", "-f", "name=^live$"]).stdout).toMatch(/Up [^\n]*live\n$/);
+      expect(r.run(["ps", "-f", "name=^live$"]).stdout).not.toContain("Paused");
     } finally {
       r.run(["rm", "-f", "live"]);
       proc.kill(9);
@@ -319,6 +322,22 @@ describe("save and load", () => {
       expect(JSON.parse(other.run(["image", "inspect", "example.com/oci/snap:v2"]).stdout)[0].RootFS.Layers).toEqual(
         JSON.parse(ok(["image", "inspect", "snap:one"]).stdout)[0].RootFS.Layers,
       );
+    } finally {
+      other.cleanup();
+    }
+  });
+
+  it("loads skopeo's docker-archive (legacy layout: <hex>.tar layers, symlinked <id>/layer.tar)", () => {
+    if (!has("skopeo")) return;
+    const file = join(work, "snap.tar");
+    if (!existsSync(file)) ok(["save", "-o", file, "snap:one"]);
+    const legacy = join(work, "legacy.tar");
+    sh(`skopeo copy -q docker-archive:${file} docker-archive:${legacy}:old/legacy:v0`);
+    expect(sh(`tar tf ${legacy}`)).toContain("/layer.tar");
+    const other = new TestRoot("images-legacy");
+    try {
+      expect(other.run(["load", "-i", legacy]).stdout).toBe("Loaded image: old/legacy:v0\n");
+      expect(other.run(["run", "--rm", "old/legacy:v0", "cat", "/var/fresh/f"]).stdout).toBe("v\n");
     } finally {
       other.cleanup();
     }
