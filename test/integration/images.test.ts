@@ -477,7 +477,7 @@ describe("concurrency and crashes", () => {
       other.run(["rm", "big"]);
       other.run(["rmi", "big:1"]);
       const before = sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`);
-      for (const delay of [150, 600]) {
+      for (const delay of [100, 250, 400]) {
         const p = Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "load", "-i", file], { stdout: "pipe", stderr: "pipe" });
         await Bun.sleep(delay);
         p.kill(9);
@@ -490,6 +490,32 @@ describe("concurrency and crashes", () => {
       expect(readdirSync(join(other.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
       other.run(["rmi", "big:1"]);
       expect(sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`)).toBe(before);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
+
+describe("concurrency and crashes (commit)", () => {
+  it("kill -9 during commit leaves the store consistent; the next commit cleans up", async () => {
+    const other = new TestRoot("images-killc");
+    try {
+      other.run(["run", "--name", "big", "busybox", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=96 2>/dev/null"]);
+      const before = sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`);
+      for (const delay of [50, 150, 300]) {
+        const p = Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "commit", "big", "big:1"], { stdout: "pipe", stderr: "pipe" });
+        await Bun.sleep(delay);
+        p.kill(9);
+        await p.exited;
+        checkConsistent(other.dir);
+        if (other.run(["image", "inspect", "big:1"]).code === 0) other.run(["rmi", "big:1"]);
+      }
+      expect(other.run(["commit", "big", "big:2"]).code).toBe(0);
+      expect(readdirSync(join(other.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
+      expect(other.run(["run", "--rm", "big:2", "sh", "-c", "wc -c < /big"]).stdout.trim()).toBe(String(96 << 20));
+      other.run(["rmi", "big:2"]);
+      expect(sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`)).toBe(before);
+      other.run(["rm", "big"]);
     } finally {
       other.cleanup();
     }
