@@ -93,8 +93,8 @@ export function lowerExists(layers: string[]): Exists {
 
 /**
  * Paths in the container's layer that exist only because minid mounted over them: empty
- * files for /etc/hosts & co., empty directories for /proc, /sys, /dev and volume targets
- * (and parents that hold nothing else), when the image has none of them.
+ * files for /etc/hosts & co., empty directories for /proc, /sys, /dev, empty directories or
+ * files for volume targets (and parents that hold nothing else), when the image lacks them.
  */
 export function mountArtifacts(tree: string, mountTargets: string[], inLower: Exists): Set<string> {
   const out = new Set<string>();
@@ -105,9 +105,10 @@ export function mountArtifacts(tree: string, mountTargets: string[], inLower: Ex
       return undefined;
     }
   };
-  const consider = (rel: string, kind: "file" | "dir") => {
+  const consider = (rel: string, kind: "file" | "dir" | "any") => {
     const st = stat(rel);
     if (!st || inLower(rel)) return;
+    if (kind === "any") kind = st.isDirectory() ? "dir" : "file";
     if (kind === "file" && !(st.isFile() && st.size === 0)) return;
     if (kind === "dir") {
       if (!st.isDirectory()) return;
@@ -119,7 +120,8 @@ export function mountArtifacts(tree: string, mountTargets: string[], inLower: Ex
     if (parent !== "." && parent !== "/") consider(parent, "dir");
   };
   for (const f of ETC_MOUNTS) consider(f, "file");
-  for (const d of [...SYSTEM_MOUNTS, ...mountTargets]) consider(d, "dir");
+  for (const d of SYSTEM_MOUNTS) consider(d, "dir");
+  for (const t of mountTargets) consider(t, "any"); // a file volume's target is an empty file
   return out;
 }
 

@@ -237,8 +237,9 @@ export async function loadImages(engine: Engine, opts: LoadOptions): Promise<str
     for (const img of images) {
       for (const l of img.layers) {
         if (fresh.has(l.diffId) || known.has(l.diffId)) continue;
-        if (store.hasLayer(l.diffId)) {
-          store.pin([l.diffId, store.getLayer(l.diffId)!.digest]);
+        const have = store.getLayer(l.diffId);
+        if (have) {
+          store.pin([have.diffId, have.digest]); // then check again: a gc may have run meanwhile
           if (store.hasLayer(l.diffId)) {
             known.add(l.diffId);
             continue;

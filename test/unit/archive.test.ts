@@ -210,9 +210,9 @@ describe.skipIf(!isRoot)("whiteout-aware diff (root: 0/0 devices, trusted xattrs
     const l1 = fresh();
     tree(l1, { "etc/passwd": "root", "proc/": "" });
     const upper = fresh();
-    tree(upper, { "etc/hosts": "", "etc/hostname": "", "etc/resolv.conf": "nameserver 1.1.1.1\n", "data/vol/": "", "sys/": "", "mnt/keep/x": "1" });
-    const skip = mountArtifacts(upper, ["data/vol", "mnt/keep"], lowerExists([l1]));
-    expect([...skip].sort()).toEqual(["data", "data/vol", "etc/hostname", "etc/hosts", "sys"]);
+    tree(upper, { "etc/hosts": "", "etc/hostname": "", "etc/resolv.conf": "nameserver 1.1.1.1\n", "data/vol/": "", "sys/": "", "mnt/keep/x": "1", "cfg/app.conf": "", "cfg2/full.conf": "x" });
+    const skip = mountArtifacts(upper, ["data/vol", "mnt/keep", "cfg/app.conf", "cfg2/full.conf"], lowerExists([l1]));
+    expect([...skip].sort()).toEqual(["cfg", "cfg/app.conf", "data", "data/vol", "etc/hostname", "etc/hosts", "sys"]);
   });
 });
 
