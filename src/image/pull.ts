@@ -156,7 +156,8 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 3, queue.length) }, worker));
+    const width = opts.concurrency ?? (Number(process.env.MINID_MAX_CONCURRENT_DOWNLOADS) || 3);
+    await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
     if (failed !== undefined) throw failed;
 
     // Publish: blobs and layers (pinned against a concurrent gc), then the image and its tag.
@@ -220,6 +221,7 @@ async function stageLayer(
   let fd = -1;
   const reader = client.openBlob(desc.digest, desc.size);
   readers.add(reader);
+  const t0 = performance.now();
   try {
     fd = openSync(blob, "w", 0o600);
     const hash = createHash("sha256");
@@ -279,6 +281,7 @@ async function stageLayer(
       );
     }
     progress.status(id, "Download complete");
+    log.debug(`layer ${id}: ${n} bytes fetched and applied in ${(performance.now() - t0).toFixed(0)} ms${reader.resumed ? ` (resumed ${reader.resumed}x)` : ""}`);
     if (applyErr !== undefined) {
       const msg = applyErr instanceof Error ? applyErr.message : String(applyErr);
       throw new UserError(`layer ${desc.digest} of ${client.name}: ${msg}`);
