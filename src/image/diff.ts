@@ -231,8 +231,7 @@ class Differ {
     else if (st.isFIFO()) mknodat(AT_FDCWD, dst, S_IFIFO | Number(st.mode & 0o7777n), 0);
     if (st.nlink > 1n) this.links.set(key, dst);
     copyMeta(src, dst, st);
-    if (!st.isSymbolicLink()) lutimes(dst, st.atimeNs, st.mtimeNs);
-    else lutimes(dst, st.atimeNs, st.mtimeNs);
+    lutimes(dst, st.atimeNs, st.mtimeNs);
   }
 
   finish(): void {

@@ -217,6 +217,23 @@ describe("commit", () => {
     ok(["rm", "vsrc", "vdst"]);
   });
 
+  it("overlay with the full-tree diff (what redirect_dir/metacopy hosts use) gives the same tree", () => {
+    ok(["run", "--name", "nsrc", "busybox", "sh", "-c", CHANGES]);
+    ok(["commit", "nsrc", "nsnap"], { env: { MINID_NAIVE_DIFF: "1" } });
+    const names = sh(`tar tf '${join(r.dir, "image", "blobs", "sha256", JSON.parse(ok(["image", "inspect", "nsnap"]).stdout)[0].RootFS.Layers.at(-1).slice(7))}'`).split("\n");
+    expect(names).toContain("etc/.wh.group");
+    expect(names).not.toContain("bin/busybox");
+    expect(names.filter((n) => /^etc\/(hosts|hostname|resolv\.conf)$/.test(n))).toEqual([]);
+    ok(["run", "--name", "ndst", "nsnap", "true"]);
+    ok(["export", "nsrc", "-o", join(work, "nsrc.tar")]);
+    ok(["export", "ndst", "-o", join(work, "ndst.tar")]);
+    const before = treeOf(extract(join(work, "nsrc.tar"), "nsrc"), runtimeOnly);
+    const after = treeOf(extract(join(work, "ndst.tar"), "ndst"), runtimeOnly);
+    expect([...after]).toEqual([...before]);
+    ok(["rm", "nsrc", "ndst"]);
+    expect(r.leakedMounts()).toEqual([]);
+  });
+
   it("bad input: unknown container, bad reference, bad change", () => {
     for (const args of [["commit", "nosuch"], ["commit", "nosuch", "Bad:Name"], ["commit", "-c", "FROM x", "nosuch"]]) {
       const res = r.run(args);
