@@ -182,6 +182,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     cgroupProcs: cgroupProcFiles(st),
     capabilities: st.security?.capabilities,
     noNewPrivileges: st.security?.noNewPrivileges ?? true,
+    seccomp: st.security?.seccomp ?? true,
     privileged: st.security?.privileged ?? false,
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,

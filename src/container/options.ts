@@ -50,6 +50,7 @@ export async function parseResources(f: ResourceFlags): Promise<CgroupLimits> {
 export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   const { resolveCaps } = await import("../linux/capabilities.ts");
   let noNewPrivileges = true;
+  let seccomp = !f.privileged;
   for (const o of f.securityOpt) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(o);
     const key = m?.[1];
@@ -59,9 +60,11 @@ export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
       else if (value === "false") noNewPrivileges = false;
       else throw new UserError(`invalid --security-opt ${o}: no-new-privileges takes true or false`);
     } else if (key === "seccomp" && value === "unconfined") {
-      // No seccomp filter is installed by default; unconfined is what minid already does.
+      seccomp = false;
+    } else if (key === "seccomp" && value === "default") {
+      seccomp = !f.privileged;
     } else {
-      throw new UserError(`invalid --security-opt "${o}": supported are no-new-privileges[=true|false] and seccomp=unconfined`);
+      throw new UserError(`invalid --security-opt "${o}": supported are no-new-privileges[=true|false] and seccomp=unconfined|default`);
     }
   }
   let capabilities: number[];
@@ -70,7 +73,7 @@ export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly };
+  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp };
 }
 
 /** Docker's defaults: kernel files a container must not read, and trees it must not write. */

@@ -27,11 +27,17 @@ export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
 
 export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined): void {
   const caps = spec.capabilities;
+  // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
+  const seccomp = spec.seccomp ? (require("../linux/seccomp.ts") as typeof import("../linux/seccomp.ts")) : undefined;
+  if (seccomp && !spec.noNewPrivileges) seccomp.installSeccomp(caps ?? []);
   if (caps) {
     applyCaps(caps, { user, allowMissing: spec.privileged });
   } else if (user) {
     const { applyUser } = require("../linux/users.ts") as typeof import("../linux/users.ts");
     applyUser(user);
   }
-  if (spec.noNewPrivileges) setNoNewPrivs();
+  if (spec.noNewPrivileges) {
+    setNoNewPrivs();
+    seccomp?.installSeccomp(caps ?? []);
+  }
 }

@@ -40,6 +40,7 @@ export interface InitSpec {
   cgroupProcs?: string[];
   capabilities?: number[];
   noNewPrivileges?: boolean;
+  seccomp?: boolean;
   privileged?: boolean;
   maskedPaths?: string[];
   readonlyPaths?: string[];

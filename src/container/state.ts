@@ -11,6 +11,8 @@ export interface SecurityConfig {
   noNewPrivileges: boolean;
   privileged: boolean;
   readOnlyRootfs: boolean;
+  /** The default seccomp filter (off with --privileged or seccomp=unconfined). */
+  seccomp?: boolean;
 }
 import { mkdirp, readJson, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
