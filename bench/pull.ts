@@ -11,7 +11,9 @@
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { closeSync, openSync, writeSync } from "node:fs";
+import { RegistryClient } from "../src/image/registry/client.ts";
 import { OciLayout, busyboxLayer, layerFrom, pushLayout, startRegistry, tarOf, type Layer } from "../test/integration/registry-fixtures.ts";
 
 const REPO = resolve(import.meta.dir, "..");
@@ -38,6 +40,31 @@ function tarDir(dir: string): Uint8Array {
   const r = Bun.spawnSync(["tar", "--numeric-owner", "--sort=name", "-C", "/", "-cf", "-", dir.replace(/^\//, "")], { stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`tar ${dir}: ${r.stderr}`);
   return new Uint8Array(r.stdout);
+}
+
+/**
+ * minid's transport alone, in this process: every layer blob fetched with the registry client,
+ * hashed and written to a file, 3 at a time (what `pull` does minus unpacking and start-up).
+ */
+async function fetchOnly(host: string, layers: Layer[], dir: string): Promise<number> {
+  const t0 = performance.now();
+  const client = new RegistryClient({ registry: host, repository: "bench/image" });
+  const queue = [...layers];
+  const worker = async () => {
+    for (let l = queue.shift(); l; l = queue.shift()) {
+      const r = client.openBlob(l.digest, l.blob.length);
+      const h = createHash("sha256");
+      const fd = openSync(join(dir, l.digest.slice(7)), "w");
+      for (let c = await r.read(); c; c = await r.read()) {
+        h.update(c);
+        writeSync(fd, c);
+      }
+      closeSync(fd);
+      if (`sha256:${h.digest("hex")}` !== l.digest) throw new Error("digest mismatch");
+    }
+  };
+  await Promise.all([worker(), worker(), worker()]);
+  return performance.now() - t0;
 }
 
 async function time(cmd: string[]): Promise<number> {
@@ -73,6 +100,7 @@ try {
   const minid: number[] = [];
   const skopeo: number[] = [];
   const unpack: number[] = [];
+  const fetchOnlyMs: number[] = [];
   for (let i = -1; i < runs; i++) {
     // i = -1 is a warm-up of both (page cache, registry), not counted.
     const root = join(work, `root-${i}`);
@@ -85,10 +113,14 @@ try {
     rmSync(root, { recursive: true, force: true });
     rmSync(oci, { recursive: true, force: true });
     rmSync(join(work, `bundle-${i}`), { recursive: true, force: true });
+    const fdir = mkdtempSync(join(work, "fetch-"));
+    const d = await fetchOnly(reg.host, layers, fdir);
+    rmSync(fdir, { recursive: true, force: true });
     if (i >= 0) {
       minid.push(a);
       skopeo.push(b);
       unpack.push(c0 + c1);
+      fetchOnlyMs.push(d);
     }
   }
   const mm = median(minid);
@@ -97,7 +129,10 @@ try {
   console.log(`skopeo copy to oci:    median ${sm.toFixed(0)} ms  (runs: ${skopeo.map((x) => x.toFixed(0)).join(" ")})`);
   const um = median(unpack);
   console.log(`skopeo copy + umoci unpack: median ${um.toFixed(0)} ms  (runs: ${unpack.map((x) => x.toFixed(0)).join(" ")})`);
+  const fm = median(fetchOnlyMs);
+  console.log(`minid client, blobs only (in-process, no unpack): median ${fm.toFixed(0)} ms  (runs: ${fetchOnlyMs.map((x) => x.toFixed(0)).join(" ")})`);
   console.log(`ratio minid/skopeo copy:            ${(mm / sm).toFixed(2)}  (target <= 1.2)`);
+  console.log(`ratio minid blobs-only/skopeo copy: ${(fm / sm).toFixed(2)}`);
   console.log(`ratio minid/(skopeo copy + unpack): ${(mm / um).toFixed(2)}`);
 } finally {
   await reg.stop();
