@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import type { ImageConfig } from "./config.ts";
 import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
-import { parseReference, tagKey, type Reference } from "./reference.ts";
+import { familiarName, parseReference, tagKey, type Reference } from "./reference.ts";
 
 export interface LayerRecord {
   diffId: string;
@@ -295,13 +295,18 @@ export class ImageStore {
    */
   resolve(name: string): ImageRecord | undefined {
     if (!name.startsWith("sha256:")) {
-      let key: string | undefined;
+      let ref: Reference | undefined;
       try {
-        key = tagKey(parseReference(name));
+        ref = parseReference(name);
       } catch (e) {
         if (!/^[a-f0-9]{4,64}$/.test(name)) throw e;
       }
-      const id = key && this.tags()[key];
+      if (ref?.digest) {
+        // name@digest names a manifest: only an image pulled or pushed as exactly that matches.
+        const want = `${familiarName(ref)}@${ref.digest}`;
+        return this.listImages().find((i) => i.repoDigests?.includes(want));
+      }
+      const id = ref && this.tags()[tagKey(ref)];
       if (id) return this.getImage(id);
     }
     const hex = name.replace(/^sha256:/, "");

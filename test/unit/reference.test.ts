@@ -28,3 +28,28 @@ describe("parseReference", () => {
     expect(formatReference(parseReference("index.docker.io/library/alpine:3"))).toBe("alpine:3");
   });
 });
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { ImageStore } from "../../src/image/store.ts";
+
+describe("store.resolve with digests", () => {
+  test("name@digest matches only the image pulled as that digest", () => {
+    const dir = mkdtempSync(join(tmpdir(), "minid-resolve-"));
+    try {
+      const s = new ImageStore(dir);
+      s.init();
+      const d = "sha256:" + "b".repeat(64);
+      const cfg = { architecture: "amd64", os: "linux", config: {}, rootfs: { type: "layers" as const, diff_ids: [] } };
+      const pulled = s.createImage({ ...cfg, created: "2024-01-01T00:00:00Z" }, [], [`busybox@${d}`]);
+      const other = s.createImage({ ...cfg, created: "2025-01-01T00:00:00Z" }, []);
+      s.setTag("busybox:latest", other.id);
+      expect(s.resolve(`busybox@${d}`)?.id).toBe(pulled.id);
+      expect(s.resolve(`busybox@sha256:${"c".repeat(64)}`)).toBeUndefined();
+      expect(s.resolve("busybox")?.id).toBe(other.id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
