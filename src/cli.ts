@@ -7,6 +7,9 @@ if (process.env.MINID_TRACE === "1") process.stderr.write(`trace ${(performance.
 if (sub === "_init") {
   const { initMain } = await import("./container/init.ts");
   initMain();
+} else if (sub === "_shim") {
+  const { shimMain } = await import("./container/shim.ts");
+  await shimMain();
 } else {
   const { main } = await import("./cli/main.ts");
   const code = await main(process.argv.slice(2));

@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
-import { UserError } from "../util/errors.ts";
+import { UserError, EXIT_ENGINE, signalNumber } from "../util/errors.ts";
 import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
@@ -12,6 +12,7 @@ export default defineCommand({
   meta: { name: "run", description: "Create and run a new container from an image (minid run [OPTIONS] IMAGE [COMMAND] [ARG...])" },
   args: {
     image: { type: "positional", description: "Image to run", required: true },
+    detach: { type: "boolean", alias: "d", description: "Run container in background and print container ID" },
     name: { type: "string", description: "Assign a name to the container" },
     env: { type: "string", alias: "e", description: "Set environment variables (repeatable)", multiple: true } as any,
     "env-file": { type: "string", description: "Read in a file of environment variables (repeatable)", multiple: true } as any,
@@ -24,6 +25,10 @@ export default defineCommand({
     rm: { type: "boolean", description: "Automatically remove the container when it exits" },
     interactive: { type: "boolean", alias: "i", description: "Keep STDIN open" },
     tty: { type: "boolean", alias: "t", description: "Allocate a pseudo-TTY" },
+    "detach-keys": { type: "string", description: "Override the key sequence for detaching a container (default ctrl-p,ctrl-q)" },
+    "sig-proxy": { type: "boolean", description: "Proxy received signals to the process (default true)" },
+    "stop-signal": { type: "string", description: "Signal to stop the container (default SIGTERM or the image's StopSignal)" },
+    "stop-timeout": { type: "string", description: "Timeout (in seconds) to stop a container (default 10)" },
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
@@ -34,7 +39,17 @@ export default defineCommand({
     const image = a.positionals[0];
     if (!image) throw new UserError(`"minid run" requires at least 1 argument.\nSee 'minid run --help'.`);
     const tty = Boolean(a.tty);
-    if (tty && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+    const detach = Boolean(a.detach);
+    const interactive = Boolean(a.interactive);
+    if (tty && !detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+    const { parseDetachKeys, DEFAULT_DETACH_KEYS, terminalSize } = await import("../container/attach.ts");
+    const detachKeys = parseDetachKeys(str(a["detach-keys"]) ?? DEFAULT_DETACH_KEYS);
+    const stopSignal = str(a["stop-signal"]);
+    if (stopSignal !== undefined && signalNumber(stopSignal) === undefined) throw new UserError(`invalid signal: ${stopSignal}`);
+    const stopTimeout = str(a["stop-timeout"]);
+    if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout)) {
+      throw new UserError(`invalid argument "${stopTimeout}" for "--stop-timeout" flag: strconv.ParseInt: parsing "${stopTimeout}": invalid syntax`);
+    }
     const engine = getEngine();
     const { createContainer } = await import("../container/create.ts");
     const st = await createContainer(engine, {
@@ -51,22 +66,45 @@ export default defineCommand({
       tmpfs: list(a.tmpfs),
       readOnly: Boolean(a["read-only"]),
       rm: Boolean(a.rm),
-      interactive: Boolean(a.interactive),
+      interactive,
       tty,
       resources: resourceOptions(a),
       security: securityOptions(a),
     });
-    const { runAttached } = await import("../container/start.ts");
+    if (stopSignal !== undefined || stopTimeout !== undefined) {
+      st.extra = { ...st.extra, stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) };
+      engine.containers.save(st);
+    }
+    const { launchContainer } = await import("../container/start.ts");
     const { removeContainer } = await import("../container/remove.ts");
-    let status: number;
+    let launched;
     try {
-      status = await runAttached(engine, st);
+      launched = await launchContainer(engine, st, {
+        attach: !detach,
+        stdin: interactive && !detach,
+        size: tty ? terminalSize() : undefined,
+      });
     } catch (e) {
       // A container whose command never started leaves nothing behind.
       removeContainer(engine, st.id, { force: true });
       throw e;
     }
-    if (st.autoRemove) removeContainer(engine, st.id, { force: true });
-    return status;
+    if (detach) {
+      const { out } = await import("../cli/main.ts");
+      out(`${st.id}\n`);
+      return 0;
+    }
+    const { runSession } = await import("../container/attach.ts");
+    const end = await runSession(launched.conn!, {
+      tty,
+      raw: tty && interactive,
+      stdin: interactive,
+      detachKeys,
+      // As Docker: no signal proxy in terminal mode (keys reach the container as input).
+      proxyTo: a["sig-proxy"] === false || tty ? undefined : launched.proc,
+    });
+    if ("detached" in end) return 0;
+    if ("lost" in end) throw new UserError("lost the connection to the container's watcher", EXIT_ENGINE);
+    return end.exitCode;
   },
 });

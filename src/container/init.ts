@@ -14,6 +14,8 @@ import { mkdirAllInRoot } from "../linux/safepath.ts";
 import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND, UserError } from "../util/errors.ts";
 import { applyProcessSecurity, resolveContainerUser } from "./security.ts";
 import { trace } from "../util/trace.ts";
+import { findExecutable, execFailure } from "./executable.ts";
+import { cloneConsole, attachConsole } from "./console.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -60,10 +62,13 @@ function start(spec: InitSpec): never {
   prctl(PR_SET_DUMPABLE, 0);
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
   for (const procs of spec.cgroupProcs ?? []) writeFileSync(procs, "0");
+  // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
+  const consoleTree = spec.tty ? cloneConsole() : -1;
   unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sethostname(spec.hostname);
   interfaceUp("lo");
   setupRootfs(spec);
+  if (consoleTree >= 0) attachConsole(consoleTree);
   const user = resolveContainerUser(spec);
   if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd);
@@ -97,41 +102,3 @@ function enterWorkdir(cwd: string): void {
   chdir(cwd);
 }
 
-function findExecutable(cmd: string, env: string[]): string {
-  if (cmd.includes("/")) {
-    checkRunnable(cmd, cmd);
-    return cmd;
-  }
-  const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
-  for (const dir of pathVar.split(":")) {
-    const candidate = `${dir || "."}/${cmd}`;
-    try {
-      const st = statSync(candidate);
-      if (st.isFile() && st.mode & 0o111) return candidate;
-    } catch {
-      // keep looking
-    }
-  }
-  throw new InitError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
-}
-
-function checkRunnable(path: string, cmd: string): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch {
-    throw new InitError(`exec: "${cmd}": stat ${path}: no such file or directory`, EXIT_NOT_FOUND);
-  }
-  if (st.isDirectory()) throw new InitError(`exec: "${cmd}": is a directory`, EXIT_CANNOT_EXEC);
-}
-
-function execFailure(cmd: string, e: unknown): InitError {
-  if (e instanceof SyscallError) {
-    if (e.code === "ENOENT") {
-      return new InitError(`exec: "${cmd}": no such file or directory (missing interpreter?)`, EXIT_NOT_FOUND);
-    }
-    const why = e.code === "EACCES" ? "permission denied" : e.code === "ENOEXEC" ? "exec format error" : e.code;
-    return new InitError(`exec: "${cmd}": ${why}`, EXIT_CANNOT_EXEC);
-  }
-  return new InitError(String(e), EXIT_CANNOT_EXEC);
-}

@@ -1,122 +1,93 @@
-// Starting a container's process: a new PID namespace for the init we spawn, the handshake
-// over fd 3, signal forwarding, and recording how it ended.
-import { readSync, closeSync } from "node:fs";
+// Starting a container: write the init spec, start its watcher (`minid _shim`, detached, in its
+// own session) and wait until the watcher reports that the user's command runs (or why not).
+// With `attach`, the watcher waits for this CLI to connect to the container's attach socket
+// before it starts anything, so not a byte of output is missed.
+import { O_CLOEXEC } from "../linux/libc.ts";
+import { closeSync, openSync, constants } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import { processStartTime } from "./state.ts";
 import { initSpecFor, writeInitSpec } from "./create.ts";
-import { INIT_ENV } from "./init.ts";
 import { selfCommand } from "./self.ts";
-import { unshare, CLONE_NEWPID } from "../linux/libc.ts";
-import { trace } from "../util/trace.ts";
-import { UserError, statusFromExit, signalNumber, EXIT_ENGINE } from "../util/errors.ts";
+import { SHIM_ENV, type ShimRequest } from "./shim.ts";
+import { JsonLines } from "./fdio.ts";
+import { AttachConnection } from "./attach.ts";
+import { bootId, type ProcRef } from "./proc.ts";
+import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
-
-let pidNamespaceUsed = false;
-
-export interface StartedProcess {
-  pid: number;
-  /** Resolves with the container's exit status (Docker numbering). */
-  exited: Promise<number>;
+export interface Launched {
+  /** The container's init as the host sees it (start time included). */
+  proc: ProcRef;
+  /** The attach connection, when the start was attached. */
+  conn?: AttachConnection;
 }
 
-export interface StdioChoice {
-  stdin: "inherit" | "ignore" | number;
-  stdout: "inherit" | "ignore" | number;
-  stderr: "inherit" | "ignore" | number;
-}
+type ShimReport = { listening?: true; started?: true; pid?: number; start?: string; error?: string; exitCode?: number };
 
 /**
- * Spawn the container init and return once the user's command has been exec'd (or throw the
- * init's error). The caller's process must not have spawned into a PID namespace before.
+ * Start a created or exited container. With `attach`, the returned connection already
+ * receives the container's output (written to our stdout/stderr as it arrives).
  */
-export async function spawnContainer(engine: Engine, st: ContainerState, stdio: StdioChoice): Promise<{ proc: ReturnType<typeof Bun.spawn>; statusFd: number }> {
-  const spec = initSpecFor(engine, st);
-  const specPath = writeInitSpec(engine, st, spec);
-  // CLONE_NEWPID applies to children created afterwards: the init becomes PID 1 there.
-  if (pidNamespaceUsed) throw new Error("internal: one container start per process");
-  unshare(CLONE_NEWPID);
-  trace("spawn init");
-  pidNamespaceUsed = true;
-  const proc = Bun.spawn(selfCommand("_init"), {
-    env: { [INIT_ENV]: specPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
-    stdio: [stdio.stdin, stdio.stdout, stdio.stderr, "pipe"] as any,
-    // Without a tty the container gets its own session: signals reach it only through us.
-    detached: !st.config.tty,
-  });
-  return { proc, statusFd: proc.stdio[3] as unknown as number };
-}
-
-interface InitStatus {
-  message: string;
-  exitCode: number;
-}
-
-function readInitStatus(fd: number): InitStatus | undefined {
-  const buf = Buffer.alloc(65536);
-  let n = 0;
+export async function launchContainer(
+  engine: Engine,
+  st: ContainerState,
+  opts: { attach: boolean; stdin?: boolean; size?: { cols: number; rows: number } },
+): Promise<Launched> {
+  const dir = engine.containers.containerDir(st.id);
+  writeInitSpec(engine, st, initSpecFor(engine, st));
+  const req: ShimRequest = {
+    root: resolve(engine.root),
+    id: st.id,
+    attach: opts.attach,
+    cols: opts.size?.cols,
+    rows: opts.size?.rows,
+  };
+  const env: Record<string, string> = {
+    [SHIM_ENV]: JSON.stringify(req),
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    // The watcher is I/O-bound: JSC's optimising JITs would only cost it memory.
+    BUN_JSC_useDFGJIT: "false",
+    BUN_JSC_useFTLJIT: "false",
+  };
+  for (const k of ["MINID_TRACE", "MINID_SHIM_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
+  const shimLog = openSync(join(dir, "shim.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
+  let proc: ReturnType<typeof Bun.spawn>;
   try {
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r <= 0) break;
-      n += r;
+    proc = Bun.spawn([...selfCommand("_shim"), st.id.slice(0, 12)], {
+      env,
+      stdio: ["ignore", "ignore", shimLog, "pipe"] as any,
+      detached: true,
+    });
+  } finally {
+    closeSync(shimLog);
+  }
+  proc.unref();
+  const reports = new JsonLines(proc.stdio[3] as unknown as number);
+  const lost = () =>
+    new UserError(`the container's watcher exited before starting it (see ${join(dir, "shim.log")})`, EXIT_ENGINE);
+  try {
+    let conn: AttachConnection | undefined;
+    let msg = reports.next<ShimReport>();
+    if (msg?.listening) {
+      conn = await AttachConnection.connect(dir);
+      conn.hello({ stdin: Boolean(opts.stdin), ...opts.size });
+      msg = reports.next<ShimReport>();
     }
-  } catch {
-    // EAGAIN/ECONNRESET: nothing more to read
-  }
-  try {
-    closeSync(fd);
-  } catch {}
-  if (!n) return undefined;
-  try {
-    return JSON.parse(buf.subarray(0, n).toString("utf8"));
-  } catch {
-    return { message: buf.subarray(0, n).toString("utf8"), exitCode: EXIT_ENGINE };
+    if (!msg) {
+      conn?.close();
+      throw lost();
+    }
+    if (msg.error !== undefined) {
+      conn?.close();
+      throw new UserError(startError(msg.error), msg.exitCode ?? EXIT_ENGINE);
+    }
+    return { proc: { pid: msg.pid!, start: msg.start, bootId: bootId() }, conn };
+  } finally {
+    reports.close();
   }
 }
 
-/**
- * Run a created container in the foreground: stdio attached, signals forwarded, exit status
- * recorded. Returns the status `minid run` exits with.
- */
-export async function runAttached(engine: Engine, st: ContainerState): Promise<number> {
-  const { proc, statusFd } = await spawnContainer(engine, st, {
-    stdin: st.config.interactive ? "inherit" : "ignore",
-    stdout: "inherit",
-    stderr: "inherit",
-  });
-  const startedAt = new Date().toISOString();
-  engine.containers.update(st.id, (s) => {
-    s.state = { ...s.state, status: "running", pid: proc.pid, pidStart: processStartTime(proc.pid), startedAt };
-  });
-  const handlers = FORWARDED.map((sig) => {
-    const h = () => {
-      // With a tty the terminal already signalled the container's process group.
-      if (st.config.tty && (sig === "SIGINT" || sig === "SIGQUIT" || sig === "SIGWINCH")) return;
-      try {
-        process.kill(proc.pid, signalNumber(sig)!);
-      } catch {}
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  const code = await proc.exited;
-  trace("container exited");
-  for (const [sig, h] of handlers) process.off(sig, h);
-  const status = statusFromExit(code, proc.signalCode ?? null);
-  const initError = readInitStatus(statusFd);
-  engine.containers.update(st.id, (s) => {
-    s.state = {
-      ...s.state,
-      status: "exited",
-      pid: 0,
-      pidStart: undefined,
-      exitCode: initError ? initError.exitCode : status,
-      finishedAt: new Date().toISOString(),
-      error: initError?.message,
-    };
-  });
-  if (initError) throw new UserError(`failed to start container: ${initError.message}`, initError.exitCode);
-  return status;
+function startError(message: string): string {
+  if (/already running|being removed|marked for removal|No such container/.test(message)) return message;
+  return `failed to start container: ${message}`;
 }

@@ -589,3 +589,126 @@ export const fsat = {
   },
 };
 const listBuf = Buffer.alloc(4096);
+
+// ---- Container lifecycle: process handles, terminals, memory trimming, detached mounts ----
+// Added for src/container/{proc,exec,shim,pty,console}.ts. Raw syscalls through `syscall`.
+
+const SYS_madvise = 28;
+const SYS_setsid = 112;
+const SYS_pidfd_send_signal = 424;
+const SYS_open_tree = 428;
+const SYS_move_mount = 429;
+const SYS_pidfd_open = 434;
+
+/** pidfd_open(2): a handle on one process that can never refer to a reused PID. */
+export function pidfdOpen(pid: number): number {
+  return check(c.syscall(SYS_pidfd_open, pid, 0, 0, 0, 0, 0), "pidfd_open", String(pid));
+}
+
+/** pidfd_send_signal(2); returns false when the process has already exited (ESRCH). */
+export function pidfdSendSignal(pidfd: number, sig: number): boolean {
+  const r = Number(c.syscall(SYS_pidfd_send_signal, pidfd, sig, 0, 0, 0, 0));
+  if (r === 0) return true;
+  const e = errno();
+  if (e === 3) return false;
+  throw new SyscallError("pidfd_send_signal", e);
+}
+
+export const MADV_DONTNEED = 4;
+
+/** madvise(2) over [start, start+len); false on failure (advice is best effort). */
+export function madvise(start: bigint, len: bigint, advice: number): boolean {
+  return Number(c.syscall(SYS_madvise, start, len, advice, 0, 0, 0)) === 0;
+}
+
+export function setsid(): number {
+  return check(c.syscall(SYS_setsid, 0, 0, 0, 0, 0, 0), "setsid");
+}
+
+export const OPEN_TREE_CLONE = 1;
+export const MOVE_MOUNT_F_EMPTY_PATH = 4;
+
+/** open_tree(2): a detached copy of the mount at `path` (with OPEN_TREE_CLONE). */
+export function openTree(dirfd: number, path: string, flags: number): number {
+  const b = cstr(path);
+  return check(c.syscall(SYS_open_tree, dirfd, BigInt(ptr(b)), flags | O_CLOEXEC, 0, 0, 0), "open_tree", path);
+}
+
+/** move_mount(2) of a detached tree (fromFd, "") onto `toPath`. */
+export function moveMountFd(fromFd: number, toPath: string): void {
+  const empty = cstr("");
+  const to = cstr(toPath);
+  check(
+    c.syscall(SYS_move_mount, fromFd, BigInt(ptr(empty)), AT_FDCWD, BigInt(ptr(to)), MOVE_MOUNT_F_EMPTY_PATH, 0),
+    "move_mount",
+    toPath,
+  );
+}
+
+const TIOCGWINSZ = 0x5413;
+
+/** The window size of the terminal on `fd`, or undefined when it is not a terminal. */
+export function windowSize(fd: number): { cols: number; rows: number } | undefined {
+  const ws = new Uint16Array(4);
+  if (c.ioctl(fd, TIOCGWINSZ, ptr(ws)) !== 0) return undefined;
+  return { rows: ws[0]!, cols: ws[1]! };
+}
+
+/** struct termios is 60 bytes on Linux/glibc; kept opaque except for the flag words. */
+export function tcgetattr(fd: number): Uint8Array | undefined {
+  const t = new Uint8Array(64);
+  return c.tcgetattr(fd, ptr(t)) === 0 ? t : undefined;
+}
+
+export function tcsetattr(fd: number, t: Uint8Array, when = 0 /* TCSANOW */): boolean {
+  return c.tcsetattr(fd, when, ptr(t)) === 0;
+}
+
+/** cfmakeraw(3) applied to a copy of `t`. */
+export function makeRaw(t: Uint8Array): Uint8Array {
+  const r = new Uint8Array(t);
+  const v = new DataView(r.buffer);
+  const IGNBRK = 1, BRKINT = 2, PARMRK = 0o10, ISTRIP = 0o40, INLCR = 0o100, IGNCR = 0o200, ICRNL = 0o400, IXON = 0o2000;
+  const OPOST = 1;
+  const ECHO = 0o10, ECHONL = 0o100, ICANON = 2, ISIG = 1, IEXTEN = 0o100000;
+  const CSIZE = 0o60, PARENB = 0o400, CS8 = 0o60;
+  v.setUint32(0, v.getUint32(0, true) & ~(IGNBRK | BRKINT | PARMRK | ISTRIP | INLCR | IGNCR | ICRNL | IXON), true);
+  v.setUint32(4, v.getUint32(4, true) & ~OPOST, true);
+  v.setUint32(12, v.getUint32(12, true) & ~(ECHO | ECHONL | ICANON | ISIG | IEXTEN), true);
+  v.setUint32(8, (v.getUint32(8, true) & ~(CSIZE | PARENB)) | CS8, true);
+  // c_cc starts at offset 17 (after c_line): VMIN=6, VTIME=5
+  r[17 + 6] = 1;
+  r[17 + 5] = 0;
+  return r;
+}
+
+const SYS_fcntl = 72;
+const F_GETFL = 3;
+const F_SETFL = 4;
+
+/** Clear O_NONBLOCK on `fd` (Bun hands out extra stdio sockets non-blocking). */
+export function setBlocking(fd: number): void {
+  const fl = check(c.syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0), "fcntl(F_GETFL)");
+  if (fl & O_NONBLOCK) check(c.syscall(SYS_fcntl, fd, F_SETFL, fl & ~O_NONBLOCK, 0, 0, 0), "fcntl(F_SETFL)");
+}
+
+// Thread-scoped identity changes. glibc's setuid()/setgid()/setgroups() broadcast to every
+// thread of the process (POSIX semantics); these raw syscalls change the calling thread only,
+// which lets one thread take on a container user for a spawn and then return to root.
+const SYS_setgroups = 116;
+const SYS_setresuid = 117;
+const SYS_setresgid = 119;
+
+export function threadSetresuid(r: number, e: number, s: number): void {
+  check(c.syscall(SYS_setresuid, r, e, s, 0, 0, 0), "setresuid");
+}
+
+export function threadSetresgid(r: number, e: number, s: number): void {
+  check(c.syscall(SYS_setresgid, r, e, s, 0, 0, 0), "setresgid");
+}
+
+export function threadSetgroups(gids: number[]): void {
+  const arr = new Uint32Array(gids.length || 1);
+  arr.set(gids);
+  check(c.syscall(SYS_setgroups, gids.length, BigInt(ptr(arr)), 0, 0, 0, 0), "setgroups");
+}

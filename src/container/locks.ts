@@ -1,0 +1,127 @@
+// Locking and removal for containers that may vanish while we wait. The generic helpers in
+// util/fs.ts create missing directories, which would resurrect a container directory that
+// `rm` just deleted; these never create one. Removal renames the directory to a tombstone
+// first (one atomic step under the container lock), so anyone who queued on the lock finds
+// no state afterwards, and nothing can be written into a directory being deleted.
+import { closeSync, existsSync, openSync, readdirSync, renameSync, constants } from "node:fs";
+import { join } from "node:path";
+import type { ContainerState, ContainerStore } from "./state.ts";
+import { flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_CLOEXEC } from "../linux/libc.ts";
+import { removeTree } from "../util/fs.ts";
+
+const TOMBSTONE = ".removing-";
+
+function openLockFile(path: string): number | undefined {
+  try {
+    return openSync(path, constants.O_RDWR | constants.O_CREAT | O_CLOEXEC, 0o600);
+  } catch (e: any) {
+    if (e?.code === "ENOENT" || e?.code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+/** Run fn under the container's lock; undefined (fn not run) when the container is gone. */
+export function withContainerLock<T>(store: ContainerStore, id: string, fn: () => T): { value: T } | undefined {
+  const fd = openLockFile(join(store.containerDir(id), ".lock"));
+  if (fd === undefined) return undefined;
+  try {
+    flock(fd, LOCK_EX);
+    if (!existsSync(join(store.containerDir(id), "state.json"))) return undefined;
+    return { value: fn() };
+  } finally {
+    try {
+      flock(fd, LOCK_UN);
+    } catch {}
+    closeSync(fd);
+  }
+}
+
+/** Load-modify-save under the lock; undefined when the container no longer exists. */
+export function updateState(
+  store: ContainerStore,
+  id: string,
+  fn: (st: ContainerState) => void | false,
+): ContainerState | undefined {
+  return withContainerLock(store, id, () => {
+    const st = store.load(id);
+    if (!st) return undefined;
+    if (fn(st) === false) return st;
+    store.save(st);
+    return st;
+  })?.value;
+}
+
+/** Delete a container's record and directory. Call with the container lock held. */
+export function removeRecordLocked(store: ContainerStore, id: string): string | undefined {
+  const dir = store.containerDir(id);
+  if (!existsSync(dir)) return undefined;
+  const tomb = join(store.dir, `${TOMBSTONE}${id}-${process.pid}`);
+  renameSync(dir, tomb);
+  return tomb;
+}
+
+/** Remove the tombstones of removals that were interrupted (their process is gone). */
+export function sweepTombstones(store: ContainerStore): void {
+  if (!existsSync(store.dir)) return;
+  for (const name of readdirSync(store.dir)) {
+    if (!name.startsWith(TOMBSTONE)) continue;
+    const pid = Number(/-(\d+)$/.exec(name)?.[1]);
+    if (pid && pid !== process.pid && existsSync(`/proc/${pid}`)) continue;
+    removeTree(join(store.dir, name));
+  }
+}
+
+/**
+ * The watcher holds an exclusive lock on shim.lock for its whole life: the kernel drops it
+ * when the watcher dies, however it dies, so "is a watcher running" has a true answer.
+ */
+export function shimLockPath(store: ContainerStore, id: string): string {
+  return join(store.containerDir(id), "shim.lock");
+}
+
+/** Acquire the watcher lock without blocking; the fd (kept open) or undefined if held. */
+export function tryShimLock(store: ContainerStore, id: string): number | undefined {
+  const fd = openLockFile(shimLockPath(store, id));
+  if (fd === undefined) return undefined;
+  if (flock(fd, LOCK_EX | LOCK_NB)) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/** True while a watcher runs for the container. */
+export function shimRunning(store: ContainerStore, id: string): boolean {
+  const path = shimLockPath(store, id);
+  if (!existsSync(path)) return false;
+  const fd = openLockFile(path);
+  if (fd === undefined) return false;
+  try {
+    if (flock(fd, LOCK_SH | LOCK_NB)) {
+      flock(fd, LOCK_UN);
+      return false;
+    }
+    return true;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Wait (polling) until no watcher runs for the container; false on timeout. */
+export async function waitShimGone(store: ContainerStore, id: string, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  while (shimRunning(store, id)) {
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 2, 25);
+  }
+  return true;
+}
+
+export function waitShimGoneSync(store: ContainerStore, id: string, timeoutMs: number): boolean {
+  const deadline = Date.now() + timeoutMs;
+  while (shimRunning(store, id)) {
+    if (Date.now() >= deadline) return false;
+    Bun.sleepSync(5);
+  }
+  return true;
+}

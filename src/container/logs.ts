@@ -1,0 +1,129 @@
+// A container's log: its stdout and stderr as JSON lines in Docker's json-file format,
+//   {"log":"text\n","stream":"stdout","time":"2025-01-02T03:04:05.123456789Z"}
+// one entry per line of output (a line longer than 16 KiB is split, as Docker does), written
+// by the watcher and read by `minid logs`.
+import { closeSync, openSync, readSync, writeSync, fstatSync } from "node:fs";
+import { join } from "node:path";
+
+export type Stream = "stdout" | "stderr";
+
+export interface LogEntry {
+  log: string;
+  stream: Stream;
+  time: string;
+}
+
+const MAX_LINE = 16 * 1024;
+
+export function logPath(containerDir: string, id: string): string {
+  return join(containerDir, `${id}-json.log`);
+}
+
+// Nanosecond wall-clock timestamps: one Date.now() anchor, then the monotonic clock.
+const anchorNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+export function nowRfc3339Nano(): string {
+  const ns = anchorNs + process.hrtime.bigint();
+  const iso = new Date(Number(ns / 1_000_000n)).toISOString();
+  return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
+}
+
+export class LogWriter {
+  private fd: number;
+  private partial: Record<Stream, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, "a", 0o640);
+  }
+
+  write(stream: Stream, chunk: Uint8Array): void {
+    let buf = this.partial[stream].length ? Buffer.concat([this.partial[stream], chunk]) : Buffer.from(chunk);
+    let out = "";
+    const time = nowRfc3339Nano();
+    for (;;) {
+      const nl = buf.indexOf(10);
+      if (nl < 0) break;
+      out += entry(buf.subarray(0, nl + 1), stream, time);
+      buf = buf.subarray(nl + 1);
+    }
+    while (buf.length >= MAX_LINE) {
+      out += entry(buf.subarray(0, MAX_LINE), stream, time);
+      buf = buf.subarray(MAX_LINE);
+    }
+    this.partial[stream] = Buffer.from(buf);
+    if (out) this.append(out);
+  }
+
+  /** Write out what is left of unterminated lines (at exit). */
+  flush(): void {
+    const time = nowRfc3339Nano();
+    let out = "";
+    for (const s of ["stdout", "stderr"] as const) {
+      if (this.partial[s].length) out += entry(this.partial[s], s, time);
+      this.partial[s] = Buffer.alloc(0);
+    }
+    if (out) this.append(out);
+  }
+
+  close(): void {
+    this.flush();
+    closeSync(this.fd);
+  }
+
+  private append(text: string): void {
+    const b = Buffer.from(text);
+    let off = 0;
+    while (off < b.length) off += writeSync(this.fd, b, off);
+  }
+}
+
+function entry(bytes: Uint8Array, stream: Stream, time: string): string {
+  return `{"log":${JSON.stringify(Buffer.from(bytes).toString("utf8"))},"stream":"${stream}","time":"${time}"}\n`;
+}
+
+/** Reads entries from an offset on; keeps a partial last line for the next call. */
+export class LogReader {
+  private fd: number | undefined;
+  private offset = 0;
+  private rest = "";
+  private decoder = new TextDecoder();
+
+  constructor(readonly path: string) {}
+
+  /** Entries appended since the last call ([] when the file does not exist yet). */
+  read(): LogEntry[] {
+    if (this.fd === undefined) {
+      try {
+        this.fd = openSync(this.path, "r");
+      } catch {
+        return [];
+      }
+    }
+    const size = fstatSync(this.fd).size;
+    if (size < this.offset) this.offset = 0; // truncated
+    const out: LogEntry[] = [];
+    const buf = Buffer.allocUnsafe(Math.min(Math.max(size - this.offset, 0), 8 << 20) || 1);
+    while (this.offset < size) {
+      const n = readSync(this.fd, buf, 0, Math.min(buf.length, size - this.offset), this.offset);
+      if (n <= 0) break;
+      this.offset += n;
+      const text = this.rest + this.decoder.decode(buf.subarray(0, n), { stream: true });
+      const lines = text.split("\n");
+      this.rest = lines.pop()!;
+      for (const l of lines) {
+        if (!l) continue;
+        try {
+          out.push(JSON.parse(l) as LogEntry);
+        } catch {
+          // a torn line from a crash: skip it
+        }
+      }
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

@@ -1,0 +1,81 @@
+// Process identity. A PID alone names nothing for long: PIDs are reused, and a host reboot
+// starts numbering again. Every process minid records (a container's init, its watcher)
+// carries the start time from /proc/PID/stat and the kernel boot id, and every signal goes
+// through a pidfd opened and then verified, so a reused PID is never signalled.
+import { readFileSync } from "node:fs";
+import type { ContainerState } from "./state.ts";
+import { isProcessAlive, processStartTime } from "./state.ts";
+
+let cachedBootId: string | undefined;
+
+/** This boot's id (/proc/sys/kernel/random/boot_id). */
+export function bootId(): string {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    } catch {
+      cachedBootId = "";
+    }
+  }
+  return cachedBootId;
+}
+
+export interface ProcRef {
+  pid: number;
+  start?: string;
+  bootId?: string;
+}
+
+/** True when `p` is still the very process that was recorded (and not a zombie). */
+export function isAlive(p: ProcRef | undefined): boolean {
+  if (!p || !p.pid) return false;
+  if (p.bootId && p.bootId !== bootId()) return false;
+  return isProcessAlive(p.pid, p.start);
+}
+
+export function procRef(pid: number): ProcRef {
+  return { pid, start: processStartTime(pid), bootId: bootId() };
+}
+
+export function containerProc(st: ContainerState): ProcRef | undefined {
+  const s = st.state;
+  return s.pid ? { pid: s.pid, start: s.pidStart, bootId: s.bootId } : undefined;
+}
+
+export function shimProc(st: ContainerState): ProcRef | undefined {
+  const s = st.state;
+  return s.shimPid ? { pid: s.shimPid, start: s.shimStart, bootId: s.bootId } : undefined;
+}
+
+/**
+ * Send `sig` to exactly the recorded process. Returns false when it is gone. The pidfd is
+ * opened first and the start time checked after, so the signal cannot reach a newcomer.
+ */
+export function signalProc(p: ProcRef | undefined, sig: number): boolean {
+  if (!p || !isAlive(p)) return false;
+  const { pidfdOpen, pidfdSendSignal, close } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
+  let fd: number;
+  try {
+    fd = pidfdOpen(p.pid);
+  } catch {
+    return false;
+  }
+  try {
+    if (!isAlive(p)) return false;
+    return pidfdSendSignal(fd, sig);
+  } finally {
+    close(fd);
+  }
+}
+
+/** Wait until `p` has exited; false on timeout. */
+export async function waitGone(p: ProcRef | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  while (isAlive(p)) {
+    if (Date.now() >= deadline) return false;
+    await Bun.sleep(delay);
+    delay = Math.min(delay * 2, 25);
+  }
+  return true;
+}

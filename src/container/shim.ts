@@ -1,0 +1,504 @@
+// The watcher (`minid _shim`): one small process per running container, started detached
+// (its own session) so it outlives the CLI that started it. It
+//   - spawns the container's init in a new PID namespace (init becomes PID 1 there),
+//   - owns the container's stdio: a pseudo-terminal, or pipes whose output it writes to the
+//     container's json-file log and to every attached client (protocol.ts),
+//   - records the start (pid + start time + boot id) and, whoever else is gone, the exit
+//     (exit code, time) in the container's state, or removes the container (--rm),
+//   - holds shim.lock for its whole life, so other commands can tell a live watcher.
+// It reports to the CLI that started it over fd 3 (JSON lines): {"listening":true} when it
+// waits for the CLI to attach, then {"started":true,"pid":N} or {"error":"...","exitCode":N}.
+// It imports only what it needs: it stays resident for as long as the container runs.
+import { closeSync, openSync, unlinkSync, writeSync, constants } from "node:fs";
+import { readToEof } from "./fdio.ts";
+import { join } from "node:path";
+import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
+import { tryShimLock, updateState, withContainerLock, removeRecordLocked } from "./locks.ts";
+import { LogWriter, logPath, type Stream } from "./logs.ts";
+import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./protocol.ts";
+import { bootId } from "./proc.ts";
+import { selfCommand } from "./self.ts";
+import { inNewPidNamespace } from "../linux/pidns.ts";
+import { O_CLOEXEC } from "../linux/libc.ts";
+import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
+import { trace } from "../util/trace.ts";
+
+export const SHIM_ENV = "MINID_SHIM";
+/** Must equal INIT_ENV in init.ts (not imported: the watcher does not load init's code). */
+export const INIT_SPEC_ENV = "MINID_INIT_SPEC";
+const REPORT_FD = 3;
+const HELLO_TIMEOUT_MS = 10_000;
+const BACKLOG_LIMIT = 4 << 20;
+
+export interface ShimRequest {
+  root: string;
+  id: string;
+  /** Wait for the starting CLI to attach before starting the container (run without -d). */
+  attach: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+type Report = { listening: true } | { started: true; pid: number; start?: string } | { error: string; exitCode: number };
+
+function report(msg: Report): void {
+  try {
+    writeSync(REPORT_FD, JSON.stringify(msg) + "\n");
+  } catch {
+    // the CLI is gone: nobody to tell
+  }
+}
+
+export async function shimMain(): Promise<never> {
+  const raw = process.env[SHIM_ENV];
+  if (!raw) {
+    process.stderr.write("minid: _shim is internal and only started by minid itself\n");
+    process.exit(EXIT_ENGINE);
+  }
+  delete process.env[SHIM_ENV];
+  try {
+    const req = JSON.parse(raw) as ShimRequest;
+    await new Shim(req).run();
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    report({ error: message, exitCode: EXIT_ENGINE });
+    process.stderr.write(`minid shim: ${e instanceof Error ? e.stack : message}\n`);
+    process.exit(EXIT_ENGINE);
+  }
+  process.exit(0);
+}
+
+interface Client {
+  sock: import("bun").Socket<ClientData>;
+}
+interface ClientData {
+  reader: FrameReader;
+  queue: Buffer[];
+  pending: number;
+  stdin: boolean;
+  stdinOnce: boolean;
+  hello: boolean;
+  ended: boolean;
+}
+
+class Shim {
+  private store: ContainerStore;
+  private dir: string;
+  private clients = new Set<import("bun").Socket<ClientData>>();
+  private log!: LogWriter;
+  private proc!: ReturnType<typeof Bun.spawn>;
+  private terminal?: Bun.Terminal;
+  private stdinOpen = false;
+  private firstHello!: Promise<boolean>;
+  private onFirstHello: (ok: boolean) => void = () => {};
+  private drainWaiters: (() => void)[] = [];
+  private trimTimer?: ReturnType<typeof setTimeout>;
+  private st!: ContainerState;
+
+  constructor(private req: ShimRequest) {
+    this.store = new ContainerStore(req.root);
+    this.dir = this.store.containerDir(req.id);
+  }
+
+  async run(): Promise<void> {
+    trace("shim start");
+    const { id } = this.req;
+    const lock = tryShimLock(this.store, id);
+    if (lock === undefined) {
+      const gone = !this.store.load(id);
+      report({ error: gone ? `No such container: ${id}` : `container ${id} is already running`, exitCode: EXIT_ENGINE });
+      return;
+    }
+    const st = this.store.load(id);
+    if (!st) return report({ error: `No such container: ${id}`, exitCode: EXIT_ENGINE });
+    if (st.state.status === "removing") return report({ error: `container ${id} is marked for removal and cannot be started`, exitCode: EXIT_ENGINE });
+    this.st = st;
+    process.chdir("/");
+    this.log = new LogWriter(logPath(this.dir, id));
+    const server = this.listen();
+
+    if (this.req.attach) {
+      this.firstHello = new Promise((resolve) => {
+        this.onFirstHello = resolve;
+        setTimeout(() => resolve(false), HELLO_TIMEOUT_MS).unref();
+      });
+      report({ listening: true });
+      if (!(await this.firstHello)) {
+        server.stop(true);
+        return; // the CLI never attached: leave the container as it was
+      }
+    }
+
+    trace("shim spawn init");
+    const started = await this.spawnInit();
+    trace("shim started");
+    if (!started) {
+      server.stop(true);
+      return;
+    }
+    report({ started: true, pid: this.proc.pid, start: processStartTime(this.proc.pid) });
+    try {
+      closeSync(REPORT_FD);
+    } catch {}
+    this.scheduleTrim(500);
+
+    const exitCode = await this.waitExit();
+    const removed = this.recordExit(exitCode);
+    this.broadcast(Frame.Exit, JSON.stringify({ exitCode, removed }));
+    for (const c of this.clients) this.endClient(c);
+    await this.flushClients(1000);
+    server.stop(true);
+    try {
+      unlinkSync(join(this.dir, "attach.sock"));
+    } catch {}
+  }
+
+  // ---- clients ----
+
+  private listen() {
+    const dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
+    try {
+      unlinkSync(join(this.dir, "attach.sock"));
+    } catch {}
+    let first = true;
+    return Bun.listen<ClientData>({
+      unix: socketPathVia(dirFd),
+      socket: {
+        open: (s) => {
+          s.data = { reader: new FrameReader(), queue: [], pending: 0, stdin: false, stdinOnce: false, hello: false, ended: false };
+          this.clients.add(s);
+        },
+        data: (s, chunk) => {
+          for (const f of s.data.reader.push(chunk)) {
+            switch (f.type) {
+              case Frame.Hello: {
+                const h = JSON.parse(f.payload.toString()) as Hello;
+                s.data.hello = true;
+                s.data.stdin = Boolean(h.stdin);
+                if (first && this.req.attach) {
+                  first = false;
+                  s.data.stdinOnce = true;
+                  this.onFirstHello(true);
+                }
+                if (h.cols && h.rows) this.resize(h.cols, h.rows);
+                break;
+              }
+              case Frame.Stdin:
+                if (s.data.stdin) this.writeStdin(f.payload);
+                break;
+              case Frame.StdinEof:
+                if (s.data.stdin && s.data.stdinOnce) this.closeStdin();
+                break;
+              case Frame.Resize: {
+                const r = JSON.parse(f.payload.toString()) as { cols: number; rows: number };
+                this.resize(r.cols, r.rows);
+                break;
+              }
+            }
+          }
+        },
+        drain: (s) => this.flushClient(s),
+        close: (s) => {
+          this.clients.delete(s);
+          this.wakeDrainWaiters();
+        },
+        error: (s) => {
+          this.clients.delete(s);
+          this.wakeDrainWaiters();
+        },
+      },
+    });
+  }
+
+  private send(s: import("bun").Socket<ClientData>, frame: Buffer): void {
+    if (s.data.ended) return;
+    if (s.data.queue.length === 0) {
+      const n = s.write(frame);
+      if (n >= frame.length) return;
+      frame = frame.subarray(Math.max(n, 0));
+    }
+    s.data.queue.push(frame);
+    s.data.pending += frame.length;
+  }
+
+  private flushClient(s: import("bun").Socket<ClientData>): void {
+    while (s.data.queue.length) {
+      const f = s.data.queue[0]!;
+      const n = s.write(f);
+      if (n >= f.length) {
+        s.data.queue.shift();
+        s.data.pending -= f.length;
+        continue;
+      }
+      if (n > 0) {
+        s.data.queue[0] = f.subarray(n);
+        s.data.pending -= n;
+      }
+      break;
+    }
+    if (!s.data.queue.length && s.data.ended) s.end();
+    this.wakeDrainWaiters();
+  }
+
+  private endClient(s: import("bun").Socket<ClientData>): void {
+    s.data.ended = true;
+    if (!s.data.queue.length) s.end();
+  }
+
+  private backlog(): number {
+    let n = 0;
+    for (const c of this.clients) n += c.data.pending;
+    return n;
+  }
+
+  private wakeDrainWaiters(): void {
+    if (this.backlog() > BACKLOG_LIMIT) return;
+    const w = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const f of w) f();
+  }
+
+  private async flushClients(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ([...this.clients].some((c) => c.data.queue.length) && Date.now() < deadline) await Bun.sleep(5);
+  }
+
+  private broadcast(type: Frame, payload: Uint8Array | string): void {
+    if (!this.clients.size) return;
+    const frame = encodeFrame(type, payload);
+    for (const c of this.clients) if (c.data.hello) this.send(c, frame);
+  }
+
+  // ---- the container ----
+
+  private async spawnInit(): Promise<boolean> {
+    const st = this.st;
+    const env: Record<string, string> = {
+      [INIT_SPEC_ENV]: join(this.dir, "init.json"),
+      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    };
+    if (process.env.MINID_TRACE) env.MINID_TRACE = process.env.MINID_TRACE;
+    // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped).
+    if (st.config.tty) {
+      // Inline terminal options (not a Bun.Terminal object): only then does Bun make the
+      // terminal the child's controlling terminal (setsid + TIOCSCTTY), which job control needs.
+      this.proc = inNewPidNamespace(() =>
+        Bun.spawn(selfCommand("_init"), {
+          env,
+          terminal: {
+            cols: this.req.cols || 80,
+            rows: this.req.rows || 24,
+            data: (_t, d) => this.output("stdout", d),
+            exit: () => this.ttyClosed?.(),
+          },
+          stdio: ["ignore", "ignore", "ignore", "pipe"] as any,
+        }),
+      );
+      this.terminal = this.proc.terminal;
+      this.stdinOpen = true;
+    } else {
+      this.proc = inNewPidNamespace(() =>
+        Bun.spawn(selfCommand("_init"), {
+          env,
+          stdio: [st.config.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe"] as any,
+          detached: true,
+        }),
+      );
+      this.stdinOpen = st.config.interactive;
+      this.pumps = [
+        this.pump(this.proc.stdout as ReadableStream<Uint8Array>, "stdout"),
+        this.pump(this.proc.stderr as ReadableStream<Uint8Array>, "stderr"),
+      ];
+    }
+    const status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
+    if (status) {
+      // init failed before exec'ing the command: nothing ran
+      void this.proc.exited;
+      updateState(this.store, this.req.id, (s) => {
+        s.state = {
+          ...s.state,
+          status: s.state.startedAt ? "exited" : "created",
+          pid: 0,
+          pidStart: undefined,
+          exitCode: status.exitCode,
+          error: status.message,
+          finishedAt: s.state.startedAt ? new Date().toISOString() : s.state.finishedAt,
+          shimPid: undefined,
+          shimStart: undefined,
+        };
+      });
+      report({ error: status.message, exitCode: status.exitCode });
+      this.terminal?.close();
+      this.log.close();
+      return false;
+    }
+    const pid = this.proc.pid;
+    const shimStart = processStartTime(process.pid);
+    let refused = true;
+    updateState(this.store, this.req.id, (s) => {
+      if (s.state.status === "removing") return false;
+      refused = false;
+      s.state = {
+        status: "running",
+        pid,
+        pidStart: processStartTime(pid),
+        bootId: bootId(),
+        exitCode: 0,
+        startedAt: new Date().toISOString(),
+        finishedAt: s.state.finishedAt,
+        oomKilled: false,
+        shimPid: process.pid,
+        shimStart,
+      };
+    });
+    if (refused) {
+      // `rm` got there first: the container must not run.
+      this.proc.kill(9);
+      await this.proc.exited;
+      report({ error: `container ${this.req.id} is being removed`, exitCode: EXIT_ENGINE });
+      this.terminal?.close();
+      this.log.close();
+      return false;
+    }
+    return true;
+  }
+
+  private pumps: Promise<void>[] = [];
+  private ttyClosed?: () => void;
+
+  private async pump(stream: ReadableStream<Uint8Array>, name: Stream): Promise<void> {
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      this.output(name, value);
+      if (this.backlog() > BACKLOG_LIMIT) await new Promise<void>((r) => this.drainWaiters.push(r));
+    }
+  }
+
+  private output(name: Stream, chunk: Uint8Array): void {
+    this.log.write(name, chunk);
+    this.broadcast(name === "stdout" ? Frame.Stdout : Frame.Stderr, chunk);
+    this.scheduleTrim(3000);
+  }
+
+  private writeStdin(data: Uint8Array): void {
+    if (!this.stdinOpen) return;
+    if (this.terminal) {
+      this.terminal.write(data);
+      return;
+    }
+    const sink = this.proc.stdin as import("bun").FileSink | undefined;
+    try {
+      sink?.write(data);
+      sink?.flush();
+    } catch {
+      this.stdinOpen = false;
+    }
+  }
+
+  private closeStdin(): void {
+    if (!this.stdinOpen || this.terminal) return;
+    this.stdinOpen = false;
+    try {
+      (this.proc.stdin as import("bun").FileSink | undefined)?.end();
+    } catch {}
+  }
+
+  private resize(cols: number, rows: number): void {
+    if (this.terminal && cols > 0 && rows > 0) {
+      try {
+        this.terminal.resize(cols, rows);
+      } catch {}
+    }
+  }
+
+  private async waitExit(): Promise<number> {
+    const code = await this.proc.exited;
+    // Output written just before the exit is still in the pipes or the pty: drain it.
+    if (this.terminal) {
+      await Promise.race([new Promise<void>((r) => (this.ttyClosed = r)), Bun.sleep(300)]);
+      this.terminal.close();
+    } else {
+      this.closeStdin();
+      await Promise.race([Promise.all(this.pumps), Bun.sleep(2000)]);
+    }
+    this.log.close();
+    return statusFromExit(code, this.proc.signalCode ?? null);
+  }
+
+  /** Record the exit (or remove the container for --rm). Returns true when removed. */
+  private recordExit(exitCode: number): boolean {
+    const finishedAt = new Date().toISOString();
+    let tomb: string | undefined;
+    let gone: ContainerState | undefined;
+    withContainerLock(this.store, this.req.id, () => {
+      const s = this.store.load(this.req.id);
+      if (!s || s.state.status === "removing") return;
+      if (s.autoRemove) {
+        gone = s;
+        tomb = removeRecordLocked(this.store, this.req.id);
+        return;
+      }
+      s.state = {
+        ...s.state,
+        status: "exited",
+        pid: 0,
+        pidStart: undefined,
+        exitCode,
+        finishedAt,
+        oomKilled: oomKilled(s),
+        shimPid: undefined,
+        shimStart: undefined,
+      };
+      this.store.save(s);
+    });
+    if (tomb && gone) {
+      const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");
+      finishRemoval(gone, tomb);
+      return true;
+    }
+    return false;
+  }
+
+  // ---- memory ----
+
+  private scheduleTrim(afterMs: number): void {
+    if (process.env.MINID_SHIM_TRIM === "0") return;
+    if (this.trimTimer) clearTimeout(this.trimTimer);
+    this.trimTimer = setTimeout(() => {
+      Bun.gc(true);
+      // Let the collector's helper threads finish before the text they ran is dropped.
+      this.trimTimer = setTimeout(() => {
+        this.trimTimer = undefined;
+        const { trimResidentText } = require("./trim.ts") as typeof import("./trim.ts");
+        trimResidentText();
+      }, 200);
+      this.trimTimer.unref();
+    }, afterMs);
+    this.trimTimer.unref();
+  }
+}
+
+function parseInitStatus(b: Buffer): { message: string; exitCode: number } | undefined {
+  if (!b.length) return undefined;
+  try {
+    return JSON.parse(b.toString("utf8"));
+  } catch {
+    return { message: b.toString("utf8"), exitCode: EXIT_ENGINE };
+  }
+}
+
+/** Whether the kernel's OOM killer struck in the container's cgroup. */
+function oomKilled(st: ContainerState): boolean {
+  const p = st.cgroupPaths;
+  if (!p) return false;
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
+  try {
+    if (p.version === "v2") return /^oom_kill [1-9]/m.test(readFileSync(join(p.path, "memory.events"), "utf8"));
+    const mem = p.paths.memory;
+    return mem ? /^oom_kill [1-9]/m.test(readFileSync(join(mem, "memory.oom_control"), "utf8")) : false;
+  } catch {
+    return false;
+  }
+}
