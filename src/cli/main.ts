@@ -16,6 +16,17 @@ export const COMMANDS: Record<string, Loader> = {
   run: () => import("../commands/run.ts"),
   ps: () => import("../commands/ps.ts"),
   rm: () => import("../commands/rm.ts"),
+  exec: () => import("../commands/exec.ts"),
+  logs: () => import("../commands/logs.ts"),
+  start: () => import("../commands/start.ts"),
+  stop: () => import("../commands/stop.ts"),
+  restart: () => import("../commands/restart.ts"),
+  kill: () => import("../commands/kill.ts"),
+  wait: () => import("../commands/wait.ts"),
+  attach: () => import("../commands/attach.ts"),
+  inspect: () => import("../commands/inspect.ts"),
+  container: () => import("../commands/container.ts"),
+  "container-prune": () => import("../commands/prune.ts"),
   images: () => import("../commands/images.ts"),
   import: () => import("../commands/import.ts"),
   rmi: () => import("../commands/rmi.ts"),
@@ -33,7 +44,7 @@ export const COMMANDS: Record<string, Loader> = {
   "image-inspect": () => import("../commands/image-inspect.ts"),
 };
 
-const ALIASES: Record<string, string> = { "container ls": "ps", "image ls": "images", "image rm": "rmi", "image inspect": "image-inspect" };
+const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image rm": "rmi", "image inspect": "image-inspect" };
 
 const GLOBAL_HELP = `Usage:  minid [OPTIONS] COMMAND
 
@@ -51,6 +62,16 @@ Commands:
   run         Create and run a new container from an image
   ps          List containers
   rm          Remove one or more containers
+  exec        Execute a command in a running container
+  logs        Fetch the logs of a container
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  restart     Restart one or more containers
+  kill        Kill one or more running containers
+  wait        Block until one or more containers stop, then print their exit codes
+  attach      Attach local standard input, output, and error streams to a running container
+  inspect     Return low-level information on containers and images
+  container   Manage containers (container prune, container ls, ...)
   images      List images
   import      Import a rootfs tarball as an image
   rmi         Remove one or more images

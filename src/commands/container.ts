@@ -1,0 +1,37 @@
+import { defineCommand } from "citty";
+import { out } from "../cli/main.ts";
+import { UserError } from "../util/errors.ts";
+
+const HELP = `Usage:  minid container COMMAND
+
+Manage containers
+
+Commands:
+  attach      Attach local standard input, output, and error streams to a running container
+  exec        Execute a command in a running container
+  inspect     Display detailed information on one or more containers
+  kill        Kill one or more running containers
+  logs        Fetch the logs of a container
+  ls          List containers
+  prune       Remove all stopped containers
+  restart     Restart one or more containers
+  rm          Remove one or more containers
+  run         Create and run a new container from an image
+  start       Start one or more stopped containers
+  stop        Stop one or more running containers
+  wait        Block until one or more containers stop, then print their exit codes
+
+Run 'minid container COMMAND --help' for more information on a command.
+`;
+
+/** `minid container` alone: the management group's help (subcommands are routed by main). */
+export default defineCommand({
+  meta: { name: "container", description: "Manage containers" },
+  args: {},
+  run({ args }) {
+    const rest = (args as { positionals?: string[] }).positionals ?? [];
+    if (rest.length) throw new UserError(`'${rest[0]}' is not a minid container command.\nSee 'minid container --help'.`);
+    out(HELP);
+    return 0;
+  },
+});

@@ -1,0 +1,70 @@
+import { defineCommand } from "citty";
+import { getEngine } from "../cli/globals.ts";
+import { out } from "../cli/main.ts";
+import { log } from "../cli/log.ts";
+import { argsOf, str } from "../cli/argv.ts";
+import { UserError } from "../util/errors.ts";
+
+export default defineCommand({
+  meta: { name: "inspect", description: "Return low-level information on containers and images (minid inspect [OPTIONS] NAME|ID [NAME|ID...])" },
+  args: {
+    format: { type: "string", alias: "f", description: "Format output using a Go template ({{.State.Status}}, {{json .Config}}) or json" },
+    type: { type: "string", description: "Only inspect objects of this type: container or image" },
+    size: { type: "boolean", alias: "s", description: "Accepted for compatibility (sizes are not computed)" },
+  },
+  async run({ args }) {
+    const a = argsOf(args);
+    if (!a.positionals.length) throw new UserError(`"minid inspect" requires at least 1 argument.\nSee 'minid inspect --help'.`);
+    const type = str(a.type);
+    if (type !== undefined && type !== "container" && type !== "image") {
+      throw new UserError(`"${type}" is not a valid value for --type`);
+    }
+    const fmt = str(a.format);
+    const engine = getEngine();
+    const docs: unknown[] = [];
+    let failed = 0;
+    for (const name of a.positionals) {
+      try {
+        docs.push(await inspectOne(engine, name, type));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        failed++;
+        log.error(e.message);
+      }
+    }
+    if (!fmt || fmt === "json") {
+      out(JSON.stringify(docs, null, 4) + "\n");
+    } else {
+      const { renderTemplate } = await import("../cli/template.ts");
+      out(docs.map((d) => renderTemplate(fmt, d) + "\n").join(""));
+    }
+    return failed ? 1 : 0;
+  },
+});
+
+async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, type: string | undefined): Promise<unknown> {
+  if (type !== "image") {
+    let st;
+    try {
+      st = engine.containers.find(name);
+    } catch (e) {
+      // an ambiguous prefix is an error; "no such container" may still be an image
+      if (!(e instanceof UserError) || !/^No such container/.test(e.message) || type === "container") throw e;
+    }
+    if (st) {
+      const { inspectContainer } = await import("../container/inspect.ts");
+      return inspectContainer(engine, st);
+    }
+  }
+  {
+    try {
+      const m = await import("../image/inspect.ts");
+      const docs = m.inspectImage(engine, name) as unknown[];
+      if (docs.length) return docs[0];
+    } catch (e) {
+      if (!(e instanceof UserError) || !/^No such image/.test(e.message)) throw e;
+      if (type === "image") throw e;
+    }
+  }
+  throw new UserError(`No such object: ${name}`);
+}

@@ -1,0 +1,29 @@
+import { defineCommand } from "citty";
+import { getEngine } from "../cli/globals.ts";
+import { out } from "../cli/main.ts";
+import { argsOf } from "../cli/argv.ts";
+import { requireRoot } from "../engine.ts";
+import { eachContainer, stopContainer } from "../container/control.ts";
+import { parseSignal, parseTimeout } from "./stop.ts";
+
+export default defineCommand({
+  meta: { name: "restart", description: "Restart one or more containers (minid restart [OPTIONS] CONTAINER [CONTAINER...])" },
+  args: {
+    time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
+    signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
+  },
+  async run({ args }) {
+    requireRoot();
+    const a = argsOf(args);
+    const timeout = parseTimeout(a.time);
+    const signal = parseSignal(a.signal, "--signal");
+    const engine = getEngine();
+    const { launchContainer } = await import("../container/start.ts");
+    return eachContainer(engine, a.positionals, "restart", async (st, ref) => {
+      await stopContainer(engine, st, timeout, signal);
+      const cur = engine.containers.load(st.id) ?? st;
+      await launchContainer(engine, cur, { attach: false });
+      out(`${ref}\n`);
+    });
+  },
+});

@@ -1,0 +1,121 @@
+// Stopping, killing and waiting for containers, from any CLI process. Signals go to the
+// container's init (PID 1 inside) through a verified pidfd; the exit is recorded by the
+// container's watcher, and recorded here only when the watcher itself is gone.
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "./state.ts";
+import { containerProc, isAlive, signalProc, waitGone } from "./proc.ts";
+import { settledState, isRunning, liveState } from "./status.ts";
+import { shimRunning, updateState, waitShimGone } from "./locks.ts";
+import { UserError, signalNumber } from "../util/errors.ts";
+import { log } from "../cli/log.ts";
+
+const SIGKILL = 9;
+const SIGTERM = 15;
+export const DEFAULT_STOP_TIMEOUT = 10;
+
+/** Names and id prefixes on the command line → containers; Docker's per-target error handling. */
+export async function eachContainer(
+  engine: Engine,
+  names: string[],
+  command: string,
+  fn: (st: ContainerState, ref: string) => Promise<void> | void,
+): Promise<number> {
+  if (!names.length) throw new UserError(`"minid ${command}" requires at least 1 argument.\nSee 'minid ${command} --help'.`);
+  let failed = 0;
+  for (const n of names) {
+    try {
+      await fn(engine.containers.find(n), n);
+    } catch (e) {
+      failed++;
+      log.error(e instanceof Error ? e.message : String(e));
+    }
+  }
+  return failed ? 1 : 0;
+}
+
+/** The signal `stop` sends: --stop-signal at create, else the image's StopSignal, else SIGTERM. */
+export function stopSignalOf(engine: Engine, st: ContainerState): number {
+  const own = st.extra?.stopSignal;
+  if (typeof own === "string" && signalNumber(own)) return signalNumber(own)!;
+  try {
+    const img = engine.images.getImage(st.imageId);
+    const sig = img && (engine.images.getConfig(img).config as { StopSignal?: string } | undefined)?.StopSignal;
+    if (sig && signalNumber(sig)) return signalNumber(sig)!;
+  } catch {
+    // the image may be gone: fall back to the default
+  }
+  return SIGTERM;
+}
+
+export function stopTimeoutOf(st: ContainerState): number {
+  const t = st.extra?.stopTimeout;
+  return typeof t === "number" ? t : DEFAULT_STOP_TIMEOUT;
+}
+
+/**
+ * Docker's stop: the stop signal, then SIGKILL after `timeoutSec` (negative: wait forever).
+ * Returns once the exit is recorded. A container that is not running is left as it is.
+ */
+export async function stopContainer(engine: Engine, st: ContainerState, timeoutSec?: number, signal?: number): Promise<void> {
+  const cur = settledState(engine, st);
+  if (!isRunning(cur)) return;
+  const ref = containerProc(cur);
+  const sig = signal ?? stopSignalOf(engine, cur);
+  const timeout = timeoutSec ?? stopTimeoutOf(cur);
+  signalProc(ref, sig);
+  let killed = sig === SIGKILL;
+  if (!(await waitGone(ref, timeout < 0 ? Infinity : timeout * 1000))) {
+    signalProc(ref, SIGKILL);
+    killed = true;
+    if (!(await waitGone(ref, 10_000))) throw new UserError(`cannot stop container ${cur.name}: it did not exit after SIGKILL`);
+  }
+  await recordExitIfUnwatched(engine, cur, killed ? 128 + SIGKILL : 128 + sig);
+}
+
+/** Docker's kill: one signal (default SIGKILL); an error when the container is not running. */
+export async function killContainer(engine: Engine, st: ContainerState, sig: number): Promise<void> {
+  const cur = settledState(engine, st);
+  if (!isRunning(cur) || !signalProc(containerProc(cur), sig)) {
+    throw new UserError(`cannot kill container: ${cur.name}: container ${cur.id} is not running`);
+  }
+  if (sig === SIGKILL) {
+    await waitGone(containerProc(cur), 10_000);
+    await recordExitIfUnwatched(engine, cur, 128 + SIGKILL);
+  }
+}
+
+/**
+ * Wait until the watcher has recorded the exit. If there is no watcher (it was killed), record
+ * the exit ourselves with the best code we know.
+ */
+async function recordExitIfUnwatched(engine: Engine, st: ContainerState, guess: number): Promise<void> {
+  if (await waitShimGone(engine.containers, st.id, 5000)) {
+    updateState(engine.containers, st.id, (s) => {
+      if ((s.state.status !== "running" && s.state.status !== "paused") || isAlive(containerProc(s))) return false;
+      if (s.state.pid !== st.state.pid) return false; // restarted meanwhile
+      s.state = { ...s.state, status: "exited", pid: 0, pidStart: undefined, exitCode: guess, finishedAt: new Date().toISOString(), shimPid: undefined, shimStart: undefined };
+    });
+  }
+}
+
+/** Block until the container is not running; its exit code. */
+export async function waitContainer(engine: Engine, st: ContainerState): Promise<number> {
+  let delay = 5;
+  for (;;) {
+    const cur = engine.containers.load(st.id);
+    if (!cur) throw new UserError(`No such container: ${st.id}`);
+    const ref = containerProc(cur);
+    if (isAlive(ref)) {
+      await waitGone(ref, 1000);
+      continue;
+    }
+    const recorded = cur.state.status === "running" || cur.state.status === "paused";
+    if (recorded && shimRunning(engine.containers, cur.id)) {
+      // exited a moment ago: the watcher is writing the record
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, 50);
+      continue;
+    }
+    return liveState(cur).exitCode;
+  }
+}

@@ -1,0 +1,111 @@
+// `minid inspect` for containers: Docker's document shape (the fields that have a meaning
+// here), with the live state rather than the last recorded one.
+import { join } from "node:path";
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "./state.ts";
+import { liveState, settledState } from "./status.ts";
+import { logPath } from "./logs.ts";
+import { stopSignalOf, stopTimeoutOf } from "./control.ts";
+import { signalName } from "../util/errors.ts";
+
+const ZERO_TIME = "0001-01-01T00:00:00Z";
+
+export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
+  const st = settledState(engine, st0);
+  const s = liveState(st);
+  const dir = engine.containers.containerDir(st.id);
+  const running = s.status === "running" || s.status === "paused";
+  const binds = st.mounts.filter((m) => m.type === "bind");
+  const tmpfs = st.mounts.filter((m) => m.type === "tmpfs");
+  const caps = st.security;
+  const res = (st.resources ?? {}) as Record<string, unknown>;
+  const graph: Record<string, string> =
+    st.storage.driver === "vfs"
+      ? { Dir: join(dir, "rootfs") }
+      : {
+          LowerDir: [...st.storage.lowerdirs].reverse().join(":"),
+          UpperDir: join(dir, "upper"),
+          WorkDir: join(dir, "work"),
+          MergedDir: join(dir, "merged"),
+        };
+  return {
+    Id: st.id,
+    Created: st.created,
+    Path: st.path,
+    Args: st.args,
+    State: {
+      Status: s.status,
+      Running: running,
+      Paused: s.status === "paused",
+      Restarting: false,
+      OOMKilled: Boolean(s.oomKilled),
+      Dead: false,
+      Pid: running ? s.pid : 0,
+      ExitCode: s.exitCode,
+      Error: s.error ?? "",
+      StartedAt: s.startedAt ?? ZERO_TIME,
+      FinishedAt: s.finishedAt ?? ZERO_TIME,
+    },
+    Image: st.imageId,
+    ResolvConfPath: join(dir, "resolv.conf"),
+    HostnamePath: join(dir, "hostname"),
+    HostsPath: join(dir, "hosts"),
+    LogPath: logPath(dir, st.id),
+    Name: `/${st.name}`,
+    RestartCount: 0,
+    Driver: st.storage.driver,
+    Platform: "linux",
+    MountLabel: "",
+    ProcessLabel: "",
+    AppArmorProfile: "",
+    ExecIDs: null,
+    HostConfig: {
+      Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
+      LogConfig: { Type: "json-file", Config: {} },
+      NetworkMode: "none",
+      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      AutoRemove: st.autoRemove,
+      Privileged: Boolean(caps?.privileged),
+      ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
+      Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
+      Memory: Number(res.memory ?? 0),
+      MemorySwap: Number(res.memorySwap ?? 0),
+      NanoCpus: Number(res.nanoCpus ?? 0),
+      CpuShares: Number(res.cpuShares ?? 0),
+      CpusetCpus: String(res.cpusetCpus ?? ""),
+      PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
+      OomKillDisable: Boolean(res.oomKillDisable),
+    },
+    GraphDriver: { Data: graph, Name: st.storage.driver },
+    Mounts: binds.map((m) => ({
+      Type: "bind",
+      Source: m.source,
+      Destination: m.destination,
+      Mode: m.readOnly ? "ro" : "",
+      RW: !m.readOnly,
+      Propagation: "rprivate",
+    })),
+    Config: {
+      Hostname: st.config.hostname,
+      Domainname: "",
+      User: st.config.user ?? "",
+      AttachStdin: st.config.interactive,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: st.config.tty,
+      OpenStdin: st.config.interactive,
+      StdinOnce: st.config.interactive,
+      Env: st.config.env,
+      Cmd: st.config.cmd ?? null,
+      Image: st.image,
+      Volumes: null,
+      WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
+      Entrypoint: st.config.entrypoint ?? null,
+      OnBuild: null,
+      Labels: {},
+      StopSignal: signalName(stopSignalOf(engine, st)),
+      StopTimeout: stopTimeoutOf(st),
+    },
+    NetworkSettings: { Networks: {} },
+  };
+}
