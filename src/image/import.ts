@@ -31,7 +31,7 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
     await copySource(opts.source, blob);
     const { applyLayer } = await import("./layer-apply.ts");
     const res = await applyLayer(blob, join(staging, "diff"));
-    const mediaType = res.digest === res.diffId ? MEDIA.ociLayer : MEDIA.ociLayerGzip;
+    const mediaType = { none: MEDIA.ociLayer, gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd }[res.compression];
     const rec: LayerRecord = {
       diffId: res.diffId,
       digest: res.digest,

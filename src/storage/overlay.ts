@@ -22,7 +22,9 @@ export function overlayOptions(lowerdirs: string[], upper: string, work: string)
   } else {
     lower = top.join(":");
   }
-  const data = `lowerdir=${lower},upperdir=${upper},workdir=${work}`;
+  // redirect_dir and metacopy keep renamed directories and chmod'ed files as xattr stubs in
+  // the upper dir, which a layer tar cannot express: commit needs them off.
+  const data = `lowerdir=${lower},upperdir=${upper},workdir=${work},redirect_dir=off,metacopy=off`;
   if (data.length > MAX_OPTIONS) {
     throw new UserError(`image has too many layers (${lowerdirs.length}) for one overlay mount`);
   }

@@ -7,12 +7,12 @@ describe("storage drivers", () => {
   test("overlay lists the top layer first, relative to the layer store", () => {
     const o = overlayOptions(["/r/image/layers/aaa/diff", "/r/image/layers/bbb/diff"], "/c/upper", "/c/work");
     expect(o.cwd).toBe("/r/image/layers");
-    expect(o.data).toBe("lowerdir=bbb/diff:aaa/diff,upperdir=/c/upper,workdir=/c/work");
+    expect(o.data).toBe("lowerdir=bbb/diff:aaa/diff,upperdir=/c/upper,workdir=/c/work,redirect_dir=off,metacopy=off");
   });
   test("overlay falls back to absolute paths for scattered lowers", () => {
     const o = overlayOptions(["/x/a", "/y/b"], "/u", "/w");
     expect(o.cwd).toBeUndefined();
-    expect(o.data).toBe("lowerdir=/y/b:/x/a,upperdir=/u,workdir=/w");
+    expect(o.data).toBe("lowerdir=/y/b:/x/a,upperdir=/u,workdir=/w,redirect_dir=off,metacopy=off");
   });
   test("overlay refuses option strings longer than a page", () => {
     const many = Array.from({ length: 200 }, (_, i) => `/r/image/layers/${String(i).padStart(64, "0")}/diff`);

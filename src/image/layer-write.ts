@@ -1,0 +1,464 @@
+// Writes a directory tree (a rootfs, or an overlay upper dir on commit) as a layer tar.
+//
+// Headers are written here rather than with node-tar's Pack, which skips device nodes (and so
+// overlay whiteouts) and drops xattrs (design.md, "node-tar and root filesystems"). Output is
+// deterministic for a given tree: entries depth-first in byte order, numeric owners only,
+// mtimes in whole seconds (as Docker writes them), no atime/ctime.
+import fs from "node:fs";
+import { isUtf8 } from "node:buffer";
+import type zlibT from "node:zlib";
+import * as libc from "../linux/libc.ts";
+
+export interface WriteOptions {
+  /** Turn overlayfs whiteouts (0/0 char devices, opaque xattrs) into OCI .wh. entries. */
+  overlayWhiteouts: boolean;
+  /** Paths (relative, "/"-separated, no trailing slash) to leave out, with their subtrees. */
+  exclude?: (relPath: string) => boolean;
+  gzip?: boolean;
+}
+
+export interface WriteResult {
+  /** "sha256:<hex>" of the uncompressed tar. */
+  diffId: string;
+  /** "sha256:<hex>" of the file written. */
+  digest: string;
+  size: number;
+  compressedSize: number;
+}
+
+const CHUNK = 1 << 20;
+const S_IFMT = 0o170000;
+const S_IFDIR = 0o040000;
+const S_IFLNK = 0o120000;
+const MAX_OCTAL_12 = 0o77777777777;
+const MAX_OCTAL_8 = 0o7777777;
+
+// Host-specific or overlay-internal: never part of a layer. (overlay's own xattrs would make
+// the layer's meaning depend on the upper dir it came from; SELinux labels are the host's.)
+const SKIP_XATTR = /^(trusted\.overlay\.|user\.overlay\.|security\.selinux$)/;
+
+export async function writeLayerTar(dir: string, out: string, opts: WriteOptions): Promise<WriteResult> {
+  const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
+  let sink: Sink | undefined;
+  try {
+    const self = fs.fstatSync(fd, { bigint: true });
+    // node:zlib is imported only when needed: loading it costs ~30-50 ms.
+    sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null);
+    const w = new Walker(sink, opts, `${self.dev}:${self.ino}`);
+    const root = Buffer.from(dir);
+    const rootSt = fs.lstatSync(root, { bigint: true });
+    if ((Number(rootSt.mode) & S_IFMT) !== S_IFDIR) throw new Error(`${dir} is not a directory`);
+    // The root itself has no entry (layer tars name "etc/", not "./etc/"), but it can be opaque.
+    if (opts.overlayWhiteouts && isOpaque(root)) await w.opaqueMarker("", rootSt);
+    await w.walk(root, "");
+    const res = await sink.finish();
+    fs.closeSync(fd);
+    fs.renameSync(tmp, out);
+    return res;
+  } catch (e) {
+    sink?.abort();
+    try {
+      fs.closeSync(fd);
+    } catch {}
+    fs.rmSync(tmp, { force: true });
+    const msg = (e as Error)?.message ?? String(e);
+    throw new Error(`writing layer tar from ${dir} failed: ${msg.split("\n")[0]}`);
+  }
+}
+
+function isOpaque(p: Buffer): boolean {
+  const v = libc.fsat.lgetxattr(p, "trusted.overlay.opaque");
+  return v !== null && v.length === 1 && v[0] === 0x79; // "y"
+}
+
+interface Entry {
+  name: Buffer;
+  type: number; // typeflag character code
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname?: Buffer;
+  devmajor?: number;
+  devminor?: number;
+  xattrs?: [string, Buffer][];
+}
+
+class Walker {
+  /** dev:ino of every multiply-linked file already written, to its entry name. */
+  private links = new Map<string, Buffer>();
+
+  constructor(
+    private readonly sink: Sink,
+    private readonly opts: WriteOptions,
+    private readonly selfKey: string,
+  ) {}
+
+  async walk(abs: Buffer, rel: string): Promise<void> {
+    // Names as latin1 strings: one char per byte, so sort() is byte order and nothing is
+    // lost for names that are not UTF-8.
+    const names = fs.readdirSync(abs, { encoding: "buffer" }).map((b) => b.toString("latin1"));
+    names.sort();
+    for (const name of names) {
+      const r = rel === "" ? name : `${rel}/${name}`;
+      if (this.opts.exclude?.(display(r))) continue;
+      const p = Buffer.concat([abs, Buffer.from(`/${name}`, "latin1")]);
+      const st = fs.lstatSync(p, { bigint: true });
+      const key = `${st.dev}:${st.ino}`;
+      if (key === this.selfKey) continue; // our own output, if it is inside dir
+      const mode = Number(st.mode);
+      const fmt = mode & S_IFMT;
+      const e: Entry = {
+        name: Buffer.from(r, "latin1"),
+        type: 0x30,
+        mode: mode & 0o7777,
+        uid: Number(st.uid),
+        gid: Number(st.gid),
+        size: 0,
+        mtime: seconds(st.mtimeNs),
+      };
+
+      if (fmt === fs.constants.S_IFCHR && st.rdev === 0n && this.opts.overlayWhiteouts) {
+        // overlayfs whiteout -> OCI whiteout. Checked before hard links: overlay shares one
+        // whiteout inode between many names.
+        e.name = Buffer.from(rel === "" ? `.wh.${name}` : `${rel}/.wh.${name}`, "latin1");
+        e.mode = 0o600;
+        await this.sink.entry(e);
+        continue;
+      }
+      let opaque = false;
+      const xattrs: [string, Buffer][] = [];
+      for (const x of libc.fsat.llistxattr(p)) {
+        const v = libc.fsat.lgetxattr(p, x);
+        if (v === null) continue;
+        if (x === "trusted.overlay.opaque") opaque = v.length === 1 && v[0] === 0x79;
+        if (!SKIP_XATTR.test(x)) xattrs.push([x, Buffer.from(v)]);
+      }
+      if (xattrs.length) e.xattrs = xattrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+
+      if (fmt !== S_IFDIR && st.nlink > 1n) {
+        const first = this.links.get(key);
+        if (first) {
+          e.type = 0x31;
+          e.linkname = first;
+          delete e.xattrs; // they belong to the inode, already written with the first name
+          await this.sink.entry(e);
+          continue;
+        }
+        this.links.set(key, e.name);
+      }
+
+      switch (fmt) {
+        case fs.constants.S_IFREG:
+          e.size = Number(st.size);
+          await this.sink.entry(e, p);
+          break;
+        case S_IFDIR:
+          e.type = 0x35;
+          e.name = Buffer.from(`${r}/`, "latin1");
+          await this.sink.entry(e);
+          if (opaque && this.opts.overlayWhiteouts) await this.opaqueMarker(r, st);
+          await this.walk(p, r);
+          break;
+        case S_IFLNK:
+          e.type = 0x32;
+          e.linkname = fs.readlinkSync(p, { encoding: "buffer" });
+          await this.sink.entry(e);
+          break;
+        case fs.constants.S_IFCHR:
+        case fs.constants.S_IFBLK: {
+          e.type = fmt === fs.constants.S_IFCHR ? 0x33 : 0x34;
+          const rdev = st.rdev;
+          e.devmajor = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
+          e.devminor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
+          await this.sink.entry(e);
+          break;
+        }
+        case fs.constants.S_IFIFO:
+          e.type = 0x36;
+          await this.sink.entry(e);
+          break;
+        default:
+          // Sockets cannot be archived (GNU tar skips them too).
+          if (this.links.get(key) === e.name) this.links.delete(key);
+      }
+    }
+  }
+
+  /** ".wh..wh..opq" inside an opaque directory, right after the directory's own entry. */
+  async opaqueMarker(rel: string, st: fs.BigIntStats): Promise<void> {
+    await this.sink.entry({
+      name: Buffer.from(rel === "" ? ".wh..wh..opq" : `${rel}/.wh..wh..opq`, "latin1"),
+      type: 0x30,
+      mode: Number(st.mode) & 0o777,
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      size: 0,
+      mtime: seconds(st.mtimeNs),
+    });
+  }
+}
+
+/** What exclude() sees: the path as UTF-8 text if it is UTF-8, else one char per byte. */
+function display(latin1: string): string {
+  if (!/[^\x00-\x7f]/.test(latin1)) return latin1;
+  const b = Buffer.from(latin1, "latin1");
+  return isUtf8(b) ? b.toString("utf8") : latin1;
+}
+
+function seconds(ns: bigint): number {
+  let s = ns / 1_000_000_000n;
+  if (ns < 0n && ns % 1_000_000_000n !== 0n) s -= 1n;
+  return Number(s);
+}
+
+/** Buffers the tar stream, hashes it, and writes it to the file (through gzip if asked). */
+class Sink {
+  private buf = Buffer.allocUnsafe(CHUNK);
+  private len = 0;
+  private size = 0;
+  private readonly hash = new Bun.CryptoHasher("sha256");
+  private readonly gz: zlibT.Gzip | null;
+  private readonly hashOut = new Bun.CryptoHasher("sha256");
+  private written = 0;
+  private failure: unknown;
+  private blocked = false; // gzip asked us to wait for 'drain'
+
+  constructor(
+    private readonly fd: number,
+    zlib: typeof zlibT | null,
+  ) {
+    this.gz = zlib ? zlib.createGzip({ chunkSize: 256 << 10 }) : null;
+    this.gz?.on("data", (d: Buffer) => {
+      if (this.failure !== undefined) return;
+      try {
+        this.hashOut.update(d);
+        this.written += d.length;
+        writeAll(this.fd, d);
+      } catch (e) {
+        this.failure = e;
+        this.gz!.destroy(e as Error);
+      }
+    });
+    this.gz?.on("error", (e) => (this.failure ??= e));
+  }
+
+  /** Appends one entry; returns only after the file body, if any, is in the stream. */
+  async entry(e: Entry, file?: Buffer): Promise<void> {
+    const pax: Buffer[] = [];
+    let name = e.name;
+    let prefix: Buffer | null = null;
+    if (name.length > 100) {
+      const split = splitName(name);
+      if (split) [prefix, name] = split;
+      else {
+        pax.push(record("path", e.name));
+        name = e.name.subarray(0, 100);
+      }
+    }
+    // PAX strings are UTF-8 unless declared otherwise; GNU tar and Go both honour this.
+    if ((e.name.length > 100 && !isUtf8(e.name)) || (e.linkname && e.linkname.length > 100 && !isUtf8(e.linkname))) {
+      pax.unshift(record("hdrcharset", "BINARY"));
+    }
+    let linkname = e.linkname;
+    if (linkname && linkname.length > 100) {
+      pax.push(record("linkpath", linkname));
+      linkname = linkname.subarray(0, 100);
+    }
+    let { uid, gid, size, mtime } = e;
+    if (uid > MAX_OCTAL_8) (pax.push(record("uid", String(uid))), (uid = 0));
+    if (gid > MAX_OCTAL_8) (pax.push(record("gid", String(gid))), (gid = 0));
+    if (size > MAX_OCTAL_12) (pax.push(record("size", String(size))), (size = 0));
+    if (mtime < 0 || mtime > MAX_OCTAL_12) (pax.push(record("mtime", String(mtime))), (mtime = 0));
+    for (const [k, v] of e.xattrs ?? []) pax.push(record(`SCHILY.xattr.${k}`, v));
+
+    if (pax.length) {
+      const body = Buffer.concat(pax);
+      const base = e.name.subarray(e.name.lastIndexOf(0x2f, e.name.length - 2) + 1);
+      this.put(
+        header({
+          name: Buffer.concat([Buffer.from("PaxHeaders.0/"), base]).subarray(0, 100),
+          type: 0x78,
+          mode: 0o644,
+          uid: 0,
+          gid: 0,
+          size: body.length,
+          mtime: 0,
+        }),
+      );
+      this.put(body);
+      this.pad(body.length);
+    }
+    this.put(header({ ...e, name, prefix, linkname, uid, gid, size, mtime }));
+    if (file) await this.copyFile(file, e.size, e.name);
+    if (this.blocked) await this.unblock();
+  }
+
+  private async copyFile(p: Buffer, size: number, name: Buffer): Promise<void> {
+    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    try {
+      let left = size;
+      while (left > 0) {
+        if (this.len === CHUNK) {
+          this.flush();
+          // Only gzip can make us wait, and must: a big file would otherwise pile up in zlib.
+          if (this.blocked) await this.unblock();
+        }
+        const n = fs.readSync(fd, this.buf, this.len, Math.min(CHUNK - this.len, left), null);
+        if (n === 0) throw new Error(`${name.toString()} shrank while being archived`);
+        this.len += n;
+        left -= n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.pad(size);
+  }
+
+  private pad(n: number): void {
+    const k = (512 - (n % 512)) % 512;
+    if (k) this.put(ZEROS.subarray(0, k));
+  }
+
+  // Headers and small bodies are buffered synchronously: an await per write would cost more
+  // than the writing itself for trees of small files.
+  private put(b: Uint8Array): void {
+    let off = 0;
+    while (off < b.length) {
+      if (this.len === CHUNK) this.flush();
+      const k = Math.min(CHUNK - this.len, b.length - off);
+      this.buf.set(b.subarray(off, off + k), this.len);
+      this.len += k;
+      off += k;
+    }
+  }
+
+  private flush(): void {
+    if (this.failure !== undefined) throw this.failure;
+    const chunk = this.buf.subarray(0, this.len);
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    this.len = 0;
+    if (!this.gz) {
+      writeAll(this.fd, chunk);
+    } else {
+      // zlib keeps the buffer until it has consumed it: hand it over and start a new one.
+      this.buf = Buffer.allocUnsafe(CHUNK);
+      if (!this.gz.write(chunk)) this.blocked = true;
+    }
+  }
+
+  private async unblock(): Promise<void> {
+    await waitFor(this.gz!, "drain");
+    this.blocked = false;
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async finish(): Promise<WriteResult> {
+    this.put(ZEROS.subarray(0, 1024)); // end of archive
+    this.flush();
+    const diffId = `sha256:${this.hash.digest("hex")}`;
+    if (!this.gz) return { diffId, digest: diffId, size: this.size, compressedSize: this.size };
+    this.gz.end();
+    await waitFor(this.gz, "end");
+    if (this.failure !== undefined) throw this.failure;
+    return { diffId, digest: `sha256:${this.hashOut.digest("hex")}`, size: this.size, compressedSize: this.written };
+  }
+
+  abort(): void {
+    this.gz?.destroy();
+  }
+}
+
+const ZEROS = Buffer.alloc(1024);
+
+function waitFor(s: zlibT.Gzip, ev: "drain" | "end"): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: unknown) => {
+      s.off(ev, ok);
+      s.off("error", bad);
+      s.off("close", ok);
+      e === undefined ? resolve() : reject(e);
+    };
+    const ok = () => done();
+    const bad = (e: unknown) => done(e);
+    s.on(ev, ok);
+    s.on("error", bad);
+    s.on("close", ok);
+  });
+}
+
+function writeAll(fd: number, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
+}
+
+/** ustar prefix/name split of a long name, if one exists (ASCII only, as Go does). */
+function splitName(name: Buffer): [Buffer, Buffer] | null {
+  for (const c of name) if (c > 0x7f) return null;
+  const end = name[name.length - 1] === 0x2f ? name.length - 1 : name.length;
+  for (let i = Math.max(1, name.length - 101); i <= Math.min(155, end - 1); i++) {
+    if (name[i] === 0x2f) return [name.subarray(0, i), name.subarray(i + 1)];
+  }
+  return null;
+}
+
+/** One PAX record: "<len> <key>=<value>\n", len counting its own digits. */
+function record(key: string, value: string | Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from("\n")]);
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len = String(len).length + body.length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+interface HeaderFields {
+  name: Buffer;
+  prefix?: Buffer | null;
+  type: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  linkname?: Buffer;
+  devmajor?: number;
+  devminor?: number;
+}
+
+function header(f: HeaderFields): Buffer {
+  const h = Buffer.alloc(512);
+  f.name.copy(h, 0, 0, 100);
+  octal(h, 100, 8, f.mode);
+  octal(h, 108, 8, f.uid);
+  octal(h, 116, 8, f.gid);
+  octal(h, 124, 12, f.size);
+  octal(h, 136, 12, f.mtime);
+  h[156] = f.type;
+  f.linkname?.copy(h, 157, 0, 100);
+  h.write("ustar\x0000", 257, "latin1");
+  octal(h, 329, 8, f.devmajor ?? 0);
+  octal(h, 337, 8, f.devminor ?? 0);
+  f.prefix?.copy(h, 345, 0, 155);
+  h.fill(0x20, 148, 156);
+  let sum = 0;
+  for (let i = 0; i < 512; i++) sum += h[i]!;
+  h.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, "latin1");
+  return h;
+}
+
+/** NUL-terminated octal, or GNU base-256 for device numbers too large for it. */
+function octal(h: Buffer, off: number, len: number, v: number): void {
+  const s = v.toString(8);
+  if (s.length < len) {
+    h.write(`${s.padStart(len - 1, "0")}\0`, off, "latin1");
+    return;
+  }
+  let big = BigInt(v);
+  for (let i = len - 1; i > 0; i--) {
+    h[off + i] = Number(big & 0xffn);
+    big >>= 8n;
+  }
+  h[off] = 0x80;
+}
