@@ -31,6 +31,7 @@ export const COMMANDS: Record<string, Loader> = {
   import: () => import("../commands/import.ts"),
   rmi: () => import("../commands/rmi.ts"),
   version: () => import("../commands/version.ts"),
+  stats: () => import("../commands/stats.ts"),
   pull: () => import("../commands/pull.ts"),
   push: () => import("../commands/push.ts"),
   login: () => import("../commands/login.ts"),
@@ -75,6 +76,7 @@ Commands:
   images      List images
   import      Import a rootfs tarball as an image
   rmi         Remove one or more images
+  stats       Display resource usage of containers
   version     Show the minid version
   pull        Download an image from a registry
   push        Upload an image to a registry
