@@ -180,6 +180,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     tty: st.config.tty,
     userSpec: st.config.user || undefined,
     cgroupProcs: cgroupProcFiles(st),
+    cgroupVersion: st.cgroupPaths?.version,
     capabilities: st.security?.capabilities,
     noNewPrivileges: st.security?.noNewPrivileges ?? true,
     seccomp: st.security?.seccomp ?? true,

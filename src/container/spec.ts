@@ -38,6 +38,7 @@ export interface InitSpec {
   tty: boolean;
   /** cgroup directories (one per v1 hierarchy, or one on v2) init joins before exec. */
   cgroupProcs?: string[];
+  cgroupVersion?: "v1" | "v2";
   capabilities?: number[];
   noNewPrivileges?: boolean;
   seccomp?: boolean;

@@ -29,7 +29,7 @@ export function setupRootfs(spec: InitSpec): void {
     mountProc(rootFd);
     mountDev(rootFd);
     mountSys(rootFd, spec.privileged ?? false);
-    if (spec.cgroupProcs?.length) mountCgroups(rootFd, spec.privileged ?? false);
+    if (spec.cgroupProcs?.length) mountCgroups(rootFd, spec.cgroupVersion ?? "v1", spec.privileged ?? false);
     for (const f of spec.etcFiles) bindInto(rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
     for (const m of spec.mounts) {
       if (m.type === "tmpfs") tmpfsInto(rootFd, m);
@@ -54,12 +54,12 @@ export function setupRootfs(spec: InitSpec): void {
  * entered a cgroup namespace rooted at the container's cgroup, so these mounts show only it.
  * On v1/hybrid hosts each hierarchy gets its directory in a tmpfs, as Docker lays them out.
  */
-function mountCgroups(rootFd: number, writable: boolean): void {
+function mountCgroups(rootFd: number, version: "v1" | "v2", writable: boolean): void {
   const flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY);
   const lines = readFileSync("/proc/self/cgroup", "utf8").trim().split("\n").map((l) => l.split(":"));
   const fd = mkdirAllInRoot(rootFd, "/sys/fs/cgroup");
   try {
-    if (lines.length === 1 && lines[0]![0] === "0") {
+    if (version === "v2") {
       mount("cgroup2", fdPath(fd), "cgroup2", flags);
       return;
     }

@@ -1,6 +1,6 @@
 // Integration-test harness: runs the real minid (compiled by default, or from source with
 // MINID_TEST_SOURCE=1) against a private --root, and checks that nothing is left mounted.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
 
@@ -68,11 +68,34 @@ export class TestRoot {
       .filter((l) => l.includes(this.dir));
   }
 
+  /** Ids of every container this root still holds. */
+  containerIds(): string[] {
+    const dir = join(this.dir, "containers");
+    return existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
+  }
+
+  /**
+   * Remove every container the tests left (through minid, so processes and cgroups go too),
+   * then the root; fail if a mount, a cgroup or a container process survived.
+   */
   cleanup(): void {
+    const ids = this.containerIds();
+    if (ids.length) this.run(["rm", "-f", ...ids]);
+    const leftovers = this.containerIds();
+    const cgroups = ids.flatMap((id) => cgroupDirsOf(id));
     const leaks = this.leakedMounts();
     rmSync(this.dir, { recursive: true, force: true });
     if (leaks.length) throw new Error(`mounts left behind:\n${leaks.join("\n")}`);
+    if (leftovers.length) throw new Error(`containers minid could not remove: ${leftovers.join(", ")}`);
+    if (cgroups.length) throw new Error(`cgroups left behind:\n${cgroups.join("\n")}`);
   }
+}
+
+/** Host cgroup directories of a container (v1 hierarchies and the v2/unified one). */
+export function cgroupDirsOf(id: string): string[] {
+  const root = "/sys/fs/cgroup";
+  const dirs = existsSync(join(root, "cgroup.controllers")) ? [root] : readdirSync(root).map((c) => join(root, c));
+  return dirs.map((d) => join(d, "minid", id)).filter((d) => existsSync(d));
 }
 
 export function hostMountsMentioning(s: string): string[] {
