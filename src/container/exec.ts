@@ -174,49 +174,58 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   capset({ ...caps, inheritable: 0n });
   if (!o.privileged && spec.noNewPrivileges) prctl(PR_SET_NO_NEW_PRIVS, 1);
   const switchUser = Boolean(user && (user.uid !== 0 || user.gid !== 0 || user.additionalGids.length));
-  let proc: ReturnType<typeof Bun.spawn>;
+
+  // 5. The PID namespace, for this one spawn. While this thread's children go to another PID
+  // namespace, the kernel refuses it new threads (clone(CLONE_THREAD) → EINVAL), and Bun
+  // aborts if it wants one then (a JIT or pool thread, a GC helper). So everything is built
+  // before, the collector has just run, and the window holds only syscalls and the spawn.
+  const argv = [path, ...o.cmd.slice(1)];
+  const options = {
+    argv0: o.cmd[0],
+    cwd,
+    env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
+    ...(terminal
+      ? { terminal }
+      : {
+          stdio: o.detach ? ["ignore", "ignore", "ignore"] : [o.interactive ? "inherit" : "ignore", "inherit", "inherit"],
+          // Its own process group: our signals reach it through us, once.
+          detached: true,
+        }),
+  } as any;
+  const filter = !o.privileged && spec.seccomp ? execSeccompProgram(spec.capabilities ?? [], ownPid) : undefined;
+  const ids = user ? { uid: user.uid, gid: user.gid, groups: user.additionalGids } : undefined;
+  Bun.gc(true);
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+  let failure: unknown;
+  // setns needs the capabilities the user switch drops; the seccomp filter refuses it but for
+  // the way back.
+  setns(pidEntry[0], CLONE_NEWPID);
   try {
-    // 5. The PID namespace, for this one spawn (setns needs the capabilities the user loses,
-    // and the seccomp filter refuses it, but for the way back).
-    setns(pidEntry[0], CLONE_NEWPID);
-    try {
-      if (!o.privileged && spec.seccomp) installExecSeccomp(spec.capabilities ?? [], ownPid);
-      if (switchUser) {
-        prctl(PR_SET_KEEPCAPS, 1);
-        threadSetgroups(user!.additionalGids);
-        threadSetresgid(user!.gid, user!.gid, user!.gid);
-        threadSetresuid(user!.uid, user!.uid, user!.uid);
-      }
-      proc = Bun.spawn([path, ...o.cmd.slice(1)], {
-        argv0: o.cmd[0],
-        cwd,
-        env: Object.fromEntries(env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)])),
-        ...(terminal
-          ? { terminal }
-          : {
-              stdio: o.detach ? ["ignore", "ignore", "ignore"] : [o.interactive ? "inherit" : "ignore", "inherit", "inherit"],
-              // Its own process group: our signals reach it through us, once.
-              detached: true,
-            }),
-      } as any);
-    } catch (e) {
-      throw execFailure(o.cmd[0]!, e);
-    } finally {
-      if (switchUser) {
-        const now = capget();
-        capset({ effective: now.permitted, permitted: now.permitted, inheritable: 0n });
-        threadSetresuid(0, 0, 0);
-        threadSetresgid(0, 0, 0);
-        threadSetgroups([]);
-        prctl(PR_SET_KEEPCAPS, 0);
-      }
-      setns(ownPid, CLONE_NEWPID);
-      closeSync(ownPid);
-      closeSync(pidEntry[0]);
+    if (filter) prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(filter.prog)));
+    if (switchUser) {
+      prctl(PR_SET_KEEPCAPS, 1);
+      threadSetgroups(ids!.groups);
+      threadSetresgid(ids!.gid, ids!.gid, ids!.gid);
+      threadSetresuid(ids!.uid, ids!.uid, ids!.uid);
     }
+    proc = Bun.spawn(argv, options);
   } catch (e) {
-    throw e;
+    failure = e;
+  } finally {
+    if (switchUser) {
+      const now = capget();
+      capset({ effective: now.permitted, permitted: now.permitted, inheritable: 0n });
+      threadSetresuid(0, 0, 0);
+      threadSetresgid(0, 0, 0);
+      threadSetgroups([]);
+      prctl(PR_SET_KEEPCAPS, 0);
+    }
+    setns(ownPid, CLONE_NEWPID);
+    closeSync(ownPid);
+    closeSync(pidEntry[0]);
   }
+  void filter;
+  if (!proc) throw execFailure(o.cmd[0]!, failure);
 
   if (o.detach) {
     proc.unref();
@@ -225,13 +234,16 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   return proc.terminal ? await ttySession(proc, proc.terminal, ttyClosed) : await plainSession(proc);
 }
 
+const PR_SET_SECCOMP = 22;
+const SECCOMP_MODE_FILTER = 2;
+
 /**
- * The container's seccomp filter, on this thread, so the command inherits it. One exception
- * goes first: setns(ownPidNsFd, CLONE_NEWPID), which this thread needs to return to its own
- * PID namespace after the spawn. It grants the command nothing: the kernel still requires
- * CAP_SYS_ADMIN for setns, and the fd number names nothing the command can reach.
+ * The container's seccomp filter, to load on this thread so the command inherits it. One
+ * exception goes first: setns(ownPidNsFd, CLONE_NEWPID), which this thread needs to return to
+ * its own PID namespace after the spawn. It grants the command nothing: the kernel still
+ * requires CAP_SYS_ADMIN for setns, and the fd number names nothing the command can reach.
  */
-function installExecSeccomp(caps: number[], ownPidFd: number): void {
+function execSeccompProgram(caps: number[], ownPidFd: number): { prog: Buffer; filter: Buffer } {
   const { buildFilter, encodeFilter } = seccomp;
   const LD = 0x20, JEQ = 0x15, RET = 0x06;
   const SYS_SETNS = 308, ARCH = 0xc000003e, ALLOW = 0x7fff0000;
@@ -246,12 +258,11 @@ function installExecSeccomp(caps: number[], ownPidFd: number): void {
     [JEQ, 0, 1, CLONE_NEWPID],
     [RET, 0, 0, ALLOW],
   ];
-  const filter = encodeFilter([...exception, ...buildFilter(caps)] as any);
-  const prog = Buffer.alloc(16);
+  const filter = encodeFilter([...exception, ...buildFilter(caps)] as Parameters<typeof encodeFilter>[0]);
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
   prog.writeUInt16LE(filter.length / 8, 0);
   prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
-  prctl(22 /* PR_SET_SECCOMP */, 2 /* SECCOMP_MODE_FILTER */, Number(ptr(prog)));
-  void filter;
+  return { prog, filter };
 }
 
 let kept: number[] = [];
