@@ -59,8 +59,10 @@ export class JsonLines {
   }
 
   close(): void {
+    if (this.fd < 0) return;
     try {
       closeSync(this.fd);
     } catch {}
+    this.fd = -1;
   }
 }

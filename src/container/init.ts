@@ -16,6 +16,7 @@ import { applyProcessSecurity, resolveContainerUser } from "./security.ts";
 import { trace } from "../util/trace.ts";
 import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
+import { readToEof } from "./fdio.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -37,7 +38,9 @@ export function initMain(): never {
     process.exit(EXIT_ENGINE);
   }
   try {
-    const spec = JSON.parse(readFileSync(specPath, "utf8")) as InitSpec;
+    // "fd:4": started ahead of its container, init waits there for its spec's path.
+    const path = specPath === "fd:4" ? readToEof(4).toString("utf8") : specPath;
+    const spec = JSON.parse(readFileSync(path, "utf8")) as InitSpec;
     start(spec);
   } catch (e) {
     const exitCode = e instanceof InitError || e instanceof UserError ? e.exitCode : EXIT_ENGINE;

@@ -23,12 +23,29 @@ import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
 
-export const SHIM_ENV = "MINID_SHIM";
+import { SHIM_ENV, PRESTART } from "./watcher.ts";
+export { SHIM_ENV };
 /** Must equal INIT_ENV in init.ts (not imported: the watcher does not load init's code). */
 export const INIT_SPEC_ENV = "MINID_INIT_SPEC";
+/** INIT_SPEC_ENV value telling init to read its spec's path from fd 4 (see init.ts). */
+export const INIT_SPEC_FROM_FD = "fd:4";
+/** The terminal mode of a pre-started watcher (JSON InitMode). */
+export const SHIM_MODE_ENV = "MINID_SHIM_MODE";
 const REPORT_FD = 3;
 const HELLO_TIMEOUT_MS = 10_000;
 const BACKLOG_LIMIT = 4 << 20;
+
+/** Our stderr becomes the container's shim.log. */
+function logTo(path: string): void {
+  const { dup2 } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
+  try {
+    const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
+    dup2(fd, 2);
+    closeSync(fd);
+  } catch {
+    // keep the stderr we have
+  }
+}
 
 export interface ShimRequest {
   root: string;
@@ -56,16 +73,41 @@ export async function shimMain(): Promise<never> {
     process.exit(EXIT_ENGINE);
   }
   delete process.env[SHIM_ENV];
+  const shim = new Shim();
   try {
-    const req = JSON.parse(raw) as ShimRequest;
-    await new Shim(req).run();
+    let req: ShimRequest;
+    if (raw === PRESTART) {
+      // Started ahead of time (while the CLI creates the container). The terminal mode is
+      // known already, so init starts now too; the request follows on fd 3, and EOF means
+      // the CLI gave up.
+      const mode = JSON.parse(process.env[SHIM_MODE_ENV] ?? "{}") as InitMode;
+      shim.spawnEarly(mode);
+      const { JsonLines } = await import("./fdio.ts");
+      const next = new JsonLines(REPORT_FD).next<ShimRequest>();
+      if (!next) {
+        shim.abortInit();
+        process.exit(0);
+      }
+      req = next;
+      if (process.env.MINID_TRACE !== "1") logTo(join(new ContainerStore(req.root).containerDir(req.id), "shim.log"));
+    } else req = JSON.parse(raw) as ShimRequest;
+    await shim.run(req);
   } catch (e) {
+    shim.abortInit();
     const message = e instanceof Error ? e.message : String(e);
     report({ error: message, exitCode: EXIT_ENGINE });
     process.stderr.write(`minid shim: ${e instanceof Error ? e.stack : message}\n`);
     process.exit(EXIT_ENGINE);
   }
   process.exit(0);
+}
+
+/** How init's stdio is set up: decided when it is spawned. */
+export interface InitMode {
+  tty: boolean;
+  interactive: boolean;
+  cols?: number;
+  rows?: number;
 }
 
 interface Client {
@@ -82,11 +124,14 @@ interface ClientData {
 }
 
 class Shim {
-  private store: ContainerStore;
-  private dir: string;
+  private req!: ShimRequest;
+  private store!: ContainerStore;
+  private dir!: string;
   private clients = new Set<import("bun").Socket<ClientData>>();
-  private log!: LogWriter;
+  private log?: LogWriter;
   private proc!: ReturnType<typeof Bun.spawn>;
+  private mode?: InitMode;
+  private specFd = -1;
   private terminal?: Bun.Terminal;
   private stdinOpen = false;
   private firstHello!: Promise<boolean>;
@@ -95,24 +140,29 @@ class Shim {
   private trimTimer?: ReturnType<typeof setTimeout>;
   private st!: ContainerState;
 
-  constructor(private req: ShimRequest) {
+  async run(req: ShimRequest): Promise<void> {
+    trace("shim start");
+    this.req = req;
     this.store = new ContainerStore(req.root);
     this.dir = this.store.containerDir(req.id);
-  }
-
-  async run(): Promise<void> {
-    trace("shim start");
-    const { id } = this.req;
+    const { id } = req;
     const lock = tryShimLock(this.store, id);
     if (lock === undefined) {
+      this.abortInit();
       const gone = !this.store.load(id);
       report({ error: gone ? `No such container: ${id}` : `container ${id} is already running`, exitCode: EXIT_ENGINE });
       return;
     }
     const st = this.store.load(id);
-    if (!st) return report({ error: `No such container: ${id}`, exitCode: EXIT_ENGINE });
-    if (st.state.status === "removing") return report({ error: `container ${id} is marked for removal and cannot be started`, exitCode: EXIT_ENGINE });
+    if (!st || st.state.status === "removing") {
+      this.abortInit();
+      return report({ error: st ? `container ${id} is marked for removal and cannot be started` : `No such container: ${id}`, exitCode: EXIT_ENGINE });
+    }
     this.st = st;
+    const mode: InitMode = { tty: st.config.tty, interactive: st.config.interactive, cols: req.cols, rows: req.rows };
+    if (this.mode && (this.mode.tty !== mode.tty || this.mode.interactive !== mode.interactive)) this.abortInit();
+    if (!this.mode) this.spawnEarly(mode);
+    else if (mode.cols && mode.rows) this.resize(mode.cols, mode.rows);
     process.chdir("/");
     this.log = new LogWriter(logPath(this.dir, id));
     const server = this.listen();
@@ -125,6 +175,7 @@ class Shim {
       report({ listening: true });
       if (!(await this.firstHello)) {
         server.stop(true);
+        this.abortInit();
         return; // the CLI never attached: leave the container as it was
       }
     }
@@ -143,7 +194,9 @@ class Shim {
     this.scheduleTrim(500);
 
     const exitCode = await this.waitExit();
+    trace("shim exited");
     const removed = this.recordExit(exitCode);
+    trace("shim recorded");
     this.broadcast(Frame.Exit, JSON.stringify({ exitCode, removed }));
     for (const c of this.clients) this.endClient(c);
     await this.flushClients(1000);
@@ -271,27 +324,31 @@ class Shim {
 
   // ---- the container ----
 
-  private async spawnInit(): Promise<boolean> {
-    const st = this.st;
+  /**
+   * Spawn init as soon as the terminal mode is known: its start-up then overlaps everything
+   * else. It waits for the path of its spec on fd 4 before doing anything (see go()).
+   */
+  spawnEarly(mode: InitMode): void {
+    this.mode = mode;
     const env: Record<string, string> = {
-      [INIT_SPEC_ENV]: join(this.dir, "init.json"),
+      [INIT_SPEC_ENV]: INIT_SPEC_FROM_FD,
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     };
     if (process.env.MINID_TRACE) env.MINID_TRACE = process.env.MINID_TRACE;
     // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped).
-    if (st.config.tty) {
+    if (mode.tty) {
       // Inline terminal options (not a Bun.Terminal object): only then does Bun make the
       // terminal the child's controlling terminal (setsid + TIOCSCTTY), which job control needs.
       this.proc = inNewPidNamespace(() =>
         Bun.spawn(selfCommand("_init"), {
           env,
           terminal: {
-            cols: this.req.cols || 80,
-            rows: this.req.rows || 24,
+            cols: mode.cols || 80,
+            rows: mode.rows || 24,
             data: (_t, d) => this.output("stdout", d),
             exit: () => this.ttyClosed?.(),
           },
-          stdio: ["ignore", "ignore", "ignore", "pipe"] as any,
+          stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] as any,
         }),
       );
       this.terminal = this.proc.terminal;
@@ -300,16 +357,42 @@ class Shim {
       this.proc = inNewPidNamespace(() =>
         Bun.spawn(selfCommand("_init"), {
           env,
-          stdio: [st.config.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe"] as any,
+          stdio: [mode.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"] as any,
           detached: true,
         }),
       );
-      this.stdinOpen = st.config.interactive;
+      this.stdinOpen = mode.interactive;
       this.pumps = [
         this.pump(this.proc.stdout as ReadableStream<Uint8Array>, "stdout"),
         this.pump(this.proc.stderr as ReadableStream<Uint8Array>, "stderr"),
       ];
     }
+    this.specFd = this.proc.stdio[4] as unknown as number;
+  }
+
+  /** An init spawned early that will not be used goes away. */
+  abortInit(): void {
+    if (!this.mode) return;
+    this.mode = undefined;
+    try {
+      this.proc.kill(9);
+    } catch {}
+    try {
+      closeSync(this.specFd);
+    } catch {}
+    this.terminal?.close();
+    this.terminal = undefined;
+  }
+
+  /** Let init go: it reads its spec, builds the container and execs the command. */
+  private async spawnInit(): Promise<boolean> {
+    const st = this.st;
+    void st;
+    const path = Buffer.from(join(this.dir, "init.json"));
+    let off = 0;
+    while (off < path.length) off += writeSync(this.specFd, path, off);
+    closeSync(this.specFd);
+    this.specFd = -1;
     const status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
     if (status) {
       // init failed before exec'ing the command: nothing ran
@@ -329,7 +412,7 @@ class Shim {
       });
       report({ error: status.message, exitCode: status.exitCode });
       this.terminal?.close();
-      this.log.close();
+      this.log?.close();
       return false;
     }
     const pid = this.proc.pid;
@@ -357,7 +440,7 @@ class Shim {
       await this.proc.exited;
       report({ error: `container ${this.req.id} is being removed`, exitCode: EXIT_ENGINE });
       this.terminal?.close();
-      this.log.close();
+      this.log?.close();
       return false;
     }
     return true;
@@ -377,7 +460,7 @@ class Shim {
   }
 
   private output(name: Stream, chunk: Uint8Array): void {
-    this.log.write(name, chunk);
+    this.log?.write(name, chunk);
     this.broadcast(name === "stdout" ? Frame.Stdout : Frame.Stderr, chunk);
     this.scheduleTrim(3000);
   }
@@ -423,7 +506,7 @@ class Shim {
       this.closeStdin();
       await Promise.race([Promise.all(this.pumps), Bun.sleep(2000)]);
     }
-    this.log.close();
+    this.log?.close();
     return statusFromExit(code, this.proc.signalCode ?? null);
   }
 

@@ -8,9 +8,8 @@ import { join, resolve } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { initSpecFor, writeInitSpec } from "./create.ts";
-import { selfCommand } from "./self.ts";
-import { SHIM_ENV, type ShimRequest } from "./shim.ts";
-import { JsonLines } from "./fdio.ts";
+import type { ShimRequest } from "./shim.ts";
+import { spawnWatcher, type Watcher } from "./watcher.ts";
 import { AttachConnection } from "./attach.ts";
 import { bootId, type ProcRef } from "./proc.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
@@ -32,6 +31,7 @@ export async function launchContainer(
   engine: Engine,
   st: ContainerState,
   opts: { attach: boolean; stdin?: boolean; size?: { cols: number; rows: number } },
+  watcher?: Watcher,
 ): Promise<Launched> {
   const dir = engine.containers.containerDir(st.id);
   writeInitSpec(engine, st, initSpecFor(engine, st));
@@ -42,27 +42,19 @@ export async function launchContainer(
     cols: opts.size?.cols,
     rows: opts.size?.rows,
   };
-  const env: Record<string, string> = {
-    [SHIM_ENV]: JSON.stringify(req),
-    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-    // The watcher is I/O-bound: JSC's optimising JITs would only cost it memory.
-    BUN_JSC_useDFGJIT: "false",
-    BUN_JSC_useFTLJIT: "false",
-  };
-  for (const k of ["MINID_TRACE", "MINID_SHIM_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
-  const shimLog = openSync(join(dir, "shim.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
-  let proc: ReturnType<typeof Bun.spawn>;
-  try {
-    proc = Bun.spawn([...selfCommand("_shim"), st.id.slice(0, 12)], {
-      env,
-      stdio: ["ignore", "ignore", shimLog, "pipe"] as any,
-      detached: true,
-    });
-  } finally {
-    closeSync(shimLog);
+  let w: Watcher;
+  if (watcher) {
+    w = watcher;
+    watcher.send(req);
+  } else {
+    const shimLog = openSync(join(dir, "shim.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
+    try {
+      w = spawnWatcher(JSON.stringify(req), shimLog);
+    } finally {
+      closeSync(shimLog);
+    }
   }
-  proc.unref();
-  const reports = new JsonLines(proc.stdio[3] as unknown as number);
+  const reports = w.reports;
   const lost = () =>
     new UserError(`the container's watcher exited before starting it (see ${join(dir, "shim.log")})`, EXIT_ENGINE);
   try {

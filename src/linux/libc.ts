@@ -712,3 +712,7 @@ export function threadSetgroups(gids: number[]): void {
   arr.set(gids);
   check(c.syscall(SYS_setgroups, gids.length, BigInt(ptr(arr)), 0, 0, 0, 0), "setgroups");
 }
+
+export function dup2(oldfd: number, newfd: number): void {
+  check(c.dup2(oldfd, newfd), "dup2");
+}

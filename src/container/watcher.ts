@@ -1,0 +1,55 @@
+// Starting a container's watcher (`minid _shim`, see shim.ts). Kept apart and light so that
+// `run` can start the watcher first thing: its start-up then overlaps the creation of the
+// container, which it is told about once it exists (over fd 3, like everything else).
+import { writeSync } from "node:fs";
+import { selfCommand } from "./self.ts";
+import { JsonLines } from "./fdio.ts";
+import type { ShimRequest } from "./shim.ts";
+
+export const SHIM_ENV = "MINID_SHIM";
+/** SHIM_ENV value of a watcher started before its container exists. */
+export const PRESTART = "-";
+
+/** A watcher process and its report channel (fd 3 on its side). */
+export interface Watcher {
+  reports: JsonLines;
+  send(req: ShimRequest): void;
+  /** Give up on a pre-started watcher: it exits on EOF. */
+  cancel(): void;
+}
+
+export function spawnWatcher(envValue: string, stderr: number | "ignore", extra: Record<string, string> = {}): Watcher {
+  const env: Record<string, string> = {
+    ...extra,
+    [SHIM_ENV]: envValue,
+    PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
+    // The watcher is I/O-bound: JSC's optimising JITs would only cost it memory.
+    BUN_JSC_useDFGJIT: "false",
+    BUN_JSC_useFTLJIT: "false",
+  };
+  for (const k of ["MINID_TRACE", "MINID_SHIM_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
+  const proc = Bun.spawn([...selfCommand("_shim")], {
+    env,
+    stdio: ["ignore", "ignore", stderr, "pipe"] as any,
+    detached: true,
+  });
+  proc.unref();
+  const fd = proc.stdio[3] as unknown as number;
+  const reports = new JsonLines(fd);
+  return {
+    reports,
+    send(req) {
+      const b = Buffer.from(JSON.stringify(req) + "\n");
+      let off = 0;
+      while (off < b.length) off += writeSync(fd, b, off);
+    },
+    cancel: () => reports.close(),
+  };
+}
+
+/** Start a watcher now, before its container exists; hand it to launchContainer, or cancel() it. */
+export function prestartWatcher(mode: { tty: boolean; interactive: boolean; cols?: number; rows?: number }): Watcher {
+  // Until it knows its container (and log), its errors have nowhere to go; with MINID_TRACE
+  // its milestones go to our stderr.
+  return spawnWatcher(PRESTART, process.env.MINID_TRACE === "1" ? 2 : "ignore", { MINID_SHIM_MODE: JSON.stringify(mode) });
+}
