@@ -335,32 +335,32 @@ class Shim {
       PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     };
     if (process.env.MINID_TRACE) env.MINID_TRACE = process.env.MINID_TRACE;
-    // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped).
+    // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped; the
+    // options are built first so that the window holds nothing but the spawn).
+    const argv = selfCommand("_init");
     if (mode.tty) {
       // Inline terminal options (not a Bun.Terminal object): only then does Bun make the
       // terminal the child's controlling terminal (setsid + TIOCSCTTY), which job control needs.
-      this.proc = inNewPidNamespace(() =>
-        Bun.spawn(selfCommand("_init"), {
-          env,
-          terminal: {
-            cols: mode.cols || 80,
-            rows: mode.rows || 24,
-            data: (_t, d) => this.output("stdout", d),
-            exit: () => this.ttyClosed?.(),
-          },
-          stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"] as any,
-        }),
-      );
+      const options = {
+        env,
+        terminal: {
+          cols: mode.cols || 80,
+          rows: mode.rows || 24,
+          data: (_t: unknown, d: Uint8Array) => this.output("stdout", d),
+          exit: () => this.ttyClosed?.(),
+        },
+        stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
+      } as any;
+      this.proc = inNewPidNamespace(() => Bun.spawn(argv, options));
       this.terminal = this.proc.terminal;
       this.stdinOpen = true;
     } else {
-      this.proc = inNewPidNamespace(() =>
-        Bun.spawn(selfCommand("_init"), {
-          env,
-          stdio: [mode.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"] as any,
-          detached: true,
-        }),
-      );
+      const options = {
+        env,
+        stdio: [mode.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"],
+        detached: true,
+      } as any;
+      this.proc = inNewPidNamespace(() => Bun.spawn(argv, options));
       this.stdinOpen = mode.interactive;
       this.pumps = [
         this.pump(this.proc.stdout as ReadableStream<Uint8Array>, "stdout"),
