@@ -93,6 +93,7 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     throw new UserError(`container ${st.id} has no runtime spec: restart it`);
   }
   let env = execEnv(st.config.env, o.env, o.tty);
+  await untilInside(ref, st);
 
   // 1. Host side, before anything changes.
   let pidfd: number;
@@ -263,6 +264,28 @@ function execSeccompProgram(caps: number[], ownPidFd: number): { prog: Buffer; f
   prog.writeUInt16LE(filter.length / 8, 0);
   prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
   return { prog, filter };
+}
+
+/**
+ * A container is "running" from the moment its init exists, a few milliseconds before init has
+ * made its namespaces and root and exec'd the command: until then its executable is ours.
+ * Never join namespaces that may still be the host's: wait for the exec.
+ */
+async function untilInside(ref: { pid: number }, st: ContainerState): Promise<void> {
+  const { readlinkSync } = await import("node:fs");
+  const ours = readlinkSync("/proc/self/exe");
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    let theirs: string;
+    try {
+      theirs = readlinkSync(`/proc/${ref.pid}/exe`);
+    } catch {
+      throw notRunning(st);
+    }
+    if (theirs !== ours) return;
+    if (Date.now() > deadline) throw new UserError(`container ${st.id} is still starting`);
+    await Bun.sleep(5);
+  }
 }
 
 let kept: number[] = [];

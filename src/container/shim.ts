@@ -385,42 +385,18 @@ class Shim {
   }
 
   /** Let init go: it reads its spec, builds the container and execs the command. */
+  /**
+   * Let init go: it reads its spec, builds the container and execs the command. "running" is
+   * recorded first (init's PID is the command's PID, before and after its execve), so that
+   * whenever this watcher dies, the record names the process that is really there.
+   */
   private async spawnInit(): Promise<boolean> {
-    const st = this.st;
-    void st;
-    const path = Buffer.from(join(this.dir, "init.json"));
-    let off = 0;
-    while (off < path.length) off += writeSync(this.specFd, path, off);
-    closeSync(this.specFd);
-    this.specFd = -1;
-    const status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
-    if (status) {
-      // init failed before exec'ing the command: nothing ran
-      void this.proc.exited;
-      updateState(this.store, this.req.id, (s) => {
-        s.state = {
-          ...s.state,
-          status: s.state.startedAt ? "exited" : "created",
-          pid: 0,
-          pidStart: undefined,
-          exitCode: status.exitCode,
-          error: status.message,
-          finishedAt: s.state.startedAt ? new Date().toISOString() : s.state.finishedAt,
-          shimPid: undefined,
-          shimStart: undefined,
-        };
-      });
-      report({ error: status.message, exitCode: status.exitCode });
-      this.terminal?.close();
-      this.log?.close();
-      return false;
-    }
     const pid = this.proc.pid;
     const shimStart = processStartTime(process.pid);
-    let refused = true;
+    let before: ContainerState["state"] | undefined;
     updateState(this.store, this.req.id, (s) => {
       if (s.state.status === "removing") return false;
-      refused = false;
+      before = { ...s.state };
       s.state = {
         status: "running",
         pid,
@@ -434,11 +410,38 @@ class Shim {
         shimStart,
       };
     });
-    if (refused) {
+    if (!before) {
       // `rm` got there first: the container must not run.
-      this.proc.kill(9);
-      await this.proc.exited;
+      this.abortInit();
       report({ error: `container ${this.req.id} is being removed`, exitCode: EXIT_ENGINE });
+      this.log?.close();
+      return false;
+    }
+    const path = Buffer.from(join(this.dir, "init.json"));
+    let off = 0;
+    while (off < path.length) off += writeSync(this.specFd, path, off);
+    closeSync(this.specFd);
+    this.specFd = -1;
+    const status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
+    if (status) {
+      // init failed before exec'ing the command: nothing ran
+      void this.proc.exited;
+      const prev = before;
+      updateState(this.store, this.req.id, (s) => {
+        if (s.state.pid !== pid) return false;
+        s.state = {
+          ...prev,
+          status: prev.startedAt ? "exited" : "created",
+          pid: 0,
+          pidStart: undefined,
+          exitCode: status.exitCode,
+          error: status.message,
+          finishedAt: prev.startedAt ? new Date().toISOString() : prev.finishedAt,
+          shimPid: undefined,
+          shimStart: undefined,
+        };
+      });
+      report({ error: status.message, exitCode: status.exitCode });
       this.terminal?.close();
       this.log?.close();
       return false;
