@@ -147,7 +147,9 @@ export async function main(argv: string[]): Promise<number> {
       const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
       const firstRest = parsed.rest.length ? rest.length - parsed.rest.length : rest.length;
       if (mod.stopAfter === undefined || helpIdx < firstRest) {
-        out((await renderUsage(cmd)) + "\n");
+        // citty colours its usage text; pipes and files get it plain.
+        const usage = await renderUsage(cmd);
+        out((process.stdout.isTTY ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "")) + "\n");
         return 0;
       }
     }

@@ -3,8 +3,11 @@
 // thread right after, which makes it the whole process's.
 import { readFileSync } from "node:fs";
 import type { InitSpec } from "./spec.ts";
-import { resolveUser, type ExecUser } from "../linux/users.ts";
+// Imported statically on purpose: init runs this after pivot_root, where a lazy import from
+// source (bun src/cli.ts) would look for the module inside the container.
+import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";
 import { applyCaps, setNoNewPrivs } from "../linux/capabilities.ts";
+import { installSeccomp } from "../linux/seccomp.ts";
 import { UserError } from "../util/errors.ts";
 
 function readOptional(path: string): string | null {
@@ -28,16 +31,14 @@ export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
 export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined): void {
   const caps = spec.capabilities;
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
-  const seccomp = spec.seccomp ? (require("../linux/seccomp.ts") as typeof import("../linux/seccomp.ts")) : undefined;
-  if (seccomp && !spec.noNewPrivileges) seccomp.installSeccomp(caps ?? []);
+  if (spec.seccomp && !spec.noNewPrivileges) installSeccomp(caps ?? []);
   if (caps) {
     applyCaps(caps, { user, allowMissing: spec.privileged });
   } else if (user) {
-    const { applyUser } = require("../linux/users.ts") as typeof import("../linux/users.ts");
     applyUser(user);
   }
   if (spec.noNewPrivileges) {
     setNoNewPrivs();
-    seccomp?.installSeccomp(caps ?? []);
+    if (spec.seccomp) installSeccomp(caps ?? []);
   }
 }
