@@ -32,11 +32,13 @@ import {
 // lazy import (from source) would look for our files inside the container.
 import { terminalSize, writeAll, enterRawMode, restoreTerminal } from "./attach.ts";
 import { kernelLastCap } from "../linux/capabilities.ts";
+import { reexecSealed } from "../linux/sealed-exe.ts";
 import * as seccomp from "../linux/seccomp.ts";
 import { ptr } from "bun:ffi";
 import { UserError, EXIT_CANNOT_EXEC, statusFromExit, signalNumber } from "../util/errors.ts";
 
 const PR_SET_KEEPCAPS = 8;
+const CAP_SYS_PTRACE = 19;
 const PR_CAP_AMBIENT = 47;
 const PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
@@ -92,6 +94,9 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   } catch {
     throw new UserError(`container ${st.id} has no runtime spec: restart it`);
   }
+  // Non-dumpable (below) keeps /proc/PID/exe closed, except to CAP_SYS_PTRACE: into such a
+  // container we first re-exec from a read-only mount of ourselves (CVE-2019-5736).
+  if (o.privileged || spec.privileged || spec.capabilities?.includes(CAP_SYS_PTRACE)) reexecSealed();
   let env = execEnv(st.config.env, o.env, o.tty);
   await untilInside(ref, st);
 

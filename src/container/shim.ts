@@ -19,6 +19,7 @@ import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./pr
 import { bootId } from "./proc.ts";
 import { selfCommand } from "./self.ts";
 import { inNewPidNamespace } from "../linux/pidns.ts";
+import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
@@ -338,6 +339,7 @@ class Shim {
     // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped; the
     // options are built first so that the window holds nothing but the spawn).
     const argv = selfCommand("_init");
+    sealSelfExecutable();
     if (mode.tty) {
       // Inline terminal options (not a Bun.Terminal object): only then does Bun make the
       // terminal the child's controlling terminal (setsid + TIOCSCTTY), which job control needs.
