@@ -3,17 +3,24 @@
 // init a container starts with pays for nothing it does not use and can never re-enter the
 // CLI (see design.md, "the re-exec trap").
 const sub = process.argv[2];
-if (process.env.MINID_TRACE === "1") process.stderr.write(`trace ${(performance.timeOrigin + performance.now()).toFixed(1)} ${process.pid} entry (origin ${performance.timeOrigin.toFixed(1)})\n`);
+if (process.env.MINID_TRACE === "1") (await import("./util/trace.ts")).trace(`entry (origin ${performance.timeOrigin.toFixed(1)})`);
 if (sub === "_init") {
   const { initMain } = await import("./container/init.ts");
   initMain();
 } else if (sub === "_shim") {
+  // A watcher started ahead of its container launches init before loading the rest of its
+  // code, so the two start-ups overlap (MINID_SHIM="-" marks that case; see watcher.ts).
+  let early;
+  if (process.env.MINID_SHIM === "-" && process.env.MINID_SHIM_MODE) {
+    const { launchInit } = await import("./container/init-launch.ts");
+    early = launchInit(JSON.parse(process.env.MINID_SHIM_MODE));
+  }
   const { shimMain } = await import("./container/shim.ts");
-  await shimMain();
+  await shimMain(early);
 } else {
   const { main } = await import("./cli/main.ts");
   const code = await main(process.argv.slice(2));
-  if (process.env.MINID_TRACE === "1") process.stderr.write(`trace ${(performance.timeOrigin + performance.now()).toFixed(1)} ${process.pid} exit\n`);
+  if (process.env.MINID_TRACE === "1") (await import("./util/trace.ts")).trace("exit");
   process.exit(code);
 }
 export {};

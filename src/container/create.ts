@@ -58,7 +58,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     readOnly: opts.readOnly,
   });
   const { driver, notice } = chooseDriver(engine.storageDriver);
-  if (notice) (await import("consola")).consola.warn(notice);
+  if (notice) (await import("../cli/log.ts")).log.warn(notice);
 
   const img = await ensureImage(engine, opts.image);
   const config: ImageConfig = engine.images.getConfig(img);

@@ -17,19 +17,14 @@ import { tryShimLock, updateState, withContainerLock, removeRecordLocked } from 
 import { LogWriter, logPath, type Stream } from "./logs.ts";
 import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./protocol.ts";
 import { bootId } from "./proc.ts";
-import { selfCommand } from "./self.ts";
-import { inNewPidNamespace } from "../linux/pidns.ts";
-import { sealSelfExecutable } from "../linux/sealed-exe.ts";
+import { launchInit, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
 import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
 
 import { SHIM_ENV, PRESTART } from "./watcher.ts";
 export { SHIM_ENV };
-/** Must equal INIT_ENV in init.ts (not imported: the watcher does not load init's code). */
-export const INIT_SPEC_ENV = "MINID_INIT_SPEC";
-/** INIT_SPEC_ENV value telling init to read its spec's path from fd 4 (see init.ts). */
-export const INIT_SPEC_FROM_FD = "fd:4";
+export { INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode };
 /** The terminal mode of a pre-started watcher (JSON InitMode). */
 export const SHIM_MODE_ENV = "MINID_SHIM_MODE";
 const REPORT_FD = 3;
@@ -67,7 +62,8 @@ function report(msg: Report): void {
   }
 }
 
-export async function shimMain(): Promise<never> {
+/** `early`: init already launched by cli.ts before this module was loaded (prestart only). */
+export async function shimMain(early?: LaunchedInit): Promise<never> {
   const raw = process.env[SHIM_ENV];
   if (!raw) {
     process.stderr.write("minid: _shim is internal and only started by minid itself\n");
@@ -82,7 +78,7 @@ export async function shimMain(): Promise<never> {
       // known already, so init starts now too; the request follows on fd 3, and EOF means
       // the CLI gave up.
       const mode = JSON.parse(process.env[SHIM_MODE_ENV] ?? "{}") as InitMode;
-      shim.spawnEarly(mode);
+      shim.spawnEarly(mode, early);
       const { JsonLines } = await import("./fdio.ts");
       const next = new JsonLines(REPORT_FD).next<ShimRequest>();
       if (!next) {
@@ -103,13 +99,6 @@ export async function shimMain(): Promise<never> {
   process.exit(0);
 }
 
-/** How init's stdio is set up: decided when it is spawned. */
-export interface InitMode {
-  tty: boolean;
-  interactive: boolean;
-  cols?: number;
-  rows?: number;
-}
 
 interface Client {
   sock: import("bun").Socket<ClientData>;
@@ -329,47 +318,21 @@ class Shim {
    * Spawn init as soon as the terminal mode is known: its start-up then overlaps everything
    * else. It waits for the path of its spec on fd 4 before doing anything (see go()).
    */
-  spawnEarly(mode: InitMode): void {
+  spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode)): void {
     this.mode = mode;
-    const env: Record<string, string> = {
-      [INIT_SPEC_ENV]: INIT_SPEC_FROM_FD,
-      PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-    };
-    if (process.env.MINID_TRACE) env.MINID_TRACE = process.env.MINID_TRACE;
-    // init becomes PID 1 of a new PID namespace (see linux/pidns.ts for why it is scoped; the
-    // options are built first so that the window holds nothing but the spawn).
-    const argv = selfCommand("_init");
-    sealSelfExecutable();
+    this.proc = launched.proc;
+    this.specFd = launched.specFd;
     if (mode.tty) {
-      // Inline terminal options (not a Bun.Terminal object): only then does Bun make the
-      // terminal the child's controlling terminal (setsid + TIOCSCTTY), which job control needs.
-      const options = {
-        env,
-        terminal: {
-          cols: mode.cols || 80,
-          rows: mode.rows || 24,
-          data: (_t: unknown, d: Uint8Array) => this.output("stdout", d),
-          exit: () => this.ttyClosed?.(),
-        },
-        stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
-      } as any;
-      this.proc = inNewPidNamespace(() => Bun.spawn(argv, options));
-      this.terminal = this.proc.terminal;
+      this.terminal = launched.terminal;
+      launched.attachTerminal({ data: (d) => this.output("stdout", d), exit: () => this.ttyClosed?.() });
       this.stdinOpen = true;
     } else {
-      const options = {
-        env,
-        stdio: [mode.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"],
-        detached: true,
-      } as any;
-      this.proc = inNewPidNamespace(() => Bun.spawn(argv, options));
       this.stdinOpen = mode.interactive;
       this.pumps = [
         this.pump(this.proc.stdout as ReadableStream<Uint8Array>, "stdout"),
         this.pump(this.proc.stderr as ReadableStream<Uint8Array>, "stderr"),
       ];
     }
-    this.specFd = this.proc.stdio[4] as unknown as number;
   }
 
   /** An init spawned early that will not be used goes away. */
