@@ -2,7 +2,7 @@ import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
 import { out } from "../cli/main.ts";
 import { argsOf, str } from "../cli/argv.ts";
-import { jsonLines, table } from "../cli/format.ts";
+import { humanSize, jsonLines, table } from "../cli/format.ts";
 import { UserError } from "../util/errors.ts";
 import { liveState } from "../container/status.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -61,15 +61,18 @@ export default defineCommand({
           mem: `${bytesSize(mem)} / ${bytesSize(limit)}`,
           memPerc: `${limit ? ((mem / limit) * 100).toFixed(2) : "0.00"}%`,
           pids: String(running ? (cg?.pids ?? 0) : 0),
+          // --network none: the only interface is lo, which Docker does not count either.
+          net: "0B / 0B",
+          block: `${humanSize(cg?.blockRead ?? 0)} / ${humanSize(cg?.blockWrite ?? 0)}`,
         };
       });
       if (fmt === "json") {
-        out(jsonLines(rows.map((r) => ({ BlockIO: "0B / 0B", CPUPerc: r.cpu, Container: r.id, ID: r.id, MemPerc: r.memPerc, MemUsage: r.mem, Name: r.name, NetIO: "0B / 0B", PIDs: r.pids }))));
+        out(jsonLines(rows.map((r) => ({ BlockIO: r.block, CPUPerc: r.cpu, Container: r.id, ID: r.id, MemPerc: r.memPerc, MemUsage: r.mem, Name: r.name, NetIO: r.net, PIDs: r.pids }))));
       } else {
         out(
           table(
             ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
-            rows.map((r) => [r.id, r.name, r.cpu, r.mem, r.memPerc, "0B / 0B", "0B / 0B", r.pids]),
+            rows.map((r) => [r.id, r.name, r.cpu, r.mem, r.memPerc, r.net, r.block, r.pids]),
           ),
         );
       }

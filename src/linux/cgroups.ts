@@ -61,6 +61,39 @@ export interface CgroupStats {
   memoryLimit: number | null;
   cpuUsageNs: number | null;
   pids: number;
+  /** Bytes read from and written to block devices (docker stats' BLOCK I/O). */
+  blockRead: number;
+  blockWrite: number;
+}
+
+/** v2 io.stat: one line per device, "MAJ:MIN rbytes=N wbytes=N …". */
+function ioV2(file: string): { blockRead: number; blockWrite: number } {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {}
+  let blockRead = 0;
+  let blockWrite = 0;
+  for (const m of text.matchAll(/rbytes=(\d+)\s+wbytes=(\d+)/g)) {
+    blockRead += Number(m[1]);
+    blockWrite += Number(m[2]);
+  }
+  return { blockRead, blockWrite };
+}
+
+/** v1 blkio.throttle.io_service_bytes: "MAJ:MIN Read N" / "MAJ:MIN Write N" lines. */
+function ioV1(dir: string | undefined): { blockRead: number; blockWrite: number } {
+  let text = "";
+  try {
+    if (dir) text = readFileSync(join(dir, "blkio.throttle.io_service_bytes"), "utf8");
+  } catch {}
+  let blockRead = 0;
+  let blockWrite = 0;
+  for (const m of text.matchAll(/^\S+ (Read|Write) (\d+)$/gm)) {
+    if (m[1] === "Read") blockRead += Number(m[2]);
+    else blockWrite += Number(m[2]);
+  }
+  return { blockRead, blockWrite };
 }
 
 /** One-line, user-facing failure to set up or operate a cgroup. */
@@ -621,6 +654,7 @@ export class Cgroup {
         memoryLimit: readInt(join(d, "memory.max")),
         cpuUsageNs: cpu === undefined ? null : cpu * 1000,
         pids: readInt(join(d, "pids.current")) ?? readPids(d).length,
+        ...ioV2(join(d, "io.stat")),
       };
     }
     const mem = this.dir("memory");
@@ -634,6 +668,7 @@ export class Cgroup {
       memoryLimit: limit !== null && limit >= 2 ** 62 ? null : limit,
       cpuUsageNs: cpuacct ? readInt(join(cpuacct, "cpuacct.usage")) : null,
       pids: (pids ? readInt(join(pids, "pids.current")) : null) ?? this.procs().length,
+      ...ioV1(this.dir("blkio")),
     };
   }
 

@@ -192,11 +192,13 @@ describe("cgroup v2 on a fake cgroupfs", () => {
     writeFileSync(join(d, "cpu.stat"), "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
     writeFileSync(join(d, "pids.current"), "3\n");
     writeFileSync(join(d, "memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 0\n");
+    writeFileSync(join(d, "io.stat"), "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n");
     const cg = loadCgroup({ version: "v2", path: d });
     cg.addProcess(0);
     expect(read(join(d, "cgroup.procs"))).toBe("0");
     expect(cg.stats()).toEqual({
       memoryUsage: 1048576, memoryInactiveFile: 4096, memoryLimit: null, cpuUsageNs: 1_500_000, pids: 3,
+      blockRead: 4097, blockWrite: 8194,
     });
     expect(cg.oomKilled()).toBe(false);
     writeFileSync(join(d, "memory.events"), "low 0\nhigh 0\nmax 4\noom 1\noom_kill 1\n");
