@@ -6,26 +6,14 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { BIN, REPO, benchPreconditions, median, timeCommand } from "./lib.ts";
 
-const REPO = resolve(import.meta.dir, "..");
-const BIN = join(REPO, "dist", "minid");
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 50;
 const WARMUP = 5;
 
-function time(cmd: string[]): number {
-  const t0 = performance.now();
-  const r = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
-  const dt = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${r.exitCode}): ${r.stderr.toString()}`);
-  return dt;
-}
+const time = timeCommand;
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /** Time every command once per round, round after round, so load changes hit all alike. */
 function interleaved(cmds: Record<string, string[]>): Record<string, number[]> {
@@ -40,11 +28,7 @@ function interleaved(cmds: Record<string, string[]>): Record<string, number[]> {
   return out;
 }
 
-if (process.getuid?.() !== 0) {
-  console.error("bench/exec.ts needs root");
-  process.exit(1);
-}
-if (!existsSync(BIN)) Bun.spawnSync([process.execPath, join(REPO, "build.ts")], { stdout: "inherit", stderr: "inherit" });
+benchPreconditions("bench/exec.ts");
 const root = mkdtempSync(join(tmpdir(), "minid-bench-exec-"));
 try {
   const run = Bun.spawnSync([BIN, "--root", root, "run", "-d", "--name", "bench", "busybox", "sleep", "3600"]);

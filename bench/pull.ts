@@ -15,9 +15,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { RegistryClient } from "../src/image/registry/client.ts";
 import { OciLayout, busyboxLayer, layerFrom, pushLayout, startRegistry, tarOf, type Layer } from "../test/integration/registry-fixtures.ts";
+import { BIN, REPO, median } from "./lib.ts";
 
-const REPO = resolve(import.meta.dir, "..");
-const BIN = join(REPO, "dist", "minid");
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7;
 const fromSource = args.includes("--source");
@@ -30,11 +29,6 @@ const randomLayer = (tag: string): Uint8Array => {
   return tarOf(files);
 };
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function tarDir(dir: string): Uint8Array {
   const r = Bun.spawnSync(["tar", "--numeric-owner", "--sort=name", "-C", "/", "-cf", "-", dir.replace(/^\//, "")], { stdout: "pipe", stderr: "pipe" });

@@ -7,26 +7,14 @@
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { BIN, REPO, benchPreconditions, median, timeCommand } from "./lib.ts";
 
-const REPO = resolve(import.meta.dir, "..");
-const BIN = join(REPO, "dist", "minid");
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 30;
 const WARMUP = 3;
 
-function time(cmd: string[], opts: { cwd?: string } = {}): number {
-  const t0 = performance.now();
-  const r = Bun.spawnSync(cmd, { stdout: "ignore", stderr: "pipe", stdin: "ignore", cwd: opts.cwd });
-  const dt = performance.now() - t0;
-  if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")} failed (${r.exitCode}): ${r.stderr.toString()}`);
-  return dt;
-}
+const time = timeCommand;
 
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function series(label: string, f: (i: number) => number): number[] {
   for (let i = 0; i < WARMUP; i++) f(-1 - i);
@@ -59,11 +47,7 @@ function makeBundle(work: string): string {
   return bundle;
 }
 
-if (process.getuid?.() !== 0) {
-  console.error("bench/run.ts needs root");
-  process.exit(1);
-}
-if (!existsSync(BIN)) Bun.spawnSync([process.execPath, join(REPO, "build.ts")], { stdout: "inherit", stderr: "inherit" });
+benchPreconditions("bench/run.ts");
 const work = mkdtempSync(join(tmpdir(), "minid-bench-run-"));
 try {
   const bundle = makeBundle(work);

@@ -10,9 +10,8 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
+import { BIN, REPO, benchPreconditions, median } from "./lib.ts";
 
-const REPO = resolve(import.meta.dir, "..");
-const BIN = join(REPO, "dist", "minid");
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf("--containers") + 1] ?? 0) || 10;
 
@@ -28,11 +27,6 @@ function mem(pid: number): Mem {
   return { rss: get("Rss"), pss: get("Pss"), anon: get("Anonymous") };
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 function summary(label: string, ms: Mem[]): Mem {
   const r = { rss: median(ms.map((m) => m.rss)), pss: median(ms.map((m) => m.pss)), anon: median(ms.map((m) => m.anon)) };
@@ -121,11 +115,7 @@ function conmon(work: string): Mem[] | undefined {
   return out;
 }
 
-if (process.getuid?.() !== 0) {
-  console.error("bench/watcher.ts needs root");
-  process.exit(1);
-}
-if (!existsSync(BIN)) Bun.spawnSync([process.execPath, join(REPO, "build.ts")], { stdout: "inherit", stderr: "inherit" });
+benchPreconditions("bench/watcher.ts");
 const work = mkdtempSync(join(tmpdir(), "minid-bench-watcher-"));
 const root = join(work, "root");
 try {

@@ -4,14 +4,11 @@ import { out } from "../cli/main.ts";
 import { argsOf } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { eachContainer, stopContainer } from "../container/control.ts";
-import { parseSignal, parseTimeout } from "./stop.ts";
+import { parseSignal, parseTimeout, STOP_FLAGS } from "./stop.ts";
 
 export default defineCommand({
   meta: { name: "restart", description: "Restart one or more containers (minid restart [OPTIONS] CONTAINER [CONTAINER...])" },
-  args: {
-    time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
-    signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
-  },
+  args: STOP_FLAGS,
   async run({ args }) {
     requireRoot();
     const a = argsOf(args);

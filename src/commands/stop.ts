@@ -21,12 +21,15 @@ export function parseSignal(v: unknown, flag: string): number | undefined {
   return n;
 }
 
+/** Shared with restart, which stops first. */
+export const STOP_FLAGS = {
+  time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
+  signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
+} as const;
+
 export default defineCommand({
   meta: { name: "stop", description: "Stop one or more running containers (minid stop [OPTIONS] CONTAINER [CONTAINER...])" },
-  args: {
-    time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
-    signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
-  },
+  args: STOP_FLAGS,
   async run({ args }) {
     requireRoot();
     const a = argsOf(args);

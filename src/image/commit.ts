@@ -16,7 +16,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
 import { liveState } from "../container/status.ts";
 import { applyChange, emptyConfig, type ContainerConfig, type HistoryEntry, type ImageConfig } from "./config.ts";
-import { MEDIA, type ImageRecord, type LayerRecord } from "./store.ts";
+import { layerRecordOf, type ImageRecord } from "./store.ts";
 import { parseReference } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
@@ -241,15 +241,7 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
     const { applyLayer } = await import("./layer-apply.ts");
     const res = await applyLayer(tarFile, join(staging, "diff"));
     if (res.diffId !== written.diffId) throw new Error(`layer tar changed while being applied (${res.diffId} != ${written.diffId})`);
-    const mediaType = res.compression === "gzip" ? MEDIA.ociLayerGzip : res.compression === "zstd" ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
-    const rec: LayerRecord = {
-      diffId: res.diffId,
-      digest: res.digest,
-      mediaType,
-      size: res.size,
-      compressedSize: res.compressedSize,
-      created: new Date().toISOString(),
-    };
+    const rec = layerRecordOf(res);
     store.pin([rec.diffId, rec.digest]);
     store.adoptBlob(tarFile, rec.digest);
     store.commitLayer(staging, rec);

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine.ts";
 import { applyChange, emptyConfig } from "./config.ts";
-import { MEDIA, type ImageRecord, type LayerRecord } from "./store.ts";
+import { layerRecordOf, type ImageRecord } from "./store.ts";
 import { removeTree } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { parseReference } from "./reference.ts";
@@ -31,15 +31,8 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
     await copySource(opts.source, blob);
     const { applyLayer } = await import("./layer-apply.ts");
     const res = await applyLayer(blob, join(staging, "diff"));
-    const mediaType = { none: MEDIA.ociLayer, gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd }[res.compression];
-    const rec: LayerRecord = {
-      diffId: res.diffId,
-      digest: res.digest,
-      mediaType,
-      size: res.size,
-      compressedSize: res.compressedSize,
-      created: new Date().toISOString(),
-    };
+    const rec = layerRecordOf(res);
+    const { mediaType } = rec;
     store.adoptBlob(blob, res.digest);
     store.commitLayer(staging, rec);
     const created = new Date().toISOString();

@@ -11,7 +11,7 @@ import { isatty } from "node:tty";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ImageConfig } from "./config.ts";
-import { MEDIA, hexOf, type ImageRecord, type LayerRecord } from "./store.ts";
+import { MEDIA, hexOf, layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
 import { ArchiveIndex, indexArchive } from "./archive.ts";
 import { parseReference, tagKey } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
@@ -199,9 +199,6 @@ function prepareImage(ix: ArchiveIndex, a: ArchiveImage, n: number): Prepared {
   return { raw, config, id: cfgFile.digest, tags, layers: a.layers.map((entry, i) => ({ diffId: diffIds[i]!, entry })) };
 }
 
-function mediaTypeOf(compression: string): string {
-  return compression === "gzip" ? MEDIA.ociLayerGzip : compression === "zstd" ? MEDIA.ociLayerZstd : MEDIA.ociLayer;
-}
 
 export async function loadImages(engine: Engine, opts: LoadOptions): Promise<string[]> {
   const store = engine.images;
@@ -260,19 +257,7 @@ export async function loadImages(engine: Engine, opts: LoadOptions): Promise<str
         if (res.diffId !== l.diffId) {
           throw new UserError(`digest mismatch: layer ${l.entry} has DiffID ${res.diffId}, the config says ${l.diffId}`);
         }
-        const mediaType = mediaTypeOf(res.compression);
-        fresh.set(l.diffId, {
-          dir,
-          blob: file.path,
-          rec: {
-            diffId: res.diffId,
-            digest: res.digest,
-            mediaType,
-            size: res.size,
-            compressedSize: res.compressedSize,
-            created: new Date().toISOString(),
-          },
-        });
+        fresh.set(l.diffId, { dir, blob: file.path, rec: layerRecordOf(res) });
       }
     }
 

@@ -50,6 +50,25 @@ export const MEDIA = {
   dockerLayerGzip: "application/vnd.docker.image.rootfs.diff.tar.gzip",
 } as const;
 
+/** The record of a layer just applied by applyLayer (its blob stored as received). */
+export function layerRecordOf(res: {
+  diffId: string;
+  digest: string;
+  size: number;
+  compressedSize: number;
+  compression: "none" | "gzip" | "zstd";
+}): LayerRecord {
+  const mediaType = { none: MEDIA.ociLayer, gzip: MEDIA.ociLayerGzip, zstd: MEDIA.ociLayerZstd }[res.compression];
+  return {
+    diffId: res.diffId,
+    digest: res.digest,
+    mediaType,
+    size: res.size,
+    compressedSize: res.compressedSize,
+    created: new Date().toISOString(),
+  };
+}
+
 export function hexOf(digest: string): string {
   const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
   if (!m) throw new UserError(`invalid digest "${digest}"`);

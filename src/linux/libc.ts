@@ -200,13 +200,11 @@ export function fchdir(fd: number): void {
 }
 
 export function mkdirat(dirfd: number, name: string, mode: number): void {
-  const b = cstr(name);
-  check(c.mkdirat(dirfd, p(b), mode), "mkdirat", name);
+  fsat.mkdirat(dirfd, name, mode);
 }
 
 export function mknodat(dirfd: number, path: string, mode: number, dev: number): void {
-  const b = cstr(path);
-  check(c.mknodat(dirfd, p(b), mode, dev), "mknod", path);
+  fsat.mknodat(dirfd, path, mode, BigInt(dev));
 }
 
 /** Linux makedev for the classic 12/20-bit split (all device numbers minid creates fit). */
@@ -217,13 +215,11 @@ export function makedev(major: number, minor: number): number {
 }
 
 export function lchown(path: string, uid: number, gid: number): void {
-  const b = cstr(path);
-  check(c.fchownat(AT_FDCWD, p(b), uid, gid, AT_SYMLINK_NOFOLLOW), "lchown", path);
+  fsat.fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
 export function fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
-  const b = cstr(path);
-  check(c.fchownat(dirfd, p(b), uid, gid, flags), "fchownat", path);
+  fsat.fchownat(dirfd, path, uid, gid, flags);
 }
 
 export function fchmod(fd: number, mode: number, path?: string): void {
@@ -235,19 +231,15 @@ export function fchown(fd: number, uid: number, gid: number, path?: string): voi
 }
 
 export function chmod(path: string, mode: number): void {
-  const b = cstr(path);
-  check(c.fchmodat(AT_FDCWD, p(b), mode, 0), "chmod", path);
+  fsat.fchmodat(AT_FDCWD, path, mode);
 }
 
 export function symlinkat(target: string, dirfd: number, linkpath: string): void {
-  const a = cstr(target);
-  const b = cstr(linkpath);
-  check(c.symlinkat(p(a), dirfd, p(b)), "symlink", linkpath);
+  fsat.symlinkat(target, dirfd, linkpath);
 }
 
 export function openat(dirfd: number, path: string, flags: number, mode = 0): number {
-  const b = cstr(path);
-  return check(c.openat(dirfd, p(b), flags, mode), "openat", path);
+  return fsat.openat(dirfd, path, flags, mode);
 }
 
 /**
@@ -255,13 +247,7 @@ export function openat(dirfd: number, path: string, flags: number, mode = 0): nu
  * symlink planted in a rootfs can never lead out of it.
  */
 export function openat2(dirfd: number, path: string, flags: number, resolve: number, mode = 0): number {
-  const b = cstr(path);
-  const how = new BigUint64Array([BigInt(flags), BigInt(mode), BigInt(resolve)]);
-  return check(
-    c.syscall(SYS_openat2, dirfd, BigInt(ptr(b)), BigInt(ptr(how)), how.byteLength, 0),
-    "openat2",
-    path,
-  );
+  return fsat.openat2(dirfd, path, flags, resolve, mode);
 }
 
 export function close(fd: number): void {
@@ -270,53 +256,20 @@ export function close(fd: number): void {
 
 /** Set times with nanosecond precision without following a symlink (utimensat). */
 export function lutimes(path: string, atimeNs: bigint, mtimeNs: bigint): void {
-  const b = cstr(path);
-  const ts = new BigInt64Array([
-    atimeNs / 1_000_000_000n, atimeNs % 1_000_000_000n,
-    mtimeNs / 1_000_000_000n, mtimeNs % 1_000_000_000n,
-  ]);
-  check(c.utimensat(AT_FDCWD, p(b), ptr(ts), AT_SYMLINK_NOFOLLOW), "utimensat", path);
+  fsat.utimensat(AT_FDCWD, path, atimeNs, mtimeNs, AT_SYMLINK_NOFOLLOW);
 }
 
 export function lsetxattr(path: string, name: string, value: Uint8Array): void {
-  const a = cstr(path);
-  const n = cstr(name);
-  const v = value.length ? value : new Uint8Array(1);
-  check(c.lsetxattr(p(a), p(n), ptr(v), value.length, 0), "lsetxattr", `${path} (${name})`);
+  fsat.lsetxattr(path, name, value);
 }
 
 /** Value of an xattr, or null when it is absent or xattrs are unsupported. */
 export function lgetxattr(path: string, name: string): Buffer | null {
-  const a = cstr(path);
-  const n = cstr(name);
-  let buf = Buffer.alloc(256);
-  for (;;) {
-    const r = Number(c.lgetxattr(p(a), p(n), ptr(buf), buf.length));
-    if (r >= 0) return buf.subarray(0, r);
-    const e = errno();
-    if (e === 34 /* ERANGE */) {
-      buf = Buffer.alloc(buf.length * 4);
-      continue;
-    }
-    if (e === 61 || e === 95) return null;
-    throw new SyscallError("lgetxattr", e, `${path} (${name})`);
-  }
+  return fsat.lgetxattr(path, name);
 }
 
 export function llistxattr(path: string): string[] {
-  const a = cstr(path);
-  let buf = Buffer.alloc(1024);
-  for (;;) {
-    const r = Number(c.llistxattr(p(a), ptr(buf), buf.length));
-    if (r >= 0) return buf.subarray(0, r).toString("latin1").split("\0").filter(Boolean);
-    const e = errno();
-    if (e === 34) {
-      buf = Buffer.alloc(buf.length * 4);
-      continue;
-    }
-    if (e === 95) return [];
-    throw new SyscallError("llistxattr", e, path);
-  }
+  return fsat.llistxattr(path);
 }
 
 export const PR_SET_PDEATHSIG = 1;
