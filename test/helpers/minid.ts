@@ -98,6 +98,17 @@ export function cgroupDirsOf(id: string): string[] {
   return dirs.map((d) => join(d, "minid", id)).filter((d) => existsSync(d));
 }
 
+/**
+ * `minid rm -f` every container a --root still holds (processes and cgroups go with them);
+ * returns the ids whose cgroups survived, for the caller to fail on.
+ */
+export function removeAllContainers(root: string): string[] {
+  const dir = join(root, "containers");
+  const ids = existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
+  if (ids.length) Bun.spawnSync([...minidCommand(), "--root", root, "rm", "-f", ...ids], { stdout: "ignore", stderr: "ignore" });
+  return ids.flatMap((id) => cgroupDirsOf(id));
+}
+
 export function hostMountsMentioning(s: string): string[] {
   return readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.includes(s));
 }

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { networkInterfaces, tmpdir } from "node:os";
-import { ensureBuilt, isRoot, minidCommand } from "../helpers/minid.ts";
+import { ensureBuilt, isRoot, minidCommand, removeAllContainers } from "../helpers/minid.ts";
 import {
   OciLayout,
   busyboxLayer,
@@ -141,7 +141,9 @@ afterAll(async () => {
   for (const p of proxies) p.stop();
   await reg?.stop();
   layout?.remove();
+  const leftover = roots.flatMap((r) => removeAllContainers(r));
   for (const r of roots) rmSync(r, { recursive: true, force: true });
+  expect(leftover).toEqual([]);
 }, 30_000);
 
 describe("pull", () => {
