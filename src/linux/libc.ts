@@ -14,10 +14,7 @@ const lib = dlopen("libc.so.6", {
   execve: { args: [P, P, P], returns: i32 },
   sethostname: { args: [P, u64], returns: i32 },
   chdir: { args: [P], returns: i32 },
-  fchdir: { args: [i32], returns: i32 },
-  mkdir: { args: [P, u32], returns: i32 },
   mkdirat: { args: [i32, P, u32], returns: i32 },
-  mknod: { args: [P, u32, u64], returns: i32 },
   mknodat: { args: [i32, P, u32, u64], returns: i32 },
   fchownat: { args: [i32, P, u32, u32, i32], returns: i32 },
   fchmodat: { args: [i32, P, u32, i32], returns: i32 },
@@ -35,7 +32,6 @@ const lib = dlopen("libc.so.6", {
   socket: { args: [i32, i32, i32], returns: i32 },
   ioctl: { args: [i32, u64, P], returns: i32 },
   kill: { args: [i32, i32], returns: i32 },
-  getpid: { args: [], returns: i32 },
   setuid: { args: [u32], returns: i32 },
   setgid: { args: [u32], returns: i32 },
   setgroups: { args: [u64, P], returns: i32 },
@@ -44,8 +40,6 @@ const lib = dlopen("libc.so.6", {
   tcgetattr: { args: [i32, P], returns: i32 },
   tcsetattr: { args: [i32, i32, P], returns: i32 },
   dup2: { args: [i32, i32], returns: i32 },
-  fsync: { args: [i32], returns: i32 },
-  syncfs: { args: [i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
 });
 const c = lib.symbols;
@@ -195,9 +189,6 @@ export function chdir(path: string): void {
   check(c.chdir(p(b)), "chdir", path);
 }
 
-export function fchdir(fd: number): void {
-  check(c.fchdir(fd), "fchdir");
-}
 
 export function mkdirat(dirfd: number, name: string, mode: number): void {
   fsat.mkdirat(dirfd, name, mode);
@@ -341,9 +332,6 @@ export function flock(fd: number, op: number, path?: string): boolean {
   throw new SyscallError("flock", e, path);
 }
 
-export function syncfs(fd: number): void {
-  check(c.syncfs(fd), "syncfs");
-}
 
 /**
  * execve(2). Replaces every thread of this process; returns only by throwing.
