@@ -12,12 +12,15 @@ export class AttachConnection {
   private reader = new FrameReader();
   private sock!: import("bun").Socket<undefined>;
   private exitInfo?: { exitCode: number; removed?: boolean };
+  private output = true;
   private closedResolve!: () => void;
   /** Resolves when the watcher closes the connection. */
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
 
-  static async connect(dir: string): Promise<AttachConnection> {
+  /** `output: false` (for `wait`): only the exit is of interest, the container's output is dropped. */
+  static async connect(dir: string, opts: { output?: boolean } = {}): Promise<AttachConnection> {
     const c = new AttachConnection();
+    c.output = opts.output ?? true;
     const dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
     try {
       c.sock = await Bun.connect<undefined>({
@@ -66,8 +69,8 @@ export class AttachConnection {
 
   private onData(chunk: Uint8Array): void {
     for (const f of this.reader.push(chunk)) {
-      if (f.type === Frame.Stdout) writeAll(1, f.payload);
-      else if (f.type === Frame.Stderr) writeAll(2, f.payload);
+      if (f.type === Frame.Stdout) this.output && writeAll(1, f.payload);
+      else if (f.type === Frame.Stderr) this.output && writeAll(2, f.payload);
       else if (f.type === Frame.Exit) this.exitInfo = JSON.parse(f.payload.toString());
     }
   }

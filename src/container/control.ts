@@ -99,7 +99,25 @@ async function recordExitIfUnwatched(engine: Engine, st: ContainerState, guess: 
 }
 
 /** Block until the container is not running; its exit code. */
+async function exitFromWatcher(engine: Engine, id: string): Promise<number | undefined> {
+  const { AttachConnection } = await import("./attach.ts");
+  try {
+    const conn = await AttachConnection.connect(engine.containers.containerDir(id), { output: false });
+    conn.hello({ stdin: false });
+    await conn.closed;
+    return conn.exit?.exitCode;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function waitContainer(engine: Engine, st: ContainerState): Promise<number> {
+  // While a watcher runs, listen to it: it announces the exit code even when --rm then
+  // removes the container (and its record) before a poll could read it.
+  if (isRunning(st) && shimRunning(engine.containers, st.id)) {
+    const code = await exitFromWatcher(engine, st.id);
+    if (code !== undefined) return code;
+  }
   let delay = 5;
   for (;;) {
     const cur = engine.containers.load(st.id);

@@ -310,6 +310,14 @@ describe("stop, kill, restart, start, wait", () => {
     expect(res.stdout).toBe("3\n4\n");
     expect(r.run(["wait", "nosuch"]).code).toBe(1);
   });
+
+  it("wait reports the exit code of a --rm container that removes itself", () => {
+    const id = r.run(["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.5; exit 9"]).stdout.trim();
+    const res = r.run(["wait", id]);
+    expect(res.stdout).toBe("9\n");
+    expect(res.code).toBe(0);
+    expect(r.run(["ps", "-aq", "--no-trunc"]).stdout).not.toContain(id);
+  });
 });
 
 // ---- rm, prune, inspect, names ----
