@@ -61,6 +61,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (notice) (await import("../cli/log.ts")).log.warn(notice);
 
   const img = await ensureImage(engine, opts.image);
+  await engine.images.ensureExtracted(img.layers.map((l) => l.diffId));
   const config: ImageConfig = engine.images.getConfig(img);
   const cc = config.config ?? {};
   const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint ? [opts.entrypoint] : []) : (cc.Entrypoint ?? []);

@@ -8,7 +8,7 @@
 //      the whole stream, the DiffID against the config;
 //   4. only when every layer is staged: blobs and layers published by rename, image, tag.
 // Anything staged is removed on failure; scratch leftovers of a killed pull are swept later.
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
@@ -248,24 +248,6 @@ async function stageLayer(
     // Reads are serialised: the extractor pulls, and afterwards we drain what it left.
     let chain: Promise<Uint8Array | null> = Promise.resolve(null);
     const serial = () => (chain = chain.then(next, next));
-    const stream = new ReadableStream<Uint8Array>(
-      {
-        async pull(ctrl) {
-          const c = await serial();
-          if (c) ctrl.enqueue(c);
-          else ctrl.close();
-        },
-      },
-      { highWaterMark: 4 },
-    );
-    const { applyLayer } = await import("./layer-apply.ts");
-    let applied: Awaited<ReturnType<typeof applyLayer>> | undefined;
-    let applyErr: unknown;
-    try {
-      applied = await applyLayer(stream, join(dir, "diff"));
-    } catch (e) {
-      applyErr = e;
-    }
     try {
       while (await serial());
     } catch {
@@ -281,16 +263,9 @@ async function stageLayer(
       );
     }
     progress.status(id, "Download complete");
-    log.debug(`layer ${id}: ${n} bytes fetched and applied in ${(performance.now() - t0).toFixed(0)} ms${reader.resumed ? ` (resumed ${reader.resumed}x)` : ""}`);
-    if (applyErr !== undefined) {
-      const msg = applyErr instanceof Error ? applyErr.message : String(applyErr);
-      throw new UserError(`layer ${desc.digest} of ${client.name}: ${msg}`);
-    }
-    if (applied!.diffId !== diffId) {
-      throw new UserError(
-        `layer ${desc.digest} of ${client.name}: its content has DiffID ${applied!.diffId}, but the image config says ${diffId}`,
-      );
-    }
+    log.debug(`layer ${id}: ${n} bytes fetched in ${(performance.now() - t0).toFixed(0)} ms${reader.resumed ? ` (resumed ${reader.resumed}x)` : ""}`);
+    // As containerd does: pull verifies what it fetched (the blob digest, above); the layer is
+    // unpacked once, on first use, where its DiffID is checked (store.ensureExtracted).
     return {
       dir,
       blob,
@@ -298,7 +273,7 @@ async function stageLayer(
         diffId,
         digest: desc.digest,
         mediaType: desc.mediaType,
-        size: applied!.size,
+        size: uncompressedSizeHint(blob, n),
         compressedSize: desc.size,
         created: new Date().toISOString(),
       },
@@ -324,4 +299,36 @@ export async function pullForRun(engine: Engine, name: string): Promise<ImageRec
   const insecure = (globals as { insecureRegistries?: string[] }).insecureRegistries ?? [];
   const res = await pullImage(engine, { reference: name, insecure });
   return res.image;
+}
+
+/**
+ * The uncompressed size of a layer blob without inflating it, for `images` until the layer
+ * is unpacked (which records the exact size): gzip's ISIZE trailer, zstd's frame content size
+ * when the frame declares it, else the blob's own size.
+ */
+export function uncompressedSizeHint(file: string, size: number): number {
+  const fd = openSync(file, "r");
+  try {
+    const head = Buffer.alloc(18);
+    readSync(fd, head, 0, head.length, 0);
+    if (head[0] === 0x1f && head[1] === 0x8b && size >= 18) {
+      const tail = Buffer.alloc(4);
+      readSync(fd, tail, 0, 4, size - 4);
+      return tail.readUInt32LE(0); // modulo 4 GiB: a hint, corrected on unpack
+    }
+    if (head.readUInt32LE(0) === 0xfd2fb528) {
+      const fhd = head[4]!;
+      const fcsFlag = fhd >> 6;
+      const single = (fhd >> 5) & 1;
+      const dictBytes = [0, 1, 2, 4][fhd & 3]!;
+      const off = 5 + (single ? 0 : 1) + dictBytes;
+      if (fcsFlag === 0 && !single) return size;
+      const len = [1, 2, 4, 8][fcsFlag]!;
+      const v = len === 8 ? Number(head.readBigUInt64LE(off)) : head.readUIntLE(off, len);
+      return len === 2 ? v + 256 : v;
+    }
+    return size;
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -218,6 +218,41 @@ export class ImageStore {
   layerDiffDir(diffId: string): string {
     return join(this.layerDir(diffId), "diff");
   }
+  isExtracted(diffId: string): boolean {
+    return existsSync(this.layerDiffDir(diffId));
+  }
+
+  /**
+   * Unpack layers that were stored as verified blobs only (pull): each once, from its blob,
+   * checked against its DiffID, published by rename. Two commands racing on one layer both
+   * unpack; the first rename wins and the other copy is dropped.
+   */
+  async ensureExtracted(diffIds: string[]): Promise<void> {
+    for (const diffId of diffIds) {
+      if (this.isExtracted(diffId)) continue;
+      const rec = this.getLayer(diffId);
+      if (!rec) throw new UserError(`layer ${diffId} is not in the store: pull the image again`);
+      const staging = this.scratch("unpack");
+      try {
+        mkdirp(staging, 0o700);
+        const { applyLayer } = await import("./layer-apply.ts");
+        const res = await applyLayer(this.blobPath(rec.digest), join(staging, "diff"));
+        if (res.diffId !== diffId) throw new UserError(`layer ${rec.digest} unpacks to ${res.diffId}, not its DiffID ${diffId}: pull the image again`);
+        this.locked(() => {
+          if (!existsSync(join(this.layerDir(diffId), "layer.json"))) {
+            throw new UserError(`layer ${diffId} was removed while it was being unpacked`);
+          }
+          if (this.isExtracted(diffId)) return;
+          renameSync(join(staging, "diff"), this.layerDiffDir(diffId));
+          // pull recorded a size hint; the unpacked tar's is exact
+          if (rec.size !== res.size) writeJsonAtomic(join(this.layerDir(diffId), "layer.json"), { ...rec, size: res.size });
+        });
+      } finally {
+        removeTree(staging);
+      }
+    }
+  }
+
   getLayer(diffId: string): LayerRecord | undefined {
     return readJson<LayerRecord>(join(this.layerDir(diffId), "layer.json"));
   }

@@ -171,9 +171,10 @@ describe("pull", () => {
     expect(rec.layers.map((l: any) => [l.diffId, l.digest, l.mediaType])).toEqual(
       [L.busybox, L.hello, L.whiteout].map((l) => [l.diffId, l.digest, l.mediaType]),
     );
+    // Pull verifies and stores blobs; each layer is unpacked once, on first use (the next test).
     for (const l of [L.busybox, L.hello, L.whiteout]) {
       expect(existsSync(join(root, "image", "blobs", "sha256", l.digest.slice(7)))).toBe(true);
-      expect(existsSync(join(root, "image", "layers", l.diffId.slice(7), "diff"))).toBe(true);
+      expect(existsSync(join(root, "image", "layers", l.diffId.slice(7), "layer.json"))).toBe(true);
     }
     expect(scratchLeft(root)).toEqual([]);
     const list = await minid(root, ["images"]);
@@ -192,6 +193,10 @@ describe("pull", () => {
     expect(r.stderr).toBe("");
     expect(r.stdout).toBe("hi\nnew\n/bin/ls\n");
     expect(r.code).toBe(0);
+    for (const l of [L.busybox, L.hello, L.whiteout]) {
+      expect(existsSync(join(root, "image", "layers", l.diffId.slice(7), "diff"))).toBe(true);
+    }
+    expect(scratchLeft(root)).toEqual([]);
   });
 
   it("a layer's tree matches what umoci unpacks from the same image", async () => {
