@@ -238,10 +238,9 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
     });
     removeTree(join(staging, "changes"));
 
-    const { applyLayer } = await import("./layer-apply.ts");
-    const res = await applyLayer(tarFile, join(staging, "diff"));
-    if (res.diffId !== written.diffId) throw new Error(`layer tar changed while being applied (${res.diffId} != ${written.diffId})`);
-    const rec = layerRecordOf(res);
+    // The new layer is stored as the tar just written; like a pulled one it is unpacked once,
+    // when a container of the new image first needs it (store.ensureExtracted checks DiffID).
+    const rec = layerRecordOf({ ...written, compression: "none" });
     store.pin([rec.diffId, rec.digest]);
     store.adoptBlob(tarFile, rec.digest);
     store.commitLayer(staging, rec);

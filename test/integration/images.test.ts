@@ -120,10 +120,12 @@ describe("commit", () => {
     expect(names).toContain(".wh.home");
     expect(names).toContain("var/.wh..wh..opq");
     expect(names.filter((n) => /^etc\/(hosts|hostname|resolv\.conf)$/.test(n))).toEqual([]);
+    // The layer is unpacked once, when the first container of the new image needs it.
+    expect(existsSync(layerDirOf("snap:one"))).toBe(false);
+    ok(["run", "--name", "dst1", "snap:one", "true"]);
     expect(lgetxattr(join(layerDirOf("snap:one"), "added.txt"), "user.minid")?.toString()).toBe("kept");
 
     // Tree-wise: the container's merged view (export) == a fresh container of the new image.
-    ok(["run", "--name", "dst1", "snap:one", "true"]);
     ok(["export", "src1", "-o", join(work, "src1.tar")]);
     ok(["export", "dst1", "-o", join(work, "dst1.tar")]);
     const before = treeOf(extract(join(work, "src1.tar"), "src1"), runtimeOnly);
