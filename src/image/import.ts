@@ -1,5 +1,6 @@
 // `minid import`: a flat rootfs tar (plain, gzip or zstd) becomes a one-layer image.
-import { copyFileSync, createWriteStream, mkdirSync } from "node:fs";
+import { copyFileSync, createWriteStream, mkdirSync, statSync } from "node:fs";
+import { copyFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Engine } from "../engine.ts";
@@ -28,9 +29,27 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
   const blob = `${staging}.blob`;
   try {
     mkdirSync(staging, { mode: 0o700 });
-    await copySource(opts.source, blob);
     const { applyLayer } = await import("./layer-apply.ts");
-    const res = await applyLayer(blob, join(staging, "diff"));
+    let res: Awaited<ReturnType<typeof applyLayer>>;
+    if (typeof opts.source === "string" && opts.source !== "-") {
+      // A file: keep its copy (the blob) on a pool thread while this thread unpacks the
+      // original, so the two passes overlap; a file changing meanwhile is refused.
+      const before = statSource(opts.source);
+      const copy = copyFile(opts.source, blob);
+      try {
+        res = await applyLayer(opts.source, join(staging, "diff"));
+      } finally {
+        await copy.catch(() => {});
+      }
+      await copy;
+      const after = statSource(opts.source);
+      if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+        throw new UserError(`${opts.source} changed while it was being imported: import it again`);
+      }
+    } else {
+      await copySource(opts.source, blob);
+      res = await applyLayer(blob, join(staging, "diff"));
+    }
     const rec = layerRecordOf(res);
     const { mediaType } = rec;
     store.adoptBlob(blob, res.digest);
@@ -49,6 +68,17 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
   }
 }
 
+function statSource(source: string) {
+  try {
+    const st = statSync(source);
+    if (st.isDirectory()) throw new UserError(`${source} is a directory; import takes a tar file`);
+    return st;
+  } catch (e: any) {
+    if (e?.code === "ENOENT") throw new UserError(`open ${source}: no such file or directory`);
+    throw e;
+  }
+}
+
 async function copySource(source: string | Blob, dest: string): Promise<void> {
   if (typeof source !== "string") {
     await Bun.write(dest, source);
@@ -58,11 +88,5 @@ async function copySource(source: string | Blob, dest: string): Promise<void> {
     await pipeline(process.stdin, createWriteStream(dest, { mode: 0o600 }));
     return;
   }
-  try {
-    copyFileSync(source, dest);
-  } catch (e: any) {
-    if (e?.code === "ENOENT") throw new UserError(`open ${source}: no such file or directory`);
-    if (e?.code === "EISDIR") throw new UserError(`${source} is a directory; import takes a tar file`);
-    throw e;
-  }
+  copyFileSync(source, dest);
 }
