@@ -163,8 +163,23 @@ function prepareContainer(engine: Engine, st: ContainerState): void {
   writeFileSync(join(dir, "resolv.conf"), resolv);
 }
 
+/** The container's cgroup, made again when a stopped container starts (exit removes it). */
+function ensureCgroup(st: ContainerState): void {
+  const p = st.cgroupPaths;
+  if (!p) return;
+  const dirs = p.version === "v2" ? [p.path] : Object.values(p.paths);
+  if (dirs.every((d) => existsSync(d))) return;
+  const { createCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+  try {
+    createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
 /** The spec init needs for one start of the container. */
 export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<InitSpec> = {}): InitSpec {
+  ensureCgroup(st);
   const dir = engine.containers.containerDir(st.id);
   const driver = driverByName(st.storage.driver);
   // vfs copies once at create; overlay/aufs only need their directories.

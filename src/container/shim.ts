@@ -503,6 +503,14 @@ class Shim {
         shimStart: undefined,
       };
       this.store.save(s);
+      // As with runc, a stopped container keeps no cgroup (start makes it again), so deleting
+      // a --root with only stopped containers leaves nothing in /sys/fs/cgroup.
+      if (s.cgroupPaths) {
+        const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+        try {
+          removeCgroup(s.cgroupPaths);
+        } catch {}
+      }
     });
     if (tomb && gone) {
       const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");

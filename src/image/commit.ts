@@ -158,17 +158,9 @@ export function commitConfig(parent: ContainerConfig, st: ContainerState): Conta
 async function frozen<T>(st: ContainerState, fn: () => Promise<T>): Promise<T> {
   const live = liveState(st);
   if (live.status !== "running") return fn();
-  const { loadCgroup } = await import("../linux/cgroups.ts");
-  const raw = st.cgroupPaths as unknown;
-  let paths: any;
-  if (raw && typeof raw === "object" && !Array.isArray(raw) && "version" in (raw as any)) paths = raw;
-  else if (Array.isArray(raw)) {
-    const v2 = raw.find((p: string) => existsSync(join(p, "cgroup.freeze")));
-    const v1 = raw.find((p: string) => existsSync(join(p, "freezer.state")));
-    if (v2) paths = { version: "v2", path: v2 };
-    else if (v1) paths = { version: "v1", paths: { freezer: v1 } };
-  }
+  const paths = st.cgroupPaths;
   if (!paths) return fn();
+  const { loadCgroup } = await import("../linux/cgroups.ts");
   const cg = loadCgroup(paths);
   let froze = false;
   try {
