@@ -1,6 +1,6 @@
 // Turning `run` options into a registered container: image lookup, validation of every
 // user-supplied piece before anything is written, then state, writable layer and init spec.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
@@ -223,12 +223,4 @@ export function writeInitSpec(engine: Engine, st: ContainerState, spec: InitSpec
   const path = join(engine.containers.containerDir(st.id), "init.json");
   writeJsonAtomic(path, spec, 0o600);
   return path;
-}
-
-export function isDirectory(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }

@@ -17,6 +17,7 @@ import {
 } from "../linux/libc.ts";
 import { checkStdoutNotTerminal, writeAllSync } from "./archive.ts";
 import { removeTree } from "../util/fs.ts";
+import { driverByName } from "../storage/select.ts";
 
 let privateNs = false;
 
@@ -30,8 +31,7 @@ function enterPrivateMountNs(): void {
 
 /** The directory holding the container's writable layer. */
 export function containerUpper(engine: Engine, st: ContainerState): string {
-  const dir = engine.containers.containerDir(st.id);
-  return st.storage.driver === "vfs" ? `${dir}/rootfs` : `${dir}/upper`;
+  return driverByName(st.storage.driver).upperDir(engine.containers.containerDir(st.id));
 }
 
 /**
