@@ -7,7 +7,7 @@ import type { ContainerState } from "./state.ts";
 import type { InitSpec, MountSpec } from "./spec.ts";
 import { parseVolume, parseTmpfs } from "./volumes.ts";
 import { buildEnv, parseEnvFile } from "./env.ts";
-import { newId, randomName, shortId } from "../util/ids.ts";
+import { newId, shortId } from "../util/ids.ts";
 import { UserError } from "../util/errors.ts";
 import { chooseDriver, driverByName } from "../storage/select.ts";
 import { ensureImage } from "../image/ensure.ts";
@@ -87,7 +87,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
 
   const st: ContainerState = {
     id,
-    name: opts.name ?? uniqueRandomName(engine),
+    name: opts.name ?? "", // "": the store picks a free random name
     image: opts.image,
     imageId: img.id,
     created: new Date().toISOString(),
@@ -135,15 +135,6 @@ async function createContainerCgroup(st: ContainerState) {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-}
-
-function uniqueRandomName(engine: Engine): string {
-  const taken = new Set(engine.containers.list().map((c) => c.name));
-  for (let i = 0; i < 100; i++) {
-    const n = randomName();
-    if (!taken.has(n)) return n;
-  }
-  return `${randomName()}_${Date.now() % 1000}`;
 }
 
 /** Host-side pieces of a container: writable layer and the files bound over /etc. */

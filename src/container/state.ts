@@ -16,7 +16,7 @@ export interface SecurityConfig {
 }
 import { mkdirp, readJson, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
-import { NAME_RE } from "../util/ids.ts";
+import { NAME_RE, randomName } from "../util/ids.ts";
 
 export type Status = "created" | "running" | "paused" | "exited" | "removing";
 
@@ -120,12 +120,15 @@ export class ContainerStore {
    * state document is created while holding the names lock.
    */
   create(st: ContainerState): void {
-    if (!NAME_RE.test(st.name)) {
+    if (st.name && !NAME_RE.test(st.name)) {
       throw new UserError(`Invalid container name (${st.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
     mkdirp(this.dir, 0o700);
     withLock(this.namesLock, () => {
-      const clash = this.list().find((c) => c.name === st.name);
+      const all = this.list();
+      // An unnamed container gets a random name, picked under the same lock as the check.
+      if (!st.name) st.name = unusedRandomName(new Set(all.map((c) => c.name)));
+      const clash = all.find((c) => c.name === st.name);
       if (clash) {
         throw new UserError(
           `Conflict. The container name "/${st.name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
@@ -155,6 +158,14 @@ export class ContainerStore {
     removeTree(join(dir, "state.json"));
     removeTree(dir);
   }
+}
+
+function unusedRandomName(taken: Set<string>): string {
+  for (let i = 0; i < 100; i++) {
+    const n = randomName();
+    if (!taken.has(n)) return n;
+  }
+  return `${randomName()}_${Date.now() % 1000}`;
 }
 
 /** Field 22 of /proc/PID/stat: the process start time, stable for the life of the PID. */

@@ -37,6 +37,14 @@ describe("container state store", () => {
     expect(() => s.create(sample("b".repeat(64), "web"))).toThrow(/already in use/);
     expect(() => s.create(sample("c".repeat(64), "bad name"))).toThrow(/Invalid container name/);
   });
+  test("an unnamed container gets a free random name", () => {
+    const s = new ContainerStore(dir);
+    const ids = ["e", "f", "0"].map((c) => c.repeat(64));
+    for (const id of ids) s.create(sample(id, ""));
+    const names = s.list().map((c) => c.name);
+    expect(names.every((n) => /^[a-z]+_[a-z]+/.test(n))).toBe(true);
+    expect(new Set(names).size).toBe(3);
+  });
   test("ambiguous id prefixes are errors", () => {
     const s = new ContainerStore(dir);
     s.create(sample("ab" + "1".repeat(62), "one"));
