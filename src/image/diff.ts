@@ -15,6 +15,7 @@ import { join } from "node:path";
 import {
   AT_FDCWD, S_IFBLK, S_IFCHR, S_IFIFO, chmod, lchown, lgetxattr, llistxattr, lsetxattr, lutimes, mknodat, symlinkat,
 } from "../linux/libc.ts";
+import { isWhiteout } from "../storage/copy-tree.ts";
 
 const OPAQUE = "trusted.overlay.opaque";
 
@@ -25,10 +26,6 @@ function lstat(p: string): BigIntStats | undefined {
     if (e?.code === "ENOENT" || e?.code === "ENOTDIR") return undefined;
     throw e;
   }
-}
-
-export function isWhiteoutStat(st: BigIntStats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0n;
 }
 
 function isOpaque(path: string): boolean {
@@ -61,7 +58,7 @@ export function mergedChildren(sources: string[]): Map<string, LowerEntry> {
       const path = join(sources[i]!, name);
       const st = lstat(path);
       if (!st) continue;
-      if (isWhiteoutStat(st)) {
+      if (isWhiteout(st)) {
         hidden.add(name);
         continue;
       }

@@ -15,6 +15,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type zlibT from "node:zlib";
 import * as libc from "../linux/libc.ts";
+import { untilEvent } from "../util/stream-event.ts";
 
 const { fsat } = libc;
 
@@ -260,21 +261,7 @@ async function pumpWith(
       }
     });
     // 'error' from destroy(failure) or from corrupt input; 'close' guards against waiting forever.
-    const waitFor = (ev: "end") =>
-      new Promise<void>((resolve, reject) => {
-        const done = (e?: unknown) => {
-          dec.off(ev, ok);
-          dec.off("error", bad);
-          dec.off("close", ok);
-          e === undefined ? resolve() : reject(e);
-        };
-        const ok = () => done();
-        const bad = (e: unknown) => done(e);
-        dec.on(ev, ok);
-        dec.on("error", bad);
-        dec.on("close", ok);
-      });
-    dec.on("error", () => {}); // errors are surfaced through waitFor / failure
+    dec.on("error", () => {}); // errors are surfaced through untilEvent / failure
     const fail = (e: unknown): never => {
       if (failure !== undefined) throw failure;
       throw new LayerError(`layer rejected: corrupt ${compression} data (${(e as Error)?.message ?? e})`);
@@ -303,7 +290,7 @@ async function pumpWith(
       }
       if (dec.destroyed && failure === undefined) fail(dec.errored ?? "stream closed");
       dec.end();
-      await waitFor("end");
+      await untilEvent(dec, "end");
       if (failure !== undefined) throw failure;
     } catch (e) {
       dec.destroy();

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import { isUtf8 } from "node:buffer";
 import type zlibT from "node:zlib";
 import * as libc from "../linux/libc.ts";
+import { untilEvent } from "../util/stream-event.ts";
 
 export interface WriteOptions {
   /** Turn overlayfs whiteouts (0/0 char devices, opaque xattrs) into OCI .wh. entries. */
@@ -351,7 +352,7 @@ class Sink {
   }
 
   private async unblock(): Promise<void> {
-    await waitFor(this.gz!, "drain");
+    await untilEvent(this.gz!, "drain");
     this.blocked = false;
     if (this.failure !== undefined) throw this.failure;
   }
@@ -362,7 +363,7 @@ class Sink {
     const diffId = `sha256:${this.hash.digest("hex")}`;
     if (!this.gz) return { diffId, digest: diffId, size: this.size, compressedSize: this.size };
     this.gz.end();
-    await waitFor(this.gz, "end");
+    await untilEvent(this.gz, "end");
     if (this.failure !== undefined) throw this.failure;
     return { diffId, digest: `sha256:${this.hashOut.digest("hex")}`, size: this.size, compressedSize: this.written };
   }
@@ -374,21 +375,6 @@ class Sink {
 
 const ZEROS = Buffer.alloc(1024);
 
-function waitFor(s: zlibT.Gzip, ev: "drain" | "end"): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (e?: unknown) => {
-      s.off(ev, ok);
-      s.off("error", bad);
-      s.off("close", ok);
-      e === undefined ? resolve() : reject(e);
-    };
-    const ok = () => done();
-    const bad = (e: unknown) => done(e);
-    s.on(ev, ok);
-    s.on("error", bad);
-    s.on("close", ok);
-  });
-}
 
 function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
@@ -413,19 +399,8 @@ function record(key: string, value: string | Buffer): Buffer {
   return Buffer.concat([Buffer.from(String(len)), body]);
 }
 
-interface HeaderFields {
-  name: Buffer;
-  prefix?: Buffer | null;
-  type: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  mtime: number;
-  linkname?: Buffer;
-  devmajor?: number;
-  devminor?: number;
-}
+/** What a ustar header holds: an entry without its PAX-only parts, plus the name's prefix. */
+type HeaderFields = Omit<Entry, "xattrs"> & { prefix?: Buffer | null };
 
 function header(f: HeaderFields): Buffer {
   const h = Buffer.alloc(512);

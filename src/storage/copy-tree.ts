@@ -11,8 +11,9 @@ import {
 
 const OPAQUE = "trusted.overlay.opaque";
 
-export function isWhiteout(st: Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
+/** overlayfs's whiteout: a 0/0 character device (plain or bigint stats). */
+export function isWhiteout(st: { isCharacterDevice(): boolean; rdev: number | bigint }): boolean {
+  return st.isCharacterDevice() && Number(st.rdev) === 0;
 }
 
 export function copyLayers(layers: string[], dest: string): void {
