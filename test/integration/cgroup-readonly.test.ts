@@ -57,6 +57,11 @@ describe("read-only cgroup filesystem (v1 view)", () => {
     expectAllRefused(r.run(["run", "--rm", "--pids-limit", "50", "busybox", "sh", "-c", WRITES]).stdout);
   });
 
+  it("the tmpfs holding the hierarchies is read-only too", () => {
+    const res = r.run(["exec", "ro", "sh", "-c", "mkdir /sys/fs/cgroup/planted 2>/dev/null && echo made || echo refused; ln -s pids /sys/fs/cgroup/alias 2>/dev/null && echo linked || echo refused"]);
+    expect(res.stdout).toBe("refused\nrefused\n");
+  });
+
   it("an exec'd process cannot either; the host's pids.max is unchanged", () => {
     const res = r.run(["exec", "ro", "sh", "-c", WRITES]);
     expect(res.code).toBe(0);
@@ -66,7 +71,7 @@ describe("read-only cgroup filesystem (v1 view)", () => {
   });
 
   it("the mounts say ro", () => {
-    const res = r.run(["exec", "ro", "sh", "-c", "awk '$5 ~ \"^/sys/fs/cgroup/\" {print $5, $6}' /proc/self/mountinfo"]);
+    const res = r.run(["exec", "ro", "sh", "-c", "awk '$5 ~ \"^/sys/fs/cgroup(/|$)\" {print $5, $6}' /proc/self/mountinfo"]);
     const got = lines(res.stdout);
     expect(got.length).toBeGreaterThan(0);
     for (const l of got) expect(l).toMatch(/ ro(,|$)/);

@@ -571,6 +571,26 @@ describe("failures leave the store as it was", () => {
     unchanged();
   });
 
+  it("by tag, a manifest whose bytes disagree with its Docker-Content-Digest header is refused", async () => {
+    // The header is the registry's word on what the tag names; content that does not hash to
+    // it was changed on the way.
+    const bad = startProxy(reg.url, undefined, async (req, url, res) => {
+      if (req.method === "GET" && url.pathname.endsWith("/manifests/1") && res.status === 200) {
+        const text = (await res.text()).replace('"schemaVersion":2', '"schemaVersion": 2');
+        const h = new Headers(res.headers);
+        h.delete("content-length");
+        return new Response(text, { status: res.status, headers: h });
+      }
+      return res;
+    });
+    proxies.push(bad);
+    const r = await minid(root, ["pull", `${bad.host}/test/busybox:1`]);
+    oneLine(r);
+    expect(r.stderr).toContain("manifest digest mismatch");
+    expect(r.stderr).toContain("header says");
+    unchanged();
+  });
+
   it("a substituted manifest with a matching Docker-Content-Digest header is refused by digest", async () => {
     // The proxy serves another (valid) manifest for the digest asked for and recomputes the
     // header, so only the client's own hash of the bytes against the reference can notice.
