@@ -554,6 +554,21 @@ describe("failures leave the store as it was", () => {
     unchanged();
   });
 
+  it("a corrupted image config: digest mismatch, nothing kept", async () => {
+    const corrupt = startProxy(reg.url, undefined, async (req, url, res) => {
+      if (req.method === "GET" && url.pathname.endsWith(`/blobs/${img1.config}`)) {
+        const text = (await res.text()).replace('"architecture":"amd64"', '"architecture":"AMD64"');
+        return new Response(text, { status: res.status, headers: res.headers });
+      }
+      return res;
+    });
+    proxies.push(corrupt);
+    const r = await minid(root, ["pull", `${corrupt.host}/test/busybox:1`]);
+    failsAfterProgress(r);
+    expect(r.stderr).toContain(`digest mismatch for image config ${img1.config}`);
+    unchanged();
+  });
+
   it("a corrupted manifest is refused", async () => {
     const bad = startProxy(reg.url, undefined, async (req, url, res) => {
       if (req.method === "GET" && url.pathname.includes("/manifests/")) {

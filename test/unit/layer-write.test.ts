@@ -190,6 +190,23 @@ describe("writeLayerTar", () => {
     expect(fs.readdirSync(base)).toEqual(before);
   });
 
+  // A sysfs attribute claims 4096 bytes and reads far fewer: bind-mounted over a file of the
+  // tree, it is a file that "shrank" between lstat and read, deterministically.
+  const SHORT_FILE = "/sys/kernel/mm/transparent_hugepage/enabled";
+  (process.getuid?.() === 0 && fs.existsSync(SHORT_FILE) ? test : test.skip)("a file that shrinks while archived fails the layer, no short entry", async () => {
+    fs.mkdirSync(src);
+    fs.writeFileSync(at("short"), "");
+    expect(fs.statSync(SHORT_FILE).size).toBeGreaterThan(fs.readFileSync(SHORT_FILE).length);
+    sh("mount", "--bind", SHORT_FILE, at("short"));
+    try {
+      const out = path.join(base, "s.tar");
+      await expect(writeLayerTar(src, out, { overlayWhiteouts: true })).rejects.toThrow(/short shrank while being archived/);
+      expect(fs.existsSync(out)).toBe(false);
+    } finally {
+      sh("umount", at("short"));
+    }
+  });
+
   test("an empty directory is a valid empty layer", async () => {
     fs.mkdirSync(src);
     const out = path.join(base, "e.tar");
