@@ -89,6 +89,13 @@ describe("exec confinement", () => {
     expect(res.stdout).toBe("userns-denied\nmntns-denied\n");
   });
 
+  withProbe("the filter refuses bpf, keyctl and the rest of the probed deny list", () => {
+    const res = ex("/probe", ...Object.values(PROBED).map(String));
+    expect(res.code).toBe(0);
+    const got = parseProbe(res.stdout);
+    for (const [name, nr] of Object.entries(PROBED)) expect(`${name}=${got[nr]}`).toBe(`${name}=${EPERM}`);
+  });
+  // Last: the sleeps' zombies stay with PID 1 (sleep never reaps), holding the pids budget.
   it("counts against the container's --pids-limit", () => {
     // A child shell forks 40 short sleeps and dies (status 2) when fork fails; the count after
     // uses builtins only, since forking may still be refused.
@@ -97,12 +104,8 @@ describe("exec confinement", () => {
     expect(max).toBe("16");
     expect(bomb).toBe("2");
     expect(Number(procs)).toBeLessThanOrEqual(16);
+    // And the host's count agrees: the exec'd processes were charged to the container.
+    const events = readFileSync(join(cgroupDirsOf(id).find((d) => d.includes("/pids/"))!, "pids.events"), "utf8");
+    expect(events).toMatch(/^max [1-9]\d*$/m);
   }, 60_000);
-
-  withProbe("the filter refuses bpf, keyctl and the rest of the probed deny list", () => {
-    const res = ex("/probe", ...Object.values(PROBED).map(String));
-    expect(res.code).toBe(0);
-    const got = parseProbe(res.stdout);
-    for (const [name, nr] of Object.entries(PROBED)) expect(`${name}=${got[nr]}`).toBe(`${name}=${EPERM}`);
-  });
 });
