@@ -18,6 +18,8 @@ import type { InitSpec } from "./spec.ts";
 import { findExecutable, ExecError } from "./executable.ts";
 import { confinementOf, resolveContainerUser } from "./security.ts";
 import { UserError, EXIT_CANNOT_EXEC } from "../util/errors.ts";
+import { trace } from "../util/trace.ts";
+trace("exec-enter: loaded");
 import { unshare, setns, close, openPty, fchown, CLONE_FS } from "../linux/libc.ts";
 import { prepareFork, confineForkExec } from "../linux/forkexec.ts";
 
@@ -48,7 +50,9 @@ export type EnterReply =
   | { type: "error"; message: string; exitCode: number; user: boolean };
 
 function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
+  trace("exec-enter: request");
   prepareFork();
+  trace("exec-enter: fork prepared");
   unshare(CLONE_FS);
   for (const [fd, flag] of r.namespaces) {
     setns(fd, flag);
@@ -80,6 +84,7 @@ function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
         ? []
         : [[r.devNull, 0]];
   reply({ type: "ready", master: pty?.master, slave: pty?.slave });
+  trace("exec-enter: confining");
   return confineForkExec({
     path,
     argv: r.cmd,

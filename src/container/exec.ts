@@ -20,6 +20,7 @@ import {
   prctl, pidfdOpen, pidfdSendSignal, close, setWindowSize, pipe2, errnoName, SyscallError, PR_SET_DUMPABLE, O_WRONLY, O_CLOEXEC,
   CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS,
 } from "../linux/libc.ts";
+import { trace } from "../util/trace.ts";
 import { UserError, statusFromExit, signalNumber, EXIT_CANNOT_EXEC } from "../util/errors.ts";
 
 const CAP_SYS_PTRACE = 19;
@@ -82,6 +83,14 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   if (o.privileged || spec.privileged || spec.capabilities?.includes(CAP_SYS_PTRACE)) reexecSealed();
   // Before anything opens a container's fd: the whole process, and so every fork of it.
   prctl(PR_SET_DUMPABLE, 0);
+  // The entering thread loads its code while this one does the host side.
+  const worker = new Worker(enterEntry());
+  // The worker ends blocked for good (see forkexec.ts): never wait for it, never terminate it.
+  const ready = new Promise<EnterReply>((resolve) => {
+    worker.onmessage = (ev: MessageEvent<EnterReply>) => resolve(ev.data);
+    worker.onerror = (ev: ErrorEvent) => resolve({ type: "error", message: `exec: ${ev.message}`, exitCode: EXIT_CANNOT_EXEC, user: false });
+  });
+  worker.unref();
   const env = execEnv(st.config.env, o.env, o.tty);
   await untilInside(ref, st);
 
@@ -112,8 +121,11 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     for (const procs of spec.cgroupProcs ?? []) {
       try {
         // Opened here, written by the child itself: only the command joins the container's
-        // cgroup (and its limits), never this CLI.
-        req.cgroupProcs.push(keep(openSync(procs, O_WRONLY | O_CLOEXEC)));
+        // cgroup (and its limits), never this CLI. On v1 through `tasks`: a thread moving
+        // itself skips the global threadgroup lock that a cgroup.procs write takes (an RCU
+        // grace period, milliseconds per hierarchy, measured); the child has one thread.
+        const file = spec.cgroupVersion === "v1" ? procs.replace(/cgroup\.procs$/, "tasks") : procs;
+        req.cgroupProcs.push(keep(openSync(file, O_WRONLY | O_CLOEXEC)));
       } catch {
         // the cgroup may be gone with a container that is exiting
       }
@@ -126,21 +138,18 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     close(initPidfd);
   }
 
+  trace("exec: host side ready");
   const [reportRead, reportWrite] = pipe2(O_CLOEXEC);
   req.report = reportWrite;
   const records = new ReportReader(reportRead);
-  const worker = new Worker(enterEntry());
-  // The worker ends blocked for good (see forkexec.ts): never wait for it, never terminate it.
-  const ready = new Promise<EnterReply>((resolve) => {
-    worker.onmessage = (ev: MessageEvent<EnterReply>) => resolve(ev.data);
-    worker.onerror = (ev: ErrorEvent) => resolve({ type: "error", message: `exec: ${ev.message}`, exitCode: EXIT_CANNOT_EXEC, user: false });
-  });
   worker.postMessage(req);
   const closeHostFds = () => {
     for (const fd of req.cgroupProcs) closeSync(fd);
     closeSync(req.devNull);
   };
+  worker.ref();
   const reply = await ready;
+  trace("exec: entering thread ready");
   worker.unref();
   if (reply.type === "error") {
     closeHostFds();
@@ -148,6 +157,7 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     throw reply.user ? new ExecError(reply.message, reply.exitCode) : new Error(reply.message);
   }
   const start = await records.next();
+  trace("exec: command started");
   closeHostFds();
   // The child holds its own copy of the terminal's peer: ours would keep the master from EOF.
   if (reply.slave !== undefined) closeSync(reply.slave);
