@@ -141,10 +141,13 @@ export async function main(argv: string[]): Promise<number> {
     if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`);
     const mod = await loader();
     const cmd = mod.default;
-    if (rest.includes("--help") || rest.includes("-h")) {
+    // As in Docker, -h means help unless the command gives it a meaning (run/create -h is --hostname).
+    const helpWords = hasShortFlag(cmd, "h") ? ["--help"] : ["--help", "-h"];
+    const isHelp = (a: string) => helpWords.includes(a);
+    if (rest.some(isHelp)) {
       // Only a help flag before the image/command counts (run busybox ls --help is the container's).
-      const parsed = parseArgv(rest.filter((a) => a !== "--help" && a !== "-h"), (cmd.args ?? {}) as any, name, mod.stopAfter);
-      const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
+      const parsed = parseArgv(rest.filter((a) => !isHelp(a)), (cmd.args ?? {}) as any, name, mod.stopAfter);
+      const helpIdx = rest.findIndex(isHelp);
       const firstRest = parsed.rest.length ? rest.length - parsed.rest.length : rest.length;
       if (mod.stopAfter === undefined || helpIdx < firstRest) {
         // citty colours its usage text; pipes and files get it plain.
@@ -169,6 +172,12 @@ export async function main(argv: string[]): Promise<number> {
     log.error(e instanceof Error ? (globals.logLevel === "debug" ? e.stack : e.message) : String(e));
     return EXIT_ENGINE;
   }
+}
+
+function hasShortFlag(cmd: CommandDef<any>, ch: string): boolean {
+  return Object.values((cmd.args ?? {}) as Record<string, { alias?: string | string[] }>).some((d) =>
+    Array.isArray(d.alias) ? d.alias.includes(ch) : d.alias === ch,
+  );
 }
 
 function hint(e: SyscallError): string {
