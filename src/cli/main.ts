@@ -3,6 +3,7 @@
 import type { CommandDef } from "citty";
 import { renderUsage } from "citty";
 import { parseArgv } from "./argv.ts";
+import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
 import { log, setLogLevel } from "./log.ts";
 import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
@@ -110,6 +111,8 @@ export async function main(argv: string[]): Promise<number> {
   // what its own failures exit with (pull/push/login: 1).
   let userErrorExit: number | undefined;
   try {
+    // The words as the user typed them, bytes that are not UTF-8 included (util/argbytes.ts).
+    argv = losslessArgv(argv);
     let i = 0;
     for (; i < argv.length; i++) {
       const a = argv[i]!;
