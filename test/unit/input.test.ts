@@ -99,3 +99,41 @@ describe("tmpfs options", () => {
     expect(() => parseTmpfsOptions("a\nb")).toThrow(/"a\\nb"/);
   });
 });
+
+import { argBytes, decodeArgBytes, losslessArgv } from "../../src/util/argbytes.ts";
+import { rawArgvBytes } from "../../src/cli/argv.ts";
+
+describe("argv bytes (surrogateescape)", () => {
+  const cases: number[][] = [
+    [0xff, 0xfe],
+    [0x61, 0xc3, 0xa9, 0x62], // é is text
+    [0x80], // lone continuation
+    [0xc0, 0xaf], // overlong '/'
+    [0xed, 0xa0, 0x80], // UTF-16 surrogate encoded
+    [0xe2, 0x82], // truncated
+    [0xf0, 0x9f, 0x98, 0x80, 0xdc, 0x80], // emoji then an escape that could pair wrongly
+    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [],
+  ];
+  test("decode then encode gives the same bytes, for every case and for all 256 single bytes", () => {
+    for (const c of [...cases, ...Array.from({ length: 256 }, (_, i) => [i])]) {
+      expect([...argBytes(decodeArgBytes(Uint8Array.from(c)))]).toEqual(c);
+    }
+  });
+  test("valid UTF-8 decodes to its text; bad bytes to U+DC80..U+DCFF", () => {
+    expect(decodeArgBytes(Buffer.from("héllo 😀"))).toBe("héllo 😀");
+    expect(decodeArgBytes(Uint8Array.from([0xff, 0x41]))).toBe("\udcffA");
+    // The escapes survive JSON (state.json, the init spec).
+    const s = decodeArgBytes(Uint8Array.from([0xff, 0xfe]));
+    expect([...argBytes(JSON.parse(JSON.stringify({ s })).s)]).toEqual([0xff, 0xfe]);
+  });
+  test("losslessArgv takes the words from the kernel's command line when they match", () => {
+    const cmdline = Buffer.concat([Buffer.from("/usr/bin/minid\0run\0busybox\0"), Buffer.from([0xff, 0xfe, 0]), Buffer.from("\0")]);
+    const argv = ["run", "busybox", "\ufffd\ufffd", ""];
+    const got = losslessArgv(argv, cmdline);
+    expect(got.slice(0, 2)).toEqual(["run", "busybox"]);
+    expect(rawArgvBytes(got.slice(2)).map((b) => [...b])).toEqual([[0xff, 0xfe], []]);
+    // A command line that does not line up with argv is not trusted.
+    expect(losslessArgv(["other", "words"], cmdline)).toEqual(["other", "words"]);
+  });
+});
