@@ -337,10 +337,12 @@ export function flock(fd: number, op: number, path?: string): boolean {
  * execve(2). Replaces every thread of this process; returns only by throwing.
  * The argument buffers are kept referenced until the call returns.
  */
-export function execve(path: string, argv: string[], envp: string[]): never {
+/** argv/envp words may be strings (UTF-8) or exact bytes. */
+export function execve(path: string, argv: (string | Uint8Array)[], envp: (string | Uint8Array)[]): never {
   const pathBuf = cstr(path);
-  const argBufs = argv.map(cstr);
-  const envBufs = envp.map(cstr);
+  const word = (w: string | Uint8Array) => (typeof w === "string" ? cstr(w) : Buffer.concat([w, Buffer.from([0])]));
+  const argBufs = argv.map(word);
+  const envBufs = envp.map(word);
   const argvArr = new BigUint64Array(argBufs.length + 1);
   argBufs.forEach((b, i) => (argvArr[i] = BigInt(ptr(b))));
   const envArr = new BigUint64Array(envBufs.length + 1);
