@@ -19,6 +19,7 @@ import { findExecutable, ExecError } from "./executable.ts";
 import { confinementOf, resolveContainerUser } from "./security.ts";
 import { UserError, EXIT_CANNOT_EXEC } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
+import { argBytes } from "../util/argbytes.ts";
 trace("exec-enter: loaded");
 import { unshare, setns, close, openPty, fchown, CLONE_FS } from "../linux/libc.ts";
 import { prepareFork, confineForkExec } from "../linux/forkexec.ts";
@@ -87,8 +88,9 @@ function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
   trace("exec-enter: confining");
   return confineForkExec({
     path,
-    argv: r.cmd,
-    envp: env,
+    // The words as the user typed them, bytes that are not UTF-8 included (util/argbytes.ts).
+    argv: r.cmd.map(argBytes),
+    envp: env.map(argBytes),
     dup: stdio,
     setsid: true,
     ctty: pty ? 0 : undefined,

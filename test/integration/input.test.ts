@@ -50,6 +50,16 @@ describe("argv bytes reach the container exactly", () => {
     expect(res.code).toBe(0);
   });
 
+  it("exec passes the same bytes, in argv and in -e values", () => {
+    const word = "\\303\\251\\200\\300\\257\\377";
+    const res = viaShell(
+      `w="$(printf '${word}')"; m "$@" run -d --name argvexec busybox sleep 60 >/dev/null && m "$@" exec -e "V=$w" argvexec sh -c 'printf %s "$1" | od -An -tx1; printf %s "$V" | od -An -tx1' x "$w"; rc=$?; m "$@" rm -f argvexec >/dev/null; exit $rc`,
+    );
+    const want = "c3 a9 80 c0 af ff";
+    expect(res.stdout.split("\n").map((l) => l.trim().replace(/\s+/g, " "))).toEqual([want, want, ""]);
+    expect(res.code).toBe(0);
+  });
+
   it("a stopped container started again still gets the same bytes (they survive state.json)", () => {
     const res = viaShell(
       `m "$@" run --name argvkeep busybox sh -c 'printf %s "$1" | od -An -tx1' x "$(printf 'a\\376')" && m "$@" start -a argvkeep && m "$@" rm argvkeep >/dev/null`,
