@@ -1,6 +1,7 @@
 // Builds the container's filesystem view inside a fresh mount namespace and pivots into it.
 // Runs in init on the JS thread only: every call here is synchronous, because Bun's async fs
 // work runs on pool threads that are still in the host's mount namespace.
+import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import { mkdirSync, readFileSync, statSync } from "node:fs";
 import type { InitSpec, MountSpec } from "../container/spec.ts";
 import {
@@ -261,7 +262,9 @@ function remountReadOnly(rootFd: number, destination: string): void {
 function tmpfsInto(rootFd: number, m: MountSpec): void {
   const fd = mkdirAllInRoot(rootFd, m.destination);
   try {
-    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NODEV | (m.readOnly ? MS_RDONLY : 0), m.options ?? "mode=1777");
+    // Flag words (exec, ro, noatime...) are mount flags, the rest tmpfs data (tmpfs-options.ts).
+    const { flags, data } = parseTmpfsOptions(m.options ?? "mode=1777");
+    mount("tmpfs", fdPath(fd), "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
   } finally {
     close(fd);
   }

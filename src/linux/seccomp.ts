@@ -118,10 +118,16 @@ export function encodeFilter(prog: Insn[]): Buffer {
  * carries the filter into the container). Needs no_new_privs or CAP_SYS_ADMIN.
  */
 export function installSeccomp(caps: number[]): void {
+  const { prog, filter } = compileSeccomp(caps);
+  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
+  void filter;
+}
+
+/** The filter as struct sock_fprog (`prog`) over its instructions (`filter`: keep it alive). */
+export function compileSeccomp(caps: number[]): { prog: Buffer; filter: Buffer } {
   const filter = encodeFilter(buildFilter(caps));
   const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
   prog.writeUInt16LE(filter.length / 8, 0);
   prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
-  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
-  void filter;
+  return { prog, filter };
 }
