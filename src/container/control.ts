@@ -5,7 +5,8 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { containerProc, isAlive, signalProc, waitGone } from "./proc.ts";
 import { settledState, isRunning, liveState } from "./status.ts";
-import { shimRunning, updateState, waitShimGone } from "./locks.ts";
+import { shimRunning, waitShimGone } from "./locks.ts";
+import { recordExit } from "./lifecycle.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { log } from "../cli/log.ts";
 
@@ -89,12 +90,9 @@ export async function killContainer(engine: Engine, st: ContainerState, sig: num
  * the exit ourselves with the best code we know.
  */
 async function recordExitIfUnwatched(engine: Engine, st: ContainerState, guess: number): Promise<void> {
+  // The code is known here: it is the signal we sent (a restart meanwhile names another pid).
   if (await waitShimGone(engine.containers, st.id, 5000)) {
-    updateState(engine.containers, st.id, (s) => {
-      if ((s.state.status !== "running" && s.state.status !== "paused") || isAlive(containerProc(s))) return false;
-      if (s.state.pid !== st.state.pid) return false; // restarted meanwhile
-      s.state = { ...s.state, status: "exited", pid: 0, pidStart: undefined, exitCode: guess, finishedAt: new Date().toISOString(), shimPid: undefined, shimStart: undefined };
-    });
+    recordExit(engine.containers, st.id, { pid: st.state.pid, exitCode: guess }, true);
   }
 }
 

@@ -79,6 +79,9 @@ function start(spec: InitSpec): never {
   applyProcessSecurity(spec, user);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
+  // "About to exec" (INIT_EXEC_MARK in init-launch.ts): an EOF without it means init died
+  // before the command could run, which the watcher must not take for a start.
+  writeSync(STATUS_FD, "x");
   try {
     execve(path, spec.args, spec.env);
   } catch (e) {

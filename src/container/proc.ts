@@ -4,7 +4,6 @@
 // through a pidfd opened and then verified, so a reused PID is never signalled.
 import { readFileSync } from "node:fs";
 import type { ContainerState } from "./state.ts";
-import { isProcessAlive, processStartTime } from "./state.ts";
 
 let cachedBootId: string | undefined;
 
@@ -78,4 +77,30 @@ export async function waitGone(p: ProcRef | undefined, timeoutMs: number): Promi
     delay = Math.min(delay * 2, 25);
   }
   return true;
+}
+
+/** Field 22 of /proc/PID/stat: the process start time, stable for the life of the PID. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process recorded in state still runs (same PID and same start time, not a zombie). */
+export function isProcessAlive(pid: number, start: string | undefined): boolean {
+  if (!pid) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return false;
+  return start === undefined || fields[19] === start;
 }

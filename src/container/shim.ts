@@ -13,11 +13,13 @@ import { closeSync, openSync, unlinkSync, writeSync, constants } from "node:fs";
 import { readToEof } from "./fdio.ts";
 import { join } from "node:path";
 import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
-import { tryShimLock, updateState, withContainerLock, removeRecordLocked } from "./locks.ts";
+import { tryShimLock, withContainerLock, removeRecordLocked } from "./locks.ts";
+import { canStart, recordRunning, recordStartFailed, recordExitLocked, type Exit } from "./lifecycle.ts";
+import { preallocateExitFile, recordExitInPlace } from "./state.ts";
 import { LogWriter, logPath, type Stream } from "./logs.ts";
 import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./protocol.ts";
 import { bootId } from "./proc.ts";
-import { launchInit, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
+import { launchInit, INIT_EXEC_MARK, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
 import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
@@ -137,6 +139,7 @@ class Shim {
     this.dir = this.store.containerDir(req.id);
     const { id } = req;
     const lock = tryShimLock(this.store, id);
+    if (lock !== undefined) this.lockFd = lock;
     if (lock === undefined) {
       this.abortInit();
       const gone = !this.store.load(id);
@@ -144,9 +147,9 @@ class Shim {
       return;
     }
     const st = this.store.load(id);
-    if (!st || st.state.status === "removing") {
+    if (!st || !canStart(st)) {
       this.abortInit();
-      return report({ error: st ? `container ${id} is marked for removal and cannot be started` : `No such container: ${id}`, exitCode: EXIT_ENGINE });
+      return report({ error: !st ? `No such container: ${id}` : st.broken ? `container ${id} has an unreadable record (${st.broken}): remove it with minid rm -f` : `container ${id} cannot be started from state ${st.state.status}`, exitCode: EXIT_ENGINE });
     }
     this.st = st;
     const mode: InitMode = { tty: st.config.tty, interactive: st.config.interactive, cols: req.cols, rows: req.rows };
@@ -185,15 +188,18 @@ class Shim {
 
     const exitCode = await this.waitExit();
     trace("shim exited");
-    const removed = this.recordExit(exitCode);
+    const recorded = this.recordExit(exitCode);
     trace("shim recorded");
-    this.broadcast(Frame.Exit, JSON.stringify({ exitCode, removed }));
+    // Clients hear the exit even when the record has to wait for space.
+    this.broadcast(Frame.Exit, JSON.stringify({ exitCode, removed: recorded === "removed" }));
     for (const c of this.clients) this.endClient(c);
     await this.flushClients(1000);
     server.stop(true);
     try {
       unlinkSync(join(this.dir, "attach.sock"));
     } catch {}
+    await this.retryRecord();
+    this.log?.close();
   }
 
   // ---- clients ----
@@ -349,7 +355,6 @@ class Shim {
     this.terminal = undefined;
   }
 
-  /** Let init go: it reads its spec, builds the container and execs the command. */
   /**
    * Let init go: it reads its spec, builds the container and execs the command. "running" is
    * recorded first (init's PID is the command's PID, before and after its execve), so that
@@ -357,23 +362,14 @@ class Shim {
    */
   private async spawnInit(): Promise<boolean> {
     const pid = this.proc.pid;
-    const shimStart = processStartTime(process.pid);
-    let before: ContainerState["state"] | undefined;
-    updateState(this.store, this.req.id, (s) => {
-      if (s.state.status === "removing") return false;
-      before = { ...s.state };
-      s.state = {
-        status: "running",
-        pid,
-        pidStart: processStartTime(pid),
-        bootId: bootId(),
-        exitCode: 0,
-        startedAt: new Date().toISOString(),
-        finishedAt: s.state.finishedAt,
-        oomKilled: false,
-        shimPid: process.pid,
-        shimStart,
-      };
+    // Space the exit will need is taken now: on a full disk the exit still gets recorded.
+    preallocateExitFile(this.dir);
+    const before = recordRunning(this.store, this.req.id, {
+      pid,
+      pidStart: processStartTime(pid),
+      bootId: bootId(),
+      shimPid: process.pid,
+      shimStart: processStartTime(process.pid),
     });
     if (!before) {
       // `rm` got there first: the container must not run.
@@ -387,25 +383,20 @@ class Shim {
     while (off < path.length) off += writeSync(this.specFd, path, off);
     closeSync(this.specFd);
     this.specFd = -1;
-    const status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
+    let status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
+    if (status === "died") {
+      // No word from init, not even "about to exec": it was killed before the command ran.
+      const code = await this.proc.exited;
+      const sig = this.proc.signalCode;
+      status = {
+        message: `the container's init ${sig ? `was killed by ${sig}` : `exited with status ${code}`} before it could run the command`,
+        exitCode: EXIT_ENGINE,
+      };
+    }
     if (status) {
       // init failed before exec'ing the command: nothing ran
       void this.proc.exited;
-      const prev = before;
-      updateState(this.store, this.req.id, (s) => {
-        if (s.state.pid !== pid) return false;
-        s.state = {
-          ...prev,
-          status: prev.startedAt ? "exited" : "created",
-          pid: 0,
-          pidStart: undefined,
-          exitCode: status.exitCode,
-          error: status.message,
-          finishedAt: prev.startedAt ? new Date().toISOString() : prev.finishedAt,
-          shimPid: undefined,
-          shimStart: undefined,
-        };
-      });
+      recordStartFailed(this.store, this.req.id, pid, before, status);
       report({ error: status.message, exitCode: status.exitCode });
       this.terminal?.close();
       this.log?.close();
@@ -474,50 +465,83 @@ class Shim {
       this.closeStdin();
       await Promise.race([Promise.all(this.pumps), Bun.sleep(2000)]);
     }
-    this.log?.close();
+    this.log?.flush();
     return statusFromExit(code, this.proc.signalCode ?? null);
   }
 
-  /** Record the exit (or remove the container for --rm). Returns true when removed. */
-  private recordExit(exitCode: number): boolean {
-    const finishedAt = new Date().toISOString();
-    let tomb: string | undefined;
+  /**
+   * Record the exit (or remove the container for --rm). "pending" when the record could not
+   * be written (a full disk): the exit is then in the pre-allocated exit file, and
+   * retryRecord() keeps trying.
+   */
+  private recordExit(exitCode: number, prior?: Exit): "recorded" | "removed" | "pending" {
+    const exit: Exit = prior ?? { pid: this.proc.pid, exitCode, finishedAt: new Date().toISOString() };
     let gone: ContainerState | undefined;
-    withContainerLock(this.store, this.req.id, () => {
-      const s = this.store.load(this.req.id);
-      if (!s || s.state.status === "removing") return;
-      if (s.autoRemove) {
-        gone = s;
-        tomb = removeRecordLocked(this.store, this.req.id);
-        return;
-      }
-      s.state = {
-        ...s.state,
-        status: "exited",
-        pid: 0,
-        pidStart: undefined,
-        exitCode,
-        finishedAt,
-        oomKilled: oomKilled(s),
-        shimPid: undefined,
-        shimStart: undefined,
-      };
-      this.store.save(s);
-      // As with runc, a stopped container keeps no cgroup (start makes it again), so deleting
-      // a --root with only stopped containers leaves nothing in /sys/fs/cgroup.
-      if (s.cgroupPaths) {
-        const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
-        try {
-          removeCgroup(s.cgroupPaths);
-        } catch {}
-      }
-    });
+    let tomb: string | undefined;
+    try {
+      withContainerLock(this.store, this.req.id, () => {
+        const s = this.store.load(this.req.id, { raw: true });
+        if (!s || s.state.pid !== exit.pid) return;
+        if (s.autoRemove) {
+          gone = s;
+          tomb = removeRecordLocked(this.store, this.req.id);
+          return;
+        }
+        exit.oomKilled = oomKilled(s);
+        if (!recordExitLocked(this.store, s, exit)) return;
+        // As with runc, a stopped container keeps no cgroup (start makes it again), so deleting
+        // a --root with only stopped containers leaves nothing in /sys/fs/cgroup.
+        if (s.cgroupPaths) {
+          const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+          try {
+            removeCgroup(s.cgroupPaths);
+          } catch {}
+        }
+      });
+    } catch (e) {
+      process.stderr.write(`minid watcher: cannot record the exit (${(e as Error).message}): keeping it, retrying\n`);
+      recordExitInPlace(this.dir, { ...exit, finishedAt: exit.finishedAt! });
+      this.pendingExit = exit;
+      return "pending";
+    }
     if (tomb && gone) {
+      // Our own lock must not hold up the removal we do.
+      this.releaseLock();
       const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");
       finishRemoval(gone, tomb);
-      return true;
+      return "removed";
     }
-    return false;
+    return "recorded";
+  }
+
+  private pendingExit?: Exit;
+
+  /**
+   * Write a pending exit once space returns (until the container is removed), and the note
+   * of dropped log lines (for a minute at most, when only that is left).
+   */
+  private async retryRecord(): Promise<void> {
+    let delay = 200;
+    const noteUntil = Date.now() + 60_000;
+    while (this.pendingExit || (this.log?.droppedLines && Date.now() < noteUntil)) {
+      await Bun.sleep(delay);
+      delay = Math.min(delay * 2, 2000);
+      if (!this.store.load(this.req.id)) return; // removed meanwhile
+      this.log?.noteDropped();
+      const exit = this.pendingExit;
+      if (!exit) continue;
+      this.pendingExit = undefined;
+      this.recordExit(exit.exitCode, exit);
+    }
+  }
+
+  private lockFd = -1;
+  private releaseLock(): void {
+    if (this.lockFd < 0) return;
+    try {
+      closeSync(this.lockFd);
+    } catch {}
+    this.lockFd = -1;
   }
 
   // ---- memory ----
@@ -539,7 +563,10 @@ class Shim {
   }
 }
 
-function parseInitStatus(b: Buffer): { message: string; exitCode: number } | undefined {
+/** What init said on its status fd: undefined (the command runs), a failure, or "died" (nothing at all). */
+function parseInitStatus(b: Buffer): { message: string; exitCode: number } | "died" | undefined {
+  if (!b.length) return "died";
+  if (b[0] === INIT_EXEC_MARK.charCodeAt(0)) b = b.subarray(1);
   if (!b.length) return undefined;
   try {
     return JSON.parse(b.toString("utf8"));

@@ -34,6 +34,7 @@ export async function launchContainer(
   watcher?: Watcher,
 ): Promise<Launched> {
   const dir = engine.containers.containerDir(st.id);
+  if (st.broken) throw new UserError(`container ${st.id} has an unreadable record (${st.broken}): remove it with minid rm -f ${st.id.slice(0, 12)}`);
   writeInitSpec(engine, st, initSpecFor(engine, st));
   const req: ShimRequest = {
     root: resolve(engine.root),
