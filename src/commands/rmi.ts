@@ -8,6 +8,24 @@ import { removeImage } from "../image/remove.ts";
 import type { ImageStore } from "../image/store.ts";
 import { parseReference, tagKey } from "../image/reference.ts";
 
+/**
+ * removeImage, and on a full disk (untagging rewrites the tag file, which needs space) the
+ * same removal in the order that frees space first: record and layers, then the tags.
+ */
+function removeOrFree(engine: ReturnType<typeof getEngine>, name: string, force: boolean): string[] {
+  try {
+    return removeImage(engine, name, force);
+  } catch (e: any) {
+    if (e?.code !== "ENOSPC") throw e;
+    const img = engine.images.resolve(name);
+    const tags = img ? engine.images.tagsOf(img.id) : [];
+    // Only a whole removal frees anything; untagging one of several tags, or an image a
+    // container uses, needs the space it does not have.
+    if (!img || engine.containers.list().some((c) => c.imageId === img.id) || (tags.length > 1 && !force && tags.some((t) => t === name || t === `${name}:latest`))) throw e;
+    return engine.images.removeUnreadable(img.id);
+  }
+}
+
 /** The unreadable image `name` refers to (by tag, id or unique id prefix), if any. */
 function unreadableNamed(store: ImageStore, name: string): string | undefined {
   const bad = store.unreadableImages().map((b) => b.id);
@@ -39,7 +57,7 @@ export default defineCommand({
       try {
         // -f also takes an image whose record is unreadable (no other command can use it).
         const bad = force ? unreadableNamed(engine.images, n) : undefined;
-        const lines = bad ? engine.images.removeUnreadable(bad) : removeImage(engine, n, force);
+        const lines = bad ? engine.images.removeUnreadable(bad) : removeOrFree(engine, n, force);
         out(lines.map((l) => l + "\n").join(""));
       } catch (e) {
         failed++;

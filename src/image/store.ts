@@ -345,7 +345,10 @@ export class ImageStore {
     return out;
   }
 
-  /** Delete an unreadable image record, the tags that point at it, and what only it needed. */
+  /**
+   * Delete an image record (unreadable, or on a full disk), then the tags that point at it:
+   * deleting frees space, and rewriting the tag file may need some.
+   */
   removeUnreadable(id: string): string[] {
     const lines: string[] = [];
     // The record first: deleting frees space, and the tag file may need some to be rewritten.
