@@ -87,10 +87,11 @@ function transition(
   to: Status,
   fields: (s: ContainerState) => Partial<ContainerState["state"]>,
   guard: (s: ContainerState) => boolean = () => true,
+  observed = false,
 ): ContainerState["state"] | undefined {
   let before: ContainerState["state"] | undefined;
   updateState(store, id, (s) => {
-    before = move(s, to, fields, guard);
+    before = move(s, to, fields, guard, observed);
     return before ? undefined : false;
   });
   return before;
@@ -102,8 +103,13 @@ function move(
   to: Status,
   fields: (s: ContainerState) => Partial<ContainerState["state"]>,
   guard: (s: ContainerState) => boolean = () => true,
+  observed = false,
 ): ContainerState["state"] | undefined {
-  if (!canTransition(s.state.status, to) || !guard(s)) return undefined;
+  // A start moves from what the record means now (a stale "running" after a reboot is
+  // exited); an exit or a failed start is the record of what the watcher just saw happen
+  // to the recorded process, so it moves from the recorded state.
+  const from = observed ? observe(s).status : s.state.status;
+  if (!canTransition(from, to) || !guard(s)) return undefined;
   const before = { ...s.state };
   s.state = { ...s.state, ...fields(s), status: to };
   return before;
@@ -127,7 +133,7 @@ export function recordRunning(store: ContainerStore, id: string, p: Started): Co
     startedAt: new Date().toISOString(),
     finishedAt: s.state.finishedAt,
     oomKilled: false,
-  }));
+  }), undefined, true);
 }
 
 /** The start failed before the command ran: back to what it was, with the reason. */

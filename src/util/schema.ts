@@ -105,8 +105,9 @@ export function parseRecord<T>(schema: Schema<T>, text: string, path: string): T
   let v: unknown;
   try {
     v = JSON.parse(text);
-  } catch (e) {
-    throw new BadRecordError(path, `not valid JSON (truncated?): ${(e as Error).message}`);
+  } catch {
+    // (the parser's own words name a position, not what happened)
+    throw new BadRecordError(path, "not valid JSON (cut short?)");
   }
   const err = schema.check(v, "");
   if (err) throw new BadRecordError(path, err);
