@@ -34,6 +34,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** Settings kept with the container for later commands (stop signal and timeout). */
+  extra?: Record<string, unknown>;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -109,6 +111,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     state: { status: "created", pid: 0, exitCode: 0, oomKilled: false },
     security,
     resources,
+    ...(opts.extra ? { extra: opts.extra } : {}),
   };
   engine.containers.create(st);
   try {

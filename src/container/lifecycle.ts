@@ -119,8 +119,8 @@ export interface Started {
   pid: number;
   pidStart?: string;
   bootId: string;
-  shimPid: number;
-  shimStart?: string;
+  watcherPid: number;
+  watcherStart?: string;
 }
 
 /** The watcher is about to release init: record it running. The previous state, or undefined (removed meanwhile). */
@@ -156,8 +156,8 @@ export function recordStartFailed(
       exitCode: failure.exitCode,
       error: failure.message,
       finishedAt: prev.startedAt ? new Date().toISOString() : prev.finishedAt,
-      shimPid: undefined,
-      shimStart: undefined,
+      watcherPid: undefined,
+      watcherStart: undefined,
     }),
     (s) => s.state.pid === pid,
   );
@@ -183,8 +183,8 @@ export function exitedState(s: ContainerState["state"], e: Exit): ContainerState
     error: undefined,
     finishedAt: e.finishedAt ?? new Date().toISOString(),
     oomKilled: Boolean(e.oomKilled),
-    shimPid: undefined,
-    shimStart: undefined,
+    watcherPid: undefined,
+    watcherStart: undefined,
   };
 }
 

@@ -105,16 +105,16 @@ export function flockHolder(path: string): number | undefined {
 }
 
 /**
- * The watcher holds an exclusive lock on shim.lock for its whole life: the kernel drops it
+ * The watcher holds an exclusive lock on watcher.lock for its whole life: the kernel drops it
  * when the watcher dies, however it dies, so "is a watcher running" has a true answer.
  */
-export function shimLockPath(store: ContainerStore, id: string): string {
-  return join(store.containerDir(id), "shim.lock");
+export function watcherLockPath(store: ContainerStore, id: string): string {
+  return join(store.containerDir(id), "watcher.lock");
 }
 
 /** Acquire the watcher lock without blocking; the fd (kept open) or undefined if held. */
-export function tryShimLock(store: ContainerStore, id: string): number | undefined {
-  const fd = openLockFile(shimLockPath(store, id));
+export function tryWatcherLock(store: ContainerStore, id: string): number | undefined {
+  const fd = openLockFile(watcherLockPath(store, id));
   if (fd === undefined) return undefined;
   if (flock(fd, LOCK_EX | LOCK_NB)) return fd;
   closeSync(fd);
@@ -122,8 +122,8 @@ export function tryShimLock(store: ContainerStore, id: string): number | undefin
 }
 
 /** True while a watcher runs for the container. */
-export function shimRunning(store: ContainerStore, id: string): boolean {
-  return lockHeld(shimLockPath(store, id));
+export function watcherRunning(store: ContainerStore, id: string): boolean {
+  return lockHeld(watcherLockPath(store, id));
 }
 
 /** True while some process holds the flock on `path`. */
@@ -143,10 +143,10 @@ export function lockHeld(path: string): boolean {
 }
 
 /** Wait (polling) until no watcher runs for the container; false on timeout. */
-export async function waitShimGone(store: ContainerStore, id: string, timeoutMs: number): Promise<boolean> {
+export async function waitWatcherGone(store: ContainerStore, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
-  while (shimRunning(store, id)) {
+  while (watcherRunning(store, id)) {
     if (Date.now() >= deadline) return false;
     await Bun.sleep(delay);
     delay = Math.min(delay * 2, 25);
@@ -154,9 +154,9 @@ export async function waitShimGone(store: ContainerStore, id: string, timeoutMs:
   return true;
 }
 
-export function waitShimGoneSync(store: ContainerStore, id: string, timeoutMs: number): boolean {
+export function waitWatcherGoneSync(store: ContainerStore, id: string, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
-  while (shimRunning(store, id)) {
+  while (watcherRunning(store, id)) {
     if (Date.now() >= deadline) return false;
     Bun.sleepSync(5);
   }

@@ -41,9 +41,9 @@ export function containerProc(st: ContainerState): ProcRef | undefined {
   return s.pid ? { pid: s.pid, start: s.pidStart, bootId: s.bootId } : undefined;
 }
 
-export function shimProc(st: ContainerState): ProcRef | undefined {
+export function watcherProc(st: ContainerState): ProcRef | undefined {
   const s = st.state;
-  return s.shimPid ? { pid: s.shimPid, start: s.shimStart, bootId: s.bootId } : undefined;
+  return s.watcherPid ? { pid: s.watcherPid, start: s.watcherStart, bootId: s.bootId } : undefined;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { Engine } from "../engine.ts";
 import { deadRecord, loadRecordAt, type ContainerState, type ContainerStore } from "./state.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
-import { containerProc, isAlive, procRef, shimProc, signalProc, type ProcRef } from "./proc.ts";
+import { containerProc, isAlive, procRef, watcherProc, signalProc, type ProcRef } from "./proc.ts";
 import { abandonedTombstones, flockHolder, lockHeld, removeRecordLocked, withContainerLock } from "./locks.ts";
 import { canDelete, observe } from "./lifecycle.ts";
 
@@ -83,11 +83,11 @@ export function sweepRemovals(store: ContainerStore): void {
  * one is killed), its cgroup, and the tombstone.
  */
 export function finishRemoval(st: ContainerState, tomb: string): void {
-  const shimLock = join(tomb, "shim.lock");
+  const watcherLock = join(tomb, "watcher.lock");
   const watcher = (): ProcRef | undefined => {
-    if (!st.broken) return shimProc(st);
+    if (!st.broken) return watcherProc(st);
     // An unreadable record names no watcher: the holder of its lock is it.
-    const pid = flockHolder(shimLock);
+    const pid = flockHolder(watcherLock);
     return pid ? procRef(pid) : undefined;
   };
   for (let round = 0; round < 3; round++) {
@@ -97,11 +97,11 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
       waitSync(() => !isAlive(ctr), 5000);
     }
     killCgroup(st);
-    if (waitSync(() => !lockHeld(shimLock), round === 0 ? 5000 : 1000)) break;
+    if (waitSync(() => !lockHeld(watcherLock), round === 0 ? 5000 : 1000)) break;
     // A watcher that does not finish within seconds is stuck: it goes too.
     const w = watcher();
     signalProc(w, SIGKILL);
-    waitSync(() => !lockHeld(shimLock), 2000);
+    waitSync(() => !lockHeld(watcherLock), 2000);
   }
   try {
     removeCgroupOf(st);

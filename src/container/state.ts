@@ -61,9 +61,9 @@ export interface ContainerState {
     error?: string;
     /** Kernel boot the pid belongs to: after a reboot no recorded pid is ours. */
     bootId?: string;
-    /** The watcher (`minid _shim`) that owns the running container's stdio and exit. */
-    shimPid?: number;
-    shimStart?: string;
+    /** The watcher (`minid _watcher`) that owns the running container's stdio and exit. */
+    watcherPid?: number;
+    watcherStart?: string;
   };
   cgroupPaths?: CgroupPaths;
   /** Confinement chosen at create time; init applies it at every start. */
@@ -96,7 +96,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     state: obj(
       { status: oneOf(...STATUSES.filter((s) => s !== "dead")), pid: num, exitCode: num, oomKilled: bool },
       {
-        pidStart: str, exitUnknown: bool, startedAt: str, finishedAt: str, error: str, bootId: str, shimPid: num, shimStart: str,
+        pidStart: str, exitUnknown: bool, startedAt: str, finishedAt: str, error: str, bootId: str, watcherPid: num, watcherStart: str,
       },
     ),
   },

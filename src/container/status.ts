@@ -18,13 +18,13 @@ export { isRunning };
 export function settledState(engine: Engine, st: ContainerState, waitMs = 2000): ContainerState {
   const s = st.state;
   if ((s.status !== "running" && s.status !== "paused") || isAlive(containerProc(st))) return st;
-  const { shimRunning } = require("./locks.ts") as typeof import("./locks.ts");
+  const { watcherRunning } = require("./locks.ts") as typeof import("./locks.ts");
   const deadline = Date.now() + waitMs;
   for (;;) {
     const cur = engine.containers.load(st.id) ?? st;
     // recorded (state.json, or the watcher's in-place exit file on a full disk)
     if (cur.state.status !== "running" && cur.state.status !== "paused") return cur;
-    if (Date.now() >= deadline || !shimRunning(engine.containers, st.id)) return cur;
+    if (Date.now() >= deadline || !watcherRunning(engine.containers, st.id)) return cur;
     Bun.sleepSync(5);
   }
 }

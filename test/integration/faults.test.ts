@@ -208,7 +208,7 @@ describe("truthful states", () => {
     const r = newRoot("lostwatch");
     expect(r.run(["run", "-d", "--name", "orphan", "busybox", "sleep", "300"]).code).toBe(0);
     const st = JSON.parse(readFileSync(join(r.dir, "containers", idOf(r, "orphan"), "state.json"), "utf8")).state;
-    process.kill(st.shimPid, "SIGKILL");
+    process.kill(st.watcherPid, "SIGKILL");
     await Bun.sleep(100);
     process.kill(st.pid, "SIGKILL");
     await until(() => r.run(["ps", "-a", "--format", "{{.State}}", "-f", "name=orphan"]).stdout === "exited\n", 10_000, "exited");

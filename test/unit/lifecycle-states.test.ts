@@ -65,7 +65,7 @@ describe("writes go through the table", () => {
   test("created → running → exited; a second exit and a stale pid write nothing", () => {
     const store = new ContainerStore(dir);
     store.create(sample(id, "w"));
-    const before = recordRunning(store, id, { pid: process.pid, pidStart: processStartTime(process.pid), bootId: "", shimPid: process.pid });
+    const before = recordRunning(store, id, { pid: process.pid, pidStart: processStartTime(process.pid), bootId: "", watcherPid: process.pid });
     expect(before?.status).toBe("created");
     expect(store.load(id)!.state.status).toBe("running");
     expect(recordExit(store, id, { pid: 12345, exitCode: 1 })).toBe(false); // another pid
@@ -80,7 +80,7 @@ describe("writes go through the table", () => {
   test("a failed first start goes back to created, a failed restart to exited", () => {
     const store = new ContainerStore(dir);
     store.create(sample(id, "w"));
-    const p = { pid: process.pid, bootId: "", shimPid: process.pid };
+    const p = { pid: process.pid, bootId: "", watcherPid: process.pid };
     const before = recordRunning(store, id, p)!;
     recordStartFailed(store, id, process.pid, before, { exitCode: 127, message: "no such file" });
     expect(store.load(id)!.state).toMatchObject({ status: "created", exitCode: 127, error: "no such file" });
@@ -143,7 +143,7 @@ describe("records are checked when read", () => {
       expect(() => store.save(d)).toThrow(/unreadable record/);
       expect(readFileSync(file, "utf8")).toBe(text);
       // no transition applies to it
-      expect(recordRunning(store, bad, { pid: 1, bootId: "", shimPid: 1 })).toBeUndefined();
+      expect(recordRunning(store, bad, { pid: 1, bootId: "", watcherPid: 1 })).toBeUndefined();
     }
     // a truncated record still shows its name when the text has it
     writeFileSync(file, full.slice(0, full.indexOf('"image"')));

@@ -1,39 +1,39 @@
-// The watcher (`minid _shim`): one small process per running container, started detached
+// The watcher (`minid _watcher`): one small process per running container, started detached
 // (its own session) so it outlives the CLI that started it. It
 //   - spawns the container's init in a new PID namespace (init becomes PID 1 there),
 //   - owns the container's stdio: a pseudo-terminal, or pipes whose output it writes to the
 //     container's json-file log and to every attached client (protocol.ts),
 //   - records the start (pid + start time + boot id) and, whoever else is gone, the exit
 //     (exit code, time) in the container's state, or removes the container (--rm),
-//   - holds shim.lock for its whole life, so other commands can tell a live watcher.
+//   - holds watcher.lock for its whole life, so other commands can tell a live watcher.
 // It reports to the CLI that started it over fd 3 (JSON lines): {"listening":true} when it
 // waits for the CLI to attach, then {"started":true,"pid":N} or {"error":"...","exitCode":N}.
 // It imports only what it needs: it stays resident for as long as the container runs.
-import { closeSync, openSync, unlinkSync, writeSync, constants } from "node:fs";
+import { closeSync, openSync, writeSync, constants } from "node:fs";
 import { readToEof } from "./fdio.ts";
 import { join } from "node:path";
 import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
-import { tryShimLock, withContainerLock, removeRecordLocked } from "./locks.ts";
+import { tryWatcherLock, withContainerLock, removeRecordLocked } from "./locks.ts";
 import { canStart, recordRunning, recordStartFailed, recordExitLocked, type Exit } from "./lifecycle.ts";
 import { preallocateExitFile, recordExitInPlace } from "./state.ts";
 import { LogWriter, logPath, type Stream } from "./logs.ts";
-import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./protocol.ts";
+import { Frame } from "./protocol.ts";
+import { AttachServer } from "./attach-server.ts";
 import { bootId } from "./proc.ts";
 import { launchInit, INIT_EXEC_MARK, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
 import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
 
-import { SHIM_ENV, PRESTART } from "./watcher.ts";
-export { SHIM_ENV };
+import { WATCHER_ENV, PRESTART, type WatcherRequest } from "./watcher.ts";
+export { WATCHER_ENV };
 export { INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode };
 /** The terminal mode of a pre-started watcher (JSON InitMode). */
-export const SHIM_MODE_ENV = "MINID_SHIM_MODE";
+export const WATCHER_MODE_ENV = "MINID_WATCHER_MODE";
 const REPORT_FD = 3;
 const HELLO_TIMEOUT_MS = 10_000;
-const BACKLOG_LIMIT = 4 << 20;
 
-/** Our stderr becomes the container's shim.log. */
+/** Our stderr becomes the container's watcher.log. */
 function logTo(path: string): void {
   const { dup2 } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   try {
@@ -45,14 +45,6 @@ function logTo(path: string): void {
   }
 }
 
-export interface ShimRequest {
-  root: string;
-  id: string;
-  /** Wait for the starting CLI to attach before starting the container (run without -d). */
-  attach: boolean;
-  cols?: number;
-  rows?: number;
-}
 
 type Report = { listening: true } | { started: true; pid: number; start?: string } | { error: string; exitCode: number };
 
@@ -65,80 +57,64 @@ function report(msg: Report): void {
 }
 
 /** `early`: init already launched by cli.ts before this module was loaded (prestart only). */
-export async function shimMain(early?: LaunchedInit): Promise<never> {
-  const raw = process.env[SHIM_ENV];
+export async function watcherMain(early?: LaunchedInit): Promise<never> {
+  const raw = process.env[WATCHER_ENV];
   if (!raw) {
-    process.stderr.write("minid: _shim is internal and only started by minid itself\n");
+    process.stderr.write("minid: _watcher is internal and only started by minid itself\n");
     process.exit(EXIT_ENGINE);
   }
-  delete process.env[SHIM_ENV];
-  const shim = new Shim();
+  delete process.env[WATCHER_ENV];
+  const watcher = new WatcherProcess();
   try {
-    let req: ShimRequest;
+    let req: WatcherRequest;
     if (raw === PRESTART) {
       // Started ahead of time (while the CLI creates the container). The terminal mode is
       // known already, so init starts now too; the request follows on fd 3, and EOF means
       // the CLI gave up.
-      const mode = JSON.parse(process.env[SHIM_MODE_ENV] ?? "{}") as InitMode;
-      shim.spawnEarly(mode, early);
+      const mode = JSON.parse(process.env[WATCHER_MODE_ENV] ?? "{}") as InitMode;
+      watcher.spawnEarly(mode, early);
       const { JsonLines } = await import("./fdio.ts");
-      const next = new JsonLines(REPORT_FD).next<ShimRequest>();
+      const next = new JsonLines(REPORT_FD).next<WatcherRequest>();
       if (!next) {
-        shim.abortInit();
+        watcher.abortInit();
         process.exit(0);
       }
       req = next;
-      if (process.env.MINID_TRACE !== "1") logTo(join(new ContainerStore(req.root).containerDir(req.id), "shim.log"));
-    } else req = JSON.parse(raw) as ShimRequest;
-    await shim.run(req);
+      if (process.env.MINID_TRACE !== "1") logTo(join(new ContainerStore(req.root).containerDir(req.id), "watcher.log"));
+    } else req = JSON.parse(raw) as WatcherRequest;
+    await watcher.run(req);
   } catch (e) {
-    shim.abortInit();
+    watcher.abortInit();
     const message = e instanceof Error ? e.message : String(e);
     report({ error: message, exitCode: EXIT_ENGINE });
-    process.stderr.write(`minid shim: ${e instanceof Error ? e.stack : message}\n`);
+    process.stderr.write(`minid watcher: ${e instanceof Error ? e.stack : message}\n`);
     process.exit(EXIT_ENGINE);
   }
   process.exit(0);
 }
 
 
-interface Client {
-  sock: import("bun").Socket<ClientData>;
-}
-interface ClientData {
-  reader: FrameReader;
-  queue: Buffer[];
-  pending: number;
-  stdin: boolean;
-  stdinOnce: boolean;
-  hello: boolean;
-  ended: boolean;
-}
-
-class Shim {
-  private req!: ShimRequest;
+class WatcherProcess {
+  private req!: WatcherRequest;
   private store!: ContainerStore;
   private dir!: string;
-  private clients = new Set<import("bun").Socket<ClientData>>();
+  private attach!: AttachServer;
   private log?: LogWriter;
   private proc!: ReturnType<typeof Bun.spawn>;
   private mode?: InitMode;
   private specFd = -1;
   private terminal?: Bun.Terminal;
   private stdinOpen = false;
-  private firstHello!: Promise<boolean>;
-  private onFirstHello: (ok: boolean) => void = () => {};
-  private drainWaiters: (() => void)[] = [];
   private trimTimer?: ReturnType<typeof setTimeout>;
   private st!: ContainerState;
 
-  async run(req: ShimRequest): Promise<void> {
-    trace("shim start");
+  async run(req: WatcherRequest): Promise<void> {
+    trace("watcher start");
     this.req = req;
     this.store = new ContainerStore(req.root);
     this.dir = this.store.containerDir(req.id);
     const { id } = req;
-    const lock = tryShimLock(this.store, id);
+    const lock = tryWatcherLock(this.store, id);
     if (lock !== undefined) this.lockFd = lock;
     if (lock === undefined) {
       this.abortInit();
@@ -158,26 +134,26 @@ class Shim {
     else if (mode.cols && mode.rows) this.resize(mode.cols, mode.rows);
     process.chdir("/");
     this.log = new LogWriter(logPath(this.dir, id));
-    const server = this.listen();
+    const server = (this.attach = new AttachServer(this.dir, this.req.attach, {
+      stdin: (d) => this.writeStdin(d),
+      stdinEof: () => this.closeStdin(),
+      resize: (cols, rows) => this.resize(cols, rows),
+    }));
 
     if (this.req.attach) {
-      this.firstHello = new Promise((resolve) => {
-        this.onFirstHello = resolve;
-        setTimeout(() => resolve(false), HELLO_TIMEOUT_MS).unref();
-      });
       report({ listening: true });
-      if (!(await this.firstHello)) {
-        server.stop(true);
+      if (!(await server.firstClient(HELLO_TIMEOUT_MS))) {
+        server.stop();
         this.abortInit();
         return; // the CLI never attached: leave the container as it was
       }
     }
 
-    trace("shim spawn init");
+    trace("watcher spawn init");
     const started = await this.spawnInit();
-    trace("shim started");
+    trace("watcher started");
     if (!started) {
-      server.stop(true);
+      server.stop();
       return;
     }
     report({ started: true, pid: this.proc.pid, start: processStartTime(this.proc.pid) });
@@ -187,135 +163,13 @@ class Shim {
     this.scheduleTrim(500);
 
     const exitCode = await this.waitExit();
-    trace("shim exited");
+    trace("watcher exited");
     const recorded = this.recordExit(exitCode);
-    trace("shim recorded");
+    trace("watcher recorded");
     // Clients hear the exit even when the record has to wait for space.
-    this.broadcast(Frame.Exit, JSON.stringify({ exitCode, removed: recorded === "removed" }));
-    for (const c of this.clients) this.endClient(c);
-    await this.flushClients(1000);
-    server.stop(true);
-    try {
-      unlinkSync(join(this.dir, "attach.sock"));
-    } catch {}
+    await server.close(JSON.stringify({ exitCode, removed: recorded === "removed" }), 1000);
     await this.retryRecord();
     this.log?.close();
-  }
-
-  // ---- clients ----
-
-  private listen() {
-    const dirFd = openSync(this.dir, constants.O_RDONLY | constants.O_DIRECTORY | O_CLOEXEC);
-    try {
-      unlinkSync(join(this.dir, "attach.sock"));
-    } catch {}
-    let first = true;
-    return Bun.listen<ClientData>({
-      unix: socketPathVia(dirFd),
-      socket: {
-        open: (s) => {
-          s.data = { reader: new FrameReader(), queue: [], pending: 0, stdin: false, stdinOnce: false, hello: false, ended: false };
-          this.clients.add(s);
-        },
-        data: (s, chunk) => {
-          for (const f of s.data.reader.push(chunk)) {
-            switch (f.type) {
-              case Frame.Hello: {
-                const h = JSON.parse(f.payload.toString()) as Hello;
-                s.data.hello = true;
-                s.data.stdin = Boolean(h.stdin);
-                if (first && this.req.attach) {
-                  first = false;
-                  s.data.stdinOnce = true;
-                  this.onFirstHello(true);
-                }
-                if (h.cols && h.rows) this.resize(h.cols, h.rows);
-                break;
-              }
-              case Frame.Stdin:
-                if (s.data.stdin) this.writeStdin(f.payload);
-                break;
-              case Frame.StdinEof:
-                if (s.data.stdin && s.data.stdinOnce) this.closeStdin();
-                break;
-              case Frame.Resize: {
-                const r = JSON.parse(f.payload.toString()) as { cols: number; rows: number };
-                this.resize(r.cols, r.rows);
-                break;
-              }
-            }
-          }
-        },
-        drain: (s) => this.flushClient(s),
-        close: (s) => {
-          this.clients.delete(s);
-          this.wakeDrainWaiters();
-        },
-        error: (s) => {
-          this.clients.delete(s);
-          this.wakeDrainWaiters();
-        },
-      },
-    });
-  }
-
-  private send(s: import("bun").Socket<ClientData>, frame: Buffer): void {
-    if (s.data.ended) return;
-    if (s.data.queue.length === 0) {
-      const n = s.write(frame);
-      if (n >= frame.length) return;
-      frame = frame.subarray(Math.max(n, 0));
-    }
-    s.data.queue.push(frame);
-    s.data.pending += frame.length;
-  }
-
-  private flushClient(s: import("bun").Socket<ClientData>): void {
-    while (s.data.queue.length) {
-      const f = s.data.queue[0]!;
-      const n = s.write(f);
-      if (n >= f.length) {
-        s.data.queue.shift();
-        s.data.pending -= f.length;
-        continue;
-      }
-      if (n > 0) {
-        s.data.queue[0] = f.subarray(n);
-        s.data.pending -= n;
-      }
-      break;
-    }
-    if (!s.data.queue.length && s.data.ended) s.end();
-    this.wakeDrainWaiters();
-  }
-
-  private endClient(s: import("bun").Socket<ClientData>): void {
-    s.data.ended = true;
-    if (!s.data.queue.length) s.end();
-  }
-
-  private backlog(): number {
-    let n = 0;
-    for (const c of this.clients) n += c.data.pending;
-    return n;
-  }
-
-  private wakeDrainWaiters(): void {
-    if (this.backlog() > BACKLOG_LIMIT) return;
-    const w = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const f of w) f();
-  }
-
-  private async flushClients(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while ([...this.clients].some((c) => c.data.queue.length) && Date.now() < deadline) await Bun.sleep(5);
-  }
-
-  private broadcast(type: Frame, payload: Uint8Array | string): void {
-    if (!this.clients.size) return;
-    const frame = encodeFrame(type, payload);
-    for (const c of this.clients) if (c.data.hello) this.send(c, frame);
   }
 
   // ---- the container ----
@@ -368,8 +222,8 @@ class Shim {
       pid,
       pidStart: processStartTime(pid),
       bootId: bootId(),
-      shimPid: process.pid,
-      shimStart: processStartTime(process.pid),
+      watcherPid: process.pid,
+      watcherStart: processStartTime(process.pid),
     });
     if (!before) {
       // `rm` got there first: the container must not run.
@@ -414,13 +268,13 @@ class Shim {
       const { done, value } = await reader.read();
       if (done) break;
       this.output(name, value);
-      if (this.backlog() > BACKLOG_LIMIT) await new Promise<void>((r) => this.drainWaiters.push(r));
+      await this.attach?.drained();
     }
   }
 
   private output(name: Stream, chunk: Uint8Array): void {
     this.log?.write(name, chunk);
-    this.broadcast(name === "stdout" ? Frame.Stdout : Frame.Stderr, chunk);
+    this.attach?.broadcast(name === "stdout" ? Frame.Stdout : Frame.Stderr, chunk);
     this.scheduleTrim(3000);
   }
 
@@ -547,7 +401,7 @@ class Shim {
   // ---- memory ----
 
   private scheduleTrim(afterMs: number): void {
-    if (process.env.MINID_SHIM_TRIM === "0") return;
+    if (process.env.MINID_WATCHER_TRIM === "0") return;
     if (this.trimTimer) clearTimeout(this.trimTimer);
     this.trimTimer = setTimeout(() => {
       Bun.gc(true);
