@@ -76,6 +76,11 @@ export function canDelete(st: ContainerState, force: boolean): boolean {
 
 // ---- writes ----
 
+/** The state of a container just created (its first record). */
+export function createdState(): ContainerState["state"] {
+  return { status: "created", pid: 0, exitCode: 0, oomKilled: false };
+}
+
 /**
  * Move the container to `to` under its lock, if the table allows it and `guard` agrees;
  * `fields` are merged into the state. Returns the state before the move, or undefined when

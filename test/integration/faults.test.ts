@@ -88,6 +88,24 @@ describe("one bad record takes down nothing but itself", () => {
     expect(r.run(["rm", "-f", "up", "fine"]).code).toBe(0);
   });
 
+  it("a running container whose record is cut short: Dead, and rm -f still stops its process and its watcher", async () => {
+    const r = newRoot("badlive");
+    expect(r.run(["run", "-d", "--name", "live", "busybox", "sleep", "300"]).code).toBe(0);
+    const id = idOf(r, "live");
+    const file = join(r.dir, "containers", id, "state.json");
+    const st = JSON.parse(readFileSync(file, "utf8")).state;
+    writeFileSync(file, "{\"id\": \"" + id.slice(0, 10));
+    expect(r.run(["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}"]).stdout).toBe(`${id} dead\n`);
+    const alive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+    expect(alive(st.pid)).toBe(true);
+    expect(alive(st.watcherPid)).toBe(true);
+    const rm = r.run(["rm", "-f", id]);
+    expect([rm.code, rm.stderr]).toEqual([0, ""]);
+    await until(() => !alive(st.pid) && !alive(st.watcherPid), 10_000, "container and watcher gone");
+    expect(r.containerIds()).toEqual([]);
+    expect(cgroupDirsOf(id)).toEqual([]);
+  });
+
   it("a truncated image record: images warns once and lists the rest, inspect and rmi name it, rmi -f removes it", () => {
     const r = newRoot("badimage");
     expect(r.run(["run", "--name", "src", "busybox", "sh", "-c", "echo x > /marker"]).code).toBe(0);
