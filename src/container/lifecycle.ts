@@ -13,11 +13,12 @@
 //   dead: a record that cannot be read (truncated, empty, wrong shape); it can only be removed
 //
 // "running" is recorded before init is released (so a dead watcher never leaves a live
-// container marked created); a start that fails before the command runs goes back to what
-// it was (created, or exited for a container that ran before).
+// container marked created), and observed as "created" until init has exec'd the command; a
+// start that fails before the command runs goes back to what it was (created, or exited for
+// a container that ran before).
 import type { ContainerState, ContainerStore } from "./state.ts";
 import { updateState } from "./locks.ts";
-import { containerProc, isAlive } from "./proc.ts";
+import { containerProc, isAlive, isPreExecInit } from "./proc.ts";
 
 export type Status = "created" | "running" | "paused" | "restarting" | "exited" | "removing" | "dead";
 
@@ -50,10 +51,14 @@ export const WATCHER_LOST =
  */
 export function observe(st: ContainerState): ContainerState["state"] {
   const s = st.state;
-  if ((s.status === "running" || s.status === "paused") && !isAlive(containerProc(st))) {
+  if (s.status !== "running" && s.status !== "paused") return s;
+  if (!isAlive(containerProc(st))) {
     const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
     return { ...s, status: "exited", pid: 0, exitCode: 255, exitUnknown: true, error: s.error || WATCHER_LOST, finishedAt: finished };
   }
+  // Recorded before init is released, but the command does not run until init has exec'd
+  // it: until then the container is created (a kill now is a failed start, not an exit).
+  if (s.status === "running" && isPreExecInit(s.pid)) return { ...s, status: "created" };
   return s;
 }
 

@@ -104,3 +104,19 @@ export function isProcessAlive(pid: number, start: string | undefined): boolean 
   if (fields[0] === "Z" || fields[0] === "X") return false;
   return start === undefined || fields[19] === start;
 }
+
+/**
+ * True while `pid` is still minid's init, before it exec'd the container's command (its
+ * argv is then ours: `minid _init`). As runc tells "created" from "running" by whether init
+ * still waits at its exec fifo, this tells a container whose command does not run yet.
+ */
+export function isPreExecInit(pid: number): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return false;
+  }
+  if (argv[argv.length - 1] === "") argv.pop();
+  return argv.length >= 2 && argv.length <= 3 && argv[argv.length - 1] === "_init" && argv[0] === process.execPath;
+}
