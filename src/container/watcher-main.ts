@@ -4,7 +4,9 @@
 //   - owns the container's stdio: a pseudo-terminal, or pipes whose output it writes to the
 //     container's json-file log and to every attached client (protocol.ts),
 //   - records the start (pid + start time + boot id) and, whoever else is gone, the exit
-//     (exit code, time) in the container's state, or removes the container (--rm),
+//     (exit code, time) in the container's state, or removes the container (--rm); on a full
+//     disk it keeps the exit in the pre-allocated exit.json, retries the record, and counts
+//     the log lines it had to drop (logs.ts) — no write failure takes it down,
 //   - holds watcher.lock for its whole life, so other commands can tell a live watcher.
 // It reports to the CLI that started it over fd 3 (JSON lines): {"listening":true} when it
 // waits for the CLI to attach, then {"started":true,"pid":N} or {"error":"...","exitCode":N}.

@@ -148,9 +148,13 @@ describe("a full disk (the store on a 16 MB tmpfs)", () => {
     expect(r.run(["run", "--rm", "busybox", "true"]).code).toBe(0); // import the image
     const vol = join(r.dir, "vol");
     mkdirSync(vol);
-    const run = r.run(["run", "--name", "fill", "-v", `${vol}:/vol`, "busybox", "sh", "-c",
-      // more output than the log's last page can take once the disk is full
-      "echo before; dd if=/dev/zero of=/vol/big bs=64k; echo after; seq 1 2000; exit 7"]);
+    // "before" is in the log before the disk fills (the container waits for the go file),
+    // then more output than the log's last page can take once it is full
+    const p = r.spawn(["run", "--name", "fill", "-v", `${vol}:/vol`, "busybox", "sh", "-c",
+      "echo before; while [ ! -e /vol/go ]; do sleep 0.05; done; dd if=/dev/zero of=/vol/big bs=64k; echo after; seq 1 2000; exit 7"]);
+    await until(() => r.run(["logs", "fill"]).stdout === "before\n", 20_000, "the first line in the log");
+    writeFileSync(join(vol, "go"), "");
+    const run = { code: await p.exited, stdout: await new Response(p.stdout).text(), stderr: await new Response(p.stderr).text() };
     expect(run.stderr).not.toMatch(/lost the connection/);
     expect(run.code).toBe(7);
     expect(run.stdout).toMatch(/^before\nafter\n1\n2\n[^]*\n2000\n$/);
