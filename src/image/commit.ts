@@ -10,7 +10,7 @@
 // mount namespace) and what minid created only to mount over (empty /etc/hosts, /etc/hostname,
 // /etc/resolv.conf files, empty /proc, /sys, /dev and volume mount point directories) when the
 // image does not have them.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -21,6 +21,7 @@ import { parseReference } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 import { lgetxattr } from "../linux/libc.ts";
+import { S_IFDIR, S_IFMT, S_IFREG, TreeDir, withEntryAt } from "../storage/safe-tree.ts";
 import { containerUpper, withMergedView } from "./export.ts";
 
 export interface CommitOptions {
@@ -76,6 +77,8 @@ export function lowerExists(layers: string[]): Exists {
             try {
               const s = lstatSync(q);
               if (s.isCharacterDevice() && s.rdev === 0) found = false;
+              // A symlink on the way is not a directory: never look through it.
+              else if (m < parts.length - 1 && !s.isDirectory()) found = false;
             } catch {
               found = false;
             }
@@ -98,30 +101,41 @@ export function lowerExists(layers: string[]): Exists {
  */
 export function mountArtifacts(tree: string, mountTargets: string[], inLower: Exists): Set<string> {
   const out = new Set<string>();
-  const stat = (rel: string) => {
-    try {
-      return lstatSync(join(tree, rel));
-    } catch {
-      return undefined;
-    }
-  };
+  // The tree may be a running container's: read it through fds, never following its symlinks.
+  const root = TreeDir.open(tree);
+  const probe = (rel: string) =>
+    withEntryAt(root, rel, (e) => {
+      if (!e) return undefined;
+      const fmt = e.st.mode & S_IFMT;
+      if (fmt !== S_IFDIR) return { dir: false, file: fmt === S_IFREG, size: e.st.size, names: [] as string[] };
+      const d = e.openDir();
+      try {
+        return { dir: true, file: false, size: 0, names: d.names().map((n) => Buffer.from(n, "latin1").toString("utf8")) };
+      } finally {
+        d.close();
+      }
+    });
   const consider = (rel: string, kind: "file" | "dir" | "any") => {
-    const st = stat(rel);
+    const st = probe(rel);
     if (!st || inLower(rel)) return;
-    if (kind === "any") kind = st.isDirectory() ? "dir" : "file";
-    if (kind === "file" && !(st.isFile() && st.size === 0)) return;
+    if (kind === "any") kind = st.dir ? "dir" : "file";
+    if (kind === "file" && !(st.file && st.size === 0)) return;
     if (kind === "dir") {
-      if (!st.isDirectory()) return;
-      if (!readdirSync(join(tree, rel)).every((n) => out.has(`${rel}/${n}`))) return;
+      if (!st.dir) return;
+      if (!st.names.every((n) => out.has(`${rel}/${n}`))) return;
     }
     out.add(rel);
     // A parent created only to hold this mount point goes too.
     const parent = dirname(rel);
     if (parent !== "." && parent !== "/") consider(parent, "dir");
   };
-  for (const f of ETC_MOUNTS) consider(f, "file");
-  for (const d of SYSTEM_MOUNTS) consider(d, "dir");
-  for (const t of mountTargets) consider(t, "any"); // a file volume's target is an empty file
+  try {
+    for (const f of ETC_MOUNTS) consider(f, "file");
+    for (const d of SYSTEM_MOUNTS) consider(d, "dir");
+    for (const t of mountTargets) consider(t, "any"); // a file volume's target is an empty file
+  } finally {
+    root.close();
+  }
   return out;
 }
 

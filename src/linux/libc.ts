@@ -657,3 +657,135 @@ export function threadSetgroups(gids: number[]): void {
 export function dup2(oldfd: number, newfd: number): void {
   check(c.dup2(oldfd, newfd), "dup2");
 }
+
+// ---- Reading a tree that someone else may be changing (no path ever followed through it) ----
+// statx, readlinkat and the following xattr calls, bound on first use: only export, commit
+// and the naive diff need them, and each binding costs compile time at every start.
+
+let nofollowSyms:
+  | {
+      statx: (dirfd: number, path: Pointer, flags: number, mask: number, buf: Pointer) => number;
+      readlinkat: (dirfd: number, path: Pointer, buf: Pointer, len: number | bigint) => number | bigint;
+      getxattr: (path: Pointer, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      listxattr: (path: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+    }
+  | undefined;
+
+function nofollow() {
+  nofollowSyms ??= dlopen("libc.so.6", {
+    statx: { args: [i32, P, i32, u32, P], returns: i32 },
+    readlinkat: { args: [i32, P, P, u64], returns: i64 },
+    getxattr: { args: [P, P, P, u64], returns: i64 },
+    listxattr: { args: [P, P, u64], returns: i64 },
+  }).symbols as any;
+  return nofollowSyms!;
+}
+
+const STATX_BASIC_STATS = 0x7ff;
+const AT_STATX_DONT_SYNC = 0x4000;
+
+/** What statx(2) says of one inode (the basic fields; times in nanoseconds). */
+export interface StatxResult {
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: bigint;
+  size: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  rdevMajor: number;
+  rdevMinor: number;
+  devMajor: number;
+  devMinor: number;
+}
+
+const statxBuf = Buffer.alloc(256);
+const statxView = new DataView(statxBuf.buffer, statxBuf.byteOffset, statxBuf.byteLength);
+const EMPTY = Buffer.from([0]);
+
+function ns(off: number): bigint {
+  return statxView.getBigInt64(off, true) * 1_000_000_000n + BigInt(statxView.getUint32(off + 8, true));
+}
+
+/**
+ * statx(2). With a null path it describes the fd itself (AT_EMPTY_PATH), so an O_PATH fd of a
+ * symlink is stat'ed as the symlink. A named path's last component is never followed.
+ */
+export function statxAt(dirfd: number, path: PathArg | null): StatxResult {
+  const name = path === null ? EMPTY : cpath(path);
+  const flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (path === null ? AT_EMPTY_PATH : 0);
+  check(nofollow().statx(dirfd, ptr(name), flags, STATX_BASIC_STATS, ptr(statxBuf)), "statx", path === null ? `fd ${dirfd}` : showPath(path));
+  const v = statxView;
+  return {
+    nlink: v.getUint32(16, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    mode: v.getUint16(28, true),
+    ino: v.getBigUint64(32, true),
+    size: Number(v.getBigUint64(40, true)),
+    atimeNs: ns(64),
+    mtimeNs: ns(112),
+    rdevMajor: v.getUint32(128, true),
+    rdevMinor: v.getUint32(132, true),
+    devMajor: v.getUint32(136, true),
+    devMinor: v.getUint32(140, true),
+  };
+}
+
+let linkBuf = Buffer.alloc(4096);
+
+/** readlinkat(2) as bytes; a null path reads the symlink an O_PATH fd holds. */
+export function readlinkAt(dirfd: number, path: PathArg | null): Buffer {
+  const name = path === null ? EMPTY : cpath(path);
+  for (;;) {
+    const n = Number(nofollow().readlinkat(dirfd, ptr(name), ptr(linkBuf), linkBuf.length));
+    if (n < 0) throw new SyscallError("readlinkat", errno(), path === null ? `fd ${dirfd}` : showPath(path));
+    if (n < linkBuf.length) return Buffer.from(linkBuf.subarray(0, n));
+    linkBuf = Buffer.alloc(linkBuf.length * 4);
+  }
+}
+
+/**
+ * The xattrs of the file at `path`, following a final symlink (meant for /proc/self/fd/N of a
+ * held fd, which resolves to exactly that inode). [] when xattrs are unsupported.
+ */
+export function getxattrsFollow(path: PathArg): [string, Buffer][] {
+  const a = cpath(path);
+  const s = nofollow();
+  let list = listBuf;
+  let r: number;
+  for (;;) {
+    r = Number(s.listxattr(ptr(a), ptr(list), list.length));
+    if (r >= 0) break;
+    const e = errno();
+    if (e === 34 /* ERANGE */) {
+      list = Buffer.alloc(list.length * 4);
+      continue;
+    }
+    if (e === 95 || e === 61) return [];
+    throw new SyscallError("listxattr", e, showPath(path));
+  }
+  if (r === 0) return [];
+  const out: [string, Buffer][] = [];
+  for (const name of list.subarray(0, r).toString("utf8").split("\0")) {
+    if (!name) continue;
+    const n = cstr(name);
+    let buf = Buffer.alloc(256);
+    for (;;) {
+      const k = Number(s.getxattr(ptr(a), ptr(n), ptr(buf), buf.length));
+      if (k >= 0) {
+        out.push([name, Buffer.from(buf.subarray(0, k))]);
+        break;
+      }
+      const e = errno();
+      if (e === 34) {
+        buf = Buffer.alloc(buf.length * 4);
+        continue;
+      }
+      if (e === 61) break; // removed meanwhile
+      throw new SyscallError("getxattr", e, `${showPath(path)} (${name})`);
+    }
+  }
+  return out;
+}
