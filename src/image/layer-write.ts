@@ -8,7 +8,7 @@ import fs from "node:fs";
 import { isUtf8 } from "node:buffer";
 import type zlibT from "node:zlib";
 import * as libc from "../linux/libc.ts";
-import { S_IFDIR, S_IFLNK, S_IFMT, TreeDir, inodeKey, type TreeEntry, type TreeStat } from "../storage/safe-tree.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, TreeDir, fgetxattrs, inodeKey, type TreeEntry, type TreeStat } from "../storage/safe-tree.ts";
 import { untilEvent } from "../util/stream-event.ts";
 
 export interface WriteOptions {
@@ -146,57 +146,69 @@ class Walker {
       await this.sink.entry(e);
       return;
     }
-    let opaque = false;
-    const xattrs: [string, Buffer][] = [];
-    for (const [x, v] of ent.xattrs()) {
-      if (x === OPAQUE) opaque = isY(v);
-      if (!SKIP_XATTR.test(x)) xattrs.push([x, v]);
-    }
-    if (xattrs.length) e.xattrs = xattrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-
     if (fmt !== S_IFDIR && st.nlink > 1) {
       const first = this.links.get(key);
       if (first) {
         e.type = 0x31;
         e.linkname = first;
-        delete e.xattrs; // they belong to the inode, already written with the first name
-        await this.sink.entry(e);
+        await this.sink.entry(e); // xattrs belong to the inode, written with the first name
         return;
       }
-      this.links.set(key, e.name);
     }
 
-    switch (fmt) {
-      case fs.constants.S_IFREG:
-        e.size = st.size;
-        await this.sink.entry(e, ent);
-        return;
-      case S_IFDIR: {
-        e.type = 0x35;
-        e.name = Buffer.from(`${r}/`, "latin1");
-        await this.sink.entry(e);
-        if (opaque && this.opts.overlayWhiteouts) await this.opaqueMarker(r, st);
-        return ent.openDir();
+    // Files and directories are opened (from the held inode) before anything is read of them,
+    // so their xattrs come from the open fd; other types are never opened.
+    let file = -1;
+    let sub: TreeDir | undefined;
+    if (fmt === fs.constants.S_IFREG) file = ent.openFile();
+    else if (fmt === S_IFDIR) sub = ent.openDir();
+    try {
+      let opaque = false;
+      const xattrs: [string, Buffer][] = [];
+      for (const [x, v] of file >= 0 ? fgetxattrs(file) : sub ? sub.xattrs() : ent.xattrs()) {
+        if (x === OPAQUE) opaque = isY(v);
+        if (!SKIP_XATTR.test(x)) xattrs.push([x, v]);
       }
-      case S_IFLNK:
-        e.type = 0x32;
-        e.linkname = ent.readlink();
-        await this.sink.entry(e);
-        return;
-      case fs.constants.S_IFCHR:
-      case fs.constants.S_IFBLK:
-        e.type = fmt === fs.constants.S_IFCHR ? 0x33 : 0x34;
-        e.devmajor = st.rdevMajor;
-        e.devminor = st.rdevMinor;
-        await this.sink.entry(e);
-        return;
-      case fs.constants.S_IFIFO:
-        e.type = 0x36;
-        await this.sink.entry(e);
-        return;
-      default:
-        // Sockets cannot be archived (GNU tar skips them too).
-        if (this.links.get(key) === e.name) this.links.delete(key);
+      if (xattrs.length) e.xattrs = xattrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      if (fmt !== S_IFDIR && st.nlink > 1) this.links.set(key, e.name);
+
+      switch (fmt) {
+        case fs.constants.S_IFREG:
+          e.size = st.size;
+          await this.sink.entry(e, file);
+          return;
+        case S_IFDIR: {
+          e.type = 0x35;
+          e.name = Buffer.from(`${r}/`, "latin1");
+          await this.sink.entry(e);
+          if (opaque && this.opts.overlayWhiteouts) await this.opaqueMarker(r, st);
+          const open = sub;
+          sub = undefined; // the walk descends into it and closes it
+          return open;
+        }
+        case S_IFLNK:
+          e.type = 0x32;
+          e.linkname = ent.readlink();
+          await this.sink.entry(e);
+          return;
+        case fs.constants.S_IFCHR:
+        case fs.constants.S_IFBLK:
+          e.type = fmt === fs.constants.S_IFCHR ? 0x33 : 0x34;
+          e.devmajor = st.rdevMajor;
+          e.devminor = st.rdevMinor;
+          await this.sink.entry(e);
+          return;
+        case fs.constants.S_IFIFO:
+          e.type = 0x36;
+          await this.sink.entry(e);
+          return;
+        default:
+          // Sockets cannot be archived (GNU tar skips them too).
+          if (this.links.get(key) === e.name) this.links.delete(key);
+      }
+    } finally {
+      if (file >= 0) fs.closeSync(file);
+      sub?.close();
     }
   }
 
@@ -259,7 +271,7 @@ class Sink {
   }
 
   /** Appends one entry; returns only after the file body, if any, is in the stream. */
-  async entry(e: Entry, file?: TreeEntry): Promise<void> {
+  async entry(e: Entry, file?: number): Promise<void> {
     const pax: Buffer[] = [];
     let name = e.name;
     let prefix: Buffer | null = null;
@@ -305,28 +317,23 @@ class Sink {
       this.pad(body.length);
     }
     this.put(header({ ...e, name, prefix, linkname, uid, gid, size, mtime }));
-    if (file) await this.copyFile(file, e.size, e.name);
+    if (file !== undefined) await this.copyFile(file, e.size, e.name);
     if (this.blocked) await this.unblock();
   }
 
-  private async copyFile(file: TreeEntry, size: number, name: Buffer): Promise<void> {
-    // The held inode, reopened: never what a name points to by now.
-    const fd = file.openFile();
-    try {
-      let left = size;
-      while (left > 0) {
-        if (this.len === CHUNK) {
-          this.flush();
-          // Only gzip can make us wait, and must: a big file would otherwise pile up in zlib.
-          if (this.blocked) await this.unblock();
-        }
-        const n = fs.readSync(fd, this.buf, this.len, Math.min(CHUNK - this.len, left), null);
-        if (n === 0) throw new Error(`${name.toString()} shrank while being archived`);
-        this.len += n;
-        left -= n;
+  /** Copy `size` bytes of the open file (the held inode, never what a name points to now). */
+  private async copyFile(fd: number, size: number, name: Buffer): Promise<void> {
+    let left = size;
+    while (left > 0) {
+      if (this.len === CHUNK) {
+        this.flush();
+        // Only gzip can make us wait, and must: a big file would otherwise pile up in zlib.
+        if (this.blocked) await this.unblock();
       }
-    } finally {
-      fs.closeSync(fd);
+      const n = fs.readSync(fd, this.buf, this.len, Math.min(CHUNK - this.len, left), null);
+      if (n === 0) throw new Error(`${name.toString()} shrank while being archived`);
+      this.len += n;
+      left -= n;
     }
     this.pad(size);
   }

@@ -668,6 +668,8 @@ let nofollowSyms:
       readlinkat: (dirfd: number, path: Pointer, buf: Pointer, len: number | bigint) => number | bigint;
       getxattr: (path: Pointer, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
       listxattr: (path: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      fgetxattr: (fd: number, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      flistxattr: (fd: number, buf: Pointer | null, len: number | bigint) => number | bigint;
     }
   | undefined;
 
@@ -677,6 +679,8 @@ function nofollow() {
     readlinkat: { args: [i32, P, P, u64], returns: i64 },
     getxattr: { args: [P, P, P, u64], returns: i64 },
     listxattr: { args: [P, P, u64], returns: i64 },
+    fgetxattr: { args: [i32, P, P, u64], returns: i64 },
+    flistxattr: { args: [i32, P, u64], returns: i64 },
   }).symbols as any;
   return nofollowSyms!;
 }
@@ -753,27 +757,49 @@ export function readlinkAt(dirfd: number, path: PathArg | null): Buffer {
 export function getxattrsFollow(path: PathArg): [string, Buffer][] {
   const a = cpath(path);
   const s = nofollow();
-  let list = listBuf;
+  return readXattrs(
+    (buf, len) => Number(s.listxattr(ptr(a), buf, len)),
+    (name, buf, len) => Number(s.getxattr(ptr(a), name, buf, len)),
+    showPath(path),
+  );
+}
+
+/** The xattrs of an open (not O_PATH) fd. [] when xattrs are unsupported. */
+export function fgetxattrs(fd: number): [string, Buffer][] {
+  const s = nofollow();
+  return readXattrs(
+    (buf, len) => Number(s.flistxattr(fd, buf, len)),
+    (name, buf, len) => Number(s.fgetxattr(fd, name, buf, len)),
+    `fd ${fd}`,
+  );
+}
+
+function readXattrs(
+  list: (buf: Pointer, len: number) => number,
+  get: (name: Pointer, buf: Pointer, len: number) => number,
+  what: string,
+): [string, Buffer][] {
+  let names = listBuf;
   let r: number;
   for (;;) {
-    r = Number(s.listxattr(ptr(a), ptr(list), list.length));
+    r = list(ptr(names), names.length);
     if (r >= 0) break;
     const e = errno();
     if (e === 34 /* ERANGE */) {
-      list = Buffer.alloc(list.length * 4);
+      names = Buffer.alloc(names.length * 4);
       continue;
     }
     if (e === 95 || e === 61) return [];
-    throw new SyscallError("listxattr", e, showPath(path));
+    throw new SyscallError("listxattr", e, what);
   }
   if (r === 0) return [];
   const out: [string, Buffer][] = [];
-  for (const name of list.subarray(0, r).toString("utf8").split("\0")) {
+  for (const name of names.subarray(0, r).toString("utf8").split("\0")) {
     if (!name) continue;
     const n = cstr(name);
     let buf = Buffer.alloc(256);
     for (;;) {
-      const k = Number(s.getxattr(ptr(a), ptr(n), ptr(buf), buf.length));
+      const k = get(ptr(n), ptr(buf), buf.length);
       if (k >= 0) {
         out.push([name, Buffer.from(buf.subarray(0, k))]);
         break;
@@ -784,7 +810,7 @@ export function getxattrsFollow(path: PathArg): [string, Buffer][] {
         continue;
       }
       if (e === 61) break; // removed meanwhile
-      throw new SyscallError("getxattr", e, `${showPath(path)} (${name})`);
+      throw new SyscallError("getxattr", e, `${what} (${name})`);
     }
   }
   return out;

@@ -12,7 +12,7 @@
 import { readdirSync } from "node:fs";
 import {
   AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close,
-  fsat, getxattrsFollow, readlinkAt, statxAt, type StatxResult,
+  fgetxattrs, fsat, getxattrsFollow, readlinkAt, statxAt, type StatxResult,
 } from "../linux/libc.ts";
 
 export const S_IFMT = 0o170000;
@@ -21,6 +21,9 @@ export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
 
 export type TreeStat = StatxResult;
+
+/** The xattrs of a file opened by TreeEntry.openFile (or any open fd). */
+export { fgetxattrs };
 
 /** dev:ino, to recognise hard links and the output file. */
 export function inodeKey(st: TreeStat): string {
@@ -80,7 +83,7 @@ export class TreeDir {
 
   /** The xattrs of the directory itself. */
   xattrs(): [string, Buffer][] {
-    return getxattrsFollow(fdPath(this.fd));
+    return fgetxattrs(this.fd);
   }
 
   close(): void {
