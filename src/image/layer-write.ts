@@ -47,7 +47,7 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
     const w = new Walker(sink, opts, inodeKey(libc.statxAt(fd, null)));
     // The tree may belong to a running container: it is read through fds from here on, never
     // by path (storage/safe-tree.ts).
-    root = TreeDir.open(dir);
+    root = TreeDir.open(dir, { clone: true });
     // The root itself has no entry (layer tars name "etc/", not "./etc/"), but it can be opaque.
     if (opts.overlayWhiteouts && root.xattrs().some(([k, v]) => k === OPAQUE && isY(v))) await w.opaqueMarker("", root.st);
     await w.walk(root, "");

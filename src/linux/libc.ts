@@ -815,3 +815,15 @@ function readXattrs(
   }
   return out;
 }
+
+const SYS_mount_setattr = 442;
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+
+/** mount_setattr(2) on the mount an fd refers to (a detached tree from open_tree, say). */
+export function mountSetattrFd(fd: number, attrSet: number): void {
+  const attr = new BigUint64Array([BigInt(attrSet), 0n, 0n, 0n]); // struct mount_attr
+  check(c.syscall(SYS_mount_setattr, fd, BigInt(ptr(EMPTY)), AT_EMPTY_PATH, BigInt(ptr(attr)), attr.byteLength, 0), "mount_setattr");
+}

@@ -6,7 +6,7 @@ import { mkdirp } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { relativeToStore } from "./layout.ts";
 import {
-  CLONE_NEWNS, MNT_DETACH, MS_PRIVATE, MS_RDONLY, MS_REC, O_CLOEXEC, O_DIRECTORY, O_RDONLY, AT_FDCWD,
+  CLONE_NEWNS, MNT_DETACH, MS_NODEV, MS_NOSUID, MS_PRIVATE, MS_RDONLY, MS_REC, O_CLOEXEC, O_DIRECTORY, O_RDONLY, AT_FDCWD,
   chdir, close, mount, openat, umount2, unshare,
 } from "../linux/libc.ts";
 
@@ -101,7 +101,8 @@ async function mergedView<T>(dir: string, lowerdirs: string[], scratch: (label: 
     if (rel) chdir(rel.cwd);
     const opts = `lowerdir=${[upper, ...(rel?.names ?? lowers), empty].join(":")}`;
     if (opts.length > 4095) throw new UserError(`image has too many layers (${lowers.length}) to mount for export`);
-    mount("overlay", target, "overlay", MS_RDONLY, opts);
+    // nodev, nosuid: nothing in the view can be opened as a device or gain privileges.
+    mount("overlay", target, "overlay", MS_RDONLY | MS_NODEV | MS_NOSUID, opts);
     mounted = true;
     chdir(cwd);
     fd = openat(AT_FDCWD, target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

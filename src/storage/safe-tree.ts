@@ -11,8 +11,9 @@
 // an O_PATH fd for reading, and names a held directory for readdir.
 import { readdirSync } from "node:fs";
 import {
-  AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close,
-  fgetxattrs, fsat, getxattrsFollow, readlinkAt, statxAt, type StatxResult,
+  AT_FDCWD, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE, O_CLOEXEC,
+  O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close, fgetxattrs, fsat,
+  getxattrsFollow, mountSetattrFd, openTree, readlinkAt, statxAt, type StatxResult,
 } from "../linux/libc.ts";
 
 export const S_IFMT = 0o170000;
@@ -39,21 +40,53 @@ export class TreeDir {
   private constructor(
     readonly fd: number,
     readonly st: TreeStat,
+    /** The tree is a private read-only nodev clone of its mount: opening a name cannot open a device. */
+    private readonly nodev: boolean,
   ) {}
 
-  /** Open the root of a tree. `path` is minid's own (a store path), so it may be followed. */
-  static open(path: string | Uint8Array): TreeDir {
+  /**
+   * Open the root of a tree. `path` is minid's own (a store path), so it may be followed.
+   * With `clone` (and CAP_SYS_ADMIN on a kernel with mount_setattr, 5.12+), the tree is read
+   * through a detached read-only, nodev, nosuid, noexec copy of its mount, visible nowhere:
+   * there a regular file can be opened by name (O_NOFOLLOW) without the O_PATH reopen, since
+   * a device swapped in meanwhile cannot be opened. Hard links from such a tree to another
+   * mount fail (EXDEV): callers that link entries out pass clone: false.
+   */
+  static open(path: string | Uint8Array, opts: { clone?: boolean } = {}): TreeDir {
+    if (opts.clone) {
+      let tree = -1;
+      try {
+        tree = openTree(AT_FDCWD, typeof path === "string" ? path : Buffer.from(path).toString(), OPEN_TREE_CLONE);
+        mountSetattrFd(tree, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC);
+        const fd = fsat.openat(tree, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(tree); // the open directory keeps the detached mount alive
+        try {
+          return new TreeDir(fd, statxAt(fd, null), true);
+        } catch (e) {
+          close(fd);
+          throw e;
+        }
+      } catch (e) {
+        if (tree >= 0) {
+          try {
+            close(tree);
+          } catch {}
+        }
+        if (!(e instanceof SyscallError)) throw e;
+        // No privilege or an older kernel: the O_PATH way below is as safe, only slower.
+      }
+    }
     const fd = fsat.openat(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     try {
-      return new TreeDir(fd, statxAt(fd, null));
+      return new TreeDir(fd, statxAt(fd, null), false);
     } catch (e) {
       close(fd);
       throw e;
     }
   }
 
-  static fromFd(fd: number, st: TreeStat): TreeDir {
-    return new TreeDir(fd, st);
+  static fromFd(fd: number, st: TreeStat, nodev = false): TreeDir {
+    return new TreeDir(fd, st, nodev);
   }
 
   /** Entry names as bytes (latin1 strings keep one char per byte), unsorted. */
@@ -66,15 +99,57 @@ export class TreeDir {
    * closes it.
    */
   entry(name: string): TreeEntry | undefined {
+    const bytes = Buffer.from(name, "latin1");
+    if (this.nodev) {
+      const fast = this.openDirect(bytes, name);
+      if (fast !== null) return fast;
+    }
     let fd: number;
     try {
-      fd = fsat.openat(this.fd, Buffer.from(name, "latin1"), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+      fd = fsat.openat(this.fd, bytes, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     } catch (e) {
       if (e instanceof SyscallError && (e.code === "ENOENT" || e.code === "ENOTDIR")) return undefined;
       throw e;
     }
     try {
-      return new TreeEntry(fd, statxAt(fd, null), this, name);
+      return new TreeEntry(fd, statxAt(fd, null), this, name, false, false);
+    } catch (e) {
+      close(fd);
+      throw e;
+    }
+  }
+
+  /**
+   * On a nodev clone: a regular file or a directory opened by name, never following a final
+   * symlink; what is described is the opened inode (statx of the fd). undefined: gone; null:
+   * anything else, or it changed meanwhile (the caller takes the O_PATH way).
+   */
+  private openDirect(bytes: Buffer, name: string): TreeEntry | undefined | null {
+    let st: TreeStat;
+    try {
+      st = statxAt(this.fd, bytes);
+    } catch (e) {
+      if (e instanceof SyscallError && (e.code === "ENOENT" || e.code === "ENOTDIR")) return undefined;
+      throw e;
+    }
+    const fmt = st.mode & S_IFMT;
+    if (fmt !== S_IFREG && fmt !== S_IFDIR) return null;
+    let fd: number;
+    try {
+      // O_DIRECTORY is checked before any open; O_NONBLOCK so a FIFO swapped in never blocks.
+      const flags = fmt === S_IFDIR ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY;
+      fd = fsat.openat(this.fd, bytes, flags | O_NOFOLLOW | O_CLOEXEC);
+    } catch (e) {
+      if (e instanceof SyscallError) return null; // swapped (ELOOP, ENOTDIR, EACCES for a device…)
+      throw e;
+    }
+    try {
+      const now = statxAt(fd, null);
+      if ((now.mode & S_IFMT) !== fmt) {
+        close(fd);
+        return null;
+      }
+      return new TreeEntry(fd, now, this, name, true, this.nodev);
     } catch (e) {
       close(fd);
       throw e;
@@ -94,27 +169,40 @@ export class TreeDir {
 /** One entry of a directory, held by an O_PATH fd: whatever happens to its name later. */
 export class TreeEntry {
   constructor(
-    readonly fd: number,
+    /** O_PATH, or (when `opened`) a real open fd of the regular file or directory. */
+    public fd: number,
     readonly st: TreeStat,
     private readonly parent: TreeDir,
     readonly name: string,
+    private readonly opened: boolean,
+    private readonly nodev: boolean,
   ) {}
 
   get type(): number {
     return this.st.mode & S_IFMT;
   }
 
-  /** The held directory, opened for listing. */
+  /** The held directory, opened for listing (the caller closes it). */
   openDir(): TreeDir {
     if (this.type !== S_IFDIR) throw new Error("not a directory");
+    if (this.opened) return TreeDir.fromFd(this.take(), this.st, this.nodev);
     const fd = fsat.openat(AT_FDCWD, fdPath(this.fd), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return TreeDir.fromFd(fd, this.st);
+    return TreeDir.fromFd(fd, this.st, this.nodev);
   }
 
-  /** The held regular file, opened for reading (never a device, a FIFO or a symlink). */
+  /** The held regular file, opened for reading (never a device, a FIFO or a symlink); the caller closes it. */
   openFile(): number {
     if (this.type !== S_IFREG) throw new Error("not a regular file");
+    if (this.opened) return this.take();
     return fsat.openat(AT_FDCWD, fdPath(this.fd), O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+  }
+
+  /** Hand the open fd over to the caller; the entry is then closed. */
+  private take(): number {
+    if (this.fd < 0) throw new Error("entry already opened");
+    const fd = this.fd;
+    this.fd = -1;
+    return fd;
   }
 
   readlink(): Buffer {
@@ -132,6 +220,7 @@ export class TreeEntry {
    * tree, so at worst a racing rename shows another entry's xattrs, never a host file's.
    */
   xattrs(): [string, Buffer][] {
+    if (this.opened) return fgetxattrs(this.fd);
     if (this.type !== S_IFLNK) return getxattrsFollow(fdPath(this.fd));
     const p = Buffer.concat([Buffer.from(`${fdPath(this.parent.fd)}/`), Buffer.from(this.name, "latin1")]);
     const out: [string, Buffer][] = [];
@@ -143,7 +232,8 @@ export class TreeEntry {
   }
 
   close(): void {
-    close(this.fd);
+    if (this.fd >= 0) close(this.fd);
+    this.fd = -1;
   }
 }
 
