@@ -224,9 +224,16 @@ export class TreeEntry {
     if (this.type !== S_IFLNK) return getxattrsFollow(fdPath(this.fd));
     const p = Buffer.concat([Buffer.from(`${fdPath(this.parent.fd)}/`), Buffer.from(this.name, "latin1")]);
     const out: [string, Buffer][] = [];
-    for (const x of fsat.llistxattr(p)) {
-      const v = fsat.lgetxattr(p, x);
-      if (v !== null) out.push([x, Buffer.from(v)]);
+    try {
+      for (const x of fsat.llistxattr(p)) {
+        const v = fsat.lgetxattr(p, x);
+        if (v !== null) out.push([x, Buffer.from(v)]);
+      }
+    } catch (e) {
+      // Renamed or removed since it was held: the symlink itself is still archived, without
+      // xattrs (which no name reaches any more).
+      if (e instanceof SyscallError && (e.code === "ENOENT" || e.code === "ENOTDIR")) return [];
+      throw e;
     }
     return out;
   }
