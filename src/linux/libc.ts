@@ -827,3 +827,10 @@ export function mountSetattrFd(fd: number, attrSet: number): void {
   const attr = new BigUint64Array([BigInt(attrSet), 0n, 0n, 0n]); // struct mount_attr
   check(c.syscall(SYS_mount_setattr, fd, BigInt(ptr(EMPTY)), AT_EMPTY_PATH, BigInt(ptr(attr)), attr.byteLength, 0), "mount_setattr");
 }
+
+/** The file type and mode bits of `path` under dirfd (last component not followed), or -errno. */
+export function statxModeAt(dirfd: number, path: PathArg): number {
+  const r = nofollow().statx(dirfd, ptr(cpath(path)), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, 0x1 /* STATX_TYPE */ | 0x2 /* STATX_MODE */, ptr(statxBuf));
+  if (r < 0) return -errno();
+  return statxView.getUint16(28, true);
+}

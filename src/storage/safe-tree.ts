@@ -13,7 +13,7 @@ import { readdirSync } from "node:fs";
 import {
   AT_FDCWD, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE, O_CLOEXEC,
   O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close, fgetxattrs, fsat,
-  getxattrsFollow, mountSetattrFd, openTree, readlinkAt, statxAt, type StatxResult,
+  getxattrsFollow, mountSetattrFd, openTree, readlinkAt, statxAt, statxModeAt, type StatxResult,
 } from "../linux/libc.ts";
 
 export const S_IFMT = 0o170000;
@@ -125,14 +125,11 @@ export class TreeDir {
    * anything else, or it changed meanwhile (the caller takes the O_PATH way).
    */
   private openDirect(bytes: Buffer, name: string): TreeEntry | undefined | null {
-    let st: TreeStat;
-    try {
-      st = statxAt(this.fd, bytes);
-    } catch (e) {
-      if (e instanceof SyscallError && (e.code === "ENOENT" || e.code === "ENOTDIR")) return undefined;
-      throw e;
-    }
-    const fmt = st.mode & S_IFMT;
+    // Only the type is needed here: the entry is described by statx of what gets opened.
+    const mode = statxModeAt(this.fd, bytes);
+    if (mode === -2 /* ENOENT */ || mode === -20 /* ENOTDIR */) return undefined;
+    if (mode < 0) return null;
+    const fmt = mode & S_IFMT;
     if (fmt !== S_IFREG && fmt !== S_IFDIR) return null;
     let fd: number;
     try {
