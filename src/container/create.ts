@@ -176,9 +176,7 @@ function ensureCgroup(st: ContainerState): void {
 export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<InitSpec> = {}): InitSpec {
   ensureCgroup(st);
   const dir = engine.containers.containerDir(st.id);
-  const driver = driverByName(st.storage.driver);
-  // vfs copies once at create; overlay/aufs only need their directories.
-  const rootfs = st.storage.driver === "vfs" ? vfsSpec(dir) : driver.prepare(dir, st.storage.lowerdirs);
+  const rootfs = driverByName(st.storage.driver).rootfs(dir, st.storage.lowerdirs);
   return {
     id: st.id,
     rootfs,
@@ -208,10 +206,6 @@ function cgroupProcFiles(st: ContainerState): string[] {
   if (!p) return [];
   const dirs = p.version === "v2" ? [p.path] : [...new Set(Object.values(p.paths))];
   return dirs.map((d) => join(d, "cgroup.procs"));
-}
-
-function vfsSpec(dir: string) {
-  return { driver: "vfs" as const, target: join(dir, "merged"), fstype: "", source: join(dir, "rootfs"), data: "" };
 }
 
 export function writeInitSpec(engine: Engine, st: ContainerState, spec: InitSpec): string {
