@@ -195,17 +195,14 @@ describe("writeLayerTar", () => {
   // tree, it is a file that "shrank" between lstat and read, deterministically.
   const SHORT_FILE = "/sys/kernel/mm/transparent_hugepage/enabled";
   (have("root") && fs.existsSync(SHORT_FILE) ? test : test.skip)("a file that shrinks while archived fails the layer, no short entry", async () => {
-    fs.mkdirSync(src);
-    fs.writeFileSync(at("short"), "");
+    // sysfs files claim 4096 bytes and hold fewer. The tree is archived from sysfs itself: the
+    // writer reads a tree through a clone of its own mount, which leaves out mounts on top of
+    // it, so a file bound into a plain directory would not be seen.
+    const tree = path.dirname(SHORT_FILE);
     expect(fs.statSync(SHORT_FILE).size).toBeGreaterThan(fs.readFileSync(SHORT_FILE).length);
-    sh("mount", "--bind", SHORT_FILE, at("short"));
-    try {
-      const out = path.join(base, "s.tar");
-      await expect(writeLayerTar(src, out, { overlayWhiteouts: true })).rejects.toThrow(/short shrank while being archived/);
-      expect(fs.existsSync(out)).toBe(false);
-    } finally {
-      sh("umount", at("short"));
-    }
+    const out = path.join(base, "s.tar");
+    await expect(writeLayerTar(tree, out, { overlayWhiteouts: true })).rejects.toThrow(/shrank while being archived/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test("an empty directory is a valid empty layer", async () => {
