@@ -1,6 +1,8 @@
 // The only dlopen in minid. Every libc call goes through here so that a failing call always
 // becomes a SyscallError naming the call, the errno and the path it was about.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, type Stats } from "node:fs";
+import type { FileStat, Syscalls } from "./syscalls.ts";
 
 const { i32, i64, u32, u64, ptr: P } = FFIType;
 
@@ -657,3 +659,53 @@ export function threadSetgroups(gids: number[]): void {
 export function dup2(oldfd: number, newfd: number): void {
   check(c.dup2(oldfd, newfd), "dup2");
 }
+
+// ---- The syscall seam (src/linux/syscalls.ts) backed by the bindings above ----
+// Plain references to the functions, so calling through the seam costs one property load.
+
+function fileKind(st: Stats): FileStat["kind"] {
+  if (st.isDirectory()) return "dir";
+  if (st.isFile()) return "file";
+  if (st.isCharacterDevice()) return "char";
+  if (st.isBlockDevice()) return "block";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+export const realSyscalls: Syscalls = {
+  mount,
+  umount2,
+  pivotRoot,
+  chdir,
+  openTree,
+  moveMount: moveMountFd,
+  openat,
+  openat2,
+  close,
+  mkdirat,
+  mknodat,
+  symlinkat,
+  fchownat,
+  mkdir(path, mode = 0o777) {
+    mkdirSync(path, { mode });
+  },
+  chmod,
+  readlink: (path) => readlinkSync(path),
+  stat(path) {
+    const st = statSync(path);
+    return { kind: fileKind(st), rdev: st.rdev };
+  },
+  readFile: (path) => readFileSync(path, "utf8"),
+  writeFile(path, data) {
+    writeFileSync(path, data);
+  },
+  unshare,
+  setns,
+  prctl,
+  sethostname,
+  interfaceUp,
+  capget,
+  capset,
+};
