@@ -81,6 +81,7 @@ export class FakeSyscalls implements Syscalls {
   private readonly fds = new Map<number, string>();
   private nextFd = 10;
   private failures: Failure[] = [];
+  private seeds = new Map<string, string[]>();
   /** Where "/" is for absolute paths (moved by pivot_root). */
   root = "/";
   cwd = "/";
@@ -119,6 +120,15 @@ export class FakeSyscalls implements Syscalls {
     }
   }
 
+  /**
+   * What a fresh mount of `fstype` shows (proc's and sysfs's files, say), as paths relative to
+   * the mount point; a trailing "/" makes a directory.
+   */
+  onMount(fstype: string, entries: string[]): this {
+    this.seeds.set(fstype, entries);
+    return this;
+  }
+
   // ---- failure injection ----
 
   /** Make the nth call (1-based, counting every call) fail with `code`. */
@@ -151,7 +161,8 @@ export class FakeSyscalls implements Syscalls {
     const t = this.hostPath(target);
     const src = source !== null && flags & MS_BIND ? this.hostPath(source) : source;
     this.record("mount", [source, target, fstype, flags, data],
-      `mount ${src ?? "-"} ${t} ${fstype ?? "-"} ${mountFlags(flags)}${data !== null ? ` ${data}` : ""}`, t);
+      `mount ${src ?? "-"} ${t} ${fstype ?? "-"} ${mountFlags(flags)}${data !== null ? ` ${data}` : ""}`, target,
+      `mount${fstype ? `(${fstype})` : ""}`);
     const node = this.lookup(t, true);
     if (!node) throw new SyscallError(`mount${fstype ? `(${fstype})` : ""}`, 2, target);
     if (flags & MS_REMOUNT || flags & MS_PRIVATE || flags & MS_SLAVE) return;
@@ -163,7 +174,12 @@ export class FakeSyscalls implements Syscalls {
       const realT = this.resolve(t, "/", true);
       this.replaceSubtree(realT, realSrc);
     } else if (fstype && FRESH.has(fstype)) {
-      this.clearSubtree(this.resolve(t, "/", true));
+      const at = this.resolve(t, "/", true);
+      this.clearSubtree(at);
+      for (const e of this.seeds.get(fstype) ?? []) {
+        if (e.endsWith("/")) this.dir(join(at, e.slice(0, -1)));
+        else this.file(join(at, e));
+      }
     }
   }
 
@@ -180,7 +196,7 @@ export class FakeSyscalls implements Syscalls {
 
   chdir(path: string): void {
     const p = this.absolute(path);
-    this.record("chdir", [path], `chdir ${p}`, p);
+    this.record("chdir", [path], `chdir ${p}`, path);
     const n = this.lookup(p, true);
     if (!n) throw new SyscallError("chdir", 2, path);
     if (n.kind !== "dir") throw new SyscallError("chdir", 20, path);
@@ -198,7 +214,7 @@ export class FakeSyscalls implements Syscalls {
 
   openat(dirfd: number, path: string, flags: number, mode = 0): number {
     const p = this.at(dirfd, path);
-    this.record("openat", [dirfd, path, flags, mode], `openat ${p}`, p);
+    this.record("openat", [dirfd, path, flags, mode], `openat ${p}`, path);
     return this.open(p, "/", flags, mode, "openat", path);
   }
 
@@ -206,7 +222,7 @@ export class FakeSyscalls implements Syscalls {
     const base = this.dirOf(dirfd);
     const rootIn = resolve & RESOLVE_IN_ROOT ? base : "/";
     const p = path.startsWith("/") && resolve & RESOLVE_IN_ROOT ? join(base, path.slice(1)) : this.at(dirfd, path);
-    this.record("openat2", [dirfd, path, flags, resolve, mode], `openat2 ${p.replace(/\/\.$/, "")}`, p);
+    this.record("openat2", [dirfd, path, flags, resolve, mode], `openat2 ${p.replace(/\/\.$/, "")}`, path);
     return this.open(p, rootIn, flags, mode, "openat2", path);
   }
 
@@ -217,37 +233,37 @@ export class FakeSyscalls implements Syscalls {
 
   mkdirat(dirfd: number, name: string, mode: number): void {
     const p = this.at(dirfd, name);
-    this.record("mkdirat", [dirfd, name, mode], `mkdirat ${p} ${mode.toString(8)}`, p);
+    this.record("mkdirat", [dirfd, name, mode], `mkdirat ${p} ${mode.toString(8)}`, name);
     this.create(p, { kind: "dir", mode }, "mkdirat", name);
   }
 
   mknodat(dirfd: number, name: string, mode: number, dev: number): void {
     const p = this.at(dirfd, name);
-    this.record("mknodat", [dirfd, name, mode, dev], `mknodat ${p} ${mode.toString(8)} ${dev >> 8}:${dev & 0xff}`, p);
+    this.record("mknodat", [dirfd, name, mode, dev], `mknodat ${p} ${mode.toString(8)} ${dev >> 8}:${dev & 0xff}`, name);
     this.create(p, { kind: (mode & 0o170000) === 0o020000 ? "char" : "other", rdev: dev, mode: mode & 0o7777 }, "mknodat", name);
   }
 
   symlinkat(target: string, dirfd: number, linkpath: string): void {
     const p = this.at(dirfd, linkpath);
-    this.record("symlinkat", [target, dirfd, linkpath], `symlinkat ${p} -> ${target}`, p);
+    this.record("symlinkat", [target, dirfd, linkpath], `symlinkat ${p} -> ${target}`, linkpath);
     this.create(p, { kind: "symlink", target }, "symlinkat", linkpath);
   }
 
   fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void {
     const p = this.at(dirfd, path);
-    this.record("fchownat", [dirfd, path, uid, gid, flags], `fchownat ${p} ${uid}:${gid}`, p);
+    this.record("fchownat", [dirfd, path, uid, gid, flags], `fchownat ${p} ${uid}:${gid}`, path);
     if (!this.lookup(p, false)) throw new SyscallError("fchownat", 2, path);
   }
 
   mkdir(path: string, mode = 0o777): void {
     const p = this.hostPath(path);
-    this.record("mkdir", [path, mode], `mkdir ${p} ${mode.toString(8)}`, p);
+    this.record("mkdir", [path, mode], `mkdir ${p} ${mode.toString(8)}`, path);
     this.create(p, { kind: "dir", mode }, "mkdir", path);
   }
 
   chmod(path: string, mode: number): void {
     const p = this.hostPath(path);
-    this.record("chmod", [path, mode], `chmod ${p} ${mode.toString(8)}`, p);
+    this.record("chmod", [path, mode], `chmod ${p} ${mode.toString(8)}`, path);
     const n = this.lookup(p, true);
     if (!n) throw new SyscallError("fchmodat", 2, path);
     n.mode = mode;
@@ -255,7 +271,7 @@ export class FakeSyscalls implements Syscalls {
 
   readlink(path: string): string {
     const p = this.hostPath(path);
-    this.record("readlink", [path], `readlink ${p}`, p);
+    this.record("readlink", [path], `readlink ${p}`, path);
     const n = this.lookup(p, false);
     if (n?.kind !== "symlink") throw new SyscallError("readlink", n ? 22 : 2, path);
     return n.target!;
@@ -263,7 +279,7 @@ export class FakeSyscalls implements Syscalls {
 
   stat(path: string): FileStat {
     const p = this.hostPath(path);
-    this.record("stat", [path], `stat ${p}`, p);
+    this.record("stat", [path], `stat ${p}`, path);
     const n = this.lookup(p, true);
     if (!n) throw new SyscallError("stat", 2, path);
     return { kind: n.kind, rdev: n.rdev ?? 0 };
@@ -271,7 +287,7 @@ export class FakeSyscalls implements Syscalls {
 
   readFile(path: string): string {
     const p = this.hostPath(path);
-    this.record("readFile", [path], `readFile ${p}`, p);
+    this.record("readFile", [path], `readFile ${p}`, path);
     const n = this.lookup(p, true);
     if (!n) throw new SyscallError("open", 2, path);
     if (n.kind !== "file") throw new SyscallError("read", 21, path);
@@ -280,7 +296,7 @@ export class FakeSyscalls implements Syscalls {
 
   writeFile(path: string, data: string): void {
     const p = this.hostPath(path);
-    this.record("writeFile", [path, data], `writeFile ${p} ${JSON.stringify(data)}`, p);
+    this.record("writeFile", [path, data], `writeFile ${p} ${JSON.stringify(data)}`, path);
     const n = this.lookup(p, true);
     if (n) n.content = data;
     else this.create(p, { kind: "file", content: data }, "open", path);
@@ -319,15 +335,17 @@ export class FakeSyscalls implements Syscalls {
 
   // ---- internals ----
 
-  private record(name: string, args: unknown[], view: string, path?: string): void {
+  private record(name: string, args: unknown[], view: string, path?: string, errName = name): void {
     const call: Call = { n: this.calls.length + 1, name, args, view };
     this.calls.push(call);
+    // libc.ts's close() ignores the result (there is nothing a caller could do), so it never fails.
+    if (name === "close") return;
     const i = this.failures.findIndex((f) => (f.at !== undefined ? f.at === call.n : f.when!(call)));
     if (i < 0) return;
     const f = this.failures[i]!;
     if (f.once) this.failures.splice(i, 1);
     call.failed = errnoName(f.errno);
-    throw new SyscallError(name, f.errno, path ?? (typeof args[0] === "string" ? args[0] : undefined));
+    throw new SyscallError(errName, f.errno, path ?? (typeof args[0] === "string" ? args[0] : undefined));
   }
 
   private newFd(path: string): number {
