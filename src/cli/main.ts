@@ -7,7 +7,7 @@ import { globals } from "./globals.ts";
 import { log, setLogLevel } from "./log.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
-import { writeSync } from "node:fs";
+import { out } from "./output.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 type Loader = () => Promise<{ default: CommandDef<any>; stopAfter?: number }>;
@@ -92,11 +92,9 @@ Commands:
 Run 'minid COMMAND --help' for more information on a command.
 `;
 
-export function out(text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) off += writeSync(1, buf, off);
-}
+// Commands write their data with out() from ./output.ts; re-exported here until every
+// command imports it from there (a command importing main.ts closes an import circle).
+export { out };
 
 export async function main(argv: string[]): Promise<number> {
   try {

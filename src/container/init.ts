@@ -3,7 +3,7 @@
 // the command itself becomes PID 1. Errors travel to the engine over fd 3 (a socket the engine
 // holds); a successful exec closes fd 3 (CLOEXEC), which the engine reads as "started".
 import { readFileSync, writeSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
   CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, PR_SET_DUMPABLE, realSyscalls,

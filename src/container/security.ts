@@ -2,7 +2,7 @@
 // no_new_privs. All of it is per-thread in a Bun process; init calls execve from this same
 // thread right after, which makes it the whole process's.
 import { readFileSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 // Imported statically on purpose: init runs this after pivot_root, where a lazy import from
 // source (bun src/cli.ts) would look for the module inside the container.
 import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";

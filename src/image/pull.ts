@@ -295,9 +295,7 @@ async function stageLayer(
 export async function pullForRun(engine: Engine, name: string): Promise<ImageRecord> {
   const ref = parseReference(name);
   writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
-  const { globals } = await import("../cli/globals.ts");
-  const insecure = (globals as { insecureRegistries?: string[] }).insecureRegistries ?? [];
-  const res = await pullImage(engine, { reference: name, insecure });
+  const res = await pullImage(engine, { reference: name, insecure: engine.insecureRegistries });
   return res.image;
 }
 

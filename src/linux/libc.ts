@@ -2,7 +2,7 @@
 // becomes a SyscallError naming the call, the errno and the path it was about.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, type Stats } from "node:fs";
-import type { FileStat, Syscalls } from "./syscalls.ts";
+import type { CapSets, FileStat, Syscalls } from "./syscalls.ts";
 
 const { i32, i64, u32, u64, ptr: P } = FFIType;
 
@@ -362,11 +362,7 @@ const SYS_capget = 125;
 const SYS_capset = 126;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-export interface CapSets {
-  effective: bigint;
-  permitted: bigint;
-  inheritable: bigint;
-}
+export type { CapSets };
 
 /** The calling thread's capability sets (64-bit masks, bit n = capability n). */
 export function capget(): CapSets {

@@ -3,7 +3,7 @@
 // work runs on pool threads that are still in the host's mount namespace. Every call goes
 // through the syscall seam `sys` (realSyscalls in production), so the mount plan can be
 // checked call by call without root (test/unit/rootfs-plan.test.ts).
-import type { InitSpec, MountSpec } from "../container/spec.ts";
+import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import {
   makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
   MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,

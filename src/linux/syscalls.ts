@@ -6,7 +6,13 @@
 //
 // Only calls that change or inspect what a container sees belong here. Byte-exact layer
 // extraction (fsat) and the exec path keep calling libc.ts directly.
-import type { CapSets } from "./libc.ts";
+
+/** A thread's capability sets (64-bit masks, bit n = capability n), as capget/capset take them. */
+export interface CapSets {
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+}
 
 /** What `stat` reports: the file's kind after following symlinks, and its device number. */
 export interface FileStat {

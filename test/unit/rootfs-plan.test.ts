@@ -5,7 +5,7 @@ import { describe, expect, test } from "bun:test";
 import { FakeSyscalls, type Call } from "../helpers/fake-syscalls.ts";
 import { setupRootfs } from "../../src/linux/rootfs.ts";
 import { enterContainer, enterWorkdir } from "../../src/container/init.ts";
-import type { InitSpec } from "../../src/container/spec.ts";
+import type { InitSpec } from "../../src/spec/init-spec.ts";
 import {
   SyscallError, makedev, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP,
   PR_SET_DUMPABLE,

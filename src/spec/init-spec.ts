@@ -1,0 +1,48 @@
+// What the CLI hands to the container's init: everything init needs to build the container,
+// with no further lookups on the host once namespaces are entered.
+
+export interface MountSpec {
+  source: string;
+  destination: string;
+  readOnly: boolean;
+  /** "bind" for volumes, "tmpfs" for --tmpfs. */
+  type: "bind" | "tmpfs";
+  options?: string;
+}
+
+export interface RootfsSpec {
+  driver: "overlay" | "aufs" | "vfs";
+  /** Where the root gets mounted on the host side of the new mount namespace. */
+  target: string;
+  /** Filesystem type, source and data for mount(2); vfs binds `source` onto target. */
+  fstype: string;
+  source: string;
+  data: string;
+  /** Directory to chdir into before mounting, so lowerdir paths can be short and relative. */
+  cwd?: string;
+}
+
+export interface InitSpec {
+  id: string;
+  rootfs: RootfsSpec;
+  readonlyRootfs: boolean;
+  mounts: MountSpec[];
+  /** Files written by the engine and bound over /etc/hosts, /etc/hostname, /etc/resolv.conf. */
+  etcFiles: { source: string; destination: string }[];
+  hostname: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user?: { uid: number; gid: number; additionalGids: number[] };
+  userSpec?: string;
+  tty: boolean;
+  /** cgroup directories (one per v1 hierarchy, or one on v2) init joins before exec. */
+  cgroupProcs?: string[];
+  cgroupVersion?: "v1" | "v2";
+  capabilities?: number[];
+  noNewPrivileges?: boolean;
+  seccomp?: boolean;
+  privileged?: boolean;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+}
