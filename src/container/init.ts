@@ -65,7 +65,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
-  applyProcessSecurity(spec, user);
+  applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
   try {

@@ -9,6 +9,8 @@ import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";
 import { applyCaps, setNoNewPrivs } from "../linux/capabilities.ts";
 import { installSeccomp } from "../linux/seccomp.ts";
 import { UserError } from "../util/errors.ts";
+import { realSyscalls } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 
 function readOptional(path: string): string | null {
   try {
@@ -28,17 +30,17 @@ export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
   }
 }
 
-export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined): void {
+export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined, sys: Syscalls = realSyscalls): void {
   const caps = spec.capabilities;
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
-  if (spec.seccomp && !spec.noNewPrivileges) installSeccomp(caps ?? []);
+  if (spec.seccomp && !spec.noNewPrivileges) installSeccomp(caps ?? [], sys);
   if (caps) {
-    applyCaps(caps, { user, allowMissing: spec.privileged });
+    applyCaps(caps, { user, allowMissing: spec.privileged }, sys);
   } else if (user) {
-    applyUser(user);
+    applyUser(user, sys);
   }
   if (spec.noNewPrivileges) {
-    setNoNewPrivs();
-    if (spec.seccomp) installSeccomp(caps ?? []);
+    setNoNewPrivs(sys);
+    if (spec.seccomp) installSeccomp(caps ?? [], sys);
   }
 }

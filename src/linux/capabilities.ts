@@ -1,7 +1,8 @@
 // Container capabilities with docker's defaults and --cap-add/--cap-drop/--privileged rules
 // (moby oci/caps.TweakCapabilities), applied the way runc's init does.
 import { readFileSync } from "node:fs";
-import { capget, capset, prctl, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS } from "./libc.ts";
+import { PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, realSyscalls } from "./libc.ts";
+import type { Syscalls } from "./syscalls.ts";
 import { applyUser, type ExecUser } from "./users.ts";
 
 /** Capability names by number (linux/capability.h), without the CAP_ prefix. */
@@ -112,9 +113,9 @@ export interface ApplyCapsOptions {
  * then makes the result process-wide. Call order in the init:
  * applyCaps(caps, { user }) → setNoNewPrivs() → execve.
  */
-export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}): void {
+export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}, sys: Syscalls = realSyscalls): void {
   const last = kernelLastCap();
-  const have = capget().permitted;
+  const have = sys.capget().permitted;
   let keep = caps.filter((c) => c >= 0 && c <= last); // a cap this kernel lacks can't be held
   const missing = keep.filter((c) => (have & (1n << BigInt(c))) === 0n);
   if (missing.length && !opts.allowMissing) {
@@ -127,19 +128,19 @@ export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}): void {
 
   // PR_CAPBSET_DROP needs CAP_SETPCAP in effective, so this must precede the capset below.
   for (let c = 0; c <= last; c++) {
-    if (!keepSet.has(c)) prctl(PR_CAPBSET_DROP, c);
+    if (!keepSet.has(c)) sys.prctl(PR_CAPBSET_DROP, c);
   }
   if (opts.user) {
-    prctl(PR_SET_KEEPCAPS, 1);
-    applyUser(opts.user);
-    prctl(PR_SET_KEEPCAPS, 0);
+    sys.prctl(PR_SET_KEEPCAPS, 1);
+    applyUser(opts.user, sys);
+    sys.prctl(PR_SET_KEEPCAPS, 0);
   }
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+  sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
   const m = mask(keep);
-  capset({ effective: m, permitted: m, inheritable: 0n });
+  sys.capset({ effective: m, permitted: m, inheritable: 0n });
 }
 
 /** no_new_privs: setuid binaries and file caps can no longer raise privileges after execve. */
-export function setNoNewPrivs(): void {
-  prctl(PR_SET_NO_NEW_PRIVS, 1);
+export function setNoNewPrivs(sys: Syscalls = realSyscalls): void {
+  sys.prctl(PR_SET_NO_NEW_PRIVS, 1);
 }

@@ -275,6 +275,19 @@ export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): n
   return check(c.prctl(option, arg2, arg3, arg4, arg5), "prctl");
 }
 
+const PR_SET_SECCOMP = 22;
+const SECCOMP_MODE_FILTER = 2;
+
+/** prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) with `filter` as struct sock_filter[]. */
+export function seccompFilter(filter: Uint8Array): void {
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
+  // Keep the filter referenced until the kernel has copied it.
+  void filter;
+}
+
 /** Mark every fd from `from` up close-on-exec, so no host fd reaches the container. */
 export function closeRangeCloexec(from: number): void {
   const CLOSE_RANGE_CLOEXEC = 4;
@@ -704,4 +717,8 @@ export const realSyscalls: Syscalls = {
   interfaceUp,
   capget,
   capset,
+  setgroups,
+  setgid,
+  setuid,
+  seccompFilter,
 };

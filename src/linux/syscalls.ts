@@ -58,4 +58,11 @@ export interface Syscalls {
   interfaceUp(name: string): void;
   capget(): CapSets;
   capset(sets: CapSets): void;
+
+  // Identity and confinement (the calling thread's; init execs from it right after)
+  setgroups(gids: number[]): void;
+  setgid(gid: number): void;
+  setuid(uid: number): void;
+  /** Load a seccomp filter: `filter` is struct sock_filter[] (8 bytes per instruction). */
+  seccompFilter(filter: Uint8Array): void;
 }

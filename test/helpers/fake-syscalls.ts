@@ -333,6 +333,22 @@ export class FakeSyscalls implements Syscalls {
     this.caps = { ...sets };
   }
 
+  setgroups(gids: number[]): void {
+    this.record("setgroups", [gids], `setgroups ${gids.join(",") || "-"}`);
+  }
+
+  setgid(gid: number): void {
+    this.record("setgid", [gid], `setgid ${gid}`);
+  }
+
+  setuid(uid: number): void {
+    this.record("setuid", [uid], `setuid ${uid}`);
+  }
+
+  seccompFilter(filter: Uint8Array): void {
+    this.record("seccompFilter", [Buffer.from(filter)], `seccomp ${filter.length / 8} instructions`, undefined, "prctl");
+  }
+
   // ---- internals ----
 
   private record(name: string, args: unknown[], view: string, path?: string, errName = name): void {

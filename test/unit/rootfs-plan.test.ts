@@ -5,10 +5,13 @@ import { describe, expect, test } from "bun:test";
 import { FakeSyscalls, type Call } from "../helpers/fake-syscalls.ts";
 import { setupRootfs } from "../../src/linux/rootfs.ts";
 import { enterContainer, enterWorkdir } from "../../src/container/init.ts";
+import { applyProcessSecurity } from "../../src/container/security.ts";
+import { buildFilter } from "../../src/linux/seccomp.ts";
+import { kernelLastCap } from "../../src/linux/capabilities.ts";
 import type { InitSpec } from "../../src/spec/init-spec.ts";
 import {
   SyscallError, makedev, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP,
-  PR_SET_DUMPABLE,
+  PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
 } from "../../src/linux/libc.ts";
 
 const R = "/ctr/merged";
@@ -406,5 +409,72 @@ describe("init's way in", () => {
     const f = world();
     enterContainer(spec(), f);
     expect(() => enterWorkdir("/etc/passwd", f)).toThrow("cannot enter working directory /etc/passwd: chdir /etc/passwd: ENOTDIR");
+  });
+});
+
+describe("init's confinement, right before exec", () => {
+  const PR_SET_KEEPCAPS = 8;
+  const PR_CAP_AMBIENT = 47;
+  const CAPS = [0, 1, 5, 6, 7]; // chown, dac_override, kill, setgid, setuid
+  const user = { uid: 1000, gid: 1000, additionalGids: [10], name: "app", home: "/home/app" };
+  /** The calls with the bounding-set drops folded into one line. */
+  const steps = (f: FakeSyscalls) => {
+    const out: string[] = [];
+    for (const c of f.calls) {
+      const v = c.name === "prctl" && c.args[0] === PR_CAPBSET_DROP ? "drop bounding caps" : c.view;
+      if (out.at(-1) !== v) out.push(v);
+    }
+    return out;
+  };
+  const mask = (caps: number[]) => caps.reduce((m, c) => m | (1n << BigInt(c)), 0n).toString(16);
+
+  test("default: seccomp first (it needs CAP_SYS_ADMIN without no_new_privs), bounding set, user, then the sets", () => {
+    const f = new FakeSyscalls();
+    applyProcessSecurity(spec({ capabilities: CAPS, seccomp: true }), user, f);
+    expect(steps(f)).toEqual([
+      `seccomp ${buildFilter(CAPS).length} instructions`,
+      "capget",
+      "drop bounding caps",
+      `prctl ${PR_SET_KEEPCAPS} 1`,
+      "setgroups 10",
+      "setgid 1000",
+      "setuid 1000",
+      `prctl ${PR_SET_KEEPCAPS} 0`,
+      `prctl ${PR_CAP_AMBIENT} 4`,
+      `capset e=${mask(CAPS)} p=${mask(CAPS)} i=0`,
+    ]);
+    // Every capability but the kept ones leaves the bounding set.
+    const dropped = f.calls.filter((c) => c.name === "prctl" && c.args[0] === PR_CAPBSET_DROP).map((c) => c.args[1]);
+    expect(dropped).toEqual([...Array(kernelLastCap() + 1).keys()].filter((c) => !CAPS.includes(c)));
+  });
+
+  test("no-new-privileges: the sets first, then no_new_privs, then seccomp (no CAP_SYS_ADMIN needed)", () => {
+    const f = new FakeSyscalls();
+    applyProcessSecurity(spec({ capabilities: CAPS, seccomp: true, noNewPrivileges: true }), undefined, f);
+    expect(steps(f)).toEqual([
+      "capget",
+      "drop bounding caps",
+      `prctl ${PR_CAP_AMBIENT} 4`,
+      `capset e=${mask(CAPS)} p=${mask(CAPS)} i=0`,
+      `prctl ${PR_SET_NO_NEW_PRIVS} 1`,
+      `seccomp ${buildFilter(CAPS).length} instructions`,
+    ]);
+  });
+
+  test("a capability minid lacks is an error, unless privileged (then it is skipped)", () => {
+    const f = new FakeSyscalls();
+    f.caps = { effective: 1n, permitted: 1n, inheritable: 0n }; // only CAP_CHOWN
+    expect(() => applyProcessSecurity(spec({ capabilities: [0, 21] }), undefined, f)).toThrow("cannot grant CAP_SYS_ADMIN: minid itself does not hold it");
+    expect(f.views("capset")).toEqual([]);
+    const g = new FakeSyscalls();
+    g.caps = { effective: 1n, permitted: 1n, inheritable: 0n };
+    applyProcessSecurity(spec({ capabilities: [0, 21], privileged: true }), undefined, g);
+    expect(g.views("capset")).toEqual(["capset e=1 p=1 i=0"]);
+  });
+
+  test("a failing seccomp load stops before any capability is touched", () => {
+    const f = new FakeSyscalls().failWhen((c) => c.name === "seccompFilter", "EINVAL");
+    expect(() => applyProcessSecurity(spec({ capabilities: CAPS, seccomp: true }), user, f)).toThrow("prctl: EINVAL");
+    expect(f.calls.map((c) => c.name)).toEqual(["seccompFilter"]);
   });
 });
