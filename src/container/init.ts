@@ -87,12 +87,12 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
   for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
-  const consoleTree = spec.tty ? cloneConsole() : -1;
+  const consoleTree = spec.tty ? cloneConsole(sys) : -1;
   sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sys.sethostname(spec.hostname);
   sys.interfaceUp("lo");
   setupRootfs(spec, sys);
-  if (consoleTree >= 0) attachConsole(consoleTree);
+  if (consoleTree >= 0) attachConsole(consoleTree, sys);
 }
 
 /** chdir into the working directory inside the container, creating it as Docker does. */

@@ -78,7 +78,8 @@ function join(base: string, name: string): string {
 export class FakeSyscalls implements Syscalls {
   readonly calls: Call[] = [];
   readonly tree = new Map<string, Node>([["/", { kind: "dir" }]]);
-  private readonly fds = new Map<number, string>();
+  /** Open fds and the host paths they name; 0-2 are the terminal the process was started on. */
+  private readonly fds = new Map<number, string>([[0, "/dev/pts/0"], [1, "/dev/pts/0"], [2, "/dev/pts/0"]]);
   private nextFd = 10;
   private failures: Failure[] = [];
   private seeds = new Map<string, string[]>();
@@ -152,7 +153,7 @@ export class FakeSyscalls implements Syscalls {
 
   /** Open fds the code under test never closed. */
   openFds(): string[] {
-    return [...this.fds.values()];
+    return [...this.fds].filter(([fd]) => fd > 2).map(([, p]) => p);
   }
 
   // ---- the calls ----

@@ -378,6 +378,23 @@ describe("init's way in", () => {
     expect(v.at(-1)).toBe(`chdir ${R}`);
   });
 
+  test("with a terminal: its mount is taken before leaving the host's mount namespace, attached after the pivot", () => {
+    const f = world();
+    enterContainer(spec({ tty: true }), f);
+    const v = f.views("open_tree", "unshare", "pivot_root", "openat", "move_mount", "close");
+    const at = (p: string) => v.findIndex((x) => x.startsWith(p));
+    expect(v[0]).toBe("open_tree /dev/pts/0");
+    expect(at("unshare")).toBe(1);
+    expect(v.slice(at("pivot_root") + 1)).toEqual([
+      `openat ${R}/dev/console`,
+      `close ${R}/dev/console`,
+      `move_mount tree:/dev/pts/0 ${R}/dev/console`,
+      "close tree:/dev/pts/0",
+    ]);
+    expect(f.tree.get(`${R}/dev/console`)?.kind).toBe("file");
+    expect(f.openFds()).toEqual([]);
+  });
+
   test("without cgroups there is no cgroup namespace", () => {
     const f = world();
     enterContainer(spec(), f);
