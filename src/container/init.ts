@@ -78,7 +78,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
 /**
  * Everything from the host's view to the container's: cgroups joined, namespaces entered,
  * hostname set, root filesystem built and pivoted into. Exported for the root-free tests of
- * the order of these calls (test/unit/init-plan.test.ts).
+ * the order of these calls (test/unit/rootfs-plan.test.ts).
  */
 export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   // Nothing in the container may open /proc/<init>/exe (the minid binary) while we run
