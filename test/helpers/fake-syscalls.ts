@@ -8,7 +8,9 @@
 // shows its source's tree. Every call is recorded with its raw arguments and a readable
 // `view` in which fds and /proc/self/fd/N paths appear as the paths they name. A failure
 // (a SyscallError with a chosen errno, as libc.ts throws) can be injected at the Nth call or
-// at the first call matching a predicate.
+// at the first call matching a predicate; close() never fails, as libc.ts's never reports.
+// Paths in views are host paths (after pivot_root, "/" shows as the new root's host path);
+// fds 0-2 are a terminal, /dev/pts/0.
 import {
   SyscallError, errnoName, AT_FDCWD, O_CREAT, O_DIRECTORY, O_EXCL, RESOLVE_IN_ROOT,
   MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_MOVE, MS_REC, MS_PRIVATE,
@@ -42,6 +44,12 @@ const ERRNO: Record<string, number> = {
   EPERM: 1, ENOENT: 2, EIO: 5, EBADF: 9, EACCES: 13, EBUSY: 16, EEXIST: 17, ENODEV: 19,
   ENOTDIR: 20, EISDIR: 21, EINVAL: 22, ENOSPC: 28, EROFS: 30, ELOOP: 40,
 };
+
+function errnoOf(code: string): number {
+  const n = ERRNO[code];
+  if (n === undefined) throw new Error(`fake-syscalls: unknown errno ${code} (add it to ERRNO)`);
+  return n;
+}
 
 const FLAG_NAMES: [number, string][] = [
   [MS_RDONLY, "ro"], [MS_NOSUID, "nosuid"], [MS_NODEV, "nodev"], [MS_NOEXEC, "noexec"],
@@ -134,13 +142,13 @@ export class FakeSyscalls implements Syscalls {
 
   /** Make the nth call (1-based, counting every call) fail with `code`. */
   failAt(n: number, code: string): this {
-    this.failures.push({ at: n, errno: ERRNO[code] ?? 22, once: true });
+    this.failures.push({ at: n, errno: errnoOf(code), once: true });
     return this;
   }
 
   /** Make the first call matching `when` fail with `code` (every match when `always`). */
   failWhen(when: (c: Call) => boolean, code: string, always = false): this {
-    this.failures.push({ when, errno: ERRNO[code] ?? 22, once: !always });
+    this.failures.push({ when, errno: errnoOf(code), once: !always });
     return this;
   }
 
@@ -189,14 +197,14 @@ export class FakeSyscalls implements Syscalls {
   }
 
   pivotRoot(newRoot: string, putOld: string): void {
-    const nr = this.absolute(newRoot);
-    this.record("pivot_root", [newRoot, putOld], `pivot_root ${nr} ${this.absolute(putOld)}`);
+    const nr = this.hostPath(newRoot);
+    this.record("pivot_root", [newRoot, putOld], `pivot_root ${nr} ${this.hostPath(putOld)}`);
     this.root = nr;
     this.cwd = "/";
   }
 
   chdir(path: string): void {
-    const p = this.absolute(path);
+    const p = this.hostPath(path);
     this.record("chdir", [path], `chdir ${p}`, path);
     const n = this.lookup(p, true);
     if (!n) throw new SyscallError("chdir", 2, path);
@@ -399,10 +407,6 @@ export class FakeSyscalls implements Syscalls {
     }
     if (path.startsWith("/")) return this.root === "/" ? path : path === "/" ? this.root : this.root + path;
     return path === "." ? this.cwdHost() : join(this.cwdHost(), path);
-  }
-
-  private absolute(path: string): string {
-    return this.hostPath(path);
   }
 
   private toVisible(hostPath: string): string {
