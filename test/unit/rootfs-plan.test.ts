@@ -10,7 +10,7 @@ import { buildFilter } from "../../src/linux/seccomp.ts";
 import { kernelLastCap } from "../../src/linux/capabilities.ts";
 import type { InitSpec } from "../../src/spec/init-spec.ts";
 import {
-  SyscallError, makedev, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP,
+  SyscallError, makedev, realSyscalls, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP,
   PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
 } from "../../src/linux/libc.ts";
 
@@ -493,5 +493,16 @@ describe("init's confinement, right before exec", () => {
     const f = new FakeSyscalls().failWhen((c) => c.name === "seccompFilter", "EINVAL");
     expect(() => applyProcessSecurity(spec({ capabilities: CAPS, seccomp: true }), user, f)).toThrow("prctl: EINVAL");
     expect(f.calls.map((c) => c.name)).toEqual(["seccompFilter"]);
+  });
+});
+
+describe("realSyscalls, the production side of the seam", () => {
+  test("stat reports kinds and device numbers as the fake does; errors carry the code", () => {
+    expect(realSyscalls.stat("/dev/null")).toEqual({ kind: "char", rdev: makedev(1, 3) });
+    expect(realSyscalls.stat("/").kind).toBe("dir");
+    expect(realSyscalls.stat("/proc/self/exe").kind).toBe("file"); // followed, as stat(2) does
+    expect(realSyscalls.readlink("/proc/self/fd/0").length).toBeGreaterThan(0);
+    expect(() => realSyscalls.stat("/nonexistent/minid")).toThrow(expect.objectContaining({ code: "ENOENT" }));
+    expect(() => realSyscalls.openat2(-100, "nonexistent/minid", 0, 0)).toThrow("openat2 nonexistent/minid: ENOENT");
   });
 });
