@@ -3,6 +3,7 @@
 // the image name; `run` and `exec` need all three to behave like the Docker CLI.
 import type { ArgsDef } from "citty";
 import { UserError } from "../util/errors.ts";
+import { argBytes } from "../util/argbytes.ts";
 
 /** citty's ArgDef plus `multiple` for repeatable flags such as `-e`. */
 export type FlagDefs = ArgsDef;
@@ -133,4 +134,15 @@ export function list(v: unknown): string[] {
 export type CmdArgs = Record<string, unknown> & { positionals: string[]; rest: string[] };
 export function argsOf(a: unknown): CmdArgs {
   return a as CmdArgs;
+}
+
+/**
+ * The exact bytes of the last `rest.length` command-line words, for a command the CLI hands
+ * on verbatim (`run IMAGE CMD...`, `exec CTR CMD...`). main() already decodes the command line
+ * losslessly (util/argbytes.ts), so `rest` holds escapes for non-UTF-8 bytes; this turns each
+ * word back into its bytes. A process started through execve(2) must get these Buffers as its
+ * argv, never the strings (Bun.spawn and Buffer.from(string) write U+FFFD for the escapes).
+ */
+export function rawArgvBytes(rest: string[]): Buffer[] {
+  return rest.map(argBytes);
 }

@@ -3,14 +3,16 @@
 import type { CommandDef } from "citty";
 import { renderUsage } from "citty";
 import { parseArgv } from "./argv.ts";
+import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
 import { log, setLogLevel } from "./log.ts";
-import { UserError, EXIT_ENGINE } from "../util/errors.ts";
+import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
 import { out } from "./output.ts";
+import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
 import pkg from "../../package.json" with { type: "json" };
 
-type Loader = () => Promise<{ default: CommandDef<any>; stopAfter?: number }>;
+type Loader = () => Promise<{ default: CommandDef<any>; stopAfter?: number; userErrorExit?: number }>;
 
 export const COMMANDS: Record<string, Loader> = {
   run: () => import("../commands/run.ts"),
@@ -55,6 +57,12 @@ Options:
       --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
       --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
       --insecure-registry REG Allow plain http to this registry (repeatable, env MINID_INSECURE_REGISTRIES)
+      --registry-connect-timeout DURATION
+                              Give up on a registry that sends no response headers for this long
+                              (default 30s, env MINID_REGISTRY_CONNECT_TIMEOUT)
+      --registry-idle-timeout DURATION
+                              Give up on a transfer that sends nothing for this long; a layer
+                              download resumes where it stopped (default 30s, env MINID_REGISTRY_IDLE_TIMEOUT)
   -l, --log-level LEVEL       debug, info, warn or error (default info)
   -v, --version               Print version information and quit
   -h, --help                  Print usage
@@ -97,7 +105,12 @@ Run 'minid COMMAND --help' for more information on a command.
 export { out };
 
 export async function main(argv: string[]): Promise<number> {
+  // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
+  // what its own failures exit with (pull/push/login: 1).
+  let userErrorExit: number | undefined;
   try {
+    // The words as the user typed them, bytes that are not UTF-8 included (util/argbytes.ts).
+    argv = losslessArgv(argv);
     let i = 0;
     for (; i < argv.length; i++) {
       const a = argv[i]!;
@@ -110,6 +123,8 @@ export async function main(argv: string[]): Promise<number> {
       if (flag === "--root") globals.root = value();
       else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
       else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
+      else if (flag === "--registry-connect-timeout") setRegistryTimeouts({ connectMs: parseDuration(value(), flag) });
+      else if (flag === "--registry-idle-timeout") setRegistryTimeouts({ idleMs: parseDuration(value(), flag) });
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));
       else if (flag === "-D" || flag === "--debug") setLogLevel("debug");
       else if (flag === "--version" || flag === "-v") {
@@ -139,10 +154,14 @@ export async function main(argv: string[]): Promise<number> {
     if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`);
     const mod = await loader();
     const cmd = mod.default;
-    if (rest.includes("--help") || rest.includes("-h")) {
+    userErrorExit = mod.userErrorExit;
+    // As in Docker, -h means help unless the command gives it a meaning (run/create -h is --hostname).
+    const helpWords = hasShortFlag(cmd, "h") ? ["--help"] : ["--help", "-h"];
+    const isHelp = (a: string) => helpWords.includes(a);
+    if (rest.some(isHelp)) {
       // Only a help flag before the image/command counts (run busybox ls --help is the container's).
-      const parsed = parseArgv(rest.filter((a) => a !== "--help" && a !== "-h"), (cmd.args ?? {}) as any, name, mod.stopAfter);
-      const helpIdx = rest.findIndex((a) => a === "--help" || a === "-h");
+      const parsed = parseArgv(rest.filter((a) => !isHelp(a)), (cmd.args ?? {}) as any, name, mod.stopAfter);
+      const helpIdx = rest.findIndex(isHelp);
       const firstRest = parsed.rest.length ? rest.length - parsed.rest.length : rest.length;
       if (mod.stopAfter === undefined || helpIdx < firstRest) {
         // citty colours its usage text; pipes and files get it plain.
@@ -158,15 +177,21 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UserError) {
       log.error(e.message);
-      return e.exitCode;
+      return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE ? userErrorExit : e.exitCode;
     }
     if (e instanceof SyscallError) {
-      log.error(`${e.message}${hint(e)}`);
-      return EXIT_ENGINE;
+      log.error(escapeControl(`${e.message}${hint(e)}`));
+      return userErrorExit ?? EXIT_ENGINE;
     }
-    log.error(e instanceof Error ? (globals.logLevel === "debug" ? e.stack : e.message) : String(e));
-    return EXIT_ENGINE;
+    log.error(e instanceof Error ? (globals.logLevel === "debug" ? e.stack : escapeControl(e.message)) : escapeControl(String(e)));
+    return userErrorExit ?? EXIT_ENGINE;
   }
+}
+
+function hasShortFlag(cmd: CommandDef<any>, ch: string): boolean {
+  return Object.values((cmd.args ?? {}) as Record<string, { alias?: string | string[] }>).some((d) =>
+    Array.isArray(d.alias) ? d.alias.includes(ch) : d.alias === ch,
+  );
 }
 
 function hint(e: SyscallError): string {

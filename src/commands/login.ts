@@ -5,6 +5,9 @@ import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import { log } from "../cli/log.ts";
 
+/** As `docker login`: a failure exits 1.*/
+export const userErrorExit = 1;
+
 export default defineCommand({
   meta: { name: "login", description: "Log in to a registry (minid login [OPTIONS] [SERVER]; default docker.io)" },
   args: {

@@ -5,6 +5,9 @@ import { argsOf, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
 
+/** As `docker pull`: a failure exits 1.*/
+export const userErrorExit = 1;
+
 export default defineCommand({
   meta: { name: "pull", description: "Download an image from a registry (minid pull [OPTIONS] NAME[:TAG|@DIGEST])" },
   args: {

@@ -5,6 +5,9 @@ import { argsOf } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
 
+/** As `docker push`: a failure exits 1.*/
+export const userErrorExit = 1;
+
 export default defineCommand({
   meta: { name: "push", description: "Upload an image to the registry its name points at (minid push [OPTIONS] NAME[:TAG])" },
   args: {

@@ -37,21 +37,27 @@ export default defineCommand({
   async run({ args }) {
     const a = argsOf(args);
     const engine = getEngine();
-    const { loadCgroup } = await import("../linux/cgroups.ts");
+    const { readCpuNs, readStats } = await import("../container/stats-reader.ts");
     const named = a.positionals.map((n) => engine.containers.find(n));
     const pick = () =>
       named.length ? named.map((c) => engine.containers.load(c.id) ?? c) : engine.containers.list().filter((c) => a.all || liveState(c).status === "running");
     const fmt = str(a.format);
     if (fmt && fmt !== "table" && fmt !== "json") throw new UserError(`unsupported format "${fmt}" (use table or json)`);
-    const sample = (cs: ContainerState[]): Sample[] =>
-      cs.map((st) => ({ st, cpuNs: st.cgroupPaths ? (loadCgroup(st.cgroupPaths).stats().cpuUsageNs ?? 0) : 0, at: performance.now() }));
+    // Every container's files are read at once; CPU % is the usage between two samples.
+    const sample = (cs: ContainerState[]): Promise<Sample[]> =>
+      Promise.all(cs.map(async (st) => ({ st, cpuNs: st.cgroupPaths ? ((await readCpuNs(st.cgroupPaths)) ?? 0) : 0, at: performance.now() })));
+    // Streaming refreshes each second, as Docker; one sample (--no-stream) measures CPU over
+    // a short window rather than making the user wait a second for it.
+    const windowMs = a["no-stream"] ? 100 : 1000;
     for (;;) {
-      const first = sample(pick());
-      await Bun.sleep(1000);
-      const rows = first.map((s) => {
+      const first = await sample(pick());
+      await Bun.sleep(windowMs);
+      const second = await Promise.all(first.map((s) => (s.st.cgroupPaths ? readStats(s.st.cgroupPaths) : undefined)));
+      const now = performance.now();
+      const rows = first.map((s, i) => {
         const running = liveState(s.st).status === "running";
-        const cg = s.st.cgroupPaths ? loadCgroup(s.st.cgroupPaths).stats() : undefined;
-        const cpu = running && cg?.cpuUsageNs != null ? ((cg.cpuUsageNs - s.cpuNs) / ((performance.now() - s.at) * 1e6)) * 100 : 0;
+        const cg = second[i];
+        const cpu = running && cg?.cpuUsageNs != null ? ((cg.cpuUsageNs - s.cpuNs) / ((now - s.at) * 1e6)) * 100 : 0;
         const mem = running && cg?.memoryUsage != null ? Math.max(0, cg.memoryUsage - (cg.memoryInactiveFile ?? 0)) : 0;
         const limit = cg?.memoryLimit ?? totalmem();
         return {

@@ -17,6 +17,7 @@ import { trace } from "../util/trace.ts";
 import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
 import { readToEof } from "./fdio.ts";
+import { argBytes } from "../util/argbytes.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -69,7 +70,8 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
   try {
-    execve(path, spec.args, spec.env);
+    // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
+    execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
   } catch (e) {
     throw execFailure(spec.args[0]!, e);
   }

@@ -6,8 +6,9 @@ import type { InitSpec } from "../spec/init-spec.ts";
 // Imported statically on purpose: init runs this after pivot_root, where a lazy import from
 // source (bun src/cli.ts) would look for the module inside the container.
 import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";
-import { applyCaps, setNoNewPrivs } from "../linux/capabilities.ts";
-import { installSeccomp } from "../linux/seccomp.ts";
+import { applyCaps, capabilityPlan, setNoNewPrivs } from "../linux/capabilities.ts";
+import { compileSeccomp, installSeccomp } from "../linux/seccomp.ts";
+import type { Confinement } from "../linux/forkexec.ts";
 import { UserError } from "../util/errors.ts";
 import { realSyscalls } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
@@ -43,4 +44,21 @@ export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined,
     setNoNewPrivs(sys);
     if (spec.seccomp) installSeccomp(caps ?? [], sys);
   }
+}
+
+/**
+ * The same confinement as applyProcessSecurity, as a plan for a thread that performs it
+ * itself with raw calls (exec's entering thread; see linux/forkexec.ts).
+ */
+export function confinementOf(spec: InitSpec, user: ExecUser | undefined, cwd: string): Omit<Confinement, "pidNamespace"> {
+  const caps = spec.capabilities;
+  const plan = caps ? capabilityPlan(caps, spec.privileged) : undefined;
+  return {
+    seccomp: spec.seccomp ? { ...compileSeccomp(caps ?? []), afterNoNewPrivs: Boolean(spec.noNewPrivileges) } : undefined,
+    dropBounding: plan?.dropBounding ?? [],
+    user: user ? { uid: user.uid, gid: user.gid, groups: user.additionalGids } : undefined,
+    caps: plan?.mask,
+    noNewPrivs: Boolean(spec.noNewPrivileges),
+    cwd,
+  };
 }

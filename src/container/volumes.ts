@@ -3,6 +3,7 @@
 import { isAbsolute, normalize } from "node:path";
 import { UserError } from "../util/errors.ts";
 import type { MountSpec } from "./spec.ts";
+import { MS, parseTmpfsOptions } from "../linux/tmpfs-options.ts";
 
 const MODES = new Set(["ro", "rw"]);
 
@@ -27,5 +28,7 @@ export function parseVolume(spec: string): MountSpec {
 export function parseTmpfs(spec: string): MountSpec {
   const [dest, opts] = spec.split(/:(.*)/s) as [string, string | undefined];
   if (!dest || !isAbsolute(dest)) throw new UserError(`invalid tmpfs specification "${spec}": path must be absolute`);
-  return { type: "tmpfs", source: "tmpfs", destination: normalize(dest), readOnly: false, options: opts || "mode=1777" };
+  // Checked here so a bad option fails before anything is created; init splits it again.
+  const { flags } = parseTmpfsOptions(opts, "tmpfs");
+  return { type: "tmpfs", source: "tmpfs", destination: normalize(dest), readOnly: (flags & MS.RDONLY) !== 0, options: opts || "mode=1777" };
 }

@@ -13,7 +13,7 @@ import type { Engine } from "../engine.ts";
 import type { ImageConfig } from "./config.ts";
 import { MEDIA, hexOf, layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
 import { ArchiveIndex, indexArchive } from "./archive.ts";
-import { parseReference, tagKey } from "./reference.ts";
+import { parseTagReference, tagKey } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 
@@ -195,7 +195,7 @@ function prepareImage(ix: ArchiveIndex, a: ArchiveImage, n: number): Prepared {
       throw new UserError(`digest mismatch: layer ${l} has content ${f.digest}, expected ${want}`);
     }
   });
-  const tags = a.tags.map((t) => tagKey(parseReference(t)));
+  const tags = a.tags.map((t) => tagKey(parseTagReference(t, `image ${n} of the archive`)));
   return { raw, config, id: cfgFile.digest, tags, layers: a.layers.map((entry, i) => ({ diffId: diffIds[i]!, entry })) };
 }
 

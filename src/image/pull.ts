@@ -30,6 +30,7 @@ import {
   type ImageManifest,
   type Platform,
 } from "./registry/manifest.ts";
+import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, writeAll, type ProgressMode } from "./registry/progress.ts";
 import { log } from "../cli/log.ts";
 
@@ -143,13 +144,18 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
 
   const staged = new Map<string, Staged>();
   const readers = new Set<BlobReader>();
+  // Scratch paths of layers being fetched or staged: Ctrl-C removes them before exiting.
+  const scratch = new Set<string>();
+  const releaseInterrupt = onInterrupt(() => {
+    for (const p of scratch) removeTree(p);
+  });
   let failed: unknown;
   try {
     const queue = [...todo.values()];
     const worker = async () => {
       for (let job = queue.shift(); job && failed === undefined; job = queue.shift()) {
         try {
-          staged.set(job.diffId, await stageLayer(engine, client, job.desc, job.diffId, progress, readers));
+          staged.set(job.diffId, await stageLayer(engine, client, job.desc, job.diffId, progress, readers, scratch));
         } catch (e) {
           if (failed === undefined) failed = e;
           for (const r of readers) r.cancel(); // stop the others quickly
@@ -176,6 +182,7 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
       removeTree(s.dir);
       removeTree(s.blob);
     }
+    releaseInterrupt();
   }
   for (const { desc } of todo.values()) progress.status(short(desc.digest), "Pull complete");
 
@@ -212,11 +219,13 @@ async function stageLayer(
   diffId: string,
   progress: Progress,
   readers: Set<BlobReader>,
+  scratch: Set<string>,
 ): Promise<Staged> {
   const store = engine.images;
   const id = short(desc.digest);
   const dir = store.scratch("pull");
   const blob = `${dir}.blob`;
+  scratch.add(dir).add(blob);
   mkdirSync(dir, { mode: 0o700 });
   let fd = -1;
   const reader = client.openBlob(desc.digest, desc.size);

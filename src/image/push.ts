@@ -12,6 +12,7 @@ import { getCredentials } from "./auth.ts";
 import { RegistryClient } from "./registry/client.ts";
 import { insecureList } from "./registry/endpoint.ts";
 import { DOCKER_LAYER_TAR } from "./registry/manifest.ts";
+import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, type ProgressMode } from "./registry/progress.ts";
 import { log } from "../cli/log.ts";
 
@@ -72,7 +73,20 @@ export function buildManifest(
   return { body: new TextEncoder().encode(JSON.stringify(doc, null, 2)), mediaType };
 }
 
+/**
+ * Push under the interrupt guard: push stages nothing in the store (it sends the blobs the
+ * store has), so Ctrl-C has nothing to remove; it exits with Docker's 130/143 all the same.
+ */
 export async function pushImage(engine: Engine, opts: PushOptions): Promise<PushResult> {
+  const release = onInterrupt(() => {});
+  try {
+    return await pushUnguarded(engine, opts);
+  } finally {
+    release();
+  }
+}
+
+async function pushUnguarded(engine: Engine, opts: PushOptions): Promise<PushResult> {
   const ref = parseReference(opts.reference);
   if (ref.digest) throw new UserError(`cannot push a digest reference (${opts.reference}): push NAME[:TAG]`);
   const store = engine.images;

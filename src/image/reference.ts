@@ -1,6 +1,6 @@
 // Image references the way Docker spells them: [registry/]repo[:tag][@digest], with Docker
 // Hub short names ("busybox") meaning docker.io/library/busybox.
-import { UserError } from "../util/errors.ts";
+import { UserError, quote } from "../util/errors.ts";
 
 export interface Reference {
   /** Registry host, e.g. "docker.io" or "localhost:5000". */
@@ -13,47 +13,65 @@ export interface Reference {
 
 export const DEFAULT_REGISTRY = "docker.io";
 
-const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
+// The distribution reference grammar (github.com/distribution/reference), piece by piece:
+//   reference  := name [ ":" tag ] [ "@" digest ]
+//   name       := [ domain "/" ] path-component [ "/" path-component ]*
+//   domain     := host [ ":" port ]      host := domain-name | IPv4 | "[" IPv6 "]"
+//   path-component := [a-z0-9]+ ( ( [_.] | "__" | "-"+ ) [a-z0-9]+ )*
+//   tag        := [\w][\w.-]{0,127}     digest := algorithm ":" hex{32,}
+const ALNUM = "[a-z0-9]+";
+const SEPARATOR = "(?:[._]|__|[-]+)";
+const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`;
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN_NAME = `${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*`;
+const IPV6 = "\\[(?:[a-fA-F0-9:]+)\\]";
+const HOST = `(?:${DOMAIN_NAME}|${IPV6})`;
+const DOMAIN = `${HOST}(?::[0-9]+)?`;
+const TAG_RE = "[\\w][\\w.-]{0,127}";
+const DIGEST_RE = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+const NAME_RE = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+/** The whole reference, anchored: anything the grammar does not produce is refused. */
+const REFERENCE = new RegExp(`^(${NAME_RE})(?::(${TAG_RE}))?(?:@(${DIGEST_RE}))?$`);
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const ID = /^[a-f0-9]{64}$/;
+const NAME_MAX = 255;
+
+/** Docker's split of a name into registry and path: the first part is a registry only if it looks like a host. */
+function splitDomain(name: string): { domain: string; remainder: string } {
+  const i = name.indexOf("/");
+  const first = name.slice(0, i);
+  if (i < 0 || (!/[.:]/.test(first) && first !== "localhost" && first.toLowerCase() === first)) {
+    return { domain: DEFAULT_REGISTRY, remainder: name };
+  }
+  return { domain: first, remainder: name.slice(i + 1) };
+}
 
 export function parseReference(input: string): Reference {
-  const bad = (why: string): never => {
-    throw new UserError(`invalid reference format "${input}": ${why}`);
+  const bad = (why?: string): never => {
+    throw new UserError(`invalid reference format ${quote(input)}${why ? `: ${why}` : ""}`);
   };
   if (!input) bad("empty name");
-  let rest = input;
-  let digest: string | undefined;
-  const at = rest.indexOf("@");
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) bad("digest must be sha256:<64 hex>");
+  // As Docker: a bare 64-hex string is an image id, never a repository name.
+  if (ID.test(input)) bad("cannot specify 64-byte hexadecimal strings as a repository name");
+  let { domain, remainder } = splitDomain(input);
+  const sep = remainder.search(/[:@]/);
+  const remoteName = sep < 0 ? remainder : remainder.slice(0, sep);
+  if (remoteName.toLowerCase() !== remoteName) bad(`repository name (${remoteName}) must be lowercase`);
+  const m = REFERENCE.exec(`${domain}/${remainder}`);
+  if (!m) {
+    if (/@/.test(input) && !new RegExp(`@${DIGEST_RE}$`).test(input)) bad("digest must be sha256:<64 hex>");
+    if (/:[^/]*$/.test(input) && !new RegExp(`:${TAG_RE}(@.*)?$`).test(input.replace(/@.*$/, ""))) {
+      bad("tag may hold letters, digits, '_', '.', '-' (at most 128)");
+    }
+    bad();
   }
-  let tag: string | undefined;
-  const lastSlash = rest.lastIndexOf("/");
-  const colon = rest.lastIndexOf(":");
-  if (colon > lastSlash) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) bad("tag may hold letters, digits, '_', '.', '-' (at most 128)");
-  }
-  const parts = rest.split("/");
-  let registry = DEFAULT_REGISTRY;
-  const first = parts[0]!;
-  if (parts.length > 1 && (first.includes(".") || first.includes(":") || first === "localhost")) {
-    registry = first;
-    parts.shift();
-  }
-  if (registry === "index.docker.io") registry = DEFAULT_REGISTRY;
-  if (registry === DEFAULT_REGISTRY && parts.length === 1) parts.unshift("library");
-  for (const p of parts) {
-    if (!COMPONENT.test(p)) bad("repository name must be lowercase letters, digits and separators");
-  }
-  const repository = parts.join("/");
-  if (repository.length > 255) bad("repository name too long");
-  if (!tag && !digest) tag = "latest";
-  return { registry, repository, tag, digest };
+  const [, name, tag, digest] = m!;
+  if (name!.length > NAME_MAX) bad(`repository name must not be more than ${NAME_MAX} characters`);
+  if (digest !== undefined && !SHA256.test(digest)) bad("unsupported digest: only sha256:<64 lowercase hex> is supported");
+  if (domain === "index.docker.io") domain = DEFAULT_REGISTRY;
+  let repository = name!.slice(name!.indexOf("/") + 1);
+  if (domain === DEFAULT_REGISTRY && !repository.includes("/")) repository = `library/${repository}`;
+  return { registry: domain, repository, tag: tag ?? (digest ? undefined : "latest"), digest };
 }
 
 /** The short name Docker shows: "busybox", "localhost:5000/foo". */
@@ -74,4 +92,19 @@ export function formatReference(ref: Reference): string {
   if (ref.tag) s += `:${ref.tag}`;
   if (ref.digest) s += `@${ref.digest}`;
   return s;
+}
+
+/**
+ * A name an archive tags an image with (docker-archive RepoTags, OCI ref names): NAME:TAG. As
+ * Docker's load does, a digest or a missing tag is refused rather than read as NAME:latest,
+ * which would silently tag the image under a name the archive never gave it.
+ */
+export function parseTagReference(input: string, where: string): Reference {
+  const ref = parseReference(input);
+  if (ref.digest) {
+    throw new UserError(`invalid tag ${quote(input)} in ${where}: an image is tagged NAME:TAG, a digest cannot be a tag`);
+  }
+  const explicit = REFERENCE.exec(`${splitDomain(input).domain}/${splitDomain(input).remainder}`)?.[2];
+  if (explicit === undefined) throw new UserError(`invalid tag ${quote(input)} in ${where}: it names no tag (expected NAME:TAG)`);
+  return ref;
 }

@@ -114,30 +114,42 @@ export interface ApplyCapsOptions {
  * applyCaps(caps, { user }) → setNoNewPrivs() → execve.
  */
 export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}, sys: Syscalls = realSyscalls): void {
-  const last = kernelLastCap();
-  const have = sys.capget().permitted;
-  let keep = caps.filter((c) => c >= 0 && c <= last); // a cap this kernel lacks can't be held
-  const missing = keep.filter((c) => (have & (1n << BigInt(c))) === 0n);
-  if (missing.length && !opts.allowMissing) {
-    throw new Error(
-      `cannot grant ${missing.map(capName).join(", ")}: minid itself does not hold ${missing.length > 1 ? "them" : "it"}`,
-    );
-  }
-  keep = keep.filter((c) => !missing.includes(c));
-  const keepSet = new Set(keep);
-
+  const plan = capabilityPlan(caps, opts.allowMissing, sys);
   // PR_CAPBSET_DROP needs CAP_SETPCAP in effective, so this must precede the capset below.
-  for (let c = 0; c <= last; c++) {
-    if (!keepSet.has(c)) sys.prctl(PR_CAPBSET_DROP, c);
-  }
+  for (const c of plan.dropBounding) sys.prctl(PR_CAPBSET_DROP, c);
   if (opts.user) {
     sys.prctl(PR_SET_KEEPCAPS, 1);
     applyUser(opts.user, sys);
     sys.prctl(PR_SET_KEEPCAPS, 0);
   }
   sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
-  const m = mask(keep);
-  sys.capset({ effective: m, permitted: m, inheritable: 0n });
+  sys.capset({ effective: plan.mask, permitted: plan.mask, inheritable: 0n });
+}
+
+/**
+ * What reducing the calling thread to `caps` takes, worked out before any of it is done
+ * (exec performs it with raw calls in a stretch where it may not allocate): the bounding-set
+ * entries to drop and the mask for effective and permitted.
+ */
+export function capabilityPlan(
+  caps: number[],
+  allowMissing = false,
+  sys: Syscalls = realSyscalls,
+): { dropBounding: number[]; mask: bigint } {
+  const last = kernelLastCap();
+  const have = sys.capget().permitted;
+  let keep = caps.filter((c) => c >= 0 && c <= last); // a cap this kernel lacks can't be held
+  const missing = keep.filter((c) => (have & (1n << BigInt(c))) === 0n);
+  if (missing.length && !allowMissing) {
+    throw new Error(
+      `cannot grant ${missing.map(capName).join(", ")}: minid itself does not hold ${missing.length > 1 ? "them" : "it"}`,
+    );
+  }
+  keep = keep.filter((c) => !missing.includes(c));
+  const keepSet = new Set(keep);
+  const dropBounding: number[] = [];
+  for (let c = 0; c <= last; c++) if (!keepSet.has(c)) dropBounding.push(c);
+  return { dropBounding, mask: mask(keep) };
 }
 
 /** no_new_privs: setuid binaries and file caps can no longer raise privileges after execve. */

@@ -352,10 +352,12 @@ export function flock(fd: number, op: number, path?: string): boolean {
  * execve(2). Replaces every thread of this process; returns only by throwing.
  * The argument buffers are kept referenced until the call returns.
  */
-export function execve(path: string, argv: string[], envp: string[]): never {
+/** argv/envp words may be strings (UTF-8) or exact bytes. */
+export function execve(path: string, argv: (string | Uint8Array)[], envp: (string | Uint8Array)[]): never {
   const pathBuf = cstr(path);
-  const argBufs = argv.map(cstr);
-  const envBufs = envp.map(cstr);
+  const word = (w: string | Uint8Array) => (typeof w === "string" ? cstr(w) : Buffer.concat([w, Buffer.from([0])]));
+  const argBufs = argv.map(word);
+  const envBufs = envp.map(word);
   const argvArr = new BigUint64Array(argBufs.length + 1);
   argBufs.forEach((b, i) => (argvArr[i] = BigInt(ptr(b))));
   const envArr = new BigUint64Array(envBufs.length + 1);
@@ -667,6 +669,105 @@ export function threadSetgroups(gids: number[]): void {
 
 export function dup2(oldfd: number, newfd: number): void {
   check(c.dup2(oldfd, newfd), "dup2");
+}
+
+// ---- Calls for a forked child (src/linux/forkexec.ts) ----
+// A child forked from a Bun thread runs JavaScript on a copy of the VM whose other threads do
+// not exist: it must not allocate. This binding returns a plain i32 (no BigInt boxing) and
+// takes numbers, so the child's path to execve is syscalls on precomputed pointers only.
+const raw = dlopen("libc.so.6", {
+  syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i32 },
+}).symbols;
+
+/** syscall(2) returning -1 on failure (read the errno with `lastErrno`); allocates nothing. */
+export const rawSyscall = raw.syscall;
+
+/** The calling thread's errno, right after a failed call. */
+export function lastErrno(): number {
+  return errno();
+}
+
+/** The address of the calling thread's errno (a forked child reads it without a call). */
+export function errnoAddress(): Pointer | null {
+  return c.__errno_location() as Pointer | null;
+}
+
+export const SYS_write = 1;
+export const SYS_ioctl = 16;
+export const SYS_dup2 = 33;
+export const SYS_clone = 56;
+export const SYS_execve = 59;
+export const SYS_exit_group = 231;
+export const SYS_rt_sigaction = 13;
+export const SYS_rt_sigprocmask = 14;
+export const SYS_waitid = 247;
+export const SYS_pipe2 = 293;
+export const SYS_read = 0;
+export const SYS_close = 3;
+export { SYS_setsid, SYS_close_range };
+
+export const TIOCSCTTY = 0x540e;
+export const TIOCSWINSZ = 0x5414;
+export const TIOCSPTLCK = 0x40045431;
+export const TIOCGPTPEER = 0x5441;
+
+/** pipe2(2): [read end, write end]. */
+export function pipe2(flags: number): [number, number] {
+  const fds = new Int32Array(2);
+  check(c.syscall(SYS_pipe2, BigInt(ptr(fds)), flags, 0, 0, 0, 0), "pipe2");
+  return [fds[0]!, fds[1]!];
+}
+
+/** read(2) into `buf`; the byte count (0 at end of file). */
+export function readFd(fd: number, buf: Uint8Array): number {
+  for (;;) {
+    const n = Number(c.syscall(SYS_read, fd, BigInt(ptr(buf)), buf.byteLength, 0, 0, 0));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== 4 /* EINTR */) throw new SyscallError("read", e);
+  }
+}
+
+/** Set the window size of the terminal on `fd` (a pty master). */
+export function setWindowSize(fd: number, cols: number, rows: number): boolean {
+  const ws = new Uint16Array([rows, cols, 0, 0]);
+  return c.ioctl(fd, TIOCSWINSZ, ptr(ws)) === 0;
+}
+
+/**
+ * A new pseudo-terminal from the devpts behind `/dev/ptmx` as the calling thread resolves it
+ * (a container's own, once the thread has joined its mount namespace). The peer is opened
+ * through the master (TIOCGPTPEER), never by a path a container could swap.
+ */
+export function openPty(cols: number, rows: number): { master: number; slave: number } {
+  const master = openat(AT_FDCWD, "/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  try {
+    const zero = new Int32Array(1);
+    check(c.ioctl(master, TIOCSPTLCK, ptr(zero)), "ioctl(TIOCSPTLCK)");
+    const slave = check(c.syscall(SYS_ioctl, master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC, 0, 0, 0), "ioctl(TIOCGPTPEER)");
+    setWindowSize(master, cols, rows);
+    return { master, slave };
+  } catch (e) {
+    c.close(master);
+    throw e;
+  }
+}
+
+const P_PIDFD = 3;
+const WEXITED = 4;
+
+/** Block until the process behind `pidfd` exits and reap it: its exit code or signal. */
+export function waitPidfd(pidfd: number): { code: number | null; signal: number | null } {
+  const info = new Int32Array(32); // siginfo_t: 128 bytes
+  for (;;) {
+    const r = Number(c.syscall(SYS_waitid, P_PIDFD, pidfd, BigInt(ptr(info)), WEXITED, 0, 0));
+    if (r === 0) break;
+    const e = errno();
+    if (e !== 4 /* EINTR */) throw new SyscallError("waitid", e);
+  }
+  // si_code at byte 8, si_status at byte 24: CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3
+  const code = info[2]!, status = info[6]!;
+  return code === 1 ? { code: status, signal: null } : { code: null, signal: status };
 }
 
 // ---- The syscall seam (src/linux/syscalls.ts) backed by the bindings above ----

@@ -4,6 +4,7 @@
 // through the syscall seam `sys` (realSyscalls in production), so the mount plan can be
 // checked call by call without root (test/unit/rootfs-plan.test.ts).
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
+import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import {
   makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
   MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
@@ -278,7 +279,9 @@ function remountReadOnly(sys: Syscalls, rootFd: number, destination: string): vo
 function tmpfsInto(sys: Syscalls, rootFd: number, m: MountSpec): void {
   const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
-    mountAt(sys, "tmpfs", fd, m.destination, "tmpfs", MS_NOSUID | MS_NODEV | (m.readOnly ? MS_RDONLY : 0), m.options ?? "mode=1777");
+    // Flag words (exec, ro, noatime...) are mount flags, the rest tmpfs data (tmpfs-options.ts).
+    const { flags, data } = parseTmpfsOptions(m.options ?? "mode=1777");
+    mountAt(sys, "tmpfs", fd, m.destination, "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
   } finally {
     sys.close(fd);
   }

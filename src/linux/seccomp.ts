@@ -5,6 +5,8 @@
 // holds CAP_SYS_ADMIN. clone3 answers ENOSYS so libc falls back to clone, whose flags a
 // classic filter can inspect. It is a deny list, not Docker's allow list: smaller, and
 // honest about it.
+// bun:ffi only for compileSeccomp: exec's entering thread loads the filter itself with raw calls.
+import { ptr } from "bun:ffi";
 import { realSyscalls } from "./libc.ts";
 import type { Syscalls } from "./syscalls.ts";
 import { capNumber } from "./capabilities.ts";
@@ -116,4 +118,13 @@ export function encodeFilter(prog: Insn[]): Buffer {
  */
 export function installSeccomp(caps: number[], sys: Syscalls = realSyscalls): void {
   sys.seccompFilter(encodeFilter(buildFilter(caps)));
+}
+
+/** The filter as struct sock_fprog (`prog`) over its instructions (`filter`: keep it alive). */
+export function compileSeccomp(caps: number[]): { prog: Buffer; filter: Buffer } {
+  const filter = encodeFilter(buildFilter(caps));
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  return { prog, filter };
 }

@@ -30,6 +30,10 @@ export interface InitSpec {
   /** Files written by the engine and bound over /etc/hosts, /etc/hostname, /etc/resolv.conf. */
   etcFiles: { source: string; destination: string }[];
   hostname: string;
+  /**
+   * The command and environment. Bytes that are not UTF-8 travel as lone surrogates
+   * U+DC80..U+DCFF (util/argbytes.ts; JSON keeps them as \udcXX): init execs argBytes(word).
+   */
   args: string[];
   env: string[];
   cwd: string;

@@ -10,9 +10,46 @@ export class UserError extends Error {
     message: string,
     readonly exitCode: number = EXIT_ENGINE,
   ) {
-    super(message);
+    super(oneLine(message));
     this.name = "UserError";
   }
+}
+
+// Characters that would break a one-line message or make it lie on a terminal: C0 and C1
+// controls, DEL, line/paragraph separators, bidi overrides and isolates, lone surrogates.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const NAMED: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b" };
+
+function escapeChar(c: string): string {
+  const n = c.charCodeAt(0);
+  return NAMED[c] ?? (n < 0x100 ? `\\x${n.toString(16).padStart(2, "0")}` : `\\u${n.toString(16).padStart(4, "0")}`);
+}
+
+/** `s` with every unsafe character spelled as an escape (\n, \x00, \u202e); nothing else changes. */
+export function escapeControl(s: string): string {
+  return s.replace(UNSAFE, escapeChar);
+}
+
+/**
+ * User input as error messages quote it: in double quotes, with quotes, backslashes and unsafe
+ * characters escaped (as Go's %q, which Docker's messages use), so a name holding a newline or
+ * a terminal escape stays one visible line.
+ */
+export function quote(s: string): string {
+  return `"${s.replace(/["\\]/g, "\\$&").replace(UNSAFE, escapeChar)}"`;
+}
+
+// The only line breaks a message may carry on purpose: the CLI's "See 'minid X --help'." hint.
+const HINT = /\nSee 'minid [a-z -]*--help'\.$/;
+
+/**
+ * A message made safe to print as one line. Every place that quotes user input should use
+ * quote(); this is the net under the ones that interpolate raw text.
+ */
+export function oneLine(message: string): string {
+  const hint = HINT.exec(message);
+  const body = hint ? message.slice(0, hint.index) : message;
+  return escapeControl(body) + (hint ? hint[0] : "");
 }
 
 export function fail(message: string, exitCode = EXIT_ENGINE): never {

@@ -30,7 +30,10 @@ while :; do
   for d in /proc/[0-9]*; do
     case "$(cat $d/cmdline 2>/dev/null)" in *minid*) ;; *) continue;; esac
     (exec 3>>$d/exe) 2>/dev/null && echo "write-open ${"$"}{d#/proc/}" >> /tmp/hits
-    if exec 7<$d/exe 2>/dev/null; then
+    # "command": a failed redirection of the special builtin exec would end the shell.
+    if command exec 7<$d/exe 2>/dev/null; then
+      # The process may have exec'd its command since its cmdline was read: only minid counts.
+      case "$(readlink /proc/$$/fd/7)" in *minid*) ;; *) exec 7<&-; continue;; esac
       echo "read-open ${"$"}{d#/proc/}" >> /tmp/reads
       i=0
       while [ $i -lt 20 ]; do

@@ -353,10 +353,10 @@ describe("push", () => {
   it("refuses an unknown local tag and a digest reference", async () => {
     const root = newRoot("pushbad");
     const r = await minid(root, ["push", `${reg.host}/nothing/here:1`]);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stderr).toBe(`minid: An image does not exist locally with the tag: ${reg.host}/nothing/here:1\n`);
     const d = await minid(root, ["push", `${reg.host}/x@sha256:${"a".repeat(64)}`]);
-    expect(d.code).toBe(125);
+    expect(d.code).toBe(1);
   });
 });
 
@@ -398,7 +398,7 @@ describe("token auth and login", () => {
   it("without login: one line saying authentication is required", async () => {
     const root = newRoot("noauth");
     const r = await minid(root, ["pull", `${auth.host}/test/busybox:1`]);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toContain("unauthorized");
     expect(r.stderr).toContain(`minid login ${auth.host}`);
@@ -408,7 +408,7 @@ describe("token auth and login", () => {
   it("login with a wrong password fails and stores nothing", async () => {
     const root = newRoot("badlogin");
     const r = await minid(root, ["login", "-u", "alice", "--password-stdin", auth.host], { input: "wrong\n" });
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stderr).toBe(`minid: ${auth.host}: unauthorized: incorrect username or password\n`);
     expect(existsSync(join(root, "auth.json"))).toBe(false);
   });
@@ -445,7 +445,7 @@ describe("token auth and login", () => {
     expect(JSON.parse(readFileSync(file, "utf8")).auths).toEqual({});
     const again = await minid(root, ["logout", auth.host]);
     expect(again.stdout).toBe(`Not logged in to ${auth.host}\n`);
-    expect((await minid(newRoot("after"), ["pull", ref])).code).toBe(125);
+    expect((await minid(newRoot("after"), ["pull", ref])).code).toBe(1);
   });
 
   it("a registry that asks for Basic auth gets the login credentials", async () => {
@@ -457,7 +457,7 @@ describe("token auth and login", () => {
     });
     proxies.push(basic);
     const root = newRoot("basic");
-    expect((await minid(root, ["pull", `${basic.host}/test/busybox:1`])).code).toBe(125);
+    expect((await minid(root, ["pull", `${basic.host}/test/busybox:1`])).code).toBe(1);
     const l = await minid(root, ["login", "-u", "bob", "-p", "pw", basic.host]);
     expect(l.code).toBe(0);
     expect(l.stderr).toContain("insecure"); // -p on the command line is discouraged
@@ -467,7 +467,7 @@ describe("token auth and login", () => {
 
   it("login needs credentials when stdin is not a terminal", async () => {
     const r = await minid(newRoot("nologin"), ["login", auth.host]);
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stderr).toContain("non TTY");
   });
 });
@@ -488,14 +488,14 @@ describe("failures leave the store as it was", () => {
   };
   /** Progress lines may come first; the error itself is one line, the last. */
   const failsAfterProgress = (r: Res) => {
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     const lines = r.stderr.trim().split("\n");
     expect(lines.filter((l) => l.startsWith("minid: "))).toEqual([lines.at(-1)!]);
     expect(lines.filter((l) => !l.startsWith("minid: ")).every((l) => /^([a-f0-9]{12}: |[\w.-]+: Pulling from )/.test(l))).toBe(true);
   };
   const oneLine = (r: Res) => {
-    expect(r.code).toBe(125);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toStartWith("minid: ");
@@ -522,7 +522,7 @@ describe("failures leave the store as it was", () => {
     oneLine(b);
     expect(b.stderr).toContain("invalid reference format");
     const e = await minid(root, ["pull"]);
-    expect(e.code).toBe(125);
+    expect(e.code).toBe(1);
     unchanged();
   });
 
@@ -639,7 +639,7 @@ describe("insecure registries", () => {
       const root = newRoot("insecure");
       const ref = `${ip}:${port}/test/busybox:1`;
       const r = await minid(root, ["pull", ref]);
-      expect(r.code).toBe(125);
+      expect(r.code).toBe(1);
       expect(r.stderr).toContain(`--insecure-registry ${ip}:${port}`);
       expect(r.stderr.trim().split("\n")).toHaveLength(1);
       const ok = await minid(root, ["--insecure-registry", `${ip}:${port}`, "pull", "-q", ref]);

@@ -187,19 +187,19 @@ describe("root filesystem", () => {
     expect(f.openFds()).toEqual([]);
   });
 
-  test("tmpfs mounts: default mode 1777, given options, read-only", () => {
+  test("tmpfs mounts: Docker's noexec,nosuid,nodev and mode 1777 by default; flag words are flags, the rest data", () => {
     const f = world();
     setupRootfs(spec({
       mounts: [
         { source: "", destination: "/scratch", readOnly: false, type: "tmpfs" },
-        { source: "", destination: "/run/x", readOnly: false, type: "tmpfs", options: "size=1m,mode=700" },
+        { source: "", destination: "/run/x", readOnly: false, type: "tmpfs", options: "size=1m,exec,mode=700" },
         { source: "", destination: "/ro", readOnly: true, type: "tmpfs" },
       ],
     }), f);
     expect(ownMounts(f)).toEqual([
-      `mount tmpfs ${R}/scratch tmpfs nosuid,nodev mode=1777`,
+      `mount tmpfs ${R}/scratch tmpfs nosuid,nodev,noexec mode=1777`,
       `mount tmpfs ${R}/run/x tmpfs nosuid,nodev size=1m,mode=700`,
-      `mount tmpfs ${R}/ro tmpfs ro,nosuid,nodev mode=1777`,
+      `mount tmpfs ${R}/ro tmpfs ro,nosuid,nodev,noexec mode=1777`,
     ]);
   });
 

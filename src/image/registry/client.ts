@@ -8,6 +8,7 @@ import type { Credentials } from "../auth.ts";
 import { pickChallenge, type Challenge } from "./challenge.ts";
 import { ACCEPT_MANIFESTS } from "./manifest.ts";
 import { blobUrl, endpointFor, manifestUrl, uploadUrl, type Endpoint } from "./endpoint.ts";
+import { RegistryTimeoutError, formatDuration, registryTimeouts, type RegistryTimeouts } from "./timeouts.ts";
 
 export interface ClientOptions {
   registry: string;
@@ -22,6 +23,8 @@ export interface ClientOptions {
   backoffMs?: number;
   /** Called before each retry, for logging. */
   onRetry?: (what: string, attempt: number, why: string) => void;
+  /** Connect (until response headers) and idle (between body reads) limits; default: registryTimeouts(). */
+  timeouts?: RegistryTimeouts;
 }
 
 /** A registry answered with an error status: `status` and the spec's error `code` if any. */
@@ -36,7 +39,7 @@ export class RegistryError extends UserError {
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-const TRANSIENT_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ConnectionClosed", "UND_ERR_SOCKET", "ERR_STREAM_PREMATURE_CLOSE", "EAI_AGAIN"]);
+const TRANSIENT_CODES = new Set(["MINID_IDLE_TIMEOUT", "ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ConnectionClosed", "UND_ERR_SOCKET", "ERR_STREAM_PREMATURE_CLOSE", "EAI_AGAIN"]);
 const MAX_MANIFEST = 4 << 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -55,6 +58,7 @@ export class RegistryClient {
   private readonly backoff: number;
   private readonly onRetry?: ClientOptions["onRetry"];
   private auth?: string;
+  readonly timeouts: RegistryTimeouts;
   private tokenCache = new Map<string, string>();
 
   constructor(opts: ClientOptions) {
@@ -65,6 +69,44 @@ export class RegistryClient {
     this.maxTries = Math.max(1, opts.maxTries ?? 4);
     this.backoff = opts.backoffMs ?? (Number(process.env.MINID_REGISTRY_BACKOFF_MS) || 250);
     this.onRetry = opts.onRetry;
+    this.timeouts = opts.timeouts ?? registryTimeouts();
+  }
+
+  /**
+   * fetch() under the two time limits: the request is aborted if its headers do not arrive
+   * within the connect limit, and its body if it stays silent for the idle limit. Either way
+   * the caller gets a RegistryTimeoutError naming the limit and how to raise it.
+   */
+  async fetchTimed(url: string | URL, init: RequestInit): Promise<Response> {
+    const ac = new AbortController();
+    const { connectMs, idleMs } = this.timeouts;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      ac.abort();
+    }, connectMs);
+    let res: Response;
+    try {
+      res = await fetch(url, { ...init, signal: ac.signal });
+    } catch (e) {
+      if (timedOut) {
+        throw new RegistryTimeoutError(
+          `registry ${this.endpoint.registry} (${new URL(url).origin}) did not answer within ${formatDuration(connectMs)}` +
+            ` (raise --registry-connect-timeout or MINID_REGISTRY_CONNECT_TIMEOUT if it is just slow)`,
+          "connect",
+        );
+      }
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+    return withIdleLimit(res, ac, idleMs, () =>
+      new RegistryTimeoutError(
+        `registry ${this.endpoint.registry} (${new URL(url).origin}) stopped sending for ${formatDuration(idleMs)}` +
+          ` (raise --registry-idle-timeout or MINID_REGISTRY_IDLE_TIMEOUT if it is just slow)`,
+        "idle",
+      ),
+    );
   }
 
   /** "127.0.0.1:5000/test/busybox", as messages name the repository. */
@@ -97,7 +139,7 @@ export class RegistryClient {
       if (this.auth && sameOrigin && !opts.anonymous) headers.Authorization = this.auth;
       let res: Response;
       try {
-        res = await fetch(target, { method, headers, body: opts.body?.(), redirect: "manual", decompress: false } as RequestInit);
+        res = await this.fetchTimed(target, { method, headers, body: opts.body?.(), redirect: "manual", decompress: false } as RequestInit);
       } catch (e) {
         if (isTransient(e) && ++attempt < tries) {
           this.onRetry?.(what, attempt, errText(e));
@@ -132,6 +174,7 @@ export class RegistryClient {
   }
 
   private networkError(e: unknown, url: string): UserError {
+    if (e instanceof UserError) return e;
     const code = (e as { code?: string })?.code ?? "";
     const reg = this.endpoint.registry;
     const where = `${reg} (${new URL(url).origin})`;
@@ -192,7 +235,7 @@ export class RegistryClient {
     let res: Response | undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        res = await fetch(url, { headers, redirect: "follow" });
+        res = await this.fetchTimed(url, { headers, redirect: "follow" });
       } catch (e) {
         if (isTransient(e) && attempt < this.maxTries) {
           await sleep(this.backoff * 2 ** (attempt - 1));
@@ -359,7 +402,8 @@ export class RegistryClient {
           tries: 1,
         });
       } catch (e) {
-        if (attempt < this.maxTries && !(e instanceof UserError && /connection refused/.test(e.message))) {
+        const final = e instanceof RegistryTimeoutError ? e.phase === "connect" : e instanceof UserError && /connection refused/.test(e.message);
+        if (attempt < this.maxTries && !final) {
           this.onRetry?.(what, attempt, errText(e));
           await sleep(this.backoff * 2 ** (attempt - 1));
           continue;
@@ -484,6 +528,41 @@ export class BlobReader {
     this.reader?.cancel().catch(() => {});
     this.reader = undefined;
   }
+}
+
+/**
+ * `res` with a body that fails with `timeout()` (and aborts the request) when no chunk arrives
+ * for `idleMs`. Every reader of the body (text(), arrayBuffer(), getReader()) is covered.
+ */
+function withIdleLimit(res: Response, ac: AbortController, idleMs: number, timeout: () => Error): Response {
+  if (!res.body || [101, 204, 205, 304].includes(res.status)) return res;
+  const upstream = res.body.getReader();
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(ctrl) {
+        // Aborting makes the pending read fail with a generic AbortError: say which limit it was.
+        let silent = false;
+        const timer = setTimeout(() => {
+          silent = true;
+          ac.abort();
+        }, idleMs);
+        try {
+          const { done, value } = await upstream.read();
+          if (done) ctrl.close();
+          else ctrl.enqueue(value);
+        } catch (e) {
+          throw silent ? timeout() : e;
+        } finally {
+          clearTimeout(timer);
+        }
+      },
+      cancel(reason) {
+        return upstream.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 export function basicAuth(c: Credentials): string {
