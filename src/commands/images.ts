@@ -5,6 +5,7 @@ import { ago, humanSize, jsonLines, table } from "../cli/format.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
+import { log } from "../cli/log.ts";
 
 export default defineCommand({
   meta: { name: "images", description: "List images (minid images [OPTIONS] [REPOSITORY[:TAG]])" },
@@ -22,6 +23,13 @@ export default defineCommand({
     const trunc = !a["no-trunc"];
     const filter = a.positionals[0];
     const tags = store.tags();
+    // An unreadable record takes only itself out of the list, said once on stderr.
+    const bad = store.unreadableImages();
+    if (bad.length) {
+      log.warn(
+        `${bad.length} image record${bad.length === 1 ? " is" : "s are"} unreadable and not listed: ${bad.map((b) => `${b.id} (${b.reason})`).join(", ")}; remove with minid rmi -f ${bad.map((b) => b.id).join(" ")}`,
+      );
+    }
     type Row = { repo: string; tag: string; id: string; created: string; size: number; digest: string };
     const rows: Row[] = [];
     for (const img of store.listImages()) {

@@ -5,7 +5,6 @@ import { requireRoot } from "../engine.ts";
 import { argsOf } from "../cli/argv.ts";
 import { removeContainer } from "../container/remove.ts";
 import { eachContainer } from "../container/control.ts";
-import { sweepTombstones } from "../container/locks.ts";
 
 export default defineCommand({
   meta: { name: "rm", description: "Remove one or more containers (minid rm [OPTIONS] CONTAINER [CONTAINER...])" },
@@ -17,11 +16,9 @@ export default defineCommand({
     requireRoot();
     const a = argsOf(args);
     const engine = getEngine();
-    const code = await eachContainer(engine, a.positionals, "rm", (st, ref) => {
+    return eachContainer(engine, a.positionals, "rm", (st, ref) => {
       removeContainer(engine, st.id, { force: Boolean(a.force) });
       out(`${ref}\n`);
     });
-    sweepTombstones(engine.containers);
-    return code;
   },
 });

@@ -14,6 +14,7 @@ import { ensureImage } from "../image/ensure.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
+import { createdState } from "./lifecycle.ts";
 import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
 
 export interface CreateOptions {
@@ -34,6 +35,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** Settings kept with the container for later commands (stop signal and timeout). */
+  extra?: Record<string, unknown>;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -106,9 +109,10 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     mounts,
     storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
     autoRemove: opts.rm,
-    state: { status: "created", pid: 0, exitCode: 0, oomKilled: false },
+    state: createdState(),
     security,
     resources,
+    ...(opts.extra ? { extra: opts.extra } : {}),
   };
   engine.containers.create(st);
   try {

@@ -69,6 +69,9 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
+  // "About to exec" (INIT_EXEC_MARK in init-launch.ts): an EOF without it means init died
+  // before the command could run, which the watcher must not take for a start.
+  writeSync(STATUS_FD, "x");
   try {
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));

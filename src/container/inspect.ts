@@ -39,7 +39,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Paused: s.status === "paused",
       Restarting: false,
       OOMKilled: Boolean(s.oomKilled),
-      Dead: false,
+      Dead: s.status === "dead",
       Pid: running ? s.pid : 0,
       ExitCode: s.exitCode,
       Error: s.error ?? "",

@@ -14,6 +14,7 @@ import { basename, dirname, join } from "node:path";
 import type { ImageConfig } from "./config.ts";
 import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
+import { BadRecordError, arr, num, obj, parseRecord, str, type Schema } from "../util/schema.ts";
 import { familiarName, parseReference, tagKey, type Reference } from "./reference.ts";
 
 export interface LayerRecord {
@@ -34,6 +35,24 @@ export interface ImageRecord {
   created: string;
   /** Digest of the manifest this image was pulled or pushed as, per repository. */
   repoDigests?: string[];
+}
+
+/** The one schema of an image record (images/<hex>.json), checked whenever one is read. */
+const IMAGE_SCHEMA: Schema<ImageRecord> = obj(
+  {
+    id: str,
+    configDigest: str,
+    layers: arr(obj({ diffId: str, digest: str, mediaType: str, size: num })),
+    created: str,
+  },
+  { repoDigests: arr(str) },
+);
+const LAYER_SCHEMA = obj({ diffId: str, digest: str, mediaType: str, size: num }, { compressedSize: num, created: str }) as Schema<LayerRecord>;
+
+/** An image whose record cannot be read: listed apart, removable with rmi -f. */
+export interface UnreadableImage {
+  id: string;
+  reason: string;
 }
 
 export const MEDIA = {
@@ -253,8 +272,10 @@ export class ImageStore {
     }
   }
 
+  /** A layer's record; undefined when missing or unreadable (the layer is then pulled or loaded again). */
   getLayer(diffId: string): LayerRecord | undefined {
-    return readJson<LayerRecord>(join(this.layerDir(diffId), "layer.json"));
+    const r = this.readRecord(join(this.layerDir(diffId), "layer.json"), LAYER_SCHEMA);
+    return r instanceof BadRecordError ? undefined : r;
   }
   hasLayer(diffId: string): boolean {
     return existsSync(join(this.layerDir(diffId), "layer.json"));
@@ -282,8 +303,69 @@ export class ImageStore {
   private imageFile(id: string): string {
     return join(this.imagesDir, `${hexOf(id)}.json`);
   }
+  /** An image's record; undefined when there is none, a UserError when it cannot be read. */
   getImage(id: string): ImageRecord | undefined {
-    return readJson<ImageRecord>(this.imageFile(id));
+    const r = this.readImage(id);
+    if (r instanceof BadRecordError) {
+      throw new UserError(`the record of image ${id} is unreadable (${r.reason}): remove it with minid rmi -f ${id}`);
+    }
+    return r;
+  }
+
+  private readImage(id: string): ImageRecord | BadRecordError | undefined {
+    const r = this.readRecord(this.imageFile(id), IMAGE_SCHEMA);
+    if (r && !(r instanceof BadRecordError) && r.id !== id) return new BadRecordError(this.imageFile(id), `it names another image (${r.id})`);
+    return r;
+  }
+
+  /** Read and check a JSON record: undefined when absent, the error when unreadable. */
+  private readRecord<T>(path: string, schema: Schema<T>): T | BadRecordError | undefined {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e: any) {
+      if (e?.code === "ENOENT") return undefined;
+      return new BadRecordError(path, e?.message ?? String(e));
+    }
+    try {
+      return parseRecord(schema, text, path);
+    } catch (e) {
+      if (e instanceof BadRecordError) return e;
+      throw e;
+    }
+  }
+
+  /** Image records that cannot be read (listImages leaves them out). */
+  unreadableImages(): UnreadableImage[] {
+    const out: UnreadableImage[] = [];
+    for (const id of this.imageIds()) {
+      const r = this.readImage(id);
+      if (r instanceof BadRecordError) out.push({ id, reason: r.reason });
+    }
+    return out;
+  }
+
+  /**
+   * Delete an image record (unreadable, or on a full disk), then the tags that point at it:
+   * deleting frees space, and rewriting the tag file may need some.
+   */
+  removeUnreadable(id: string): string[] {
+    const lines: string[] = [];
+    // The record first: deleting frees space, and the tag file may need some to be rewritten.
+    this.deleteImage(id);
+    for (const t of this.tagsOf(id)) {
+      this.removeTag(t);
+      lines.push(`Untagged: ${t}`);
+    }
+    lines.push(`Deleted: ${id}`);
+    return lines;
+  }
+
+  private imageIds(): string[] {
+    if (!existsSync(this.imagesDir)) return [];
+    return readdirSync(this.imagesDir)
+      .filter((n) => /^[a-f0-9]{64}\.json$/.test(n))
+      .map((n) => `sha256:${n.slice(0, 64)}`);
   }
   getConfig(img: ImageRecord): ImageConfig {
     return JSON.parse(this.readBlob(img.configDigest).toString("utf8"));
@@ -309,12 +391,14 @@ export class ImageStore {
       return rec;
     });
   }
+  /** Every readable image (see unreadableImages for the others). */
   listImages(): ImageRecord[] {
-    if (!existsSync(this.imagesDir)) return [];
-    return readdirSync(this.imagesDir)
-      .filter((n) => /^[a-f0-9]{64}\.json$/.test(n))
-      .map((n) => this.getImage(`sha256:${n.slice(0, 64)}`))
-      .filter((x): x is ImageRecord => !!x);
+    const out: ImageRecord[] = [];
+    for (const id of this.imageIds()) {
+      const r = this.readImage(id);
+      if (r && !(r instanceof BadRecordError)) out.push(r);
+    }
+    return out;
   }
 
   // ---- tags ----

@@ -9,7 +9,7 @@ import { DetachScanner, parseDetachKeys } from "../../src/container/attach.ts";
 import { LogReader, LogWriter, nowRfc3339Nano } from "../../src/container/logs.ts";
 import { renderTemplate, goString } from "../../src/cli/template.ts";
 import { execEnv } from "../../src/container/exec.ts";
-import { INIT_SPEC_ENV } from "../../src/container/shim.ts";
+import { INIT_SPEC_ENV } from "../../src/container/watcher-main.ts";
 import { INIT_ENV } from "../../src/container/init.ts";
 
 describe("attach frames", () => {
