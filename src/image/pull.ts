@@ -32,7 +32,7 @@ import {
 } from "./registry/manifest.ts";
 import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, writeAll, type ProgressMode } from "./registry/progress.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 export interface PullOptions {
   reference: string;

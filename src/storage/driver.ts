@@ -1,7 +1,7 @@
 // One interface over the ways a container root can be layered on its image. The engine
 // prepares host-side directories; init performs the mount inside the container's own mount
 // namespace, so a dead container can never leave a mount on the host.
-import type { RootfsSpec } from "../container/spec.ts";
+import type { RootfsSpec } from "../spec/init-spec.ts";
 
 export type DriverName = "overlay" | "aufs" | "vfs";
 
