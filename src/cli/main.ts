@@ -5,7 +5,7 @@ import { renderUsage } from "citty";
 import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
-import { log, setLogLevel } from "./log.ts";
+import { log, setLogLevel } from "../util/log.ts";
 import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
 import { out } from "./output.ts";
@@ -99,10 +99,6 @@ Commands:
 
 Run 'minid COMMAND --help' for more information on a command.
 `;
-
-// Commands write their data with out() from ./output.ts; re-exported here until every
-// command imports it from there (a command importing main.ts closes an import circle).
-export { out };
 
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
