@@ -5,10 +5,10 @@ import { renderUsage } from "citty";
 import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
-import { log, setLogLevel } from "./log.ts";
+import { log, setLogLevel } from "../util/log.ts";
 import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
-import { writeSync } from "node:fs";
+import { out } from "./output.ts";
 import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -99,12 +99,6 @@ Commands:
 
 Run 'minid COMMAND --help' for more information on a command.
 `;
-
-export function out(text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) off += writeSync(1, buf, off);
-}
 
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say

@@ -1,11 +1,11 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { ago, humanSize, jsonLines, table } from "../cli/format.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 export default defineCommand({
   meta: { name: "images", description: "List images (minid images [OPTIONS] [REPOSITORY[:TAG]])" },

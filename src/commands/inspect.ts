@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { log } from "../cli/log.ts";
+import { out } from "../cli/output.ts";
+import { log } from "../util/log.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { ago, ellipsis, jsonLines, table } from "../cli/format.ts";
 import { liveState, statusText } from "../container/status.ts";
 import { argsOf, list, str } from "../cli/argv.ts";

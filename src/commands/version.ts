@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import pkg from "../../package.json" with { type: "json" };
 
 export default defineCommand({

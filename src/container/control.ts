@@ -8,7 +8,7 @@ import { settledState, isRunning, liveState } from "./status.ts";
 import { watcherRunning, waitWatcherGone } from "./locks.ts";
 import { recordExit } from "./lifecycle.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 const SIGKILL = 9;
 const SIGTERM = 15;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import type { InitSpec, MountSpec } from "./spec.ts";
+import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseVolume, parseTmpfs } from "./volumes.ts";
 import { buildEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
@@ -61,7 +61,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     readOnly: opts.readOnly,
   });
   const { driver, notice } = chooseDriver(engine.storageDriver);
-  if (notice) (await import("../cli/log.ts")).log.warn(notice);
+  if (notice) (await import("../util/log.ts")).log.warn(notice);
 
   const img = await ensureImage(engine, opts.image);
   await engine.images.ensureExtracted(img.layers.map((l) => l.diffId));
@@ -131,7 +131,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
 /** Every container gets its own cgroup (as with Docker), limits or not, for stats and cleanup. */
 async function createContainerCgroup(st: ContainerState) {
   const { createCgroup } = await import("../linux/cgroups.ts");
-  const { log } = await import("../cli/log.ts");
+  const { log } = await import("../util/log.ts");
   try {
     const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
     for (const w of cg.warnings) log.warn(w);

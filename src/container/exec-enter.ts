@@ -14,7 +14,7 @@
 // needs CAP_SYS_ADMIN; then seccomp, bounding/ambient/inheritable sets, user, no_new_privs;
 // chdir as that user; fork + execve.
 import { statSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 import { findExecutable, ExecError } from "./executable.ts";
 import { confinementOf, resolveContainerUser } from "./security.ts";
 import { UserError, EXIT_CANNOT_EXEC } from "../util/errors.ts";

@@ -5,7 +5,7 @@
 // (with the reason) that only `rm` accepts, and never takes another container down with it.
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
-import type { MountSpec } from "./spec.ts";
+import type { MountSpec } from "../spec/init-spec.ts";
 import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
 import { mkdirp, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";

@@ -5,7 +5,7 @@ import type { ContainerState } from "./state.ts";
 import type { Engine } from "../engine.ts";
 import { containerProc, isAlive } from "./proc.ts";
 import { observe, isRunning } from "./lifecycle.ts";
-import { ago, humanDuration } from "../cli/format.ts";
+import { ago, humanDuration } from "../util/duration.ts";
 
 /** The state as it is now (lifecycle.ts's observe). */
 export const liveState = observe;

@@ -32,7 +32,7 @@ import {
 } from "./registry/manifest.ts";
 import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, writeAll, type ProgressMode } from "./registry/progress.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 export interface PullOptions {
   reference: string;
@@ -305,9 +305,7 @@ async function stageLayer(
 export async function pullForRun(engine: Engine, name: string): Promise<ImageRecord> {
   const ref = parseReference(name);
   writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
-  const { globals } = await import("../cli/globals.ts");
-  const insecure = (globals as { insecureRegistries?: string[] }).insecureRegistries ?? [];
-  const res = await pullImage(engine, { reference: name, insecure });
+  const res = await pullImage(engine, { reference: name, insecure: engine.insecureRegistries });
   return res.image;
 }
 

@@ -1,6 +1,8 @@
 // The only dlopen in minid. Every libc call goes through here so that a failing call always
 // becomes a SyscallError naming the call, the errno and the path it was about.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, type Stats } from "node:fs";
+import type { CapSets, FileStat, Syscalls } from "./syscalls.ts";
 
 const { i32, i64, u32, u64, ptr: P } = FFIType;
 
@@ -273,6 +275,19 @@ export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): n
   return check(c.prctl(option, arg2, arg3, arg4, arg5), "prctl");
 }
 
+const PR_SET_SECCOMP = 22;
+const SECCOMP_MODE_FILTER = 2;
+
+/** prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) with `filter` as struct sock_filter[]. */
+export function seccompFilter(filter: Uint8Array): void {
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
+  // Keep the filter referenced until the kernel has copied it.
+  void filter;
+}
+
 /** Mark every fd from `from` up close-on-exec, so no host fd reaches the container. */
 export function closeRangeCloexec(from: number): void {
   const CLOSE_RANGE_CLOEXEC = 4;
@@ -362,11 +377,7 @@ const SYS_capget = 125;
 const SYS_capset = 126;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-export interface CapSets {
-  effective: bigint;
-  permitted: bigint;
-  inheritable: bigint;
-}
+export type { CapSets };
 
 /** The calling thread's capability sets (64-bit masks, bit n = capability n). */
 export function capget(): CapSets {
@@ -935,3 +946,56 @@ export function statxModeAt(dirfd: number, path: PathArg): number {
   if (r < 0) return -errno();
   return statxView.getUint16(28, true);
 }
+// ---- The syscall seam (src/linux/syscalls.ts) backed by the bindings above ----
+// Plain references to the functions, so calling through the seam costs one property load.
+
+function fileKind(st: Stats): FileStat["kind"] {
+  if (st.isDirectory()) return "dir";
+  if (st.isFile()) return "file";
+  if (st.isCharacterDevice()) return "char";
+  if (st.isBlockDevice()) return "block";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+export const realSyscalls: Syscalls = {
+  mount,
+  umount2,
+  pivotRoot,
+  chdir,
+  openTree,
+  moveMount: moveMountFd,
+  openat,
+  openat2,
+  close,
+  mkdirat,
+  mknodat,
+  symlinkat,
+  fchownat,
+  mkdir(path, mode = 0o777) {
+    mkdirSync(path, { mode });
+  },
+  chmod,
+  readlink: (path) => readlinkSync(path),
+  stat(path) {
+    const st = statSync(path);
+    return { kind: fileKind(st), rdev: st.rdev };
+  },
+  readFile: (path) => readFileSync(path, "utf8"),
+  writeFile(path, data) {
+    writeFileSync(path, data);
+  },
+  unshare,
+  setns,
+  prctl,
+  sethostname,
+  interfaceUp,
+  capget,
+  capset,
+  setgroups,
+  setgid,
+  setuid,
+  seccompFilter,
+};

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { StorageDriver } from "./driver.ts";
-import type { RootfsSpec } from "../container/spec.ts";
+import type { RootfsSpec } from "../spec/init-spec.ts";
 import { mkdirp } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 

@@ -3,7 +3,7 @@
 // namespace, so a dead container can never leave a mount on the host. Everything callers need
 // to know about a driver (what init mounts, where the changes are and how deletions are
 // spelled there, how to read the merged tree) is asked of it here: no caller branches on names.
-import type { RootfsSpec } from "../container/spec.ts";
+import type { RootfsSpec } from "../spec/init-spec.ts";
 
 export type DriverName = "overlay" | "aufs" | "vfs";
 

@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import { join } from "node:path";
 import type { StorageDriver } from "./driver.ts";
-import type { RootfsSpec } from "../container/spec.ts";
+import type { RootfsSpec } from "../spec/init-spec.ts";
 import { mkdirp } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { relativeToStore } from "./layout.ts";
