@@ -20,7 +20,7 @@ export default defineCommand({
     const engine = getEngine();
     const st = engine.containers.find(a.positionals[0]!);
     const { parseDetachKeys, DEFAULT_DETACH_KEYS, terminalSize, runSession, AttachConnection } = await import("../container/attach.ts");
-    const detachKeys = parseDetachKeys(str(a["detach-keys"]) ?? DEFAULT_DETACH_KEYS);
+    const detachKeys = parseDetachKeys(str(a["detach-keys"]) || DEFAULT_DETACH_KEYS);
     if (!isRunning(st)) throw new UserError("You cannot attach to a stopped container, start it first");
     const stdin = !a["no-stdin"] && st.config.interactive;
     const tty = st.config.tty;

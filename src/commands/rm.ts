@@ -17,7 +17,17 @@ export default defineCommand({
     requireRoot();
     const a = argsOf(args);
     const engine = getEngine();
-    const code = await eachContainer(engine, a.positionals, "rm", (st, ref) => {
+    // As Docker's CLI, -f makes a container that does not exist no error.
+    const exists = (n: string) => {
+      try {
+        return Boolean(engine.containers.find(n));
+      } catch {
+        return false;
+      }
+    };
+    const refs = a.force ? a.positionals.filter(exists) : a.positionals;
+    if (a.force && a.positionals.length && !refs.length) return 0;
+    const code = await eachContainer(engine, refs, "rm", (st, ref) => {
       removeContainer(engine, st.id, { force: Boolean(a.force) });
       out(`${ref}\n`);
     });

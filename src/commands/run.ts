@@ -60,7 +60,7 @@ async function runContainer(a: CmdArgs, image: string, watcher: Watcher): Promis
   const detach = Boolean(a.detach);
   const interactive = Boolean(a.interactive);
   const { parseDetachKeys, DEFAULT_DETACH_KEYS, terminalSize } = await import("../container/attach.ts");
-  const detachKeys = parseDetachKeys(str(a["detach-keys"]) ?? DEFAULT_DETACH_KEYS);
+  const detachKeys = parseDetachKeys(str(a["detach-keys"]) || DEFAULT_DETACH_KEYS);
   const stopSignal = str(a["stop-signal"]);
   if (stopSignal !== undefined && signalNumber(stopSignal) === undefined) throw new UserError(`invalid signal: ${stopSignal}`);
   const stopTimeout = str(a["stop-timeout"]);

@@ -31,7 +31,7 @@ export default defineCommand({
     }
     const st = engine.containers.find(a.positionals[0]!);
     const { parseDetachKeys, DEFAULT_DETACH_KEYS, terminalSize, runSession } = await import("../container/attach.ts");
-    const detachKeys = parseDetachKeys(str(a["detach-keys"]) ?? DEFAULT_DETACH_KEYS);
+    const detachKeys = parseDetachKeys(str(a["detach-keys"]) || DEFAULT_DETACH_KEYS);
     const stdin = Boolean(a.interactive) && st.config.interactive;
     const tty = st.config.tty;
     if (tty && stdin && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
