@@ -953,6 +953,8 @@ function goSlice(item: Value, ...idx: Value[]): Value {
   return k === "string" ? Buffer.from(item as string).subarray(lo, hi).toString() : (item as unknown[]).slice(lo, hi);
 }
 
+const REFLECT_BUILTINS = new Set(["and", "or", "not", "len", "index", "slice", "eq", "ne", "lt", "le", "gt", "ge", "call"]);
+
 const BUILTINS: Record<string, GoFunc> = {
   and: { fn: () => undefined, params: [], raw: true },
   or: { fn: () => undefined, params: [], raw: true },
@@ -1375,11 +1377,14 @@ class State {
     vals.forEach((v, i) => {
       const t = f.params[i] ?? f.variadic ?? "any";
       try {
-        if (t === "string") wantString(v, i);
+        if (v === undefined) {
+          // An absent value: Go's builtins that take reflect.Value see it as is; a parameter of
+          // interface type gets nil (so {{print .Nope}} is <nil>); any other type is an error.
+          if (REFLECT_BUILTINS.has(id.name)) return;
+          if (t === "any") vals[i] = null;
+          else throw new ArgTypeError(i, `invalid value; expected ${t}`);
+        } else if (t === "string") wantString(v, i);
         else if (t === "int") wantInt(v, i);
-        else if (v === undefined && t === "any" && !["not", "eq", "ne", "print", "println", "printf", "html", "js", "urlquery", "len", "index", "slice"].includes(id.name)) {
-          throw new ArgTypeError(i, "invalid value; expected interface {}");
-        }
       } catch (e) {
         if (!(e instanceof ArgTypeError)) throw e;
         this.at(nodes[i] ?? id);

@@ -21,8 +21,8 @@ export default defineCommand({
     const exists = (n: string) => {
       try {
         return Boolean(engine.containers.find(n));
-      } catch {
-        return false;
+      } catch (e) {
+        return !/^No such container/.test((e as Error).message); // an ambiguous prefix stays an error
       }
     };
     const refs = a.force ? a.positionals.filter(exists) : a.positionals;
