@@ -6,6 +6,7 @@ import type { ContainerState } from "./state.ts";
 import { containerProc, isAlive, signalProc, waitGone } from "./proc.ts";
 import { settledState, isRunning, liveState } from "./status.ts";
 import { shimRunning, updateState, waitShimGone } from "./locks.ts";
+import { nowRfc3339Nano } from "./logs.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { log } from "../cli/log.ts";
 
@@ -93,7 +94,7 @@ async function recordExitIfUnwatched(engine: Engine, st: ContainerState, guess: 
     updateState(engine.containers, st.id, (s) => {
       if ((s.state.status !== "running" && s.state.status !== "paused") || isAlive(containerProc(s))) return false;
       if (s.state.pid !== st.state.pid) return false; // restarted meanwhile
-      s.state = { ...s.state, status: "exited", pid: 0, pidStart: undefined, exitCode: guess, finishedAt: new Date().toISOString(), shimPid: undefined, shimStart: undefined };
+      s.state = { ...s.state, status: "exited", pid: 0, pidStart: undefined, exitCode: guess, finishedAt: nowRfc3339Nano(), shimPid: undefined, shimStart: undefined };
     });
   }
 }

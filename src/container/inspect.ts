@@ -10,6 +10,12 @@ import { signalName } from "../util/errors.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
+/** Go's time.RFC3339Nano, which Docker's timestamps use: the fraction without trailing zeros. */
+function rfc3339Nano(t: string | undefined): string {
+  if (!t) return ZERO_TIME;
+  return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
   const st = settledState(engine, st0);
   const s = liveState(st);
@@ -30,7 +36,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
         };
   return {
     Id: st.id,
-    Created: st.created,
+    Created: rfc3339Nano(st.created),
     Path: st.path,
     Args: st.args,
     State: {
@@ -43,8 +49,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Pid: running ? s.pid : 0,
       ExitCode: s.exitCode,
       Error: s.error ?? "",
-      StartedAt: s.startedAt ?? ZERO_TIME,
-      FinishedAt: s.finishedAt ?? ZERO_TIME,
+      StartedAt: rfc3339Nano(s.startedAt),
+      FinishedAt: rfc3339Nano(s.finishedAt),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),

@@ -14,7 +14,7 @@ import { readToEof } from "./fdio.ts";
 import { join } from "node:path";
 import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
 import { tryShimLock, updateState, withContainerLock, removeRecordLocked } from "./locks.ts";
-import { LogWriter, logPath, type Stream } from "./logs.ts";
+import { LogWriter, logPath, nowRfc3339Nano, type Stream } from "./logs.ts";
 import { encodeFrame, Frame, FrameReader, socketPathVia, type Hello } from "./protocol.ts";
 import { bootId } from "./proc.ts";
 import { launchInit, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
@@ -368,7 +368,7 @@ class Shim {
         pidStart: processStartTime(pid),
         bootId: bootId(),
         exitCode: 0,
-        startedAt: new Date().toISOString(),
+        startedAt: nowRfc3339Nano(),
         finishedAt: s.state.finishedAt,
         oomKilled: false,
         shimPid: process.pid,
@@ -401,7 +401,7 @@ class Shim {
           pidStart: undefined,
           exitCode: status.exitCode,
           error: status.message,
-          finishedAt: prev.startedAt ? new Date().toISOString() : prev.finishedAt,
+          finishedAt: prev.startedAt ? nowRfc3339Nano() : prev.finishedAt,
           shimPid: undefined,
           shimStart: undefined,
         };
@@ -480,7 +480,7 @@ class Shim {
 
   /** Record the exit (or remove the container for --rm). Returns true when removed. */
   private recordExit(exitCode: number): boolean {
-    const finishedAt = new Date().toISOString();
+    const finishedAt = nowRfc3339Nano();
     let tomb: string | undefined;
     let gone: ContainerState | undefined;
     withContainerLock(this.store, this.req.id, () => {
