@@ -393,7 +393,6 @@ class Parser {
     this.vars.push([]);
     const pipe = this.pipeline(toks, kw, pos, kw === "range");
     const body = this.list();
-    this.vars.pop();
     let elseList: Node[] | undefined;
     if (body.end?.what === "else") {
       const rest = body.end.toks;
@@ -410,6 +409,8 @@ class Parser {
         elseList = e.list;
       }
     } else if (!body.end) this.fail(pos, "unexpected EOF");
+    // The pipeline's variables are visible in {{else}} too, as in Go.
+    this.vars.pop();
     return { k: kw, pos, pipe, list: body.list, elseList };
   }
 

@@ -10,7 +10,7 @@ export default defineCommand({
   args: {
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json' or a Go template ({{.State.Status}}, {{json .Config}})" },
     type: { type: "string", description: "Only inspect objects of this type: container or image" },
-    size: { type: "boolean", alias: "s", description: "Display total file sizes if the type is container" },
+    size: { type: "boolean", alias: "s", description: "Accepted for compatibility (sizes are not computed)" },
   },
   async run({ args }) {
     const a = argsOf(args);

@@ -65,7 +65,7 @@ export default defineCommand({
     quiet: { type: "boolean", alias: "q", description: "Only display container IDs" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
-    size: { type: "boolean", alias: "s", description: "Display total file sizes" },
+    size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
     filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },

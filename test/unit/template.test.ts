@@ -55,6 +55,7 @@ describe("text/template: control structures", () => {
     ["range else on nil", "{{range .L}}x{{else}}empty{{end}}", { L: null }, "empty"],
     ["range over an int", "{{range 3}}{{.}}{{end}}", {}, "012"],
     ["break and continue", "{{range .L}}{{if eq . 2}}{{continue}}{{end}}{{if eq . 4}}{{break}}{{end}}{{.}}{{end}}", { L: [1, 2, 3, 4, 5] }, "13"],
+    ["a pipeline's variable is visible in else", "{{if $x := .A}}y{{else}}[{{$x}}]{{end}}", { A: 0 }, "[0]"],
     ["variables declared in a block end with it", "{{$x := 1}}{{if true}}{{$x := 2}}{{$x}}{{end}}{{$x}}", {}, "21"],
     ["assignment reaches the outer variable", "{{$x := 1}}{{range .L}}{{$x = .}}{{end}}{{$x}}", { L: [5, 6] }, "6"],
     ["define and template", '{{define "T"}}<{{.}}>{{end}}{{template "T" .A}}{{template "T" "x"}}', { A: 1 }, "<1><x>"],
