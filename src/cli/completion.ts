@@ -49,7 +49,19 @@ function bash(ss: Spec[]): string {
     .map((s) => `    ${typed(s.name).replace(" ", "-")}) flags="${s.flags.join(" ")}"; operand=${s.operand} ;;`)
     .join("\n");
   return `# bash completion for minid (minid completion bash)
+# The words of $1 that start with $2 (compgen -W, which zsh's bashcompinit does not filter).
+_minid_reply() {
+  [[ -n $ZSH_VERSION ]] && setopt localoptions ksharrays shwordsplit
+  local w
+  COMPREPLY=()
+  for w in $1; do
+    [[ $w == "$2"* ]] && COMPREPLY+=("$w")
+  done
+}
+
 _minid_names() {
+  # Under zsh (bashcompinit), arrays count from 0 here as in bash.
+  [[ -n $ZSH_VERSION ]] && setopt localoptions ksharrays
   # The same --root as the command line being completed, so another store lists its own names.
   local args=() i
   for ((i = 1; i < COMP_CWORD; i++)); do
@@ -63,6 +75,7 @@ _minid_names() {
 }
 
 _minid() {
+  [[ -n $ZSH_VERSION ]] && setopt localoptions ksharrays
   local cur="\${COMP_WORDS[COMP_CWORD]}" cmd="" i w flags="" operand=none
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
@@ -75,9 +88,9 @@ _minid() {
     esac
   done
   case $cmd in
-    "") COMPREPLY=($(compgen -W "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --log-level --help --version" -- "$cur")); return ;;
-    container) COMPREPLY=($(compgen -W "${subWords(ss, "container").join(" ")}" -- "$cur")); return ;;
-    image) COMPREPLY=($(compgen -W "${subWords(ss, "image").join(" ")}" -- "$cur")); return ;;
+    "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --log-level --help --version" "$cur"; return ;;
+    container) _minid_reply "${subWords(ss, "container").join(" ")}" "$cur"; return ;;
+    image) _minid_reply "${subWords(ss, "image").join(" ")}" "$cur"; return ;;
     container-ls|container-list|container-ps) cmd=ps ;;
     image-ls|image-list) cmd=images ;;
     image-rm|image-remove) cmd=rmi ;;
@@ -87,7 +100,7 @@ _minid() {
 ${cases}
   esac
   if [[ $cur == -* ]]; then
-    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+    _minid_reply "$flags" "$cur"
     return
   fi
   local names=""
@@ -96,7 +109,7 @@ ${cases}
     image) names=$(_minid_names image) ;;
     any) names="$(_minid_names container) $(_minid_names image)" ;;
   esac
-  COMPREPLY=($(compgen -W "$names" -- "$cur"))
+  _minid_reply "$names" "$cur"
 }
 complete -F _minid minid
 `;
@@ -106,6 +119,7 @@ function zsh(ss: Spec[]): string {
   // zsh runs the bash function through bashcompinit: one implementation, the same answers.
   return `#compdef minid
 # zsh completion for minid (minid completion zsh)
+(( $+functions[compdef] )) || { autoload -U compinit && compinit -u }
 autoload -U +X bashcompinit && bashcompinit
 ${bash(ss).replace(/^# bash completion.*\n/, "")}`;
 }
@@ -113,12 +127,15 @@ ${bash(ss).replace(/^# bash completion.*\n/, "")}`;
 function fish(ss: Spec[]): string {
   const lines = [
     "# fish completion for minid (minid completion fish)",
-    "function __minid_root",
+    // The binary and --root of the command line being completed, so another store lists its names.
+    "function __minid_run",
     "    set -l t (commandline -opc)",
-    "    set -l i (contains -i -- --root $t); and echo --root $t[(math $i + 1)]",
+    "    set -l root",
+    "    set -l i (contains -i -- --root $t); and set root --root $t[(math $i + 1)]",
+    "    $t[1] $root $argv 2>/dev/null",
     "end",
-    `function __minid_containers; minid (__minid_root) ${LIST_CONTAINERS} 2>/dev/null; end`,
-    `function __minid_images; minid (__minid_root) ${LIST_IMAGES} 2>/dev/null; end`,
+    `function __minid_containers; __minid_run ${LIST_CONTAINERS}; end`,
+    `function __minid_images; __minid_run ${LIST_IMAGES}; end`,
     "complete -c minid -f",
     `complete -c minid -n __fish_use_subcommand -a "${topWords(ss).join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from container" -a "${subWords(ss, "container").join(" ")}"`,

@@ -138,9 +138,39 @@ describe("help and completion", () => {
     expect(complete("run", "--rm", "bu")).toEqual(["busybox:latest"]);
     expect(complete("image", "ins")).toEqual(["inspect"]);
     expect(complete("inspect", "")).toEqual(["busybox:latest", "done", "web"]);
-    expect(ok(["completion", "zsh"])).toContain("bashcompinit");
-    expect(ok(["completion", "fish"])).toContain("complete -c minid");
     expect(r.run(["completion", "tcsh"]).code).toBe(1);
+  });
+
+  const has = (sh: string) => Bun.spawnSync(["sh", "-c", `command -v ${sh}`]).exitCode === 0;
+  (isRoot() && has("zsh") ? test : test.skip)("completion zsh, sourced in zsh", () => {
+    const script = join(r.dir, "minid.zsh");
+    writeFileSync(script, ok(["completion", "zsh"]));
+    const bin = minidCommand()[0]!;
+    const complete = (...words: string[]) => {
+      const cmd = `source ${script}; COMP_WORDS=(${[bin, "--root", r.dir, ...words].map((w) => `'${w}'`).join(" ")}); COMP_CWORD=${words.length + 2}; _minid; print -l -- $COMPREPLY`;
+      const res = Bun.spawnSync(["zsh", "-fc", cmd]);
+      expect(res.stderr.toString()).toBe("");
+      return res.stdout.toString().split("\n").filter(Boolean).sort();
+    };
+    expect(complete("st")).toEqual(["start", "stats", "stop"]);
+    expect(complete("stop", "--ti")).toEqual(["--time", "--timeout"]);
+    expect(complete("stop", "")).toEqual(["done", "web"]);
+    expect(complete("run", "--rm", "bu")).toEqual(["busybox:latest"]);
+  });
+
+  (isRoot() && has("fish") ? test : test.skip)("completion fish, sourced in fish", () => {
+    const script = join(r.dir, "minid.fish");
+    writeFileSync(script, ok(["completion", "fish"]));
+    const dir = join(minidCommand()[0]!, "..");
+    const complete = (line: string) => {
+      const res = Bun.spawnSync(["fish", "--no-config", "-c", `source ${script}; complete -C '${line}'`], { env: { PATH: `${dir}:${process.env.PATH}` } });
+      expect(res.stderr.toString()).toBe("");
+      return res.stdout.toString().split("\n").filter(Boolean).map((l) => l.split("\t")[0]!).sort();
+    };
+    expect(complete("minid st")).toEqual(["start", "stats", "stop"]);
+    expect(complete("minid rm --forc")).toEqual(["--force"]);
+    expect(complete(`minid --root ${r.dir} stop `)).toEqual(["done", "web"]);
+    expect(complete(`minid --root ${r.dir} run bu`)).toEqual(["busybox:latest"]);
   });
 });
 
