@@ -104,9 +104,6 @@ export function ellipsis(s: string, max: number): string {
   return [...s].length > max ? [...s].slice(0, max - 1).join("") + "…" : s;
 }
 
-export function jsonLines(items: unknown[]): string {
-  return items.map((i) => JSON.stringify(i) + "\n").join("");
-}
 
 /**
  * Docker's formatter.Context.Write: `format` is a Go template, "json" (one `{{json .}}` line per

@@ -49,7 +49,8 @@ export const COMMANDS: Record<string, Loader> = {
 
 const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
-const GLOBAL_HELP = `Usage:  minid [OPTIONS] COMMAND
+const GLOBAL_HELP = `
+Usage:  minid [OPTIONS] COMMAND
 
 A self-contained container engine
 

@@ -599,8 +599,8 @@ function formatFloat(f: number): string {
   if (f === 0) return Object.is(f, -0) ? "-0" : "0";
   const [mant, e] = f.toExponential().split("e");
   const exp = Number(e);
-  if (exp < -4 || exp >= 21) return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
-  if (exp >= 6) return `${mant}e+${String(exp).padStart(2, "0")}`;
+  if (exp < -4 || exp >= 6) return `${mant}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  // String() switches to exponent form only from 1e21: below 1e6 it is Go's plain form.
   return String(f);
 }
 
