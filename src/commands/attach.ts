@@ -20,7 +20,7 @@ export default defineCommand({
     const { attachContainer } = await import("../container/start.ts");
     return attachContainer(engine, st, {
       noStdin: Boolean(a["no-stdin"]),
-      detachKeys: str(a["detach-keys"]),
+      detachKeys: str(a["detach-keys"]) || undefined, // "" means the default, as for Docker
       sigProxy: a["sig-proxy"] === false ? false : undefined,
     });
   },

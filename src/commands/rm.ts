@@ -16,7 +16,17 @@ export default defineCommand({
     requireRoot();
     const a = argsOf(args);
     const engine = getEngine();
-    return eachContainer(engine, a.positionals, "rm", (st, ref) => {
+    // As Docker's CLI, -f makes a container that does not exist no error.
+    const exists = (n: string) => {
+      try {
+        return Boolean(engine.containers.find(n));
+      } catch (e) {
+        return !/^No such container/.test((e as Error).message); // an ambiguous prefix stays an error
+      }
+    };
+    const refs = a.force ? a.positionals.filter(exists) : a.positionals;
+    if (a.force && a.positionals.length && !refs.length) return 0;
+    return eachContainer(engine, refs, "rm", (st, ref) => {
       removeContainer(engine, st.id, { force: Boolean(a.force) });
       out(`${ref}\n`);
     });

@@ -72,7 +72,7 @@ export default defineCommand({
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }
             : undefined,
       },
-      { detach, detachKeys: str(a["detach-keys"]), sigProxy: a["sig-proxy"] === false ? false : undefined },
+      { detach, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined },
     );
     if (detach) out(`${id}\n`);
     return exitCode;

@@ -29,6 +29,6 @@ export default defineCommand({
       throw new UserError(a.positionals.length ? "you cannot start and attach multiple containers at once" : `"minid start" requires at least 1 argument.\nSee 'minid start --help'.`);
     }
     const st = engine.containers.find(a.positionals[0]!);
-    return startAttached(engine, st, { interactive: Boolean(a.interactive), detachKeys: str(a["detach-keys"]) });
+    return startAttached(engine, st, { interactive: Boolean(a.interactive), detachKeys: str(a["detach-keys"]) || undefined });
   },
 });

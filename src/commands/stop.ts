@@ -23,7 +23,8 @@ export function parseSignal(v: unknown, flag: string): number | undefined {
 
 /** Shared with restart, which stops first. */
 export const STOP_FLAGS = {
-  time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
+  // Docker 28 calls it --timeout and keeps --time as the old spelling.
+  time: { type: "string", alias: ["t", "timeout"] as string[], description: "Seconds to wait before killing the container (default 10)" },
   signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
 } as const;
 

@@ -1,5 +1,6 @@
 // Turning `run` options into a registered container: image lookup, validation of every
 // user-supplied piece before anything is written, then state, writable layer and init spec.
+import { nowRfc3339Nano } from "./logs.ts";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
@@ -93,7 +94,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     name: opts.name ?? "", // "": the store picks a free random name
     image: opts.image,
     imageId: img.id,
-    created: new Date().toISOString(),
+    created: nowRfc3339Nano(),
     path: args[0]!,
     args: args.slice(1),
     config: {

@@ -19,6 +19,7 @@
 import type { ContainerState, ContainerStore } from "./state.ts";
 import { updateState } from "./locks.ts";
 import { containerProc, isAlive, isPreExecInit } from "./proc.ts";
+import { nowRfc3339Nano } from "./logs.ts";
 
 export type Status = "created" | "running" | "paused" | "restarting" | "exited" | "removing" | "dead";
 
@@ -140,7 +141,7 @@ export function recordRunning(store: ContainerStore, id: string, p: Started): Co
     exitCode: 0,
     error: undefined,
     exitUnknown: undefined,
-    startedAt: new Date().toISOString(),
+    startedAt: nowRfc3339Nano(),
     finishedAt: s.state.finishedAt,
     oomKilled: false,
   }), undefined, true);
@@ -165,7 +166,7 @@ export function recordStartFailed(
       pidStart: undefined,
       exitCode: failure.exitCode,
       error: failure.message,
-      finishedAt: prev.startedAt ? new Date().toISOString() : prev.finishedAt,
+      finishedAt: prev.startedAt ? nowRfc3339Nano() : prev.finishedAt,
       watcherPid: undefined,
       watcherStart: undefined,
     }),
@@ -191,7 +192,7 @@ export function exitedState(s: ContainerState["state"], e: Exit): ContainerState
     exitCode: e.exitCode,
     exitUnknown: undefined,
     error: undefined,
-    finishedAt: e.finishedAt ?? new Date().toISOString(),
+    finishedAt: e.finishedAt ?? nowRfc3339Nano(),
     oomKilled: Boolean(e.oomKilled),
     watcherPid: undefined,
     watcherStart: undefined,

@@ -18,7 +18,7 @@ import { ContainerStore, processStartTime, type ContainerState } from "./state.t
 import { tryWatcherLock, withContainerLock, removeRecordLocked } from "./locks.ts";
 import { canStart, recordRunning, recordStartFailed, recordExitLocked, type Exit } from "./lifecycle.ts";
 import { preallocateExitFile, recordExitInPlace } from "./state.ts";
-import { LogWriter, logPath, type Stream } from "./logs.ts";
+import { LogWriter, logPath, nowRfc3339Nano, type Stream } from "./logs.ts";
 import { Frame } from "./protocol.ts";
 import { AttachServer } from "./attach-server.ts";
 import { bootId } from "./proc.ts";
@@ -331,7 +331,7 @@ class WatcherProcess {
    * retryRecord() keeps trying.
    */
   private recordExit(exitCode: number, prior?: Exit): "recorded" | "removed" | "pending" {
-    const exit: Exit = prior ?? { pid: this.proc.pid, exitCode, finishedAt: new Date().toISOString() };
+    const exit: Exit = prior ?? { pid: this.proc.pid, exitCode, finishedAt: nowRfc3339Nano() };
     let gone: ContainerState | undefined;
     let tomb: string | undefined;
     try {
