@@ -16,7 +16,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
 import { liveState } from "../container/status.ts";
 import { applyChange, emptyConfig, type ContainerConfig, type HistoryEntry, type ImageConfig } from "./config.ts";
-import { layerRecordOf, type ImageRecord } from "./store.ts";
+import { layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
 import { parseReference } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
@@ -202,6 +202,36 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
   const parentImg = store.getImage(st.imageId);
   const parentCfg: ImageConfig = parentImg ? store.getConfig(parentImg) : emptyConfig();
 
+  const rec = await writeContainerLayer(engine, st);
+  const created = new Date().toISOString();
+  const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
+  config.created = created;
+  config.architecture ??= "amd64";
+  config.os ??= "linux";
+  config.config = commitConfig(parentCfg.config, st);
+  for (const c of opts.changes ?? []) applyChange(config.config, c);
+  if (opts.author) config.author = opts.author;
+  else delete config.author;
+  if (opts.message) config.comment = opts.message;
+  else delete config.comment;
+  config.container = st.id;
+  config.rootfs = { type: "layers", diff_ids: [...parentLayers.map((l) => l.diffId), rec.diffId] };
+  const entry: HistoryEntry = { created, created_by: [st.path, ...st.args].join(" ") };
+  if (opts.author) entry.author = opts.author;
+  if (opts.message) entry.comment = opts.message;
+  config.history = [...(Array.isArray(parentCfg.history) ? parentCfg.history : []), entry];
+  const layers = [...parentLayers, rec].map((l) => ({ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.compressedSize }));
+  const img = store.createImage(config, layers);
+  if (opts.reference) store.setTag(opts.reference, img.id);
+  return img;
+}
+
+/**
+ * The container's changes as a new stored layer (published by rename, pinned for this
+ * process). Also used by `build` for each RUN and COPY step.
+ */
+export async function writeContainerLayer(engine: Engine, st: ContainerState): Promise<LayerRecord> {
+  const store = engine.images;
   const upper = containerUpper(engine, st);
   const inLower = lowerExists(st.storage.lowerdirs);
   const targets = st.mounts.map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
@@ -235,29 +265,7 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
     const rec = layerRecordOf({ ...written, compression: "none" });
     store.pin([rec.diffId, rec.digest]);
     store.adoptBlob(tarFile, rec.digest);
-    store.commitLayer(staging, rec);
-
-    const created = new Date().toISOString();
-    const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
-    config.created = created;
-    config.architecture ??= "amd64";
-    config.os ??= "linux";
-    config.config = commitConfig(parentCfg.config, st);
-    for (const c of opts.changes ?? []) applyChange(config.config, c);
-    if (opts.author) config.author = opts.author;
-    else delete config.author;
-    if (opts.message) config.comment = opts.message;
-    else delete config.comment;
-    config.container = st.id;
-    config.rootfs = { type: "layers", diff_ids: [...parentLayers.map((l) => l.diffId), rec.diffId] };
-    const entry: HistoryEntry = { created, created_by: [st.path, ...st.args].join(" ") };
-    if (opts.author) entry.author = opts.author;
-    if (opts.message) entry.comment = opts.message;
-    config.history = [...(Array.isArray(parentCfg.history) ? parentCfg.history : []), entry];
-    const layers = [...parentLayers, rec].map((l) => ({ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.compressedSize }));
-    const img = store.createImage(config, layers);
-    if (opts.reference) store.setTag(opts.reference, img.id);
-    return img;
+    return store.commitLayer(staging, rec);
   } finally {
     removeTree(staging);
     removeTree(tarFile);

@@ -22,7 +22,7 @@ import { driverByName } from "../storage/select.ts";
 let privateNs = false;
 
 /** Move the JS thread into its own mount namespace (once per process). */
-function enterPrivateMountNs(): void {
+export function enterPrivateMountNs(): void {
   if (privateNs) return;
   unshare(CLONE_NEWNS);
   mount(null, "/", null, MS_REC | MS_PRIVATE);

@@ -1,0 +1,151 @@
+// Host views of a build container's root: writable (COPY/ADD/WORKDIR write the step's files
+// there, then the container's changes are committed like a RUN's) and read-only (the
+// source of `COPY --from`). Every path inside is resolved with RESOLVE_IN_ROOT, so an
+// image's symlinks are followed inside the image, never onto the host.
+import { closeSync, copyFileSync, chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
+import { basename, dirname } from "node:path";
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "../container/state.ts";
+import { containerUpper, enterPrivateMountNs, withMergedView } from "../image/export.ts";
+import { driverByName } from "../storage/select.ts";
+import { UserError } from "../util/errors.ts";
+import {
+  AT_FDCWD, MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, chdir, close, lchown, lutimes, mount, openat, umount2,
+} from "../linux/libc.ts";
+import { mkdirAllInRoot, openInRoot } from "../linux/safepath.ts";
+
+/** Run fn with a writable path to the (not running) container's merged root. */
+export async function withWritableRoot<T>(engine: Engine, st: ContainerState, fn: (root: string) => Promise<T>): Promise<T> {
+  if (st.storage.driver === "vfs") return fn(containerUpper(engine, st)); // the full tree
+  if (st.storage.driver !== "overlay") throw new UserError(`build needs the overlay or vfs storage driver, not ${st.storage.driver}`);
+  const dir = engine.containers.containerDir(st.id);
+  const spec = driverByName("overlay").prepare(dir, st.storage.lowerdirs);
+  // The mount lives in the JS thread's private mount namespace (as export's view): the
+  // host never sees it and it cannot outlive this process.
+  enterPrivateMountNs();
+  const cwd = process.cwd();
+  try {
+    if (spec.cwd) chdir(spec.cwd);
+    mount(spec.source, spec.target, spec.fstype, 0, spec.data);
+  } finally {
+    chdir(cwd);
+  }
+  let fd = -1;
+  try {
+    fd = openat(AT_FDCWD, spec.target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return await fn(`/proc/self/fd/${fd}`);
+  } finally {
+    if (fd >= 0) close(fd);
+    umount2(spec.target, MNT_DETACH);
+  }
+}
+
+export { withMergedView };
+
+/** Read a file inside a root (e.g. /etc/passwd), or null when it does not exist. */
+export function readInRoot(root: string, path: string): string | null {
+  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const fd = openInRoot(rootFd, path, O_RDONLY);
+    try {
+      return readFileSync(fd, "utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    if (e instanceof SyscallError) return null;
+    throw e;
+  } finally {
+    close(rootFd);
+  }
+}
+
+/** Whether `path` is a directory inside the root (symlinks followed inside it). */
+export function isDirInRoot(root: string, path: string): boolean {
+  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const fd = openInRoot(rootFd, path, O_PATH | O_DIRECTORY);
+    close(fd);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    close(rootFd);
+  }
+}
+
+/** Create a directory (and parents, root-owned 0755) inside the root. */
+export function mkdirInRoot(root: string, path: string, owner?: { uid: number; gid: number }): void {
+  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    const existed = isDirInRoot(root, path);
+    const fd = mkdirAllInRoot(rootFd, path, 0o755);
+    try {
+      if (owner && !existed) lchown(`/proc/self/fd/${fd}`, owner.uid, owner.gid);
+    } finally {
+      close(fd);
+    }
+  } finally {
+    close(rootFd);
+  }
+}
+
+export interface CopyEntry {
+  /** Host path of the source. */
+  src: string;
+  stat: Stats;
+  /** Absolute destination path inside the root. */
+  dest: string;
+}
+
+export interface CopyOwnership {
+  uid: number;
+  gid: number;
+  /** --chmod: applied to every file and directory copied. */
+  mode?: number;
+  /** Keep the source's owners (ADD of a local tar) instead of uid/gid. */
+  keepOwners?: boolean;
+}
+
+/**
+ * Copy entries (parents before children) into the root: directories merge with existing
+ * ones, anything else replaces what is there (a symlink at the destination is replaced, not
+ * followed). Modes and mtimes come from the source; owners from `own`.
+ */
+export function copyIntoRoot(root: string, entries: CopyEntry[], own: CopyOwnership): void {
+  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const e of entries) {
+      const parentFd = mkdirAllInRoot(rootFd, dirname(e.dest), 0o755);
+      try {
+        const name = basename(e.dest);
+        const target = name === "/" || name === "" ? `/proc/self/fd/${parentFd}` : `/proc/self/fd/${parentFd}/${name}`;
+        let existing: Stats | undefined;
+        try {
+          existing = lstatSync(target);
+        } catch {}
+        const st = e.stat;
+        const uid = own.keepOwners ? st.uid : own.uid;
+        const gid = own.keepOwners ? st.gid : own.gid;
+        if (st.isDirectory()) {
+          if (existing && !existing.isDirectory()) rmSync(target, { force: true });
+          if (!existing || !existing.isDirectory()) mkdirSync(target, { mode: 0o700 });
+          else if (e.dest === "/") continue; // the root itself keeps its metadata
+        } else {
+          if (existing) rmSync(target, { recursive: true, force: true });
+          if (st.isSymbolicLink()) symlinkSync(readlinkSync(e.src), target);
+          else if (st.isFile()) copyFileSync(e.src, target);
+          else continue; // sockets, fifos, devices: not part of a build context copy
+        }
+        lchown(target, uid, gid);
+        if (!st.isSymbolicLink()) chmodSync(target, own.mode ?? st.mode & 0o7777);
+        const mt = BigInt(Math.floor(st.mtimeMs)) * 1_000_000n;
+        lutimes(target, mt, mt);
+      } finally {
+        close(parentFd);
+      }
+    }
+  } finally {
+    close(rootFd);
+  }
+}
