@@ -132,19 +132,14 @@ const WILDCARD = /[*?[]/;
 export function resolveSources(ctx: { root: string; ignore: IgnoreMatcher }, arg: string): Source[] {
   const rel = cleanPath(arg);
   if (!WILDCARD.test(rel)) {
-    const path = rel === "." ? ctx.root : join(ctx.root, rel);
-    let st: Stats;
+    // Symlinks on the way (and the source itself, when it is one) are followed as if the
+    // root were "/": never to a host path.
+    const path = rel === "." ? ctx.root : resolveInContext(ctx.root, rel);
+    let st: Stats | undefined;
     try {
-      // The source itself may be a symlink inside the context: copy what it points to.
-      st = lstatSync(path);
-      if (st.isSymbolicLink()) {
-        const target = resolveInContext(ctx.root, rel);
-        if (target === undefined) throw new Error("dangling");
-        return [{ rel, path: target, stat: statSync(target), wildcard: false }];
-      }
-    } catch {
-      throw new ContextError(`"/${rel === "." ? "" : rel}": not found`);
-    }
+      if (path !== undefined) st = lstatSync(path);
+    } catch {}
+    if (!st || path === undefined) throw new ContextError(`"/${rel === "." ? "" : rel}": not found`);
     if (rel !== "." && ctx.ignore.ignored(rel)) {
       // Excluded, unless an exception keeps something below a directory.
       if (!(st.isDirectory() && ctx.ignore.hasExceptions)) throw new ContextError(`"/${rel}": not found (excluded by .dockerignore)`);
