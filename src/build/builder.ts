@@ -213,8 +213,20 @@ function splitKeepingQuotes(s: string, escape: string): string[] {
   const out: string[] = [];
   let cur = "";
   let q: string | undefined;
+  let braces = 0; // inside ${...} whitespace belongs to the word
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
+    if (q !== "'" && c === "$" && s[i + 1] === "{") {
+      braces++;
+      cur += "${";
+      i++;
+      continue;
+    }
+    if (braces && c === "}" && q === undefined) {
+      braces--;
+      cur += c;
+      continue;
+    }
     if (c === escape && q !== "'") {
       cur += c + (s[i + 1] ?? "");
       i++;
@@ -230,7 +242,7 @@ function splitKeepingQuotes(s: string, escape: string): string[] {
       cur += c;
       continue;
     }
-    if (/\s/.test(c)) {
+    if (/\s/.test(c) && !braces) {
       if (cur) out.push(cur);
       cur = "";
       continue;
@@ -880,7 +892,7 @@ export class Builder {
               else base = intoDir ? posix.join(dest, basename(e.src.rel === "." ? e.src.path : e.src.rel)) : dest;
               for (const x of e.entries) {
                 if (e.kind === "dir" && x.rel === "") {
-                  mkdirInRoot(root, dest);
+                  mkdirInRoot(root, dest, owner); // a new destination directory gets --chown's owner
                   continue;
                 }
                 copies.push({ src: x.path, stat: x.stat, dest: x.rel ? posix.join(base, x.rel) : base });

@@ -2,7 +2,7 @@
 // there, then the container's changes are committed like a RUN's) and read-only (the
 // source of `COPY --from`). Every path inside is resolved with RESOLVE_IN_ROOT, so an
 // image's symlinks are followed inside the image, never onto the host.
-import { closeSync, copyFileSync, chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
+import { chownSync, closeSync, copyFileSync, chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
 import { basename, dirname } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -81,7 +81,8 @@ export function mkdirInRoot(root: string, path: string, owner?: { uid: number; g
     const existed = isDirInRoot(root, path);
     const fd = mkdirAllInRoot(rootFd, path, 0o755);
     try {
-      if (owner && !existed) lchown(`/proc/self/fd/${fd}`, owner.uid, owner.gid);
+      // chown (not lchown) follows the fd's magic link to the directory itself.
+      if (owner && !existed) chownSync(`/proc/self/fd/${fd}`, owner.uid, owner.gid);
     } finally {
       close(fd);
     }
