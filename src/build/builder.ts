@@ -303,7 +303,9 @@ export class Builder {
 
   /** Synchronous cleanup of whatever the running step holds (for Ctrl-C). */
   abort(): void {
-    for (const fn of [...this.live]) {
+    // Last acquired first: the attach connection closes before its container goes (the
+    // watcher would otherwise wait for us to read the container's last output).
+    for (const fn of [...this.live].reverse()) {
       try {
         fn();
       } catch {}
@@ -726,7 +728,13 @@ export class Builder {
     const { launchContainer } = await import("../container/start.ts");
     const launched = await launchContainer(this.engine, c, { attach: true, stdin: false });
     const conn = launched.conn!;
-    await conn.closed;
+    const close = () => conn.close();
+    this.live.add(close);
+    try {
+      await conn.closed;
+    } finally {
+      this.live.delete(close);
+    }
     const exit = conn.exit;
     if (!exit) throw new UserError("lost the connection to the build container's watcher");
     return exit.exitCode;

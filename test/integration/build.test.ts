@@ -322,14 +322,17 @@ describe("build", () => {
     // Wait until the RUN's output shows that the container runs.
     const reader = child.stderr.getReader();
     let seen = "";
-    while (!seen.includes("started")) {
+    // The output line, not the STEP line that quotes the command.
+    while (!seen.includes("\nstarted\n")) {
       const { value, done } = await reader.read();
       if (done) break;
       seen += new TextDecoder().decode(value);
     }
-    expect(seen).toContain("started");
+    expect(seen).toContain("\nstarted\n");
+    const t0 = Date.now();
     child.kill("SIGINT");
     expect(await child.exited).toBe(130);
+    expect(Date.now() - t0).toBeLessThan(8000); // not the 60 s of the RUN
     assertClean();
     expect(r.run(["image", "inspect", "interrupted"]).code).not.toBe(0);
   });
