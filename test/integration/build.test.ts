@@ -129,6 +129,12 @@ describe("build", () => {
       "/bin/sh -c #(nop)  ENV A=1",
     ]);
     expect(lines[0]!.split("|")[1]).toBe("0B");
+    // The steps' images are intermediate: hidden from `images` as Docker's, shown with -a.
+    const id = JSON.parse(ok(["image", "inspect", "hist"]).stdout)[0].Id.slice(7, 19);
+    const listed = ok(["images", "-q"]).stdout.trim().split("\n");
+    const all = ok(["images", "-a", "-q"]).stdout.trim().split("\n");
+    expect(listed).toContain(id);
+    expect(all.length).toBeGreaterThanOrEqual(listed.length + 3); // ENV, RUN, COPY steps
   });
 
   it("COPY: files, directory contents, globs, destination rules, --chown/--chmod, heredocs", () => {
