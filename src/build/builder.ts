@@ -13,6 +13,7 @@ import { DEFAULT_PATH } from "../image/config.ts";
 import type { ImageRecord } from "../image/store.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
+import { trace } from "../util/trace.ts";
 import { closeSync, openSync, readSync } from "node:fs";
 import { DockerfileError, checkFlags, flagValue, parseDockerfile, type Instruction } from "./parser.ts";
 import { SubstitutionError, processWord, processWords, type Vars } from "./substitute.ts";
@@ -715,11 +716,14 @@ export class Builder {
     this.live.add(remove);
     try {
       await fn(c);
+      trace("build step: container done");
       const rec = await writeContainerLayer(this.engine, this.engine.containers.find(c.id));
+      trace("build step: layer written");
       return { diffId: rec.diffId, digest: rec.digest, mediaType: rec.mediaType, size: rec.compressedSize };
     } finally {
       this.live.delete(remove);
       remove();
+      trace("build step: container removed");
     }
   }
 
@@ -885,12 +889,16 @@ export class Builder {
               const root: Source = { rel: ".", path: out, stat: lstatSync(out), wildcard: false };
               expanded.push({ entries: walkSource({ ignore: new IgnoreMatcher([]) }, root), src: root, kind: "dir", keepOwners: true });
             } else {
-              expanded.push({ entries: walkSource(srcRoot, s), src: s, kind: p.kind, keepOwners: false });
+              // From another stage or image, owners stay as they were there (BuildKit's
+              // rule); context files become root's unless --chown says otherwise.
+              expanded.push({ entries: walkSource(srcRoot, s), src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined });
             }
           }
         }
+        trace("build copy: sources ready");
         const layer = await this.inContainer(st, (c) =>
           withWritableRoot(this.engine, c, async (root) => {
+            trace("build copy: root mounted");
             const owner = this.ownerOf(root, chown ?? "", false);
             const copies: CopyEntry[] = [];
             const intoDir = destIsDir || isDirInRoot(root, dest);
@@ -909,7 +917,8 @@ export class Builder {
                 copyIntoRoot(root, copies.splice(0), { ...owner, mode, keepOwners: e.keepOwners });
               }
             }
-            if (copies.length) copyIntoRoot(root, copies, { ...owner, mode });
+            if (copies.length) copyIntoRoot(root, copies, { ...owner, mode, keepOwners: from !== undefined && chown === undefined });
+            trace("build copy: files copied");
           }),
         );
         st.layers = [...st.layers, layer];

@@ -115,10 +115,21 @@ export interface CopyOwnership {
  */
 export function copyIntoRoot(root: string, entries: CopyEntry[], own: CopyOwnership): void {
   const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // Each destination directory is resolved once (entries come parents first, so a
+  // directory this copy made is already in the map when its children arrive).
+  const parents = new Map<string, number>();
+  const parentOf = (dir: string) => {
+    let fd = parents.get(dir);
+    if (fd === undefined) {
+      fd = mkdirAllInRoot(rootFd, dir, 0o755);
+      parents.set(dir, fd);
+    }
+    return fd;
+  };
   try {
     for (const e of entries) {
-      const parentFd = mkdirAllInRoot(rootFd, dirname(e.dest), 0o755);
-      try {
+      const parentFd = parentOf(dirname(e.dest));
+      {
         const name = basename(e.dest);
         const target = name === "/" || name === "" ? `/proc/self/fd/${parentFd}` : `/proc/self/fd/${parentFd}/${name}`;
         let existing: Stats | undefined;
@@ -142,11 +153,10 @@ export function copyIntoRoot(root: string, entries: CopyEntry[], own: CopyOwners
         if (!st.isSymbolicLink()) chmodSync(target, own.mode ?? st.mode & 0o7777);
         const mt = BigInt(Math.floor(st.mtimeMs)) * 1_000_000n;
         lutimes(target, mt, mt);
-      } finally {
-        close(parentFd);
       }
     }
   } finally {
+    for (const fd of parents.values()) close(fd);
     close(rootFd);
   }
 }

@@ -230,7 +230,7 @@ describe("build", () => {
     const dir = context("multi", {
       Dockerfile: [
         "FROM busybox AS builder",
-        "RUN mkdir /out && echo built > /out/artifact",
+        "RUN mkdir /out && echo built > /out/artifact && chown 7:8 /out/artifact",
         "FROM busybox AS broken",
         "RUN exit 3",
         "FROM builder AS derived",
@@ -245,6 +245,7 @@ describe("build", () => {
     const res = build(dir, ["-t", "multi"]);
     expect(res.stderr).not.toContain("exit 3");
     expect(ok(["run", "--rm", "multi", "cat", "/artifact", "/second"]).stdout).toBe("built\nderived\n");
+    expect(ok(["run", "--rm", "multi", "stat", "-c", "%u:%g", "/artifact"]).stdout).toBe("7:8\n"); // --from keeps owners
     build(dir, ["-t", "multi-target", "--target", "derived"]);
     expect(runIn("multi-target", "cat /out/artifact /out/second")).toBe("built\nderived\n");
     const bad = r.run(["build", "--target", "broken", dir]);
