@@ -680,7 +680,7 @@ export class Builder {
       if (code !== 0) {
         throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
       }
-    }, this.runArgs(st), argv);
+    }, this.runArgs(st), argv, { started: true });
     st.layers = [...st.layers, layer];
     const img = this.record(st, { created_by: createdBy });
     this.cache.store(key, img.id);
@@ -695,6 +695,7 @@ export class Builder {
     fn: (c: ContainerState) => Promise<void>,
     env: string[] = [],
     cmd: string[] = ["/bin/sh"],
+    opts: { started: boolean } = { started: false },
   ): Promise<ImageRecord["layers"][number]> {
     const { createContainer } = await import("../container/create.ts");
     const { removeContainer } = await import("../container/remove.ts");
@@ -719,6 +720,10 @@ export class Builder {
       trace("build step: container done");
       const rec = await writeContainerLayer(this.engine, this.engine.containers.find(c.id));
       trace("build step: layer written");
+      if (!opts.started) {
+        const { adoptUpperAsLayer } = await import("./rootfs.ts");
+        adoptUpperAsLayer(this.engine, c, rec.diffId);
+      }
       return { diffId: rec.diffId, digest: rec.digest, mediaType: rec.mediaType, size: rec.compressedSize };
     } finally {
       this.live.delete(remove);

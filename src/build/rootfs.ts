@@ -2,7 +2,8 @@
 // there, then the container's changes are committed like a RUN's) and read-only (the
 // source of `COPY --from`). Every path inside is resolved with RESOLVE_IN_ROOT, so an
 // image's symlinks are followed inside the image, never onto the host.
-import { chownSync, closeSync, copyFileSync, chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, type Stats } from "node:fs";
+import { chownSync, closeSync, copyFileSync, chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, type Stats } from "node:fs";
+import { join } from "node:path";
 import { basename, dirname } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -10,7 +11,8 @@ import { containerUpper, enterPrivateMountNs, withMergedView } from "../image/ex
 import { driverByName } from "../storage/select.ts";
 import { UserError } from "../util/errors.ts";
 import {
-  AT_FDCWD, MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, chdir, close, lchown, lutimes, mount, openat, umount2,
+  AT_FDCWD, MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, chdir, close, lchown, llistxattr, lremovexattr, lutimes, mount,
+  openat, umount2,
 } from "../linux/libc.ts";
 import { mkdirAllInRoot, openInRoot } from "../linux/safepath.ts";
 
@@ -159,4 +161,36 @@ export function copyIntoRoot(root: string, entries: CopyEntry[], own: CopyOwners
     for (const fd of parents.values()) close(fd);
     close(rootFd);
   }
+}
+
+// What the layer writer leaves out of a tar (layer-write.ts SKIP_XATTR); the opaque marker is
+// part of the diff format and stays.
+const PRIVATE_XATTR = /^(trusted\.overlay\.|user\.overlay\.|security\.selinux$)/;
+
+/**
+ * A COPY/WORKDIR container never ran: its overlay upper directory is exactly the tree its
+ * layer tar was written from (whiteouts in the store's own format), so it becomes the layer's
+ * extracted tree by one rename instead of being deleted now and unpacked again from the tar
+ * by the next step. overlay's private xattrs (copy-up origins), which the tar does not carry,
+ * are dropped first, so the tree is what unpacking the tar would give.
+ */
+export function adoptUpperAsLayer(engine: Engine, st: ContainerState, diffId: string): boolean {
+  if (st.storage.driver !== "overlay") return false;
+  const store = engine.images;
+  if (store.isExtracted(diffId)) return false;
+  const upper = containerUpper(engine, st);
+  stripPrivateXattrs(upper);
+  return store.locked(() => {
+    if (!store.hasLayer(diffId) || store.isExtracted(diffId)) return false;
+    renameSync(upper, store.layerDiffDir(diffId));
+    return true;
+  });
+}
+
+function stripPrivateXattrs(path: string): void {
+  for (const name of llistxattr(path)) {
+    if (PRIVATE_XATTR.test(name) && name !== "trusted.overlay.opaque") lremovexattr(path, name);
+  }
+  if (!lstatSync(path).isDirectory()) return;
+  for (const n of readdirSync(path)) stripPrivateXattrs(join(path, n));
 }

@@ -174,6 +174,42 @@ describe("build", () => {
     expect(out).toBe("a\na\nx\ny\na\nb\na\nb\n1234:5678 640\n4321:4321 755\n4321:4321 644\nhello world\nhello ${NAME}\n");
   });
 
+  it("a COPY layer's tree (the adopted upper directory) is exactly what its tar unpacks to", async () => {
+    const dir = context("adopt", { "f/a.txt": "a\n", "f/sub/b": "b\n", "g.txt": "g\n" });
+    writeFileSync(join(dir, "Dockerfile"), "FROM busybox\nWORKDIR /app\nCOPY f /app/f\nCOPY --chmod=600 g.txt /etc/\nRUN rm /app/f/a.txt\nCOPY g.txt /app/f/a.txt\n");
+    build(dir, ["-t", "adopt"]);
+    const img = JSON.parse(ok(["image", "inspect", "adopt"]).stdout)[0];
+    const { applyLayer } = await import("../../src/image/layer-apply.ts");
+    const { llistxattr, lgetxattr } = await import("../../src/linux/libc.ts");
+    const describe = (root: string): string[] => {
+      const out: string[] = [];
+      const walk = (p: string, rel: string) => {
+        const st = require("node:fs").lstatSync(p);
+        const xattrs = llistxattr(p).sort().map((n: string) => `${n}=${lgetxattr(p, n)?.toString("hex")}`);
+        const content = st.isFile() ? readFileSync(p, "utf8") : st.isSymbolicLink() ? require("node:fs").readlinkSync(p) : "";
+        out.push(`${rel} ${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.rdev} ${Math.floor(st.mtimeMs / 1000)} ${xattrs.join(",")} ${content}`);
+        if (st.isDirectory()) for (const n of readdirSync(p).sort()) walk(join(p, n), `${rel}/${n}`);
+      };
+      walk(root, "");
+      return out;
+    };
+    const layers: string[] = img.RootFS.Layers.slice(1); // past busybox: WORKDIR, COPY, COPY, RUN, COPY
+    expect(layers.length).toBe(5);
+    let compared = 0;
+    for (const diffId of layers) {
+      const hex = diffId.slice(7);
+      const rec = JSON.parse(readFileSync(join(r.dir, "image", "layers", hex, "layer.json"), "utf8"));
+      const stored = join(r.dir, "image", "layers", hex, "diff");
+      if (!existsSync(stored)) continue; // not unpacked yet (the last step's)
+      const fresh = join(work, `unpack-${hex}`);
+      await applyLayer(join(r.dir, "image", "blobs", "sha256", rec.digest.slice(7)), fresh);
+      expect(describe(stored).slice(1)).toEqual(describe(fresh).slice(1));
+      compared++;
+    }
+    expect(compared).toBe(5);
+    expect(runIn("adopt", "cat /app/f/a.txt /app/f/sub/b; stat -c %a /etc/g.txt")).toBe("g\nb\n600\n");
+  });
+
   it("COPY into an image's symlink stays inside the image", () => {
     const outside = join(work, "outside-target");
     mkdirSync(outside, { recursive: true });
