@@ -810,10 +810,16 @@ export class Builder {
 
   private async copyStep(st: StageState, ins: Instruction, stage: Stage): Promise<void> {
     const isAdd = ins.keyword === "ADD";
-    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "keep-git-dir", "exclude", "from"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
+    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
     if (isAdd && flagValue(ins, "from") !== undefined) throw new DockerfileError("ADD does not support --from", ins.line);
     if (flagValue(ins, "parents") !== undefined || flagValue(ins, "exclude") !== undefined) {
       throw new DockerfileError(`${ins.keyword} --parents and --exclude are not supported by minid build`, ins.line);
+    }
+    const checksumV = flagValue(ins, "checksum");
+    let wantDigest: string | undefined;
+    if (checksumV !== undefined) {
+      wantDigest = typeof checksumV === "string" ? this.word(st, checksumV) : "";
+      if (!/^sha256:[a-f0-9]{64}$/.test(wantDigest)) throw new DockerfileError(`invalid checksum digest format "${wantDigest}": use sha256:<64 hex digits>`, ins.line);
     }
     const chownV = flagValue(ins, "chown");
     const chmodV = flagValue(ins, "chmod");
@@ -854,10 +860,16 @@ export class Builder {
             const p = join(dir, h.name);
             plan.push({ sources: [{ rel: h.name, path: p, stat: statSync(p), wildcard: false }], kind: "file" });
           } else if (isAdd && /^https?:\/\//i.test(a)) {
-            plan.push({ sources: [await this.download(a, join(scratch, `url-${n++}`), ins)], kind: "url" });
+            const got = await this.download(a, join(scratch, `url-${n++}`), ins);
+            if (wantDigest) {
+              const digest = "sha256:" + new Bun.CryptoHasher("sha256").update(require("node:fs").readFileSync(got.path)).digest("hex");
+              if (digest !== wantDigest) throw new DockerfileError(`digest mismatch for ${a}: expected ${wantDigest}, got ${digest}`, ins.line);
+            }
+            plan.push({ sources: [got], kind: "url" });
           } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a) || a.startsWith("git@")) {
             throw new DockerfileError(`${ins.keyword} source ${a}: only http(s) URLs are supported${isAdd ? "" : ", and only by ADD"}`, ins.line);
           } else {
+            if (wantDigest) throw new DockerfileError("ADD --checksum needs an http(s) source", ins.line);
             const found = resolveSources(srcRoot, a);
             if (!found.length) throw new ContextError(`lstat ${a}: no source files were specified (nothing matches the pattern)`);
             for (const s of found) plan.push({ sources: [s], kind: isAdd && !from && s.stat.isFile() && isArchive(s.path) ? "tar" : s.stat.isDirectory() ? "dir" : "file" });

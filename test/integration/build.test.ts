@@ -228,10 +228,17 @@ describe("build", () => {
       port: 0,
       fetch: () => new Response("downloaded\n", { headers: { "last-modified": "Wed, 21 Oct 2015 07:28:00 GMT" } }),
     });
+    const sum = "sha256:" + new Bun.CryptoHasher("sha256").update("downloaded\n").digest("hex");
     try {
+      const bad = join(work, "add-bad");
+      mkdirSync(bad, { recursive: true });
+      writeFileSync(join(bad, "Dockerfile"), `FROM busybox\nADD --checksum=sha256:${"0".repeat(64)} http://127.0.0.1:${server.port}/x /x\n`);
+      const badChild = Bun.spawn([...(await import("../helpers/minid.ts")).minidCommand(), "--root", r.dir, "build", bad], { stdout: "pipe", stderr: "pipe" });
+      expect(await badChild.exited).toBe(1);
+      expect(await new Response(badChild.stderr).text()).toContain("Dockerfile:2: ADD --checksum=");
       writeFileSync(
         join(dir, "Dockerfile"),
-        `FROM busybox\nADD a.tgz /gz/\nADD b.tar /plain\nADD http://127.0.0.1:${server.port}/files/remote.txt /dl/\nADD http://127.0.0.1:${server.port}/x /named\n`,
+        `FROM busybox\nADD a.tgz /gz/\nADD b.tar /plain\nADD http://127.0.0.1:${server.port}/files/remote.txt /dl/\nADD --checksum=${sum} http://127.0.0.1:${server.port}/x /named\n`,
       );
       const child = Bun.spawn([...(await import("../helpers/minid.ts")).minidCommand(), "--root", r.dir, "build", "-t", "add", dir], { stdout: "pipe", stderr: "pipe" });
       const code = await child.exited;
