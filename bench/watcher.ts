@@ -1,11 +1,11 @@
-// Resident memory of the process that watches a detached container (`minid _shim`), against
+// Resident memory of the process that watches a detached container (`minid _watcher`), against
 // conmon (Podman's C watcher) running runc on the same busybox rootfs.
 //   bun bench/watcher.ts [--containers N]      (as root; builds dist/minid first if missing)
 // Reported per watcher, medians over N containers, from /proc/PID/smaps_rollup:
 //   RSS   resident set (what `ps` shows),
 //   PSS   proportional set: pages shared with other processes divided among them,
 //   anon  private anonymous memory (heap, stacks): what each extra watcher really costs.
-// Phases: idle (after the watcher's self-trim), the same without trimming (MINID_SHIM_TRIM=0),
+// Phases: idle (after the watcher's self-trim), the same without trimming (MINID_WATCHER_TRIM=0),
 // during a burst of output, and idle again after it.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -41,10 +41,10 @@ function minid(root: string, ...a: string[]): string {
   return r.stdout.toString();
 }
 
-function shimPids(root: string, names: string[]): number[] {
+function watcherPids(root: string, names: string[]): number[] {
   return names.map((n) => {
     const id = minid(root, "ps", "-aq", "--no-trunc", "-f", `name=^${n}$`).trim();
-    return JSON.parse(readFileSync(join(root, "containers", id, "state.json"), "utf8")).state.shimPid as number;
+    return JSON.parse(readFileSync(join(root, "containers", id, "state.json"), "utf8")).state.watcherPid as number;
   });
 }
 
@@ -55,7 +55,7 @@ async function phase(root: string, label: string, cmd: string[], env: Record<str
     if (r.exitCode !== 0) throw new Error(r.stderr.toString());
   }
   await Bun.sleep(settleMs);
-  const pids = shimPids(root, names);
+  const pids = watcherPids(root, names);
   const m = summary(label, pids.map(mem));
   Bun.spawnSync([BIN, "--root", root, "rm", "-f", ...names]);
   return m;
@@ -67,7 +67,7 @@ async function burst(root: string): Promise<void> {
   const script = "i=0; while [ $i -lt 4000 ]; do echo line $i; echo err $i >&2; i=$((i+1)); done; sleep 3600";
   for (const n of names) minid(root, "run", "-d", "--name", n, "busybox", "sh", "-c", script);
   await Bun.sleep(300);
-  const pids = shimPids(root, names);
+  const pids = watcherPids(root, names);
   summary("minid watcher, during an output burst", pids.map(mem));
   await Bun.sleep(6000);
   summary("minid watcher, idle again after the burst", pids.map(mem));
@@ -121,7 +121,7 @@ const root = join(work, "root");
 try {
   minid(root, "run", "--rm", "busybox", "true");
   const idle = await phase(root, "minid watcher, idle (self-trimmed)", ["sleep", "3600"], {}, 2500);
-  const raw = await phase(root, "minid watcher, idle, MINID_SHIM_TRIM=0", ["sleep", "3600"], { MINID_SHIM_TRIM: "0" }, 2500);
+  const raw = await phase(root, "minid watcher, idle, MINID_WATCHER_TRIM=0", ["sleep", "3600"], { MINID_WATCHER_TRIM: "0" }, 2500);
   await burst(root);
   const c = conmon(work);
   if (c?.length) {

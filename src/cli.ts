@@ -7,16 +7,16 @@ if (process.env.MINID_TRACE === "1") (await import("./util/trace.ts")).trace(`en
 if (sub === "_init") {
   const { initMain } = await import("./container/init.ts");
   initMain();
-} else if (sub === "_shim") {
+} else if (sub === "_watcher") {
   // A watcher started ahead of its container launches init before loading the rest of its
-  // code, so the two start-ups overlap (MINID_SHIM="-" marks that case; see watcher.ts).
+  // code, so the two start-ups overlap (MINID_WATCHER="-" marks that case; see watcher.ts).
   let early;
-  if (process.env.MINID_SHIM === "-" && process.env.MINID_SHIM_MODE) {
+  if (process.env.MINID_WATCHER === "-" && process.env.MINID_WATCHER_MODE) {
     const { launchInit } = await import("./container/init-launch.ts");
-    early = launchInit(JSON.parse(process.env.MINID_SHIM_MODE));
+    early = launchInit(JSON.parse(process.env.MINID_WATCHER_MODE));
   }
-  const { shimMain } = await import("./container/shim.ts");
-  await shimMain(early);
+  const { watcherMain } = await import("./container/watcher-main.ts");
+  await watcherMain(early);
 } else {
   const { main } = await import("./cli/main.ts");
   const code = await main(process.argv.slice(2));

@@ -8,17 +8,20 @@ export interface Engine {
   images: ImageStore;
   containers: ContainerStore;
   storageDriver?: string;
+  /** Registries reachable over plain http (--insecure-registry), for pulls the library starts itself. */
+  insecureRegistries: string[];
 }
 
 export const DEFAULT_ROOT = "/var/lib/minid";
 
-export function openEngine(opts: { root?: string; storageDriver?: string }): Engine {
+export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[] }): Engine {
   const root = opts.root || process.env.MINID_ROOT || DEFAULT_ROOT;
   return {
     root,
     images: new ImageStore(root),
     containers: new ContainerStore(root),
     storageDriver: opts.storageDriver || process.env.MINID_STORAGE_DRIVER || undefined,
+    insecureRegistries: opts.insecureRegistries ?? [],
   };
 }
 

@@ -341,7 +341,7 @@ export class Builder {
       const img = this.engine.images.getImage(last)!;
       const cfg = this.engine.images.getConfig(img) as ImageConfig & { config: Config };
       cfg.config = { ...cfg.config, Labels: { ...(cfg.config.Labels ?? {}), ...this.opts.labels } };
-      last = this.engine.images.createImage(cfg, img.layers).id;
+      last = this.engine.images.publish({ layers: [], reuse: img.layers.map((l) => l.diffId), images: [{ config: cfg, layers: img.layers }] })[0]!.id;
     }
     const unused = [...this.opts.buildArgs.keys()].filter((k) => !this.usedArgs.has(k) && !PREDEFINED_ARGS.includes(k));
     if (unused.length) this.opts.progress(`[Warning] one or more build-args [${unused.join(" ")}] were not consumed`);
@@ -611,7 +611,8 @@ export class Builder {
     st.config.created = created;
     if (entry) st.config.history = [...(st.config.history ?? []), { created, ...entry }];
     st.config.rootfs = { type: "layers", diff_ids: st.layers.map((l) => l.diffId) };
-    const img = this.engine.images.createImage(st.config, st.layers);
+    // The store's one publish operation: the step's layers are pinned and checked still there.
+    const img = this.engine.images.publish({ layers: [], reuse: st.layers.map((l) => l.diffId), images: [{ config: st.config, layers: st.layers }] })[0]!;
     st.imageId = img.id;
     return img;
   }

@@ -7,12 +7,18 @@ import { join } from "node:path";
 import { basename, dirname } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
-import { containerUpper, enterPrivateMountNs, withMergedView } from "../image/export.ts";
+import { withMergedView } from "../image/export.ts";
+import { enterPrivateMountNs } from "../storage/overlay.ts";
 import { driverByName } from "../storage/select.ts";
+
+/** The directory holding the container's writable layer (its driver says where). */
+function containerUpper(engine: Engine, st: ContainerState): string {
+  return driverByName(st.storage.driver).upperDir(engine.containers.containerDir(st.id));
+}
 import { UserError } from "../util/errors.ts";
 import {
   AT_FDCWD, MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, chdir, close, lchown, llistxattr, lremovexattr, lutimes, mount,
-  openat, umount2,
+  openat, umount2, realSyscalls,
 } from "../linux/libc.ts";
 import { mkdirAllInRoot, openInRoot } from "../linux/safepath.ts";
 
@@ -48,7 +54,7 @@ export { withMergedView };
 export function readInRoot(root: string, path: string): string | null {
   const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    const fd = openInRoot(rootFd, path, O_RDONLY);
+    const fd = openInRoot(realSyscalls, rootFd, path, O_RDONLY);
     try {
       return readFileSync(fd, "utf8");
     } finally {
@@ -66,7 +72,7 @@ export function readInRoot(root: string, path: string): string | null {
 export function isDirInRoot(root: string, path: string): boolean {
   const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    const fd = openInRoot(rootFd, path, O_PATH | O_DIRECTORY);
+    const fd = openInRoot(realSyscalls, rootFd, path, O_PATH | O_DIRECTORY);
     close(fd);
     return true;
   } catch {
@@ -81,7 +87,7 @@ export function mkdirInRoot(root: string, path: string, owner?: { uid: number; g
   const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
     const existed = isDirInRoot(root, path);
-    const fd = mkdirAllInRoot(rootFd, path, 0o755);
+    const fd = mkdirAllInRoot(realSyscalls, rootFd, path, 0o755);
     try {
       // chown (not lchown) follows the fd's magic link to the directory itself.
       if (owner && !existed) chownSync(`/proc/self/fd/${fd}`, owner.uid, owner.gid);
@@ -123,7 +129,7 @@ export function copyIntoRoot(root: string, entries: CopyEntry[], own: CopyOwners
   const parentOf = (dir: string) => {
     let fd = parents.get(dir);
     if (fd === undefined) {
-      fd = mkdirAllInRoot(rootFd, dir, 0o755);
+      fd = mkdirAllInRoot(realSyscalls, rootFd, dir, 0o755);
       parents.set(dir, fd);
     }
     return fd;

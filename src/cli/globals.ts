@@ -11,6 +11,6 @@ export const globals = {
 
 let engine: Engine | undefined;
 export function getEngine(): Engine {
-  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver });
+  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries });
   return engine;
 }

@@ -1,14 +1,13 @@
 // The CLI's own main over citty command definitions: global flags, lazy command loading,
 // strict parsing, help, and one place that turns errors into Docker-style exit codes.
 import type { CommandDef } from "citty";
-import { renderUsage } from "citty";
 import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
-import { log, setLogLevel } from "./log.ts";
+import { log, setLogLevel } from "../util/log.ts";
 import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
-import { writeSync } from "node:fs";
+import { out } from "./output.ts";
 import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
 import pkg from "../../package.json" with { type: "json" };
 
@@ -46,11 +45,13 @@ export const COMMANDS: Record<string, Loader> = {
   history: () => import("../commands/history.ts"),
   "image-inspect": () => import("../commands/image-inspect.ts"),
   build: () => import("../commands/build.ts"),
+  completion: () => import("../commands/completion.ts"),
 };
 
-const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image rm": "rmi", "image inspect": "image-inspect" };
+const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
-const GLOBAL_HELP = `Usage:  minid [OPTIONS] COMMAND
+const GLOBAL_HELP = `
+Usage:  minid [OPTIONS] COMMAND
 
 A self-contained container engine
 
@@ -98,15 +99,10 @@ Commands:
   export      Export a container's filesystem as a tar archive
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
+  completion  Generate the autocompletion script for bash, zsh or fish
 
 Run 'minid COMMAND --help' for more information on a command.
 `;
-
-export function out(text: string): void {
-  const buf = Buffer.from(text);
-  let off = 0;
-  while (off < buf.length) off += writeSync(1, buf, off);
-}
 
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
@@ -168,14 +164,19 @@ export async function main(argv: string[]): Promise<number> {
       const helpIdx = rest.findIndex(isHelp);
       const firstRest = parsed.rest.length ? rest.length - parsed.rest.length : rest.length;
       if (mod.stopAfter === undefined || helpIdx < firstRest) {
-        // citty colours its usage text; pipes and files get it plain.
-        const usage = await renderUsage(cmd);
-        out((process.stdout.isTTY ? usage : usage.replace(/\x1b\[[0-9;]*m/g, "")) + "\n");
+        const { renderHelp } = await import("./help.ts");
+        out(renderHelp(name, cmd));
         return 0;
       }
     }
     const parsed = parseArgv(rest, (cmd.args ?? {}) as any, name, mod.stopAfter);
     const args = { ...parsed.flags, _: [...parsed.positionals, ...parsed.rest], positionals: parsed.positionals, rest: parsed.rest };
+    // `completion` describes every command: it gets the table from here rather than import it
+    // (the table loads `completion` itself, which would close an import circle).
+    if (name === "completion") Object.assign(args, { commands: COMMANDS });
+    // Flag errors above exit 125 on every command (Docker's FlagErrorFunc); past them, only run
+    // and create turn their own failures into 125, every other command exits 1.
+    if (name !== "run" && name !== "create") userErrorExit ??= 1;
     const result = await cmd.run?.({ args, rawArgs: rest, cmd } as any);
     return typeof result === "number" ? result : 0;
   } catch (e) {

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { UserError } from "../util/errors.ts";
 
 const HELP = `Usage:  minid container COMMAND

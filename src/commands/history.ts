@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { ago, ellipsis, humanSize, jsonLines, table } from "../cli/format.ts";
+import { out } from "../cli/output.ts";
+import { ago, ellipsis, formatItems, humanSize, rfc3339 } from "../cli/format.ts";
+import { asStruct } from "../cli/template.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
@@ -12,7 +13,7 @@ export default defineCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     human: { type: "boolean", alias: "H", description: "Print sizes and dates in human readable format (default true)" },
-    format: { type: "string", description: "Format output: table (default) or json" },
+    format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -27,27 +28,27 @@ export default defineCommand({
       out(rows.map((r) => id(r.id) + "\n").join(""));
       return 0;
     }
-    const created = (r: (typeof rows)[0]) => (human ? ago(r.created, now) : (r.created ?? ""));
-    const size = (n: number) => (human ? humanSize(n) : String(n));
-    const by = (s: string) => (trunc ? ellipsis(s, 45) : s);
-    const fmt = str(a.format);
-    if (fmt === "json" || fmt === "{{json .}}") {
-      out(
-        jsonLines(
-          rows.map((r) => ({
-            Comment: r.comment,
-            CreatedAt: r.created ?? "",
-            CreatedBy: by(r.createdBy),
-            CreatedSince: ago(r.created, now),
-            ID: id(r.id),
-            Size: size(r.size),
-          })),
-        ),
-      );
-      return 0;
-    }
-    if (fmt && fmt !== "table") throw new UserError(`unsupported format "${fmt}" (use table or json)`);
-    out(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows.map((r) => [id(r.id), created(r), by(r.createdBy), size(r.size), r.comment])));
+    // Docker's historyContext: sizes and dates human-readable unless --human=false.
+    const items = rows.map((r) =>
+      asStruct(
+        {
+          Comment: r.comment,
+          CreatedAt: rfc3339(r.created),
+          CreatedBy: trunc ? ellipsis(r.createdBy.replace(/\t/g, " "), 45) : r.createdBy.replace(/\t/g, " "),
+          CreatedSince: human ? ago(r.created, now) : rfc3339(r.created),
+          ID: id(r.id),
+          Size: human ? humanSize(r.size) : String(r.size),
+        },
+        "*image.historyContext",
+      ),
+    );
+    const given = str(a.format) ?? "";
+    const fmt = given === "" || given === "table" ? "table {{.ID}}\\t{{.CreatedSince}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}" : given;
+    out(await formatItems(fmt, items, HISTORY_HEADER));
     return 0;
   },
 });
+
+const HISTORY_HEADER: Record<string, string> = {
+  ID: "IMAGE", CreatedSince: "CREATED", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY", Size: "SIZE", Comment: "COMMENT",
+};

@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { ago, humanSize, jsonLines, table } from "../cli/format.ts";
+import { out } from "../cli/output.ts";
+import { ago, formatItems, goTimeString, humanSize } from "../cli/format.ts";
+import { asStruct } from "../cli/template.ts";
 import { argsOf, str } from "../cli/argv.ts";
-import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
+import { log } from "../util/log.ts";
 
 export default defineCommand({
   meta: { name: "images", description: "List images (minid images [OPTIONS] [REPOSITORY[:TAG]])" },
@@ -13,7 +14,7 @@ export default defineCommand({
     quiet: { type: "boolean", alias: "q", description: "Only show image IDs" },
     digests: { type: "boolean", description: "Show digests" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
-    format: { type: "string", description: "Format output: table (default) or json" },
+    format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -22,6 +23,13 @@ export default defineCommand({
     const trunc = !a["no-trunc"];
     const filter = a.positionals[0];
     const tags = store.tags();
+    // An unreadable record takes only itself out of the list, said once on stderr.
+    const bad = store.unreadableImages();
+    if (bad.length) {
+      log.warn(
+        `${bad.length} image record${bad.length === 1 ? " is" : "s are"} unreadable and not listed: ${bad.map((b) => `${b.id} (${b.reason})`).join(", ")}; remove with minid rmi -f ${bad.map((b) => b.id).join(" ")}`,
+      );
+    }
     type Row = { repo: string; tag: string; id: string; created: string; size: number; digest: string };
     const rows: Row[] = [];
     const images = store.listImages();
@@ -49,41 +57,39 @@ export default defineCommand({
       out([...new Set(shown.map((r) => idText(r.id)))].map((x) => x + "\n").join(""));
       return 0;
     }
-    const fmt = str(a.format);
-    if (fmt === "json" || fmt === "{{json .}}") {
-      out(
-        jsonLines(
-          shown.map((r) => ({
-            Containers: "N/A",
-            CreatedAt: r.created,
-            CreatedSince: ago(r.created, now),
-            Digest: r.digest,
-            ID: idText(r.id),
-            Repository: r.repo,
-            SharedSize: "N/A",
-            Size: humanSize(r.size),
-            Tag: r.tag,
-            UniqueSize: "N/A",
-            VirtualSize: humanSize(r.size),
-          })),
-        ),
-      );
-      return 0;
-    }
-    if (fmt && fmt !== "table") throw new UserError(`unsupported format "${fmt}" (use table or json)`);
-    const headers = a.digests
-      ? ["REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE"]
-      : ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"];
-    out(
-      table(
-        headers,
-        shown.map((r) =>
-          a.digests
-            ? [r.repo, r.tag, r.digest, idText(r.id), ago(r.created, now), humanSize(r.size)]
-            : [r.repo, r.tag, idText(r.id), ago(r.created, now), humanSize(r.size)],
-        ),
+    // Docker's formatter.ImageContext; "" and "table" are the default table (with a DIGEST
+    // column for --digests), -q prints IDs whatever the template.
+    const items = shown.map((r) =>
+      asStruct(
+        {
+          Containers: "N/A",
+          CreatedAt: goTimeString(r.created),
+          CreatedSince: ago(r.created, now),
+          Digest: r.digest,
+          ID: idText(r.id),
+          Repository: r.repo,
+          SharedSize: "N/A",
+          Size: humanSize(r.size),
+          Tag: r.tag,
+          UniqueSize: "N/A",
+          VirtualSize: humanSize(r.size),
+        },
+        "*formatter.ImageContext",
       ),
     );
+    const given = str(a.format) ?? "";
+    const fmt =
+      given === "" || given === "table"
+        ? a.digests
+          ? "table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}"
+          : "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}"
+        : given;
+    out(await formatItems(fmt, items, IMAGE_HEADER));
     return 0;
   },
 });
+
+const IMAGE_HEADER: Record<string, string> = {
+  ID: "IMAGE ID", Repository: "REPOSITORY", Tag: "TAG", Digest: "DIGEST", CreatedSince: "CREATED", CreatedAt: "CREATED AT",
+  Size: "SIZE", Containers: "CONTAINERS", VirtualSize: "VIRTUAL SIZE", SharedSize: "SHARED SIZE", UniqueSize: "UNIQUE SIZE",
+};

@@ -1,14 +1,14 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { log } from "../cli/log.ts";
+import { out } from "../cli/output.ts";
+import { log } from "../util/log.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 
 export default defineCommand({
   meta: { name: "inspect", description: "Return low-level information on containers and images (minid inspect [OPTIONS] NAME|ID [NAME|ID...])" },
   args: {
-    format: { type: "string", alias: "f", description: "Format output using a Go template ({{.State.Status}}, {{json .Config}}) or json" },
+    format: { type: "string", alias: "f", description: "Format output using a custom template: 'json' or a Go template ({{.State.Status}}, {{json .Config}})" },
     type: { type: "string", description: "Only inspect objects of this type: container or image" },
     size: { type: "boolean", alias: "s", description: "Accepted for compatibility (sizes are not computed)" },
   },
@@ -20,6 +20,8 @@ export default defineCommand({
       throw new UserError(`"${type}" is not a valid value for --type`);
     }
     const fmt = str(a.format);
+    const { inspectOutput } = await import("../cli/format.ts");
+    if (fmt && fmt !== "json") await inspectOutput([], fmt); // a template that does not parse fails first
     const engine = getEngine();
     const docs: unknown[] = [];
     let failed = 0;
@@ -32,13 +34,10 @@ export default defineCommand({
         log.error(e.message);
       }
     }
-    if (!fmt || fmt === "json") {
-      out(JSON.stringify(docs, null, 4) + "\n");
-    } else {
-      const { renderTemplate } = await import("../cli/template.ts");
-      out(docs.map((d) => renderTemplate(fmt, d) + "\n").join(""));
-    }
-    return failed ? 1 : 0;
+    const { text, errors } = await inspectOutput(docs as object[], fmt);
+    out(text);
+    for (const e of errors) log.error(e);
+    return failed || errors.length ? 1 : 0;
   },
 });
 

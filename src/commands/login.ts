@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { getEngine, globals } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 /** As `docker login`: a failure exits 1.*/
 export const userErrorExit = 1;

@@ -1,11 +1,10 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { log } from "../cli/log.ts";
+import { out } from "../cli/output.ts";
+import { log } from "../util/log.ts";
 import { argsOf, list } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
-import { liveState } from "../container/status.ts";
 
 export default defineCommand({
   meta: { name: "container prune", description: "Remove all stopped containers (minid container prune [OPTIONS])" },
@@ -30,21 +29,8 @@ export default defineCommand({
       if (!(await confirmed())) return 0;
     }
     const engine = getEngine();
-    const { removeContainer } = await import("../container/remove.ts");
-    const { sweepTombstones } = await import("../container/locks.ts");
-    const deleted: string[] = [];
-    for (const st of engine.containers.list()) {
-      const s = liveState(st).status;
-      if (s !== "exited" && s !== "created") continue;
-      if (Date.parse(st.created) >= until) continue;
-      try {
-        removeContainer(engine, st.id, { force: false });
-        deleted.push(st.id);
-      } catch (e) {
-        log.error(e instanceof Error ? e.message : String(e));
-      }
-    }
-    sweepTombstones(engine.containers);
+    const { pruneContainers } = await import("../container/remove.ts");
+    const deleted = pruneContainers(engine, until, (e) => log.error(e instanceof Error ? e.message : String(e)));
     out(deleted.length ? `Deleted Containers:\n${deleted.map((d) => d + "\n").join("")}\n` : "");
     out("Total reclaimed space: 0B\n");
     return 0;

@@ -1,7 +1,8 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
-import { ago, ellipsis, jsonLines, table } from "../cli/format.ts";
+import { out } from "../cli/output.ts";
+import { ago, ellipsis, formatItems, goTimeString } from "../cli/format.ts";
+import { asStruct } from "../cli/template.ts";
 import { liveState, statusText } from "../container/status.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
@@ -14,26 +15,48 @@ function commandOf(st: ContainerState): string {
   return [st.path, ...st.args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
 }
 
-/** One row in the shape `docker ps --format json` prints (also the data of --format templates). */
-function row(c: ContainerState, now: number, trunc: boolean): Record<string, string> {
+/** Docker's formatter.ContainerContext: the fields `ps --format` templates (and json) see. */
+function row(c: ContainerState, now: number, trunc: boolean): Record<string, unknown> {
   const cmd = commandOf(c);
-  return {
-    Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
-    CreatedAt: c.created,
-    ID: trunc ? c.id.slice(0, 12) : c.id,
-    Image: c.image,
-    Labels: "",
-    LocalVolumes: "0",
-    Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => m.source).join(","),
-    Names: c.name,
-    Networks: "none",
-    Ports: "",
-    RunningFor: ago(c.created, now),
-    Size: "",
-    State: liveState(c).status,
-    Status: statusText(c, now),
-  };
+  const labels: Record<string, string> = (c.config as { labels?: Record<string, string> }).labels ?? {};
+  return asStruct(
+    {
+      Command: JSON.stringify(trunc ? ellipsis(cmd, 20) : cmd),
+      CreatedAt: goTimeString(c.created),
+      ID: trunc ? c.id.slice(0, 12) : c.id,
+      Image: c.image,
+      Labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).sort().join(","),
+      Label: (name: string) => labels[name] ?? "",
+      LocalVolumes: "0",
+      Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => (trunc ? ellipsis(m.source, 15) : m.source)).join(","),
+      Names: c.name,
+      Networks: "none",
+      Ports: "",
+      RunningFor: ago(c.created, now),
+      Size: "0B",
+      State: liveState(c).status,
+      Status: statusText(c, now),
+    },
+    "*formatter.ContainerContext",
+  );
 }
+
+const PS_HEADER: Record<string, string> = {
+  ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
+  Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Labels: "LABELS", Mounts: "MOUNTS",
+  LocalVolumes: "LOCAL VOLUMES", Networks: "NETWORKS", Platform: "PLATFORM", HealthStatus: "HEALTH STATUS", IPAddresses: "IP ADDRESSES",
+};
+const PS_TABLE = "table {{.ID}}\\t{{.Image}}\\t{{.Command}}\\t{{.RunningFor}}\\t{{.Status}}\\t{{.Ports}}\\t{{.Names}}";
+const PS_RAW = `container_id: {{.ID}}
+image: {{.Image}}
+command: {{.Command}}
+created_at: {{.CreatedAt}}
+state: {{- pad .State 1 0}}
+status: {{- pad .Status 1 0}}
+names: {{.Names}}
+labels: {{- pad .Labels 1 0}}
+ports: {{- pad .Ports 1 0}}
+`;
 
 export default defineCommand({
   meta: { name: "ps", description: "List containers" },
@@ -41,7 +64,8 @@ export default defineCommand({
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
     quiet: { type: "boolean", alias: "q", description: "Only display container IDs" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
-    format: { type: "string", description: "Format output: table (default), json, or a Go template ({{.ID}} {{.Names}})" },
+    format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
+    size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
     filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
@@ -76,45 +100,17 @@ export default defineCommand({
     for (const [k, vs] of filters) cs = cs.filter((c) => vs.some((v) => match[k]!(c, v)));
     if (last > 0) cs = cs.slice(0, last);
     const trunc = !a["no-trunc"];
-    if (a.quiet) {
-      out(cs.map((c) => (trunc ? c.id.slice(0, 12) : c.id) + "\n").join(""));
-      return 0;
-    }
-    const fmt = str(a.format);
-    if (fmt === "json" || fmt === "{{json .}}") {
-      out(jsonLines(cs.map((c) => row(c, now, trunc))));
-      return 0;
-    }
-    if (fmt && fmt !== "table") {
-      const { renderTemplate } = await import("../cli/template.ts");
-      const tableMode = fmt.startsWith("table ");
-      const tpl = tableMode ? fmt.slice(6) : fmt;
-      const lines = cs.map((c) => renderTemplate(tpl, row(c, now, trunc)));
-      if (tableMode) {
-        const header = renderTemplate(tpl, Object.fromEntries(Object.keys(row(cs[0] ?? ({} as any), now, trunc)).map((k) => [k, HEADERS[k] ?? k.toUpperCase()])));
-        out(alignTabs([header, ...lines]));
-      } else out(lines.map((l) => l + "\n").join(""));
-      return 0;
-    }
-    const rows = cs.map((c) => {
-      const r = row(c, now, trunc);
-      return [r.ID!, r.Image!, r.Command!, r.RunningFor!, r.Status!, r.Ports!, r.Names!];
-    });
-    out(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows));
+    // Docker's NewContainerFormat: table or nothing is the default table, -q wins over a
+    // custom template, "raw" is the key: value listing.
+    const given = str(a.format) ?? "";
+    const sizeCol = a.size ? "\\t{{.Size}}" : "";
+    const fmt =
+      given === "" || given === "table"
+        ? a.quiet ? "{{.ID}}" : PS_TABLE + sizeCol
+        : given === "raw"
+          ? a.quiet ? "container_id: {{.ID}}" : PS_RAW + (a.size ? "size: {{.Size}}\\n" : "")
+          : a.quiet ? "{{.ID}}" : given;
+    out(await formatItems(fmt, cs.map((c) => row(c, now, trunc)), PS_HEADER));
     return 0;
   },
 });
-
-const HEADERS: Record<string, string> = {
-  ID: "CONTAINER ID", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
-  Status: "STATUS", Ports: "PORTS", Names: "NAMES", State: "STATE", Labels: "LABELS", Mounts: "MOUNTS",
-  Networks: "NETWORKS", Size: "SIZE", LocalVolumes: "LOCAL VOLUMES",
-};
-
-/** Tab-separated cells → columns padded like Go's tabwriter (3 spaces). */
-function alignTabs(lines: string[]): string {
-  const cells = lines.map((l) => l.split("\t"));
-  const widths: number[] = [];
-  for (const r of cells) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join("").trimEnd() + "\n").join("");
-}

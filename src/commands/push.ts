@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getEngine, globals } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";

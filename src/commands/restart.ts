@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
-import { eachContainer, stopContainer } from "../container/control.ts";
+import { eachContainer } from "../container/control.ts";
 import { parseSignal, parseTimeout, STOP_FLAGS } from "./stop.ts";
 
 export default defineCommand({
@@ -15,11 +15,9 @@ export default defineCommand({
     const timeout = parseTimeout(a.time);
     const signal = parseSignal(a.signal, "--signal");
     const engine = getEngine();
-    const { launchContainer } = await import("../container/start.ts");
+    const { restartContainer } = await import("../container/start.ts");
     return eachContainer(engine, a.positionals, "restart", async (st, ref) => {
-      await stopContainer(engine, st, timeout, signal);
-      const cur = engine.containers.load(st.id) ?? st;
-      await launchContainer(engine, cur, { attach: false });
+      await restartContainer(engine, st, timeout, signal);
       out(`${ref}\n`);
     });
   },

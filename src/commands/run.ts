@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { argsOf, list, str, type CmdArgs } from "../cli/argv.ts";
-import type { Watcher } from "../container/watcher.ts";
+import { out } from "../cli/output.ts";
+import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
-import { UserError, EXIT_ENGINE, signalNumber } from "../util/errors.ts";
+import { UserError, signalNumber } from "../util/errors.ts";
 import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
@@ -39,89 +39,42 @@ export default defineCommand({
     const a = argsOf(args);
     const image = a.positionals[0];
     if (!image) throw new UserError(`"minid run" requires at least 1 argument.\nSee 'minid run --help'.`);
-    if (a.tty && !a.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
-    // The watcher starts first and gets its container once it exists: its start-up overlaps ours.
-    const { prestartWatcher } = await import("../container/watcher.ts");
-    const tty = Boolean(a.tty);
-    const { windowSize } = await import("../linux/libc.ts");
-    const size = tty ? (windowSize(0) ?? windowSize(1)) : undefined;
-    const watcher = prestartWatcher({ tty, interactive: Boolean(a.interactive), ...size });
-    try {
-      return await runContainer(a, image, watcher);
-    } catch (e) {
-      watcher.cancel();
-      throw e;
+    const stopSignal = str(a["stop-signal"]);
+    if (stopSignal !== undefined && signalNumber(stopSignal) === undefined) throw new UserError(`invalid signal: ${stopSignal}`);
+    const stopTimeout = str(a["stop-timeout"]);
+    if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout)) {
+      throw new UserError(`invalid argument "${stopTimeout}" for "--stop-timeout" flag: strconv.ParseInt: parsing "${stopTimeout}": invalid syntax`);
     }
+    const { runContainer } = await import("../container/start.ts");
+    const detach = Boolean(a.detach);
+    const { id, exitCode } = await runContainer(
+      getEngine(),
+      {
+        image,
+        cmd: a.rest,
+        name: str(a.name),
+        env: list(a.env),
+        envFiles: list(a["env-file"]),
+        workdir: str(a.workdir),
+        hostname: str(a.hostname),
+        entrypoint: str(a.entrypoint),
+        user: str(a.user),
+        volumes: list(a.volume),
+        tmpfs: list(a.tmpfs),
+        readOnly: Boolean(a["read-only"]),
+        rm: Boolean(a.rm),
+        interactive: Boolean(a.interactive),
+        tty: Boolean(a.tty),
+        resources: resourceOptions(a),
+        security: securityOptions(a),
+        extra:
+          stopSignal !== undefined || stopTimeout !== undefined
+            ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }
+            : undefined,
+      },
+      { detach, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined },
+    );
+    if (detach) out(`${id}\n`);
+    return exitCode;
   },
 });
-
-async function runContainer(a: CmdArgs, image: string, watcher: Watcher): Promise<number> {
-  const tty = Boolean(a.tty);
-  const detach = Boolean(a.detach);
-  const interactive = Boolean(a.interactive);
-  const { parseDetachKeys, DEFAULT_DETACH_KEYS, terminalSize } = await import("../container/attach.ts");
-  const detachKeys = parseDetachKeys(str(a["detach-keys"]) ?? DEFAULT_DETACH_KEYS);
-  const stopSignal = str(a["stop-signal"]);
-  if (stopSignal !== undefined && signalNumber(stopSignal) === undefined) throw new UserError(`invalid signal: ${stopSignal}`);
-  const stopTimeout = str(a["stop-timeout"]);
-  if (stopTimeout !== undefined && !/^-?\d+$/.test(stopTimeout)) {
-    throw new UserError(`invalid argument "${stopTimeout}" for "--stop-timeout" flag: strconv.ParseInt: parsing "${stopTimeout}": invalid syntax`);
-  }
-  const engine = getEngine();
-  const { createContainer } = await import("../container/create.ts");
-  const st = await createContainer(engine, {
-    image,
-    cmd: a.rest,
-    name: str(a.name),
-    env: list(a.env),
-    envFiles: list(a["env-file"]),
-    workdir: str(a.workdir),
-    hostname: str(a.hostname),
-    entrypoint: str(a.entrypoint),
-    user: str(a.user),
-    volumes: list(a.volume),
-    tmpfs: list(a.tmpfs),
-    readOnly: Boolean(a["read-only"]),
-    rm: Boolean(a.rm),
-    interactive,
-    tty,
-    resources: resourceOptions(a),
-    security: securityOptions(a),
-  });
-  if (stopSignal !== undefined || stopTimeout !== undefined) {
-    st.extra = { ...st.extra, stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) };
-    engine.containers.save(st);
-  }
-  const { launchContainer } = await import("../container/start.ts");
-  const { removeContainer } = await import("../container/remove.ts");
-  let launched;
-  try {
-    launched = await launchContainer(
-      engine,
-      st,
-      { attach: !detach, stdin: interactive && !detach, size: tty ? terminalSize() : undefined },
-      watcher,
-    );
-  } catch (e) {
-    // A container whose command never started leaves nothing behind.
-    removeContainer(engine, st.id, { force: true });
-    throw e;
-  }
-  if (detach) {
-    const { out } = await import("../cli/main.ts");
-    out(`${st.id}\n`);
-    return 0;
-  }
-  const { runSession } = await import("../container/attach.ts");
-  const end = await runSession(launched.conn!, {
-    tty,
-    raw: tty && interactive,
-    stdin: interactive,
-    detachKeys,
-    // As Docker: no signal proxy in terminal mode (keys reach the container as input).
-    proxyTo: a["sig-proxy"] === false || tty ? undefined : launched.proc,
-  });
-  if ("detached" in end) return 0;
-  if ("lost" in end) throw new UserError("lost the connection to the container's watcher", EXIT_ENGINE);
-  return end.exitCode;
-}

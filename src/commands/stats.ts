@@ -1,9 +1,9 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf, str } from "../cli/argv.ts";
-import { humanSize, jsonLines, table } from "../cli/format.ts";
-import { UserError } from "../util/errors.ts";
+import { formatItems, humanSize } from "../cli/format.ts";
+import { asStruct } from "../cli/template.ts";
 import { liveState } from "../container/status.ts";
 import type { ContainerState } from "../container/state.ts";
 import { totalmem } from "node:os";
@@ -31,7 +31,7 @@ export default defineCommand({
   args: {
     "no-stream": { type: "boolean", description: "Print one sample and exit" },
     all: { type: "boolean", alias: "a", description: "Show all containers (default shows just running)" },
-    format: { type: "string", description: "Format output: table (default) or json" },
+    format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
   },
   async run({ args }) {
@@ -42,7 +42,10 @@ export default defineCommand({
     const pick = () =>
       named.length ? named.map((c) => engine.containers.load(c.id) ?? c) : engine.containers.list().filter((c) => a.all || liveState(c).status === "running");
     const fmt = str(a.format);
-    if (fmt && fmt !== "table" && fmt !== "json") throw new UserError(`unsupported format "${fmt}" (use table or json)`);
+    // Docker's statsContext; the template is checked before the first sample is taken.
+    const given = fmt ?? "";
+    const template = given === "" || given === "table" ? "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}" : given;
+    await formatItems(template, [], STATS_HEADER);
     // Every container's files are read at once; CPU % is the usage between two samples.
     const sample = (cs: ContainerState[]): Promise<Sample[]> =>
       Promise.all(cs.map(async (st) => ({ st, cpuNs: st.cgroupPaths ? ((await readCpuNs(st.cgroupPaths)) ?? 0) : 0, at: performance.now() })));
@@ -72,17 +75,19 @@ export default defineCommand({
           block: `${humanSize(cg?.blockRead ?? 0)} / ${humanSize(cg?.blockWrite ?? 0)}`,
         };
       });
-      if (fmt === "json") {
-        out(jsonLines(rows.map((r) => ({ BlockIO: r.block, CPUPerc: r.cpu, Container: r.id, ID: r.id, MemPerc: r.memPerc, MemUsage: r.mem, Name: r.name, NetIO: r.net, PIDs: r.pids }))));
-      } else {
-        out(
-          table(
-            ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"],
-            rows.map((r) => [r.id, r.name, r.cpu, r.mem, r.memPerc, r.net, r.block, r.pids]),
-          ),
-        );
-      }
+      const items = rows.map((r, i) =>
+        asStruct(
+          { BlockIO: r.block, CPUPerc: r.cpu, Container: a.positionals[i] ?? r.id, ID: r.id, MemPerc: r.memPerc, MemUsage: r.mem, Name: r.name, NetIO: r.net, PIDs: r.pids },
+          "*container.statsContext",
+        ),
+      );
+      out(await formatItems(template, items, STATS_HEADER));
       if (a["no-stream"]) return 0;
     }
   },
 });
+
+const STATS_HEADER: Record<string, string> = {
+  Container: "CONTAINER", Name: "NAME", ID: "CONTAINER ID", CPUPerc: "CPU %", MemUsage: "MEM USAGE / LIMIT", MemPerc: "MEM %",
+  NetIO: "NET I/O", BlockIO: "BLOCK I/O", PIDs: "PIDS",
+};

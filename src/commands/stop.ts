@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
@@ -23,7 +23,8 @@ export function parseSignal(v: unknown, flag: string): number | undefined {
 
 /** Shared with restart, which stops first. */
 export const STOP_FLAGS = {
-  time: { type: "string", alias: "t", description: "Seconds to wait before killing the container (default 10)" },
+  // Docker 28 calls it --timeout and keeps --time as the old spelling.
+  time: { type: "string", alias: ["t", "timeout"] as string[], description: "Seconds to wait before killing the container (default 10)" },
   signal: { type: "string", alias: "s", description: "Signal to send to the container (default SIGTERM or the image's StopSignal)" },
 } as const;
 

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
-import { out } from "../cli/main.ts";
+import { out } from "../cli/output.ts";
 import { argsOf } from "../cli/argv.ts";
 import { eachContainer, waitContainer } from "../container/control.ts";
 

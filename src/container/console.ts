@@ -3,21 +3,21 @@
 // would answer "not a tty". As runc does, the terminal is bound onto /dev/console: init takes
 // a detached copy of the mount of its stdin (the terminal) before it leaves the host's mount
 // namespace, and attaches it at /dev/console once the container's /dev exists.
-import { closeSync, openSync, constants } from "node:fs";
-import { openTree, moveMountFd, AT_FDCWD, OPEN_TREE_CLONE, O_CLOEXEC } from "../linux/libc.ts";
+import { AT_FDCWD, OPEN_TREE_CLONE, O_CLOEXEC, O_CREAT, O_NOFOLLOW, O_WRONLY, realSyscalls } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 
 /** Before the root is set up: a detached mount of the terminal on fd 0. */
-export function cloneConsole(): number {
-  return openTree(AT_FDCWD, "/proc/self/fd/0", OPEN_TREE_CLONE);
+export function cloneConsole(sys: Syscalls = realSyscalls): number {
+  return sys.openTree(AT_FDCWD, "/proc/self/fd/0", OPEN_TREE_CLONE);
 }
 
 /** After pivot_root: the terminal appears as /dev/console. */
-export function attachConsole(treeFd: number): void {
+export function attachConsole(treeFd: number, sys: Syscalls = realSyscalls): void {
   try {
     // /dev is the container's fresh tmpfs: nothing there can be a planted symlink.
-    closeSync(openSync("/dev/console", constants.O_CREAT | constants.O_WRONLY | constants.O_NOFOLLOW | O_CLOEXEC, 0o600));
-    moveMountFd(treeFd, "/dev/console");
+    sys.close(sys.openat(AT_FDCWD, "/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600));
+    sys.moveMount(treeFd, "/dev/console");
   } finally {
-    closeSync(treeFd);
+    sys.close(treeFd);
   }
 }

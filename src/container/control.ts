@@ -5,9 +5,10 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { containerProc, isAlive, signalProc, waitGone } from "./proc.ts";
 import { settledState, isRunning, liveState } from "./status.ts";
-import { shimRunning, updateState, waitShimGone } from "./locks.ts";
+import { watcherRunning, waitWatcherGone } from "./locks.ts";
+import { recordExit } from "./lifecycle.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
@@ -89,12 +90,9 @@ export async function killContainer(engine: Engine, st: ContainerState, sig: num
  * the exit ourselves with the best code we know.
  */
 async function recordExitIfUnwatched(engine: Engine, st: ContainerState, guess: number): Promise<void> {
-  if (await waitShimGone(engine.containers, st.id, 5000)) {
-    updateState(engine.containers, st.id, (s) => {
-      if ((s.state.status !== "running" && s.state.status !== "paused") || isAlive(containerProc(s))) return false;
-      if (s.state.pid !== st.state.pid) return false; // restarted meanwhile
-      s.state = { ...s.state, status: "exited", pid: 0, pidStart: undefined, exitCode: guess, finishedAt: new Date().toISOString(), shimPid: undefined, shimStart: undefined };
-    });
+  // The code is known here: it is the signal we sent (a restart meanwhile names another pid).
+  if (await waitWatcherGone(engine.containers, st.id, 5000)) {
+    recordExit(engine.containers, st.id, { pid: st.state.pid, exitCode: guess }, true);
   }
 }
 
@@ -114,7 +112,7 @@ async function exitFromWatcher(engine: Engine, id: string): Promise<number | und
 export async function waitContainer(engine: Engine, st: ContainerState): Promise<number> {
   // While a watcher runs, listen to it: it announces the exit code even when --rm then
   // removes the container (and its record) before a poll could read it.
-  if (isRunning(st) && shimRunning(engine.containers, st.id)) {
+  if (isRunning(st) && watcherRunning(engine.containers, st.id)) {
     const code = await exitFromWatcher(engine, st.id);
     if (code !== undefined) return code;
   }
@@ -128,7 +126,7 @@ export async function waitContainer(engine: Engine, st: ContainerState): Promise
       continue;
     }
     const recorded = cur.state.status === "running" || cur.state.status === "paused";
-    if (recorded && shimRunning(engine.containers, cur.id)) {
+    if (recorded && watcherRunning(engine.containers, cur.id)) {
       // exited a moment ago: the watcher is writing the record
       await Bun.sleep(delay);
       delay = Math.min(delay * 2, 50);

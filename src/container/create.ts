@@ -1,10 +1,11 @@
 // Turning `run` options into a registered container: image lookup, validation of every
 // user-supplied piece before anything is written, then state, writable layer and init spec.
+import { nowRfc3339Nano } from "./logs.ts";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import type { InitSpec, MountSpec } from "./spec.ts";
+import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseVolume, parseTmpfs } from "./volumes.ts";
 import { buildEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
@@ -14,6 +15,7 @@ import { ensureImage } from "../image/ensure.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
+import { createdState } from "./lifecycle.ts";
 import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
 
 export interface CreateOptions {
@@ -34,6 +36,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** Settings kept with the container for later commands (stop signal and timeout). */
+  extra?: Record<string, unknown>;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -58,7 +62,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     readOnly: opts.readOnly,
   });
   const { driver, notice } = chooseDriver(engine.storageDriver);
-  if (notice) (await import("../cli/log.ts")).log.warn(notice);
+  if (notice) (await import("../util/log.ts")).log.warn(notice);
 
   const img = await ensureImage(engine, opts.image);
   await engine.images.ensureExtracted(img.layers.map((l) => l.diffId));
@@ -90,7 +94,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     name: opts.name ?? "", // "": the store picks a free random name
     image: opts.image,
     imageId: img.id,
-    created: new Date().toISOString(),
+    created: nowRfc3339Nano(),
     path: args[0]!,
     args: args.slice(1),
     config: {
@@ -106,9 +110,10 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     mounts,
     storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
     autoRemove: opts.rm,
-    state: { status: "created", pid: 0, exitCode: 0, oomKilled: false },
+    state: createdState(),
     security,
     resources,
+    ...(opts.extra ? { extra: opts.extra } : {}),
   };
   engine.containers.create(st);
   try {
@@ -127,7 +132,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
 /** Every container gets its own cgroup (as with Docker), limits or not, for stats and cleanup. */
 async function createContainerCgroup(st: ContainerState) {
   const { createCgroup } = await import("../linux/cgroups.ts");
-  const { log } = await import("../cli/log.ts");
+  const { log } = await import("../util/log.ts");
   try {
     const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
     for (const w of cg.warnings) log.warn(w);
@@ -172,9 +177,7 @@ function ensureCgroup(st: ContainerState): void {
 export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<InitSpec> = {}): InitSpec {
   ensureCgroup(st);
   const dir = engine.containers.containerDir(st.id);
-  const driver = driverByName(st.storage.driver);
-  // vfs copies once at create; overlay/aufs only need their directories.
-  const rootfs = st.storage.driver === "vfs" ? vfsSpec(dir) : driver.prepare(dir, st.storage.lowerdirs);
+  const rootfs = driverByName(st.storage.driver).rootfs(dir, st.storage.lowerdirs);
   return {
     id: st.id,
     rootfs,
@@ -204,10 +207,6 @@ function cgroupProcFiles(st: ContainerState): string[] {
   if (!p) return [];
   const dirs = p.version === "v2" ? [p.path] : [...new Set(Object.values(p.paths))];
   return dirs.map((d) => join(d, "cgroup.procs"));
-}
-
-function vfsSpec(dir: string) {
-  return { driver: "vfs" as const, target: join(dir, "merged"), fstype: "", source: join(dir, "rootfs"), data: "" };
 }
 
 export function writeInitSpec(engine: Engine, st: ContainerState, spec: InitSpec): string {

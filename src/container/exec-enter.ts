@@ -14,14 +14,15 @@
 // needs CAP_SYS_ADMIN; then seccomp, bounding/ambient/inheritable sets, user, no_new_privs;
 // chdir as that user; fork + execve.
 import { statSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 import { findExecutable, ExecError } from "./executable.ts";
 import { confinementOf, resolveContainerUser } from "./security.ts";
 import { UserError, EXIT_CANNOT_EXEC } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
 import { argBytes } from "../util/argbytes.ts";
 trace("exec-enter: loaded");
-import { unshare, setns, close, openPty, fchown, CLONE_FS } from "../linux/libc.ts";
+import { openPty, fchown, realSyscalls, CLONE_FS } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 import { prepareFork, confineForkExec } from "../linux/forkexec.ts";
 
 export interface EnterRequest {
@@ -50,15 +51,25 @@ export type EnterReply =
   | { type: "ready"; master?: number; slave?: number }
   | { type: "error"; message: string; exitCode: number; user: boolean };
 
+/**
+ * Join the container's namespaces but the PID one, on this thread only: setns(mnt) refuses a
+ * thread that shares its fs_struct, so CLONE_FS goes first; each fd is closed once joined.
+ * The PID namespace is joined last, in forkexec.ts, as it ends this thread's ability to make
+ * threads.
+ */
+export function joinNamespaces(sys: Syscalls, namespaces: [fd: number, flag: number][]): void {
+  sys.unshare(CLONE_FS);
+  for (const [fd, flag] of namespaces) {
+    sys.setns(fd, flag);
+    sys.close(fd);
+  }
+}
+
 function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
   trace("exec-enter: request");
   prepareFork();
   trace("exec-enter: fork prepared");
-  unshare(CLONE_FS);
-  for (const [fd, flag] of r.namespaces) {
-    setns(fd, flag);
-    close(fd);
-  }
+  joinNamespaces(realSyscalls, r.namespaces);
   let env = r.env;
   const user = resolveContainerUser({ ...r.spec, userSpec: r.user ?? r.spec.userSpec });
   if (user && !env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${user.home}`];
@@ -102,7 +113,8 @@ function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
 }
 
 declare const self: Worker;
-self.onmessage = (ev: MessageEvent<EnterRequest>) => {
+// Only as the Worker: a unit test imports joinNamespaces from the main thread.
+if (!Bun.isMainThread) self.onmessage = (ev: MessageEvent<EnterRequest>) => {
   const reply = (m: EnterReply) => self.postMessage(m);
   try {
     enter(ev.data, reply);

@@ -8,7 +8,7 @@ import { fstatSync, statSync, openSync, readFileSync, closeSync, createReadStrea
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 import type { EnterReply, EnterRequest } from "./exec-enter.ts";
 import { containerProc, isAlive } from "./proc.ts";
 import { isRunning, settledState } from "./status.ts";

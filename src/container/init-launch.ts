@@ -11,6 +11,13 @@ export const INIT_SPEC_ENV = "MINID_INIT_SPEC";
 /** INIT_SPEC_ENV value telling init to read its spec's path from fd 4 (see init.ts). */
 export const INIT_SPEC_FROM_FD = "fd:4";
 
+/**
+ * What init writes on its status fd right before execve (see init.ts). Then EOF (the fd is
+ * CLOEXEC) means the command runs; a JSON status after it, that the exec failed; EOF
+ * without it, that init died before it got there.
+ */
+export const INIT_EXEC_MARK = "x";
+
 /** How init's stdio is set up: decided when it is spawned. */
 export interface InitMode {
   tty: boolean;

@@ -2,13 +2,13 @@
 // remaining namespaces, builds the root filesystem, and execs the user's command in place, so
 // the command itself becomes PID 1. Errors travel to the engine over fd 3 (a socket the engine
 // holds); a successful exec closes fd 3 (CLOEXEC), which the engine reads as "started".
-import { readFileSync, statSync, writeSync, writeFileSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import { readFileSync, writeSync } from "node:fs";
+import type { InitSpec } from "../spec/init-spec.ts";
 import {
-  unshare, sethostname, interfaceUp, chdir, execve, closeRangeCloexec, SyscallError, close,
-  CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWCGROUP, openat, AT_FDCWD,
-  O_PATH, O_DIRECTORY, O_CLOEXEC, prctl, PR_SET_DUMPABLE,
+  execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
+  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, PR_SET_DUMPABLE, realSyscalls,
 } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 import { setupRootfs } from "../linux/rootfs.ts";
 import { mkdirAllInRoot } from "../linux/safepath.ts";
 import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND, UserError } from "../util/errors.ts";
@@ -59,27 +59,19 @@ function report(status: { message: string; exitCode: number }): void {
   }
 }
 
-function start(spec: InitSpec): never {
+function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   trace("init start");
-  // Nothing in the container may open /proc/<init>/exe (the minid binary) while we run
-  // (CVE-2019-5736); execve makes the user's command dumpable again.
-  prctl(PR_SET_DUMPABLE, 0);
-  // Join the cgroup first so the cgroup namespace created below is rooted at it.
-  for (const procs of spec.cgroupProcs ?? []) writeFileSync(procs, "0");
-  // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
-  const consoleTree = spec.tty ? cloneConsole() : -1;
-  unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
-  sethostname(spec.hostname);
-  interfaceUp("lo");
-  setupRootfs(spec);
-  if (consoleTree >= 0) attachConsole(consoleTree);
+  enterContainer(spec, sys);
   const user = resolveContainerUser(spec);
   if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
-  enterWorkdir(spec.cwd);
+  enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
-  applyProcessSecurity(spec, user);
+  applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
+  // "About to exec" (INIT_EXEC_MARK in init-launch.ts): an EOF without it means init died
+  // before the command could run, which the watcher must not take for a start.
+  writeSync(STATUS_FD, "x");
   try {
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
@@ -88,9 +80,30 @@ function start(spec: InitSpec): never {
   }
 }
 
-function enterWorkdir(cwd: string): void {
+/**
+ * Everything from the host's view to the container's: cgroups joined, namespaces entered,
+ * hostname set, root filesystem built and pivoted into. Exported for the root-free tests of
+ * the order of these calls (test/unit/rootfs-plan.test.ts).
+ */
+export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): void {
+  // Nothing in the container may open /proc/<init>/exe (the minid binary) while we run
+  // (CVE-2019-5736); execve makes the user's command dumpable again.
+  sys.prctl(PR_SET_DUMPABLE, 0);
+  // Join the cgroup first so the cgroup namespace created below is rooted at it.
+  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
+  // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
+  const consoleTree = spec.tty ? cloneConsole(sys) : -1;
+  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
+  sys.sethostname(spec.hostname);
+  sys.interfaceUp("lo");
+  setupRootfs(spec, sys);
+  if (consoleTree >= 0) attachConsole(consoleTree, sys);
+}
+
+/** chdir into the working directory inside the container, creating it as Docker does. */
+export function enterWorkdir(cwd: string, sys: Syscalls = realSyscalls): void {
   try {
-    chdir(cwd);
+    sys.chdir(cwd);
     return;
   } catch (e) {
     if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
@@ -98,12 +111,12 @@ function enterWorkdir(cwd: string): void {
     }
   }
   // Docker creates a missing working directory.
-  const root = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const root = sys.openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    close(mkdirAllInRoot(root, cwd));
+    sys.close(mkdirAllInRoot(sys, root, cwd));
   } finally {
-    close(root);
+    sys.close(root);
   }
-  chdir(cwd);
+  sys.chdir(cwd);
 }
 

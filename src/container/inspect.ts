@@ -10,6 +10,12 @@ import { signalName } from "../util/errors.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
+/** Go's time.RFC3339Nano, which Docker's timestamps use: the fraction without trailing zeros. */
+function rfc3339Nano(t: string | undefined): string {
+  if (!t) return ZERO_TIME;
+  return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
   const st = settledState(engine, st0);
   const s = liveState(st);
@@ -30,7 +36,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
         };
   return {
     Id: st.id,
-    Created: st.created,
+    Created: rfc3339Nano(st.created),
     Path: st.path,
     Args: st.args,
     State: {
@@ -39,12 +45,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Paused: s.status === "paused",
       Restarting: false,
       OOMKilled: Boolean(s.oomKilled),
-      Dead: false,
+      Dead: s.status === "dead",
       Pid: running ? s.pid : 0,
       ExitCode: s.exitCode,
       Error: s.error ?? "",
-      StartedAt: s.startedAt ?? ZERO_TIME,
-      FinishedAt: s.finishedAt ?? ZERO_TIME,
+      StartedAt: rfc3339Nano(s.startedAt),
+      FinishedAt: rfc3339Nano(s.finishedAt),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),
@@ -106,6 +112,43 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       StopSignal: signalName(stopSignalOf(engine, st)),
       StopTimeout: stopTimeoutOf(st),
     },
-    NetworkSettings: { Networks: {} },
+    // --network none, as Docker shows it: every field present and typed, one "none" network.
+    NetworkSettings: {
+      Bridge: "",
+      SandboxID: "",
+      SandboxKey: running && s.pid ? `/proc/${s.pid}/ns/net` : "",
+      Ports: {},
+      HairpinMode: false,
+      LinkLocalIPv6Address: "",
+      LinkLocalIPv6PrefixLen: 0,
+      SecondaryIPAddresses: null,
+      SecondaryIPv6Addresses: null,
+      EndpointID: "",
+      Gateway: "",
+      GlobalIPv6Address: "",
+      GlobalIPv6PrefixLen: 0,
+      IPAddress: "",
+      IPPrefixLen: 0,
+      IPv6Gateway: "",
+      MacAddress: "",
+      Networks: {
+        none: {
+          IPAMConfig: null,
+          Links: null,
+          Aliases: null,
+          MacAddress: "",
+          DriverOpts: null,
+          NetworkID: "",
+          EndpointID: "",
+          Gateway: "",
+          IPAddress: "",
+          IPPrefixLen: 0,
+          IPv6Gateway: "",
+          GlobalIPv6Address: "",
+          GlobalIPv6PrefixLen: 0,
+          DNSNames: null,
+        },
+      },
+    },
   };
 }

@@ -3,11 +3,10 @@
 // `rm` just deleted; these never create one. Removal renames the directory to a tombstone
 // first (one atomic step under the container lock), so anyone who queued on the lock finds
 // no state afterwards, and nothing can be written into a directory being deleted.
-import { closeSync, existsSync, openSync, readdirSync, renameSync, constants } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { ContainerState, ContainerStore } from "./state.ts";
 import { flock, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN, O_CLOEXEC } from "../linux/libc.ts";
-import { removeTree } from "../util/fs.ts";
 
 const TOMBSTONE = ".removing-";
 
@@ -20,13 +19,18 @@ function openLockFile(path: string): number | undefined {
   }
 }
 
-/** Run fn under the container's lock; undefined (fn not run) when the container is gone. */
-export function withContainerLock<T>(store: ContainerStore, id: string, fn: () => T): { value: T } | undefined {
-  const fd = openLockFile(join(store.containerDir(id), ".lock"));
+/**
+ * Run fn under the container's lock; undefined (fn not run) when the container is gone.
+ * `anyRecord`: also when its directory holds no state.json (a dead record being removed).
+ */
+export function withContainerLock<T>(store: ContainerStore, id: string, fn: () => T, anyRecord = false): { value: T } | undefined {
+  const dir = store.containerDir(id);
+  const fd = openLockFile(join(dir, ".lock"));
   if (fd === undefined) return undefined;
   try {
     flock(fd, LOCK_EX);
-    if (!existsSync(join(store.containerDir(id), "state.json"))) return undefined;
+    // Removal renames the directory away: a lock taken on the old one protects nothing.
+    if (!existsSync(join(dir, anyRecord ? ".lock" : "state.json"))) return undefined;
     return { value: fn() };
   } finally {
     try {
@@ -60,28 +64,57 @@ export function removeRecordLocked(store: ContainerStore, id: string): string | 
   return tomb;
 }
 
-/** Remove the tombstones of removals that were interrupted (their process is gone). */
-export function sweepTombstones(store: ContainerStore): void {
-  if (!existsSync(store.dir)) return;
+/** Tombstones of removals that were interrupted (their process is gone): [path, container id]. */
+export function abandonedTombstones(store: ContainerStore): [string, string][] {
+  if (!existsSync(store.dir)) return [];
+  const out: [string, string][] = [];
   for (const name of readdirSync(store.dir)) {
     if (!name.startsWith(TOMBSTONE)) continue;
-    const pid = Number(/-(\d+)$/.exec(name)?.[1]);
+    const m = /^\.removing-([a-f0-9]{64})-(\d+)$/.exec(name);
+    const pid = Number(m?.[2]);
     if (pid && pid !== process.pid && existsSync(`/proc/${pid}`)) continue;
-    removeTree(join(store.dir, name));
+    out.push([join(store.dir, name), m?.[1] ?? ""]);
   }
+  return out;
 }
 
 /**
- * The watcher holds an exclusive lock on shim.lock for its whole life: the kernel drops it
+ * The pid holding an flock on `path` (from /proc/locks), for a watcher whose record is
+ * unreadable and so does not name it.
+ */
+export function flockHolder(path: string): number | undefined {
+  let ino: number;
+  try {
+    ino = statSync(path).ino;
+  } catch {
+    return undefined;
+  }
+  let locks: string;
+  try {
+    locks = readFileSync("/proc/locks", "utf8");
+  } catch {
+    return undefined;
+  }
+  // "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"
+  for (const line of locks.split("\n")) {
+    const f = line.trim().split(/\s+/);
+    if (f[1] !== "FLOCK" || f[3] !== "WRITE") continue;
+    if (Number(f[5]?.split(":")[2]) === ino) return Number(f[4]);
+  }
+  return undefined;
+}
+
+/**
+ * The watcher holds an exclusive lock on watcher.lock for its whole life: the kernel drops it
  * when the watcher dies, however it dies, so "is a watcher running" has a true answer.
  */
-export function shimLockPath(store: ContainerStore, id: string): string {
-  return join(store.containerDir(id), "shim.lock");
+export function watcherLockPath(store: ContainerStore, id: string): string {
+  return join(store.containerDir(id), "watcher.lock");
 }
 
 /** Acquire the watcher lock without blocking; the fd (kept open) or undefined if held. */
-export function tryShimLock(store: ContainerStore, id: string): number | undefined {
-  const fd = openLockFile(shimLockPath(store, id));
+export function tryWatcherLock(store: ContainerStore, id: string): number | undefined {
+  const fd = openLockFile(watcherLockPath(store, id));
   if (fd === undefined) return undefined;
   if (flock(fd, LOCK_EX | LOCK_NB)) return fd;
   closeSync(fd);
@@ -89,8 +122,12 @@ export function tryShimLock(store: ContainerStore, id: string): number | undefin
 }
 
 /** True while a watcher runs for the container. */
-export function shimRunning(store: ContainerStore, id: string): boolean {
-  const path = shimLockPath(store, id);
+export function watcherRunning(store: ContainerStore, id: string): boolean {
+  return lockHeld(watcherLockPath(store, id));
+}
+
+/** True while some process holds the flock on `path`. */
+export function lockHeld(path: string): boolean {
   if (!existsSync(path)) return false;
   const fd = openLockFile(path);
   if (fd === undefined) return false;
@@ -106,10 +143,10 @@ export function shimRunning(store: ContainerStore, id: string): boolean {
 }
 
 /** Wait (polling) until no watcher runs for the container; false on timeout. */
-export async function waitShimGone(store: ContainerStore, id: string, timeoutMs: number): Promise<boolean> {
+export async function waitWatcherGone(store: ContainerStore, id: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   let delay = 2;
-  while (shimRunning(store, id)) {
+  while (watcherRunning(store, id)) {
     if (Date.now() >= deadline) return false;
     await Bun.sleep(delay);
     delay = Math.min(delay * 2, 25);
@@ -117,9 +154,9 @@ export async function waitShimGone(store: ContainerStore, id: string, timeoutMs:
   return true;
 }
 
-export function waitShimGoneSync(store: ContainerStore, id: string, timeoutMs: number): boolean {
+export function waitWatcherGoneSync(store: ContainerStore, id: string, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
-  while (shimRunning(store, id)) {
+  while (watcherRunning(store, id)) {
     if (Date.now() >= deadline) return false;
     Bun.sleepSync(5);
   }

@@ -4,7 +4,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { LogReader, logPath, type LogEntry } from "./logs.ts";
 import { containerProc, isAlive } from "./proc.ts";
-import { shimRunning } from "./locks.ts";
+import { watcherRunning } from "./locks.ts";
 import { writeAll } from "./attach.ts";
 
 export interface LogsOptions {
@@ -42,7 +42,7 @@ export async function streamLogs(engine: Engine, st: ContainerState, o: LogsOpti
   if (o.tail !== Infinity) first = o.tail > 0 ? first.slice(-o.tail) : [];
   emit(first);
   if (!o.follow) return reader.close();
-  const gone = () => !isAlive(containerProc(engine.containers.load(st.id) ?? st)) && !shimRunning(engine.containers, st.id);
+  const gone = () => !isAlive(containerProc(engine.containers.load(st.id) ?? st)) && !watcherRunning(engine.containers, st.id);
   for (;;) {
     const done = gone();
     emit(reader.read());

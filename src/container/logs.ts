@@ -67,13 +67,61 @@ export class LogWriter {
 
   close(): void {
     this.flush();
+    this.noteDropped(); // one last try
     closeSync(this.fd);
   }
 
+  /** Lines that could not be written (a full disk), told in the log once writing works again. */
+  private dropped = 0;
+  private dropReason = "";
+  /** A write stopped mid-line: the next entry must start on a line of its own. */
+  private torn = false;
+
+  /**
+   * Append entries. A failing write (ENOSPC, EDQUOT, EIO) must not take the watcher down:
+   * its lines are dropped and counted, and the count is written as an entry of its own as
+   * soon as a write succeeds again.
+   */
   private append(text: string): void {
+    if (this.dropped) {
+      const note = entry(
+        Buffer.from(`minid: ${this.dropped} line${this.dropped === 1 ? "" : "s"} of output dropped: ${this.dropReason}\n`),
+        "stderr",
+        nowRfc3339Nano(),
+      );
+      if (!this.writeAll((this.torn ? "\n" : "") + note)) return this.drop(text);
+      this.dropped = 0;
+    }
+    if (!this.writeAll(text)) this.drop(text);
+  }
+
+  private drop(text: string): void {
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.dropped++;
+  }
+
+  /** Write everything or note why not. */
+  private writeAll(text: string): boolean {
     const b = Buffer.from(text);
     let off = 0;
-    while (off < b.length) off += writeSync(this.fd, b, off);
+    try {
+      while (off < b.length) off += writeSync(this.fd, b, off);
+      this.torn = false;
+      return true;
+    } catch (e: any) {
+      this.dropReason = e?.code === "ENOSPC" ? "no space left on device" : String(e?.code ?? e?.message ?? e);
+      if (off > 0) this.torn = true;
+      return false;
+    }
+  }
+
+  /** Write the note of dropped lines now, if there is one and space allows. */
+  noteDropped(): void {
+    if (this.dropped) this.append("");
+  }
+
+  /** Lines dropped and not yet noted (tests, and the watcher's own report). */
+  get droppedLines(): number {
+    return this.dropped;
   }
 }
 

@@ -4,7 +4,6 @@
 // through a pidfd opened and then verified, so a reused PID is never signalled.
 import { readFileSync } from "node:fs";
 import type { ContainerState } from "./state.ts";
-import { isProcessAlive, processStartTime } from "./state.ts";
 
 let cachedBootId: string | undefined;
 
@@ -42,9 +41,9 @@ export function containerProc(st: ContainerState): ProcRef | undefined {
   return s.pid ? { pid: s.pid, start: s.pidStart, bootId: s.bootId } : undefined;
 }
 
-export function shimProc(st: ContainerState): ProcRef | undefined {
+export function watcherProc(st: ContainerState): ProcRef | undefined {
   const s = st.state;
-  return s.shimPid ? { pid: s.shimPid, start: s.shimStart, bootId: s.bootId } : undefined;
+  return s.watcherPid ? { pid: s.watcherPid, start: s.watcherStart, bootId: s.bootId } : undefined;
 }
 
 /**
@@ -78,4 +77,46 @@ export async function waitGone(p: ProcRef | undefined, timeoutMs: number): Promi
     delay = Math.min(delay * 2, 25);
   }
   return true;
+}
+
+/** Field 22 of /proc/PID/stat: the process start time, stable for the life of the PID. */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the process recorded in state still runs (same PID and same start time, not a zombie). */
+export function isProcessAlive(pid: number, start: string | undefined): boolean {
+  if (!pid) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  if (fields[0] === "Z" || fields[0] === "X") return false;
+  return start === undefined || fields[19] === start;
+}
+
+/**
+ * True while `pid` is still minid's init, before it exec'd the container's command (its
+ * argv is then ours: `minid _init`). As runc tells "created" from "running" by whether init
+ * still waits at its exec fifo, this tells a container whose command does not run yet.
+ */
+export function isPreExecInit(pid: number): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+  } catch {
+    return false;
+  }
+  if (argv[argv.length - 1] === "") argv.pop();
+  return argv.length >= 2 && argv.length <= 3 && argv[argv.length - 1] === "_init" && argv[0] === process.execPath;
 }

@@ -2,80 +2,169 @@
 // state. Mounts live in the container's own mount namespace and vanish with it, so there is no
 // host mount to undo.
 //
-// The order makes a crash at any point recoverable and a race with any other command harmless:
-//   1. under the container lock: refuse a running container without force, else mark it
-//      "removing" (a watcher that sees this neither records an exit nor starts the container);
-//   2. kill the container (pidfd, start time verified) and wait for it and its watcher to go;
-//   3. under the lock: rename the directory to a tombstone (state and all vanish atomically);
-//   4. remove the cgroup and delete the tombstone.
+// Removal frees space and never needs any first (it must work on a full disk), and a crash or
+// a race at any point is harmless:
+//   1. under the container lock: refuse a running container without force, else rename the
+//      directory to a tombstone. That one rename is the "removing" state: from then on the
+//      container is gone for everyone (a watcher finds no record to start or to record an
+//      exit in, and stops), and no byte had to be written;
+//   2. kill the container and its watcher (pidfd, start time verified; for an unreadable
+//      record, what its cgroup and watcher lock show), wait for them to go;
+//   3. remove the cgroup and delete the tombstone.
+// Tombstones of removals that crashed are finished by the next rm or prune.
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { Engine } from "../engine.ts";
-import type { ContainerState } from "./state.ts";
+import { deadRecord, loadRecordAt, type ContainerState, type ContainerStore } from "./state.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
-import { containerProc, isAlive, shimProc, signalProc } from "./proc.ts";
-import { removeRecordLocked, waitShimGoneSync, withContainerLock } from "./locks.ts";
+import { containerProc, isAlive, procRef, watcherProc, signalProc, type ProcRef } from "./proc.ts";
+import { abandonedTombstones, flockHolder, lockHeld, removeRecordLocked, withContainerLock } from "./locks.ts";
+import { canDelete, observe } from "./lifecycle.ts";
 
 const SIGKILL = 9;
 
 export function removeContainer(engine: Engine, id: string, opts: { force: boolean }): void {
   const store = engine.containers;
-  let marked: ContainerState | undefined;
-  withContainerLock(store, id, () => {
-    const s = store.load(id);
-    if (!s) return;
-    if (isAlive(containerProc(s)) && !opts.force) {
-      throw new UserError(
-        `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,
-      );
-    }
-    s.state.status = "removing";
-    store.save(s);
-    marked = s;
-  });
-  if (!marked) return;
-  stopEverything(engine, id, marked);
   let tomb: string | undefined;
   let last: ContainerState | undefined;
-  withContainerLock(store, id, () => {
-    last = store.load(id);
-    tomb = removeRecordLocked(store, id);
-  });
-  if (tomb) finishRemoval(last ?? marked, tomb);
+  withContainerLock(
+    store,
+    id,
+    () => {
+      const s = store.load(id) ?? deadRecord(id, "no record");
+      if (!canDelete(s, opts.force)) {
+        throw new UserError(
+          `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,
+        );
+      }
+      last = s;
+      tomb = removeRecordLocked(store, id);
+    },
+    true,
+  );
+  if (tomb && last) finishRemoval(last, tomb);
+  sweepRemovals(store);
 }
 
-/** Kill the container and its watcher, whatever state documents said a moment ago. */
-function stopEverything(engine: Engine, id: string, st: ContainerState): void {
-  const store = engine.containers;
+/** `container prune`: every stopped, never started or dead container, and leftovers of crashed creates and removals. */
+export function pruneContainers(engine: Engine, createdBefore: number, onError: (e: unknown) => void): string[] {
+  const deleted: string[] = [];
+  for (const st of engine.containers.list()) {
+    const s = observe(st).status;
+    if (s !== "exited" && s !== "created" && s !== "dead") continue;
+    if (Date.parse(st.created) >= createdBefore) continue;
+    try {
+      removeContainer(engine, st.id, { force: false });
+      deleted.push(st.id);
+    } catch (e) {
+      onError(e);
+    }
+  }
+  sweepRemovals(engine.containers);
+  return deleted;
+}
+
+/** Finish removals and creates that crashed half-way (their process is gone). */
+export function sweepRemovals(store: ContainerStore): void {
+  for (const [tomb, id] of abandonedTombstones(store)) {
+    try {
+      finishRemoval(loadRecordAt(tomb, id) ?? deadRecord(id, "no record"), tomb);
+    } catch {
+      // still busy (a process that would not die): the next sweep tries again
+    }
+  }
+  for (const dir of store.abandonedCreates()) removeTree(dir);
+}
+
+/**
+ * Stop what is left of a container whose directory is now `tomb`, then delete it: the
+ * container's process, its watcher (it goes by itself once the container is gone; a stuck
+ * one is killed), its cgroup, and the tombstone.
+ */
+export function finishRemoval(st: ContainerState, tomb: string): void {
+  const watcherLock = join(tomb, "watcher.lock");
+  const watcher = (): ProcRef | undefined => {
+    if (!st.broken) return watcherProc(st);
+    // An unreadable record names no watcher: the holder of its lock is it.
+    const pid = flockHolder(watcherLock);
+    return pid ? procRef(pid) : undefined;
+  };
   for (let round = 0; round < 3; round++) {
-    const cur = store.load(id) ?? st;
-    const ctr = containerProc(cur);
+    const ctr = containerProc(st);
     if (isAlive(ctr)) {
       signalProc(ctr, SIGKILL);
-      waitGoneSync(ctr, 5000);
+      waitSync(() => !isAlive(ctr), 5000);
     }
-    if (waitShimGoneSync(store, id, round === 0 ? 5000 : 1000)) {
-      if (!isAlive(containerProc(store.load(id) ?? cur))) return;
-      continue;
-    }
+    killCgroup(st);
+    if (waitSync(() => !lockHeld(watcherLock), round === 0 ? 5000 : 1000)) break;
     // A watcher that does not finish within seconds is stuck: it goes too.
-    signalProc(shimProc(cur), SIGKILL);
-    waitShimGoneSync(store, id, 2000);
+    const w = watcher();
+    signalProc(w, SIGKILL);
+    waitSync(() => !lockHeld(watcherLock), 2000);
+  }
+  try {
+    removeCgroupOf(st);
+  } finally {
+    removeTree(tomb);
   }
 }
 
-function waitGoneSync(p: ReturnType<typeof containerProc>, timeoutMs: number): void {
+function waitSync(done: () => boolean, timeoutMs: number): boolean {
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && isAlive(p)) Bun.sleepSync(5);
+  while (!done()) {
+    if (Date.now() >= deadline) return false;
+    Bun.sleepSync(5);
+  }
+  return true;
 }
 
-/** The parts of a removed container outside its directory, then the directory itself. */
-export function finishRemoval(st: ContainerState, tomb: string): void {
+/** The cgroup directories of a container: recorded, or (unreadable record) where minid puts them. */
+function cgroupDirs(st: ContainerState): string[] {
+  const p = st.cgroupPaths;
+  if (p) return p.version === "v2" ? [p.path] : [...new Set(Object.values(p.paths))];
+  if (!st.broken || !/^[a-f0-9]{64}$/.test(st.id)) return [];
+  const root = "/sys/fs/cgroup";
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  let tops: string[];
   try {
-    if (st.cgroupPaths) {
-      const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
-      removeCgroup(st.cgroupPaths);
+    tops = existsSync(join(root, "cgroup.controllers")) ? [root] : readdirSync(root).map((c) => join(root, c));
+  } catch {
+    return [];
+  }
+  return [...new Set(tops.map((d) => join(d, "minid", st.id)).filter((d) => existsSync(d)))];
+}
+
+/** Kill every process still in the container's cgroup (an unreadable record names none of them). */
+function killCgroup(st: ContainerState): void {
+  if (!st.broken) return;
+  for (const d of cgroupDirs(st)) {
+    let pids: number[] = [];
+    try {
+      pids = readFileSync(join(d, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {
+      continue;
     }
-  } finally {
-    removeTree(tomb);
+    for (const pid of pids) {
+      const p = procRef(pid);
+      signalProc(p, SIGKILL);
+      waitSync(() => !isAlive(p), 2000);
+    }
+  }
+}
+
+function removeCgroupOf(st: ContainerState): void {
+  if (st.cgroupPaths) {
+    const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+    removeCgroup(st.cgroupPaths);
+    return;
+  }
+  const { rmdirSync } = require("node:fs") as typeof import("node:fs");
+  for (const d of cgroupDirs(st)) {
+    try {
+      rmdirSync(d);
+    } catch (e: any) {
+      if (e?.code !== "ENOENT") throw e; // v1 controllers mounted together show one directory twice
+    }
   }
 }

@@ -2,7 +2,7 @@
 // no_new_privs. All of it is per-thread in a Bun process; init calls execve from this same
 // thread right after, which makes it the whole process's.
 import { readFileSync } from "node:fs";
-import type { InitSpec } from "./spec.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
 // Imported statically on purpose: init runs this after pivot_root, where a lazy import from
 // source (bun src/cli.ts) would look for the module inside the container.
 import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";
@@ -10,6 +10,8 @@ import { applyCaps, capabilityPlan, setNoNewPrivs } from "../linux/capabilities.
 import { compileSeccomp, installSeccomp } from "../linux/seccomp.ts";
 import type { Confinement } from "../linux/forkexec.ts";
 import { UserError } from "../util/errors.ts";
+import { realSyscalls } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 
 function readOptional(path: string): string | null {
   try {
@@ -29,18 +31,18 @@ export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
   }
 }
 
-export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined): void {
+export function applyProcessSecurity(spec: InitSpec, user: ExecUser | undefined, sys: Syscalls = realSyscalls): void {
   const caps = spec.capabilities;
   // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we still have it.
-  if (spec.seccomp && !spec.noNewPrivileges) installSeccomp(caps ?? []);
+  if (spec.seccomp && !spec.noNewPrivileges) installSeccomp(caps ?? [], sys);
   if (caps) {
-    applyCaps(caps, { user, allowMissing: spec.privileged });
+    applyCaps(caps, { user, allowMissing: spec.privileged }, sys);
   } else if (user) {
-    applyUser(user);
+    applyUser(user, sys);
   }
   if (spec.noNewPrivileges) {
-    setNoNewPrivs();
-    if (spec.seccomp) installSeccomp(caps ?? []);
+    setNoNewPrivs(sys);
+    if (spec.seccomp) installSeccomp(caps ?? [], sys);
   }
 }
 

@@ -1,5 +1,8 @@
-// Starting a container: write the init spec, start its watcher (`minid _shim`, detached, in its
-// own session) and wait until the watcher reports that the user's command runs (or why not).
+// The host-side order of a container's start, for run, start, attach and restart: pre-start
+// the watcher, create, launch (write the init spec, hand the container to its watcher and wait
+// until it reports that the user's command runs, or why not), attach, map how the attached
+// session ended to an exit code, and remove what a failed run created. Command files parse
+// flags and call one function here.
 // With `attach`, the watcher waits for this CLI to connect to the container's attach socket
 // before it starts anything, so not a byte of output is missed.
 import { O_CLOEXEC } from "../linux/libc.ts";
@@ -8,10 +11,11 @@ import { join, resolve } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { initSpecFor, writeInitSpec } from "./create.ts";
-import type { ShimRequest } from "./shim.ts";
-import { spawnWatcher, type Watcher } from "./watcher.ts";
-import { AttachConnection } from "./attach.ts";
-import { bootId, type ProcRef } from "./proc.ts";
+import { spawnWatcher, type Watcher, type WatcherRequest } from "./watcher.ts";
+import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, runSession, terminalSize, type SessionEnd } from "./attach.ts";
+import { bootId, containerProc, type ProcRef } from "./proc.ts";
+import { isRunning } from "./lifecycle.ts";
+import type { CreateOptions } from "./create.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 
 export interface Launched {
@@ -21,7 +25,7 @@ export interface Launched {
   conn?: AttachConnection;
 }
 
-type ShimReport = { listening?: true; started?: true; pid?: number; start?: string; error?: string; exitCode?: number };
+type WatcherReport = { listening?: true; started?: true; pid?: number; start?: string; error?: string; exitCode?: number };
 
 /**
  * Start a created or exited container. With `attach`, the returned connection already
@@ -34,8 +38,9 @@ export async function launchContainer(
   watcher?: Watcher,
 ): Promise<Launched> {
   const dir = engine.containers.containerDir(st.id);
+  if (st.broken) throw new UserError(`container ${st.id} has an unreadable record (${st.broken}): remove it with minid rm -f ${st.id.slice(0, 12)}`);
   writeInitSpec(engine, st, initSpecFor(engine, st));
-  const req: ShimRequest = {
+  const req: WatcherRequest = {
     root: resolve(engine.root),
     id: st.id,
     attach: opts.attach,
@@ -47,23 +52,23 @@ export async function launchContainer(
     w = watcher;
     watcher.send(req);
   } else {
-    const shimLog = openSync(join(dir, "shim.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
+    const watcherLog = openSync(join(dir, "watcher.log"), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | O_CLOEXEC, 0o640);
     try {
-      w = spawnWatcher(JSON.stringify(req), shimLog);
+      w = spawnWatcher(JSON.stringify(req), watcherLog);
     } finally {
-      closeSync(shimLog);
+      closeSync(watcherLog);
     }
   }
   const reports = w.reports;
   const lost = () =>
-    new UserError(`the container's watcher exited before starting it (see ${join(dir, "shim.log")})`, EXIT_ENGINE);
+    new UserError(`the container's watcher exited before starting it (see ${join(dir, "watcher.log")})`, EXIT_ENGINE);
   try {
     let conn: AttachConnection | undefined;
-    let msg = reports.next<ShimReport>();
+    let msg = reports.next<WatcherReport>();
     if (msg?.listening) {
       conn = await AttachConnection.connect(dir);
       conn.hello({ stdin: Boolean(opts.stdin), ...opts.size });
-      msg = reports.next<ShimReport>();
+      msg = reports.next<WatcherReport>();
     }
     if (!msg) {
       conn?.close();
@@ -82,4 +87,117 @@ export async function launchContainer(
 function startError(message: string): string {
   if (/already running|being removed|marked for removal|No such container/.test(message)) return message;
   return `failed to start container: ${message}`;
+}
+
+// ---- the orders of run, start, attach and restart ----
+
+export interface SessionFlags {
+  /** --detach-keys (default ctrl-p,ctrl-q). */
+  detachKeys?: string;
+  /** --sig-proxy=false turns proxying off (it is off anyway with a terminal, as in Docker). */
+  sigProxy?: boolean;
+}
+
+/**
+ * `run`: the watcher starts first (its start-up overlaps the creation), then create, launch
+ * and, unless detached, the attached session. A run whose command never started leaves
+ * nothing behind. Returns the container's id and the exit code to end with.
+ */
+export async function runContainer(
+  engine: Engine,
+  create: CreateOptions,
+  o: SessionFlags & { detach: boolean },
+): Promise<{ id: string; exitCode: number }> {
+  const { tty, interactive } = create;
+  if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  const size = tty ? terminalSize() : undefined;
+  const { prestartWatcher } = await import("./watcher.ts");
+  const watcher = prestartWatcher({ tty, interactive, ...size });
+  let st: ContainerState;
+  let launched: Launched;
+  try {
+    const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
+    const { createContainer } = await import("./create.ts");
+    st = await createContainer(engine, create);
+    try {
+      launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
+    } catch (e) {
+      const { removeContainer } = await import("./remove.ts");
+      removeContainer(engine, st.id, { force: true });
+      throw e;
+    }
+    if (o.detach) return { id: st.id, exitCode: 0 };
+    const end = await runSession(launched.conn!, {
+      tty,
+      raw: tty && interactive,
+      stdin: interactive,
+      detachKeys,
+      proxyTo: o.sigProxy === false || tty ? undefined : launched.proc,
+    });
+    return { id: st.id, exitCode: sessionExitCode(engine, st, end) };
+  } catch (e) {
+    watcher.cancel();
+    throw e;
+  }
+}
+
+/** `start` without -a: start it unless it runs. */
+export async function startContainer(engine: Engine, st: ContainerState): Promise<void> {
+  if (!isRunning(st)) await launchContainer(engine, st, { attach: false });
+}
+
+/** `start -a [-i]`: start one container and stay attached; its exit code. */
+export async function startAttached(engine: Engine, st: ContainerState, o: SessionFlags & { interactive: boolean }): Promise<number> {
+  const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
+  const stdin = o.interactive && st.config.interactive;
+  const tty = st.config.tty;
+  if (tty && stdin && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  if (isRunning(st)) throw new UserError(`container ${st.name} is already running: use 'minid attach'`);
+  const size = tty ? terminalSize() : undefined;
+  const launched = await launchContainer(engine, st, { attach: true, stdin, size });
+  const end = await runSession(launched.conn!, { tty, raw: tty && stdin, stdin, detachKeys, proxyTo: tty ? undefined : launched.proc });
+  return sessionExitCode(engine, st, end);
+}
+
+/** `attach`: join a running container's session; its exit code (0 when detached). */
+export async function attachContainer(engine: Engine, st: ContainerState, o: SessionFlags & { noStdin: boolean }): Promise<number> {
+  const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
+  if (!isRunning(st)) throw new UserError("You cannot attach to a stopped container, start it first");
+  const stdin = !o.noStdin && st.config.interactive;
+  const tty = st.config.tty;
+  if (tty && stdin && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  const conn = await AttachConnection.connect(engine.containers.containerDir(st.id));
+  const size = tty ? terminalSize() : undefined;
+  conn.hello({ stdin, ...size });
+  const end = await runSession(conn, {
+    tty,
+    raw: tty && stdin,
+    stdin,
+    detachKeys,
+    proxyTo: o.sigProxy === false || tty ? undefined : containerProc(st),
+  });
+  return sessionExitCode(engine, st, end, true);
+}
+
+/** `restart`: stop (as `stop` does), then start detached. */
+export async function restartContainer(engine: Engine, st: ContainerState, timeoutSec?: number, signal?: number): Promise<void> {
+  const { stopContainer } = await import("./control.ts");
+  await stopContainer(engine, st, timeoutSec, signal);
+  const cur = engine.containers.load(st.id) ?? st;
+  await launchContainer(engine, cur, { attach: false });
+}
+
+/**
+ * How an attached session ended, as the exit code to end with: the container's code, 0 for
+ * a detach. A watcher that went without a word is an engine failure, unless (`fromRecord`,
+ * for attach to a container someone else started) the record has the exit by now.
+ */
+function sessionExitCode(engine: Engine, st: ContainerState, end: SessionEnd, fromRecord = false): number {
+  if ("detached" in end) return 0;
+  if ("lost" in end) {
+    const cur = fromRecord ? engine.containers.load(st.id) : undefined;
+    if (cur && !isRunning(cur)) return cur.state.exitCode;
+    throw new UserError("lost the connection to the container's watcher", EXIT_ENGINE);
+  }
+  return end.exitCode;
 }

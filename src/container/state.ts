@@ -1,10 +1,20 @@
 // The container state store: one JSON document per container, always replaced atomically,
 // and a lock per container plus one for names so concurrent commands cannot corrupt state or
-// hand one name to two containers.
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+// hand one name to two containers. Every document is checked against one schema when read:
+// a record that is truncated, empty or of the wrong shape is shown as a "dead" container
+// (with the reason) that only `rm` accepts, and never takes another container down with it.
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
-import type { MountSpec } from "./spec.ts";
+import type { MountSpec } from "../spec/init-spec.ts";
 import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
+import { mkdirp, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
+import { UserError } from "../util/errors.ts";
+import { NAME_RE, randomName } from "../util/ids.ts";
+import { BadRecordError, any, arr, bool, nullable, num, obj, oneOf, parseRecord, record, str, type Schema } from "../util/schema.ts";
+import { STATUSES, exitedState, type Status } from "./lifecycle.ts";
+import { containerProc, isAlive } from "./proc.ts";
+export { processStartTime, isProcessAlive } from "./proc.ts";
+export type { Status } from "./lifecycle.ts";
 
 export interface SecurityConfig {
   capabilities: number[];
@@ -14,11 +24,6 @@ export interface SecurityConfig {
   /** The default seccomp filter (off with --privileged or seccomp=unconfined). */
   seccomp?: boolean;
 }
-import { mkdirp, readJson, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
-import { UserError } from "../util/errors.ts";
-import { NAME_RE, randomName } from "../util/ids.ts";
-
-export type Status = "created" | "running" | "paused" | "exited" | "removing";
 
 export interface ContainerState {
   id: string;
@@ -48,21 +53,89 @@ export interface ContainerState {
     /** Start time of pid (field 22 of /proc/PID/stat) so a reused PID is never mistaken. */
     pidStart?: string;
     exitCode: number;
+    /** The exit was not seen (the watcher was gone): exitCode is a placeholder. */
+    exitUnknown?: boolean;
     startedAt?: string;
     finishedAt?: string;
     oomKilled: boolean;
     error?: string;
     /** Kernel boot the pid belongs to: after a reboot no recorded pid is ours. */
     bootId?: string;
-    /** The watcher (`minid _shim`) that owns the running container's stdio and exit. */
-    shimPid?: number;
-    shimStart?: string;
+    /** The watcher (`minid _watcher`) that owns the running container's stdio and exit. */
+    watcherPid?: number;
+    watcherStart?: string;
   };
   cgroupPaths?: CgroupPaths;
   /** Confinement chosen at create time; init applies it at every start. */
   security?: SecurityConfig;
   resources?: CgroupLimits;
   extra?: Record<string, unknown>;
+  /** Set (in memory only) on the stand-in for a record that could not be read: why. */
+  broken?: string;
+}
+
+const strs = arr(str);
+
+/** The one schema of a container's state.json. */
+export const CONTAINER_SCHEMA: Schema<unknown> = obj(
+  {
+    id: str,
+    name: str,
+    image: str,
+    imageId: str,
+    created: str,
+    path: str,
+    args: strs,
+    config: obj(
+      { env: strs, cwd: str, hostname: str, tty: bool, interactive: bool },
+      { user: str, entrypoint: nullable(strs), cmd: nullable(strs) },
+    ),
+    mounts: arr(obj({ source: str, destination: str, readOnly: bool, type: oneOf("bind", "tmpfs") }, { options: str })),
+    storage: obj({ driver: oneOf("overlay", "aufs", "vfs"), lowerdirs: strs }),
+    autoRemove: bool,
+    state: obj(
+      { status: oneOf(...STATUSES.filter((s) => s !== "dead")), pid: num, exitCode: num, oomKilled: bool },
+      {
+        pidStart: str, exitUnknown: bool, startedAt: str, finishedAt: str, error: str, bootId: str, watcherPid: num, watcherStart: str,
+      },
+    ),
+  },
+  {
+    cgroupPaths: obj({ version: oneOf("v1", "v2") }, { path: str, paths: record(str) }),
+    security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool }),
+    resources: record(any),
+    extra: record(any),
+  },
+);
+
+const ID_RE = /^[a-f0-9]{64}$/;
+const CREATING = ".creating-";
+/** Bytes of the pre-allocated exit file (see recordExitInPlace). */
+const EXIT_FILE_SIZE = 512;
+
+/**
+ * The stand-in for a record that cannot be read: status "dead" with the reason, what could be
+ * salvaged from the text (name, image, created), and nothing else, so no start, exec or
+ * state change can act on it; `rm` removes it.
+ */
+export function deadRecord(id: string, reason: string, text = "", created?: string): ContainerState {
+  const field = (k: string) => new RegExp(`"${k}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`).exec(text)?.[1];
+  const name = field("name");
+  return {
+    id,
+    name: name && NAME_RE.test(name) ? name : "",
+    image: field("image") ?? "",
+    imageId: "",
+    created: field("created") ?? created ?? new Date(0).toISOString(),
+    path: "",
+    args: [],
+    config: { env: [], cwd: "/", hostname: "", tty: false, interactive: false },
+    mounts: [],
+    storage: { driver: "vfs", lowerdirs: [] },
+    autoRemove: false,
+    state: { status: "dead", pid: 0, exitCode: 0, oomKilled: false, error: reason },
+    broken: reason,
+  };
 }
 
 export class ContainerStore {
@@ -85,11 +158,18 @@ export class ContainerStore {
     return withLock(join(this.dir, id, ".lock"), fn);
   }
 
-  load(id: string): ContainerState | undefined {
-    return readJson<ContainerState>(this.stateFile(id));
+  /**
+   * The container's record: undefined when there is no such container directory, a "dead"
+   * stand-in (see deadRecord) when its state.json is missing or does not match the schema.
+   * An exit the watcher could only keep in its exit file is applied, unless `raw`.
+   */
+  load(id: string, opts: { raw?: boolean } = {}): ContainerState | undefined {
+    return loadRecordAt(this.containerDir(id), id, opts.raw);
   }
 
   save(st: ContainerState): void {
+    // A stand-in must never replace what is left of the real record.
+    if (st.broken) throw new UserError(`container ${st.id} has an unreadable record (${st.broken}): remove it with minid rm -f`);
     writeJsonAtomic(this.stateFile(st.id), st);
   }
 
@@ -104,11 +184,12 @@ export class ContainerStore {
     });
   }
 
+  /** Every container, unreadable ones as "dead" stand-ins. */
   list(): ContainerState[] {
     if (!existsSync(this.dir)) return [];
     const out: ContainerState[] = [];
     for (const name of readdirSync(this.dir)) {
-      if (!/^[a-f0-9]{64}$/.test(name)) continue;
+      if (!ID_RE.test(name)) continue;
       const st = this.load(name);
       if (st) out.push(st);
     }
@@ -116,8 +197,9 @@ export class ContainerStore {
   }
 
   /**
-   * Register a new container: name uniqueness is checked and the directory with its first
-   * state document is created while holding the names lock.
+   * Register a new container: name uniqueness is checked and the directory is published
+   * while holding the names lock. The directory is built aside (state and lock file) and
+   * renamed into place, so a create that fails (a full disk) leaves nothing under an id.
    */
   create(st: ContainerState): void {
     if (st.name && !NAME_RE.test(st.name)) {
@@ -134,15 +216,24 @@ export class ContainerStore {
           `Conflict. The container name "/${st.name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
         );
       }
-      mkdirp(this.containerDir(st.id), 0o700);
-      this.save(st);
+      const staging = join(this.dir, `${CREATING}${st.id}-${process.pid}`);
+      try {
+        mkdirp(staging, 0o700);
+        // The lock file exists from the start: locking never needs space later (rm on a full disk).
+        closeSync(openSync(join(staging, ".lock"), "w", 0o600));
+        writeJsonAtomic(join(staging, "state.json"), st);
+        renameSync(staging, this.containerDir(st.id));
+      } catch (e) {
+        removeTree(staging);
+        throw e;
+      }
     });
   }
 
   /** Find by full id, unique id prefix or name. */
   find(ref: string): ContainerState {
     const all = this.list();
-    const byName = all.find((c) => c.name === ref || `/${c.name}` === ref);
+    const byName = all.find((c) => c.name && (c.name === ref || `/${c.name}` === ref));
     if (byName) return byName;
     if (/^[a-f0-9]+$/.test(ref)) {
       const matches = all.filter((c) => c.id.startsWith(ref));
@@ -158,6 +249,108 @@ export class ContainerStore {
     removeTree(join(dir, "state.json"));
     removeTree(dir);
   }
+
+  /** Directories of creates that were interrupted (their process is gone). */
+  abandonedCreates(): string[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((n) => n.startsWith(CREATING))
+      .filter((n) => {
+        const pid = Number(/-(\d+)$/.exec(n)?.[1]);
+        return !(pid && pid !== process.pid && existsSync(`/proc/${pid}`));
+      })
+      .map((n) => join(this.dir, n));
+  }
+}
+
+/** Read and check the record in `dir` (a container directory or a tombstone). */
+export function loadRecordAt(dir: string, id: string, raw = false): ContainerState | undefined {
+  const file = join(dir, "state.json");
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e: any) {
+    if (e?.code !== "ENOENT") return deadRecord(id, `cannot read state.json: ${e?.message ?? e}`);
+    if (!existsSync(dir)) return undefined;
+    return deadRecord(id, "state.json is missing (an interrupted create or remove)", "", mtimeOf(dir));
+  }
+  let st: ContainerState;
+  try {
+    st = parseRecord(CONTAINER_SCHEMA, text, "state.json") as ContainerState;
+  } catch (e) {
+    if (!(e instanceof BadRecordError)) throw e;
+    return deadRecord(id, `state.json: ${e.reason}`, text, mtimeOf(dir));
+  }
+  if (st.id !== id) return deadRecord(id, `state.json names another container (${String(st.id).slice(0, 12)})`, text, mtimeOf(dir));
+  return raw ? st : withExitInPlace(dir, st);
+}
+
+function mtimeOf(path: string): string | undefined {
+  try {
+    return statSync(path).mtime.toISOString();
+  } catch {
+    return undefined;
+  }
+}
+
+// ---- the exit kept in a pre-allocated file ----
+// The watcher records an exit by replacing state.json, which needs free space. On a full
+// disk it writes the exit into exit.json instead: a file it allocated when the container
+// started, overwritten in place, which needs no new block. The record is read through it
+// until the watcher manages to write state.json again.
+
+function exitFile(dir: string): string {
+  return join(dir, "exit.json");
+}
+
+/** Allocate the exit file (when the container starts: space is needed now, not at the exit). */
+export function preallocateExitFile(dir: string): void {
+  const fd = openSync(exitFile(dir), constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, 0o600);
+  try {
+    writeSync(fd, Buffer.alloc(EXIT_FILE_SIZE, 0x20));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Overwrite the pre-allocated exit file with `exit` (no new space needed); false when it cannot. */
+export function recordExitInPlace(dir: string, exit: { pid: number; exitCode: number; oomKilled?: boolean; finishedAt: string }): boolean {
+  const text = JSON.stringify(exit);
+  if (text.length > EXIT_FILE_SIZE) return false;
+  let fd: number;
+  try {
+    fd = openSync(exitFile(dir), constants.O_WRONLY);
+  } catch {
+    return false;
+  }
+  try {
+    const b = Buffer.alloc(EXIT_FILE_SIZE, 0x20);
+    b.write(text);
+    return writeSync(fd, b, 0, b.length, 0) === b.length;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function withExitInPlace(dir: string, st: ContainerState): ContainerState {
+  const s = st.state;
+  if ((s.status !== "running" && s.status !== "paused") || isAlive(containerProc(st))) return st;
+  let text: string;
+  try {
+    text = readFileSync(exitFile(dir), "utf8").trim();
+  } catch {
+    return st;
+  }
+  if (!text) return st;
+  try {
+    const e = JSON.parse(text) as { pid: number; exitCode: number; oomKilled?: boolean; finishedAt: string };
+    if (e.pid !== s.pid || typeof e.exitCode !== "number") return st;
+    return { ...st, state: exitedState(s, e) };
+  } catch {
+    return st; // torn mid-write: the watcher's next attempt settles it
+  }
 }
 
 function unusedRandomName(taken: Set<string>): string {
@@ -168,28 +361,3 @@ function unusedRandomName(taken: Set<string>): string {
   return `${randomName()}_${Date.now() % 1000}`;
 }
 
-/** Field 22 of /proc/PID/stat: the process start time, stable for the life of the PID. */
-export function processStartTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // comm (field 2) may contain spaces and parentheses: split after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** True when the process recorded in state still runs (same PID and same start time, not a zombie). */
-export function isProcessAlive(pid: number, start: string | undefined): boolean {
-  if (!pid) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  } catch {
-    return false;
-  }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  if (fields[0] === "Z" || fields[0] === "X") return false;
-  return start === undefined || fields[19] === start;
-}

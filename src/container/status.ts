@@ -1,27 +1,15 @@
-// What a container's state really is now, whatever the document last said: a recorded
-// "running" whose PID is gone (or reused by another process) is reported as exited.
+// How a container's state reads to a user: Docker's STATUS column, and the state after a
+// watcher that is recording an exit has finished. What a record means is lifecycle.ts's
+// answer (observe); this file only waits for it and words it.
 import type { ContainerState } from "./state.ts";
 import type { Engine } from "../engine.ts";
 import { containerProc, isAlive } from "./proc.ts";
-import { ago, humanDuration } from "../cli/format.ts";
+import { observe, isRunning } from "./lifecycle.ts";
+import { ago, humanDuration } from "../util/duration.ts";
 
-/**
- * The state as it is now. A recorded "running" whose process is gone (died with its watcher,
- * PID reused, host rebooted) is exited; when its exit was never recorded the code is 255.
- */
-export function liveState(st: ContainerState): ContainerState["state"] {
-  const s = st.state;
-  if ((s.status === "running" || s.status === "paused") && !isAlive(containerProc(st))) {
-    const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
-    return { ...s, status: "exited", pid: 0, exitCode: s.exitCode || 255, finishedAt: finished };
-  }
-  return s;
-}
-
-export function isRunning(st: ContainerState): boolean {
-  const s = liveState(st).status;
-  return s === "running" || s === "paused";
-}
+/** The state as it is now (lifecycle.ts's observe). */
+export const liveState = observe;
+export { isRunning };
 
 /**
  * Like liveState, but when the container has just exited and its watcher is still alive
@@ -30,24 +18,34 @@ export function isRunning(st: ContainerState): boolean {
 export function settledState(engine: Engine, st: ContainerState, waitMs = 2000): ContainerState {
   const s = st.state;
   if ((s.status !== "running" && s.status !== "paused") || isAlive(containerProc(st))) return st;
-  const { shimRunning } = require("./locks.ts") as typeof import("./locks.ts");
+  const { watcherRunning } = require("./locks.ts") as typeof import("./locks.ts");
   const deadline = Date.now() + waitMs;
-  while (Date.now() < deadline && shimRunning(engine.containers, st.id)) Bun.sleepSync(5);
-  return engine.containers.load(st.id) ?? st;
+  for (;;) {
+    const cur = engine.containers.load(st.id) ?? st;
+    // recorded (state.json, or the watcher's in-place exit file on a full disk)
+    if (cur.state.status !== "running" && cur.state.status !== "paused") return cur;
+    if (Date.now() >= deadline || !watcherRunning(engine.containers, st.id)) return cur;
+    Bun.sleepSync(5);
+  }
 }
 
-/** Docker's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created". */
+/** Docker's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created", "Dead". */
 export function statusText(st: ContainerState, now = Date.now()): string {
-  const s = liveState(st);
+  const s = observe(st);
   switch (s.status) {
     case "running":
       return `Up ${humanDuration(now - Date.parse(s.startedAt ?? st.created))}`;
     case "paused":
       return `Up ${humanDuration(now - Date.parse(s.startedAt ?? st.created))} (Paused)`;
+    case "restarting":
+      return `Restarting (${s.exitCode}) ${ago(s.finishedAt, now)}`;
     case "exited":
-      return `Exited (${s.exitCode}) ${ago(s.finishedAt, now)}`;
+      // A code nobody saw is not shown as the container's.
+      return `Exited (${s.exitUnknown ? "unknown" : s.exitCode}) ${ago(s.finishedAt, now)}`;
     case "removing":
       return "Removal In Progress";
+    case "dead":
+      return `Dead (${s.error ?? "unreadable record"})`;
     default:
       return "Created";
   }

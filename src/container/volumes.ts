@@ -2,7 +2,7 @@
 // spec leaves no trace.
 import { isAbsolute, normalize } from "node:path";
 import { UserError } from "../util/errors.ts";
-import type { MountSpec } from "./spec.ts";
+import type { MountSpec } from "../spec/init-spec.ts";
 import { MS, parseTmpfsOptions } from "../linux/tmpfs-options.ts";
 
 const MODES = new Set(["ro", "rw"]);

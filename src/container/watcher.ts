@@ -1,19 +1,28 @@
-// Starting a container's watcher (`minid _shim`, see shim.ts). Kept apart and light so that
+// Starting a container's watcher (`minid _watcher`, see watcher-main.ts). Kept apart and light so that
 // `run` can start the watcher first thing: its start-up then overlaps the creation of the
 // container, which it is told about once it exists (over fd 3, like everything else).
 import { writeSync } from "node:fs";
 import { selfCommand } from "./self.ts";
 import { JsonLines } from "./fdio.ts";
-import type { ShimRequest } from "./shim.ts";
 
-export const SHIM_ENV = "MINID_SHIM";
-/** SHIM_ENV value of a watcher started before its container exists. */
+/** What a watcher is told about its container (in WATCHER_ENV, or on fd 3 when pre-started). */
+export interface WatcherRequest {
+  root: string;
+  id: string;
+  /** Wait for the starting CLI to attach before starting the container (run without -d). */
+  attach: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+export const WATCHER_ENV = "MINID_WATCHER";
+/** WATCHER_ENV value of a watcher started before its container exists. */
 export const PRESTART = "-";
 
 /** A watcher process and its report channel (fd 3 on its side). */
 export interface Watcher {
   reports: JsonLines;
-  send(req: ShimRequest): void;
+  send(req: WatcherRequest): void;
   /** Give up on a pre-started watcher: it exits on EOF. */
   cancel(): void;
 }
@@ -21,14 +30,14 @@ export interface Watcher {
 export function spawnWatcher(envValue: string, stderr: number | "ignore", extra: Record<string, string> = {}): Watcher {
   const env: Record<string, string> = {
     ...extra,
-    [SHIM_ENV]: envValue,
+    [WATCHER_ENV]: envValue,
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
     // The watcher is I/O-bound: JSC's optimising JITs would only cost it memory.
     BUN_JSC_useDFGJIT: "false",
     BUN_JSC_useFTLJIT: "false",
   };
-  for (const k of ["MINID_TRACE", "MINID_SHIM_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
-  const proc = Bun.spawn([...selfCommand("_shim")], {
+  for (const k of ["MINID_TRACE", "MINID_WATCHER_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
+  const proc = Bun.spawn([...selfCommand("_watcher")], {
     env,
     stdio: ["ignore", "ignore", stderr, "pipe"] as any,
     detached: true,
@@ -51,5 +60,5 @@ export function spawnWatcher(envValue: string, stderr: number | "ignore", extra:
 export function prestartWatcher(mode: { tty: boolean; interactive: boolean; cols?: number; rows?: number }): Watcher {
   // Until it knows its container (and log), its errors have nowhere to go; with MINID_TRACE
   // its milestones go to our stderr.
-  return spawnWatcher(PRESTART, process.env.MINID_TRACE === "1" ? 2 : "ignore", { MINID_SHIM_MODE: JSON.stringify(mode) });
+  return spawnWatcher(PRESTART, process.env.MINID_TRACE === "1" ? 2 : "ignore", { MINID_WATCHER_MODE: JSON.stringify(mode) });
 }

@@ -5,11 +5,9 @@ import { join } from "node:path";
 import { mkdirp, readJson, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { normalizeRegistry } from "./registry/endpoint.ts";
+import type { Credentials } from "./registry/credentials.ts";
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials };
 
 interface AuthFile {
   auths: Record<string, { auth?: string; username?: string; password?: string }>;

@@ -1,8 +1,9 @@
 // `minid commit`: a container's changes become a new layer on top of its image's layers.
 //
-// overlay: the upper directory is the diff (whiteouts and opaque dirs in overlay spelling);
-// writeLayerTar turns it into an OCI layer tar. vfs (and overlay with redirect_dir/metacopy,
-// whose upper is not a plain diff): diff.ts compares the full tree with the layers.
+// The storage driver says where the changes are: a directory that is the diff (overlay's
+// upper, whiteouts and opaque dirs in overlay spelling; aufs's branch), which writeLayerTar
+// turns into an OCI layer tar, or none (vfs, overlay with redirect_dir/metacopy), and diff.ts
+// compares the full tree with the layers.
 // The tar is then applied with applyLayer into the layer store, so the stored layer is exactly
 // what the tar says, and the blob, the layer and the image are published by rename.
 //
@@ -10,7 +11,7 @@
 // mount namespace) and what minid created only to mount over (empty /etc/hosts, /etc/hostname,
 // /etc/resolv.conf files, empty /proc, /sys, /dev and volume mount point directories) when the
 // image does not have them.
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, type Stats } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, type Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -21,7 +22,10 @@ import { parseReference } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 import { lgetxattr } from "../linux/libc.ts";
-import { containerUpper, withMergedView } from "./export.ts";
+import { S_IFDIR, S_IFMT, S_IFREG, TreeDir, withEntryAt } from "../storage/safe-tree.ts";
+import { withMergedView } from "./export.ts";
+import { driverByName } from "../storage/select.ts";
+import { diffIdOfLayerTree } from "../storage/layout.ts";
 
 export interface CommitOptions {
   container: string;
@@ -76,6 +80,8 @@ export function lowerExists(layers: string[]): Exists {
             try {
               const s = lstatSync(q);
               if (s.isCharacterDevice() && s.rdev === 0) found = false;
+              // A symlink on the way is not a directory: never look through it.
+              else if (m < parts.length - 1 && !s.isDirectory()) found = false;
             } catch {
               found = false;
             }
@@ -98,40 +104,42 @@ export function lowerExists(layers: string[]): Exists {
  */
 export function mountArtifacts(tree: string, mountTargets: string[], inLower: Exists): Set<string> {
   const out = new Set<string>();
-  const stat = (rel: string) => {
-    try {
-      return lstatSync(join(tree, rel));
-    } catch {
-      return undefined;
-    }
-  };
+  // The tree may be a running container's: read it through fds, never following its symlinks.
+  const root = TreeDir.open(tree);
+  const probe = (rel: string) =>
+    withEntryAt(root, rel, (e) => {
+      if (!e) return undefined;
+      const fmt = e.st.mode & S_IFMT;
+      if (fmt !== S_IFDIR) return { dir: false, file: fmt === S_IFREG, size: e.st.size, names: [] as string[] };
+      const d = e.openDir();
+      try {
+        return { dir: true, file: false, size: 0, names: d.names().map((n) => Buffer.from(n, "latin1").toString("utf8")) };
+      } finally {
+        d.close();
+      }
+    });
   const consider = (rel: string, kind: "file" | "dir" | "any") => {
-    const st = stat(rel);
+    const st = probe(rel);
     if (!st || inLower(rel)) return;
-    if (kind === "any") kind = st.isDirectory() ? "dir" : "file";
-    if (kind === "file" && !(st.isFile() && st.size === 0)) return;
+    if (kind === "any") kind = st.dir ? "dir" : "file";
+    if (kind === "file" && !(st.file && st.size === 0)) return;
     if (kind === "dir") {
-      if (!st.isDirectory()) return;
-      if (!readdirSync(join(tree, rel)).every((n) => out.has(`${rel}/${n}`))) return;
+      if (!st.dir) return;
+      if (!st.names.every((n) => out.has(`${rel}/${n}`))) return;
     }
     out.add(rel);
     // A parent created only to hold this mount point goes too.
     const parent = dirname(rel);
     if (parent !== "." && parent !== "/") consider(parent, "dir");
   };
-  for (const f of ETC_MOUNTS) consider(f, "file");
-  for (const d of SYSTEM_MOUNTS) consider(d, "dir");
-  for (const t of mountTargets) consider(t, "any"); // a file volume's target is an empty file
-  return out;
-}
-
-function overlayFeatureOn(name: string): boolean {
   try {
-    const v = readFileSync(`/sys/module/overlay/parameters/${name}`, "utf8").trim();
-    return v === "Y" || v === "on" || v === "follow";
-  } catch {
-    return false;
+    for (const f of ETC_MOUNTS) consider(f, "file");
+    for (const d of SYSTEM_MOUNTS) consider(d, "dir");
+    for (const t of mountTargets) consider(t, "any"); // a file volume's target is an empty file
+  } finally {
+    root.close();
   }
+  return out;
 }
 
 /** The container's config as the new image's: docker commits what the container runs with. */
@@ -193,79 +201,93 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
   store.sweep();
   // The layers the container stacks are the parent: they are named by DiffID in the store.
   const parentLayers = st.storage.lowerdirs.map((d) => {
-    const diffId = `sha256:${basename(dirname(d))}`;
-    const rec = store.getLayer(diffId);
-    if (!rec) throw new UserError(`the image layer ${diffId} of container ${st.name} is missing from the store`);
+    const diffId = diffIdOfLayerTree(d);
+    const rec = diffId ? store.getLayer(diffId) : undefined;
+    if (!rec) throw new UserError(`the image layer ${diffId ?? d} of container ${st.name} is missing from the store`);
     return rec;
   });
   store.pin(parentLayers.flatMap((l) => [l.diffId, l.digest]));
   const parentImg = store.getImage(st.imageId);
   const parentCfg: ImageConfig = parentImg ? store.getConfig(parentImg) : emptyConfig();
 
-  const rec = await writeContainerLayer(engine, st);
-  const created = new Date().toISOString();
-  const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
-  config.created = created;
-  config.architecture ??= "amd64";
-  config.os ??= "linux";
-  config.config = commitConfig(parentCfg.config, st);
-  for (const c of opts.changes ?? []) applyChange(config.config, c);
-  if (opts.author) config.author = opts.author;
-  else delete config.author;
-  if (opts.message) config.comment = opts.message;
-  else delete config.comment;
-  config.container = st.id;
-  config.rootfs = { type: "layers", diff_ids: [...parentLayers.map((l) => l.diffId), rec.diffId] };
-  const entry: HistoryEntry = { created, created_by: [st.path, ...st.args].join(" ") };
-  if (opts.author) entry.author = opts.author;
-  if (opts.message) entry.comment = opts.message;
-  config.history = [...(Array.isArray(parentCfg.history) ? parentCfg.history : []), entry];
-  const layers = [...parentLayers, rec].map((l) => ({ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.compressedSize }));
-  const img = store.createImage(config, layers);
-  if (opts.reference) store.setTag(opts.reference, img.id);
-  return img;
+  const staging = store.scratch("commit");
+  const tarFile = `${staging}.tar`;
+  try {
+    const rec = await writeLayerOf(engine, st, staging, tarFile);
+
+    const created = new Date().toISOString();
+    const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
+    config.created = created;
+    config.architecture ??= "amd64";
+    config.os ??= "linux";
+    config.config = commitConfig(parentCfg.config, st);
+    for (const c of opts.changes ?? []) applyChange(config.config, c);
+    if (opts.author) config.author = opts.author;
+    else delete config.author;
+    if (opts.message) config.comment = opts.message;
+    else delete config.comment;
+    config.container = st.id;
+    config.rootfs = { type: "layers", diff_ids: [...parentLayers.map((l) => l.diffId), rec.diffId] };
+    const entry: HistoryEntry = { created, created_by: [st.path, ...st.args].join(" ") };
+    if (opts.author) entry.author = opts.author;
+    if (opts.message) entry.comment = opts.message;
+    config.history = [...(Array.isArray(parentCfg.history) ? parentCfg.history : []), entry];
+    const layers = [...parentLayers, rec].map((l) => ({ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.compressedSize }));
+    const [img] = store.publish({
+      layers: [{ rec, blob: tarFile, dir: staging }],
+      reuse: parentLayers.map((l) => l.diffId),
+      images: [{ config, layers, tags: opts.reference ? [opts.reference] : [] }],
+    });
+    return img!;
+  } finally {
+    removeTree(staging);
+    removeTree(tarFile);
+  }
 }
 
 /**
- * The container's changes as a new stored layer (published by rename, pinned for this
- * process). Also used by `build` for each RUN and COPY step.
+ * The container's changes as a layer tar (`tarFile`) with an empty staging directory for its
+ * unpacked tree; the caller publishes both and removes what is left.
+ */
+async function writeLayerOf(engine: Engine, st: ContainerState, staging: string, tarFile: string): Promise<LayerRecord> {
+  const driver = driverByName(st.storage.driver);
+  const source = driver.changes(engine.containers.containerDir(st.id));
+  const inLower = lowerExists(st.storage.lowerdirs);
+  const targets = st.mounts.map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
+  mkdirSync(staging, { mode: 0o700 });
+  const { writeLayerTar } = await import("./layer-write.ts");
+  const written = await frozen(st, async () => {
+    if (source.kind === "upper") {
+      const skip = mountArtifacts(source.dir, targets, inLower);
+      for (const n of source.skip) skip.add(n);
+      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip) });
+    }
+    return withMergedView(engine, st, async (root) => {
+      const skip = mountArtifacts(root, targets, inLower);
+      const { diffTree } = await import("./diff.ts");
+      diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
+      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true });
+    });
+  });
+  removeTree(join(staging, "changes"));
+
+  // The new layer is stored as the tar just written; like a pulled one it is unpacked once,
+  // when a container of the new image first needs it (store.ensureExtracted checks DiffID).
+  return layerRecordOf({ ...written, compression: "none" });
+}
+
+/**
+ * The container's changes as a new stored layer (published in one store operation, pinned
+ * for this process). `build` makes each RUN and COPY step's layer with it.
  */
 export async function writeContainerLayer(engine: Engine, st: ContainerState): Promise<LayerRecord> {
   const store = engine.images;
-  const upper = containerUpper(engine, st);
-  const inLower = lowerExists(st.storage.lowerdirs);
-  const targets = st.mounts.map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
   const staging = store.scratch("commit");
   const tarFile = `${staging}.tar`;
-  mkdirSync(staging, { mode: 0o700 });
   try {
-    const { writeLayerTar } = await import("./layer-write.ts");
-    // MINID_NAIVE_DIFF=1 forces the full-tree comparison (tests use it to cover that path).
-    const naive =
-      st.storage.driver === "vfs" ||
-      (st.storage.driver === "overlay" &&
-        (process.env.MINID_NAIVE_DIFF === "1" || overlayFeatureOn("redirect_dir") || overlayFeatureOn("metacopy")));
-    const written = await frozen(st, async () => {
-      if (!naive) {
-        const skip = mountArtifacts(upper, targets, inLower);
-        if (st.storage.driver === "aufs") for (const n of [".wh..wh.plnk", ".wh..wh.aufs", ".wh..wh.orph"]) skip.add(n);
-        return writeLayerTar(upper, tarFile, { overlayWhiteouts: st.storage.driver === "overlay", exclude: under(skip) });
-      }
-      return withMergedView(engine, st, async (root) => {
-        const skip = mountArtifacts(root, targets, inLower);
-        const { diffTree } = await import("./diff.ts");
-        diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
-        return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true });
-      });
-    });
-    removeTree(join(staging, "changes"));
-
-    // The new layer is stored as the tar just written; like a pulled one it is unpacked once,
-    // when a container of the new image first needs it (store.ensureExtracted checks DiffID).
-    const rec = layerRecordOf({ ...written, compression: "none" });
-    store.pin([rec.diffId, rec.digest]);
-    store.adoptBlob(tarFile, rec.digest);
-    return store.commitLayer(staging, rec);
+    const rec = await writeLayerOf(engine, st, staging, tarFile);
+    store.publish({ layers: [{ rec, blob: tarFile, dir: staging }], images: [] });
+    return rec;
   } finally {
     removeTree(staging);
     removeTree(tarFile);

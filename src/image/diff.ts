@@ -13,9 +13,13 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import {
-  AT_FDCWD, S_IFBLK, S_IFCHR, S_IFIFO, chmod, lchown, lgetxattr, llistxattr, lsetxattr, lutimes, mknodat, symlinkat,
+  AT_EMPTY_PATH, AT_FDCWD, S_IFBLK, S_IFCHR, S_IFIFO, S_IFREG, chmod, fsat, lchown, lgetxattr, llistxattr, lsetxattr,
+  lutimes, makedev64, mknodat,
 } from "../linux/libc.ts";
 import { isWhiteout } from "../storage/copy-tree.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, TreeDir, TreeEntry, inodeKey, type TreeStat } from "../storage/safe-tree.ts";
+
+const S_IFSOCK = 0o140000;
 
 const OPAQUE = "trusted.overlay.opaque";
 
@@ -91,25 +95,29 @@ function xattrs(path: string): Map<string, string> {
   return m;
 }
 
-function sameXattrs(a: string, b: string): boolean {
-  const x = xattrs(a);
-  const y = xattrs(b);
+/** Whether the tree's entry `u` equals the lower entry `l` (what docker's naive diff compares). */
+function sameEntry(u: TreeEntry | TreeDir, l: LowerEntry): boolean {
+  const a = u.st;
+  const b = l.st;
+  if (a.mode !== Number(b.mode) || a.uid !== Number(b.uid) || a.gid !== Number(b.gid)) return false;
+  if (a.mtimeNs !== b.mtimeNs) return false;
+  const fmt = a.mode & S_IFMT;
+  if (fmt !== S_IFDIR && a.size !== Number(b.size)) return false;
+  if ((fmt === S_IFCHR || fmt === S_IFBLK) && makedev64(a.rdevMajor, a.rdevMinor) !== b.rdev) return false;
+  if (fmt === S_IFLNK && u instanceof TreeEntry && !u.readlink().equals(readlinkSync(l.path, { encoding: "buffer" }))) {
+    return false;
+  }
+  const x = treeXattrs(u);
+  const y = xattrs(l.path);
   if (x.size !== y.size) return false;
   for (const [k, v] of x) if (y.get(k) !== v) return false;
   return true;
 }
 
-const TYPE_MASK = 0o170000n;
-
-function sameEntry(aPath: string, a: BigIntStats, bPath: string, b: BigIntStats): boolean {
-  if ((a.mode & TYPE_MASK) !== (b.mode & TYPE_MASK)) return false;
-  if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid) return false;
-  if (!a.isDirectory()) {
-    if (a.size !== b.size || a.mtimeNs !== b.mtimeNs) return false;
-  } else if (a.mtimeNs !== b.mtimeNs) return false;
-  if ((a.isCharacterDevice() || a.isBlockDevice()) && a.rdev !== b.rdev) return false;
-  if (a.isSymbolicLink() && readlinkSync(aPath) !== readlinkSync(bPath)) return false;
-  return sameXattrs(aPath, bPath);
+function treeXattrs(u: TreeEntry | TreeDir): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [n, v] of u.xattrs()) if (!n.startsWith("trusted.overlay.")) m.set(n, v.toString("base64"));
+  return m;
 }
 
 export interface DiffOptions {
@@ -124,24 +132,36 @@ export interface DiffStats {
 
 /**
  * Write the changes of `tree` over `layers` (lowest first, overlay form) into `out` (created)
- * as an overlay-form directory.
+ * as an overlay-form directory. `tree` may be a running container's root: it is read through
+ * fds without following any of its symlinks (storage/safe-tree.ts).
  */
 export function diffTree(tree: string, layers: string[], out: string, opts: DiffOptions = {}): DiffStats {
-  const d = new Differ(tree, out, opts);
-  mkdirSync(out, { mode: 0o755 });
-  d.dir("", [...layers].reverse().filter((l) => lstat(l)?.isDirectory()));
-  d.finish();
-  return d.stats;
+  const root = TreeDir.open(tree);
+  try {
+    const d = new Differ(root, out, opts);
+    mkdirSync(out, { mode: 0o755 });
+    d.dir("", root, [...layers].reverse().filter((l) => lstat(l)?.isDirectory()));
+    d.finish();
+    return d.stats;
+  } finally {
+    root.close();
+  }
 }
+
+// Names as the lower side spells them (UTF-8 strings) and as the tree's fds take them (bytes).
+const toLatin1 = (name: string) => Buffer.from(name, "utf8").toString("latin1");
+const fromLatin1 = (name: string) => Buffer.from(name, "latin1").toString("utf8");
 
 class Differ {
   stats: DiffStats = { changed: 0, deleted: 0 };
   private made = new Set<string>([""]);
   /** Directories created in `out`, whose times are set last (creating children moves them). */
-  private dirTimes: [string, BigIntStats][] = [];
+  private dirTimes: [string, TreeStat][] = [];
   private links = new Map<string, string>();
+  /** The tree's directories on the current path, by relative path, for their metadata. */
+  private open = new Map<string, TreeDir>();
   constructor(
-    private tree: string,
+    private root: TreeDir,
     private out: string,
     private opts: DiffOptions,
   ) {}
@@ -150,10 +170,10 @@ class Differ {
     return Boolean(rel && this.opts.exclude?.(rel));
   }
 
-  dir(rel: string, sources: string[]): void {
+  dir(rel: string, here: TreeDir, sources: string[]): void {
+    this.open.set(rel, here);
     const lower = mergedChildren(sources);
-    const here = join(this.tree, rel);
-    const names = readdirSync(here);
+    const names = here.names().map(fromLatin1);
     const seen = new Set(names);
     for (const [name] of lower) {
       const r = rel ? `${rel}/${name}` : name;
@@ -162,37 +182,45 @@ class Differ {
     for (const name of names) {
       const r = rel ? `${rel}/${name}` : name;
       if (this.excluded(r)) continue;
-      const p = join(here, name);
-      const u = lstat(p);
-      if (!u) continue;
+      const u = here.entry(toLatin1(name));
+      if (!u) continue; // gone since the listing
       const l = lower.get(name);
-      if (u.isDirectory()) {
-        if (l?.st.isDirectory()) {
-          if (!sameEntry(p, u, l.path, l.st)) this.ensureDir(r);
-          this.dir(r, l.sources);
-        } else {
-          this.ensureDir(r);
-          this.dir(r, []);
+      try {
+        if ((u.st.mode & S_IFMT) === S_IFDIR) {
+          const sub = u.openDir();
+          try {
+            if (l?.st.isDirectory()) {
+              if (!sameEntry(sub, l)) this.ensureDir(r, sub);
+              this.dir(r, sub, l.sources);
+            } else {
+              this.ensureDir(r, sub);
+              this.dir(r, sub, []);
+            }
+          } finally {
+            this.open.delete(r);
+            sub.close();
+          }
+          continue;
         }
-        continue;
+        if (l && sameEntry(u, l)) continue;
+        this.add(r, u);
+      } finally {
+        u.close();
       }
-      if (l && sameEntry(p, u, l.path, l.st)) continue;
-      this.add(r, p, u);
     }
   }
 
   /** Create the directory `rel` in out (and its parents) with the tree's metadata. */
-  private ensureDir(rel: string): void {
+  private ensureDir(rel: string, src = this.open.get(rel)): void {
     if (this.made.has(rel)) return;
     const slash = rel.lastIndexOf("/");
     this.ensureDir(slash < 0 ? "" : rel.slice(0, slash));
-    const src = join(this.tree, rel);
+    if (!src) throw new Error(`diff: ${rel} is not on the walk`);
     const dst = join(this.out, rel);
-    const st = lstatSync(src, { bigint: true });
     mkdirSync(dst, { mode: 0o700 });
-    copyMeta(src, dst, st);
+    copyMeta(dst, src.st, src.xattrs());
     this.made.add(rel);
-    this.dirTimes.push([dst, st]);
+    this.dirTimes.push([dst, src.st]);
     this.stats.changed++;
   }
 
@@ -203,48 +231,51 @@ class Differ {
     this.stats.deleted++;
   }
 
-  private add(rel: string, src: string, st: BigIntStats): void {
+  private add(rel: string, u: TreeEntry): void {
     const slash = rel.lastIndexOf("/");
     this.ensureDir(slash < 0 ? "" : rel.slice(0, slash));
     const dst = join(this.out, rel);
+    const st = u.st;
+    const fmt = st.mode & S_IFMT;
     this.stats.changed++;
-    if (st.isSocket()) return; // not content
+    if (fmt === S_IFSOCK) return; // not content
     try {
-      linkSync(src, dst); // same inode: content and every attribute come along
+      // The held inode itself (AT_EMPTY_PATH): content and every attribute come along, and a
+      // name swapped meanwhile cannot substitute another file.
+      fsat.linkat(u.fd, "", AT_FDCWD, dst, AT_EMPTY_PATH);
       return;
     } catch (e: any) {
-      if (e?.code !== "EXDEV" && e?.code !== "EPERM" && e?.code !== "EMLINK") throw e;
+      if (!["EXDEV", "EPERM", "EMLINK", "ENOENT"].includes(e?.code)) throw e;
     }
-    const key = `${st.dev}:${st.ino}`;
-    const first = st.nlink > 1n ? this.links.get(key) : undefined;
+    const key = inodeKey(st);
+    const first = st.nlink > 1 ? this.links.get(key) : undefined;
     if (first) {
       linkSync(first, dst);
       return;
     }
-    if (st.isSymbolicLink()) symlinkat(readlinkSync(src), AT_FDCWD, dst);
-    else if (st.isFile()) copyFileSync(src, dst);
-    else if (st.isCharacterDevice()) mknodat(AT_FDCWD, dst, S_IFCHR | Number(st.mode & 0o7777n), Number(st.rdev));
-    else if (st.isBlockDevice()) mknodat(AT_FDCWD, dst, S_IFBLK | Number(st.mode & 0o7777n), Number(st.rdev));
-    else if (st.isFIFO()) mknodat(AT_FDCWD, dst, S_IFIFO | Number(st.mode & 0o7777n), 0);
-    if (st.nlink > 1n) this.links.set(key, dst);
-    copyMeta(src, dst, st);
+    const perm = st.mode & 0o7777;
+    if (fmt === S_IFLNK) fsat.symlinkat(u.readlink(), AT_FDCWD, dst);
+    else if (fmt === S_IFREG) copyFileSync(u.procPath, dst); // the held inode, reopened
+    else if (fmt === S_IFCHR) fsat.mknodat(AT_FDCWD, dst, S_IFCHR | perm, makedev64(st.rdevMajor, st.rdevMinor));
+    else if (fmt === S_IFBLK) fsat.mknodat(AT_FDCWD, dst, S_IFBLK | perm, makedev64(st.rdevMajor, st.rdevMinor));
+    else if (fmt === S_IFIFO) mknodat(AT_FDCWD, dst, S_IFIFO | perm, 0);
+    if (st.nlink > 1) this.links.set(key, dst);
+    copyMeta(dst, st, u.xattrs());
     lutimes(dst, st.atimeNs, st.mtimeNs);
   }
 
   finish(): void {
-    const root = lstatSync(this.tree, { bigint: true });
-    copyMeta(this.tree, this.out, root);
-    this.dirTimes.push([this.out, root]);
+    copyMeta(this.out, this.root.st, this.root.xattrs());
+    this.dirTimes.push([this.out, this.root.st]);
     for (const [p, st] of this.dirTimes.reverse()) lutimes(p, st.atimeNs, st.mtimeNs);
   }
 }
 
-function copyMeta(src: string, dst: string, st: BigIntStats): void {
-  lchown(dst, Number(st.uid), Number(st.gid));
-  for (const name of llistxattr(src)) {
+function copyMeta(dst: string, st: TreeStat, attrs: [string, Buffer][]): void {
+  lchown(dst, st.uid, st.gid);
+  for (const [name, v] of attrs) {
     if (name.startsWith("trusted.overlay.")) continue;
-    const v = lgetxattr(src, name);
-    if (v) lsetxattr(dst, name, v);
+    lsetxattr(dst, name, v);
   }
-  if (!st.isSymbolicLink()) chmod(dst, Number(st.mode & 0o7777n)); // after chown, which clears setuid
+  if ((st.mode & S_IFMT) !== S_IFLNK) chmod(dst, st.mode & 0o7777); // after chown, which clears setuid
 }

@@ -9,6 +9,7 @@ import { layerRecordOf, type ImageRecord } from "./store.ts";
 import { removeTree } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { parseReference } from "./reference.ts";
+import { LAYER_TREE } from "../storage/layout.ts";
 
 export interface ImportOptions {
   /** A path, "-" for stdin, or a Bun file (the embedded default image). */
@@ -37,7 +38,7 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
       const before = statSource(opts.source);
       const copy = copyFile(opts.source, blob);
       try {
-        res = await applyLayer(opts.source, join(staging, "diff"));
+        res = await applyLayer(opts.source, join(staging, LAYER_TREE));
       } finally {
         await copy.catch(() => {});
       }
@@ -48,20 +49,24 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
       }
     } else {
       await copySource(opts.source, blob);
-      res = await applyLayer(blob, join(staging, "diff"));
+      res = await applyLayer(blob, join(staging, LAYER_TREE));
     }
     const rec = layerRecordOf(res);
     const { mediaType } = rec;
-    store.adoptBlob(blob, res.digest);
-    store.commitLayer(staging, rec);
     const created = new Date().toISOString();
     config.created = created;
     config.rootfs.diff_ids = [res.diffId];
     const from = typeof opts.source === "string" ? opts.source : "the built-in image";
     config.history = [{ created, created_by: "minid import", comment: opts.message ?? `Imported from ${from}` }];
-    const img = store.createImage(config, [{ diffId: rec.diffId, digest: rec.digest, mediaType, size: rec.compressedSize }]);
-    if (opts.reference) store.setTag(opts.reference, img.id);
-    return img;
+    const [img] = store.publish({
+      layers: [{ rec, blob, dir: staging }],
+      images: [{
+        config,
+        layers: [{ diffId: rec.diffId, digest: rec.digest, mediaType, size: rec.compressedSize }],
+        tags: opts.reference ? [opts.reference] : [],
+      }],
+    });
+    return img!;
   } finally {
     removeTree(staging);
     removeTree(blob);

@@ -55,14 +55,6 @@ export function imageInspectObject(engine: Engine, img: ImageRecord): Record<str
     },
     RootFS: { Type: raw.rootfs?.type ?? "layers", Layers: raw.rootfs?.diff_ids ?? [] },
     Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
-    // The raw OCI config fields, for tools that want them as stored.
-    created: raw.created,
-    author: raw.author,
-    architecture: raw.architecture,
-    os: raw.os,
-    config: raw.config ?? {},
-    rootfs: raw.rootfs,
-    history,
   };
 }
 

@@ -8,6 +8,7 @@ import fs from "node:fs";
 import { isUtf8 } from "node:buffer";
 import type zlibT from "node:zlib";
 import * as libc from "../linux/libc.ts";
+import { S_IFDIR, S_IFLNK, S_IFMT, TreeDir, fgetxattrs, inodeKey, type TreeEntry, type TreeStat } from "../storage/safe-tree.ts";
 import { untilEvent } from "../util/stream-event.ts";
 
 export interface WriteOptions {
@@ -28,9 +29,6 @@ export interface WriteResult {
 }
 
 const CHUNK = 1 << 20;
-const S_IFMT = 0o170000;
-const S_IFDIR = 0o040000;
-const S_IFLNK = 0o120000;
 const MAX_OCTAL_12 = 0o77777777777;
 const MAX_OCTAL_8 = 0o7777777;
 
@@ -42,16 +40,16 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
   const tmp = `${out}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o644);
   let sink: Sink | undefined;
+  let root: TreeDir | undefined;
   try {
-    const self = fs.fstatSync(fd, { bigint: true });
     // node:zlib is imported only when needed: loading it costs ~30-50 ms.
     sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null);
-    const w = new Walker(sink, opts, `${self.dev}:${self.ino}`);
-    const root = Buffer.from(dir);
-    const rootSt = fs.lstatSync(root, { bigint: true });
-    if ((Number(rootSt.mode) & S_IFMT) !== S_IFDIR) throw new Error(`${dir} is not a directory`);
+    const w = new Walker(sink, opts, inodeKey(libc.statxAt(fd, null)));
+    // The tree may belong to a running container: it is read through fds from here on, never
+    // by path (storage/safe-tree.ts).
+    root = TreeDir.open(dir, { clone: true });
     // The root itself has no entry (layer tars name "etc/", not "./etc/"), but it can be opaque.
-    if (opts.overlayWhiteouts && isOpaque(root)) await w.opaqueMarker("", rootSt);
+    if (opts.overlayWhiteouts && root.xattrs().some(([k, v]) => k === OPAQUE && isY(v))) await w.opaqueMarker("", root.st);
     await w.walk(root, "");
     const res = await sink.finish();
     fs.closeSync(fd);
@@ -65,13 +63,13 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
     fs.rmSync(tmp, { force: true });
     const msg = (e as Error)?.message ?? String(e);
     throw new Error(`writing layer tar from ${dir} failed: ${msg.split("\n")[0]}`);
+  } finally {
+    root?.close();
   }
 }
 
-function isOpaque(p: Buffer): boolean {
-  const v = libc.fsat.lgetxattr(p, "trusted.overlay.opaque");
-  return v !== null && v.length === 1 && v[0] === 0x79; // "y"
-}
+const OPAQUE = "trusted.overlay.opaque";
+const isY = (v: Buffer) => v.length === 1 && v[0] === 0x79; // "y"
 
 interface Entry {
   name: Buffer;
@@ -97,105 +95,131 @@ class Walker {
     private readonly selfKey: string,
   ) {}
 
-  async walk(abs: Buffer, rel: string): Promise<void> {
+  async walk(dir: TreeDir, rel: string): Promise<void> {
     // Names as latin1 strings: one char per byte, so sort() is byte order and nothing is
     // lost for names that are not UTF-8.
-    const names = fs.readdirSync(abs, { encoding: "buffer" }).map((b) => b.toString("latin1"));
+    const names = dir.names();
     names.sort();
     for (const name of names) {
       const r = rel === "" ? name : `${rel}/${name}`;
       if (this.opts.exclude?.(display(r))) continue;
-      const p = Buffer.concat([abs, Buffer.from(`/${name}`, "latin1")]);
-      const st = fs.lstatSync(p, { bigint: true });
-      const key = `${st.dev}:${st.ino}`;
-      if (key === this.selfKey) continue; // our own output, if it is inside dir
-      const mode = Number(st.mode);
-      const fmt = mode & S_IFMT;
-      const e: Entry = {
-        name: Buffer.from(r, "latin1"),
-        type: 0x30,
-        mode: mode & 0o7777,
-        uid: Number(st.uid),
-        gid: Number(st.gid),
-        size: 0,
-        mtime: seconds(st.mtimeNs),
-      };
-
-      if (fmt === fs.constants.S_IFCHR && st.rdev === 0n && this.opts.overlayWhiteouts) {
-        // overlayfs whiteout -> OCI whiteout. Checked before hard links: overlay shares one
-        // whiteout inode between many names.
-        e.name = Buffer.from(rel === "" ? `.wh.${name}` : `${rel}/.wh.${name}`, "latin1");
-        e.mode = 0o600;
-        await this.sink.entry(e);
-        continue;
+      // Held as it is now; gone since the listing (a live tree) means not archived.
+      const ent = dir.entry(name);
+      if (!ent) continue;
+      let sub: TreeDir | undefined;
+      try {
+        sub = await this.entry(ent, rel, r);
+      } finally {
+        ent.close();
       }
-      let opaque = false;
-      const xattrs: [string, Buffer][] = [];
-      for (const x of libc.fsat.llistxattr(p)) {
-        const v = libc.fsat.lgetxattr(p, x);
-        if (v === null) continue;
-        if (x === "trusted.overlay.opaque") opaque = v.length === 1 && v[0] === 0x79;
-        if (!SKIP_XATTR.test(x)) xattrs.push([x, Buffer.from(v)]);
-      }
-      if (xattrs.length) e.xattrs = xattrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-
-      if (fmt !== S_IFDIR && st.nlink > 1n) {
-        const first = this.links.get(key);
-        if (first) {
-          e.type = 0x31;
-          e.linkname = first;
-          delete e.xattrs; // they belong to the inode, already written with the first name
-          await this.sink.entry(e);
-          continue;
+      if (sub) {
+        try {
+          await this.walk(sub, r);
+        } finally {
+          sub.close();
         }
-        this.links.set(key, e.name);
-      }
-
-      switch (fmt) {
-        case fs.constants.S_IFREG:
-          e.size = Number(st.size);
-          await this.sink.entry(e, p);
-          break;
-        case S_IFDIR:
-          e.type = 0x35;
-          e.name = Buffer.from(`${r}/`, "latin1");
-          await this.sink.entry(e);
-          if (opaque && this.opts.overlayWhiteouts) await this.opaqueMarker(r, st);
-          await this.walk(p, r);
-          break;
-        case S_IFLNK:
-          e.type = 0x32;
-          e.linkname = fs.readlinkSync(p, { encoding: "buffer" });
-          await this.sink.entry(e);
-          break;
-        case fs.constants.S_IFCHR:
-        case fs.constants.S_IFBLK: {
-          e.type = fmt === fs.constants.S_IFCHR ? 0x33 : 0x34;
-          const rdev = st.rdev;
-          e.devmajor = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
-          e.devminor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-          await this.sink.entry(e);
-          break;
-        }
-        case fs.constants.S_IFIFO:
-          e.type = 0x36;
-          await this.sink.entry(e);
-          break;
-        default:
-          // Sockets cannot be archived (GNU tar skips them too).
-          if (this.links.get(key) === e.name) this.links.delete(key);
       }
     }
   }
 
+  /** Archive one held entry; for a directory, return it opened for the walk to descend. */
+  private async entry(ent: TreeEntry, rel: string, r: string): Promise<TreeDir | undefined> {
+    const st = ent.st;
+    const key = inodeKey(st);
+    if (key === this.selfKey) return; // our own output, if it is inside dir
+    const fmt = st.mode & S_IFMT;
+    const e: Entry = {
+      name: Buffer.from(r, "latin1"),
+      type: 0x30,
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      size: 0,
+      mtime: seconds(st.mtimeNs),
+    };
+
+    if (fmt === fs.constants.S_IFCHR && st.rdevMajor === 0 && st.rdevMinor === 0 && this.opts.overlayWhiteouts) {
+      // overlayfs whiteout -> OCI whiteout. Checked before hard links: overlay shares one
+      // whiteout inode between many names.
+      e.name = Buffer.from(rel === "" ? `.wh.${ent.name}` : `${rel}/.wh.${ent.name}`, "latin1");
+      e.mode = 0o600;
+      await this.sink.entry(e);
+      return;
+    }
+    if (fmt !== S_IFDIR && st.nlink > 1) {
+      const first = this.links.get(key);
+      if (first) {
+        e.type = 0x31;
+        e.linkname = first;
+        await this.sink.entry(e); // xattrs belong to the inode, written with the first name
+        return;
+      }
+    }
+
+    // Files and directories are opened (from the held inode) before anything is read of them,
+    // so their xattrs come from the open fd; other types are never opened.
+    let file = -1;
+    let sub: TreeDir | undefined;
+    if (fmt === fs.constants.S_IFREG) file = ent.openFile();
+    else if (fmt === S_IFDIR) sub = ent.openDir();
+    try {
+      let opaque = false;
+      const xattrs: [string, Buffer][] = [];
+      for (const [x, v] of file >= 0 ? fgetxattrs(file) : sub ? sub.xattrs() : ent.xattrs()) {
+        if (x === OPAQUE) opaque = isY(v);
+        if (!SKIP_XATTR.test(x)) xattrs.push([x, v]);
+      }
+      if (xattrs.length) e.xattrs = xattrs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      if (fmt !== S_IFDIR && st.nlink > 1) this.links.set(key, e.name);
+
+      switch (fmt) {
+        case fs.constants.S_IFREG:
+          e.size = st.size;
+          await this.sink.entry(e, file);
+          return;
+        case S_IFDIR: {
+          e.type = 0x35;
+          e.name = Buffer.from(`${r}/`, "latin1");
+          await this.sink.entry(e);
+          if (opaque && this.opts.overlayWhiteouts) await this.opaqueMarker(r, st);
+          const open = sub;
+          sub = undefined; // the walk descends into it and closes it
+          return open;
+        }
+        case S_IFLNK:
+          e.type = 0x32;
+          e.linkname = ent.readlink();
+          await this.sink.entry(e);
+          return;
+        case fs.constants.S_IFCHR:
+        case fs.constants.S_IFBLK:
+          e.type = fmt === fs.constants.S_IFCHR ? 0x33 : 0x34;
+          e.devmajor = st.rdevMajor;
+          e.devminor = st.rdevMinor;
+          await this.sink.entry(e);
+          return;
+        case fs.constants.S_IFIFO:
+          e.type = 0x36;
+          await this.sink.entry(e);
+          return;
+        default:
+          // Sockets cannot be archived (GNU tar skips them too).
+          if (this.links.get(key) === e.name) this.links.delete(key);
+      }
+    } finally {
+      if (file >= 0) fs.closeSync(file);
+      sub?.close();
+    }
+  }
+
   /** ".wh..wh..opq" inside an opaque directory, right after the directory's own entry. */
-  async opaqueMarker(rel: string, st: fs.BigIntStats): Promise<void> {
+  async opaqueMarker(rel: string, st: TreeStat): Promise<void> {
     await this.sink.entry({
       name: Buffer.from(rel === "" ? ".wh..wh..opq" : `${rel}/.wh..wh..opq`, "latin1"),
       type: 0x30,
-      mode: Number(st.mode) & 0o777,
-      uid: Number(st.uid),
-      gid: Number(st.gid),
+      mode: st.mode & 0o777,
+      uid: st.uid,
+      gid: st.gid,
       size: 0,
       mtime: seconds(st.mtimeNs),
     });
@@ -247,7 +271,7 @@ class Sink {
   }
 
   /** Appends one entry; returns only after the file body, if any, is in the stream. */
-  async entry(e: Entry, file?: Buffer): Promise<void> {
+  async entry(e: Entry, file?: number): Promise<void> {
     const pax: Buffer[] = [];
     let name = e.name;
     let prefix: Buffer | null = null;
@@ -293,27 +317,23 @@ class Sink {
       this.pad(body.length);
     }
     this.put(header({ ...e, name, prefix, linkname, uid, gid, size, mtime }));
-    if (file) await this.copyFile(file, e.size, e.name);
+    if (file !== undefined) await this.copyFile(file, e.size, e.name);
     if (this.blocked) await this.unblock();
   }
 
-  private async copyFile(p: Buffer, size: number, name: Buffer): Promise<void> {
-    const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-    try {
-      let left = size;
-      while (left > 0) {
-        if (this.len === CHUNK) {
-          this.flush();
-          // Only gzip can make us wait, and must: a big file would otherwise pile up in zlib.
-          if (this.blocked) await this.unblock();
-        }
-        const n = fs.readSync(fd, this.buf, this.len, Math.min(CHUNK - this.len, left), null);
-        if (n === 0) throw new Error(`${name.toString()} shrank while being archived`);
-        this.len += n;
-        left -= n;
+  /** Copy `size` bytes of the open file (the held inode, never what a name points to now). */
+  private async copyFile(fd: number, size: number, name: Buffer): Promise<void> {
+    let left = size;
+    while (left > 0) {
+      if (this.len === CHUNK) {
+        this.flush();
+        // Only gzip can make us wait, and must: a big file would otherwise pile up in zlib.
+        if (this.blocked) await this.unblock();
       }
-    } finally {
-      fs.closeSync(fd);
+      const n = fs.readSync(fd, this.buf, this.len, Math.min(CHUNK - this.len, left), null);
+      if (n === 0) throw new Error(`${name.toString()} shrank while being archived`);
+      this.len += n;
+      left -= n;
     }
     this.pad(size);
   }

@@ -261,32 +261,36 @@ export async function loadImages(engine: Engine, opts: LoadOptions): Promise<str
       }
     }
 
-    // Publish: blobs and layers (each by rename), then images and tags.
-    for (const f of fresh.values()) {
-      store.pin([f.rec.diffId, f.rec.digest]);
-      store.adoptBlob(f.blob, f.rec.digest);
-      store.commitLayer(f.dir, f.rec);
-    }
+    // Publish in one store operation: pins, blobs, layers, then each image and its tags.
     const lines: string[] = [];
+    const tagsNow = store.tags();
     for (const img of images) {
-      const layers = img.layers.map((l) => {
-        const rec = store.getLayer(l.diffId);
-        if (!rec) throw new Error(`layer ${l.diffId} vanished from the store during load`);
-        return { diffId: rec.diffId, digest: rec.digest, mediaType: rec.mediaType, size: rec.compressedSize };
-      });
-      const rec: ImageRecord = store.createImage(img.config, layers, undefined, img.raw);
-      if (rec.id !== img.id) throw new Error(`stored config digest ${rec.id} differs from ${img.id}`);
-      const before = store.tags();
       for (const t of img.tags) {
-        const old = before[t];
-        if (old && old !== rec.id) {
+        const old = tagsNow[t];
+        if (old && old !== img.id) {
           lines.push(`The image ${t} already exists, renaming the old one with ID ${old} to empty string`);
         }
-        store.setTag(t, rec.id);
+        tagsNow[t] = img.id;
         lines.push(`Loaded image: ${t}`);
       }
-      if (!img.tags.length) lines.push(`Loaded image ID: ${rec.id}`);
+      if (!img.tags.length) lines.push(`Loaded image ID: ${img.id}`);
     }
+    store.publish({
+      layers: [...fresh.values()].map((f) => ({ rec: f.rec, blob: f.blob, dir: f.dir })),
+      reuse: [...known],
+      images: images.map((img) => ({
+        config: img.config,
+        rawConfig: img.raw,
+        expectId: img.id,
+        tags: img.tags,
+        layers: () =>
+          img.layers.map((l) => {
+            const rec = store.getLayer(l.diffId);
+            if (!rec) throw new Error(`layer ${l.diffId} vanished from the store during load`);
+            return { diffId: rec.diffId, digest: rec.digest, mediaType: rec.mediaType, size: rec.compressedSize };
+          }),
+      })),
+    });
     return lines;
   } finally {
     ix?.cleanup();

@@ -32,7 +32,7 @@ import {
 } from "./registry/manifest.ts";
 import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, writeAll, type ProgressMode } from "./registry/progress.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 export interface PullOptions {
   reference: string;
@@ -149,6 +149,10 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
   const releaseInterrupt = onInterrupt(() => {
     for (const p of scratch) removeTree(p);
   });
+  const repoDigest = `${familiarName(ref)}@${top.digest}`;
+  let before: ImageRecord | undefined;
+  let tagged: string | undefined;
+  let image: ImageRecord | undefined;
   let failed: unknown;
   try {
     const queue = [...todo.values()];
@@ -166,17 +170,30 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
     await Promise.all(Array.from({ length: Math.min(width, queue.length) }, worker));
     if (failed !== undefined) throw failed;
 
-    // Publish: blobs and layers (pinned against a concurrent gc), then the image and its tag.
+    // Publish in one store operation: pins, blobs, layers, the image, its tag.
     const reused = diffIds.filter((d) => !todo.has(d));
-    if (reused.length) store.pin(reused);
-    for (const d of reused) {
-      if (!store.hasLayer(d)) throw new UserError(`layer ${d} was removed while pulling ${formatReference(ref)}: pull again`);
-    }
-    for (const s of staged.values()) {
-      store.pin([s.rec.diffId, s.rec.digest]);
-      store.adoptBlob(s.blob, s.rec.digest);
-      store.commitLayer(s.dir, s.rec);
-    }
+    before = store.getImage(cfgDesc.digest);
+    tagged = ref.tag && !ref.digest ? store.tags()[tagKey(ref)] : undefined;
+    [image] = store.publish({
+      layers: [...staged.values()].map((s) => ({ rec: s.rec, blob: s.blob, dir: s.dir })),
+      reuse: reused,
+      images: [{
+        config,
+        rawConfig,
+        repoDigests: [repoDigest],
+        expectId: cfgDesc.digest,
+        tags: ref.tag && !ref.digest ? [ref] : [],
+        layers: () =>
+          manifest.layers.map((desc, i) => {
+            const diffId = diffIds[i]!;
+            if (store.hasBlob(desc.digest)) return { diffId, digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
+            // The layer came from elsewhere (another compression of the same tree): point at the
+            // blob the store has for it, so push can still send it.
+            const have = store.getLayer(diffId)!;
+            return { diffId, digest: have.digest, mediaType: have.mediaType, size: have.compressedSize };
+          }),
+      }],
+    });
   } finally {
     for (const s of staged.values()) {
       removeTree(s.dir);
@@ -185,27 +202,11 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
     releaseInterrupt();
   }
   for (const { desc } of todo.values()) progress.status(short(desc.digest), "Pull complete");
-
-  const layers: ImageRecord["layers"] = manifest.layers.map((desc, i) => {
-    const diffId = diffIds[i]!;
-    if (store.hasBlob(desc.digest)) return { diffId, digest: desc.digest, mediaType: desc.mediaType, size: desc.size };
-    // The layer came from elsewhere (another compression of the same tree): point at the blob
-    // the store has for it, so push can still send it.
-    const have = store.getLayer(diffId)!;
-    store.pin([have.digest]);
-    return { diffId, digest: have.digest, mediaType: have.mediaType, size: have.compressedSize };
-  });
-  const before = store.getImage(cfgDesc.digest);
-  const tagged = ref.tag && !ref.digest ? store.tags()[tagKey(ref)] : undefined;
-  const repoDigest = `${familiarName(ref)}@${top.digest}`;
-  const image = store.createImage(config, layers, [repoDigest], rawConfig);
-  if (image.id !== cfgDesc.digest) throw new Error(`stored config digest ${image.id} differs from ${cfgDesc.digest}`);
-  if (ref.tag && !ref.digest) store.setTag(ref, image.id);
-  const downloaded = todo.size > 0 || !before || (ref.tag !== undefined && !ref.digest && tagged !== image.id);
+  const downloaded = todo.size > 0 || !before || (ref.tag !== undefined && !ref.digest && tagged !== image!.id);
   progress.message(`Digest: ${top.digest}`);
   const shownName = ref.digest ? `${familiarName(ref)}@${ref.digest}` : tagKey(ref);
   progress.message(`Status: ${downloaded ? "Downloaded newer image" : "Image is up to date"} for ${shownName}`);
-  return { image, fullName: fullName(ref), digest: top.digest, downloaded };
+  return { image: image!, fullName: fullName(ref), digest: top.digest, downloaded };
 }
 
 /**
@@ -304,9 +305,7 @@ async function stageLayer(
 export async function pullForRun(engine: Engine, name: string): Promise<ImageRecord> {
   const ref = parseReference(name);
   writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
-  const { globals } = await import("../cli/globals.ts");
-  const insecure = (globals as { insecureRegistries?: string[] }).insecureRegistries ?? [];
-  const res = await pullImage(engine, { reference: name, insecure });
+  const res = await pullImage(engine, { reference: name, insecure: engine.insecureRegistries });
   return res.image;
 }
 

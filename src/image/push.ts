@@ -14,7 +14,7 @@ import { insecureList } from "./registry/endpoint.ts";
 import { DOCKER_LAYER_TAR } from "./registry/manifest.ts";
 import { onInterrupt } from "./registry/interrupt.ts";
 import { Progress, progressMode, type ProgressMode } from "./registry/progress.ts";
-import { log } from "../cli/log.ts";
+import { log } from "../util/log.ts";
 
 export interface PushOptions {
   reference: string;

@@ -14,7 +14,9 @@ import { basename, dirname, join } from "node:path";
 import type { ImageConfig } from "./config.ts";
 import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
+import { BadRecordError, arr, num, obj, parseRecord, str, type Schema } from "../util/schema.ts";
 import { familiarName, parseReference, tagKey, type Reference } from "./reference.ts";
+import { LAYER_TREE, layerHome, layerNameOf, layerTreeDir } from "../storage/layout.ts";
 
 export interface LayerRecord {
   diffId: string;
@@ -34,6 +36,44 @@ export interface ImageRecord {
   created: string;
   /** Digest of the manifest this image was pulled or pushed as, per repository. */
   repoDigests?: string[];
+}
+
+/** The one schema of an image record (images/<hex>.json), checked whenever one is read. */
+const IMAGE_SCHEMA: Schema<ImageRecord> = obj(
+  {
+    id: str,
+    configDigest: str,
+    layers: arr(obj({ diffId: str, digest: str, mediaType: str, size: num })),
+    created: str,
+  },
+  { repoDigests: arr(str) },
+);
+const LAYER_SCHEMA = obj({ diffId: str, digest: str, mediaType: str, size: num }, { compressedSize: num, created: str }) as Schema<LayerRecord>;
+
+/** An image whose record cannot be read: listed apart, removable with rmi -f. */
+export interface UnreadableImage {
+  id: string;
+  reason: string;
+}
+
+export type PublishStep = "pinned" | "blobs" | "layers" | "image" | "tagged";
+
+/** What publish() adds to the store. */
+export interface Publication {
+  /** New layers: a verified blob file to adopt and/or a staging dir (holding diff/) to commit. */
+  layers: { rec: LayerRecord; blob?: string; dir?: string }[];
+  /** DiffIDs of layers already in the store that the images stack. */
+  reuse?: string[];
+  images: {
+    config: ImageConfig;
+    /** The image's layers, or a function giving them once the new layers are committed. */
+    layers: ImageRecord["layers"] | (() => ImageRecord["layers"]);
+    rawConfig?: Uint8Array;
+    repoDigests?: string[];
+    tags?: (Reference | string)[];
+    /** The id the config must hash to (load, pull): a mismatch is an internal error. */
+    expectId?: string;
+  }[];
 }
 
 export const MEDIA = {
@@ -169,7 +209,7 @@ export class ImageStore {
       } catch {
         continue; // being created or removed
       }
-      for (const d of st?.storage?.lowerdirs ?? []) out.add(basename(dirname(d)));
+      for (const d of st?.storage?.lowerdirs ?? []) out.add(layerNameOf(d));
     }
     return out;
   }
@@ -213,10 +253,10 @@ export class ImageStore {
 
   // ---- layers ----
   layerDir(diffId: string): string {
-    return join(this.layersDir, hexOf(diffId));
+    return layerHome(this.layersDir, diffId);
   }
   layerDiffDir(diffId: string): string {
-    return join(this.layerDir(diffId), "diff");
+    return layerTreeDir(this.layersDir, diffId);
   }
   isExtracted(diffId: string): boolean {
     return existsSync(this.layerDiffDir(diffId));
@@ -236,14 +276,14 @@ export class ImageStore {
       try {
         mkdirp(staging, 0o700);
         const { applyLayer } = await import("./layer-apply.ts");
-        const res = await applyLayer(this.blobPath(rec.digest), join(staging, "diff"));
+        const res = await applyLayer(this.blobPath(rec.digest), join(staging, LAYER_TREE));
         if (res.diffId !== diffId) throw new UserError(`layer ${rec.digest} unpacks to ${res.diffId}, not its DiffID ${diffId}: pull the image again`);
         this.locked(() => {
           if (!existsSync(join(this.layerDir(diffId), "layer.json"))) {
             throw new UserError(`layer ${diffId} was removed while it was being unpacked`);
           }
           if (this.isExtracted(diffId)) return;
-          renameSync(join(staging, "diff"), this.layerDiffDir(diffId));
+          renameSync(join(staging, LAYER_TREE), this.layerDiffDir(diffId));
           // pull recorded a size hint; the unpacked tar's is exact
           if (rec.size !== res.size) writeJsonAtomic(join(this.layerDir(diffId), "layer.json"), { ...rec, size: res.size });
         });
@@ -253,8 +293,10 @@ export class ImageStore {
     }
   }
 
+  /** A layer's record; undefined when missing or unreadable (the layer is then pulled or loaded again). */
   getLayer(diffId: string): LayerRecord | undefined {
-    return readJson<LayerRecord>(join(this.layerDir(diffId), "layer.json"));
+    const r = this.readRecord(join(this.layerDir(diffId), "layer.json"), LAYER_SCHEMA);
+    return r instanceof BadRecordError ? undefined : r;
   }
   hasLayer(diffId: string): boolean {
     return existsSync(join(this.layerDir(diffId), "layer.json"));
@@ -282,8 +324,69 @@ export class ImageStore {
   private imageFile(id: string): string {
     return join(this.imagesDir, `${hexOf(id)}.json`);
   }
+  /** An image's record; undefined when there is none, a UserError when it cannot be read. */
   getImage(id: string): ImageRecord | undefined {
-    return readJson<ImageRecord>(this.imageFile(id));
+    const r = this.readImage(id);
+    if (r instanceof BadRecordError) {
+      throw new UserError(`the record of image ${id} is unreadable (${r.reason}): remove it with minid rmi -f ${id}`);
+    }
+    return r;
+  }
+
+  private readImage(id: string): ImageRecord | BadRecordError | undefined {
+    const r = this.readRecord(this.imageFile(id), IMAGE_SCHEMA);
+    if (r && !(r instanceof BadRecordError) && r.id !== id) return new BadRecordError(this.imageFile(id), `it names another image (${r.id})`);
+    return r;
+  }
+
+  /** Read and check a JSON record: undefined when absent, the error when unreadable. */
+  private readRecord<T>(path: string, schema: Schema<T>): T | BadRecordError | undefined {
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e: any) {
+      if (e?.code === "ENOENT") return undefined;
+      return new BadRecordError(path, e?.message ?? String(e));
+    }
+    try {
+      return parseRecord(schema, text, path);
+    } catch (e) {
+      if (e instanceof BadRecordError) return e;
+      throw e;
+    }
+  }
+
+  /** Image records that cannot be read (listImages leaves them out). */
+  unreadableImages(): UnreadableImage[] {
+    const out: UnreadableImage[] = [];
+    for (const id of this.imageIds()) {
+      const r = this.readImage(id);
+      if (r instanceof BadRecordError) out.push({ id, reason: r.reason });
+    }
+    return out;
+  }
+
+  /**
+   * Delete an image record (unreadable, or on a full disk), then the tags that point at it:
+   * deleting frees space, and rewriting the tag file may need some.
+   */
+  removeUnreadable(id: string): string[] {
+    const lines: string[] = [];
+    // The record first: deleting frees space, and the tag file may need some to be rewritten.
+    this.deleteImage(id);
+    for (const t of this.tagsOf(id)) {
+      this.removeTag(t);
+      lines.push(`Untagged: ${t}`);
+    }
+    lines.push(`Deleted: ${id}`);
+    return lines;
+  }
+
+  private imageIds(): string[] {
+    if (!existsSync(this.imagesDir)) return [];
+    return readdirSync(this.imagesDir)
+      .filter((n) => /^[a-f0-9]{64}\.json$/.test(n))
+      .map((n) => `sha256:${n.slice(0, 64)}`);
   }
   getConfig(img: ImageRecord): ImageConfig {
     return JSON.parse(this.readBlob(img.configDigest).toString("utf8"));
@@ -309,12 +412,14 @@ export class ImageStore {
       return rec;
     });
   }
+  /** Every readable image (see unreadableImages for the others). */
   listImages(): ImageRecord[] {
-    if (!existsSync(this.imagesDir)) return [];
-    return readdirSync(this.imagesDir)
-      .filter((n) => /^[a-f0-9]{64}\.json$/.test(n))
-      .map((n) => this.getImage(`sha256:${n.slice(0, 64)}`))
-      .filter((x): x is ImageRecord => !!x);
+    const out: ImageRecord[] = [];
+    for (const id of this.imageIds()) {
+      const r = this.readImage(id);
+      if (r && !(r instanceof BadRecordError)) out.push(r);
+    }
+    return out;
   }
 
   // ---- tags ----
@@ -401,6 +506,58 @@ export class ImageStore {
     for (const name of existsSync(this.blobsDir) ? readdirSync(this.blobsDir) : []) {
       if (!liveBlobs.has(name)) removeTree(join(this.blobsDir, name));
     }
+  }
+
+  // ---- publishing ----
+
+  /**
+   * Test seam: called after each step of publish() (a crash test kills the process there, a
+   * gc test runs a concurrent gc there). Never set outside tests.
+   */
+  publishHook?: (step: PublishStep) => void;
+
+  /**
+   * The one way images enter the store (commit, import, load, pull, build). In this order:
+   *  1. pin every layer and blob the images will reference, new and reused, so a concurrent
+   *     rmi/gc keeps them from now until this process exits;
+   *  2. check that the reused layers are still there (a gc may have run before the pin);
+   *  3. adopt the new blobs, 4. commit the new layers (each by rename);
+   *  5. write each image record (with its config blob), then 6. its tags.
+   * A crash after any step leaves a consistent store: what was published is complete, the rest
+   * is unreferenced (gc removes it once the pins' process is gone) or a temp name sweep() drops.
+   */
+  publish(p: Publication): ImageRecord[] {
+    const step = (s: PublishStep) => this.publishHook?.(s);
+    const reused = p.reuse ?? [];
+    const keep: string[] = [];
+    for (const l of p.layers) keep.push(l.rec.diffId, l.rec.digest);
+    for (const d of reused) {
+      keep.push(d);
+      const have = this.getLayer(d);
+      if (have) keep.push(have.digest);
+    }
+    for (const img of p.images) if (Array.isArray(img.layers)) for (const l of img.layers) keep.push(l.diffId, l.digest);
+    this.pin(keep);
+    step("pinned");
+    for (const d of reused) {
+      if (!this.hasLayer(d)) throw new UserError(`layer ${d} was removed from the store meanwhile: try again`);
+    }
+    for (const l of p.layers) if (l.blob) this.adoptBlob(l.blob, l.rec.digest);
+    step("blobs");
+    for (const l of p.layers) if (l.dir) this.commitLayer(l.dir, l.rec);
+    step("layers");
+    const out: ImageRecord[] = [];
+    for (const img of p.images) {
+      const layers = typeof img.layers === "function" ? img.layers() : img.layers;
+      this.pin(layers.flatMap((l) => [l.diffId, l.digest]));
+      const rec = this.createImage(img.config, layers, img.repoDigests, img.rawConfig);
+      if (img.expectId && rec.id !== img.expectId) throw new Error(`stored config digest ${rec.id} differs from ${img.expectId}`);
+      step("image");
+      for (const t of img.tags ?? []) this.setTag(t, rec.id);
+      step("tagged");
+      out.push(rec);
+    }
+    return out;
   }
 
   /** Bytes an image's layers take once unpacked (what `images` shows as SIZE). */

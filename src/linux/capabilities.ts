@@ -1,7 +1,8 @@
 // Container capabilities with docker's defaults and --cap-add/--cap-drop/--privileged rules
 // (moby oci/caps.TweakCapabilities), applied the way runc's init does.
 import { readFileSync } from "node:fs";
-import { capget, capset, prctl, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS } from "./libc.ts";
+import { PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, realSyscalls } from "./libc.ts";
+import type { Syscalls } from "./syscalls.ts";
 import { applyUser, type ExecUser } from "./users.ts";
 
 /** Capability names by number (linux/capability.h), without the CAP_ prefix. */
@@ -112,17 +113,17 @@ export interface ApplyCapsOptions {
  * then makes the result process-wide. Call order in the init:
  * applyCaps(caps, { user }) → setNoNewPrivs() → execve.
  */
-export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}): void {
-  const plan = capabilityPlan(caps, opts.allowMissing);
+export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}, sys: Syscalls = realSyscalls): void {
+  const plan = capabilityPlan(caps, opts.allowMissing, sys);
   // PR_CAPBSET_DROP needs CAP_SETPCAP in effective, so this must precede the capset below.
-  for (const c of plan.dropBounding) prctl(PR_CAPBSET_DROP, c);
+  for (const c of plan.dropBounding) sys.prctl(PR_CAPBSET_DROP, c);
   if (opts.user) {
-    prctl(PR_SET_KEEPCAPS, 1);
-    applyUser(opts.user);
-    prctl(PR_SET_KEEPCAPS, 0);
+    sys.prctl(PR_SET_KEEPCAPS, 1);
+    applyUser(opts.user, sys);
+    sys.prctl(PR_SET_KEEPCAPS, 0);
   }
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
-  capset({ effective: plan.mask, permitted: plan.mask, inheritable: 0n });
+  sys.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
+  sys.capset({ effective: plan.mask, permitted: plan.mask, inheritable: 0n });
 }
 
 /**
@@ -130,9 +131,13 @@ export function applyCaps(caps: number[], opts: ApplyCapsOptions = {}): void {
  * (exec performs it with raw calls in a stretch where it may not allocate): the bounding-set
  * entries to drop and the mask for effective and permitted.
  */
-export function capabilityPlan(caps: number[], allowMissing = false): { dropBounding: number[]; mask: bigint } {
+export function capabilityPlan(
+  caps: number[],
+  allowMissing = false,
+  sys: Syscalls = realSyscalls,
+): { dropBounding: number[]; mask: bigint } {
   const last = kernelLastCap();
-  const have = capget().permitted;
+  const have = sys.capget().permitted;
   let keep = caps.filter((c) => c >= 0 && c <= last); // a cap this kernel lacks can't be held
   const missing = keep.filter((c) => (have & (1n << BigInt(c))) === 0n);
   if (missing.length && !allowMissing) {
@@ -148,6 +153,6 @@ export function capabilityPlan(caps: number[], allowMissing = false): { dropBoun
 }
 
 /** no_new_privs: setuid binaries and file caps can no longer raise privileges after execve. */
-export function setNoNewPrivs(): void {
-  prctl(PR_SET_NO_NEW_PRIVS, 1);
+export function setNoNewPrivs(sys: Syscalls = realSyscalls): void {
+  sys.prctl(PR_SET_NO_NEW_PRIVS, 1);
 }

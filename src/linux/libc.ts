@@ -1,6 +1,8 @@
 // The only dlopen in minid. Every libc call goes through here so that a failing call always
 // becomes a SyscallError naming the call, the errno and the path it was about.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, type Stats } from "node:fs";
+import type { CapSets, FileStat, Syscalls } from "./syscalls.ts";
 
 const { i32, i64, u32, u64, ptr: P } = FFIType;
 
@@ -278,6 +280,19 @@ export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): n
   return check(c.prctl(option, arg2, arg3, arg4, arg5), "prctl");
 }
 
+const PR_SET_SECCOMP = 22;
+const SECCOMP_MODE_FILTER = 2;
+
+/** prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) with `filter` as struct sock_filter[]. */
+export function seccompFilter(filter: Uint8Array): void {
+  const prog = Buffer.alloc(16); // struct sock_fprog { u16 len; pad; struct sock_filter *filter }
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
+  // Keep the filter referenced until the kernel has copied it.
+  void filter;
+}
+
 /** Mark every fd from `from` up close-on-exec, so no host fd reaches the container. */
 export function closeRangeCloexec(from: number): void {
   const CLOSE_RANGE_CLOEXEC = 4;
@@ -367,11 +382,7 @@ const SYS_capget = 125;
 const SYS_capset = 126;
 const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-export interface CapSets {
-  effective: bigint;
-  permitted: bigint;
-  inheritable: bigint;
-}
+export type { CapSets };
 
 /** The calling thread's capability sets (64-bit masks, bit n = capability n). */
 export function capget(): CapSets {
@@ -766,3 +777,233 @@ export function waitPidfd(pidfd: number): { code: number | null; signal: number 
   const code = info[2]!, status = info[6]!;
   return code === 1 ? { code: status, signal: null } : { code: null, signal: status };
 }
+
+// ---- Reading a tree that someone else may be changing (no path ever followed through it) ----
+// statx, readlinkat and the following xattr calls, bound on first use: only export, commit
+// and the naive diff need them, and each binding costs compile time at every start.
+
+let nofollowSyms:
+  | {
+      statx: (dirfd: number, path: Pointer, flags: number, mask: number, buf: Pointer) => number;
+      readlinkat: (dirfd: number, path: Pointer, buf: Pointer, len: number | bigint) => number | bigint;
+      getxattr: (path: Pointer, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      listxattr: (path: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      fgetxattr: (fd: number, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
+      flistxattr: (fd: number, buf: Pointer | null, len: number | bigint) => number | bigint;
+    }
+  | undefined;
+
+function nofollow() {
+  nofollowSyms ??= dlopen("libc.so.6", {
+    statx: { args: [i32, P, i32, u32, P], returns: i32 },
+    readlinkat: { args: [i32, P, P, u64], returns: i64 },
+    getxattr: { args: [P, P, P, u64], returns: i64 },
+    listxattr: { args: [P, P, u64], returns: i64 },
+    fgetxattr: { args: [i32, P, P, u64], returns: i64 },
+    flistxattr: { args: [i32, P, u64], returns: i64 },
+  }).symbols as any;
+  return nofollowSyms!;
+}
+
+const STATX_BASIC_STATS = 0x7ff;
+const AT_STATX_DONT_SYNC = 0x4000;
+
+/** What statx(2) says of one inode (the basic fields; times in nanoseconds). */
+export interface StatxResult {
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: bigint;
+  size: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  rdevMajor: number;
+  rdevMinor: number;
+  devMajor: number;
+  devMinor: number;
+}
+
+const statxBuf = Buffer.alloc(256);
+const statxView = new DataView(statxBuf.buffer, statxBuf.byteOffset, statxBuf.byteLength);
+const EMPTY = Buffer.from([0]);
+
+function ns(off: number): bigint {
+  return statxView.getBigInt64(off, true) * 1_000_000_000n + BigInt(statxView.getUint32(off + 8, true));
+}
+
+/**
+ * statx(2). With a null path it describes the fd itself (AT_EMPTY_PATH), so an O_PATH fd of a
+ * symlink is stat'ed as the symlink. A named path's last component is never followed.
+ */
+export function statxAt(dirfd: number, path: PathArg | null): StatxResult {
+  const name = path === null ? EMPTY : cpath(path);
+  const flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (path === null ? AT_EMPTY_PATH : 0);
+  check(nofollow().statx(dirfd, ptr(name), flags, STATX_BASIC_STATS, ptr(statxBuf)), "statx", path === null ? `fd ${dirfd}` : showPath(path));
+  const v = statxView;
+  return {
+    nlink: v.getUint32(16, true),
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    mode: v.getUint16(28, true),
+    ino: v.getBigUint64(32, true),
+    size: Number(v.getBigUint64(40, true)),
+    atimeNs: ns(64),
+    mtimeNs: ns(112),
+    rdevMajor: v.getUint32(128, true),
+    rdevMinor: v.getUint32(132, true),
+    devMajor: v.getUint32(136, true),
+    devMinor: v.getUint32(140, true),
+  };
+}
+
+let linkBuf = Buffer.alloc(4096);
+
+/** readlinkat(2) as bytes; a null path reads the symlink an O_PATH fd holds. */
+export function readlinkAt(dirfd: number, path: PathArg | null): Buffer {
+  const name = path === null ? EMPTY : cpath(path);
+  for (;;) {
+    const n = Number(nofollow().readlinkat(dirfd, ptr(name), ptr(linkBuf), linkBuf.length));
+    if (n < 0) throw new SyscallError("readlinkat", errno(), path === null ? `fd ${dirfd}` : showPath(path));
+    if (n < linkBuf.length) return Buffer.from(linkBuf.subarray(0, n));
+    linkBuf = Buffer.alloc(linkBuf.length * 4);
+  }
+}
+
+/**
+ * The xattrs of the file at `path`, following a final symlink (meant for /proc/self/fd/N of a
+ * held fd, which resolves to exactly that inode). [] when xattrs are unsupported.
+ */
+export function getxattrsFollow(path: PathArg): [string, Buffer][] {
+  const a = cpath(path);
+  const s = nofollow();
+  return readXattrs(
+    (buf, len) => Number(s.listxattr(ptr(a), buf, len)),
+    (name, buf, len) => Number(s.getxattr(ptr(a), name, buf, len)),
+    showPath(path),
+  );
+}
+
+/** The xattrs of an open (not O_PATH) fd. [] when xattrs are unsupported. */
+export function fgetxattrs(fd: number): [string, Buffer][] {
+  const s = nofollow();
+  return readXattrs(
+    (buf, len) => Number(s.flistxattr(fd, buf, len)),
+    (name, buf, len) => Number(s.fgetxattr(fd, name, buf, len)),
+    `fd ${fd}`,
+  );
+}
+
+function readXattrs(
+  list: (buf: Pointer, len: number) => number,
+  get: (name: Pointer, buf: Pointer, len: number) => number,
+  what: string,
+): [string, Buffer][] {
+  let names = listBuf;
+  let r: number;
+  for (;;) {
+    r = list(ptr(names), names.length);
+    if (r >= 0) break;
+    const e = errno();
+    if (e === 34 /* ERANGE */) {
+      names = Buffer.alloc(names.length * 4);
+      continue;
+    }
+    if (e === 95 || e === 61) return [];
+    throw new SyscallError("listxattr", e, what);
+  }
+  if (r === 0) return [];
+  const out: [string, Buffer][] = [];
+  for (const name of names.subarray(0, r).toString("utf8").split("\0")) {
+    if (!name) continue;
+    const n = cstr(name);
+    let buf = Buffer.alloc(256);
+    for (;;) {
+      const k = get(ptr(n), ptr(buf), buf.length);
+      if (k >= 0) {
+        out.push([name, Buffer.from(buf.subarray(0, k))]);
+        break;
+      }
+      const e = errno();
+      if (e === 34) {
+        buf = Buffer.alloc(buf.length * 4);
+        continue;
+      }
+      if (e === 61) break; // removed meanwhile
+      throw new SyscallError("getxattr", e, `${what} (${name})`);
+    }
+  }
+  return out;
+}
+
+const SYS_mount_setattr = 442;
+export const MOUNT_ATTR_RDONLY = 0x1;
+export const MOUNT_ATTR_NOSUID = 0x2;
+export const MOUNT_ATTR_NODEV = 0x4;
+export const MOUNT_ATTR_NOEXEC = 0x8;
+
+/** mount_setattr(2) on the mount an fd refers to (a detached tree from open_tree, say). */
+export function mountSetattrFd(fd: number, attrSet: number): void {
+  const attr = new BigUint64Array([BigInt(attrSet), 0n, 0n, 0n]); // struct mount_attr
+  check(c.syscall(SYS_mount_setattr, fd, BigInt(ptr(EMPTY)), AT_EMPTY_PATH, BigInt(ptr(attr)), attr.byteLength, 0), "mount_setattr");
+}
+
+/** The file type and mode bits of `path` under dirfd (last component not followed), or -errno. */
+export function statxModeAt(dirfd: number, path: PathArg): number {
+  const r = nofollow().statx(dirfd, ptr(cpath(path)), AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC, 0x1 /* STATX_TYPE */ | 0x2 /* STATX_MODE */, ptr(statxBuf));
+  if (r < 0) return -errno();
+  return statxView.getUint16(28, true);
+}
+// ---- The syscall seam (src/linux/syscalls.ts) backed by the bindings above ----
+// Plain references to the functions, so calling through the seam costs one property load.
+
+function fileKind(st: Stats): FileStat["kind"] {
+  if (st.isDirectory()) return "dir";
+  if (st.isFile()) return "file";
+  if (st.isCharacterDevice()) return "char";
+  if (st.isBlockDevice()) return "block";
+  if (st.isFIFO()) return "fifo";
+  if (st.isSocket()) return "socket";
+  if (st.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+export const realSyscalls: Syscalls = {
+  mount,
+  umount2,
+  pivotRoot,
+  chdir,
+  openTree,
+  moveMount: moveMountFd,
+  openat,
+  openat2,
+  close,
+  mkdirat,
+  mknodat,
+  symlinkat,
+  fchownat,
+  mkdir(path, mode = 0o777) {
+    mkdirSync(path, { mode });
+  },
+  chmod,
+  readlink: (path) => readlinkSync(path),
+  stat(path) {
+    const st = statSync(path);
+    return { kind: fileKind(st), rdev: st.rdev };
+  },
+  readFile: (path) => readFileSync(path, "utf8"),
+  writeFile(path, data) {
+    writeFileSync(path, data);
+  },
+  unshare,
+  setns,
+  prctl,
+  sethostname,
+  interfaceUp,
+  capget,
+  capset,
+  setgroups,
+  setgid,
+  setuid,
+  seccompFilter,
+};

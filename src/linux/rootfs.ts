@@ -1,15 +1,16 @@
 // Builds the container's filesystem view inside a fresh mount namespace and pivots into it.
 // Runs in init on the JS thread only: every call here is synchronous, because Bun's async fs
-// work runs on pool threads that are still in the host's mount namespace.
+// work runs on pool threads that are still in the host's mount namespace. Every call goes
+// through the syscall seam `sys` (realSyscalls in production), so the mount plan can be
+// checked call by call without root (test/unit/rootfs-plan.test.ts).
+import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseTmpfsOptions } from "./tmpfs-options.ts";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
-import type { InitSpec, MountSpec } from "../container/spec.ts";
 import {
-  mount, umount2, pivotRoot, chdir, chmod, mknodat, symlinkat, fchownat, openat, close, makedev,
-  MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
-  MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError,
+  makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
+  MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
 } from "./libc.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
+import type { Syscalls } from "./syscalls.ts";
 
 const DEVICES: [name: string, major: number, minor: number][] = [
   ["null", 1, 3],
@@ -20,34 +21,34 @@ const DEVICES: [name: string, major: number, minor: number][] = [
   ["tty", 5, 0],
 ];
 
-export function setupRootfs(spec: InitSpec): void {
+export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   // Nothing we mount may propagate back to the host, and nothing of the host's may follow us.
-  mount(null, "/", null, MS_REC | MS_PRIVATE);
-  mountRoot(spec);
+  sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
+  mountRoot(sys, spec);
   const root = spec.rootfs.target;
-  const rootFd = openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const rootFd = sys.openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    mountProc(rootFd);
-    mountDev(rootFd);
-    mountSys(rootFd, spec.privileged ?? false);
-    if (spec.cgroupProcs?.length) mountCgroups(rootFd, spec.cgroupVersion ?? "v1", spec.privileged ?? false);
-    for (const f of spec.etcFiles) bindInto(rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
+    mountProc(sys, rootFd);
+    mountDev(sys, rootFd);
+    mountSys(sys, rootFd, spec.privileged ?? false);
+    if (spec.cgroupProcs?.length) mountCgroups(sys, rootFd, spec.cgroupVersion ?? "v1", spec.privileged ?? false);
+    for (const f of spec.etcFiles) bindInto(sys, rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
     for (const m of spec.mounts) {
-      if (m.type === "tmpfs") tmpfsInto(rootFd, m);
-      else bindInto(rootFd, m, false);
+      if (m.type === "tmpfs") tmpfsInto(sys, rootFd, m);
+      else bindInto(sys, rootFd, m, false);
     }
-    maskPaths(rootFd, spec.maskedPaths ?? []);
-    for (const p of spec.readonlyPaths ?? []) readonlyPath(rootFd, p);
+    maskPaths(sys, rootFd, spec.maskedPaths ?? []);
+    for (const p of spec.readonlyPaths ?? []) readonlyPath(sys, rootFd, p);
   } finally {
-    close(rootFd);
+    sys.close(rootFd);
   }
-  chdir(root);
+  sys.chdir(root);
   // pivot_root(".", ".") stacks the old root under the new one; detaching it leaves no path
   // to the host tree (and no directory to clean up).
-  pivotRoot(".", ".");
-  umount2(".", MNT_DETACH);
-  chdir("/");
-  if (spec.readonlyRootfs) mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+  sys.pivotRoot(".", ".");
+  sys.umount2(".", MNT_DETACH);
+  sys.chdir("/");
+  if (spec.readonlyRootfs) sys.mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
 }
 
 /**
@@ -55,44 +56,50 @@ export function setupRootfs(spec: InitSpec): void {
  * entered a cgroup namespace rooted at the container's cgroup, so these mounts show only it.
  * On v1/hybrid hosts each hierarchy gets its directory in a tmpfs, as Docker lays them out.
  */
-function mountCgroups(rootFd: number, version: "v1" | "v2", writable: boolean): void {
+function mountCgroups(sys: Syscalls, rootFd: number, version: "v1" | "v2", writable: boolean): void {
   const flags = MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY);
-  const lines = readFileSync("/proc/self/cgroup", "utf8").trim().split("\n").map((l) => l.split(":"));
-  const fd = mkdirAllInRoot(rootFd, "/sys/fs/cgroup");
+  const lines = sys.readFile("/proc/self/cgroup").trim().split("\n").map((l) => l.split(":"));
+  const fd = mkdirAllInRoot(sys, rootFd, "/sys/fs/cgroup");
   try {
     if (version === "v2") {
-      mount("cgroup2", fdPath(fd), "cgroup2", flags);
+      mountAt(sys, "cgroup2", fd, "/sys/fs/cgroup", "cgroup2", flags);
       return;
     }
-    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
+    mountAt(sys, "tmpfs", fd, "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755");
   } finally {
-    close(fd);
+    sys.close(fd);
   }
-  const dirFd = openInRoot(rootFd, "/sys/fs/cgroup", O_DIRECTORY);
+  const dirFd = openInRoot(sys, rootFd, "/sys/fs/cgroup", O_DIRECTORY);
   try {
     for (const [id, controllers] of lines) {
       if (id === "0") {
         if (controllers) continue;
-        mkdirSync(`${fdPath(dirFd)}/unified`);
-        const t = openInRoot(rootFd, "/sys/fs/cgroup/unified", O_PATH);
-        mount("cgroup2", fdPath(t), "cgroup2", flags);
-        close(t);
+        sys.mkdir(`${fdPath(dirFd)}/unified`);
+        const t = openInRoot(sys, rootFd, "/sys/fs/cgroup/unified", O_PATH);
+        try {
+          mountAt(sys, "cgroup2", t, "/sys/fs/cgroup/unified", "cgroup2", flags);
+        } finally {
+          sys.close(t);
+        }
         continue;
       }
       if (!controllers) continue;
       const named = controllers.startsWith("name=");
       const dir = named ? controllers.slice(5) : controllers;
-      mkdirSync(`${fdPath(dirFd)}/${dir}`);
-      const t = openInRoot(rootFd, `/sys/fs/cgroup/${dir}`, O_PATH);
-      mount("cgroup", fdPath(t), "cgroup", flags, named ? `none,${controllers}` : controllers);
-      close(t);
+      sys.mkdir(`${fdPath(dirFd)}/${dir}`);
+      const t = openInRoot(sys, rootFd, `/sys/fs/cgroup/${dir}`, O_PATH);
+      try {
+        mountAt(sys, "cgroup", t, `/sys/fs/cgroup/${dir}`, "cgroup", flags, named ? `none,${controllers}` : controllers);
+      } finally {
+        sys.close(t);
+      }
       // "cpu,cpuacct" is also reachable as cpu and cpuacct, as on the host.
-      if (!named && dir.includes(",")) for (const c of dir.split(",")) symlinkat(dir, dirFd, c);
+      if (!named && dir.includes(",")) for (const c of dir.split(",")) sys.symlinkat(dir, dirFd, c);
     }
   } finally {
-    close(dirFd);
+    sys.close(dirFd);
   }
-  if (!writable) remountReadOnly(rootFd, "/sys/fs/cgroup");
+  if (!writable) remountReadOnly(sys, rootFd, "/sys/fs/cgroup");
 }
 
 /**
@@ -100,140 +107,150 @@ function mountCgroups(rootFd: number, version: "v1" | "v2", writable: boolean): 
  * (directories). The /dev/null used is checked to be the real character device 1:3, so a
  * planted file can never stand in for it.
  */
-function maskPaths(rootFd: number, paths: string[]): void {
+function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
   if (!paths.length) return;
-  const nullFd = openInRoot(rootFd, "/dev/null", O_PATH);
+  const nullFd = openInRoot(sys, rootFd, "/dev/null", O_PATH);
   try {
-    const st = statSync(fdPath(nullFd));
-    if (!st.isCharacterDevice() || st.rdev !== makedev(1, 3)) {
+    const st = sys.stat(fdPath(nullFd));
+    if (st.kind !== "char" || st.rdev !== makedev(1, 3)) {
       throw new Error("refusing to mask paths: /dev/null in the container is not the null device");
     }
     for (const p of paths) {
       let fd: number;
       try {
-        fd = openInRoot(rootFd, p, O_PATH);
+        fd = openInRoot(sys, rootFd, p, O_PATH);
       } catch (e) {
         if (e instanceof SyscallError && e.code === "ENOENT") continue;
         throw e;
       }
       try {
-        if (statSync(fdPath(fd)).isDirectory()) {
-          mount("tmpfs", fdPath(fd), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
+        if (sys.stat(fdPath(fd)).kind === "dir") {
+          mountAt(sys, "tmpfs", fd, p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0");
         } else {
-          mount(fdPath(nullFd), fdPath(fd), null, MS_BIND);
+          mountAt(sys, fdPath(nullFd), fd, p, null, MS_BIND);
         }
       } finally {
-        close(fd);
+        sys.close(fd);
       }
     }
   } finally {
-    close(nullFd);
+    sys.close(nullFd);
   }
 }
 
 /** Bind a path onto itself and make that mount read-only. */
-function readonlyPath(rootFd: number, path: string): void {
+function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
   let fd: number;
   try {
-    fd = openInRoot(rootFd, path, O_PATH);
+    fd = openInRoot(sys, rootFd, path, O_PATH);
   } catch (e) {
     if (e instanceof SyscallError && e.code === "ENOENT") return;
     throw e;
   }
   try {
-    mount(fdPath(fd), fdPath(fd), null, MS_BIND | MS_REC);
+    mountAt(sys, fdPath(fd), fd, path, null, MS_BIND | MS_REC);
   } finally {
-    close(fd);
+    sys.close(fd);
   }
-  remountReadOnly(rootFd, path);
+  remountReadOnly(sys, rootFd, path);
 }
 
-function mountRoot(spec: InitSpec): void {
+function mountRoot(sys: Syscalls, spec: InitSpec): void {
   const r = spec.rootfs;
-  if (r.cwd) chdir(r.cwd);
+  if (r.cwd) sys.chdir(r.cwd);
   if (r.driver === "vfs") {
-    mount(r.source, r.target, null, MS_BIND | MS_REC);
+    sys.mount(r.source, r.target, null, MS_BIND | MS_REC);
   } else {
-    mount(r.source, r.target, r.fstype, 0, r.data);
+    sys.mount(r.source, r.target, r.fstype, 0, r.data);
   }
-  chdir("/");
+  sys.chdir("/");
 }
 
-function mountProc(rootFd: number): void {
-  const fd = mkdirAllInRoot(rootFd, "/proc");
+function mountProc(sys: Syscalls, rootFd: number): void {
+  const fd = mkdirAllInRoot(sys, rootFd, "/proc");
   try {
-    mount("proc", fdPath(fd), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    mountAt(sys, "proc", fd, "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   } finally {
-    close(fd);
-  }
-}
-
-function mountSys(rootFd: number, writable: boolean): void {
-  const fd = mkdirAllInRoot(rootFd, "/sys");
-  try {
-    mount("sysfs", fdPath(fd), "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY));
-  } finally {
-    close(fd);
+    sys.close(fd);
   }
 }
 
-function mountDev(rootFd: number): void {
-  const fd = mkdirAllInRoot(rootFd, "/dev");
+function mountSys(sys: Syscalls, rootFd: number, writable: boolean): void {
+  const fd = mkdirAllInRoot(sys, rootFd, "/sys");
   try {
-    mount("tmpfs", fdPath(fd), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
+    mountAt(sys, "sysfs", fd, "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | (writable ? 0 : MS_RDONLY));
   } finally {
-    close(fd);
+    sys.close(fd);
+  }
+}
+
+function mountDev(sys: Syscalls, rootFd: number): void {
+  const fd = mkdirAllInRoot(sys, rootFd, "/dev");
+  try {
+    mountAt(sys, "tmpfs", fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
+  } finally {
+    sys.close(fd);
   }
   // Re-open: the fd above points under the tmpfs we just mounted over.
-  const dev = openInRoot(rootFd, "/dev", O_PATH | O_DIRECTORY);
-  const devDirFd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
-  close(dev);
+  const dev = openInRoot(sys, rootFd, "/dev", O_PATH | O_DIRECTORY);
+  let devDirFd: number;
+  try {
+    devDirFd = sys.openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
+  } finally {
+    sys.close(dev);
+  }
   try {
     for (const [name, major, minor] of DEVICES) {
-      mknodat(devDirFd, name, S_IFCHR | 0o666, makedev(major, minor));
+      sys.mknodat(devDirFd, name, S_IFCHR | 0o666, makedev(major, minor));
       // mknod applies the umask; the nodes must be world read-writable as on any Linux.
-      chmod(`${fdPath(devDirFd)}/${name}`, 0o666);
+      sys.chmod(`${fdPath(devDirFd)}/${name}`, 0o666);
     }
-    for (const d of ["pts", "shm", "mqueue"]) mkdirSync(`${fdPath(devDirFd)}/${d}`, { mode: 0o755 });
-    const pts = openInRoot(rootFd, "/dev/pts", O_PATH | O_DIRECTORY);
-    mount("devpts", fdPath(pts), "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-    close(pts);
-    const shm = openInRoot(rootFd, "/dev/shm", O_PATH | O_DIRECTORY);
-    mount("shm", fdPath(shm), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
-    close(shm);
-    const mq = openInRoot(rootFd, "/dev/mqueue", O_PATH | O_DIRECTORY);
+    for (const d of ["pts", "shm", "mqueue"]) sys.mkdir(`${fdPath(devDirFd)}/${d}`, 0o755);
+    const pts = openInRoot(sys, rootFd, "/dev/pts", O_PATH | O_DIRECTORY);
     try {
-      mount("mqueue", fdPath(mq), "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+      mountAt(sys, "devpts", pts, "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    } finally {
+      sys.close(pts);
+    }
+    const shm = openInRoot(sys, rootFd, "/dev/shm", O_PATH | O_DIRECTORY);
+    try {
+      mountAt(sys, "shm", shm, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+    } finally {
+      sys.close(shm);
+    }
+    const mq = openInRoot(sys, rootFd, "/dev/mqueue", O_PATH | O_DIRECTORY);
+    try {
+      mountAt(sys, "mqueue", mq, "/dev/mqueue", "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC);
     } catch {
       // mqueue is optional: kernels without CONFIG_POSIX_MQUEUE still run containers.
     } finally {
-      close(mq);
+      sys.close(mq);
     }
-    symlinkat("pts/ptmx", devDirFd, "ptmx");
-    symlinkat("/proc/self/fd", devDirFd, "fd");
-    symlinkat("/proc/self/fd/0", devDirFd, "stdin");
-    symlinkat("/proc/self/fd/1", devDirFd, "stdout");
-    symlinkat("/proc/self/fd/2", devDirFd, "stderr");
-    symlinkat("/proc/kcore", devDirFd, "core");
+    sys.symlinkat("pts/ptmx", devDirFd, "ptmx");
+    sys.symlinkat("/proc/self/fd", devDirFd, "fd");
+    sys.symlinkat("/proc/self/fd/0", devDirFd, "stdin");
+    sys.symlinkat("/proc/self/fd/1", devDirFd, "stdout");
+    sys.symlinkat("/proc/self/fd/2", devDirFd, "stderr");
+    sys.symlinkat("/proc/kcore", devDirFd, "core");
     // tty group ownership for devpts consumers that expect it
-    fchownat(devDirFd, "tty", 0, 5, 0);
+    sys.fchownat(devDirFd, "tty", 0, 5, 0);
   } finally {
-    close(devDirFd);
+    sys.close(devDirFd);
   }
 }
 
 /** Bind a host path onto a path resolved inside the root. */
-function bindInto(rootFd: number, m: MountSpec, optional: boolean): void {
+function bindInto(sys: Syscalls, rootFd: number, m: MountSpec, optional: boolean): void {
   let isDir: boolean;
   try {
-    isDir = statSync(m.source).isDirectory();
+    isDir = sys.stat(m.source).kind === "dir";
   } catch (e) {
     if (optional) return;
     throw e;
   }
   let fd: number;
   try {
-    fd = isDir ? mkdirAllInRoot(rootFd, m.destination) : ensureFileInRoot(rootFd, m.destination);
+    fd = isDir ? mkdirAllInRoot(sys, rootFd, m.destination) : ensureFileInRoot(sys, rootFd, m.destination);
   } catch (e) {
     if (optional) return; // e.g. an image without /etc gets no /etc/hosts
     if (e instanceof SyscallError && (e.code === "ENOTDIR" || e.code === "EEXIST")) {
@@ -242,30 +259,46 @@ function bindInto(rootFd: number, m: MountSpec, optional: boolean): void {
     throw e;
   }
   try {
-    mount(m.source, fdPath(fd), null, MS_BIND | MS_REC);
+    mountAt(sys, m.source, fd, m.destination, null, MS_BIND | MS_REC);
   } finally {
-    close(fd);
+    sys.close(fd);
   }
-  if (m.readOnly) remountReadOnly(rootFd, m.destination);
+  if (m.readOnly) remountReadOnly(sys, rootFd, m.destination);
 }
 
-function remountReadOnly(rootFd: number, destination: string): void {
+function remountReadOnly(sys: Syscalls, rootFd: number, destination: string): void {
   // Re-resolve: the path now leads to the root of the new mount, which is what we remount.
-  const fd = openInRoot(rootFd, destination, O_PATH);
+  const fd = openInRoot(sys, rootFd, destination, O_PATH);
   try {
-    mount(null, fdPath(fd), null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+    mountAt(sys, null, fd, destination, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
   } finally {
-    close(fd);
+    sys.close(fd);
   }
 }
 
-function tmpfsInto(rootFd: number, m: MountSpec): void {
-  const fd = mkdirAllInRoot(rootFd, m.destination);
+function tmpfsInto(sys: Syscalls, rootFd: number, m: MountSpec): void {
+  const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
     // Flag words (exec, ro, noatime...) are mount flags, the rest tmpfs data (tmpfs-options.ts).
     const { flags, data } = parseTmpfsOptions(m.options ?? "mode=1777");
-    mount("tmpfs", fdPath(fd), "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
+    mountAt(sys, "tmpfs", fd, m.destination, "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
   } finally {
-    close(fd);
+    sys.close(fd);
+  }
+}
+
+/**
+ * mount(2) onto the path an fd (opened inside the root) names. A failure names the path in the
+ * container, not /proc/self/fd/N, so the user can tell which mount it was.
+ */
+function mountAt(
+  sys: Syscalls, source: string | null, fd: number, destination: string, fstype: string | null, flags: number,
+  data: string | null = null,
+): void {
+  try {
+    sys.mount(source, fdPath(fd), fstype, flags, data);
+  } catch (e) {
+    if (e instanceof SyscallError) throw new SyscallError(e.syscall, e.errno, destination);
+    throw e;
   }
 }

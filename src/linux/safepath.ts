@@ -1,16 +1,17 @@
 // Paths inside a container root resolved by the kernel with RESOLVE_IN_ROOT, so a symlink in
 // an image (`/data -> /etc`) is followed *inside* the rootfs and can never lead a mount onto
 // the host (CVE-2021-30465 class). Mounts then target `/proc/self/fd/N` of the opened fd.
-import { readlinkSync } from "node:fs";
+// Every call goes through the syscall seam `sys` (realSyscalls in production).
 import {
-  openat2, mkdirat, close, SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY,
-  O_NOFOLLOW, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+  SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY, O_NOFOLLOW, RESOLVE_IN_ROOT,
+  RESOLVE_NO_MAGICLINKS,
 } from "./libc.ts";
+import type { Syscalls } from "./syscalls.ts";
 
 const RESOLVE = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 
-export function openInRoot(rootFd: number, path: string, flags = O_PATH): number {
-  return openat2(rootFd, rel(path), flags | O_CLOEXEC, RESOLVE);
+export function openInRoot(sys: Syscalls, rootFd: number, path: string, flags = O_PATH): number {
+  return sys.openat2(rootFd, rel(path), flags | O_CLOEXEC, RESOLVE);
 }
 
 function rel(path: string): string {
@@ -23,43 +24,48 @@ function rel(path: string): string {
  * on the way is followed the way the kernel would inside the root (its target is created
  * there), never on the host.
  */
-export function mkdirAllInRoot(rootFd: number, path: string, mode = 0o755): number {
+export function mkdirAllInRoot(sys: Syscalls, rootFd: number, path: string, mode = 0o755): number {
   let parts = rel(path).split("/").filter((p) => p && p !== ".");
   let links = 0;
   restart: for (;;) {
     let cur = "";
-    let fd = openInRoot(rootFd, ".", O_PATH | O_DIRECTORY);
+    let fd = openInRoot(sys, rootFd, ".", O_PATH | O_DIRECTORY);
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       const next = cur ? `${cur}/${part}` : part;
       let nfd: number;
       try {
-        nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+        nfd = openInRoot(sys, rootFd, next, O_PATH | O_DIRECTORY);
       } catch (e) {
         if (!(e instanceof SyscallError) || e.code !== "ENOENT") {
-          close(fd);
+          sys.close(fd);
           throw e;
         }
-        const target = symlinkTarget(fd, part);
+        const target = symlinkTarget(sys, fd, part);
         if (target !== undefined) {
           // Dangling symlink: continue from its target, resolved inside the root.
-          close(fd);
+          sys.close(fd);
           if (++links > 40) throw new SyscallError("mkdir", 40 /* ELOOP */, path);
           const base = target.startsWith("/") ? [] : cur.split("/").filter(Boolean);
           parts = normalizeParts([...base, ...target.split("/"), ...parts.slice(i + 1)]);
           continue restart;
         }
         try {
-          mkdirat(fd, part, mode);
+          sys.mkdirat(fd, part, mode);
         } catch (e2) {
           if (!(e2 instanceof SyscallError) || e2.code !== "EEXIST") {
-            close(fd);
+            sys.close(fd);
             throw e2;
           }
         }
-        nfd = openInRoot(rootFd, next, O_PATH | O_DIRECTORY);
+        try {
+          nfd = openInRoot(sys, rootFd, next, O_PATH | O_DIRECTORY);
+        } catch (e3) {
+          sys.close(fd);
+          throw e3;
+        }
       }
-      close(fd);
+      sys.close(fd);
       fd = nfd;
       cur = next;
     }
@@ -67,9 +73,9 @@ export function mkdirAllInRoot(rootFd: number, path: string, mode = 0o755): numb
   }
 }
 
-function symlinkTarget(dirFd: number, name: string): string | undefined {
+function symlinkTarget(sys: Syscalls, dirFd: number, name: string): string | undefined {
   try {
-    return readlinkSync(`${fdPath(dirFd)}/${name}`);
+    return sys.readlink(`${fdPath(dirFd)}/${name}`);
   } catch {
     return undefined;
   }
@@ -87,17 +93,17 @@ function normalizeParts(parts: string[]): string[] {
 }
 
 /** Make sure a regular file exists at path inside the root (for file bind mounts). */
-export function ensureFileInRoot(rootFd: number, path: string): number {
+export function ensureFileInRoot(sys: Syscalls, rootFd: number, path: string): number {
   const parent = path.replace(/\/[^/]*\/?$/, "") || "/";
-  close(mkdirAllInRoot(rootFd, parent));
+  sys.close(mkdirAllInRoot(sys, rootFd, parent));
   try {
-    return openInRoot(rootFd, path, O_PATH);
+    return openInRoot(sys, rootFd, path, O_PATH);
   } catch (e) {
     if (!(e instanceof SyscallError) || e.code !== "ENOENT") throw e;
   }
-  const fd = openat2(rootFd, rel(path), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, RESOLVE, 0o644);
-  close(fd);
-  return openInRoot(rootFd, path, O_PATH);
+  const fd = sys.openat2(rootFd, rel(path), O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, RESOLVE, 0o644);
+  sys.close(fd);
+  return openInRoot(sys, rootFd, path, O_PATH);
 }
 
 export function fdPath(fd: number): string {

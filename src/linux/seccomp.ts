@@ -5,12 +5,11 @@
 // holds CAP_SYS_ADMIN. clone3 answers ENOSYS so libc falls back to clone, whose flags a
 // classic filter can inspect. It is a deny list, not Docker's allow list: smaller, and
 // honest about it.
+// bun:ffi only for compileSeccomp: exec's entering thread loads the filter itself with raw calls.
 import { ptr } from "bun:ffi";
-import { prctl } from "./libc.ts";
+import { realSyscalls } from "./libc.ts";
+import type { Syscalls } from "./syscalls.ts";
 import { capNumber } from "./capabilities.ts";
-
-const PR_SET_SECCOMP = 22;
-const SECCOMP_MODE_FILTER = 2;
 
 // BPF opcodes (linux/filter.h)
 const BPF_LD_W_ABS = 0x20;
@@ -117,10 +116,8 @@ export function encodeFilter(prog: Insn[]): Buffer {
  * Install the filter on the calling thread (init calls execve from it right after, which
  * carries the filter into the container). Needs no_new_privs or CAP_SYS_ADMIN.
  */
-export function installSeccomp(caps: number[]): void {
-  const { prog, filter } = compileSeccomp(caps);
-  prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
-  void filter;
+export function installSeccomp(caps: number[], sys: Syscalls = realSyscalls): void {
+  sys.seccompFilter(encodeFilter(buildFilter(caps)));
 }
 
 /** The filter as struct sock_fprog (`prog`) over its instructions (`filter`: keep it alive). */

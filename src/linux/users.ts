@@ -1,6 +1,7 @@
 // `--user` resolution against the image's /etc/passwd and /etc/group, with runc's rules
 // (libcontainer/user.GetExecUser), so images behave as they do under docker.
-import { setgid, setgroups, setuid } from "./libc.ts";
+import { realSyscalls } from "./libc.ts";
+import type { Syscalls } from "./syscalls.ts";
 
 export interface ExecUser {
   uid: number;
@@ -133,8 +134,8 @@ export function resolveUser(
  * When capabilities must survive the switch, use applyCaps(caps, { user }) from
  * capabilities.ts instead of calling this directly.
  */
-export function applyUser(u: Pick<ExecUser, "uid" | "gid" | "additionalGids">): void {
-  setgroups(u.additionalGids);
-  setgid(u.gid);
-  setuid(u.uid);
+export function applyUser(u: Pick<ExecUser, "uid" | "gid" | "additionalGids">, sys: Syscalls = realSyscalls): void {
+  sys.setgroups(u.additionalGids);
+  sys.setgid(u.gid);
+  sys.setuid(u.uid);
 }

@@ -106,10 +106,10 @@ describe("the minid binary cannot be overwritten from inside a container", () =>
     try {
       const id = run.stdout.trim();
       const st = JSON.parse(readFileSync(join(r.dir, "containers", id, "state.json"), "utf8"));
-      const shimPid = Number(st.state.shimPid ?? 0);
-      expect(shimPid).toBeGreaterThan(0);
-      const shimMounts = readFileSync(`/proc/${shimPid}/task/${shimPid}/mountinfo`, "utf8");
-      const line = shimMounts.split("\n").find((l) => l.split(" ")[4] === BIN);
+      const watcherPid = Number(st.state.watcherPid ?? 0);
+      expect(watcherPid).toBeGreaterThan(0);
+      const watcherMounts = readFileSync(`/proc/${watcherPid}/task/${watcherPid}/mountinfo`, "utf8");
+      const line = watcherMounts.split("\n").find((l) => l.split(" ")[4] === BIN);
       expect(line).toBeDefined();
       expect(line!.split(" ")[5]!.split(",")).toContain("ro");
       // …and nothing of it on the host.

@@ -6,6 +6,8 @@ import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlink
 import { join } from "node:path";
 import { networkInterfaces, tmpdir } from "node:os";
 import { ensureBuilt, isRoot, minidCommand, removeAllContainers } from "../helpers/minid.ts";
+import { requires } from "../helpers/requires.ts";
+import { createHash } from "node:crypto";
 import {
   OciLayout,
   busyboxLayer,
@@ -24,8 +26,10 @@ import {
 
 const enabled = isRoot() && haveTools();
 const T = 120_000;
-/** Tests here spawn many processes: give each its own generous timeout. */
-const it = (name: string, fn: () => Promise<void> | void) => (enabled ? test : test.skip)(name, fn, T);
+/** Tests here spawn many processes: give each its own generous timeout. Under CI a missing
+ *  docker-registry or skopeo fails every test (requires()); elsewhere they are skipped. */
+const gate = requires("root", "docker-registry", "skopeo");
+const it = (name: string, fn: () => Promise<void> | void) => gate(name, fn, T);
 
 interface Res {
   code: number;
@@ -550,6 +554,21 @@ describe("failures leave the store as it was", () => {
     unchanged();
   });
 
+  it("a corrupted image config: digest mismatch, nothing kept", async () => {
+    const corrupt = startProxy(reg.url, undefined, async (req, url, res) => {
+      if (req.method === "GET" && url.pathname.endsWith(`/blobs/${img1.config}`)) {
+        const text = (await res.text()).replace('"architecture":"amd64"', '"architecture":"AMD64"');
+        return new Response(text, { status: res.status, headers: res.headers });
+      }
+      return res;
+    });
+    proxies.push(corrupt);
+    const r = await minid(root, ["pull", `${corrupt.host}/test/busybox:1`]);
+    failsAfterProgress(r);
+    expect(r.stderr).toContain(`digest mismatch for image config ${img1.config}`);
+    unchanged();
+  });
+
   it("a corrupted manifest is refused", async () => {
     const bad = startProxy(reg.url, undefined, async (req, url, res) => {
       if (req.method === "GET" && url.pathname.includes("/manifests/")) {
@@ -564,6 +583,53 @@ describe("failures leave the store as it was", () => {
     const r = await minid(root, ["pull", `${bad.host}/test/busybox@${img1.digest}`]);
     oneLine(r);
     expect(r.stderr).toContain("manifest digest mismatch");
+    unchanged();
+  });
+
+  it("by tag, a manifest whose bytes disagree with its Docker-Content-Digest header is refused", async () => {
+    // The header is the registry's word on what the tag names; content that does not hash to
+    // it was changed on the way.
+    const bad = startProxy(reg.url, undefined, async (req, url, res) => {
+      if (req.method === "GET" && url.pathname.endsWith("/manifests/1") && res.status === 200) {
+        const text = (await res.text()).replace('"schemaVersion":2', '"schemaVersion": 2');
+        const h = new Headers(res.headers);
+        h.delete("content-length");
+        return new Response(text, { status: res.status, headers: h });
+      }
+      return res;
+    });
+    proxies.push(bad);
+    const r = await minid(root, ["pull", `${bad.host}/test/busybox:1`]);
+    oneLine(r);
+    expect(r.stderr).toContain("manifest digest mismatch");
+    expect(r.stderr).toContain("header says");
+    unchanged();
+  });
+
+  it("a substituted manifest with a matching Docker-Content-Digest header is refused by digest", async () => {
+    // The proxy serves another (valid) manifest for the digest asked for and recomputes the
+    // header, so only the client's own hash of the bytes against the reference can notice.
+    const swapped: string[] = [];
+    const evil = startProxy(reg.url, undefined, async (req, url, res) => {
+      if (url.pathname.includes("/manifests/") && res.status === 200) {
+        const doc = JSON.parse(await res.text());
+        doc.annotations = { ...(doc.annotations ?? {}), "org.example.swapped": "yes" };
+        const text = JSON.stringify(doc);
+        const digest = `sha256:${createHash("sha256").update(text).digest("hex")}`;
+        swapped.push(digest);
+        const h = new Headers(res.headers);
+        h.delete("content-length");
+        h.set("docker-content-digest", digest);
+        return new Response(req.method === "HEAD" ? null : text, { status: 200, headers: h });
+      }
+      return res;
+    });
+    proxies.push(evil);
+    const r = await minid(root, ["pull", `${evil.host}/test/busybox@${img1.digest}`]);
+    oneLine(r);
+    expect(swapped.length).toBeGreaterThan(0);
+    expect(r.stderr).toContain("manifest digest mismatch");
+    expect(r.stderr).toContain(img1.digest);
     unchanged();
   });
 

@@ -1,16 +1,18 @@
 // Limits hold, proven from inside (what the container experiences) and outside (cgroup files,
 // inspect, stats). This host is cgroup v1 (hybrid); the v2 path runs in a private mount
 // namespace with cgroup2 mounted over /sys/fs/cgroup.
-import { describe, expect, test, beforeAll, afterAll } from "bun:test";
+import { describe, expect, beforeAll, afterAll } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestRoot, ensureBuilt, isRoot, minidCommand, cgroupDirsOf } from "../helpers/minid.ts";
+import { tmpdir } from "node:os";
+import { TestRoot, ensureBuilt, minidCommand, cgroupDirsOf } from "../helpers/minid.ts";
+import { have, requires } from "../helpers/requires.ts";
 
-const it = isRoot() ? test : test.skip;
+const it = requires("root");
 let r: TestRoot;
 
 beforeAll(() => {
-  if (!isRoot()) return;
+  if (!have("root")) return;
   ensureBuilt();
   r = new TestRoot("resources");
 });
@@ -122,36 +124,80 @@ describe("cgroup v2", () => {
   // Only hugetlb is free for cgroup2 on this hybrid host (memory, cpu, pids are bound to v1),
   // so limits themselves are proven on v1 above; here detection, joining, the namespace view
   // and clean removal run for real on v2.
-  function inV2(args: string[]) {
-    const cmd = [...minidCommand(), "--root", r.dir, ...args].map((a) => `'${a.replace(/'/g, "'\\''")}'`).join(" ");
-    const res = Bun.spawnSync(["unshare", "-m", "sh", "-c", `mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && ${cmd}; rc=$?; ls /sys/fs/cgroup/minid 2>/dev/null | grep -c '^[0-9a-f]\\{64\\}$' ; exit $rc`]);
-    return { code: res.exitCode, stdout: res.stdout.toString(), stderr: res.stderr.toString() };
+  /**
+   * Run minid with cgroup2 over /sys/fs/cgroup in a private mount namespace. Prints, after the
+   * command's output, "gone" or "left" for the cgroup of the container named `name` (removed
+   * with rm -f first), or "no-container", and the minid cgroups that appeared during the run, so only this
+   * test's own leftovers count (other runs on the host may hold some of their own).
+   */
+  function inV2(args: string[], name: string) {
+    const q = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const m = [...minidCommand(), "--root", r.dir].map(q).join(" ");
+    const list = "ls /sys/fs/cgroup/minid 2>/dev/null | grep '^[0-9a-f]\\{64\\}$' | sort";
+    const script = [
+      "mount --make-rprivate / && umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup || exit 99",
+      `${list} > /tmp/.v2-before-$$`,
+      `${m} ${args.map(q).join(" ")}; rc=$?`,
+      `id=$(${m} ps -aq --no-trunc -f name=^${name}$)`,
+      `[ -n "$id" ] && ${m} rm -f "$id" >/dev/null`,
+      `${list} | comm -13 /tmp/.v2-before-$$ - > /tmp/.v2-new-$$`,
+      `if [ -z "$id" ]; then echo no-container; elif [ -e "/sys/fs/cgroup/minid/$id" ]; then echo left; else echo gone; fi`,
+      `echo "new=$(grep -c . /tmp/.v2-new-$$)"; cat /tmp/.v2-new-$$; rm -f /tmp/.v2-before-$$ /tmp/.v2-new-$$`,
+      "exit $rc",
+    ].join("\n");
+    const res = Bun.spawnSync(["unshare", "-m", "sh", "-c", script]);
+    const stdout = res.stdout.toString();
+    // Ids that appeared meanwhile but belong to another --root running at the same time.
+    const [, after = ""] = stdout.split(/^new=\d+\n/m);
+    const foreign = after.trim().split("\n").filter((x) => x && !existsSync(join(r.dir, "containers", x)) && ownedElsewhere(x));
+    return { code: res.exitCode, stdout, stderr: res.stderr.toString(), foreign };
+  }
+  /** Whether a container id is held by some other minid root under the temp directory. */
+  function ownedElsewhere(id: string): boolean {
+    const tmp = tmpdir();
+    return readdirSync(tmp).some((d) => d !== r.dir && existsSync(join(tmp, d, "containers", id)));
+  }
+  function tail(out: string) {
+    const lines = out.trim().split("\n");
+    const i = lines.findIndex((l) => /^new=\d+$/.test(l));
+    return { body: lines.slice(0, i - 1), removed: lines[i - 1], newIds: lines.slice(i + 1) };
   }
 
   it("containers join a v2 cgroup, see it as / and leave nothing", () => {
-    const res = inV2(["run", "--rm", "busybox", "sh", "-c", "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f9"]);
+    // Not --rm: the container stays until inV2 removes it with rm -f, which is what is checked.
+    const res = inV2(["run", "--name", "v2join", "busybox", "sh", "-c", "cat /proc/self/cgroup; grep ' /sys/fs/cgroup ' /proc/self/mountinfo | cut -d' ' -f9"], "v2join");
     expect(res.code).toBe(0);
-    const lines = res.stdout.trim().split("\n");
+    const { body, removed, newIds } = tail(res.stdout);
     // This hybrid kernel still lists its v1 hierarchies; the v2 line is the container's own root.
-    expect(lines).toContain("0::/");
-    expect(lines.at(-2)).toBe("cgroup2");
-    expect(lines.at(-1)).toBe("0"); // no container cgroup left under /sys/fs/cgroup/minid
+    expect(body).toContain("0::/");
+    expect(body.at(-1)).toBe("cgroup2");
+    expect(removed).toBe("gone");
+    expect(newIds.filter((x) => !res.foreign.includes(x))).toEqual([]);
   });
 
   it("a limit whose controller v2 lacks here is a clear error that leaves nothing", () => {
-    const res = inV2(["run", "--rm", "-m", "32m", "busybox", "true"]);
+    const res = inV2(["run", "--name", "v2fail", "-m", "32m", "busybox", "true"], "v2fail");
     expect(res.code).toBe(125);
     expect(res.stderr).toContain("memory");
-    expect(res.stdout.trim()).toBe("0");
+    const { removed, newIds } = tail(res.stdout);
+    expect(removed).toBe("no-container");
+    expect(newIds.filter((x) => !res.foreign.includes(x))).toEqual([]);
   });
 });
 
 describe("cleanup", () => {
-  it("no cgroup of this root's containers is left", () => {
-    const ids = new Set(existsSync(join(r.dir, "containers")) ? readdirSync(join(r.dir, "containers")) : []);
-    for (const c of ["memory", "pids", "cpu"]) {
-      const d = `/sys/fs/cgroup/${c}/minid`;
-      if (existsSync(d)) expect(readdirSync(d).filter((n) => ids.has(n))).toEqual([]);
-    }
+  it("rm removes every cgroup of limited containers, stopped or running, in every hierarchy", () => {
+    // Not --rm: rm itself is what is checked, for a container that exited and one that runs.
+    const limits = ["-m", "64m", "--pids-limit", "30", "--cpus", "0.5", "--cpu-shares", "256"];
+    const exited = r.run(["run", "-d", "--name", "cl-exited", ...limits, "busybox", "true"]).stdout.trim();
+    const running = r.run(["run", "-d", "--name", "cl-running", ...limits, "busybox", "sleep", "600"]).stdout.trim();
+    for (const id of [exited, running]) expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const dirs = cgroupDirsOf(running);
+    for (const c of ["memory", "pids", "cpu"]) expect(dirs).toContain(`/sys/fs/cgroup/${c}/minid/${running}`);
+    expect(readFileSync(`/sys/fs/cgroup/pids/minid/${running}/pids.max`, "utf8").trim()).toBe("30");
+    expect(r.run(["wait", "cl-exited"]).stdout.trim()).toBe("0");
+    expect(r.run(["rm", "cl-exited"]).code).toBe(0);
+    expect(r.run(["rm", "-f", "cl-running"]).code).toBe(0);
+    for (const id of [exited, running]) expect(`${id}: ${cgroupDirsOf(id).join(" ")}`).toBe(`${id}: `);
   });
 });

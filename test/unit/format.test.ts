@@ -18,8 +18,9 @@ describe("Docker-style output", () => {
     expect(humanSize(4_260_000)).toBe("4.26MB");
     expect(humanSize(1_000_000_000)).toBe("1GB");
   });
-  test("tables pad columns by three spaces", () => {
-    expect(table(["A", "BB"], [["xxx", "y"]])).toBe("A     BB\nxxx   y\n");
+  test("tables pad columns by three spaces, at least 10 wide (Docker's tabwriter minwidth)", () => {
+    expect(table(["A", "BB"], [["xxx", "y"]])).toBe("A         BB\nxxx       y\n");
+    expect(table(["REPOSITORY", "TAG"], [["busybox", "latest"]])).toBe("REPOSITORY   TAG\nbusybox      latest\n");
   });
   test("ellipsis", () => {
     expect(ellipsis("abcdef", 4)).toBe("abc…");

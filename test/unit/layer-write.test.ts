@@ -7,6 +7,7 @@ import { applyLayer } from "../../src/image/layer-apply.ts";
 import { writeLayerTar } from "../../src/image/layer-write.ts";
 import { fsat } from "../../src/linux/libc.ts";
 import { diffSnapshots, snapshot, type SnapshotOptions } from "../helpers/tar-craft.ts";
+import { have } from "../helpers/requires.ts";
 
 let base: string;
 let src: string;
@@ -188,6 +189,20 @@ describe("writeLayerTar", () => {
       /writing layer tar from .*missing failed: .*ENOENT/,
     );
     expect(fs.readdirSync(base)).toEqual(before);
+  });
+
+  // A sysfs attribute claims 4096 bytes and reads far fewer: bind-mounted over a file of the
+  // tree, it is a file that "shrank" between lstat and read, deterministically.
+  const SHORT_FILE = "/sys/kernel/mm/transparent_hugepage/enabled";
+  (have("root") && fs.existsSync(SHORT_FILE) ? test : test.skip)("a file that shrinks while archived fails the layer, no short entry", async () => {
+    // sysfs files claim 4096 bytes and hold fewer. The tree is archived from sysfs itself: the
+    // writer reads a tree through a clone of its own mount, which leaves out mounts on top of
+    // it, so a file bound into a plain directory would not be seen.
+    const tree = path.dirname(SHORT_FILE);
+    expect(fs.statSync(SHORT_FILE).size).toBeGreaterThan(fs.readFileSync(SHORT_FILE).length);
+    const out = path.join(base, "s.tar");
+    await expect(writeLayerTar(tree, out, { overlayWhiteouts: true })).rejects.toThrow(/shrank while being archived/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 
   test("an empty directory is a valid empty layer", async () => {

@@ -9,7 +9,7 @@ import { DetachScanner, parseDetachKeys } from "../../src/container/attach.ts";
 import { LogReader, LogWriter, nowRfc3339Nano } from "../../src/container/logs.ts";
 import { renderTemplate, goString } from "../../src/cli/template.ts";
 import { execEnv } from "../../src/container/exec.ts";
-import { INIT_SPEC_ENV } from "../../src/container/shim.ts";
+import { INIT_SPEC_ENV } from "../../src/container/watcher-main.ts";
 import { INIT_ENV } from "../../src/container/init.ts";
 
 describe("attach frames", () => {
@@ -111,7 +111,8 @@ describe("--format templates", () => {
     expect(renderTemplate("{{.Config.Cmd | json}}", data)).toBe('["sleep","1"]');
     expect(renderTemplate("{{.Config.Cmd}}", data)).toBe("[sleep 1]");
     expect(renderTemplate("{{index .Config.Labels \"a\"}}", data)).toBe("b");
-    expect(renderTemplate("{{upper .State.Status}}\\t{{.Name}}", data)).toBe("RUNNING\t/c");
+    // inspect runs the template as given (Go's escapes, not Docker's list-command \t): a tab is {{"\t"}}.
+    expect(renderTemplate("{{upper .State.Status}}{{\"\\t\"}}{{.Name}}", data)).toBe("RUNNING\t/c");
     expect(renderTemplate("{{.Nope}}", data)).toBe("<no value>");
     expect(renderTemplate("{{ .State.Running }}", data)).toBe("true");
     expect(() => renderTemplate("{{nosuchfunc .X}}", data)).toThrow();

@@ -4,7 +4,7 @@
 // to another host, resumable blob reads, and uploads.
 import { UserError } from "../../util/errors.ts";
 import { sha256 } from "../store.ts";
-import type { Credentials } from "../auth.ts";
+import type { Credentials } from "./credentials.ts";
 import { pickChallenge, type Challenge } from "./challenge.ts";
 import { ACCEPT_MANIFESTS } from "./manifest.ts";
 import { blobUrl, endpointFor, manifestUrl, uploadUrl, type Endpoint } from "./endpoint.ts";

@@ -1,0 +1,222 @@
+// The owner of a container's life: its states, which moves between them are allowed, and
+// every write of a state. (The ideas of runc's libcontainer state machine and youki's
+// can_start/can_kill/can_delete.) Nothing else assigns `state.status`: the watcher, stop/kill
+// and rm call the record* functions here, and every reader asks observe() what a record
+// means now.
+//
+//   created ──start──▶ running ──exit──▶ exited ──start──▶ running …
+//                       │  ▲                 
+//                 pause │  │ unpause           restarting: between the exit and the next
+//                       ▼  │                   start of a restart (policy or `restart`)
+//                      paused
+//   any state ──rm──▶ removing (the directory is renamed to a tombstone: gone for everyone)
+//   dead: a record that cannot be read (truncated, empty, wrong shape); it can only be removed
+//
+// "running" is recorded before init is released (so a dead watcher never leaves a live
+// container marked created), and observed as "created" until init has exec'd the command; a
+// start that fails before the command runs goes back to what it was (created, or exited for
+// a container that ran before).
+import type { ContainerState, ContainerStore } from "./state.ts";
+import { updateState } from "./locks.ts";
+import { containerProc, isAlive, isPreExecInit } from "./proc.ts";
+import { nowRfc3339Nano } from "./logs.ts";
+
+export type Status = "created" | "running" | "paused" | "restarting" | "exited" | "removing" | "dead";
+
+export const STATUSES: readonly Status[] = ["created", "running", "paused", "restarting", "exited", "removing", "dead"];
+
+/** The allowed moves. Anything not listed is refused (the record is left as it is). */
+export const TRANSITIONS: Readonly<Record<Status, readonly Status[]>> = {
+  created: ["running", "removing"],
+  // created/exited: the start failed before the command ran (back to the state before it)
+  running: ["exited", "paused", "restarting", "removing", "created"],
+  paused: ["running", "exited", "removing"],
+  restarting: ["running", "exited", "removing"],
+  exited: ["running", "restarting", "removing"],
+  removing: [],
+  dead: ["removing"],
+};
+
+export function canTransition(from: Status, to: Status): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** What the exit-code-unknown case says (Docker says as much when its daemon died). */
+export const WATCHER_LOST =
+  "the container's watcher was lost while the container ran: its exit code is unknown";
+
+/**
+ * What a record means now, whatever it last said: a recorded "running" whose process is gone
+ * (its watcher died first, the PID was reused, the host rebooted) has exited, with an
+ * unknown code (255 where a number is required, and `exitUnknown`).
+ */
+export function observe(st: ContainerState): ContainerState["state"] {
+  const s = st.state;
+  if (s.status !== "running" && s.status !== "paused") return s;
+  if (!isAlive(containerProc(st))) {
+    const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
+    return { ...s, status: "exited", pid: 0, exitCode: 255, exitUnknown: true, error: s.error || WATCHER_LOST, finishedAt: finished };
+  }
+  // Recorded before init is released, but the command does not run until init has exec'd
+  // it: until then the container is created (a kill now is a failed start, not an exit).
+  if (s.status === "running" && isPreExecInit(s.pid)) return { ...s, status: "created" };
+  return s;
+}
+
+/** The container's process runs (recorded and verified). */
+export function isRunning(st: ContainerState): boolean {
+  const s = observe(st).status;
+  return s === "running" || s === "paused";
+}
+
+export function canStart(st: ContainerState): boolean {
+  return canTransition(observe(st).status, "running");
+}
+export function canKill(st: ContainerState): boolean {
+  return isRunning(st);
+}
+/** rm without -f: anything but a live process; rm -f: anything. */
+export function canDelete(st: ContainerState, force: boolean): boolean {
+  return force || !isRunning(st);
+}
+
+// ---- writes ----
+
+/** The state of a container just created (its first record). */
+export function createdState(): ContainerState["state"] {
+  return { status: "created", pid: 0, exitCode: 0, oomKilled: false };
+}
+
+/**
+ * Move the container to `to` under its lock, if the table allows it and `guard` agrees;
+ * `fields` are merged into the state. Returns the state before the move, or undefined when
+ * nothing was written (container gone, move not allowed, guard said no).
+ */
+function transition(
+  store: ContainerStore,
+  id: string,
+  to: Status,
+  fields: (s: ContainerState) => Partial<ContainerState["state"]>,
+  guard: (s: ContainerState) => boolean = () => true,
+  observed = false,
+): ContainerState["state"] | undefined {
+  let before: ContainerState["state"] | undefined;
+  updateState(store, id, (s) => {
+    before = move(s, to, fields, guard, observed);
+    return before ? undefined : false;
+  });
+  return before;
+}
+
+/** The move itself, on a record loaded under the lock (the caller saves). */
+function move(
+  s: ContainerState,
+  to: Status,
+  fields: (s: ContainerState) => Partial<ContainerState["state"]>,
+  guard: (s: ContainerState) => boolean = () => true,
+  observed = false,
+): ContainerState["state"] | undefined {
+  // A start moves from what the record means now (a stale "running" after a reboot is
+  // exited); an exit or a failed start is the record of what the watcher just saw happen
+  // to the recorded process, so it moves from the recorded state.
+  const from = observed ? observe(s).status : s.state.status;
+  if (!canTransition(from, to) || !guard(s)) return undefined;
+  const before = { ...s.state };
+  s.state = { ...s.state, ...fields(s), status: to };
+  return before;
+}
+
+export interface Started {
+  pid: number;
+  pidStart?: string;
+  bootId: string;
+  watcherPid: number;
+  watcherStart?: string;
+}
+
+/** The watcher is about to release init: record it running. The previous state, or undefined (removed meanwhile). */
+export function recordRunning(store: ContainerStore, id: string, p: Started): ContainerState["state"] | undefined {
+  return transition(store, id, "running", (s) => ({
+    ...p,
+    exitCode: 0,
+    error: undefined,
+    exitUnknown: undefined,
+    startedAt: nowRfc3339Nano(),
+    finishedAt: s.state.finishedAt,
+    oomKilled: false,
+  }), undefined, true);
+}
+
+/** The start failed before the command ran: back to what it was, with the reason. */
+export function recordStartFailed(
+  store: ContainerStore,
+  id: string,
+  pid: number,
+  prev: ContainerState["state"],
+  failure: { exitCode: number; message: string },
+): void {
+  const to: Status = prev.startedAt ? "exited" : "created";
+  transition(
+    store,
+    id,
+    to,
+    () => ({
+      ...prev,
+      pid: 0,
+      pidStart: undefined,
+      exitCode: failure.exitCode,
+      error: failure.message,
+      finishedAt: prev.startedAt ? nowRfc3339Nano() : prev.finishedAt,
+      watcherPid: undefined,
+      watcherStart: undefined,
+    }),
+    (s) => s.state.pid === pid,
+  );
+}
+
+export interface Exit {
+  /** The pid that exited: a record that names another (restarted meanwhile) is left alone. */
+  pid: number;
+  exitCode: number;
+  oomKilled?: boolean;
+  finishedAt?: string;
+}
+
+/** Apply an exit to a state (also used by the store for an exit kept in the pre-allocated file). */
+export function exitedState(s: ContainerState["state"], e: Exit): ContainerState["state"] {
+  return {
+    ...s,
+    status: "exited",
+    pid: 0,
+    pidStart: undefined,
+    exitCode: e.exitCode,
+    exitUnknown: undefined,
+    error: undefined,
+    finishedAt: e.finishedAt ?? nowRfc3339Nano(),
+    oomKilled: Boolean(e.oomKilled),
+    watcherPid: undefined,
+    watcherStart: undefined,
+  };
+}
+
+/**
+ * Record an exit the watcher saw, or (when the watcher is gone) one that stop/kill caused.
+ * Returns true when written. Throws what the write throws (ENOSPC: the watcher retries).
+ */
+export function recordExit(store: ContainerStore, id: string, e: Exit, onlyIfDead = false): boolean {
+  const before = transition(
+    store,
+    id,
+    "exited",
+    (s) => exitedState(s.state, e),
+    (s) => s.state.pid === e.pid && (!onlyIfDead || !isAlive(containerProc(s))),
+  );
+  return before !== undefined;
+}
+
+/** recordExit for a caller that holds the container lock and has loaded `s`: saves it. */
+export function recordExitLocked(store: ContainerStore, s: ContainerState, e: Exit): boolean {
+  if (!move(s, "exited", (x) => exitedState(x.state, e), (x) => x.state.pid === e.pid)) return false;
+  store.save(s);
+  return true;
+}
