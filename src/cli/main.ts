@@ -44,6 +44,7 @@ export const COMMANDS: Record<string, Loader> = {
   tag: () => import("../commands/tag.ts"),
   history: () => import("../commands/history.ts"),
   "image-inspect": () => import("../commands/image-inspect.ts"),
+  build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
 };
 
@@ -91,6 +92,7 @@ Commands:
   push        Upload an image to a registry
   login       Log in to a registry
   logout      Log out from a registry
+  build       Build an image from a Dockerfile
   commit      Create a new image from a container's changes
   save        Save one or more images to a tar archive
   load        Load images from a tar archive or STDIN

@@ -32,7 +32,11 @@ export default defineCommand({
     }
     type Row = { repo: string; tag: string; id: string; created: string; size: number; digest: string };
     const rows: Row[] = [];
-    for (const img of store.listImages()) {
+    const images = store.listImages();
+    const { intermediateIds } = await import("../image/intermediate.ts");
+    const hidden = a.all ? new Set<string>() : intermediateIds(store, images, new Set(Object.values(tags)));
+    for (const img of images) {
+      if (hidden.has(img.id)) continue;
       const names = Object.entries(tags).filter(([, v]) => v === img.id).map(([k]) => k);
       const digestFor = (repo: string) =>
         img.repoDigests?.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>";

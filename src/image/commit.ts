@@ -17,7 +17,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
 import { liveState } from "../container/status.ts";
 import { applyChange, emptyConfig, type ContainerConfig, type HistoryEntry, type ImageConfig } from "./config.ts";
-import { layerRecordOf, type ImageRecord } from "./store.ts";
+import { layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
 import { parseReference } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
@@ -210,33 +210,10 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
   const parentImg = store.getImage(st.imageId);
   const parentCfg: ImageConfig = parentImg ? store.getConfig(parentImg) : emptyConfig();
 
-  const driver = driverByName(st.storage.driver);
-  const source = driver.changes(engine.containers.containerDir(st.id));
-  const inLower = lowerExists(st.storage.lowerdirs);
-  const targets = st.mounts.map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
   const staging = store.scratch("commit");
   const tarFile = `${staging}.tar`;
-  mkdirSync(staging, { mode: 0o700 });
   try {
-    const { writeLayerTar } = await import("./layer-write.ts");
-    const written = await frozen(st, async () => {
-      if (source.kind === "upper") {
-        const skip = mountArtifacts(source.dir, targets, inLower);
-        for (const n of source.skip) skip.add(n);
-        return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip) });
-      }
-      return withMergedView(engine, st, async (root) => {
-        const skip = mountArtifacts(root, targets, inLower);
-        const { diffTree } = await import("./diff.ts");
-        diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
-        return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true });
-      });
-    });
-    removeTree(join(staging, "changes"));
-
-    // The new layer is stored as the tar just written; like a pulled one it is unpacked once,
-    // when a container of the new image first needs it (store.ensureExtracted checks DiffID).
-    const rec = layerRecordOf({ ...written, compression: "none" });
+    const rec = await writeLayerOf(engine, st, staging, tarFile);
 
     const created = new Date().toISOString();
     const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
@@ -262,6 +239,55 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
       images: [{ config, layers, tags: opts.reference ? [opts.reference] : [] }],
     });
     return img!;
+  } finally {
+    removeTree(staging);
+    removeTree(tarFile);
+  }
+}
+
+/**
+ * The container's changes as a layer tar (`tarFile`) with an empty staging directory for its
+ * unpacked tree; the caller publishes both and removes what is left.
+ */
+async function writeLayerOf(engine: Engine, st: ContainerState, staging: string, tarFile: string): Promise<LayerRecord> {
+  const driver = driverByName(st.storage.driver);
+  const source = driver.changes(engine.containers.containerDir(st.id));
+  const inLower = lowerExists(st.storage.lowerdirs);
+  const targets = st.mounts.map((m) => m.destination.replace(/^\/+/, "")).filter(Boolean);
+  mkdirSync(staging, { mode: 0o700 });
+  const { writeLayerTar } = await import("./layer-write.ts");
+  const written = await frozen(st, async () => {
+    if (source.kind === "upper") {
+      const skip = mountArtifacts(source.dir, targets, inLower);
+      for (const n of source.skip) skip.add(n);
+      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip) });
+    }
+    return withMergedView(engine, st, async (root) => {
+      const skip = mountArtifacts(root, targets, inLower);
+      const { diffTree } = await import("./diff.ts");
+      diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
+      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true });
+    });
+  });
+  removeTree(join(staging, "changes"));
+
+  // The new layer is stored as the tar just written; like a pulled one it is unpacked once,
+  // when a container of the new image first needs it (store.ensureExtracted checks DiffID).
+  return layerRecordOf({ ...written, compression: "none" });
+}
+
+/**
+ * The container's changes as a new stored layer (published in one store operation, pinned
+ * for this process). `build` makes each RUN and COPY step's layer with it.
+ */
+export async function writeContainerLayer(engine: Engine, st: ContainerState): Promise<LayerRecord> {
+  const store = engine.images;
+  const staging = store.scratch("commit");
+  const tarFile = `${staging}.tar`;
+  try {
+    const rec = await writeLayerOf(engine, st, staging, tarFile);
+    store.publish({ layers: [{ rec, blob: tarFile, dir: staging }], images: [] });
+    return rec;
   } finally {
     removeTree(staging);
     removeTree(tarFile);

@@ -30,6 +30,7 @@ const lib = dlopen("libc.so.6", {
   lsetxattr: { args: [P, P, P, u64, i32], returns: i32 },
   lgetxattr: { args: [P, P, P, u64], returns: i64 },
   llistxattr: { args: [P, P, u64], returns: i64 },
+  lremovexattr: { args: [P, P], returns: i32 },
   prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
   socket: { args: [i32, i32, i32], returns: i32 },
   ioctl: { args: [i32, u64, P], returns: i32 },
@@ -263,6 +264,10 @@ export function lgetxattr(path: string, name: string): Buffer | null {
 
 export function llistxattr(path: string): string[] {
   return fsat.llistxattr(path);
+}
+
+export function lremovexattr(path: string, name: string): void {
+  fsat.lremovexattr(path, name);
 }
 
 export const PR_SET_PDEATHSIG = 1;
@@ -523,6 +528,9 @@ export const fsat = {
       if (e === 61 || e === 95) return null;
       throw new SyscallError("lgetxattr", e, `${showPath(path)} (${name})`);
     }
+  },
+  lremovexattr(path: PathArg, name: string): void {
+    check(c.lremovexattr(ptr(cpath(path)), ptr(cstr(name))), "lremovexattr", `${showPath(path)} (${name})`);
   },
   /** Names of a file's xattrs ([] when unsupported); the call is the one syscall per file. */
   llistxattr(path: PathArg): string[] {

@@ -70,8 +70,8 @@ export const overlayDriver: StorageDriver = {
 
 let privateNs = false;
 
-/** Move the JS thread into its own mount namespace (once per process). */
-function enterPrivateMountNs(): void {
+/** Move the JS thread into its own mount namespace (once per process; build mounts there too). */
+export function enterPrivateMountNs(): void {
   if (privateNs) return;
   unshare(CLONE_NEWNS);
   mount(null, "/", null, MS_REC | MS_PRIVATE);

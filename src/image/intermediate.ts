@@ -1,0 +1,38 @@
+// Docker's `images` hides intermediate images (untagged images that are the parent of
+// another image: what each build step leaves) unless -a is given. minid's records have no
+// parent field, so "parent" is derived the way Docker's chain reads: another image's layers
+// and history start with this image's, and go further.
+import type { ImageStore, ImageRecord } from "./store.ts";
+
+export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged: Set<string>): Set<string> {
+  const out = new Set<string>();
+  const untagged = images.filter((i) => !tagged.has(i.id));
+  if (!untagged.length) return out;
+  const hist = new Map<string, string[]>();
+  const historyOf = (img: ImageRecord) => {
+    let h = hist.get(img.id);
+    if (!h) {
+      try {
+        h = (store.getConfig(img).history ?? []).map((e) => `${e.created}\u0000${e.created_by ?? ""}`);
+      } catch {
+        h = [];
+      }
+      hist.set(img.id, h);
+    }
+    return h;
+  };
+  for (const x of untagged) {
+    const hx = historyOf(x);
+    if (!hx.length) continue;
+    for (const y of images) {
+      if (y.id === x.id || y.layers.length < x.layers.length) continue;
+      if (!x.layers.every((l, i) => y.layers[i]!.diffId === l.diffId)) continue;
+      const hy = historyOf(y);
+      if (hy.length > hx.length && hx.every((e, i) => hy[i] === e)) {
+        out.add(x.id);
+        break;
+      }
+    }
+  }
+  return out;
+}
