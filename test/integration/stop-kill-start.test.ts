@@ -1,0 +1,92 @@
+// stop, kill, restart, start and wait of containers, from the compiled binary.
+import { describe, expect } from "bun:test";
+import { it, until, alive, useLifecycleRoot } from "../helpers/lifecycle.ts";
+
+const { r, state } = useLifecycleRoot("stop-kill-start");
+
+describe("stop, kill, restart, start, wait", () => {
+  it("stop: SIGTERM first; a shell as PID 1 ignores it and is killed after -t", async () => {
+    r.run(["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "while :; do sleep 0.1; done"]);
+    const t0 = performance.now();
+    const res = r.run(["stop", "-t", "1", "stubborn"]);
+    const dt = performance.now() - t0;
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe("stubborn\n");
+    expect(dt).toBeGreaterThan(900);
+    expect(dt).toBeLessThan(3000); // timeout + 2 s
+    expect(state("stubborn").State.ExitCode).toBe(137);
+    expect(r.run(["ps", "-a", "-f", "name=stubborn"]).stdout).toContain("Exited (137)");
+  });
+
+  it("stop: a container that handles SIGTERM stops at once with its own status", () => {
+    r.run(["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.1; done"]);
+    const t0 = performance.now();
+    expect(r.run(["stop", "polite"]).code).toBe(0);
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(state("polite").State.ExitCode).toBe(143);
+    // Stopping a stopped container is fine.
+    expect(r.run(["stop", "polite"]).code).toBe(0);
+  });
+
+  it("stop --stop-signal at run time", () => {
+    r.run(["run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c", "trap 'exit 10' USR1; while :; do sleep 0.1; done"]);
+    expect(state("usr1").Config.StopSignal).toBe("SIGUSR1");
+    expect(r.run(["stop", "usr1"]).code).toBe(0);
+    expect(state("usr1").State.ExitCode).toBe(10);
+  });
+
+  it("kill -s delivers a signal; kill defaults to SIGKILL; killing a stopped container is an error", async () => {
+    r.run(["run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'echo got-hup' HUP; while :; do sleep 0.1; done"]);
+    expect(r.run(["kill", "-s", "HUP", "k"]).code).toBe(0);
+    await until(() => r.run(["logs", "k"]).stdout.includes("got-hup"), 5000, "HUP handled");
+    expect(state("k").State.Running).toBe(true);
+    expect(r.run(["kill", "k"]).stdout).toBe("k\n");
+    expect(state("k").State.ExitCode).toBe(137);
+    const again = r.run(["kill", "k"]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("is not running");
+    expect(r.run(["kill", "-s", "NOSUCH", "k"]).code).toBe(1);
+  });
+
+  it("start runs an exited container again on its kept writable layer; start -a attaches", () => {
+    expect(r.run(["run", "--name", "again", "busybox", "sh", "-c", "echo run >> /count; cat /count"]).stdout).toBe("run\n");
+    const first = state("again").State.StartedAt;
+    expect(r.run(["start", "again"]).stdout).toBe("again\n");
+    expect(r.run(["wait", "again"]).stdout).toBe("0\n");
+    const a = r.run(["start", "-a", "again"]);
+    expect(a.code).toBe(0);
+    expect(a.stdout).toBe("run\nrun\nrun\n");
+    expect(state("again").State.StartedAt > first).toBe(true);
+    expect(r.run(["logs", "again"]).stdout).toBe("run\nrun\nrun\nrun\nrun\nrun\n");
+  });
+
+  it("start of a running container does nothing; restart gives it a new process", async () => {
+    r.run(["run", "-d", "--name", "rs", "busybox", "sleep", "300"]);
+    const pid1 = state("rs").State.Pid;
+    expect(r.run(["start", "rs"]).code).toBe(0);
+    expect(state("rs").State.Pid).toBe(pid1);
+    const res = r.run(["restart", "-t", "1", "rs"]);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toBe("rs\n");
+    const s = state("rs");
+    expect(s.State.Running).toBe(true);
+    expect(s.State.Pid).not.toBe(pid1);
+    expect(alive(pid1)).toBe(false);
+  });
+
+  it("wait blocks until the exit and prints each code", async () => {
+    r.run(["run", "-d", "--name", "w1", "busybox", "sh", "-c", "sleep 0.5; exit 3"]);
+    r.run(["run", "-d", "--name", "w2", "busybox", "sh", "-c", "exit 4"]);
+    const res = r.run(["wait", "w1", "w2"]);
+    expect(res.stdout).toBe("3\n4\n");
+    expect(r.run(["wait", "nosuch"]).code).toBe(1);
+  });
+
+  it("wait reports the exit code of a --rm container that removes itself", () => {
+    const id = r.run(["run", "-d", "--rm", "busybox", "sh", "-c", "sleep 0.5; exit 9"]).stdout.trim();
+    const res = r.run(["wait", id]);
+    expect(res.stdout).toBe("9\n");
+    expect(res.code).toBe(0);
+    expect(r.run(["ps", "-aq", "--no-trunc"]).stdout).not.toContain(id);
+  });
+});
