@@ -1,5 +1,5 @@
-// commit, save, load, export, tag, history, image inspect end to end, as root, with the real
-// binary; skopeo, umoci and (when installed) podman read what minid writes.
+// commit, commit -o, save, load, tag and rmi end to end, as root, with the real binary; skopeo,
+// umoci and (when installed) podman read what minid writes.
 import { describe, expect, test, beforeAll, afterAll } from "bun:test";
 import { createHash } from "node:crypto";
 import {
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
 import { have, requires } from "../helpers/requires.ts";
 import { lgetxattr, lsetxattr } from "../../src/linux/libc.ts";
+import { CHANGES, checkConsistent, extract as extractIn, runtimeOnly, sh, treeOf } from "../helpers/images.ts";
 
 const it = requires("root");
 let r: TestRoot;
@@ -32,45 +33,7 @@ function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
   return res;
 }
 
-function sh(cmd: string): string {
-  const res = Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });
-  if (res.exitCode !== 0) throw new Error(`${cmd}: ${res.stderr.toString()}`);
-  return res.stdout.toString();
-}
-
-/** path → "type mode uid:gid size target/hash" for every entry under dir. */
-function treeOf(dir: string, skip: (rel: string) => boolean = () => false): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const r2 = rel ? `${rel}/${name}` : name;
-      if (skip(r2)) continue;
-      const p = join(dir, r2);
-      const st = lstatSync(p);
-      const mode = (st.mode & 0o7777).toString(8);
-      let what: string;
-      if (st.isDirectory()) what = "dir";
-      else if (st.isSymbolicLink()) what = `link ${readlinkSync(p)}`;
-      else if (st.isFile()) what = `file ${st.size} ${createHash("sha256").update(readFileSync(p)).digest("hex").slice(0, 16)}`;
-      else if (st.isFIFO()) what = "fifo";
-      else what = `other ${st.rdev}`;
-      out.set(r2, `${what} ${st.isSymbolicLink() ? "" : mode} ${st.uid}:${st.gid}`);
-      if (st.isDirectory()) walk(r2);
-    }
-  };
-  walk("");
-  return out;
-}
-
-function extract(tarFile: string, label: string): string {
-  const dir = join(work, `${label}-${Math.random().toString(36).slice(2, 8)}`);
-  mkdirSync(dir);
-  sh(`tar --numeric-owner --xattrs --xattrs-include='*' -xpf '${tarFile}' -C '${dir}'`);
-  return dir;
-}
-
-/** Everything minid's runtime mounts over, which a container's view has and an image has not. */
-const runtimeOnly = (rel: string) => /^(proc|sys|dev)\/|^etc\/(hosts|hostname|resolv\.conf)$/.test(rel);
+const extract = (tarFile: string, label: string) => extractIn(work, tarFile, label);
 
 function layerDirOf(image: string, i = -1): string {
   const doc = JSON.parse(ok(["image", "inspect", image]).stdout)[0];
@@ -84,21 +47,6 @@ function storeSnapshot(): string {
   return sh(`cd '${r.dir}/image' && find . -path ./tmp -prune -o -path ./lock -prune -o -print | sort && cat repositories.json 2>/dev/null || true`);
 }
 
-const CHANGES = [
-  "set -e",
-  "echo added > /added.txt",
-  "ln /added.txt /added.hard",
-  "echo more >> /etc/passwd",
-  "rm /etc/group",
-  "rm -rf /home",
-  "chmod 0750 /root",
-  "ln -s /etc/passwd /abs.link",
-  "ln -s ../etc/passwd /usr/rel.link",
-  "cp /bin/busybox /usr/suidbox && chmod 4755 /usr/suidbox",
-  "rm -rf /var && mkdir -p /var/fresh && echo v > /var/fresh/f",
-  "mkdir /emptydir",
-  "mkfifo /fifo",
-].join("; ");
 
 describe("commit", () => {
   it("round trip: the new image holds exactly the container's tree", () => {
@@ -409,35 +357,6 @@ describe("save and load", () => {
   });
 });
 
-describe("export", () => {
-  it("export → import round trip keeps the tree", () => {
-    ok(["run", "--name", "exp", "busybox", "sh", "-c", CHANGES]);
-    const file = join(work, "exp.tar");
-    ok(["export", "exp", "-o", file]);
-    const names = sh(`tar tf ${file}`).split("\n");
-    expect(names.some((n) => n.includes(".wh."))).toBe(false);
-    const id = ok(["import", file, "imported:1"]).stdout.trim();
-    expect(id).toMatch(/^sha256:/);
-    ok(["run", "--name", "imp", "imported:1", "true"]);
-    const again = join(work, "imp.tar");
-    // stdout when it is not a terminal
-    const piped = Bun.spawnSync(["sh", "-c", `'${process.cwd()}/dist/minid' --root '${r.dir}' export imp > '${again}'`]);
-    expect(piped.exitCode).toBe(0);
-    const a = treeOf(extract(file, "exp"), runtimeOnly);
-    const b = treeOf(extract(again, "imp"), runtimeOnly);
-    expect([...b]).toEqual([...a]);
-    expect(a.get("usr/suidbox")).toMatch(/ 4755 /);
-    ok(["rm", "exp", "imp"]);
-    expect(r.leakedMounts()).toEqual([]);
-  });
-
-  it("unknown container", () => {
-    const res = r.run(["export", "-o", join(work, "none.tar"), "nosuch"]);
-    expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toBe("minid: No such container: nosuch");
-  });
-});
-
 describe("tag, rmi and the layers containers need", () => {
   it("rmi refuses an image in use; -f untags it and the container keeps working", () => {
     ok(["tag", "snap:one", "inuse:1"]);
@@ -514,47 +433,3 @@ describe("concurrency and crashes", () => {
   });
 });
 
-describe("concurrency and crashes (commit)", () => {
-  it("kill -9 during commit leaves the store consistent; the next commit cleans up", async () => {
-    const other = new TestRoot("images-killc");
-    try {
-      other.run(["run", "--name", "big", "busybox", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=96 2>/dev/null"]);
-      const before = sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`);
-      for (const delay of [50, 150, 300]) {
-        const p = Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "commit", "big", "big:1"], { stdout: "pipe", stderr: "pipe" });
-        await Bun.sleep(delay);
-        p.kill(9);
-        await p.exited;
-        checkConsistent(other.dir);
-        if (other.run(["image", "inspect", "big:1"]).code === 0) other.run(["rmi", "big:1"]);
-      }
-      expect(other.run(["commit", "big", "big:2"]).code).toBe(0);
-      expect(readdirSync(join(other.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
-      expect(other.run(["run", "--rm", "big:2", "sh", "-c", "wc -c < /big"]).stdout.trim()).toBe(String(96 << 20));
-      other.run(["rmi", "big:2"]);
-      expect(sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`)).toBe(before);
-      other.run(["rm", "big"]);
-    } finally {
-      other.cleanup();
-    }
-  });
-});
-
-/** Every image's config blob and layers exist; every layer dir is complete. */
-function checkConsistent(root: string): void {
-  const img = join(root, "image");
-  for (const f of readdirSync(join(img, "images"))) {
-    if (!f.endsWith(".json")) continue;
-    const rec = JSON.parse(readFileSync(join(img, "images", f), "utf8"));
-    expect(existsSync(join(img, "blobs", "sha256", rec.configDigest.slice(7)))).toBe(true);
-    for (const l of rec.layers) {
-      expect(existsSync(join(img, "layers", l.diffId.slice(7), "layer.json"))).toBe(true);
-      expect(existsSync(join(img, "blobs", "sha256", l.digest.slice(7)))).toBe(true);
-    }
-  }
-  for (const d of readdirSync(join(img, "layers"))) {
-    expect({ d, complete: existsSync(join(img, "layers", d, "layer.json")) }).toEqual({ d, complete: true });
-  }
-  const tags = JSON.parse(readFileSync(join(img, "repositories.json"), "utf8"));
-  for (const id of Object.values(tags) as string[]) expect(existsSync(join(img, "images", `${id.slice(7)}.json`))).toBe(true);
-}

@@ -1,0 +1,55 @@
+// kill -9 during commit: the store stays consistent, as root with the real binary.
+import { describe, expect, beforeAll, afterAll } from "bun:test";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
+import { have, requires } from "../helpers/requires.ts";
+import { checkConsistent, sh } from "../helpers/images.ts";
+
+const it = requires("root");
+let r: TestRoot;
+let work: string;
+
+beforeAll(() => {
+  if (!have("root")) return;
+  ensureBuilt();
+  r = new TestRoot("image-crashes");
+  work = mkdtempSync(join(tmpdir(), "minid-image-crashes-work-"));
+});
+afterAll(() => {
+  r?.cleanup();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
+  const res = r.run(args, opts);
+  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+  return res;
+}
+
+describe("concurrency and crashes (commit)", () => {
+  it("kill -9 during commit leaves the store consistent; the next commit cleans up", async () => {
+    const other = new TestRoot("images-killc");
+    try {
+      other.run(["run", "--name", "big", "busybox", "sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=96 2>/dev/null"]);
+      const before = sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`);
+      for (const delay of [50, 150, 300]) {
+        const p = Bun.spawn([join(process.cwd(), "dist/minid"), "--root", other.dir, "commit", "big", "big:1"], { stdout: "pipe", stderr: "pipe" });
+        await Bun.sleep(delay);
+        p.kill(9);
+        await p.exited;
+        checkConsistent(other.dir);
+        if (other.run(["image", "inspect", "big:1"]).code === 0) other.run(["rmi", "big:1"]);
+      }
+      expect(other.run(["commit", "big", "big:2"]).code).toBe(0);
+      expect(readdirSync(join(other.dir, "image", "tmp")).filter((n) => !n.startsWith("pin-"))).toEqual([]);
+      expect(other.run(["run", "--rm", "big:2", "sh", "-c", "wc -c < /big"]).stdout.trim()).toBe(String(96 << 20));
+      other.run(["rmi", "big:2"]);
+      expect(sh(`cd '${other.dir}/image' && find . -path ./tmp -prune -o -print | sort`)).toBe(before);
+      other.run(["rm", "big"]);
+    } finally {
+      other.cleanup();
+    }
+  });
+});
