@@ -114,7 +114,16 @@ export async function waitContainer(engine: Engine, st: ContainerState): Promise
   // removes the container (and its record) before a poll could read it.
   if (isRunning(st) && watcherRunning(engine.containers, st.id)) {
     const code = await exitFromWatcher(engine, st.id);
-    if (code !== undefined) return code;
+    if (code !== undefined) {
+      // The watcher tells the code before it writes the record: return once the record says
+      // so too (as Docker's wait does), so a `start` right after never finds it "running".
+      for (let delay = 2, waited = 0; waited < 5000; waited += delay, delay = Math.min(delay * 2, 50)) {
+        const cur = engine.containers.load(st.id);
+        if (!cur || (cur.state.status !== "running" && cur.state.status !== "paused") || !watcherRunning(engine.containers, st.id)) break;
+        await Bun.sleep(delay);
+      }
+      return code;
+    }
   }
   let delay = 5;
   for (;;) {

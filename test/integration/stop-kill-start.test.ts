@@ -18,8 +18,10 @@ describe("stop, kill, restart, start, wait", () => {
     expect(r.run(["ps", "-a", "-f", "name=stubborn"]).stdout).toContain("Exited (137)");
   });
 
-  it("stop: a container that handles SIGTERM stops at once with its own status", () => {
-    r.run(["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.1; done"]);
+  it("stop: a container that handles SIGTERM stops at once with its own status", async () => {
+    r.run(["run", "-d", "--name", "polite", "busybox", "sh", "-c", "trap 'exit 143' TERM; echo trapped; while :; do sleep 0.1; done"]);
+    // The TERM must find the trap set (a shell as PID 1 ignores it otherwise).
+    await until(() => r.run(["logs", "polite"]).stdout.includes("trapped"), 5000, "trap set");
     const t0 = performance.now();
     expect(r.run(["stop", "polite"]).code).toBe(0);
     expect(performance.now() - t0).toBeLessThan(3000);
@@ -36,7 +38,9 @@ describe("stop, kill, restart, start, wait", () => {
   });
 
   it("kill -s delivers a signal; kill defaults to SIGKILL; killing a stopped container is an error", async () => {
-    r.run(["run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'echo got-hup' HUP; while :; do sleep 0.1; done"]);
+    r.run(["run", "-d", "--name", "k", "busybox", "sh", "-c", "trap 'echo got-hup' HUP; echo trapped; while :; do sleep 0.1; done"]);
+    // run -d returns once the shell runs, not once it has set its trap: a HUP before that ends it.
+    await until(() => r.run(["logs", "k"]).stdout.includes("trapped"), 5000, "trap set");
     expect(r.run(["kill", "-s", "HUP", "k"]).code).toBe(0);
     await until(() => r.run(["logs", "k"]).stdout.includes("got-hup"), 5000, "HUP handled");
     expect(state("k").State.Running).toBe(true);
