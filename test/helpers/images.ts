@@ -1,9 +1,34 @@
 // Shared by the image feature tests (commit-save-load, export, image-crashes): shell, tree
 // listings, tar extraction, the change script a container makes, and a store consistency check.
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
+import { TestRoot, ensureBuilt } from "./minid.ts";
+import { have } from "./requires.ts";
+
+/**
+ * A file's store (`r`) and scratch directory (`work`), made when the file loads and removed
+ * after its tests; `ok` runs minid and throws on failure, `extract` unpacks a tar into `work`.
+ */
+export function useImageRoot(label: string) {
+  const r = new TestRoot(label);
+  const work = mkdtempSync(join(tmpdir(), `minid-${label}-work-`));
+  beforeAll(() => {
+    if (have("root")) ensureBuilt();
+  });
+  afterAll(() => {
+    r.cleanup();
+    rmSync(work, { recursive: true, force: true });
+  });
+  const ok = (args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) => {
+    const res = r.run(args, opts);
+    if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
+    return res;
+  };
+  return { r, work, ok, extract: (tarFile: string, name: string) => extract(work, tarFile, name) };
+}
 
 export function sh(cmd: string): string {
   const res = Bun.spawnSync(["sh", "-c", cmd], { stderr: "pipe" });

@@ -10,30 +10,10 @@ import { join } from "node:path";
 import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
 import { have, requires } from "../helpers/requires.ts";
 import { lgetxattr, lsetxattr } from "../../src/linux/libc.ts";
-import { CHANGES, checkConsistent, extract as extractIn, runtimeOnly, sh, treeOf } from "../helpers/images.ts";
+import { CHANGES, checkConsistent, runtimeOnly, sh, treeOf, useImageRoot } from "../helpers/images.ts";
 
 const it = requires("root");
-let r: TestRoot;
-let work: string;
-
-beforeAll(() => {
-  if (!have("root")) return;
-  ensureBuilt();
-  r = new TestRoot("images");
-  work = mkdtempSync(join(tmpdir(), "minid-images-work-"));
-});
-afterAll(() => {
-  r?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
-  const res = r.run(args, opts);
-  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res;
-}
-
-const extract = (tarFile: string, label: string) => extractIn(work, tarFile, label);
+const { r, work, ok, extract } = useImageRoot("images");
 
 function layerDirOf(image: string, i = -1): string {
   const doc = JSON.parse(ok(["image", "inspect", image]).stdout)[0];

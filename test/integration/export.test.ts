@@ -1,33 +1,12 @@
 // export → import, as root with the real binary.
-import { describe, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect } from "bun:test";
 import { join } from "node:path";
-import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
-import { have, requires } from "../helpers/requires.ts";
-import { CHANGES, extract as extractIn, runtimeOnly, sh, treeOf } from "../helpers/images.ts";
+import { TestRoot } from "../helpers/minid.ts";
+import { requires } from "../helpers/requires.ts";
+import { CHANGES, runtimeOnly, sh, treeOf, useImageRoot } from "../helpers/images.ts";
 
 const it = requires("root");
-let r: TestRoot;
-let work: string;
-
-beforeAll(() => {
-  if (!have("root")) return;
-  ensureBuilt();
-  r = new TestRoot("export");
-  work = mkdtempSync(join(tmpdir(), "minid-export-work-"));
-});
-afterAll(() => {
-  r?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
-  const res = r.run(args, opts);
-  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res;
-}
-const extract = (tarFile: string, label: string) => extractIn(work, tarFile, label);
+const { r, work, ok, extract } = useImageRoot("export");
 
 describe("export", () => {
   it("export → import round trip keeps the tree", () => {

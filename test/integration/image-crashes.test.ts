@@ -1,32 +1,14 @@
 // kill -9 during commit: the store stays consistent, as root with the real binary.
-import { describe, expect, beforeAll, afterAll } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect } from "bun:test";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
-import { have, requires } from "../helpers/requires.ts";
-import { checkConsistent, sh } from "../helpers/images.ts";
+import { TestRoot } from "../helpers/minid.ts";
+import { requires } from "../helpers/requires.ts";
+import { checkConsistent, sh, useImageRoot } from "../helpers/images.ts";
 
 const it = requires("root");
-let r: TestRoot;
-let work: string;
-
-beforeAll(() => {
-  if (!have("root")) return;
-  ensureBuilt();
-  r = new TestRoot("image-crashes");
-  work = mkdtempSync(join(tmpdir(), "minid-image-crashes-work-"));
-});
-afterAll(() => {
-  r?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
-  const res = r.run(args, opts);
-  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res;
-}
+// Its tests make their own store; this builds the binary and cleans up after the file.
+useImageRoot("image-crashes");
 
 describe("concurrency and crashes (commit)", () => {
   it("kill -9 during commit leaves the store consistent; the next commit cleans up", async () => {
