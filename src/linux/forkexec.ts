@@ -17,25 +17,21 @@ import { readFileSync } from "node:fs";
 import {
   rawSyscall, errnoAddress, pipe2, O_CLOEXEC, TIOCSCTTY,
   SYS_write, SYS_read, SYS_close, SYS_ioctl, SYS_dup2, SYS_clone, SYS_execve, SYS_exit_group,
-  SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_setsid, SYS_close_range,
+  SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_setsid, SYS_close_range, SYS_madvise, SYS_setgroups,
+  SYS_setresgid, SYS_setresuid, SYS_capset, SYS_waitid, P_PIDFD, WEXITED, PR_SET_SECCOMP,
+  SECCOMP_MODE_FILTER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, CLONE_NEWPID, LINUX_CAPABILITY_VERSION_3,
   type PathArg,
 } from "./libc.ts";
 
 const CLONE_PIDFD = 0x1000;
 const SIGCHLD = 17;
 const MADV_DOFORK = 11;
-const SYS_madvise = 28;
 const SIG_BLOCK = 0;
 const SIG_SETMASK = 2;
 const CLOSE_RANGE_CLOEXEC = 4;
-const P_PIDFD = 3;
-const WEXITED = 4;
 const EINTR = 4;
-const SYS_setns = 308, SYS_prctl = 157, SYS_setgroups = 116, SYS_setresgid = 119, SYS_setresuid = 117;
-const SYS_capset = 126, SYS_chdir = 80, SYS_pause = 34, SYS_waitid = 247;
-const PR_SET_SECCOMP = 22, SECCOMP_MODE_FILTER = 2, PR_CAPBSET_DROP = 24, PR_SET_KEEPCAPS = 8;
-const PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4, PR_SET_NO_NEW_PRIVS = 38, CLONE_NEWPID = 0x20000000;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+const SYS_setns = 308, SYS_prctl = 157, SYS_chdir = 80, SYS_pause = 34;
+const PR_SET_KEEPCAPS = 8, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 /**
  * What the forking thread takes on for good right before the fork, in the order that works:

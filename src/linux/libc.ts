@@ -280,8 +280,8 @@ export function prctl(option: number, arg2 = 0, arg3 = 0, arg4 = 0, arg5 = 0): n
   return check(c.prctl(option, arg2, arg3, arg4, arg5), "prctl");
 }
 
-const PR_SET_SECCOMP = 22;
-const SECCOMP_MODE_FILTER = 2;
+export const PR_SET_SECCOMP = 22;
+export const SECCOMP_MODE_FILTER = 2;
 
 /** prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER) with `filter` as struct sock_filter[]. */
 export function seccompFilter(filter: Uint8Array): void {
@@ -379,8 +379,8 @@ export function execve(path: string, argv: (string | Uint8Array)[], envp: (strin
 // init wants (it execve()s from that same thread right after, making them process-wide).
 
 const SYS_capget = 125;
-const SYS_capset = 126;
-const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+export const SYS_capset = 126;
+export const LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
 export type { CapSets };
 
@@ -555,7 +555,7 @@ const listBuf = Buffer.alloc(4096);
 // ---- Container lifecycle: process handles, terminals, memory trimming, detached mounts ----
 // Added for src/container/{proc,exec,shim,pty,console}.ts. Raw syscalls through `syscall`.
 
-const SYS_madvise = 28;
+export const SYS_madvise = 28;
 const SYS_setsid = 112;
 const SYS_pidfd_send_signal = 424;
 const SYS_open_tree = 428;
@@ -657,9 +657,9 @@ export function setBlocking(fd: number): void {
 // Thread-scoped identity changes. glibc's setuid()/setgid()/setgroups() broadcast to every
 // thread of the process (POSIX semantics); these raw syscalls change the calling thread only,
 // which lets one thread take on a container user for a spawn and then return to root.
-const SYS_setgroups = 116;
-const SYS_setresuid = 117;
-const SYS_setresgid = 119;
+export const SYS_setgroups = 116;
+export const SYS_setresuid = 117;
+export const SYS_setresgid = 119;
 
 export function threadSetresuid(r: number, e: number, s: number): void {
   check(c.syscall(SYS_setresuid, r, e, s, 0, 0, 0), "setresuid");
@@ -687,13 +687,8 @@ const raw = dlopen("libc.so.6", {
   syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i32 },
 }).symbols;
 
-/** syscall(2) returning -1 on failure (read the errno with `lastErrno`); allocates nothing. */
+/** syscall(2) returning -1 on failure (errno at `errnoAddress()`); allocates nothing. */
 export const rawSyscall = raw.syscall;
-
-/** The calling thread's errno, right after a failed call. */
-export function lastErrno(): number {
-  return errno();
-}
 
 /** The address of the calling thread's errno (a forked child reads it without a call). */
 export function errnoAddress(): Pointer | null {
@@ -726,16 +721,6 @@ export function pipe2(flags: number): [number, number] {
   return [fds[0]!, fds[1]!];
 }
 
-/** read(2) into `buf`; the byte count (0 at end of file). */
-export function readFd(fd: number, buf: Uint8Array): number {
-  for (;;) {
-    const n = Number(c.syscall(SYS_read, fd, BigInt(ptr(buf)), buf.byteLength, 0, 0, 0));
-    if (n >= 0) return n;
-    const e = errno();
-    if (e !== 4 /* EINTR */) throw new SyscallError("read", e);
-  }
-}
-
 /** Set the window size of the terminal on `fd` (a pty master). */
 export function setWindowSize(fd: number, cols: number, rows: number): boolean {
   const ws = new Uint16Array([rows, cols, 0, 0]);
@@ -761,22 +746,8 @@ export function openPty(cols: number, rows: number): { master: number; slave: nu
   }
 }
 
-const P_PIDFD = 3;
-const WEXITED = 4;
-
-/** Block until the process behind `pidfd` exits and reap it: its exit code or signal. */
-export function waitPidfd(pidfd: number): { code: number | null; signal: number | null } {
-  const info = new Int32Array(32); // siginfo_t: 128 bytes
-  for (;;) {
-    const r = Number(c.syscall(SYS_waitid, P_PIDFD, pidfd, BigInt(ptr(info)), WEXITED, 0, 0));
-    if (r === 0) break;
-    const e = errno();
-    if (e !== 4 /* EINTR */) throw new SyscallError("waitid", e);
-  }
-  // si_code at byte 8, si_status at byte 24: CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3
-  const code = info[2]!, status = info[6]!;
-  return code === 1 ? { code: status, signal: null } : { code: null, signal: status };
-}
+export const P_PIDFD = 3;
+export const WEXITED = 4;
 
 // ---- Reading a tree that someone else may be changing (no path ever followed through it) ----
 // statx, readlinkat and the following xattr calls, bound on first use: only export, commit
