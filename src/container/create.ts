@@ -38,6 +38,8 @@ export interface CreateOptions {
   security?: Partial<SecurityFlags>;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
+  /** --network (default bridge), --ip, --add-host, --network-alias (network/config.ts). */
+  network?: import("../network/config.ts").NetworkFlags;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -61,6 +63,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     securityOpt: opts.security?.securityOpt ?? [],
     readOnly: opts.readOnly,
   });
+  const { resolveNetworkFlags } = await import("../network/config.ts");
+  const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -74,7 +78,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
 
   const id = newId();
-  const hostname = opts.hostname ?? shortId(id);
+  const hostname = opts.hostname ?? network.hostname ?? shortId(id);
   const env = buildEnv({
     image: cc.Env ?? [],
     files: opts.envFiles,
@@ -114,6 +118,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     security,
     resources,
     ...(opts.extra ? { extra: opts.extra } : {}),
+    network: network.config,
   };
   engine.containers.create(st);
   try {
@@ -157,6 +162,8 @@ function prepareContainer(engine: Engine, st: ContainerState): void {
     resolv = readFileSync("/etc/resolv.conf", "utf8");
   } catch {}
   writeFileSync(join(dir, "resolv.conf"), resolv);
+  // hosts and resolv.conf as the network mode has them (network/config.ts)
+  if (st.network) (require("../network/config.ts") as typeof import("../network/config.ts")).writeEtcFiles(engine, st, dir);
 }
 
 /** The container's cgroup, made again when a stopped container starts (exit removes it). */

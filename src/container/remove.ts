@@ -105,8 +105,21 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
   }
   try {
     removeCgroupOf(st);
+    releaseNetwork(st, tomb);
   } finally {
     removeTree(tomb);
+  }
+}
+
+/** The container's addresses and any veth end a killed watcher left (network/attach.ts). */
+function releaseNetwork(st: ContainerState, tomb: string): void {
+  if (!st.network?.endpoints.length) return;
+  const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+  try {
+    // tomb is <root>/containers/.removing-…
+    teardownNetwork(join(tomb, "..", ".."), st);
+  } catch {
+    // an address left allocated is reclaimed by the next allocation (ipam.ts)
   }
 }
 

@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import type { MountSpec } from "../spec/init-spec.ts";
 import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
+import type { ContainerNetwork } from "../network/types.ts";
 import { mkdirp, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { NAME_RE, randomName } from "../util/ids.ts";
@@ -70,6 +71,8 @@ export interface ContainerState {
   security?: SecurityConfig;
   resources?: CgroupLimits;
   extra?: Record<string, unknown>;
+  /** --network and its endpoints (network/types.ts owns the shape). */
+  network?: ContainerNetwork;
   /** Set (in memory only) on the stand-in for a record that could not be read: why. */
   broken?: string;
 }
@@ -105,6 +108,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool }),
     resources: record(any),
     extra: record(any),
+    network: obj({ mode: str, endpoints: arr(obj({ networkId: str, networkName: str }, {})), extraHosts: strs }, {}),
   },
 );
 
