@@ -162,6 +162,9 @@ describe("user networks", () => {
     expect(c.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
     expect(r.run(["network", "create", "front"]).stderr).toContain("already exists");
     expect(r.run(["run", "-d", "--name", "f1", "--network", "front", "--ip", `${pre}.7`, "busybox", "sleep", "60"]).code).toBe(0);
+    const taken = r.run(["run", "--rm", "--network", "front", "--ip", `${pre}.7`, "busybox", "true"]);
+    expect(taken.code).toBe(125);
+    expect(taken.stderr).toContain(`Address already in use: ${pre}.7`);
     const p = runOut("--network", "front", "busybox", "sh", "-c", `ip route; ping -c1 -W2 ${pre}.7`);
     expect(p.stdout).toContain(`default via ${pre}.254 dev eth0`);
     expect(p.code).toBe(0);
