@@ -93,7 +93,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
     trace("net ipam");
     ({ nsFd, value: inner } = createNetns(() => Netlink.open()));
     trace("net netns");
-    inner.setUp(1); // lo is always index 1 in a new namespace
+    const { NetlinkError } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
     let routed = false;
     for (let i = 0; i < eps.length; i++) {
       const ep = eps[i]!;
@@ -101,16 +101,25 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
       const ifName = `eth${i}`;
       const hostIf = hostIfName(st.id, i);
       const mac = macForIPv4(parseIPv4(a.address)!);
-      nl.deleteLink(hostIf); // a leftover of a start that crashed (normally ENODEV: nothing)
-      nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
-      const link = inner.linkByName(ifName)!;
-      inner.setUp(link.index);
-      const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
-      inner.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
-      if (!routed && !nets[i]!.internal) {
-        inner.addRoute({ gateway: a.gateway, oif: link.index });
-        routed = true;
+      const veth = () => nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
+      try {
+        veth();
+      } catch (e) {
+        // a leftover of a start that crashed while its namespace was still held: replace it
+        if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw e;
+        nl.deleteLink(hostIf);
+        veth();
       }
+      const link = inner.linkByName(ifName)!;
+      const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
+      const route: boolean = !routed && !nets[i]!.internal;
+      inner.batch(() => {
+        if (i === 0) inner!.setUp(1); // lo is always index 1 in a new namespace
+        inner!.setUp(link.index);
+        inner!.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
+        if (route) inner!.addRoute({ gateway: a.gateway, oif: link.index });
+      });
+      routed ||= route;
       Object.assign(ep, {
         endpointId: endpointIdOf(st.id, ep.networkId),
         ipAddress: a.address,

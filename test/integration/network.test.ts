@@ -195,7 +195,15 @@ describe("user networks", () => {
     expect(r.run(["network", "disconnect", "back", "f1"]).code).toBe(1);
     expect(r.run(["network", "disconnect", "-f", "back", "f1"]).code).toBe(0);
 
-    r.run(["rm", "-f", "f1"]);
+    // a stopped container's record gains the endpoint; its next start wires it (eth1)
+    r.run(["run", "-d", "--name", "s1", "busybox", "sleep", "60"]);
+    r.run(["stop", "-t", "0", "s1"]);
+    expect(r.run(["network", "connect", "--ip", `${pre}.9`, "front", "s1"]).code).toBe(0);
+    r.run(["start", "s1"]);
+    expect(r.run(["exec", "s1", "ip", "-o", "-4", "addr", "show", "eth1"]).stdout).toContain(`inet ${pre}.9/24`);
+    expect(r.run(["exec", "s1", "ip", "route"]).stdout).toContain("default via"); // via the first network: bridge
+
+    r.run(["rm", "-f", "f1", "s1"]);
     const pr = r.run(["network", "prune", "-f"]);
     expect(pr.stdout).toBe("Deleted Networks:\nfront\nback\n");
     expect(r.run(["network", "ls", "-q", "-f", "type=custom"]).stdout).toBe("");
@@ -287,8 +295,12 @@ describe("nothing left behind", () => {
     expect(text("nft list table ip minid 2>/dev/null")).not.toContain(`minid:net:${br}"`);
   }, 120_000);
 
-  it("a stop gives the address back and the next start takes one again", () => {
+  it("a stop gives the address back and the next start takes one again; a bridge gone (a reboot) is made again", () => {
+    // the previous test took the default bridge and its rules away, as a reboot would
     const id = r.run(["run", "-d", "busybox", "sleep", "60"]).stdout.trim();
+    const net = records().find((n) => n.name === "bridge")!;
+    expect(text(`ip -o -4 addr show ${net.bridge}`)).toContain(`inet ${net.gateway}/`);
+    expect(text("nft list table ip minid")).toContain(`comment "minid:net:${net.bridge}"`);
     expect(Object.values(allocations())).toEqual([id]);
     r.run(["stop", "-t", "0", id]);
     expect(allocations()).toEqual({});
