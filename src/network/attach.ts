@@ -43,6 +43,12 @@ export function networkSpecFor(engine: Engine, st: ContainerState): Partial<Init
     const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
     if (!other || !isRunning(other)) throw new UserError(`cannot join network of a non running container: ${other?.name || id.slice(0, 12)}`);
     const dir = engine.containers.containerDir(other.id);
+    // Noted with the owner, so its stop finds its joiners without reading every record.
+    try {
+      const { mkdirSync, writeFileSync } = require("node:fs") as typeof import("node:fs");
+      mkdirSync(join(dir, "joiners"), { recursive: true });
+      writeFileSync(join(dir, "joiners", st.id), "");
+    } catch {}
     return {
       netns: `/proc/${other.state.pid}/ns/net`,
       hostname: other.config.hostname,
@@ -231,12 +237,12 @@ export function withRuntime(root: string, st: ContainerState): Endpoint[] {
  * container joined it (--network container:), has its veths deleted, as Docker takes the
  * interfaces away from a stopped container's joiners. Idempotent.
  */
-export function teardownNetwork(root: string, st: ContainerState): boolean {
+export function teardownNetwork(root: string, st: ContainerState, dir?: string): boolean {
   const eps = st.network?.endpoints ?? [];
   if (!eps.length) return false;
   const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
   const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
-  if (hasRunningJoiner(root, st.id)) deleteHostLinks(root, st);
+  if (hasRunningJoiner(root, st.id, dir)) deleteHostLinks(root, st);
   release(new NetworkStore(root), st.id);
   const changed = eps.some(hasRuntime);
   for (const ep of eps) clearRuntime(ep);
@@ -254,8 +260,20 @@ export function deleteHostLinks(root: string, st: ContainerState): void {
   }
 }
 
-function hasRunningJoiner(root: string, id: string): boolean {
+/** `dir`: the container's directory when it is not where the store keeps it (a removal's tombstone). */
+function hasRunningJoiner(root: string, id: string, dir?: string): boolean {
   const { ContainerStore } = require("../container/state.ts") as typeof import("../container/state.ts");
   const { containerProc, isAlive } = require("../container/proc.ts") as typeof import("../container/proc.ts");
-  return new ContainerStore(root).list().some((c) => c.network?.mode === `container:${id}` && isAlive(containerProc(c)));
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const store = new ContainerStore(root);
+  let names: string[];
+  try {
+    names = readdirSync(join(dir ?? store.containerDir(id), "joiners"));
+  } catch {
+    return false; // nobody ever joined
+  }
+  return names.some((j) => {
+    const c = store.load(j);
+    return c?.network?.mode === `container:${id}` && isAlive(containerProc(c));
+  });
 }

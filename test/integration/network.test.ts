@@ -140,7 +140,12 @@ describe("modes", () => {
     expect(joined.stdout.trim().split("\n").at(-1)).toBe(r.run(["inspect", "-f", "{{.Config.Hostname}}", "owner"]).stdout.trim());
     const mode = r.run(["run", "-d", "--network", "container:owner", "busybox", "sleep", "60"]).stdout.trim();
     expect(r.run(["inspect", "-f", "{{.HostConfig.NetworkMode}}", mode]).stdout.trim()).toMatch(/^container:[0-9a-f]{64}$/);
-    r.run(["rm", "-f", mode, "owner"]);
+    // the owner goes: its joiner keeps the namespace, but not the owner's interface (as Docker)
+    const ownerId = r.run(["inspect", "-f", "{{.Id}}", "owner"]).stdout.trim();
+    r.run(["rm", "-f", "owner"]);
+    expect(vethsOf([ownerId])).toEqual([]);
+    expect(r.run(["exec", mode, "ip", "-o", "link"]).stdout).not.toContain("eth0");
+    r.run(["rm", "-f", mode]);
     expect(r.run(["run", "--rm", "--network", "container:owner", "busybox", "true"]).code).toBe(125);
   });
 
