@@ -6,7 +6,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { benchPreconditions, median } from "./lib.ts";
+import { benchPreconditions, median, dropNetworking } from "./lib.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -103,5 +103,6 @@ if (results.podman) {
   console.log(`  ratio minid/podman: cold ${(median(m.cold) / median(p.cold)).toFixed(2)}, cached ${(median(m.cached) / median(p.cached)).toFixed(2)}`);
 }
 if (podmanNote) console.log(`  ${podmanNote}`);
+dropNetworking(base);
 if (!argv.includes("--keep")) rmSync(base, { recursive: true, force: true });
 else console.log(`  kept ${base}`);
