@@ -14,7 +14,7 @@ import type { ImageRecord } from "../image/store.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 import { trace } from "../util/trace.ts";
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, rmSync } from "node:fs";
 import { DockerfileError, checkFlags, flagValue, parseDockerfile, type Instruction } from "./parser.ts";
 import { SubstitutionError, processWord, processWords, type Vars } from "./substitute.ts";
 import { IgnoreMatcher } from "./dockerignore.ts";
@@ -897,13 +897,7 @@ export class Builder {
           for (const s of p.sources) {
             if (p.kind === "tar") {
               const out = join(scratch, `tar-${n++}`);
-              mkdirSync(out);
-              const tar = await import("tar");
-              try {
-                await tar.x({ file: s.path, cwd: out, preserveOwner: true, strict: true, noMtime: false });
-              } catch (e) {
-                throw new DockerfileError(`failed to extract ${s.rel}: ${(e as Error).message}`, ins.line);
-              }
+              await extractArchive(s.path, out, s.rel, ins);
               const root: Source = { rel: ".", path: out, stat: lstatSync(out), wildcard: false };
               expanded.push({ entries: walkSource({ ignore: new IgnoreMatcher([]) }, root), src: root, kind: "dir", keepOwners: true });
             } else {
@@ -997,15 +991,53 @@ export class Builder {
   }
 }
 
-/** A local file ADD extracts: tar, gzip'd tar (what node-tar reads). */
-function isArchive(path: string): boolean {
+/** How a local file ADD extracts is compressed, or null when it is not an archive. */
+function archiveKind(path: string): "tar" | "gzip" | "zstd" | "xz" | "bzip2" | null {
   const fd = openSync(path, "r");
   try {
     const b = Buffer.alloc(512);
     const n = readSync(fd, b, 0, 512, 0);
-    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
-    return n >= 262 && b.toString("latin1", 257, 262) === "ustar";
+    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
+    if (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+    if (n >= 6 && b.toString("latin1", 0, 6) === "\xfd7zXZ\0") return "xz";
+    if (n >= 3 && b.toString("latin1", 0, 3) === "BZh") return "bzip2";
+    return n >= 262 && b.toString("latin1", 257, 262) === "ustar" ? "tar" : null;
   } finally {
     closeSync(fd);
+  }
+}
+
+function isArchive(path: string): boolean {
+  return archiveKind(path) !== null;
+}
+
+/**
+ * Extract an ADD archive into `out` (a new directory) with the layer extractor, so owners,
+ * modes, symlinks, devices and xattrs come out exactly as the tar says and no entry lands
+ * outside `out` (node-tar rewrites links and drops specials: design.md). gzip and zstd are
+ * read in-process; xz and bzip2 go through the host's `xz`/`bzip2` as a stream, which is
+ * what Docker's own archive code does for xz.
+ */
+async function extractArchive(path: string, out: string, rel: string, ins: Instruction): Promise<void> {
+  const kind = archiveKind(path);
+  const { applyLayer } = await import("../image/layer-apply.ts");
+  let child: ReturnType<typeof Bun.spawn> | undefined;
+  let input: string | ReadableStream<Uint8Array> = path;
+  if (kind === "xz" || kind === "bzip2") {
+    const tool = kind === "xz" ? "xz" : "bzip2";
+    if (!Bun.which(tool)) throw new DockerfileError(`failed to extract ${rel}: it is ${kind}-compressed and needs the host's ${tool} (install ${kind === "xz" ? "xz-utils" : "bzip2"})`, ins.line);
+    child = Bun.spawn([tool, "-dc", path], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    input = child.stdout as ReadableStream<Uint8Array>;
+  }
+  try {
+    await applyLayer(input, out);
+    if (child) {
+      const code = await child.exited;
+      if (code !== 0) throw new Error((await new Response(child.stderr as ReadableStream).text()).trim() || `${kind} exited with ${code}`);
+    }
+  } catch (e) {
+    child?.kill();
+    rmSync(out, { recursive: true, force: true });
+    throw new DockerfileError(`failed to extract ${rel}: ${(e as Error).message}`, ins.line);
   }
 }
