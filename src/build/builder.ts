@@ -4,7 +4,7 @@
 // layer through commit's writeContainerLayer. Every step's result is an untagged image
 // record (Docker's intermediate images) that the layer cache points at; only the target's
 // result is tagged, at the very end, so a failed build leaves no tag.
-import { lstatSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -15,7 +15,7 @@ import { UserError, signalNumber } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 import { trace } from "../util/trace.ts";
 import { closeSync, openSync, readSync, rmSync } from "node:fs";
-import { DockerfileError, checkFlags, flagValue, parseDockerfile, type Instruction } from "./parser.ts";
+import { DockerfileError, checkFlags, flagValue, flagValues, parseDockerfile, type Instruction } from "./parser.ts";
 import { SubstitutionError, processWord, processWords, type Vars } from "./substitute.ts";
 import { IgnoreMatcher } from "./dockerignore.ts";
 import { ContextError, resolveSources, sourcesChecksum, walkSource, type BuildContext, type Source } from "./context.ts";
@@ -34,6 +34,12 @@ export interface BuildOptions {
   noCache: boolean;
   labels: Record<string, string>;
   network?: string;
+  /** --pull: pull every FROM image, even one already in the store. */
+  pull?: boolean;
+  /** -q: nothing on stderr but errors (pull progress included). */
+  quiet?: boolean;
+  /** `--secret id=…`: the bytes RUN --mount=type=secret may mount, by id. */
+  secrets?: Map<string, Uint8Array>;
   /** Progress lines (stderr). */
   progress: (line: string) => void;
 }
@@ -120,7 +126,7 @@ export function planBuild(text: string, opts: { target?: string; buildArgs: Map<
     if (!t) throw new DockerfileError(`target stage "${opts.target}" could not be found`);
     target = t;
   }
-  // Walk dependencies: FROM <stage> and COPY --from=<stage|index>.
+  // Walk dependencies: FROM <stage>, COPY --from=<stage|index>, RUN --mount=…,from=<stage>.
   const need = new Set<Stage>();
   const visit = (s: Stage) => {
     if (need.has(s)) return;
@@ -129,11 +135,20 @@ export function planBuild(text: string, opts: { target?: string; buildArgs: Map<
     const dep = stageRef(stages, base, s.index, false);
     if (dep) visit(dep);
     for (const ins of s.steps) {
-      if (ins.keyword !== "COPY" && ins.keyword !== "ADD") continue;
-      const from = flagValue(ins, "from");
-      if (typeof from !== "string") continue;
-      const d = stageRef(stages, from, s.index, true);
-      if (d) visit(d);
+      const froms: string[] = [];
+      if (ins.keyword === "COPY" || ins.keyword === "ADD") {
+        const from = flagValue(ins, "from");
+        if (typeof from === "string") froms.push(from);
+      } else if (ins.keyword === "RUN") {
+        for (const m of flagValues(ins, "mount")) {
+          const f = /(?:^|,)from=([^,]*)/.exec(m)?.[1];
+          if (f) froms.push(f);
+        }
+      }
+      for (const from of froms) {
+        const d = stageRef(stages, from, s.index, true);
+        if (d) visit(d);
+      }
     }
   };
   visit(target);
@@ -285,6 +300,8 @@ function parseDurationNs(v: string, flag: string, ins: Instruction): number {
 export class Builder {
   private cache: BuildCache;
   private results = new Map<Stage, string>();
+  /** FROM images pulled by this build (--pull pulls each name once). */
+  private pulled = new Map<string, string>();
   private plan!: Plan;
   private meta = new Map<string, string>();
   private usedArgs = new Set<string>();
@@ -420,8 +437,20 @@ export class Builder {
     let img: ImageRecord | undefined;
     if (dep) img = this.engine.images.getImage(this.results.get(dep)!);
     else if (base.toLowerCase() !== "scratch") {
-      const { ensureImage } = await import("../image/ensure.ts");
-      img = await ensureImage(this.engine, base);
+      if (this.opts.pull) {
+        // --pull: the registry's current image even when one is here (as docker build --pull).
+        const pulled = this.pulled.get(base);
+        if (pulled) img = this.engine.images.getImage(pulled);
+        else {
+          const { pullImage } = await import("../image/pull.ts");
+          const res = await pullImage(this.engine, { reference: base, insecure: this.engine.insecureRegistries, progress: this.opts.quiet ? "quiet" : "plain" });
+          img = res.image;
+          this.pulled.set(base, img.id);
+        }
+      } else {
+        const { ensureImage } = await import("../image/ensure.ts");
+        img = await ensureImage(this.engine, base);
+      }
     }
     if (!img) {
       const config = { architecture: "amd64", os: "linux", config: { Env: [`PATH=${DEFAULT_PATH}`] } as Config, rootfs: { type: "layers" as const, diff_ids: [] }, history: [] };
@@ -659,10 +688,16 @@ export class Builder {
     if (net !== undefined && net !== "none" && net !== "default") {
       throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers have no network (use none)`, ins.line);
     }
-    if (flagValue(ins, "mount") !== undefined) throw new DockerfileError("RUN --mount is not supported by minid build yet", ins.line);
     if (flagValue(ins, "security") !== undefined) throw new DockerfileError("RUN --security is not supported by minid build", ins.line);
     let argv: string[];
-    if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim())) {
+    let script: { name: string; content: string } | undefined;
+    if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim()) && ins.heredocs[0]!.content.startsWith("#!")) {
+      // `RUN <<EOF` whose body starts with #!: BuildKit runs the body as an executable file
+      // with its own interpreter. It is mounted under /dev (a tmpfs), so it is not committed.
+      const h = ins.heredocs[0]!;
+      script = { name: h.name, content: h.expand ? this.expandHeredoc(st, h.content) : h.content };
+      argv = [`/dev/pipes/${h.name}`];
+    } else if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim())) {
       // `RUN <<EOF`: the heredoc is the script.
       argv = [...this.shell(st), ins.heredocs[0]!.content];
     } else if (ins.heredocs.length && !ins.json) {
@@ -673,18 +708,154 @@ export class Builder {
     const args = this.runArgs(st).filter((a) => !PREDEFINED_ARGS.includes(a.split("=")[0]!));
     const shown = ins.json ? argv.join(" ") : argv.join(" ");
     const createdBy = args.length ? `|${args.length} ${args.join(" ")} ${shown}` : shown;
-    const key = cacheKey({ parent: st.imageId ?? "scratch", instruction: `RUN ${JSON.stringify(argv)}`, args });
+    const { parseRunMount, mountKey, RunMountError } = await import("./run-mounts.ts");
+    let mounts;
+    try {
+      mounts = flagValues(ins, "mount").map((m) => parseRunMount(this.word(st, m), st.config.config.WorkingDir || "/"));
+    } catch (e) {
+      if (e instanceof RunMountError) throw new DockerfileError(e.message, ins.line);
+      throw e;
+    }
+    // A bind of context files keys the step on their content, as BuildKit does: editing a
+    // file the RUN reads through the mount reruns it.
+    const mountsKey = mounts.map((m) => {
+      if (m.type !== "bind" || m.from !== undefined) return mountKey(m);
+      const found = resolveSources(this.opts.context, m.source);
+      if (found.length !== 1) throw new DockerfileError(`RUN --mount source ${m.source}: not found in the build context`, ins.line);
+      return `${mountKey(m)} ${sourcesChecksum(this.opts.context, found)}`;
+    });
+    const key = cacheKey({
+      parent: st.imageId ?? "scratch",
+      instruction: `RUN ${JSON.stringify(argv)}${script ? ` script=${JSON.stringify(script.content)}` : ""}${mountsKey.length ? " " + JSON.stringify(mountsKey) : ""}${net && net !== "default" ? ` network=${net}` : ""}`,
+      args,
+    });
     if (this.fromCache(st, key)) return;
     if (!st.imageId) this.record(st, undefined);
-    const layer = await this.inContainer(st, async (c) => {
-      const code = await this.runContainer(c);
-      if (code !== 0) {
-        throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
-      }
-    }, this.runArgs(st), argv, { started: true });
-    st.layers = [...st.layers, layer];
+    const staged = await this.stageMounts(st, mounts, ins);
+    if (script) {
+      const file = join(staged.scratch(), script.name);
+      writeFileSync(file, script.content, { mode: 0o755 });
+      chmodSync(file, 0o755);
+      staged.volumes.push(`${file}:/dev/pipes/${script.name}:ro`);
+    }
+    try {
+      const layer = await this.inContainer(st, async (c) => {
+        const code = await this.runContainer(c);
+        if (code !== 0) {
+          throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
+        }
+      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs });
+      st.layers = [...st.layers, layer];
+    } finally {
+      staged.cleanup();
+    }
     const img = this.record(st, { created_by: createdBy });
     this.cache.store(key, img.id);
+  }
+
+  /**
+   * Host paths for a RUN's mounts, as -v/--tmpfs specs: context binds in place (read-only),
+   * rw binds and binds of another stage as scratch copies (their writes are thrown away),
+   * cache mounts from the store, secrets as private scratch files.
+   */
+  private async stageMounts(st: StageState, mounts: import("./run-mounts.ts").RunMount[], ins: Instruction) {
+    const { cacheMountDir } = await import("./run-mounts.ts");
+    const volumes: string[] = [];
+    const tmpfs: string[] = [];
+    const scratches: string[] = [];
+    const cleanup = () => {
+      for (const d of scratches.splice(0)) removeTree(d);
+    };
+    const scratch = () => {
+      const d = this.engine.images.scratch("run-mount");
+      mkdirSync(d, { mode: 0o700 });
+      scratches.push(d);
+      return d;
+    };
+    this.live.add(cleanup);
+    try {
+      for (const m of mounts) {
+        if (m.type === "tmpfs") {
+          tmpfs.push(m.size ? `${m.target}:size=${m.size}` : m.target);
+        } else if (m.type === "bind") {
+          let host: string;
+          if (m.from !== undefined) host = await this.copyFromStage(st, m.from, m.source, join(scratch(), "src"), ins);
+          else {
+            const found = resolveSources(this.opts.context, m.source)[0]!;
+            if (m.rw) {
+              host = join(scratch(), "src");
+              const { copyTree } = await import("../storage/copy-tree.ts");
+              copyTree(found.path, host);
+            } else host = found.path;
+          }
+          volumes.push(`${host}:${m.target}${m.rw ? "" : ":ro"}`);
+        } else if (m.type === "cache") {
+          const base = join(this.engine.root, "build", "cache-mounts");
+          const { dir, fresh } = cacheMountDir(base, m);
+          if (fresh && m.from !== undefined) {
+            // A new cache seeded from another stage's (or image's) directory.
+            const seeded = await this.copyFromStage(st, m.from, m.source ?? "/", join(scratch(), "seed"), ins);
+            const { copyLayers } = await import("../storage/copy-tree.ts");
+            copyLayers([seeded], dir);
+          }
+          volumes.push(`${dir}:${m.target}${m.readOnly ? ":ro" : ""}`);
+        } else {
+          const secret = this.opts.secrets?.get(m.id);
+          if (secret === undefined) {
+            if (m.required) throw new DockerfileError(`secret ${m.id} not found: give it with --secret id=${m.id},src=PATH`, ins.line);
+            continue;
+          }
+          const file = join(scratch(), "secret");
+          writeFileSync(file, secret, { mode: m.mode });
+          chownSync(file, m.uid, m.gid);
+          chmodSync(file, m.mode); // after chown, and exact whatever the umask
+          volumes.push(`${file}:${m.target}:ro`);
+        }
+      }
+    } catch (e) {
+      this.live.delete(cleanup);
+      cleanup();
+      throw e;
+    }
+    return {
+      volumes,
+      tmpfs,
+      scratch,
+      cleanup: () => {
+        this.live.delete(cleanup);
+        cleanup();
+      },
+    };
+  }
+
+  /** Copy `path` of a previous stage (or an image) to `dest`, through a merged read-only view. */
+  private async copyFromStage(_st: StageState, from: string, path: string, dest: string, ins: Instruction): Promise<string> {
+    const stage = this.plan.stages.find((s) => s.steps.includes(ins))!;
+    const dep = stageRef(this.plan.stages, from, stage.index, true);
+    let img: ImageRecord;
+    if (dep) img = this.engine.images.getImage(this.results.get(dep)!)!;
+    else {
+      const { ensureImage } = await import("../image/ensure.ts");
+      img = await ensureImage(this.engine, from);
+    }
+    const { createContainer } = await import("../container/create.ts");
+    const { removeContainer } = await import("../container/remove.ts");
+    const c = await createContainer(this.engine, {
+      image: img.id, cmd: ["/bin/sh"], entrypoint: "", env: [], envFiles: [], volumes: [], tmpfs: [],
+      readOnly: false, rm: false, interactive: false, tty: false,
+    });
+    const remove = () => removeContainer(this.engine, c.id, { force: true });
+    this.live.add(remove);
+    try {
+      await withMergedView(this.engine, c, async (root) => {
+        const { copyTreeInRoot } = await import("../storage/copy-tree.ts");
+        if (!copyTreeInRoot(root, path, dest)) throw new DockerfileError(`RUN --mount from=${from}: ${path} not found`, ins.line);
+      });
+    } finally {
+      this.live.delete(remove);
+      remove();
+    }
+    return dest;
   }
 
   /**
@@ -696,7 +867,7 @@ export class Builder {
     fn: (c: ContainerState) => Promise<void>,
     env: string[] = [],
     cmd: string[] = ["/bin/sh"],
-    opts: { started: boolean } = { started: false },
+    opts: { started: boolean; volumes?: string[]; tmpfs?: string[] } = { started: false },
   ): Promise<ImageRecord["layers"][number]> {
     const { createContainer } = await import("../container/create.ts");
     const { removeContainer } = await import("../container/remove.ts");
@@ -707,8 +878,8 @@ export class Builder {
       entrypoint: "",
       env,
       envFiles: [],
-      volumes: [],
-      tmpfs: [],
+      volumes: opts.volumes ?? [],
+      tmpfs: opts.tmpfs ?? [],
       readOnly: false,
       rm: false,
       interactive: false,
