@@ -984,8 +984,16 @@ export class Builder {
     const isAdd = ins.keyword === "ADD";
     checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
     if (isAdd && flagValue(ins, "from") !== undefined) throw new DockerfileError("ADD does not support --from", ins.line);
-    if (flagValue(ins, "parents") !== undefined || flagValue(ins, "exclude") !== undefined) {
-      throw new DockerfileError(`${ins.keyword} --parents and --exclude are not supported by minid build`, ins.line);
+    // --exclude: patterns with .dockerignore's rules, on top of .dockerignore: matched against
+    // a source's own path (from the context or --from root), and inside a directory source
+    // against paths relative to that directory.
+    const excludes = flagValues(ins, "exclude").map((v) => this.word(st, v));
+    // --parents: each source keeps its path (from the context root, or from a "/./" in the
+    // argument) under the destination, instead of only its last component.
+    const parentsV = flagValue(ins, "parents");
+    const parents = parentsV === true || parentsV === "true";
+    if (parentsV !== undefined && typeof parentsV === "string" && parentsV !== "true" && parentsV !== "false") {
+      throw new DockerfileError(`invalid value for --parents: ${parentsV}`, ins.line);
     }
     const checksumV = flagValue(ins, "checksum");
     let wantDigest: string | undefined;
@@ -1019,8 +1027,9 @@ export class Builder {
       // Where sources come from: the context, another stage, or an image.
       const fromV = flagValue(ins, "from");
       const from = typeof fromV === "string" ? this.word(st, fromV) : undefined;
+      const excluded = excludes.length ? new IgnoreMatcher(excludes) : undefined;
       const run = async (srcRoot: { root: string; ignore: IgnoreMatcher }) => {
-        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url" }[] = [];
+        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url"; keep?: (rel: string) => string }[] = [];
         let n = 0;
         for (const a of srcArgs) {
           if (isHeredoc(a)) {
@@ -1043,8 +1052,17 @@ export class Builder {
           } else {
             if (wantDigest) throw new DockerfileError("ADD --checksum needs an http(s) source", ins.line);
             const found = resolveSources(srcRoot, a);
-            if (!found.length) throw new ContextError(`lstat ${a}: no source files were specified (nothing matches the pattern)`);
-            for (const s of found) plan.push({ sources: [s], kind: isAdd && !from && s.stat.isFile() && isArchive(s.path) ? "tar" : s.stat.isDirectory() ? "dir" : "file" });
+            if (!found.length && !excludes.length) throw new ContextError(`lstat ${a}: no source files were specified (nothing matches the pattern)`);
+            let keep: ((rel: string) => string) | undefined;
+            if (parents) {
+              const pivot = a.includes("/./") ? posix.normalize(a.slice(0, a.indexOf("/./"))).replace(/^\/+|\/+$/g, "").replace(/^\.$/, "") : "";
+              keep = (rel: string) => {
+                const r = rel === "." ? "" : rel;
+                return pivot && (r === pivot || r.startsWith(pivot + "/")) ? r.slice(pivot.length + 1) : r;
+              };
+            }
+            // A source --exclude names itself is not copied at all.
+            for (const s of found) if (!excluded?.ignored(s.rel)) plan.push({ sources: [s], keep, kind: isAdd && !from && s.stat.isFile() && isArchive(s.path) ? "tar" : s.stat.isDirectory() ? "dir" : "file" });
           }
         }
         const count = plan.reduce((k, p) => k + p.sources.length, 0);
@@ -1057,13 +1075,13 @@ export class Builder {
         const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${what}:${checksum.slice(0, 64)} in ${dest} `;
         const key = cacheKey({
           parent: st.imageId ?? "scratch",
-          instruction: `${ins.keyword} ${JSON.stringify({ chown, mode, dest, destIsDir, srcArgs, from })}`,
+          instruction: `${ins.keyword} ${JSON.stringify({ chown, mode, dest, destIsDir, srcArgs, from, ...(excludes.length ? { excludes } : {}), ...(parents ? { parents } : {}) })}`,
           content: checksum,
         });
         if (this.fromCache(st, key)) return;
         if (!st.imageId) this.record(st, undefined);
         // Untar archives for ADD into scratch first (never into the image directly).
-        const expanded: { entries: ReturnType<typeof walkSource>; src: Source; kind: string; keepOwners: boolean }[] = [];
+        const expanded: { entries: ReturnType<typeof walkSource>; src: Source; kind: string; keepOwners: boolean; keep?: (rel: string) => string }[] = [];
         for (const p of plan) {
           for (const s of p.sources) {
             if (p.kind === "tar") {
@@ -1074,7 +1092,10 @@ export class Builder {
             } else {
               // From another stage or image, owners stay as they were there (BuildKit's
               // rule); context files become root's unless --chown says otherwise.
-              expanded.push({ entries: walkSource(srcRoot, s), src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined });
+              let entries = walkSource(srcRoot, s);
+              // Inside a directory source, --exclude matches paths relative to it.
+              if (excluded && s.stat.isDirectory()) entries = entries.filter((x) => x.rel === "" || !excluded.ignored(x.rel));
+              expanded.push({ entries, src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined, keep: p.keep });
             }
           }
         }
@@ -1087,11 +1108,12 @@ export class Builder {
             const intoDir = destIsDir || isDirInRoot(root, dest);
             for (const e of expanded) {
               let base: string;
-              if (e.kind === "dir") base = dest; // a directory's contents go into dest
+              if (e.keep) base = posix.join(dest, e.keep(e.src.rel)); // --parents: the path kept
+              else if (e.kind === "dir") base = dest; // a directory's contents go into dest
               else base = intoDir ? posix.join(dest, basename(e.src.rel === "." ? e.src.path : e.src.rel)) : dest;
               for (const x of e.entries) {
                 if (e.kind === "dir" && x.rel === "") {
-                  mkdirInRoot(root, dest, owner); // a new destination directory gets --chown's owner
+                  mkdirInRoot(root, base, owner); // a new destination directory gets --chown's owner
                   continue;
                 }
                 copies.push({ src: x.path, stat: x.stat, dest: x.rel ? posix.join(base, x.rel) : base });

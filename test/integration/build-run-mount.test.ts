@@ -131,7 +131,7 @@ describe("RUN --mount", () => {
     const dir = context("secret", {
       Dockerfile: [
         "FROM busybox",
-        "RUN --mount=type=secret,id=tok test \"$(wc -c < /run/secrets/tok)\" -eq 17 && stat -c %a /run/secrets/tok > /mode",
+        "RUN --mount=type=secret,id=tok test \"$(wc -c < /run/secrets/tok)\" -eq 17 && ! (echo x >> /run/secrets/tok) 2>/dev/null && stat -c %a /run/secrets/tok > /mode",
         "RUN --mount=type=secret,id=env,target=/e,required=true,mode=0444 cat /e > /dev/null",
       ].join("\n") + "\n",
     });
@@ -188,6 +188,40 @@ describe("more of the Dockerfile language", () => {
     });
     build(dir, ["-t", "shebang:1"]);
     expect(runIn("shebang:1", "cat /from-awk /from-sh; ls -A /dev/pipes 2>/dev/null; true")).toBe("awk says hi\n/dev/pipes/EOT world\n");
+    assertClean();
+  }, 120_000);
+
+  it("COPY --parents keeps source paths (from the root or from a /./ pivot); --exclude filters", () => {
+    const dir = context("parents", {
+      "x/a.txt": "xa\n",
+      "y/a.txt": "ya\n",
+      "x/y/b.txt": "xyb\n",
+      "x/y/c.md": "xyc\n",
+      "logs/keep.txt": "k\n",
+      "logs/drop.log": "d\n",
+      "logs/sub/deep.log": "d\n",
+      "logs/sub/ok": "ok\n",
+      "top.log": "t\n",
+      "top.txt": "t\n",
+      Dockerfile: [
+        "FROM busybox",
+        "COPY x/a.txt y/a.txt /plain/",
+        "COPY --parents x/a.txt y/a.txt /parents/",
+        "COPY --parents ./x/./y/*.txt /pivot/",
+        "COPY --parents x/y /dirs/",
+        "COPY --exclude=*.log --exclude=sub/ok logs /ex/",
+        "COPY --exclude=*.log top.* /ex-top/",
+      ].join("\n") + "\n",
+    });
+    build(dir, ["-t", "parents:1"]);
+    const tree = runIn("parents:1", "cd / && find plain parents pivot dirs ex ex-top | sort; cat /plain/a.txt");
+    expect(tree).toBe([
+      "dirs", "dirs/x", "dirs/x/y", "dirs/x/y/b.txt", "dirs/x/y/c.md",
+      "ex", "ex-top", "ex-top/top.txt", "ex/keep.txt", "ex/sub", "ex/sub/deep.log", // `*.log` is one component, as in .dockerignore
+      "parents", "parents/x", "parents/x/a.txt", "parents/y", "parents/y/a.txt",
+      "pivot", "pivot/y", "pivot/y/b.txt",
+      "plain", "plain/a.txt", "ya",
+    ].join("\n") + "\n");
     assertClean();
   }, 120_000);
 
