@@ -982,7 +982,7 @@ export class Builder {
 
   private async copyStep(st: StageState, ins: Instruction, stage: Stage): Promise<void> {
     const isAdd = ins.keyword === "ADD";
-    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
+    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from", "keep-git-dir"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
     if (isAdd && flagValue(ins, "from") !== undefined) throw new DockerfileError("ADD does not support --from", ins.line);
     // --exclude: patterns with .dockerignore's rules, on top of .dockerignore: matched against
     // a source's own path (from the context or --from root), and inside a directory source
@@ -995,6 +995,8 @@ export class Builder {
     if (parentsV !== undefined && typeof parentsV === "string" && parentsV !== "true" && parentsV !== "false") {
       throw new DockerfileError(`invalid value for --parents: ${parentsV}`, ins.line);
     }
+    const keepGitDirV = flagValue(ins, "keep-git-dir");
+    const keepGitDir = keepGitDirV === true || keepGitDirV === "true";
     const checksumV = flagValue(ins, "checksum");
     let wantDigest: string | undefined;
     if (checksumV !== undefined) {
@@ -1029,7 +1031,7 @@ export class Builder {
       const from = typeof fromV === "string" ? this.word(st, fromV) : undefined;
       const excluded = excludes.length ? new IgnoreMatcher(excludes) : undefined;
       const run = async (srcRoot: { root: string; ignore: IgnoreMatcher }) => {
-        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url"; keep?: (rel: string) => string }[] = [];
+        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url"; keep?: (rel: string) => string; ignore?: IgnoreMatcher; sum?: string }[] = [];
         let n = 0;
         for (const a of srcArgs) {
           if (isHeredoc(a)) {
@@ -1047,6 +1049,12 @@ export class Builder {
               if (digest !== wantDigest) throw new DockerfileError(`digest mismatch for ${a}: expected ${wantDigest}, got ${digest}`, ins.line);
             }
             plan.push({ sources: [got], kind: "url" });
+          } else if (isAdd && isGitSource(a)) {
+            if (wantDigest) throw new DockerfileError("ADD --checksum is not supported for Git sources", ins.line);
+            const got = await cloneGit(a, join(scratch, `git-${n++}`), ins);
+            // The clone's files, without its .git unless --keep-git-dir: a directory source
+            // whose checksum is the commit, as BuildKit keys a Git source.
+            plan.push({ sources: [got.source], kind: "dir", ignore: new IgnoreMatcher(keepGitDir ? [] : [".git"]), sum: `git ${got.commit} ${got.subdir}` });
           } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a) || a.startsWith("git@")) {
             throw new DockerfileError(`${ins.keyword} source ${a}: only http(s) URLs are supported${isAdd ? "" : ", and only by ADD"}`, ins.line);
           } else {
@@ -1070,7 +1078,7 @@ export class Builder {
           throw new DockerfileError(`When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`, ins.line);
         }
         const sources = plan.flatMap((p) => p.sources);
-        const checksum = sourcesChecksum(srcRoot, sources) + plan.map((p) => p.kind).join(",");
+        const checksum = sourcesChecksum(srcRoot, plan.filter((p) => !p.sum).flatMap((p) => p.sources)) + plan.map((p) => p.sum ?? p.kind).join(",");
         const what = sources.length === 1 && sources[0]!.stat.isDirectory() ? "dir" : "file";
         const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${what}:${checksum.slice(0, 64)} in ${dest} `;
         const key = cacheKey({
@@ -1092,7 +1100,7 @@ export class Builder {
             } else {
               // From another stage or image, owners stay as they were there (BuildKit's
               // rule); context files become root's unless --chown says otherwise.
-              let entries = walkSource(srcRoot, s);
+              let entries = walkSource(p.ignore ? { ignore: p.ignore } : srcRoot, s);
               // Inside a directory source, --exclude matches paths relative to it.
               if (excluded && s.stat.isDirectory()) entries = entries.filter((x) => x.rel === "" || !excluded.ignored(x.rel));
               expanded.push({ entries, src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined, keep: p.keep });
@@ -1182,6 +1190,73 @@ export class Builder {
     if (lm && !Number.isNaN(Date.parse(lm))) utimesSync(p, new Date(lm), new Date(lm));
     return { rel: name, path: p, stat: statSync(p), wildcard: false };
   }
+}
+
+/**
+ * An ADD source naming a Git repository, as BuildKit recognises one: `git@host:path`,
+ * `git://…`, `ssh://…`, or an http(s) URL whose path ends in `.git`; an optional
+ * `#REF[:SUBDIR]` picks a branch, tag or commit and a directory of it.
+ */
+export function isGitSource(a: string): boolean {
+  const base = a.split("#")[0]!;
+  return /^git@[^:\s]+:/.test(base) || /^(git|ssh):\/\//i.test(base) || /^https?:\/\/[^\s]+\.git\/?$/i.test(base);
+}
+
+export function parseGitSource(a: string): { url: string; ref?: string; subdir: string } {
+  const i = a.indexOf("#");
+  const url = i < 0 ? a : a.slice(0, i);
+  const frag = i < 0 ? "" : a.slice(i + 1);
+  const [ref, ...sub] = frag.split(":");
+  const subdir = posix.normalize("/" + sub.join(":")).replace(/^\/+/, "");
+  return { url, ref: ref || undefined, subdir: subdir === "." ? "" : subdir };
+}
+
+/**
+ * Clone a Git source with the host's git (BuildKit runs git too), shallow where the server
+ * allows: a branch or tag is fetched at depth 1; a commit id the server won't hand out alone
+ * falls back to a full fetch. Returns the tree (or its SUBDIR) and the commit.
+ */
+async function cloneGit(a: string, dir: string, ins: Instruction): Promise<{ source: Source; commit: string; subdir: string }> {
+  if (!Bun.which("git")) throw new DockerfileError(`ADD ${a}: Git sources need git on the host (install git)`, ins.line);
+  const { url, ref, subdir } = parseGitSource(a);
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "/bin/false", LC_ALL: "C" };
+  const git = (args: string[], cwd = dir) => {
+    const r = Bun.spawnSync(["git", ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return { ok: r.exitCode === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim().split("\n").pop() ?? "" };
+  };
+  mkdirSync(dir, { recursive: true });
+  const fail = (why: string): never => {
+    throw new DockerfileError(`failed to fetch ${url}${ref ? `#${ref}` : ""}: ${why}`, ins.line);
+  };
+  if (!git(["init", "-q"]).ok) fail("git init failed");
+  let got = git(["fetch", "-q", "--depth", "1", "--no-tags", url, ref ?? "HEAD"]);
+  if (!got.ok && ref && /^[0-9a-f]{7,40}$/i.test(ref)) {
+    // A commit id: fetch everything, then find it.
+    const all = git(["fetch", "-q", "--no-tags", url, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
+    if (!all.ok) fail(all.err);
+    got = git(["rev-parse", "--verify", "-q", `${ref}^{commit}`]);
+    if (!got.ok) fail(`no commit ${ref} in the repository`);
+    if (!git(["update-ref", "FETCH_HEAD", got.out]).ok) fail("cannot select the commit");
+  } else if (!got.ok) fail(got.err);
+  const co = git(["-c", "advice.detachedHead=false", "checkout", "-q", "FETCH_HEAD"]);
+  if (!co.ok) fail(co.err);
+  git(["submodule", "update", "-q", "--init", "--recursive", "--depth", "1"]);
+  const commit = git(["rev-parse", "HEAD"]).out;
+  let path = dir;
+  if (subdir) {
+    // Inside the checkout only: a subdir reached through a symlink out of it is refused.
+    const real = require("node:fs").realpathSync(join(dir, subdir));
+    if (real !== dir && !real.startsWith(dir + "/")) fail(`${subdir} leads outside the repository`);
+    path = real;
+  }
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return fail(`${subdir} not found in the repository`);
+  }
+  if (!stat.isDirectory()) fail(`${subdir} is not a directory`);
+  return { source: { rel: ".", path, stat, wildcard: false }, commit, subdir };
 }
 
 /** How a local file ADD extracts is compressed, or null when it is not an archive. */

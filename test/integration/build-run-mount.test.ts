@@ -225,6 +225,49 @@ describe("more of the Dockerfile language", () => {
     assertClean();
   }, 120_000);
 
+  requires("root", "git")("ADD of a Git repository (git daemon on 127.0.0.1): ref, subdir, no .git unless --keep-git-dir, cached on the commit", async () => {
+    const repo = join(work, "repos", "proj.git");
+    const src = join(work, "gitsrc");
+    mkdirSync(join(src, "sub"), { recursive: true });
+    writeFileSync(join(src, "README"), "v1\n");
+    writeFileSync(join(src, "sub", "run.sh"), "#!/bin/sh\necho run\n");
+    const g = `git -C '${src}' -c user.email=t@t -c user.name=t`;
+    sh(`chmod 755 '${src}/sub/run.sh' && ln -s README '${src}/link' && git init -q -b main '${src}' && ${g} add -A && ${g} commit -qm one && ${g} tag v1 && ` +
+      `echo v2 > '${src}/README' && ${g} commit -qam two && git clone -q --bare '${src}' '${repo}'`);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const daemon = Bun.spawn(["git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", `--port=${port}`, `--base-path=${join(work, "repos")}`, join(work, "repos")], { stdout: "ignore", stderr: "pipe" });
+    try {
+      const url = `git://127.0.0.1:${port}/proj.git`;
+      for (let i = 0; i < 50 && Bun.spawnSync(["git", "ls-remote", url]).exitCode !== 0; i++) await Bun.sleep(100);
+      const dir = context("gitadd", {
+        Dockerfile: [
+          "FROM busybox",
+          `ADD ${url} /head/`,
+          `ADD ${url}#v1 /v1/`,
+          `ADD ${url}#main:sub /only-sub/`,
+          `ADD --keep-git-dir=true ${url}#v1 /with-git/`,
+        ].join("\n") + "\n",
+      });
+      build(dir, ["-t", "git:1"]);
+      expect(runIn("git:1", "cat /head/README /v1/README; readlink /v1/link; ls -A /only-sub; stat -c '%a %u' /only-sub/run.sh; test -e /head/.git && echo has-git; test -d /with-git/.git && echo kept")).toBe(
+        "v2\nv1\nREADME\nrun.sh\n755 0\nkept\n",
+      );
+      // Nothing changed upstream: every step from cache. A new commit on main: rebuilt.
+      expect(build(dir, ["-t", "git:1"]).stderr.split("\n").filter((l) => l.includes("Using cache")).length).toBe(4);
+      sh(`echo v3 > '${src}/README' && ${g} commit -qam three && git -C '${src}' push -q '${repo}' main`);
+      build(dir, ["-t", "git:2"]);
+      expect(runIn("git:2", "cat /head/README /v1/README")).toBe("v3\nv1\n");
+      const bad = r.run(["build", context("gitbad", { Dockerfile: `FROM busybox\nADD ${url}#nosuchref /x/\n` })]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain("Dockerfile:2");
+      expect(bad.stderr).toContain("failed to fetch");
+      assertClean();
+    } finally {
+      daemon.kill();
+      await daemon.exited;
+    }
+  }, 120_000);
+
   it("ADD extracts xz and bzip2 tars (owners and symlinks as in the tar)", () => {
     const dir = join(work, "xz");
     mkdirSync(join(dir, "src/t"), { recursive: true });
