@@ -268,6 +268,25 @@ describe("more of the Dockerfile language", () => {
     }
   }, 120_000);
 
+  it("builds on the vfs driver too: COPY into the full copy, RUN, the same files as on overlay", () => {
+    const dir = context("vfs", {
+      "f.txt": "f\n",
+      "d/g": "g\n",
+      Dockerfile: "FROM busybox\nCOPY f.txt /f\nCOPY d /d/\nWORKDIR /w\nRUN rm /bin/vi && echo r > r\n",
+    });
+    const env = { MINID_STORAGE_DRIVER: "vfs" };
+    const vr = new TestRoot("brm-vfs");
+    try {
+      const res = vr.run(["build", "-t", "v:1", dir], { env });
+      expect(res.code).toBe(0);
+      const out = vr.run(["run", "--rm", "v:1", "sh", "-c", "cat /f /d/g /w/r; test -e /bin/vi && echo vi-back; true"], { env });
+      expect(out.stdout).toBe("f\ng\nr\n");
+      expect(vr.leakedMounts()).toEqual([]);
+    } finally {
+      vr.cleanup();
+    }
+  }, 120_000);
+
   it("ADD extracts xz and bzip2 tars (owners and symlinks as in the tar)", () => {
     const dir = join(work, "xz");
     mkdirSync(join(dir, "src/t"), { recursive: true });
