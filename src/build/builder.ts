@@ -686,7 +686,7 @@ export class Builder {
     checkFlags(ins, ["network", "mount", "security"]);
     const net = flagValue(ins, "network");
     if (net !== undefined && net !== "none" && net !== "default") {
-      throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers have no network (use none)`, ins.line);
+      throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers use the default bridge or none`, ins.line);
     }
     if (flagValue(ins, "security") !== undefined) throw new DockerfileError("RUN --security is not supported by minid build", ins.line);
     let argv: string[];
@@ -744,7 +744,7 @@ export class Builder {
         if (code !== 0) {
           throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
         }
-      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs });
+      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs, network: (net ?? this.opts.network) === "none" ? "none" : undefined });
       st.layers = [...st.layers, layer];
     } finally {
       staged.cleanup();
@@ -876,7 +876,7 @@ export class Builder {
     fn: (c: ContainerState) => Promise<void>,
     env: string[] = [],
     cmd: string[] = ["/bin/sh"],
-    opts: { started: boolean; volumes?: string[]; tmpfs?: string[] } = { started: false },
+    opts: { started: boolean; volumes?: string[]; tmpfs?: string[]; network?: string } = { started: false },
   ): Promise<ImageRecord["layers"][number]> {
     const { createContainer } = await import("../container/create.ts");
     const { removeContainer } = await import("../container/remove.ts");
@@ -893,6 +893,8 @@ export class Builder {
       rm: false,
       interactive: false,
       tty: false,
+      // RUN gets the default bridge, as in Docker's builds, unless --network none
+      network: { network: opts.network },
     });
     const remove = () => removeContainer(this.engine, c.id, { force: true });
     this.live.add(remove);
