@@ -114,7 +114,8 @@ export async function runContainer(
   if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
-  const watcher = prestartWatcher({ tty, interactive, ...size });
+  const mode = create.network?.network ?? "bridge";
+  const watcher = prestartWatcher({ tty, interactive, ...size }, mode !== "none" && mode !== "host" && !mode.startsWith("container:"));
   let st: ContainerState;
   let launched: Launched;
   try {
