@@ -4,7 +4,8 @@
 //      "new" (--network none: an empty one, only lo), "host" (stays in the host's), a path
 //      (container:NAME: that container's /proc/PID/ns/net), or "prepared" (bridge networks:
 //      the watcher sends a path on fd 4 after the spec's);
-//   2. the watcher, after recording "running" and while init waits (setupNetwork): per bridge
+//   2. the watcher, after recording "running" and while init waits (setupNetwork; a watcher
+//      pre-started by `run` has made the namespace and veth pair already, prewarmNetwork): per bridge
 //      network an address from IPAM, the bridge made if missing; a new network namespace,
 //      held by an fd; a veth pair with the container's end created directly in it (eth0,
 //      eth1, …, MAC from the address, as Docker's), its host end on the bridge; inside: lo and
