@@ -59,6 +59,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     capDrop: opts.security?.capDrop ?? [],
     privileged: opts.security?.privileged ?? false,
     securityOpt: opts.security?.securityOpt ?? [],
+    groupAdd: opts.security?.groupAdd ?? [],
     readOnly: opts.readOnly,
   });
   const { driver, notice } = chooseDriver(engine.storageDriver);
@@ -189,10 +190,11 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     cwd: st.config.cwd,
     tty: st.config.tty,
     userSpec: st.config.user || undefined,
+    groupAdd: st.security?.groupAdd,
     cgroupProcs: cgroupProcFiles(st),
     cgroupVersion: st.cgroupPaths?.version,
     capabilities: st.security?.capabilities,
-    noNewPrivileges: st.security?.noNewPrivileges ?? true,
+    noNewPrivileges: st.security?.noNewPrivileges ?? false,
     seccomp: st.security?.seccomp ?? true,
     privileged: st.security?.privileged ?? false,
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,

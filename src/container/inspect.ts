@@ -73,6 +73,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
+      GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
       Memory: Number(res.memory ?? 0),
       MemorySwap: Number(res.memorySwap ?? 0),

@@ -19,6 +19,8 @@ export interface SecurityFlags {
   privileged: boolean;
   securityOpt: string[];
   readOnly: boolean;
+  /** --group-add: checked against the image's /etc/group when the container starts. */
+  groupAdd?: string[];
 }
 
 function integer(v: string, flag: string): number {
@@ -49,7 +51,8 @@ export async function parseResources(f: ResourceFlags): Promise<CgroupLimits> {
 
 export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   const { resolveCaps } = await import("../linux/capabilities.ts");
-  let noNewPrivileges = true;
+  // Off by default as in Docker: setuid tools (ping, su) work; the option turns it on.
+  let noNewPrivileges = false;
   let seccomp = !f.privileged;
   for (const o of f.securityOpt) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(o);
@@ -73,7 +76,8 @@ export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp };
+  const groupAdd = f.groupAdd?.length ? { groupAdd: f.groupAdd } : {};
+  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp, ...groupAdd };
 }
 
 /** Docker's defaults: kernel files a container must not read, and trees it must not write. */

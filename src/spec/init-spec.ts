@@ -39,6 +39,8 @@ export interface InitSpec {
   cwd: string;
   user?: { uid: number; gid: number; additionalGids: number[] };
   userSpec?: string;
+  /** --group-add: group names or gids, resolved in the container's /etc/group. */
+  groupAdd?: string[];
   tty: boolean;
   /** cgroup directories (one per v1 hierarchy, or one on v2) init joins before exec. */
   cgroupProcs?: string[];
