@@ -33,6 +33,8 @@ interface Case {
   input?: string;
   /** Applied to both stdouts after the common normalization. */
   norm?: (s: string) => string;
+  /** Also compare the error's first line (prefixes such as `docker: ` and `Error response from daemon: ` cut). */
+  err?: boolean;
   /**
    * The accepted difference in the output and why: only the exit codes are compared, equal,
    * or the pair `codes` [docker, minid] when the difference is in the code itself.
@@ -50,6 +52,19 @@ function common(s: string): string {
     .replace(/Up (Less than a second|About a minute|\d+ (second|minute|hour)s?)/g, "Up <dur>")
     .replace(/\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d (\d\d:\d\d|\d{4})\b/g, "<date>")
     .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)/g, "<time>");
+}
+
+/** An error's first line, without the prefixes either CLI adds. */
+function errLine(s: string): string {
+  const first = s.split("\n").find((l) => l.trim()) ?? "";
+  // Docker 20.10's CLI ends a run error with "."; minid says which step of a start failed.
+  return first
+    .replace(/^(docker|minid): /, "")
+    .replace(/^Error response from daemon: /, "")
+    .replace(/^Error: /, "")
+    .replace(/^failed to start container: /, "")
+    .replace(/\.$/, "")
+    .replace(/\bdocker\b/g, "minid");
 }
 
 const sorted = (s: string) => s.split("\n").filter(Boolean).sort().join("\n") + "\n";
@@ -84,14 +99,14 @@ const CASES: Record<string, Case> = {
   "id -u 1000": { args: ["run", "--rm", "-u", "1000", "busybox", "id"] },
   "id -u nobody:wheel": { args: ["run", "--rm", "-u", "nobody:wheel", "busybox", "id"] },
   "id --group-add": { args: ["run", "--rm", "--group-add", "1234", "--group-add", "audio", "-u", "nobody", "busybox", "id"] },
-  "--group-add nosuch": { args: ["run", "--rm", "--group-add", "nosuch", "busybox", "true"] },
-  "-u nosuch": { args: ["run", "--rm", "-u", "nosuch", "busybox", "true"] },
+  "--group-add nosuch": { args: ["run", "--rm", "--group-add", "nosuch", "busybox", "true"], err: true },
+  "-u nosuch": { args: ["run", "--rm", "-u", "nosuch", "busybox", "true"], err: true },
   "status of PID 1": { args: ["run", "--rm", "busybox", "grep", "-E", "^(Cap|NoNewPrivs|Sig(Ign|Blk|Pnd)|Seccomp|Groups|Uid|Gid)", "/proc/1/status"] },
   "no-new-privileges": { args: ["run", "--rm", "--security-opt", "no-new-privileges", "busybox", "grep", "NoNewPrivs", "/proc/self/status"] },
   "no-new-privileges=false": { args: ["run", "--rm", "--security-opt", "no-new-privileges=false", "busybox", "grep", "NoNewPrivs", "/proc/self/status"] },
   "--cap-drop ALL": { args: ["run", "--rm", "--cap-drop", "ALL", "busybox", "grep", "^Cap", "/proc/self/status"] },
   "--cap-add SYS_ADMIN": { args: ["run", "--rm", "--cap-add", "SYS_ADMIN", "busybox", "grep", "^Cap", "/proc/self/status"] },
-  "--cap-add bad": { args: ["run", "--rm", "--cap-add", "NOT_A_CAP", "busybox", "true"] },
+  "--cap-add bad": { args: ["run", "--rm", "--cap-add", "NOT_A_CAP", "busybox", "true"], err: true },
   "seccomp=unconfined": { args: ["run", "--rm", "--security-opt", "seccomp=unconfined", "busybox", "grep", "Seccomp:", "/proc/self/status"] },
   "--security-opt bad": { args: ["run", "--rm", "--security-opt", "bogus", "busybox", "true"] },
   "yes | head -1": { args: ["run", "--rm", "busybox", "sh", "-c", "yes | head -1; trap 'echo pipe' PIPE; kill -PIPE $$"] },
@@ -128,7 +143,7 @@ const CASES: Record<string, Case> = {
   "-h": { args: ["run", "--rm", "-h", "myhost", "busybox", "sh", "-c", "hostname; cat /etc/hostname"] },
   "-w": { args: ["run", "--rm", "-w", "/tmp", "busybox", "pwd"] },
   "-w missing": { args: ["run", "--rm", "-w", "/new/dir", "busybox", "sh", "-c", "pwd; stat -c '%a %U' ."] },
-  "-w relative": { args: ["run", "--rm", "-w", "rel", "busybox", "pwd"] },
+  "-w relative": { args: ["run", "--rm", "-w", "rel", "busybox", "pwd"], err: true },
   "--entrypoint": { args: ["run", "--rm", "--entrypoint", "echo", "busybox", "hi", "there"] },
   "--entrypoint empty": { args: ["run", "--rm", "--entrypoint", "", "busybox", "echo", "hi"] },
   "-i stdin": { args: ["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"], input: "hello\n" },
@@ -138,7 +153,7 @@ const CASES: Record<string, Case> = {
     args: ["run", "--rm", "-t", "busybox", "tty"],
     allow: { reason: "minid's terminal is the watcher's pty shown as /dev/console; runc makes one in the container's devpts (/dev/pts/0)" },
   },
-  "-it without a terminal": { args: ["run", "--rm", "-it", "busybox", "true"] },
+  "-it without a terminal": { args: ["run", "--rm", "-it", "busybox", "true"], err: true },
   // exit codes of run
   "exit 3": { args: ["run", "--rm", "busybox", "sh", "-c", "exit 3"] },
   "killed by a signal": { args: ["run", "--rm", "busybox", "sh", "-c", "kill -KILL $$"] },
@@ -146,15 +161,15 @@ const CASES: Record<string, Case> = {
   "missing path": { args: ["run", "--rm", "busybox", "/no/such"] },
   "a directory": { args: ["run", "--rm", "busybox", "/etc"] },
   "not executable": { args: ["run", "--rm", "busybox", "/etc/passwd"] },
-  "bad flag": { args: ["run", "--bogus", "busybox"] },
-  "no image": { args: ["run"] },
-  "-h without value": { args: ["run", "-h"] },
+  "bad flag": { args: ["run", "--bogus", "busybox"], err: true },
+  "no image": { args: ["run"], err: true },
+  "-h without value": { args: ["run", "-h"], err: true },
   "--detach-keys empty": { args: ["run", "--rm", "--detach-keys=", "busybox", "echo", "ok"] },
   "resources": {
     args: ["run", "--rm", "-m", "8m", "--pids-limit", "20", "--cpus", "0.5", "--cpu-shares", "512", "busybox", "sh", "-c",
       "cd /sys/fs/cgroup; cat memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares"],
   },
-  "bad memory": { args: ["run", "--rm", "-m", "lots", "busybox", "true"] },
+  "bad memory": { args: ["run", "--rm", "-m", "lots", "busybox", "true"], err: true },
   // the CLI around containers
   "ps": { args: ["ps", "--format", "{{.Names}}|{{.Image}}|{{.Command}}|{{.Status}}"] },
   "ps -a": { args: ["ps", "-a", "--format", "{{.Names}}|{{.Status}}"], norm: sorted },
@@ -163,12 +178,12 @@ const CASES: Record<string, Case> = {
   "images": { args: ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] },
   "inspect state": { args: ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.Path}} {{json .Args}}", "done"] },
   "inspect config": { args: ["inspect", "--format", "{{json .Config.Cmd}} {{.Config.User}} {{.Config.WorkingDir}} {{.Config.Image}} {{json .Config.Entrypoint}} {{.HostConfig.GroupAdd}}", "grp"] },
-  "inspect nosuch": { args: ["inspect", "nosuch"] },
+  "inspect nosuch": { args: ["inspect", "nosuch"], err: true },
   "image inspect": { args: ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{json .Config.Cmd}} {{json .RepoTags}} {{.Id}}", "busybox"] },
   "logs": { args: ["logs", "done"] },
-  "logs nosuch": { args: ["logs", "nosuch"] },
+  "logs nosuch": { args: ["logs", "nosuch"], err: true },
   "wait": { args: ["wait", "done"] },
-  "wait nosuch": { args: ["wait", "nosuch"] },
+  "wait nosuch": { args: ["wait", "nosuch"], err: true },
   "exec id": { args: ["exec", "web", "id"] },
   "exec -u nobody": { args: ["exec", "-u", "nobody", "web", "id"] },
   "exec groups": { args: ["exec", "grp", "grep", "-E", "^(Groups|Uid|Gid|NoNewPrivs|Cap(Eff|Bnd)|Sig(Ign|Blk))", "/proc/self/status"] },
@@ -176,26 +191,30 @@ const CASES: Record<string, Case> = {
   "exec exit code": { args: ["exec", "web", "sh", "-c", "exit 4"] },
   "exec -w -e": { args: ["exec", "-w", "/tmp", "-e", "X=1", "web", "sh", "-c", "pwd; echo $X"] },
   "exec -t": { args: ["exec", "-t", "web", "sh", "-c", "test -t 0 && echo tty"] },
-  "exec -it without a terminal": { args: ["exec", "-it", "web", "true"] },
+  "exec -it without a terminal": { args: ["exec", "-it", "web", "true"], err: true },
   "exec stopped": { args: ["exec", "done", "true"] },
-  "exec nosuch": { args: ["exec", "nosuch", "true"] },
+  "exec nosuch": { args: ["exec", "nosuch", "true"], err: true },
   "exec missing command": { args: ["exec", "web", "nosuchcmd"], allow: { reason: `${EXEC_127}; and ${EXEC_STDOUT}`, codes: [126, 127] } },
   "exec not executable": { args: ["exec", "web", "/etc/passwd"], allow: { reason: EXEC_STDOUT } },
   "exec bad workdir": { args: ["exec", "-w", "/nosuch", "web", "true"], allow: { reason: EXEC_STDOUT } },
   "exec -u nosuch": { args: ["exec", "-u", "nosuch", "web", "true"], allow: { reason: EXEC_STDOUT } },
-  "exec no command": { args: ["exec", "web"] },
-  "rm nosuch": { args: ["rm", "nosuch"] },
+  "exec no command": { args: ["exec", "web"], err: true },
+  "rm nosuch": { args: ["rm", "nosuch"], err: true },
   "rm -f nosuch": { args: ["rm", "-f", "nosuch"] },
   "rm running": { args: ["rm", "web"] },
-  "rmi nosuch": { args: ["rmi", "nosuch"] },
+  "rmi nosuch": { args: ["rmi", "nosuch"], err: true },
   "kill stopped": { args: ["kill", "done"] },
-  "start nosuch": { args: ["start", "nosuch"] },
-  "stop --time": { args: ["stop", "--time", "1", "nosuch"] },
-  "stop -t bad": { args: ["stop", "-t", "x", "web"] },
-  "stop nothing": { args: ["stop"] },
+  "start nosuch": { args: ["start", "nosuch"], err: true },
+  "stop --time": { args: ["stop", "--time", "1", "nosuch"], err: true },
+  "stop -t bad": { args: ["stop", "-t", "x", "web"], err: true },
+  "stop nothing": { args: ["stop"], err: true },
   "version": { args: ["version", "--format", "{{.Client.Os}}/{{.Client.Arch}}"] },
-  "template error": { args: ["ps", "--format", "{{.Nope}}"] },
-  "unknown command": { args: ["frobnicate"] },
+  "template error": { args: ["ps", "--format", "{{.Nope}}"], err: true },
+  "template parse error": { args: ["ps", "--format", "{{.Names"], err: true },
+  "images template error": { args: ["images", "--format", "{{.Nope}}"], err: true },
+  "inspect template error": { args: ["inspect", "--format", "{{.Nope}}", "done"], err: true },
+  "unknown shorthand": { args: ["run", "-X", "busybox"], err: true },
+  "unknown command": { args: ["frobnicate"], err: true },
 };
 
 // Cases whose expectation depends on the one before (they share the engines' state), so the
@@ -252,8 +271,8 @@ describe("minid answers as Docker does", () => {
       const env = { B: "from-env" };
       const [dk, mi] = [await d!.docker(c.args, { input: c.input, env }), await minid(c.args, c.input)];
       const norm = (s: string) => (c.norm ?? ((x: string) => x))(common(s));
-      const want = { code: dk.code, stdout: norm(dk.stdout) };
-      const got = { code: mi.code, stdout: norm(mi.stdout) };
+      const want = { code: dk.code, stdout: norm(dk.stdout), ...(c.err ? { err: common(errLine(dk.stderr)) } : {}) };
+      const got = { code: mi.code, stdout: norm(mi.stdout), ...(c.err ? { err: common(errLine(mi.stderr)) } : {}) };
       report.push(`## ${name}: ${c.args.join(" ")}\n-- docker ${dk.code}\n${dk.stdout}${dk.stderr}\n-- minid ${mi.code}\n${mi.stdout}${mi.stderr}`);
       if (c.allow) {
         expect([want.code, got.code]).toEqual(c.allow.codes ?? [want.code, want.code]);

@@ -48,9 +48,10 @@ describe("--format", () => {
 
   it("ps: a bad template is Docker's one-line error, exit 1", () => {
     const bad = r.run(["ps", "--format", "{{.Nope}}"]);
-    expect([bad.code, bad.stderr]).toEqual([1, `minid: template parsing error: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext\n`]);
+    // ps checks the template first, with its own wording (Docker's buildContainerListOptions).
+    expect([bad.code, bad.stderr]).toEqual([1, `minid: failed to execute template: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext\n`]);
     const parse = r.run(["ps", "--format", "{{.Names"]);
-    expect([parse.code, parse.stderr]).toEqual([1, "minid: template parsing error: template: :1: unclosed action\n"]);
+    expect([parse.code, parse.stderr]).toEqual([1, "minid: failed to parse template: template: :1: unclosed action\n"]);
   });
 
   it("images, history and stats", () => {
