@@ -7,6 +7,7 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { stopSignalOf, stopTimeoutOf } from "./control.ts";
 import { signalName } from "../util/errors.ts";
+import { dockerHostConfig } from "./inspect-hostconfig.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -65,7 +66,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: {
+    HostConfig: dockerHostConfig(st, {
       Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: "none",
@@ -76,13 +77,14 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
       Memory: Number(res.memory ?? 0),
-      MemorySwap: Number(res.memorySwap ?? 0),
+      // Docker records the swap it applies: twice the memory when only -m was given.
+      MemorySwap: Number(res.memorySwap ?? 0) || (Number(res.memory ?? 0) > 0 ? 2 * Number(res.memory) : 0),
       NanoCpus: Number(res.nanoCpus ?? 0),
       CpuShares: Number(res.cpuShares ?? 0),
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
-    },
+    }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: binds.map((m) => ({
       Type: "bind",

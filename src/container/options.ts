@@ -77,7 +77,11 @@ export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
     throw new UserError((e as Error).message);
   }
   const groupAdd = f.groupAdd?.length ? { groupAdd: f.groupAdd } : {};
-  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp, ...groupAdd };
+  const given = Object.fromEntries(
+    ([["capAdd", f.capAdd], ["capDrop", f.capDrop], ["securityOpt", f.securityOpt]] as const).filter(([, v]) => v.length),
+  );
+  const asGiven = Object.keys(given).length ? { asGiven: given } : {};
+  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp, ...groupAdd, ...asGiven };
 }
 
 /** Docker's defaults: kernel files a container must not read, and trees it must not write. */

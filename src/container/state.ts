@@ -25,6 +25,8 @@ export interface SecurityConfig {
   seccomp?: boolean;
   /** --group-add, as given. */
   groupAdd?: string[];
+  /** --cap-add, --cap-drop and --security-opt as given, for inspect's HostConfig. */
+  asGiven?: { capAdd?: string[]; capDrop?: string[]; securityOpt?: string[] };
 }
 
 export interface ContainerState {
@@ -104,7 +106,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
   },
   {
     cgroupPaths: obj({ version: oneOf("v1", "v2") }, { path: str, paths: record(str) }),
-    security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool, groupAdd: strs }),
+    security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool, groupAdd: strs, asGiven: obj({}, { capAdd: strs, capDrop: strs, securityOpt: strs }) }),
     resources: record(any),
     extra: record(any),
   },

@@ -272,7 +272,7 @@ function tmpfsInto(sys: Syscalls, rootFd: number, m: MountSpec): void {
   const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
     // Flag words (exec, ro, noatime...) are mount flags, the rest tmpfs data (tmpfs-options.ts).
-    const { flags, data } = parseTmpfsOptions(m.options ?? "mode=1777");
+    const { flags, data } = parseTmpfsOptions(m.options || "mode=1777");
     mountAt(sys, "tmpfs", fd, m.destination, "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
   } finally {
     sys.close(fd);

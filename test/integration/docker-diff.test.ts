@@ -85,6 +85,17 @@ const mounts = (s: string) =>
   );
 const dropLines = (re: RegExp) => (s: string) => s.split("\n").filter((l) => !re.test(l)).join("\n");
 
+/**
+ * `{{json .HostConfig}}` compared whole, but for what is minid's on purpose: the network mode
+ * (networking not built yet), the cgroup namespace (always private), the runtime's name, and the
+ * masked paths (minid has the newer Docker's list).
+ */
+const hostConfig = (s: string) => {
+  const hc = JSON.parse(s) as Record<string, unknown>;
+  for (const k of ["NetworkMode", "CgroupnsMode", "Runtime", "MaskedPaths"]) hc[k] = `<${k}>`;
+  return JSON.stringify(hc, null, 1) + "\n";
+};
+
 const NET = "networking is not built yet: Docker's bridge and /etc/hosts entries (netcore owns them)";
 const EXEC_STDOUT =
   "Docker's CLI prints an exec that fails to start on stdout (docker/cli#2025, open); minid keeps errors on stderr";
@@ -179,6 +190,8 @@ const CASES: Record<string, Case> = {
   "inspect state": { args: ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.Path}} {{json .Args}}", "done"] },
   "inspect config": { args: ["inspect", "--format", "{{json .Config.Cmd}} {{.Config.User}} {{.Config.WorkingDir}} {{.Config.Image}} {{json .Config.Entrypoint}} {{.HostConfig.GroupAdd}}", "grp"] },
   "inspect nosuch": { args: ["inspect", "nosuch"], err: true },
+  "inspect HostConfig": { args: ["inspect", "--format", "{{json .HostConfig}}", "web"], norm: hostConfig },
+  "inspect HostConfig with options": { args: ["inspect", "--format", "{{json .HostConfig}}", "opts"], norm: hostConfig },
   "image inspect": { args: ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{json .Config.Cmd}} {{json .RepoTags}} {{.Id}}", "busybox"] },
   "logs": { args: ["logs", "done"] },
   "logs nosuch": { args: ["logs", "nosuch"], err: true },
@@ -249,6 +262,8 @@ const SETUP: string[][] = [
   ["run", "-d", "--name", "web", "busybox", "sleep", "600"],
   // The pause orders the two lines in Docker's log too (its stdout and stderr copiers race).
   ["run", "--name", "done", "busybox", "sh", "-c", "echo out; sleep 0.2; echo err >&2; exit 3"],
+  ["run", "--name", "opts", "--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN", "--security-opt", "no-new-privileges", "--group-add", "5",
+    "--tmpfs", "/x", "--read-only", "-m", "8m", "--pids-limit", "20", "--cpus", "0.5", "--rm=false", "busybox", "true"],
   ["run", "-d", "--name", "grp", "--group-add", "1234", "-u", "nobody", "-w", "/tmp", "busybox", "sleep", "600"],
 ];
 
@@ -282,7 +297,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (r) {
-    r.run(["rm", "-f", "web", "done", "grp"]);
+    r.run(["rm", "-f", "web", "done", "grp", "opts"]);
     r.cleanup();
   }
 }, 120_000);
