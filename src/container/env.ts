@@ -45,18 +45,20 @@ export function buildEnv(opts: {
     const i = e.indexOf("=");
     env.set(e.slice(0, i), e.slice(i + 1));
   };
+  // Docker's order: the daemon's PATH, HOSTNAME and TERM first, then the container's own
+  // variables replacing in place or appended (the user's, then the image's others), HOME last.
   set(`PATH=${DEFAULT_PATH}`);
   set(`HOSTNAME=${opts.hostname}`);
-  for (const e of opts.image) set(e);
-  for (const f of opts.files) for (const e of parseEnvFile(f)) {
+  if (opts.tty) set("TERM=xterm");
+  const user = new Map<string, string>();
+  const own = (e: string) => {
     const x = expand(e, hostEnv);
-    if (x) set(x);
-  }
-  for (const e of opts.flags) {
-    const x = expand(e, hostEnv);
-    if (x) set(x);
-  }
-  if (opts.tty && !env.has("TERM")) env.set("TERM", "xterm");
+    if (x) user.set(x.slice(0, x.indexOf("=")), x);
+  };
+  for (const f of opts.files) for (const e of parseEnvFile(f)) own(e);
+  for (const e of opts.flags) own(e);
+  for (const e of user.values()) set(e);
+  for (const e of opts.image) if (!user.has(e.slice(0, e.indexOf("=")))) set(e);
   if (!env.has("HOME") && opts.home) env.set("HOME", opts.home);
   return [...env].map(([k, v]) => `${k}=${v}`);
 }

@@ -5,8 +5,6 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
-import { stopSignalOf, stopTimeoutOf } from "./control.ts";
-import { signalName } from "../util/errors.ts";
 import { dockerHostConfig } from "./inspect-hostconfig.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -15,6 +13,49 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function rfc3339Nano(t: string | undefined): string {
   if (!t) return ZERO_TIME;
   return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
+/**
+ * Config.Env as Docker records it: the image's and the user's variables, without those the
+ * runtime adds to every process (HOSTNAME, and HOME or TERM when minid supplied them).
+ */
+function declaredEnv(engine: Engine, st: ContainerState): string[] {
+  let image: string[] = [];
+  try {
+    const img = engine.images.getImage(st.imageId);
+    image = (img && (engine.images.getConfig(img).config as { Env?: string[] } | undefined)?.Env) || [];
+  } catch {
+    // the image may be gone
+  }
+  const fromImage = new Set(image);
+  const imageKeys = new Set(image.map((e) => e.split("=")[0]));
+  const declared = st.config.env.filter((e) => {
+    if (fromImage.has(e)) return true;
+    const k = e.split("=")[0]!;
+    if (k === "HOSTNAME" && e === `HOSTNAME=${st.config.hostname}`) return false;
+    if (k === "HOME" && e === "HOME=/root" && !imageKeys.has("HOME")) return false;
+    if (k === "TERM" && e === "TERM=xterm" && st.config.tty && !imageKeys.has("TERM")) return false;
+    return true;
+  });
+  // Docker's merge: the user's variables first, then the image's it did not override.
+  return [...declared.filter((e) => !fromImage.has(e)), ...declared.filter((e) => fromImage.has(e))];
+}
+
+function configStopSettings(engine: Engine, st: ContainerState): { StopSignal?: string; StopTimeout?: number } {
+  const out: { StopSignal?: string; StopTimeout?: number } = {};
+  const own = st.extra?.stopSignal;
+  if (typeof own === "string" && own) out.StopSignal = own;
+  else {
+    try {
+      const img = engine.images.getImage(st.imageId);
+      const sig = img && (engine.images.getConfig(img).config as { StopSignal?: string } | undefined)?.StopSignal;
+      if (sig) out.StopSignal = sig;
+    } catch {
+      // the image may be gone
+    }
+  }
+  if (typeof st.extra?.stopTimeout === "number") out.StopTimeout = st.extra.stopTimeout;
+  return out;
 }
 
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
@@ -99,12 +140,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Domainname: "",
       User: st.config.user ?? "",
       AttachStdin: st.config.interactive,
-      AttachStdout: true,
-      AttachStderr: true,
+      AttachStdout: !st.extra?.detached,
+      AttachStderr: !st.extra?.detached,
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: st.config.env,
+      Env: declaredEnv(engine, st),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
       Volumes: null,
@@ -112,8 +153,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
       Labels: {},
-      StopSignal: signalName(stopSignalOf(engine, st)),
-      StopTimeout: stopTimeoutOf(st),
+      // As Docker: only when set (the run flag as typed, or the image's), never the default.
+      ...configStopSettings(engine, st),
     },
     // --network none, as Docker shows it: every field present and typed, one "none" network.
     NetworkSettings: {

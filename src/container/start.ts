@@ -124,7 +124,8 @@ export async function runContainer(
   try {
     const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
     const { createContainer } = await import("./create.ts");
-    st = await createContainer(engine, create);
+    // Kept for inspect's AttachStdout/AttachStderr (false for -d, as Docker records them).
+    st = await createContainer(engine, o.detach ? { ...create, extra: { ...create.extra, detached: true } } : create);
     try {
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {

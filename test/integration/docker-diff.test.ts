@@ -148,6 +148,7 @@ const CASES: Record<string, Case> = {
   // environment, hostname, working directory, entrypoint
   "env": { args: ["run", "--rm", "busybox", "env"], norm: (s) => sorted(s.replace(/^HOSTNAME=.*$/m, "HOSTNAME=")) },
   "-e": { args: ["run", "--rm", "-e", "A=1", "-e", "B", "-e", "PATH=/bin", "busybox", "env"], norm: (s) => sorted(s.replace(/^HOSTNAME=.*$/m, "HOSTNAME=")) },
+  "env order": { args: ["run", "--rm", "-t", "-e", "Z=1", "-e", "PATH=/bin", "-e", "A=2", "busybox", "env"], norm: (s) => s.replace(/\r/g, "").replace(/^HOSTNAME=.*$/m, "HOSTNAME=") },
   "-u nobody env": { args: ["run", "--rm", "-u", "nobody", "busybox", "env"], norm: (s) => sorted(s.replace(/^HOSTNAME=.*$/m, "HOSTNAME=")) },
   "-t env": { args: ["run", "--rm", "-t", "busybox", "env"], norm: (s) => sorted(s.replace(/\r/g, "").replace(/^HOSTNAME=.*$/m, "HOSTNAME=")) },
   "hostname": { args: ["run", "--rm", "busybox", "sh", "-c", "hostname | wc -c; cat /etc/hostname | wc -c"] },
@@ -188,6 +189,10 @@ const CASES: Record<string, Case> = {
   "ps table": { args: ["ps", "-a", "--format", "table {{.Names}}\t{{.Image}}"], norm: (s) => { const [h, ...rest] = s.split("\n"); return `${h}\n${sorted(rest.join("\n"))}`; } },
   "images": { args: ["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"] },
   "inspect state": { args: ["inspect", "--format", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.Path}} {{json .Args}}", "done"] },
+  "inspect Config": { args: ["inspect", "--format", "{{json .Config}}", "web"], norm: (s) => s.replace(/"NetworkDisabled":true,/, "") },
+  "inspect Config attached": { args: ["inspect", "--format", "{{json .Config}}", "done"], norm: (s) => s.replace(/"NetworkDisabled":true,/, "") },
+  "inspect Config -e -t": { args: ["inspect", "--format", "{{json .Config.Env}} {{.Config.Tty}}", "envs"] },
+  "inspect stop settings": { args: ["inspect", "--format", "{{json .Config.StopSignal}} {{json .Config.StopTimeout}}", "stopper"] },
   "inspect config": { args: ["inspect", "--format", "{{json .Config.Cmd}} {{.Config.User}} {{.Config.WorkingDir}} {{.Config.Image}} {{json .Config.Entrypoint}} {{.HostConfig.GroupAdd}}", "grp"] },
   "inspect nosuch": { args: ["inspect", "nosuch"], err: true },
   "inspect HostConfig": { args: ["inspect", "--format", "{{json .HostConfig}}", "web"], norm: hostConfig },
@@ -264,6 +269,8 @@ const SETUP: string[][] = [
   ["run", "--name", "done", "busybox", "sh", "-c", "echo out; sleep 0.2; echo err >&2; exit 3"],
   ["run", "--name", "opts", "--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN", "--security-opt", "no-new-privileges", "--group-add", "5",
     "--tmpfs", "/x", "--read-only", "-m", "8m", "--pids-limit", "20", "--cpus", "0.5", "--rm=false", "busybox", "true"],
+  ["run", "--name", "envs", "-t", "-e", "A=1", "-e", "HOME=/h", "busybox", "true"],
+  ["run", "--name", "stopper", "--stop-signal", "USR1", "--stop-timeout", "3", "busybox", "true"],
   ["run", "-d", "--name", "grp", "--group-add", "1234", "-u", "nobody", "-w", "/tmp", "busybox", "sleep", "600"],
 ];
 
@@ -297,7 +304,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (r) {
-    r.run(["rm", "-f", "web", "done", "grp", "opts"]);
+    r.run(["rm", "-f", "web", "done", "grp", "opts", "stopper", "envs"]);
     r.cleanup();
   }
 }, 120_000);
