@@ -137,6 +137,8 @@ const CASES: Record<string, Case> = {
   "--tmpfs options": { args: ["run", "--rm", "--tmpfs", "/y:size=1m,exec,mode=700", "busybox", "sh", "-c", "grep ' /y ' /proc/mounts; stat -c %a /y"] },
   "--tmpfs ro": { args: ["run", "--rm", "--tmpfs", "/z:ro", "busybox", "sh", "-c", "grep ' /z ' /proc/mounts; touch /z/a"] },
   "--read-only": { args: ["run", "--rm", "--read-only", "busybox", "touch", "/x"] },
+  "--read-only writable places": { args: ["run", "--rm", "--read-only", "busybox", "sh", "-c", "touch /tmp/x 2>&1; touch /dev/shm/x && echo shm; touch /dev/mqueue/x 2>&1; echo x > /proc/sys/kernel/domainname 2>&1"] },
+  "process attributes": { args: ["run", "--rm", "-u", "nobody", "busybox", "sh", "-c", "cat /proc/1/oom_score_adj /proc/self/loginuid; echo; stat -c '%a %U' /dev/shm /tmp /dev/pts/ptmx; df -h /dev/shm | tail -1; touch /tmp/x && echo ok"] },
   "-v ro": { args: ["run", "--rm", "-v", "/etc/os-release:/os:ro", "busybox", "sh", "-c", "head -c4 /os; echo; echo x >> /os"] },
   "/etc/hosts": { args: ["run", "--rm", "busybox", "cat", "/etc/hosts"], allow: { reason: NET } },
   "/etc/resolv.conf": { args: ["run", "--rm", "busybox", "cat", "/etc/resolv.conf"] },
