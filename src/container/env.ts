@@ -3,6 +3,8 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../util/errors.ts";
 import { DEFAULT_PATH } from "../image/config.ts";
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "./state.ts";
 
 export function parseEnvFile(path: string): string[] {
   let text: string;
@@ -60,5 +62,46 @@ export function buildEnv(opts: {
   for (const e of user.values()) set(e);
   for (const e of opts.image) if (!user.has(e.slice(0, e.indexOf("=")))) set(e);
   if (!env.has("HOME") && opts.home) env.set("HOME", opts.home);
+  return [...env].map(([k, v]) => `${k}=${v}`);
+}
+
+/** The container's image's Env ([] when the image is gone). */
+export function imageEnvOf(engine: Engine, st: ContainerState): string[] {
+  try {
+    const img = engine.images.getImage(st.imageId);
+    return (img && (engine.images.getConfig(img).config as { Env?: string[] } | undefined)?.Env) || [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * The container's own variables as Docker records them (Config.Env): the image's and the
+ * user's, without those the runtime adds to every process (HOSTNAME, and HOME or TERM when
+ * minid supplied them); the user's first, then the image's it did not override.
+ */
+export function declaredEnv(env: string[], o: { hostname: string; tty: boolean; image: string[] }): string[] {
+  const fromImage = new Set(o.image);
+  const imageKeys = new Set(o.image.map((e) => e.split("=")[0]));
+  const declared = env.filter((e) => {
+    if (fromImage.has(e)) return true;
+    const k = e.split("=")[0]!;
+    if (k === "HOSTNAME" && e === `HOSTNAME=${o.hostname}`) return false;
+    if (k === "HOME" && e === "HOME=/root" && !imageKeys.has("HOME")) return false;
+    if (k === "TERM" && e === "TERM=xterm" && o.tty && !imageKeys.has("TERM")) return false;
+    return true;
+  });
+  return [...declared.filter((e) => !fromImage.has(e)), ...declared.filter((e) => fromImage.has(e))];
+}
+
+/**
+ * Docker's daemon environment of a process: PATH, HOSTNAME and (with a terminal) TERM, with the
+ * container's declared variables replacing in place or appended. HOME, when none is set, comes
+ * from the user's passwd entry where the process starts.
+ */
+export function daemonEnv(declared: string[], hostname: string, tty: boolean): string[] {
+  const env = new Map<string, string>([["PATH", DEFAULT_PATH], ["HOSTNAME", hostname]]);
+  if (tty) env.set("TERM", "xterm");
+  for (const e of declared) env.set(e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1));
   return [...env].map(([k, v]) => `${k}=${v}`);
 }

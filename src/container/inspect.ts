@@ -6,6 +6,7 @@ import type { ContainerState } from "./state.ts";
 import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { dockerHostConfig } from "./inspect-hostconfig.ts";
+import { declaredEnv, imageEnvOf } from "./env.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -13,32 +14,6 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function rfc3339Nano(t: string | undefined): string {
   if (!t) return ZERO_TIME;
   return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
-}
-
-/**
- * Config.Env as Docker records it: the image's and the user's variables, without those the
- * runtime adds to every process (HOSTNAME, and HOME or TERM when minid supplied them).
- */
-function declaredEnv(engine: Engine, st: ContainerState): string[] {
-  let image: string[] = [];
-  try {
-    const img = engine.images.getImage(st.imageId);
-    image = (img && (engine.images.getConfig(img).config as { Env?: string[] } | undefined)?.Env) || [];
-  } catch {
-    // the image may be gone
-  }
-  const fromImage = new Set(image);
-  const imageKeys = new Set(image.map((e) => e.split("=")[0]));
-  const declared = st.config.env.filter((e) => {
-    if (fromImage.has(e)) return true;
-    const k = e.split("=")[0]!;
-    if (k === "HOSTNAME" && e === `HOSTNAME=${st.config.hostname}`) return false;
-    if (k === "HOME" && e === "HOME=/root" && !imageKeys.has("HOME")) return false;
-    if (k === "TERM" && e === "TERM=xterm" && st.config.tty && !imageKeys.has("TERM")) return false;
-    return true;
-  });
-  // Docker's merge: the user's variables first, then the image's it did not override.
-  return [...declared.filter((e) => !fromImage.has(e)), ...declared.filter((e) => fromImage.has(e))];
 }
 
 function configStopSettings(engine: Engine, st: ContainerState): { StopSignal?: string; StopTimeout?: number } {
@@ -145,7 +120,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: declaredEnv(engine, st),
+      Env: declaredEnv(st.config.env, { hostname: st.config.hostname, tty: st.config.tty, image: imageEnvOf(engine, st) }),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
       Volumes: null,
