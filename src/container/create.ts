@@ -7,7 +7,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseVolume, parseTmpfs } from "./volumes.ts";
-import { buildEnv, parseEnvFile } from "./env.ts";
+import { buildEnv, configEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
 import { UserError } from "../util/errors.ts";
 import { chooseDriver, driverByName } from "../storage/select.ts";
@@ -114,7 +114,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     state: createdState(),
     security,
     resources,
-    ...(opts.extra ? { extra: opts.extra } : {}),
+    // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
+    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }) },
   };
   engine.containers.create(st);
   try {

@@ -32,26 +32,19 @@ function expand(entry: string, hostEnv: Record<string, string | undefined>): str
   return v === undefined ? undefined : `${entry}=${v}`;
 }
 
-export function buildEnv(opts: {
+interface EnvSources {
   image: string[];
   files: string[];
   flags: string[];
-  hostname: string;
-  home?: string;
-  tty: boolean;
   hostEnv?: Record<string, string | undefined>;
-}): string[] {
+}
+
+/**
+ * The container's own variables as Docker records them (Config.Env): the user's (env files,
+ * then -e, each name once, `-e NAME` copied from our environment), then the image's others.
+ */
+export function configEnv(opts: EnvSources): string[] {
   const hostEnv = opts.hostEnv ?? process.env;
-  const env = new Map<string, string>();
-  const set = (e: string) => {
-    const i = e.indexOf("=");
-    env.set(e.slice(0, i), e.slice(i + 1));
-  };
-  // Docker's order: the daemon's PATH, HOSTNAME and TERM first, then the container's own
-  // variables replacing in place or appended (the user's, then the image's others), HOME last.
-  set(`PATH=${DEFAULT_PATH}`);
-  set(`HOSTNAME=${opts.hostname}`);
-  if (opts.tty) set("TERM=xterm");
   const user = new Map<string, string>();
   const own = (e: string) => {
     const x = expand(e, hostEnv);
@@ -59,10 +52,17 @@ export function buildEnv(opts: {
   };
   for (const f of opts.files) for (const e of parseEnvFile(f)) own(e);
   for (const e of opts.flags) own(e);
-  for (const e of user.values()) set(e);
-  for (const e of opts.image) if (!user.has(e.slice(0, e.indexOf("=")))) set(e);
-  if (!env.has("HOME") && opts.home) env.set("HOME", opts.home);
-  return [...env].map(([k, v]) => `${k}=${v}`);
+  return [...user.values(), ...opts.image.filter((e) => !user.has(e.slice(0, e.indexOf("="))))];
+}
+
+/**
+ * The command's environment, in Docker's order: the daemon's PATH, HOSTNAME and TERM first,
+ * the container's own variables replacing in place or appended, HOME last when none is set.
+ */
+export function buildEnv(opts: EnvSources & { hostname: string; home?: string; tty: boolean }): string[] {
+  const env = daemonEnv(configEnv(opts), opts.hostname, opts.tty);
+  if (!env.some((e) => e.startsWith("HOME=")) && opts.home) env.push(`HOME=${opts.home}`);
+  return env;
 }
 
 /** The container's image's Env ([] when the image is gone). */
@@ -76,11 +76,17 @@ export function imageEnvOf(engine: Engine, st: ContainerState): string[] {
 }
 
 /**
- * The container's own variables as Docker records them (Config.Env): the image's and the
- * user's, without those the runtime adds to every process (HOSTNAME, and HOME or TERM when
- * minid supplied them); the user's first, then the image's it did not override.
+ * Config.Env of a container: kept at create (`extra.configEnv`); for a record made before,
+ * worked out from its process environment without what the runtime adds to every process
+ * (HOSTNAME, and HOME or TERM when minid supplied them), the user's first.
  */
-export function declaredEnv(env: string[], o: { hostname: string; tty: boolean; image: string[] }): string[] {
+export function declaredEnv(st: ContainerState, image: () => string[]): string[] {
+  const kept = st.extra?.configEnv;
+  if (Array.isArray(kept) && kept.every((e) => typeof e === "string")) return kept as string[];
+  return guessDeclaredEnv(st.config.env, { hostname: st.config.hostname, tty: st.config.tty, image: image() });
+}
+
+function guessDeclaredEnv(env: string[], o: { hostname: string; tty: boolean; image: string[] }): string[] {
   const fromImage = new Set(o.image);
   const imageKeys = new Set(o.image.map((e) => e.split("=")[0]));
   const declared = env.filter((e) => {

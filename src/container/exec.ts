@@ -94,7 +94,7 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   // Docker's: the daemon's PATH, HOSTNAME and TERM (this exec's -t, not the container's), the
   // container's declared variables, then -e; HOME from the exec user's passwd entry when unset.
   const { daemonEnv, declaredEnv, imageEnvOf } = await import("./env.ts");
-  const declared = declaredEnv(st.config.env, { hostname: st.config.hostname, tty: st.config.tty, image: imageEnvOf(engine, st) });
+  const declared = declaredEnv(st, () => imageEnvOf(engine, st));
   const env = execEnv(daemonEnv(declared, st.config.hostname, o.tty), o.env, o.tty);
   await untilInside(ref, st);
 

@@ -120,7 +120,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: declaredEnv(st.config.env, { hostname: st.config.hostname, tty: st.config.tty, image: imageEnvOf(engine, st) }),
+      Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
       Volumes: null,

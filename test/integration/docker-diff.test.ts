@@ -224,6 +224,8 @@ const CASES: Record<string, Case> = {
   "exec -t env": { args: ["exec", "-t", "ev", "env"], norm: (s) => envOrder(s.replace(/\r/g, "")) },
   "exec -u nobody env": { args: ["exec", "-u", "nobody", "-e", "X=1", "ev", "env"], norm: (s) => envOrder(s.replace(/\r/g, "")) },
   "exec -e HOME env": { args: ["exec", "-e", "HOME=/x", "-e", "A=2", "ev", "env"], norm: (s) => envOrder(s.replace(/\r/g, "")) },
+  "exec env the user set": { args: ["exec", "-u", "nobody", "evhome", "env"], norm: (s) => envOrder(s.replace(/\r/g, "")) },
+  "inspect env the user set": { args: ["inspect", "--format", "{{json .Config.Env}}", "evhome"] },
   "exec exit code": { args: ["exec", "web", "sh", "-c", "exit 4"] },
   "exec -w -e": { args: ["exec", "-w", "/tmp", "-e", "X=1", "web", "sh", "-c", "pwd; echo $X"] },
   "exec -t": { args: ["exec", "-t", "web", "sh", "-c", "test -t 0 && echo tty"] },
@@ -288,6 +290,7 @@ const SETUP: string[][] = [
   ["run", "--name", "opts", "--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN", "--security-opt", "no-new-privileges", "--group-add", "5",
     "--tmpfs", "/x", "--read-only", "-m", "8m", "--pids-limit", "20", "--cpus", "0.5", "--rm=false", "busybox", "true"],
   ["run", "-d", "--name", "ev", "-t", "-e", "A=1", "busybox", "sleep", "600"],
+  ["run", "-d", "--name", "evhome", "-e", "HOME=/root", "-e", "TERM=xterm", "busybox", "sleep", "600"],
   ["run", "--name", "envs", "-t", "-e", "A=1", "-e", "HOME=/h", "busybox", "true"],
   ["run", "--name", "stopper", "--stop-signal", "USR1", "--stop-timeout", "3", "busybox", "true"],
   ["run", "-d", "--name", "grp", "--group-add", "1234", "-u", "nobody", "-w", "/tmp", "busybox", "sleep", "600"],
@@ -323,7 +326,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (r) {
-    r.run(["rm", "-f", "web", "done", "grp", "opts", "stopper", "envs", "ev"]);
+    r.run(["rm", "-f", "web", "done", "grp", "opts", "stopper", "envs", "ev", "evhome"]);
     r.cleanup();
   }
 }, 120_000);
