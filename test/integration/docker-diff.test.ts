@@ -213,6 +213,8 @@ const CASES: Record<string, Case> = {
   "inspect HostConfig with options": { args: ["inspect", "--format", "{{json .HostConfig}}", "opts"], norm: hostConfig },
   "image inspect": { args: ["image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{json .Config.Cmd}} {{json .RepoTags}} {{.Id}}", "busybox"] },
   "logs": { args: ["logs", "done"] },
+  "logs of a terminal": { args: ["logs", "ttylog"] },
+  "logs -t": { args: ["logs", "-t", "done"] },
   "logs nosuch": { args: ["logs", "nosuch"], err: true },
   "wait": { args: ["wait", "done"] },
   "wait nosuch": { args: ["wait", "nosuch"], err: true },
@@ -289,6 +291,7 @@ const SETUP: string[][] = [
   ["run", "--name", "done", "busybox", "sh", "-c", "echo out; sleep 0.2; echo err >&2; exit 3"],
   ["run", "--name", "opts", "--cap-add", "SYS_ADMIN", "--cap-drop", "CHOWN", "--security-opt", "no-new-privileges", "--group-add", "5",
     "--tmpfs", "/x", "--read-only", "-m", "8m", "--pids-limit", "20", "--cpus", "0.5", "--rm=false", "busybox", "true"],
+  ["run", "-t", "--name", "ttylog", "busybox", "sh", "-c", "echo a; echo b >&2"],
   ["run", "-d", "--name", "ev", "-t", "-e", "A=1", "busybox", "sleep", "600"],
   ["run", "-d", "--name", "evhome", "-e", "HOME=/root", "-e", "TERM=xterm", "busybox", "sleep", "600"],
   ["run", "--name", "envs", "-t", "-e", "A=1", "-e", "HOME=/h", "busybox", "true"],
@@ -326,7 +329,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await d?.stop();
   if (r) {
-    r.run(["rm", "-f", "web", "done", "grp", "opts", "stopper", "envs", "ev", "evhome"]);
+    r.run(["rm", "-f", "web", "done", "grp", "opts", "stopper", "envs", "ev", "evhome", "ttylog"]);
     r.cleanup();
   }
 }, 120_000);
