@@ -16,7 +16,7 @@ import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
 import { createdState } from "./lifecycle.ts";
-import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
+import { parseResources, parseSecurity, DEFAULT_SYSCTLS, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
 
 export interface CreateOptions {
   image: string;
@@ -201,6 +201,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
+    sysctls: DEFAULT_SYSCTLS,
     ...extra,
   };
 }

@@ -99,6 +99,15 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sys.sethostname(spec.hostname);
   sys.interfaceUp("lo");
+  // The network namespace is this thread's now, and so are the /proc/sys/net files it opens.
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch (e) {
+      // A kernel without this sysctl runs the container without it.
+      if (!(e instanceof SyscallError && e.code === "ENOENT") && (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
 }

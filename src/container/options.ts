@@ -100,4 +100,13 @@ export const MASKED_PATHS = [
   "/sys/devices/virtual/powercap",
 ];
 
+/**
+ * Docker's sysctls for a container with its own network namespace (since 20.10): any user may
+ * bind ports below 1024 and send ICMP echo through datagram sockets (ping without CAP_NET_RAW).
+ */
+export const DEFAULT_SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_unprivileged_port_start": "0",
+  "net.ipv4.ping_group_range": "0 2147483647",
+};
+
 export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];

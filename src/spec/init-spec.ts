@@ -50,5 +50,7 @@ export interface InitSpec {
   seccomp?: boolean;
   privileged?: boolean;
   maskedPaths?: string[];
+  /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
+  sysctls?: Record<string, string>;
   readonlyPaths?: string[];
 }

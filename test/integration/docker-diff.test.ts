@@ -156,6 +156,7 @@ const CASES: Record<string, Case> = {
     args: ["run", "--rm", "busybox", "cat", "/proc/self/cgroup"],
     allow: { reason: "minid gives every container a cgroup namespace (Docker does on cgroup v2 only; on v1 it shows /docker/<id>)" },
   },
+  "network sysctls": { args: ["run", "--rm", "-u", "nobody", "busybox", "sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; nc -l -p 80 & i=0; until netstat -ltn | grep -q ':80 ' || [ $i -gt 100 ]; do i=$((i+1)); sleep 0.02; done; netstat -ltn | grep -c ':80 '; kill %1"] },
   "ip addr": { args: ["run", "--rm", "busybox", "ip", "addr"] },
   // environment, hostname, working directory, entrypoint
   "env": { args: ["run", "--rm", "busybox", "env"], norm: (s) => sorted(s.replace(/^HOSTNAME=.*$/m, "HOSTNAME=")) },

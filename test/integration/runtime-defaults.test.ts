@@ -157,6 +157,16 @@ describe("the container's filesystem view", () => {
   });
 });
 
+describe("network sysctls", () => {
+  it("any user may bind a port below 1024 and ping through datagram sockets; the host's stay as they were", () => {
+    const host = ["ip_unprivileged_port_start", "ping_group_range"].map((k) => readFileSync(`/proc/sys/net/ipv4/${k}`, "utf8"));
+    const res = r.run(["run", "--rm", "-u", "nobody", "busybox", "sh", "-c",
+      "cat /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range; nc -l -p 80 & i=0; until netstat -ltn | grep -q ':80 ' || [ $i -gt 100 ]; do i=$((i+1)); sleep 0.02; done; netstat -ltn | grep -c ':80 '; kill %1"]);
+    expect([res.code, res.stdout]).toEqual([0, "0\n0\t2147483647\n1\n"]);
+    expect(["ip_unprivileged_port_start", "ping_group_range"].map((k) => readFileSync(`/proc/sys/net/ipv4/${k}`, "utf8"))).toEqual(host);
+  });
+});
+
 describe("-t without a terminal", () => {
   it("exec -t runs with a terminal of its own; exec -it is refused with exit 1", () => {
     const t = r.run(["exec", "-t", "plain", "sh", "-c", "test -t 0 && test -t 1 && echo tty"]);

@@ -378,6 +378,16 @@ describe("init's way in", () => {
     expect(v.at(-1)).toBe(`chdir ${R}`);
   });
 
+  test("Docker's network sysctls are written after the network namespace exists, before the root; a missing one is skipped", () => {
+    const f = world().file("/proc/sys/net/ipv4/ip_unprivileged_port_start");
+    enterContainer(spec({ sysctls: { "net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.no_such_knob": "1" } }), f);
+    const v = f.views();
+    const at = (p: string) => v.findIndex((x) => x.startsWith(p));
+    expect(v[at("interfaceUp lo") + 1]).toBe(`writeFile /proc/sys/net/ipv4/ip_unprivileged_port_start "0"`);
+    expect(at("writeFile /proc/sys/net/ipv4/ip_unprivileged_port_start")).toBeLessThan(at("mount - / - rec,private"));
+    expect(at("unshare")).toBeLessThan(at("writeFile /proc/sys/net"));
+  });
+
   test("with a terminal: its mount is taken before leaving the host's mount namespace, attached after the pivot", () => {
     const f = world();
     enterContainer(spec({ tty: true }), f);
