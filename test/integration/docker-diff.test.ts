@@ -110,7 +110,7 @@ const NET = "networking is not built yet: Docker's bridge and /etc/hosts entries
 const EXEC_STDOUT =
   "Docker's CLI prints an exec that fails to start on stdout (docker/cli#2025, open); minid keeps errors on stderr";
 const EXEC_127 =
-  "Docker 20.10's daemon answers 126 for every exec that fails to start (its exec-start cleanup overwrites the 127 it computed); minid exits 127 for a missing command, as run does and podman exec does";
+  "Docker 20.10's daemon answers 126 for every exec that fails to start (its exec-start cleanup overwrote the 127 it computed); Docker 28 answers 127 (moby c866a7e5, 'daemon/exec: don't overwrite exit code if set'), as minid, run and podman exec do";
 
 const CASES: Record<string, Case> = {
   // identity and confinement
