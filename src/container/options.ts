@@ -103,6 +103,8 @@ export const MASKED_PATHS = [
 /**
  * Docker's sysctls for a container with its own network namespace (since 20.10): any user may
  * bind ports below 1024 and send ICMP echo through datagram sockets (ping without CAP_NET_RAW).
+ * Docker sets them only when it creates the network namespace: a container joining the
+ * host's or another container's must not get them (they would change that namespace).
  */
 export const DEFAULT_SYSCTLS: Record<string, string> = {
   "net.ipv4.ip_unprivileged_port_start": "0",
