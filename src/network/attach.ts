@@ -37,7 +37,8 @@ export function hostIfName(containerId: string, n: number): string {
 export function networkSpecFor(engine: Engine, st: ContainerState): Partial<InitSpec> {
   const kind = modeKind(st.network);
   if (!st.network || kind === "none") return { netns: "new" };
-  if (kind === "host") return { netns: "host" };
+  // Docker's default sysctls change the namespace they are written in: only a container's own.
+  if (kind === "host") return { netns: "host", sysctls: {} };
   if (kind === "container") {
     const id = st.network.mode.slice("container:".length);
     const other = engine.containers.load(id);
@@ -51,6 +52,7 @@ export function networkSpecFor(engine: Engine, st: ContainerState): Partial<Init
       writeFileSync(join(dir, "joiners", st.id), "");
     } catch {}
     return {
+      sysctls: {},
       netns: `/proc/${other.state.pid}/ns/net`,
       hostname: other.config.hostname,
       etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
