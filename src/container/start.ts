@@ -109,10 +109,16 @@ export async function runContainer(
   o: SessionFlags & { detach: boolean },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty, interactive } = create;
-  if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  // Started by cli.ts before the CLI loaded (early-run.ts), with a guessed terminal mode that
+  // the request below corrects; started here when the CLI was entered some other way.
+  const early = (await import("./early-run.ts")).takeEarlyWatcher();
+  if (tty && !o.detach && !process.stdin.isTTY) {
+    early?.cancel();
+    throw new UserError("the input device is not a TTY");
+  }
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
-  const watcher = prestartWatcher({ tty, interactive, ...size });
+  const watcher = early ?? prestartWatcher({ tty, interactive, ...size });
   let st: ContainerState;
   let launched: Launched;
   try {
