@@ -26,3 +26,14 @@ describe("guessRunMode", () => {
     expect(guessRunMode(["run", "--rm", "busybox", "sh", "-i"])).toEqual(plain);
   });
 });
+
+describe("isExecCommand", () => {
+  test("exec after global flags; not its --help, not another command", () => {
+    const { isExecCommand } = require("../../src/container/early-run.ts");
+    expect(isExecCommand(["exec", "c", "true"])).toBe(true);
+    expect(isExecCommand(["--root", "/r", "exec", "-it", "c", "sh"])).toBe(true);
+    expect(isExecCommand(["exec", "--help"])).toBe(false);
+    expect(isExecCommand(["run", "busybox", "exec"])).toBe(false);
+    expect(isExecCommand(["--root", "exec", "ps"])).toBe(false);
+  });
+});
