@@ -1,5 +1,6 @@
 // Every benchmark, one table: minid against its peers, all measured in this run.
 //   bun bench/all.ts [--runs N] [--only start,exec,commit,pull,watcher] [--no-docker] [--no-podman]
+//                    [--before BIN]   (another minid, e.g. an older build, timed in the same rounds)
 // (as root; builds dist/minid first if missing). Start and exec latencies are timed round by
 // round, every contender once per round, so the load other work puts on the machine hits all
 // alike; the table shows medians and minid's ratio to each peer. Docker and Podman are private
@@ -15,6 +16,7 @@ const opt = (name: string) => (args.indexOf(name) >= 0 ? args[args.indexOf(name)
 const RUNS = Number(opt("--runs") ?? 20);
 const only = opt("--only")?.split(",");
 const want = (s: string) => !only || only.includes(s);
+const BEFORE = opt("--before");
 
 type Row = { op: string; minid?: number; peer: string; value?: number; unit: string; note?: string };
 const rows: Row[] = [];
@@ -47,6 +49,7 @@ function pidOf(cli: string[], name: string): number {
 benchPreconditions("bench/all.ts");
 const work = mkdtempSync(join("/var/tmp", "minid-bench-all-"));
 const root = join(work, "minid-root");
+const beforeRoot = join(work, "minid-before-root");
 let docker: Daemon | undefined;
 let podman: Daemon | undefined;
 let crun: CrunTimer | undefined;
@@ -65,12 +68,16 @@ try {
     const c: Record<string, () => number | Promise<number>> = {
       minid: () => timeCommand([BIN, "--root", root, "run", "--rm", "busybox", "true"]),
     };
+    if (BEFORE) {
+      timeCommand([BEFORE, "--root", beforeRoot, "run", "--rm", "busybox", "true"]);
+      c.before = () => timeCommand([BEFORE, "--root", beforeRoot, "run", "--rm", "busybox", "true"]);
+    }
     if (have("runc")) c.runc = () => timeCommand(["runc", "run", "-b", bundle, `minid-bench-runc-${process.pid}-${n++}`]);
     if (crun) c.crun = () => crun!.time();
     if (docker) c.docker = () => timeCommand([...docker!.cli, "run", "--rm", "--network", "none", "busybox", "true"]);
     if (podman) c.podman = () => timeCommand([...podman!.cli, "run", "--rm", "--cgroup-parent", podmanParent!, "busybox", "true"]);
     const m = await rounds(c);
-    for (const [peer, label] of [["runc", "runc run"], ["crun", "crun run"], ["docker", "docker run --rm"], ["podman", "podman run --rm"]] as const) {
+    for (const [peer, label] of [["before", `minid before (${BEFORE})`], ["runc", "runc run"], ["crun", "crun run"], ["docker", "docker run --rm"], ["podman", "podman run --rm"]] as const) {
       if (m[peer] !== undefined) rows.push({ op: "run --rm busybox true", minid: m.minid, peer: label, value: m[peer], unit: "ms" });
     }
   }
@@ -80,8 +87,10 @@ try {
     const started = Bun.spawnSync([BIN, "--root", root, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600"]);
     if (started.exitCode !== 0) throw new Error(`minid run -d: ${started.stderr}`);
     const pid = pidOf([BIN, "--root", root], "bench-exec");
+    if (BEFORE) Bun.spawnSync([BEFORE, "--root", beforeRoot, "run", "-d", "--name", "bench-exec", "busybox", "sleep", "3600"]);
     const c: Record<string, () => number> = {
       minid: () => timeCommand([BIN, "--root", root, "exec", "bench-exec", "true"]),
+      ...(BEFORE ? { before: () => timeCommand([BEFORE, "--root", beforeRoot, "exec", "bench-exec", "true"]) } : {}),
       nsenter: () => timeCommand(["nsenter", "-t", String(pid), "-m", "-u", "-i", "-n", "-p", "-C", "true"]),
     };
     if (docker && timeCommand([...docker.cli, "run", "-d", "--name", "bench-exec", "--network", "none", "busybox", "sleep", "3600"]) >= 0) {
@@ -92,10 +101,11 @@ try {
     }
     c["minid --version"] = () => timeCommand([BIN, "--version"]);
     const m = await rounds(c);
-    for (const [peer, label] of [["nsenter", "nsenter (no confinement)"], ["docker", "docker exec"], ["podman", "podman exec"], ["minid --version", "minid --version (start-up alone)"]] as const) {
+    for (const [peer, label] of [["before", `minid before (${BEFORE})`], ["nsenter", "nsenter (no confinement)"], ["docker", "docker exec"], ["podman", "podman exec"], ["minid --version", "minid --version (start-up alone)"]] as const) {
       if (m[peer] !== undefined) rows.push({ op: "exec c true", minid: m.minid, peer: label, value: m[peer], unit: "ms" });
     }
     Bun.spawnSync([BIN, "--root", root, "rm", "-f", "bench-exec"]);
+    if (BEFORE) Bun.spawnSync([BEFORE, "--root", beforeRoot, "rm", "-f", "bench-exec"]);
     if (docker) Bun.spawnSync([...docker.cli, "rm", "-f", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
     if (podman) Bun.spawnSync([...podman.cli, "rm", "-f", "-t", "0", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
   }
@@ -135,17 +145,21 @@ try {
   }
 
   if (want("watcher")) {
-    const out = script("watcher.ts", []);
-    for (const l of out.split("\n").filter((l) => /PSS/.test(l) && /RSS/.test(l))) console.error(`  ${l}`);
-    const idle = /idle.*?RSS ([\d.]+) MB\s+PSS ([\d.]+) MB/i.exec(out);
-    const conmon = /conmon.*?RSS ([\d.]+) MB\s+PSS ([\d.]+) MB/i.exec(out);
-    if (idle) rows.push({ op: "watcher memory, idle (PSS)", minid: Number(idle[2]), peer: conmon ? "conmon (PSS)" : "-", value: conmon ? Number(conmon[2]) : undefined, unit: "MB" });
+    const out = script("watcher.ts", ["--containers", "100", "--quick"]);
+    for (const l of out.split("\n").filter((l) => /PSS/.test(l))) console.error(`  ${l}`);
+    const idle = /idle \(self-trimmed\)\s+RSS\s+([\d.]+) MB\s+PSS\s+([\d.]+) MB.*total PSS\s+([\d.]+) MB/.exec(out);
+    const conmon = /conmon.*?RSS\s+([\d.]+) MB\s+PSS\s+([\d.]+) MB.*total PSS\s+([\d.]+) MB/.exec(out);
+    if (idle) {
+      rows.push({ op: "watcher PSS each, 100 detached at once", minid: Number(idle[2]), peer: conmon ? "conmon + runc" : "-", value: conmon ? Number(conmon[2]) : undefined, unit: "MB" });
+      rows.push({ op: "watchers' total PSS, 100 detached", minid: Number(idle[3]), peer: conmon ? "conmon + runc" : "-", value: conmon ? Number(conmon[3]) : undefined, unit: "MB" });
+    }
   }
 } finally {
   docker?.stop();
   podman?.stop();
   crun?.stop();
   Bun.spawnSync([BIN, "--root", root, "rm", "-f", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
+  if (BEFORE) Bun.spawnSync([BEFORE, "--root", beforeRoot, "rm", "-f", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
   rmSync(work, { recursive: true, force: true });
 }
 
