@@ -1,14 +1,15 @@
 // Where the time of one `minid run --rm busybox true` goes: runs it N times with
 // MINID_TRACE=1 and prints, for every milestone, its median time since the CLI process
 // started (its performance.timeOrigin) and the median step from the milestone before.
-//   bun bench/trace.ts [--runs N] [-- extra run args...]
+//   bun bench/trace.ts [--runs N] [--bin PATH] [-- extra run args...]
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, benchPreconditions, median } from "./lib.ts";
+import { BIN as BUILT, benchPreconditions, median } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 30;
+const BIN = args.includes("--bin") ? args[args.indexOf("--bin") + 1]! : BUILT;
 const dash = args.indexOf("--");
 const extra = dash >= 0 ? args.slice(dash + 1) : ["busybox", "true"];
 benchPreconditions("bench/trace.ts");
