@@ -107,7 +107,9 @@ export function startPodman(work: string, archive: Uint8Array): Daemon | undefin
     [
       "[containers]", 'netns = "none"', "default_ulimits = []", 'cgroups = "enabled"',
       "[engine]", 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', `events_logfile_path = "${join(p, "events.log")}"`,
-      'runtime = "runc"', `tmp_dir = "${join(p, "tmp")}"`, "",
+      'runtime = "runc"', `tmp_dir = "${join(p, "tmp")}"`,
+      // Locks as files under tmp_dir, not the host-wide /dev/shm/libpod_lock segment.
+      'lock_type = "file"', "",
     ].join("\n"),
   );
   const storage = join(p, "storage.conf");
