@@ -10,7 +10,7 @@ import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, rea
 import { createHash } from "node:crypto";
 import { join, posix } from "node:path";
 import { isatty } from "node:tty";
-import { UserError } from "../util/errors.ts";
+import { UserError, stdoutWriteError } from "../util/errors.ts";
 import { removeTree, tempSibling } from "../util/fs.ts";
 
 export interface ArchiveFile {
@@ -208,7 +208,7 @@ export function writeAllSync(fd: number, buf: Uint8Array): void {
     try {
       off += writeSync(fd, buf, off, buf.length - off);
     } catch (e: any) {
-      if (e?.code !== "EAGAIN") throw e;
+      if (e?.code !== "EAGAIN") throw stdoutWriteError(fd, e);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
