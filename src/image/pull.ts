@@ -20,6 +20,7 @@ import { removeTree } from "../util/fs.ts";
 import { getCredentials } from "./auth.ts";
 import { RegistryClient, type BlobReader } from "./registry/client.ts";
 import { insecureList, manifestRef } from "./registry/endpoint.ts";
+import { tlsSettings, type TlsSettings } from "./registry/tls.ts";
 import {
   formatPlatform,
   hostPlatform,
@@ -44,6 +45,8 @@ export interface PullOptions {
   insecure?: string[];
   /** Layers fetched at once (default 3, like Docker). */
   concurrency?: number;
+  /** Certificates and --tls-verify; default: the engine's (certs.d, the global --tls-verify). */
+  tls?: TlsSettings;
 }
 
 export interface PullResult {
@@ -80,6 +83,7 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
     registry: ref.registry,
     repository: ref.repository,
     insecure: insecureList(opts.insecure),
+    tls: opts.tls ?? tlsSettings(engine.root, engine.tlsVerify),
     credentials: getCredentials(engine.root, ref.registry),
     actions: "pull",
     onRetry: (what, n, why) => log.debug(`${what}: ${why}; retry ${n}`),
