@@ -158,6 +158,7 @@ async function pushUnguarded(engine: Engine, opts: PushOptions, temps: Set<strin
     return l.asStored ? imageMount : undefined;
   };
 
+  await client.check();
   progress.message(`The push refers to repository [${ref.registry}/${ref.repository}]`);
   const unique = [...new Map([...layers].reverse().map((l) => [l.diffId, l])).values()];
   // Progress lines name layers by DiffID, as Docker's push does.

@@ -354,6 +354,15 @@ export class RegistryClient {
 
   // ---- API ----
 
+  /**
+   * Reach the registry (GET /v2/, any answer will do, 401 included): pick https or the plain
+   * http fallback and fail here, before any output, on an untrusted certificate or no registry.
+   */
+  async check(): Promise<void> {
+    const res = await this.request("GET", `${this.endpoint.base}/v2/`, { what: `${this.endpoint.registry}`, anonymous: true });
+    await res.body?.cancel().catch(() => {});
+  }
+
   /** GET /v2/: with credentials set, this is what `login` checks. */
   async ping(): Promise<void> {
     const res = await this.request("GET", `${this.endpoint.base}/v2/`, { what: `${this.endpoint.registry}` });
