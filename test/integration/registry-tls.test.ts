@@ -129,6 +129,47 @@ describe("TLS registries", () => {
     expect((await minid(glob, ["--tls-verify=false", "pull", "-q", ref])).code).toBe(0);
   });
 
+  it("an untrusted certificate never falls back to plain http, even where plain http would answer", async () => {
+    // One loopback port that speaks TLS (the TLS registry) to a TLS client and plain http (the
+    // plain registry, which has the image) to anyone else: a downgrade would find the image.
+    const ref = `${plainReg.host}/downgrade/app:1`;
+    expect((await minid(src, ["tag", "app:1", ref])).code).toBe(0);
+    expect((await minid(src, ["push", "-q", ref])).code).toBe(0);
+    type Pair = { peer?: import("bun").Socket<any>; pending: Uint8Array[] };
+    const mux = Bun.listen<Pair>({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(s) {
+          s.data = { pending: [] };
+        },
+        async data(s, chunk) {
+          if (s.data.peer) return void s.data.peer.write(chunk);
+          s.data.pending.push(new Uint8Array(chunk));
+          if (s.data.pending.length > 1) return;
+          const port = chunk[0] === 0x16 ? tlsReg.port : plainReg.port;
+          s.data.peer = await Bun.connect({
+            hostname: "127.0.0.1",
+            port,
+            socket: { data: (_p, c) => void s.write(c), close: () => s.end(), error: () => s.end() },
+          });
+          for (const c of s.data.pending) s.data.peer.write(c);
+        },
+        close(s) {
+          s.data.peer?.end();
+        },
+      },
+    });
+    try {
+      const root = newRoot("downgrade");
+      const r = await minid(root, ["pull", `127.0.0.1:${mux.port}/downgrade/app:1`]);
+      oneLine(r);
+      expect(r.stderr).toContain("x509: certificate signed by unknown authority");
+    } finally {
+      mux.stop(true);
+    }
+  });
+
   it("a registry that requires a client certificate: one line without it, success with client.cert/client.key", async () => {
     const ref = `${mtlsReg.host}/mtls/app:1`;
     const root = newRoot("mtls");
