@@ -151,7 +151,7 @@ describe("TLS registries", () => {
           s.data.peer = await Bun.connect({
             hostname: "127.0.0.1",
             port,
-            socket: { data: (_p, c) => void s.write(c), close: () => s.end(), error: () => s.end() },
+            socket: { data: (_p, c) => void s.write(c), close: () => void s.end(), error: () => void s.end() },
           });
           for (const c of s.data.pending) s.data.peer.write(c);
         },
