@@ -1,25 +1,27 @@
-// rmi side by side with a real Docker daemon (Debian's docker.io, private to this file): the
-// same sequence of tag / run / commit / build / rmi in both engines, every step's exit code,
-// stdout and stderr compared once ids and digests are normalised. The sequence walks Docker's
-// rules: -f of one of several tags, by id with several tags, the last tag of an image a
-// running and then a stopped container uses, a parent with a child, build intermediates
-// pruned and kept (--no-prune).
+// Images side by side with a real Docker daemon (Debian's docker.io, private to this file).
+// rmi: the same sequence of tag / run / commit / build / rmi in both engines, every step's exit
+// code, stdout and stderr compared once ids and digests are normalised. The sequence walks
+// Docker's rules: -f of one of several tags, by id with several tags, the last tag of an image a
+// running and then a stopped container uses, a parent with a child, build intermediates pruned
+// and kept (--no-prune). push/pull: what minid pushes (gzip-compressed, OCI) Docker pulls and
+// runs, and what Docker pushes minid pulls and runs, through a loopback docker-registry.
 import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { TestRoot, ensureBuilt, BIN } from "../helpers/minid.ts";
 import { requires } from "../helpers/requires.ts";
+import { startRegistry } from "./registry-fixtures.ts";
 import { startDockerd, DOCKERD, type Dockerd } from "../helpers/dockerd.ts";
 
 const it = requires("root", DOCKERD);
 let d: Dockerd | undefined;
 let r: TestRoot;
-const ctx = mkdtempSync(join(tmpdir(), "minid-rmi-docker-ctx-"));
+const ctx = mkdtempSync(join(tmpdir(), "minid-images-docker-ctx-"));
 
 beforeAll(() => {
   ensureBuilt();
-  r = new TestRoot("rmi-docker");
+  r = new TestRoot("images-docker");
 });
 afterAll(async () => {
   await d?.stop();
@@ -98,3 +100,32 @@ it("the same rmi sequence gives the same answers in Docker and minid", async () 
   await step(["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
   expect(diffs).toEqual([]);
 }, 240_000);
+
+const itReg = requires("root", DOCKERD, "docker-registry");
+itReg("Docker pulls and runs what minid pushes; minid pulls and runs what Docker pushes", async () => {
+  d ??= await startDockerd();
+  const reg = await startRegistry();
+  try {
+    expect(r.run(["run", "--name", "interop", "busybox", "sh", "-c", "echo from-minid > /m"]).code).toBe(0);
+    const mine = `${reg.host}/interop/minid:1`;
+    expect(r.run(["commit", "interop", mine]).code).toBe(0);
+    expect(r.run(["rm", "interop"]).code).toBe(0);
+    const pushed = r.run(["push", mine]);
+    expect([pushed.code, pushed.code ? pushed.stderr : ""]).toEqual([0, ""]);
+    const pulled = await d.docker(["pull", "-q", mine]);
+    expect([pulled.code, pulled.stderr]).toEqual([0, ""]);
+    expect((await d.docker(["run", "--rm", "--network", "none", mine, "cat", "/m"])).stdout).toBe("from-minid\n");
+    // the same image id on both sides: the config went up byte for byte
+    expect((await d.docker(["image", "inspect", "--format", "{{.Id}}", mine])).stdout.trim()).toBe(JSON.parse(r.run(["image", "inspect", mine]).stdout)[0].Id);
+
+    const theirs = `${reg.host}/interop/docker:1`;
+    expect((await d.docker(["run", "--name", "dk", "--network", "none", "busybox", "sh", "-c", "echo from-docker > /d"])).code).toBe(0);
+    expect((await d.docker(["commit", "dk", theirs])).code).toBe(0);
+    expect((await d.docker(["push", theirs])).code).toBe(0);
+    const back = r.run(["pull", "-q", theirs]);
+    expect([back.code, back.stderr]).toEqual([0, ""]);
+    expect(r.run(["run", "--rm", theirs, "cat", "/d"]).stdout).toBe("from-docker\n");
+  } finally {
+    await reg.stop();
+  }
+}, 180_000);
