@@ -59,7 +59,9 @@ export default defineCommand({
     }
     let shown = rows.sort((x, y) => Date.parse(y.created) - Date.parse(x.created) || x.repo.localeCompare(y.repo));
     if (filter) {
-      const [repo, tag] = filter.includes(":") ? filter.split(":") : [filter, undefined];
+      // REPO[:TAG]; a colon before the last "/" is a registry's port (localhost:5000/app)
+      const colon = filter.lastIndexOf(":");
+      const [repo, tag] = colon > filter.lastIndexOf("/") ? [filter.slice(0, colon), filter.slice(colon + 1)] : [filter, undefined];
       shown = shown.filter((r) => r.repo === repo && (!tag || r.tag === tag));
     }
     const idText = (id: string) => (trunc ? hexOf(id).slice(0, 12) : id);

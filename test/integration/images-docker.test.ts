@@ -35,29 +35,32 @@ const norm = (s: string) =>
     .replace(/[a-f0-9]{12}/g, "<h>")
     .replace(/^(minid: |Error response from daemon: |Error: )/gm, "");
 
+const ids: Record<string, string> = {};
+const diffs: string[] = [];
+/** Run `args` in both engines (`@name` is an id saved by an earlier step); note any difference. */
+async function step(args: string[], save?: string, env?: Record<string, string>) {
+  const sub = (side: "d" | "m") => args.map((x) => (x.startsWith("@") ? ids[side + x.slice(1)]! : x));
+  const dargs = sub("d");
+  if (dargs[0] === "run") dargs.splice(1, 0, "--network", "none");
+  const theirs = await d!.docker(dargs, { env });
+  const mine = r.run(sub("m"));
+  if (save) {
+    ids[`d${save}`] = theirs.stdout.trim().replace(/^sha256:/, "").slice(0, 12);
+    ids[`m${save}`] = mine.stdout.trim().replace(/^sha256:/, "").slice(0, 12);
+  }
+  // images: the order of images created within one second is Docker's to choose (it sorts
+  // by whole seconds), so lists are compared as sets of lines
+  const out = (s: string) => (args[0] === "images" ? norm(s).split("\n").sort().join("\n") : norm(s));
+  const a = [theirs.code, out(theirs.stdout), norm(theirs.stderr)];
+  const b = [mine.code, out(mine.stdout), norm(mine.stderr)];
+  if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`${args.join(" ")}\n  docker: ${JSON.stringify(a)}\n  minid:  ${JSON.stringify(b)}`);
+}
+
 it("the same rmi sequence gives the same answers in Docker and minid", async () => {
   d = await startDockerd();
   expect(r.run(["run", "--rm", "busybox", "true"]).code).toBe(0);
   await d.loadMinidImage(BIN, r.dir);
-  const ids: Record<string, string> = {};
-  const diffs: string[] = [];
-  const step = async (args: string[], save?: string, env?: Record<string, string>) => {
-    const sub = (side: "d" | "m") => args.map((x) => (x.startsWith("@") ? ids[side + x.slice(1)]! : x));
-    const dargs = sub("d");
-    if (dargs[0] === "run") dargs.splice(1, 0, "--network", "none");
-    const theirs = await d!.docker(dargs, { env });
-    const mine = r.run(sub("m"));
-    if (save) {
-      ids[`d${save}`] = theirs.stdout.trim().replace(/^sha256:/, "").slice(0, 12);
-      ids[`m${save}`] = mine.stdout.trim().replace(/^sha256:/, "").slice(0, 12);
-    }
-    // images: the order of images created within one second is Docker's to choose (it sorts
-    // by whole seconds), so lists are compared as sets of lines
-    const out = (s: string) => (args[0] === "images" ? norm(s).split("\n").sort().join("\n") : norm(s));
-    const a = [theirs.code, out(theirs.stdout), norm(theirs.stderr)];
-    const b = [mine.code, out(mine.stdout), norm(mine.stderr)];
-    if (JSON.stringify(a) !== JSON.stringify(b)) diffs.push(`${args.join(" ")}\n  docker: ${JSON.stringify(a)}\n  minid:  ${JSON.stringify(b)}`);
-  };
+  diffs.length = 0;
   await step(["run", "--name", "mk", "busybox", "sh", "-c", "echo 1 > /f"]);
   await step(["commit", "mk", "base:1"], "base");
   await step(["rm", "mk"]);
@@ -103,7 +106,11 @@ it("the same rmi sequence gives the same answers in Docker and minid", async () 
 
 const itReg = requires("root", DOCKERD, "docker-registry");
 itReg("Docker pulls and runs what minid pushes; minid pulls and runs what Docker pushes", async () => {
-  d ??= await startDockerd();
+  if (!d) {
+    d = await startDockerd();
+    expect(r.run(["run", "--rm", "busybox", "true"]).code).toBe(0);
+    await d.loadMinidImage(BIN, r.dir);
+  }
   const reg = await startRegistry();
   try {
     expect(r.run(["run", "--name", "interop", "busybox", "sh", "-c", "echo from-minid > /m"]).code).toBe(0);
@@ -125,6 +132,16 @@ itReg("Docker pulls and runs what minid pushes; minid pulls and runs what Docker
     const back = r.run(["pull", "-q", theirs]);
     expect([back.code, back.stderr]).toEqual([0, ""]);
     expect(r.run(["run", "--rm", theirs, "cat", "/d"]).stdout).toBe("from-docker\n");
+
+    // the same pulled image in both: digest rows, rmi by digest and by tag answer alike
+    diffs.length = 0;
+    const digest = /digest: (sha256:[a-f0-9]{64})/.exec(pushed.stdout)![1];
+    const byDigest = `${reg.host}/interop/minid@${digest}`;
+    await step(["rmi", mine]); // the tag and its repository's digest go, then the image
+    await step(["pull", "-q", byDigest]);
+    await step(["images", "--digests", "--format", "{{.Repository}} {{.Tag}} {{.Digest}}", `${reg.host}/interop/minid`]);
+    await step(["rmi", byDigest]);
+    expect(diffs).toEqual([]);
   } finally {
     await reg.stop();
   }
