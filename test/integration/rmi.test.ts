@@ -83,9 +83,12 @@ describe("rmi", () => {
     const stopped = r.run(["rmi", id]);
     expect([stopped.code, stopped.stderr]).toEqual([1, `minid: conflict: unable to delete ${short(id)} (must be forced) - image is being used by stopped container ${cid.slice(0, 12)}\n`]);
     expect(ok(["rmi", "-f", id]).stdout.split("\n")[0]).toBe(`Deleted: ${id}`);
-    // the container still starts from its layers
+    // the container still starts from its layers, and can be committed and saved (their blobs stayed)
     ok(["start", "runner"]);
     expect(ok(["exec", "runner", "cat", "/f"]).stdout).toBe("four\n");
+    ok(["commit", "runner", "after:1"]);
+    ok(["save", "-o", join(r.dir, "after.tar"), "after:1"]);
+    ok(["rmi", "after:1"]);
     ok(["rm", "-f", "runner"]);
     const unknown = r.run(["rmi", "nosuch:1"]);
     expect([unknown.code, unknown.stderr]).toEqual([1, "minid: No such image: nosuch:1\n"]);
