@@ -127,6 +127,16 @@ describe("TLS registries", () => {
     // --tls-verify=false as a global option, before the command
     const glob = newRoot("global-noverify");
     expect((await minid(glob, ["--tls-verify=false", "pull", "-q", ref])).code).toBe(0);
+    // and on build, for the image FROM names
+    const ctx = join(work, "ctx");
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(join(ctx, "Dockerfile"), `FROM ${ref}\nRUN cat /f > /g\n`);
+    const b1 = newRoot("build-verify");
+    const refusedBuild = await minid(b1, ["build", "-q", "-t", "b:1", ctx]);
+    expect([refusedBuild.code, refusedBuild.stderr.includes("x509")]).toEqual([1, true]);
+    const built = await minid(b1, ["build", "-q", "--tls-verify=false", "-t", "b:1", ctx]);
+    expect([built.code, built.code ? built.stderr : ""]).toEqual([0, ""]);
+    expect((await minid(b1, ["run", "--rm", "b:1", "cat", "/g"])).stdout).toBe("compressed\n");
   });
 
   it("an untrusted certificate never falls back to plain http, even where plain http would answer", async () => {
