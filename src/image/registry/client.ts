@@ -8,7 +8,7 @@ import type { Credentials } from "./credentials.ts";
 import { pickChallenge, type Challenge } from "./challenge.ts";
 import { ACCEPT_MANIFESTS } from "./manifest.ts";
 import { blobUrl, endpointFor, manifestUrl, plainHttp, uploadUrl, type Endpoint } from "./endpoint.ts";
-import { certificateMessage, clientCertMessage, fetchTlsOptions, isCertificateError, tlsFilesFor, tlsSettings, type TlsSettings } from "./tls.ts";
+import { certificateMessage, clientCertMessage, fetchTlsOptions, isCertificateError, systemTlsSettings, tlsFilesFor, type TlsSettings } from "./tls.ts";
 import { RegistryTimeoutError, formatDuration, registryTimeouts, type RegistryTimeouts } from "./timeouts.ts";
 
 export interface ClientOptions {
@@ -70,7 +70,7 @@ export class RegistryClient {
   private tokenCache = new Map<string, string>();
 
   constructor(opts: ClientOptions) {
-    this.tls = opts.tls ?? { verify: true, certsDirs: tlsSettings("/nonexistent").certsDirs.slice(0, 1) };
+    this.tls = opts.tls ?? systemTlsSettings();
     this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], this.tls.verify);
     this.repository = opts.repository;
     this.creds = opts.credentials;

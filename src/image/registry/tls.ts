@@ -21,6 +21,11 @@ export function tlsSettings(root: string, verify = true, env = process.env): Tls
   return { verify, certsDirs: [env.MINID_CERTS_D || DOCKER_CERTS_D, join(root, "certs.d")] };
 }
 
+/** Without a minid root (a client made outside a command): the system directory only, verified. */
+export function systemTlsSettings(env = process.env): TlsSettings {
+  return { verify: true, certsDirs: [env.MINID_CERTS_D || DOCKER_CERTS_D] };
+}
+
 /** The directories a registry's certificates may be in ("host:port" as references spell it). */
 export function certDirsFor(registry: string, s: TlsSettings): string[] {
   return s.certsDirs.map((d) => join(d, registry));
@@ -105,7 +110,8 @@ export function isCertificateError(e: unknown): boolean {
 export function certificateMessage(registry: string, origin: string, e: unknown, s: TlsSettings): string {
   const code = (e as { code?: string })?.code ?? "";
   const why = (e as Error)?.message?.replace(/^[A-Z_]+: /, "") || code;
-  const [system, own] = certDirsFor(registry, s);
+  // minid's own directory first: the one a user can write without touching Docker's
+  const places = certDirsFor(registry, s).reverse().map((d) => join(d, "ca.crt")).join(" or ");
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID" || /altname|hostname/i.test(code + why)) {
     return `x509: the certificate of registry ${registry} (${origin}) is not valid for that name (${why}); use the name the certificate was issued for, or pass --tls-verify=false`;
   }
@@ -114,15 +120,15 @@ export function certificateMessage(registry: string, origin: string, e: unknown,
   }
   return (
     `x509: certificate signed by unknown authority: registry ${registry} (${origin}) (${why}); ` +
-    `put its CA certificate in ${join(own!, "ca.crt")} or ${join(system!, "ca.crt")}, or pass --tls-verify=false`
+    `put its CA certificate in ${places}, or pass --tls-verify=false`
   );
 }
 
 /** A handshake that failed with a server that does speak TLS: most likely a client certificate it wants. */
 export function clientCertMessage(registry: string, origin: string, s: TlsSettings, have: boolean): string {
-  const [system, own] = certDirsFor(registry, s);
+  const dirs = certDirsFor(registry, s).reverse().join(" or ");
   return have
-    ? `TLS handshake with registry ${registry} (${origin}) failed: it refused the client certificate from ${own} / ${system}`
+    ? `TLS handshake with registry ${registry} (${origin}) failed: it refused the client certificate from ${dirs}`
     : `TLS handshake with registry ${registry} (${origin}) failed: it probably requires a client certificate; ` +
-        `put client.cert and client.key in ${own} or ${system}`;
+        `put client.cert and client.key in ${dirs}`;
 }
