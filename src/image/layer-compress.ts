@@ -67,16 +67,29 @@ function pushedFile(store: ImageStore, diffId: string): string {
   return join(store.layerDir(diffId), "pushed.json");
 }
 
+/** The file is a cache: unreadable or cut short, it is as if empty (and rewritten on the next push). */
+function readPushed(file: string): PushedFile | undefined {
+  try {
+    const doc = readJson<PushedFile>(file);
+    return doc && typeof doc === "object" ? doc : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The compressed blob minid made (or sent) for a layer in this format and level, if any. */
 export function rememberedBlob(store: ImageStore, diffId: string, compression: "gzip" | "zstd", level: number): Compressed | undefined {
-  const doc = readJson<PushedFile>(pushedFile(store, diffId));
-  return doc?.compressed?.find((c) => c.compression === compression && c.level === level && /^sha256:[a-f0-9]{64}$/.test(c.digest));
+  const doc = readPushed(pushedFile(store, diffId));
+  const list = Array.isArray(doc?.compressed) ? doc!.compressed : [];
+  return list.find((c) => c?.compression === compression && c.level === level && /^sha256:[a-f0-9]{64}$/.test(c.digest) && Number.isSafeInteger(c.size) && c.size > 0);
 }
 
 /** Every repository a blob of this layer with `digest` is known to be in. */
 export function reposOf(store: ImageStore, diffId: string, digest: string): string[] {
-  const doc = readJson<PushedFile>(pushedFile(store, diffId));
-  return doc?.compressed?.find((c) => c.digest === digest)?.repos ?? [];
+  const doc = readPushed(pushedFile(store, diffId));
+  const list = Array.isArray(doc?.compressed) ? doc!.compressed : [];
+  const repos = list.find((c) => c?.digest === digest)?.repos;
+  return Array.isArray(repos) ? repos.filter((r) => typeof r === "string") : [];
 }
 
 /** Note that the layer's blob `entry` is now in `repo` (registry/repository). */
@@ -84,10 +97,11 @@ export function rememberBlob(store: ImageStore, diffId: string, entry: Omit<Comp
   store.locked(() => {
     if (!existsSync(join(store.layerDir(diffId), "layer.json"))) return; // removed meanwhile
     const file = pushedFile(store, diffId);
-    const doc = readJson<PushedFile>(file) ?? { compressed: [] };
+    const doc = readPushed(file) ?? { compressed: [] };
     const list = Array.isArray(doc.compressed) ? doc.compressed : [];
-    let have = list.find((c) => c.digest === entry.digest);
+    let have = list.find((c) => c?.digest === entry.digest);
     if (!have) list.push((have = { ...entry, repos: [] }));
+    if (!Array.isArray(have.repos)) have.repos = [];
     if (!have.repos.includes(repo)) have.repos.push(repo);
     writeJsonAtomic(file, { compressed: list }, 0o600);
   });

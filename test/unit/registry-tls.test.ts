@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { gunzipSync } from "node:zlib";
 import { certificateMessage, isCertificateError, tlsFilesFor, tlsSettings } from "../../src/image/registry/tls.ts";
-import { checkLevel, compressLayer, parseCompressionFormat } from "../../src/image/layer-compress.ts";
+import { checkLevel, compressLayer, parseCompressionFormat, rememberBlob, rememberedBlob, reposOf } from "../../src/image/layer-compress.ts";
+import { ImageStore } from "../../src/image/store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "minid-unit-tls-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,5 +80,25 @@ describe("push compression options", () => {
     expect(Buffer.from((await Bun.file(join(dir, "c.zst")).bytes()).subarray(0, 4)).readUInt32BE(0)).toBe(0x28b52ffd);
     expect(z.size).toBe(Bun.file(join(dir, "c.zst")).size);
     await expect(compressLayer(src, "none", `sha256:${"0".repeat(64)}`, "gzip", 6, join(dir, "d.gz"))).rejects.toThrow(/is corrupt/);
+  });
+
+  test("remembered compressed digests: per format and level, with the repositories; a corrupt file is ignored and rewritten", () => {
+    const store = new ImageStore(join(dir, "store"));
+    const diffId = `sha256:${"a".repeat(64)}`;
+    mkdirSync(store.layerDir(diffId), { recursive: true });
+    writeFileSync(join(store.layerDir(diffId), "layer.json"), "{}");
+    writeFileSync(join(store.layerDir(diffId), "pushed.json"), "{not json");
+    expect(rememberedBlob(store, diffId, "gzip", 6)).toBeUndefined();
+    const entry = { compression: "gzip" as const, level: 6, digest: `sha256:${"b".repeat(64)}`, size: 10 };
+    rememberBlob(store, diffId, entry, "reg:5000/a/b");
+    rememberBlob(store, diffId, entry, "reg:5000/c/d");
+    expect(rememberedBlob(store, diffId, "gzip", 6)).toEqual({ ...entry, repos: ["reg:5000/a/b", "reg:5000/c/d"] });
+    expect(rememberedBlob(store, diffId, "gzip", 9)).toBeUndefined();
+    expect(rememberedBlob(store, diffId, "zstd", 6)).toBeUndefined();
+    expect(reposOf(store, diffId, entry.digest)).toEqual(["reg:5000/a/b", "reg:5000/c/d"]);
+    // a layer removed meanwhile gets no file
+    const gone = `sha256:${"c".repeat(64)}`;
+    rememberBlob(store, gone, entry, "reg:5000/a/b");
+    expect(rememberedBlob(store, gone, "gzip", 6)).toBeUndefined();
   });
 });
