@@ -102,7 +102,8 @@ export function rememberBlob(store: ImageStore, diffId: string, entry: Omit<Comp
     let have = list.find((c) => c?.digest === entry.digest);
     if (!have) list.push((have = { ...entry, repos: [] }));
     if (!Array.isArray(have.repos)) have.repos = [];
-    if (!have.repos.includes(repo)) have.repos.push(repo);
+    if (have.repos.includes(repo)) return; // known already: nothing to write
+    have.repos.push(repo);
     writeJsonAtomic(file, { compressed: list }, 0o600);
   });
 }

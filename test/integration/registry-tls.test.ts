@@ -294,6 +294,22 @@ describe("push compression", () => {
     expect(JSON.parse(skopeo(["inspect", "--raw", "--tls-verify=false", `docker://${other}`]).out).layers).toEqual(raw.layers);
   });
 
+  it("layers pulled from one repository are mounted from there when an image built on them goes to another", async () => {
+    const root = newRoot("pulled-mount");
+    const base = `${plainReg.host}/gz/app:1`; // pushed by the test above
+    expect((await minid(root, ["pull", "-q", base])).code).toBe(0);
+    expect((await minid(root, ["run", "--name", "d", base, "sh", "-c", "echo derived > /x"])).code).toBe(0);
+    const ref = `${plainReg.host}/derived/app:1`;
+    expect((await minid(root, ["commit", "d", ref])).code).toBe(0);
+    const before = uploads(plainReg).length;
+    const r = await minid(root, ["push", ref]);
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/: Mounted from gz\/app\n/g)?.length).toBe(2);
+    expect(r.stderr.match(/: Pushed\n/g)?.length).toBe(1);
+    // two mounts, the new layer and the config uploaded
+    expect(uploads(plainReg).slice(before).filter((q) => q.method === "PUT").length).toBe(2);
+  });
+
   it("--compression-format zstd: zstd blobs and media types, readable by skopeo and by a fresh pull", async () => {
     const ref = `${plainReg.host}/zstd/app:1`;
     expect((await minid(src, ["tag", "app:1", ref])).code).toBe(0);
