@@ -83,8 +83,9 @@ function run(plan: ExecPlan): never {
   const env = withHome(p.env ?? [], p.user.uid);
   const args = p.args!;
   const path = findExecutable(args[0]!, env);
-  applyProcessIdentity(p, caps, seccomp);
+  // Before the filter: a profile may refuse close_range (Docker's older ones do).
   closeRangeCloexec(3);
+  applyProcessIdentity(p, caps, seccomp);
   try {
     execve(path, args, env);
   } catch (e) {

@@ -159,8 +159,9 @@ function run(plan: InitPlan, markCreated: () => void): never {
 
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
-  applyProcessIdentity(p, caps, seccomp);
+  // Before the filter: a profile may refuse close_range (Docker's older ones do).
   closeRangeCloexec(3);
+  applyProcessIdentity(p, caps, seccomp);
   try {
     execve(path, args, env);
   } catch (e) {
