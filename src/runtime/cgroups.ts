@@ -5,7 +5,7 @@
 // /<slice>/<prefix>-<name>.scope (there is no systemd to ask; see README).
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { DeviceRule, Resources } from "./config.ts";
+import type { Device, DeviceRule, Resources } from "./config.ts";
 import type { CgroupDirs } from "./store.ts";
 import { RuntimeError } from "./errors.ts";
 
@@ -171,8 +171,12 @@ function deviceLine(r: DeviceRule): string {
  * Apply linux.resources. `update` applies only what is given (runc update); create applies the
  * device rules with the runtime's defaults for the nodes every container gets.
  */
-export function applyResources(cg: CgroupDirs, r: Resources | undefined, opts: { devices: boolean; warn: (m: string) => void }): void {
+export function applyResources(cg: CgroupDirs, r: Resources | undefined, opts: { devices: boolean; warn: (m: string) => void; nodes?: Device[] }): void {
   if (!r) r = {};
+  // linux.devices are usable in the container, as runc adds them to the allow list.
+  if (opts.devices && opts.nodes?.length) {
+    r = { ...r, devices: [...(r.devices ?? []), ...opts.nodes.filter((d) => d.type !== "p").map((d) => ({ allow: true, type: d.type === "u" ? "c" : d.type, major: d.major, minor: d.minor, access: "rwm" }))] };
+  }
   if (cg.version === "v1") applyV1(cg.dirs, r, opts);
   else applyV2(cg.dirs[""]!, r, opts);
 }

@@ -114,7 +114,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     mknodat(AT_FDCWD, store.fifo(id), S_IFIFO | 0o600, 0);
     record.cgroup = createCgroups(config.linux?.cgroupsPath, id, g.systemdCgroup);
     store.write(record);
-    applyResources(record.cgroup, config.linux?.resources, { devices: true, warn: (m) => log.warn(m) });
+    applyResources(record.cgroup, config.linux?.resources, { devices: true, warn: (m) => log.warn(m), nodes: config.linux?.devices });
     const state = stateJson(record, "creating") as { [k: string]: unknown };
     const plan: InitPlan = {
       id, bundle: opts.bundle, rootfs, stateDir: dir, config, cgroupProcs: procsFiles(record.cgroup),
@@ -143,7 +143,8 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     record.pidStart = pidStartTime(proc.pid);
     store.write(record);
     const hookState = stateJson(record, "creating");
-    const hookErr = runHooks(config.hooks?.prestart, hookState) ?? runHooks(config.hooks?.createRuntime, hookState);
+    // prestart (deprecated) sees "created" as runtime-tools checks and crun gives; createRuntime "creating".
+    const hookErr = runHooks(config.hooks?.prestart, { ...hookState, status: "created" }) ?? runHooks(config.hooks?.createRuntime, hookState);
     if (hookErr) throw new RuntimeError(hookErr);
     writeSync(proc.stdio[3] as unknown as number, JSON.stringify({ type: "go" }) + "\n");
     const done = chan.next<{ type: string; message?: string }>();

@@ -12,7 +12,7 @@ import {
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
-import { applyRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 
 export const OCI_EXEC_ENV = "MINID_OCI_EXEC";
@@ -53,6 +53,7 @@ function run(plan: ExecPlan): never {
   const sock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
   enterNamespaces(plan.namespaces);
   const caps = capabilityPlan(p);
+  checkRlimits(p);
   const seccomp = compileSeccomp(plan.config);
   if (p.terminal) {
     if (sock < 0) throw new RuntimeError("process.terminal is set but no --console-socket was given");
@@ -73,7 +74,6 @@ function run(plan: ExecPlan): never {
     close(slave);
     setControllingTerminal(0);
   }
-  applyRlimits(p);
   if (p.oomScoreAdj !== undefined) writeFileSync("/proc/self/oom_score_adj", String(p.oomScoreAdj));
   try {
     chdir(p.cwd);
@@ -85,6 +85,9 @@ function run(plan: ExecPlan): never {
   const path = findExecutable(args[0]!, env);
   // Before the filter: a profile may refuse close_range (Docker's older ones do).
   closeRangeCloexec(3);
+  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
+  // 1 GB aborts it), while the command execve loads next fits in them.
+  applyRlimits(p);
   applyProcessIdentity(p, caps, seccomp);
   try {
     execve(path, args, env);

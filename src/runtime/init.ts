@@ -23,7 +23,7 @@ import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
 import { NAMESPACE_FLAGS, PROPAGATION, personalityValue } from "./config.ts";
 import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
-import { applyRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
 
@@ -97,15 +97,16 @@ function run(plan: InitPlan, markCreated: () => void): never {
   }
   applySysctls(c, nss);
   if (p.oomScoreAdj !== undefined) writeFileSync("/proc/self/oom_score_adj", String(p.oomScoreAdj));
-  applyRlimits(p);
   if (c.linux?.personality) personality(personalityValue(c.linux.personality));
   const caps = capabilityPlan(p);
+  checkRlimits(p);
   const seccomp = compileSeccomp(c);
 
   // The root filesystem: nothing of ours propagates to the host.
   const prop = c.linux?.rootfsPropagation;
-  const rootProp = prop && prop !== "shared" && prop !== "rshared" ? PROPAGATION[prop]! | 16384 : PROPAGATION.rslave!;
-  mount(null, "/", null, rootProp, null);
+  // Slave (private if asked) while we build: the requested propagation is set on the new root
+  // once pivoted, as an unbindable or shared parent would make the bind below fail or leak.
+  mount(null, "/", null, prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
   mount(plan.rootfs, plan.rootfs, null, 4096 | 16384 /* MS_BIND|MS_REC */, null);
   // The parent of the new root must not be shared, or pivot_root refuses (EINVAL).
   let rootFd = openat(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -131,7 +132,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   }
   chdir("/");
   close(rootFd);
-  if (prop === "shared" || prop === "rshared") mount(null, "/", null, PROPAGATION[prop]!, null);
+  if (prop) mount(null, "/", null, PROPAGATION[prop]!, null);
   rootFd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
   maskPaths(realSyscalls, rootFd, c.linux?.maskedPaths ?? []);
   for (const rp of c.linux?.readonlyPaths ?? []) readonlyPath(realSyscalls, rootFd, rp);
@@ -161,6 +162,9 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
   // Before the filter: a profile may refuse close_range (Docker's older ones do).
   closeRangeCloexec(3);
+  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
+  // 1 GB aborts it), while the command execve loads next fits in them.
+  applyRlimits(p);
   applyProcessIdentity(p, caps, seccomp);
   try {
     execve(path, args, env);

@@ -7,8 +7,9 @@ import { rlimitNumber } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import {
   prctl, capset, setgroups, setgid, setuid, umask, setRlimit, seccompSetFilter, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
-  capget,
+  capget, syscallChecked,
 } from "../linux/libc.ts";
+import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
 import { compileProfile, ProfileError, type Profile } from "../linux/seccomp-profile.ts";
 
@@ -52,6 +53,22 @@ export function capabilityPlan(p: Process): CapPlan | undefined {
     inheritable: toMask(c.inheritable, "inheritable"),
     ambient,
   };
+}
+
+/**
+ * Refuse, while create can still fail, a hard limit above the current one without
+ * CAP_SYS_RESOURCE (the kernel would refuse it at start, where it is too late to say so).
+ */
+export function checkRlimits(p: Process): void {
+  const canRaise = (capget().effective & (1n << 24n)) !== 0n;
+  for (const r of p.rlimits ?? []) {
+    const res = rlimitNumber(r.type);
+    if (r.soft > r.hard) throw new RuntimeError(`rlimit ${r.type}: soft limit ${r.soft} exceeds hard limit ${r.hard}`);
+    if (canRaise) continue;
+    const cur = new BigUint64Array(2);
+    syscallChecked("prlimit64", 302, 0, res, 0, BigInt(ptr(cur)));
+    if (BigInt(r.hard) > cur[1]!) throw new RuntimeError(`error setting rlimit type ${r.type}: hard limit ${r.hard} is above the current ${cur[1]} and the runtime lacks CAP_SYS_RESOURCE`);
+  }
 }
 
 /** Rlimits are the process's (shared by all threads): set them any time before execve. */
