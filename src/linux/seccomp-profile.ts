@@ -172,7 +172,31 @@ let labelSeq = 0;
 function archSection(rules: Map<number, Rule[]>, defaultAction: number, x32Mode: "deny" | "none" | "table", x32Rules: Map<number, Rule[]> | null, badArch: number): (Insn | Jump | Label)[] {
   const code: (Insn | Jump | Label)[] = [];
   const body = (rs: Map<number, Rule[]>) => {
+    // Syscalls with one unconditional rule share a return per action: runs of "jeq nr → ret"
+    // (under the 8-bit jump reach), one instruction per syscall.
+    const plain = new Map<number, number[]>();
+    const rest: [number, Rule[]][] = [];
     for (const [nr, list] of [...rs].sort((a, b) => a[0] - b[0])) {
+      if (list.length === 1 && !list[0]!.conds.length) {
+        const l = plain.get(list[0]!.action) ?? [];
+        l.push(nr);
+        plain.set(list[0]!.action, l);
+      } else rest.push([nr, list]);
+    }
+    code.push([LD_W_ABS, 0, 0, 0]);
+    for (const [action, nrs] of plain) {
+      for (let i = 0; i < nrs.length; i += 200) {
+        const chunk = nrs.slice(i, i + 200);
+        const ret = `r${labelSeq++}`;
+        const after = `a${labelSeq++}`;
+        for (const nr of chunk) code.push({ op: JEQ, k: nr, t: ret, f: null });
+        code.push({ ja: after } as any);
+        code.push({ label: ret });
+        code.push([RET, 0, 0, u32(action)]);
+        code.push({ label: after });
+      }
+    }
+    for (const [nr, list] of rest) {
       const next = `n${labelSeq++}`;
       code.push([LD_W_ABS, 0, 0, 0]);
       code.push({ op: JEQ, k: nr, t: null, f: next });

@@ -89,13 +89,15 @@ function inPidNamespace<T>(path: string, spawn: () => T): T {
 }
 
 export async function createContainer(g: Globals, log: Logger, id: string, opts: CreateOptions): Promise<Created> {
+  const t0 = performance.now();
+  const step = (what: string) => log.debug(`create ${id}: ${what} (+${(performance.now() - t0).toFixed(1)} ms)`);
   const store = new Store(g.root);
   const config = loadConfig(opts.bundle);
   validateConfig(config);
   const rootfs = rootfsPath(opts.bundle, config);
   // Fail on bad capabilities or seccomp here, before anything is made.
   capabilityPlan(config.process!);
-  compileSeccomp(config);
+  const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   if (config.process!.terminal && !opts.consoleSocket && !opts.foreground) {
     throw new RuntimeError("cannot allocate tty if runc will detach without setting console socket");
   }
@@ -114,11 +116,13 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     mknodat(AT_FDCWD, store.fifo(id), S_IFIFO | 0o600, 0);
     record.cgroup = createCgroups(config.linux?.cgroupsPath, id, g.systemdCgroup);
     store.write(record);
+    step("cgroup made");
     applyResources(record.cgroup, config.linux?.resources, { devices: true, warn: (m) => log.warn(m), nodes: config.linux?.devices });
     const state = stateJson(record, "creating") as { [k: string]: unknown };
     const plan: InitPlan = {
       id, bundle: opts.bundle, rootfs, stateDir: dir, config, cgroupProcs: procsFiles(record.cgroup),
       consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, state,
+      seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
     };
     const planPath = join(dir, "init.json");
     writeFileSync(planPath, JSON.stringify(plan));
@@ -134,11 +138,13 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
       cwd: opts.bundle,
     } as any;
     const spawn = () => Bun.spawn(argv, options);
+    step("init spawning");
     proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
     chan = new JsonLines(proc.stdio[3] as unknown as number);
     const first = chan.next<{ type: string; message?: string }>();
     if (!first) throw new RuntimeError(await initDied(proc));
     if (first.type === "error") throw new RuntimeError(first.message ?? "init failed");
+    step("init mounted");
     record.pid = proc.pid;
     record.pidStart = pidStartTime(proc.pid);
     store.write(record);
@@ -151,6 +157,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     if (!done) throw new RuntimeError(await initDied(proc));
     if (done.type === "error") throw new RuntimeError(done.message ?? "init failed");
     chan.close();
+    step("init created");
     record.phase = "created";
     store.write(record);
     if (opts.pidFile) {

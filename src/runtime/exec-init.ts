@@ -12,7 +12,7 @@ import {
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
-import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 
 export const OCI_EXEC_ENV = "MINID_OCI_EXEC";
@@ -24,6 +24,8 @@ export interface ExecPlan {
   namespaces: Namespace[];
   cgroupProcs: string[];
   consoleSocket?: string;
+  /** The container's seccomp filter, compiled by exec (base64 BPF) and its flags. */
+  seccomp?: { filter: string; flags: number };
 }
 
 export function ociExecMain(): never {
@@ -54,7 +56,7 @@ function run(plan: ExecPlan): never {
   enterNamespaces(plan.namespaces);
   const caps = capabilityPlan(p);
   checkRlimits(p);
-  const seccomp = compileSeccomp(plan.config);
+  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
   if (p.terminal) {
     if (sock < 0) throw new RuntimeError("process.terminal is set but no --console-socket was given");
     const master = openat(AT_FDCWD, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);

@@ -12,7 +12,7 @@ import { Store } from "./store.ts";
 import { procsFiles } from "./cgroups.ts";
 import type { Namespace, Process } from "./config.ts";
 import { NAMESPACE_PROC } from "./config.ts";
-import { capabilityPlan } from "./process.ts";
+import { capabilityPlan, compileSeccomp } from "./process.ts";
 import { OCI_EXEC_ENV, type ExecPlan } from "./exec-init.ts";
 import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
@@ -86,7 +86,11 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
     }
   };
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
-  const plan: ExecPlan = { process: p, config, namespaces, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket };
+  const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
+  const plan: ExecPlan = {
+    process: p, config, namespaces, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
+    seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
+  };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
   writeFileSync(planPath, JSON.stringify(plan));
   let proc: ReturnType<typeof Bun.spawn>;

@@ -23,7 +23,7 @@ import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
 import { NAMESPACE_FLAGS, PROPAGATION, personalityValue } from "./config.ts";
 import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
-import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, compileSeccomp, withHome } from "./process.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
 
@@ -39,6 +39,8 @@ export interface InitPlan {
   cgroupProcs: string[];
   consoleSocket?: string;
   noPivot: boolean;
+  /** The seccomp filter create compiled (base64 BPF) and its seccomp(2) flags. */
+  seccomp?: { filter: string; flags: number };
   /** The State hooks get (status "creating"; create fills pid). */
   state: { [k: string]: unknown };
 }
@@ -100,7 +102,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (c.linux?.personality) personality(personalityValue(c.linux.personality));
   const caps = capabilityPlan(p);
   checkRlimits(p);
-  const seccomp = compileSeccomp(c);
+  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
 
   // The root filesystem: nothing of ours propagates to the host.
   const prop = c.linux?.rootfsPropagation;

@@ -1,7 +1,7 @@
 // config.json's process: the last steps before execve, shared by the container's init and by
 // `exec`. Identity, capabilities, no_new_privs and seccomp are per thread in Bun; the caller
 // execs from this same thread right after, which makes them the process's.
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Config, Process } from "./config.ts";
 import { rlimitNumber } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
@@ -83,15 +83,39 @@ export function applyRlimits(p: Process): void {
   }
 }
 
-export function compileSeccomp(c: Config): { filter: Buffer; flags: number } | undefined {
+/**
+ * The container's seccomp profile as BPF. With `cacheDir`, a compiled profile is kept under
+ * the hash of its JSON (Podman and containerd send the same profile for every container, and
+ * compiling Docker's takes tens of milliseconds cold).
+ */
+export function compileSeccomp(c: Config, cacheDir?: string): { filter: Buffer; flags: number } | undefined {
   const s = c.linux?.seccomp;
   if (!s) return undefined;
+  const text = JSON.stringify(s);
+  const file = cacheDir && `${cacheDir}/${Bun.hash(text).toString(16)}-${text.length}.bpf`;
+  if (file) {
+    try {
+      const b = readFileSync(file);
+      return { flags: b.readUInt32LE(0), filter: b.subarray(4) };
+    } catch {}
+  }
+  let out;
   try {
-    return compileProfile(s as Profile);
+    out = compileProfile(s as Profile);
   } catch (e) {
     if (e instanceof ProfileError) throw new RuntimeError(e.message);
     throw e;
   }
+  if (file) {
+    try {
+      mkdirSync(cacheDir!, { recursive: true, mode: 0o700 });
+      const head = Buffer.alloc(4);
+      head.writeUInt32LE(out.flags, 0);
+      writeFileSync(`${file}.${process.pid}`, Buffer.concat([head, out.filter]));
+      renameSync(`${file}.${process.pid}`, file);
+    } catch {}
+  }
+  return out;
 }
 
 /** HOME from the container's /etc/passwd when the config's env lacks it (as runc). */
