@@ -3,15 +3,16 @@
 // runtime-namespace hooks, records the state and exits, as runc create does.
 import { writeFileSync, writeSync, renameSync } from "node:fs";
 import { resolve, dirname, basename, join } from "node:path";
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags, str } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { loadConfig, validateConfig, rootfsPath, type Config } from "./config.ts";
 import { Store, checkId, pidStartTime, stateJson, type Record } from "./store.ts";
 import { createCgroups, applyResources, procsFiles, removeCgroups } from "./cgroups.ts";
 import { runHooks } from "./hooks.ts";
 import { capabilityPlan, compileSeccomp } from "./process.ts";
-import { OCI_INIT_ENV, type InitPlan } from "./init.ts";
+import type { InitPlan } from "./init.ts";
+import { OCI_INIT_ENV } from "./protocol.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { selfCommand } from "../container/self.ts";
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
@@ -131,7 +132,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     sealSelfExecutable();
     const terminal = Boolean(config.process!.terminal);
     const options = {
-      env: { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin" },
+      env: { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
       stdio: terminal ? ["ignore", "ignore", "ignore", "pipe"] : ["inherit", "inherit", "inherit", "pipe"],
       // A terminal needs init to lead its own session (TIOCSCTTY).
       detached: terminal,

@@ -1,8 +1,8 @@
 // `delete [--force] ID`: a stopped container's cgroup and state go, then the poststop hooks
 // run (failures are warnings). A created or running one needs --force, which kills it first
 // (the runtime-spec: deleting a container that is not stopped MUST be an error).
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store, processAlive, stateJson, type Record } from "./store.ts";
 import { cgroupPids, removeCgroups, freeze } from "./cgroups.ts";

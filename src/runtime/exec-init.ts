@@ -15,7 +15,7 @@ import { enterNamespaces } from "./init.ts";
 import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 
-export const OCI_EXEC_ENV = "MINID_OCI_EXEC";
+import { OCI_EXEC_ENV } from "./protocol.ts";
 
 export interface ExecPlan {
   process: Process;

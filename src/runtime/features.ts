@@ -1,5 +1,5 @@
 // `features`: what this runtime implements, in the runtime-spec's features.md shape.
-import type { Globals, Logger } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
 import { HOOK_NAMES } from "./config.ts";
 import { ACTIONS, ARCHES, OPERATORS, FLAGS } from "../linux/seccomp-profile.ts";
 import { CAP_NAMES, kernelLastCap } from "../linux/capabilities.ts";

@@ -26,8 +26,9 @@ import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
 import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
+import { trace } from "../util/trace.ts";
 
-export const OCI_INIT_ENV = "MINID_OCI_INIT";
+import { OCI_INIT_ENV } from "./protocol.ts";
 const CHAN = 3;
 
 export interface InitPlan {
@@ -72,6 +73,7 @@ function send(m: object): void {
 }
 
 function run(plan: InitPlan, markCreated: () => void): never {
+  trace("oci-init start");
   const c = plan.config;
   const p = c.process!;
   prctl(PR_SET_DUMPABLE, 0);
@@ -89,6 +91,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   enterNamespaces(nss);
+  trace("oci-init namespaces");
   if (c.hostname !== undefined && c.hostname !== "") {
     if (!has("uts")) throw new RuntimeError("unable to set hostname without a private UTS namespace");
     sethostname(c.hostname);
@@ -117,6 +120,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   devSymlinks(rootFd);
   if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);
 
+  trace("oci-init mounted");
   send({ type: "mounted" });
   const go = chan.next<{ type: string }>();
   if (go?.type !== "go") process.exit(1); // create gave up (a hook failed): it cleans up
@@ -146,6 +150,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const args = p.args!;
   const path = findExecutable(args[0]!, env);
 
+  trace("oci-init created");
   send({ type: "created" });
   markCreated();
   chan.close();
@@ -163,6 +168,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
   // Before the filter: a profile may refuse close_range (Docker's older ones do).
+  trace("oci-init exec");
   closeRangeCloexec(3);
   // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
   // 1 GB aborts it), while the command execve loads next fits in them.

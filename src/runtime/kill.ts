@@ -1,8 +1,8 @@
 // `kill [--all] ID [SIGNAL]`: a signal by name (with or without SIG) or number to init, or
 // with --all to every process in the container's cgroup. SIGTERM by default, as runc.
 import { constants } from "node:os";
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 import { cgroupPids } from "./cgroups.ts";

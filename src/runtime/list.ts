@@ -1,6 +1,6 @@
 // `list [--format table|json] [-q]`: runc's columns (ID PID STATUS BUNDLE CREATED OWNER).
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags, str } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 

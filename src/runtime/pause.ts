@@ -1,6 +1,6 @@
 // `pause ID`: freeze every process of the container (freezer on v1, cgroup.freeze on v2).
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 import { freeze } from "./cgroups.ts";

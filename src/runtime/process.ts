@@ -11,8 +11,9 @@ import {
 } from "../linux/libc.ts";
 import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
-import { compileProfile, ProfileError, type Profile } from "../linux/seccomp-profile.ts";
+import type { Profile } from "../linux/seccomp-profile.ts";
 
+const SECCOMP_COMPILER_VERSION = 1;
 const PR_SET_KEEPCAPS = 8, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 export interface CapPlan {
@@ -92,13 +93,16 @@ export function compileSeccomp(c: Config, cacheDir?: string): { filter: Buffer; 
   const s = c.linux?.seccomp;
   if (!s) return undefined;
   const text = JSON.stringify(s);
-  const file = cacheDir && `${cacheDir}/${Bun.hash(text).toString(16)}-${text.length}.bpf`;
+  // The key holds the compiler's version: a newer minid never loads an older one's output.
+  const file = cacheDir && `${cacheDir}/v${SECCOMP_COMPILER_VERSION}-${Bun.hash(text).toString(16)}-${text.length}.bpf`;
   if (file) {
     try {
       const b = readFileSync(file);
       return { flags: b.readUInt32LE(0), filter: b.subarray(4) };
     } catch {}
   }
+  // Only create and exec compile (init is handed the result): loaded when needed.
+  const { compileProfile, ProfileError } = require("../linux/seccomp-profile.ts") as typeof import("../linux/seccomp-profile.ts");
   let out;
   try {
     out = compileProfile(s as Profile);

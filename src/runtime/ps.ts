@@ -1,7 +1,7 @@
 // `ps [--format table|json] ID [ps options]`: the container's processes. json is the list of
 // host PIDs (runc's format); table is ps(1)'s output (-ef unless options are given) cut to them.
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags, str } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 import { cgroupPids } from "./cgroups.ts";

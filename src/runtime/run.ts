@@ -2,7 +2,7 @@
 // foreground (the default) init is our child: signals we get are passed on, its exit status
 // becomes ours (128+N when killed by signal N), and the container is deleted afterwards,
 // as runc run does. -d returns once the container runs.
-import type { Globals, Logger } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
 import { createOptions, createContainer } from "./create.ts";
 import { startContainer } from "./start.ts";
 import { deleteContainer } from "./delete.ts";

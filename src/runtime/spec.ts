@@ -3,8 +3,8 @@
 // read-only paths), so `spec` → edit → `run` works as with runc.
 import { existsSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags, str } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 
 const CAPS = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"];

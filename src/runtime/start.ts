@@ -1,8 +1,8 @@
 // `start ID`: open the other end of exec.fifo, which releases the waiting init into execve,
 // then run the poststart hooks (failures are warnings), as runc start.
 import { openSync, readSync, closeSync, unlinkSync } from "node:fs";
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store, processAlive, stateJson, type Record } from "./store.ts";
 import { runHooksWarn } from "./hooks.ts";

@@ -1,6 +1,6 @@
 // `state ID`: the runtime-spec State as JSON, observed now (see store.ts).
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store, stateJson } from "./store.ts";
 

@@ -1,8 +1,8 @@
 // `update [--resources FILE|-] [--memory N --cpu-shares N …] ID`: new linux.resources for a
 // running container, applied to its cgroup (only what is given changes), as runc update.
 import { readFileSync } from "node:fs";
-import type { Globals, Logger } from "./main.ts";
-import { parseFlags, str } from "./main.ts";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 import { applyResources } from "./cgroups.ts";
