@@ -36,6 +36,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** --runtime: an OCI runtime (name on PATH or path) to build the container instead of minid's init. */
+  runtime?: string;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
 }
@@ -61,6 +63,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     securityOpt: opts.security?.securityOpt ?? [],
     readOnly: opts.readOnly,
   });
+  const runtime = opts.runtime !== undefined ? (await import("./oci-runtime.ts")).resolveRuntime(opts.runtime) : undefined;
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -113,7 +116,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     state: createdState(),
     security,
     resources,
-    ...(opts.extra ? { extra: opts.extra } : {}),
+    ...(opts.extra || runtime ? { extra: { ...opts.extra, ...(runtime ? { runtime } : {}) } } : {}),
   };
   engine.containers.create(st);
   try {
@@ -198,6 +201,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
+    ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir } } : {}),
     ...extra,
   };
 }

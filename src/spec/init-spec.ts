@@ -49,4 +49,6 @@ export interface InitSpec {
   privileged?: boolean;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
+  runtime?: { name: string; path: string; dir: string };
 }

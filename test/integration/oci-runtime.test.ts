@@ -389,3 +389,39 @@ describe("containerd (ctr) --runc-binary minid-runtime", () => {
     expect(ctr(["containers", "ls", "-q"]).stdout).toBe("");
   });
 });
+
+describe("minid run --runtime", () => {
+  let r: TestRoot | undefined;
+  const root = () => (r ??= new TestRoot("oci-run-runtime"));
+  afterAll(() => r?.cleanup());
+
+  for (const name of ["runc", "crun"]) {
+    requires("root", name)(`--runtime ${name}: the container ${name} builds is minid's (hostname, user, volume, masks, exit code); inspect names it`, () => {
+      ensureBuilt();
+      const vol = join(work, `vol-${name}`);
+      mkdirSync(vol, { recursive: true });
+      writeFileSync(join(vol, "f"), "from host\n");
+      const res = root().run([
+        "run", "--name", `rt-${name}`, "--runtime", name, "--hostname", "hostx", "-u", "nobody", "-v", `${vol}:/v:ro`, "-e", "A=1", "busybox",
+        "sh", "-c", "hostname; id -u; cat /v/f; touch /v/g 2>/dev/null || echo ro; echo $A; cat /proc/kcore | wc -c; cat /proc/1/cmdline | head -c 2; echo; exit 5",
+      ]);
+      expect(res.stdout).toBe("hostx\n65534\nfrom host\nro\n1\n0\nsh\n");
+      expect(res.code).toBe(5);
+      const doc = JSON.parse(root().run(["inspect", `rt-${name}`]).stdout)[0];
+      expect(doc.HostConfig.Runtime).toBe(name);
+      expect(doc.State.ExitCode).toBe(5);
+      expect(root().run(["rm", `rt-${name}`]).code).toBe(0);
+    });
+  }
+
+  it("--runtime with an unknown name fails as docker's does, and the default is minid's own", () => {
+    ensureBuilt();
+    const bad = root().run(["run", "--rm", "--runtime", "nosuchruntime", "busybox", "true"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("unknown or invalid runtime name: nosuchruntime");
+    expect(root().run(["ps", "-a", "-q"]).stdout).toBe("");
+    expect(root().run(["run", "--name", "rt-default", "busybox", "true"]).code).toBe(0);
+    expect(JSON.parse(root().run(["inspect", "rt-default"]).stdout)[0].HostConfig.Runtime).toBe("minid");
+    root().run(["rm", "rt-default"]);
+  });
+});
