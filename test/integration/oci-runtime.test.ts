@@ -135,14 +135,17 @@ describe("minid-runtime lifecycle", () => {
 
   it("run: foreground exit status, stdio passed through, mounts and masks from the config", () => {
     const b = bundle((c) => {
-      c.process.args = ["sh", "-c", "cat /proc/kcore | wc -c; touch /proc/sys/x 2>/dev/null || echo ro-sys; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; exit 7"];
+      c.process.args = ["sh", "-c", "grep -cE ' /proc/(keys|acpi) ' /proc/mounts; grep ' /proc/sys ' /proc/mounts | grep -c ' ro,'; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; exit 7"];
       c.process.user.umask = 0o027;
       c.mounts.push({ destination: "/data", type: "bind", source: join(work, "data"), options: ["rbind", "ro"] });
     });
     mkdirSync(join(work, "data"), { recursive: true });
     writeFileSync(join(work, "data", "f"), "shared\n");
     const r = rt(["run", "--bundle", b.dir, b.id]);
-    expect(r.stdout).toBe("0\nro-sys\n1\nshared\n0027\n");
+    // runc's default spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE (bits 29, 5, 10), no_new_privs.
+    // /proc/keys and /proc/acpi masked (mounts of /dev/null and an empty tmpfs; the masked
+    // paths this kernel has), /proc/sys and /data read-only mounts.
+    expect(r.stdout).toBe("2\n1\n1\nshared\n0027\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\n");
     expect(r.code).toBe(7);
     expect(rt(["state", b.id]).code).toBe(1); // run deletes it
   });
