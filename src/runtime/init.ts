@@ -162,7 +162,9 @@ function run(plan: InitPlan, markCreated: () => void): never {
     throw new RuntimeError(`cannot open exec fifo: ${(e as Error).message}`);
   }
   writeSync(fifo, "0");
-  closeSync(fifo);
+  // The fifo stays open, close-on-exec: `start` reads EOF when the command has been exec'd
+  // (or init died), and only then runs the poststart hooks.
+  void closeSync;
   close(stateFd);
 
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });

@@ -30,17 +30,23 @@ export function startContainer(store: Store, r: Record, log: Logger): void {
     throw new RuntimeError("cannot start an already running container");
   }
   try {
-    const buf = Buffer.alloc(1);
-    for (;;) {
-      let n = 0;
+    // The byte releases init; the EOF after it (its end closes on execve) says the command runs.
+    const buf = Buffer.alloc(16);
+    let got = false;
+    for (let i = 0; ; i++) {
+      let n = -1;
       try {
-        n = readSync(fd, buf, 0, 1, null);
+        n = readSync(fd, buf, 0, buf.length, null);
       } catch (e: any) {
         if (e?.code !== "EAGAIN") throw e;
       }
-      if (n > 0) break;
-      if (!processAlive(r.pid, r.pidStart)) throw new RuntimeError("container init exited before start");
-      Bun.sleepSync(1);
+      if (n > 0) got = true;
+      else if (n === 0 && got) break;
+      if (!processAlive(r.pid, r.pidStart)) {
+        if (!got) throw new RuntimeError("container init exited before start");
+        break;
+      }
+      if (n <= 0) Bun.sleepSync(i < 100 ? 0.2 : 2);
     }
   } finally {
     closeSync(fd);
