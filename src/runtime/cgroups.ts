@@ -201,8 +201,12 @@ function applyV1(d: Record<string, string>, r: Resources, opts: { devices: boole
     }
     if (m.reservation !== undefined) write(d.memory, "memory.soft_limit_in_bytes", m.reservation, "memory.reservation");
     if (m.kernel !== undefined) {
-      if (existsSync(join(d.memory ?? "/nonexistent", "memory.kmem.limit_in_bytes"))) write(d.memory, "memory.kmem.limit_in_bytes", m.kernel, "memory.kernel");
-      else opts.warn("memory.kernel: this kernel has no kernel-memory limit (removed in Linux 6.x); not applied");
+      const f = join(d.memory ?? "/nonexistent", "memory.kmem.limit_in_bytes");
+      if (existsSync(f)) {
+        write(d.memory, "memory.kmem.limit_in_bytes", m.kernel, "memory.kernel");
+        // Linux >= 5.16 accepts the write and ignores it: say so rather than pretend.
+        if (readFileSync(f, "utf8").trim() !== String(m.kernel)) opts.warn("memory.kernel: this kernel ignores kernel-memory limits (deprecated since Linux 5.16); not applied");
+      } else opts.warn("memory.kernel: this kernel has no kernel-memory limit; not applied");
     }
     if (m.kernelTCP !== undefined) write(d.memory, "memory.kmem.tcp.limit_in_bytes", m.kernelTCP, "memory.kernelTCP");
     if (m.swappiness !== undefined && m.swappiness !== null) {

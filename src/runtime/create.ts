@@ -108,6 +108,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
   const record: Record = {
     id, bundle: opts.bundle, rootfs, pid: 0, pidStart: "", created: new Date().toISOString(),
     annotations: config.annotations ?? {}, phase: "creating", owner: "root",
+    creator: { pid: process.pid, start: pidStartTime(process.pid) },
   };
   let proc: ReturnType<typeof Bun.spawn> | undefined;
   let chan: JsonLines | undefined;

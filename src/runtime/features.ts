@@ -1,5 +1,6 @@
 // `features`: what this runtime implements, in the runtime-spec's features.md shape.
 import type { Globals, Logger } from "./flags.ts";
+import { writeOut } from "./flags.ts";
 import { HOOK_NAMES } from "./config.ts";
 import { ACTIONS, ARCHES, OPERATORS, FLAGS } from "../linux/seccomp-profile.ts";
 import { CAP_NAMES, kernelLastCap } from "../linux/capabilities.ts";
@@ -31,6 +32,6 @@ export default function features(_g: Globals, _log: Logger, _argv: string[]): nu
     },
     annotations: { "org.opencontainers.runtime-spec.features.cgroup.host": v2 ? "v2" : "v1", "io.github.minid.runtime.user-namespaces": "unsupported" },
   };
-  process.stdout.write(JSON.stringify(out, null, "    ") + "\n");
+  writeOut(JSON.stringify(out, null, "    ") + "\n");
   return 0;
 }

@@ -6,7 +6,7 @@
 // stays as small as a runtime's start-up must be.
 import { RuntimeError } from "./errors.ts";
 
-import { parseFlags, str, makeLogger, type Globals, type Logger } from "./flags.ts";
+import { parseFlags, str, makeLogger, type Globals, type Logger, writeOut } from "./flags.ts";
 
 const USAGE = `NAME:
    minid-runtime - an OCI runtime (runc's command line) in minid's binary
@@ -76,12 +76,12 @@ export async function runtimeMain(argv: string[]): Promise<number> {
     log = makeLogger(g);
     if (str(flags, "rootless") === "true") throw new RuntimeError("--rootless=true is not supported: minid's runtime needs root (user namespaces cannot be made from a Bun process)");
     if (flags.get("version")) {
-      process.stdout.write(`minid-runtime version 0.1.0\nspec: 1.0.2\n`);
+      writeOut(`minid-runtime version 0.1.0\nspec: 1.0.2\n`);
       return 0;
     }
     const [cmd, ...rest] = args;
     if (!cmd || flags.get("help") || cmd === "help") {
-      process.stdout.write(USAGE);
+      writeOut(USAGE);
       return cmd || flags.get("help") ? 0 : 0;
     }
     if (cmd === "checkpoint" || cmd === "restore") throw new RuntimeError(`${cmd} is not supported by minid (no CRIU)`);

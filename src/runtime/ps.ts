@@ -1,7 +1,7 @@
 // `ps [--format table|json] ID [ps options]`: the container's processes. json is the list of
 // host PIDs (runc's format); table is ps(1)'s output (-ef unless options are given) cut to them.
 import type { Globals, Logger } from "./flags.ts";
-import { parseFlags, str } from "./flags.ts";
+import { parseFlags, str, writeOut } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store } from "./store.ts";
 import { cgroupPids } from "./cgroups.ts";
@@ -15,7 +15,7 @@ export default function ps(g: Globals, _log: Logger, argv: string[]): number {
   if (store.status(r) === "stopped") throw new RuntimeError("container not running");
   const pids = r.cgroup ? cgroupPids(r.cgroup) : [r.pid];
   if (format === "json") {
-    process.stdout.write(JSON.stringify(pids) + "\n");
+    writeOut(JSON.stringify(pids) + "\n");
     return 0;
   }
   if (format !== "table") throw new RuntimeError(`invalid format option`);
@@ -27,10 +27,10 @@ export default function ps(g: Globals, _log: Logger, argv: string[]): number {
   const col = header.trim().split(/\s+/).indexOf("PID");
   if (col < 0) throw new RuntimeError("couldn't find PID field in ps output");
   const set = new Set(pids);
-  process.stdout.write(header + "\n");
+  writeOut(header + "\n");
   for (const l of lines.slice(1)) {
     const f = l.trim().split(/\s+/);
-    if (f.length > col && set.has(Number(f[col]))) process.stdout.write(l + "\n");
+    if (f.length > col && set.has(Number(f[col]))) writeOut(l + "\n");
   }
   return 0;
 }

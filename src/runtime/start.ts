@@ -43,6 +43,10 @@ export function startContainer(store: Store, r: Record, log: Logger): void {
       if (n > 0) got = true;
       else if (n === 0 && got) break;
       if (!processAlive(r.pid, r.pidStart)) {
+        // A short command may have run and ended already: its byte is still in the fifo.
+        try {
+          if (!got && readSync(fd, buf, 0, buf.length, null) > 0) got = true;
+        } catch {}
         if (!got) throw new RuntimeError("container init exited before start");
         break;
       }

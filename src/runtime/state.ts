@@ -1,6 +1,6 @@
 // `state ID`: the runtime-spec State as JSON, observed now (see store.ts).
 import type { Globals, Logger } from "./flags.ts";
-import { parseFlags } from "./flags.ts";
+import { parseFlags, writeOut } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { Store, stateJson } from "./store.ts";
 
@@ -9,6 +9,6 @@ export default function state(g: Globals, _log: Logger, argv: string[]): number 
   if (args.length !== 1) throw new RuntimeError(`"state" requires exactly 1 argument(s)`);
   const store = new Store(g.root);
   const r = store.get(args[0]!);
-  process.stdout.write(JSON.stringify(stateJson(r, store.status(r)), null, "  ") + "\n");
+  writeOut(JSON.stringify(stateJson(r, store.status(r)), null, "  ") + "\n");
   return 0;
 }

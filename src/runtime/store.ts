@@ -32,6 +32,8 @@ export interface Record {
   /** "creating" until create finished; then the observed state decides. */
   phase: "creating" | "created";
   owner: string;
+  /** The create process (pid and start time): a create that died mid-way leaves "stopped". */
+  creator?: { pid: number; start: string };
 }
 
 export type Status = "creating" | "created" | "running" | "paused" | "stopped";
@@ -111,6 +113,7 @@ export class Store {
   }
 
   status(r: Record): Status {
+    if (r.phase === "creating" && r.creator && !processAlive(r.creator.pid, r.creator.start)) return "stopped";
     if (r.phase === "creating" && !r.pid) return "creating";
     if (!processAlive(r.pid, r.pidStart)) return "stopped";
     if (r.phase === "creating") return "creating";
