@@ -169,8 +169,30 @@ interface Label {
 }
 let labelSeq = 0;
 
-function archSection(rules: Map<number, Rule[]>, defaultAction: number, x32Mode: "deny" | "none" | "table", x32Rules: Map<number, Rule[]> | null, badArch: number): (Insn | Jump | Label)[] {
+/**
+ * The highest syscall number the profile names for a table: calls newer than every one it
+ * knows answer ENOSYS (runc's stub), so libc falls back (clone3 → clone) instead of failing
+ * with the default EPERM, which would make a thread creation in the runtime itself fail.
+ */
+function newestKnown(p: Profile, table: Record<string, number>): number {
+  let max = -1;
+  for (const s of p.syscalls ?? []) for (const n of s.names ?? []) if (table[n] !== undefined && table[n]! > max) max = table[n]!;
+  return max;
+}
+
+const ENOSYS_RET = 0x00050000 | 38;
+
+function archSection(rules: Map<number, Rule[]>, defaultAction: number, x32Mode: "deny" | "none" | "table", x32Rules: Map<number, Rule[]> | null, badArch: number, newest: [native: number, x32: number] = [-1, -1]): (Insn | Jump | Label)[] {
   const code: (Insn | Jump | Label)[] = [];
+  const stub = (max: number) => {
+    if (max < 0 || defaultAction === 0x7fff0000 || defaultAction === 0x7ffc0000) return;
+    code.push([LD_W_ABS, 0, 0, 0]);
+    code.push({ op: JGT, k: max, t: `enosys${labelSeq}`, f: null });
+    code.push({ ja: `past${labelSeq}` } as any);
+    code.push({ label: `enosys${labelSeq}` });
+    code.push([RET, 0, 0, ENOSYS_RET]);
+    code.push({ label: `past${labelSeq++}` });
+  };
   const body = (rs: Map<number, Rule[]>) => {
     // Syscalls with one unconditional rule share a return per action: runs of "jeq nr → ret"
     // (under the 8-bit jump reach), one instruction per syscall.
@@ -214,6 +236,7 @@ function archSection(rules: Map<number, Rule[]>, defaultAction: number, x32Mode:
     code.push([LD_W_ABS, 0, 0, 0]);
     code.push({ op: JGE, k: X32_BIT, t: null, f: native });
     if (x32Mode === "table" && x32Rules) {
+      stub(newest[1]);
       body(x32Rules);
       code.push([RET, 0, 0, u32(defaultAction)]);
     } else {
@@ -221,6 +244,7 @@ function archSection(rules: Map<number, Rule[]>, defaultAction: number, x32Mode:
     }
     code.push({ label: native });
   }
+  stub(newest[0]);
   body(rules);
   code.push([RET, 0, 0, u32(defaultAction)]);
   return code;
@@ -298,19 +322,20 @@ export function compileProfile(p: Profile): { filter: Buffer; flags: number } {
   const badArch = 0x80000000; // kill the process, as libseccomp's default for a foreign arch
   const native = rulesFor(p, X86_64, defaultAction);
   const hasX32 = arches.includes("SCMP_ARCH_X32");
-  const x32 = hasX32 ? rulesFor(p, Object.fromEntries(Object.entries(X32).map(([k, v]) => [k, v | X32_BIT])), defaultAction) : null;
+  const x32Table = Object.fromEntries(Object.entries(X32).map(([k, v]) => [k, v | X32_BIT]));
+  const x32 = hasX32 ? rulesFor(p, x32Table, defaultAction) : null;
   const code: (Insn | Jump | Label)[] = [];
   code.push([LD_W_ABS, 0, 0, 4]);
   const i386 = arches.includes("SCMP_ARCH_X86");
   const l386 = `i386_${labelSeq++}`;
   const lbad = `bad${labelSeq++}`;
   code.push({ op: JEQ, k: AUDIT_ARCH_X86_64, t: null, f: i386 ? l386 : lbad });
-  code.push(...archSection(native, defaultAction, hasX32 ? "table" : "deny", x32, badArch));
+  code.push(...archSection(native, defaultAction, hasX32 ? "table" : "deny", x32, badArch, [newestKnown(p, X86_64), hasX32 ? newestKnown(p, x32Table) : -1]));
   if (i386) {
     code.push({ label: l386 });
     code.push([LD_W_ABS, 0, 0, 4]);
     code.push({ op: JEQ, k: AUDIT_ARCH_I386, t: null, f: lbad });
-    code.push(...archSection(rulesFor(p, I386, defaultAction), defaultAction, "none", null, badArch));
+    code.push(...archSection(rulesFor(p, I386, defaultAction), defaultAction, "none", null, badArch, [newestKnown(p, I386), -1]));
   }
   code.push({ label: lbad });
   code.push([RET, 0, 0, badArch]);

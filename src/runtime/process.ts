@@ -13,7 +13,7 @@ import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
 import type { Profile } from "../linux/seccomp-profile.ts";
 
-const SECCOMP_COMPILER_VERSION = 1;
+const SECCOMP_COMPILER_VERSION = 2;
 const PR_SET_KEEPCAPS = 8, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 export interface CapPlan {
@@ -153,7 +153,6 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
       throw new RuntimeError(`${what}: ${(e as Error).message}`);
     }
   };
-  if (seccomp && !p.noNewPrivileges) step("cannot load seccomp filter", () => seccompSetFilter(seccomp.filter, seccomp.flags));
   const last = kernelLastCap();
   if (caps) {
     step("unable to apply caps (bounding set)", () => {
@@ -167,12 +166,24 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
     setuid(p.user.uid);
     prctl(PR_SET_KEEPCAPS, 0);
   });
+  // The filter goes on as late as it can: this is a multithreaded Bun process, and a profile
+  // may refuse what the runtime itself still does (Docker's older ones answer clone3 with
+  // EPERM, which makes glibc's thread creation fail instead of falling back, and Bun abort).
+  // Without no_new_privs loading needs CAP_SYS_ADMIN, kept in the sets until it is loaded.
+  const SYS_ADMIN = 1n << 21n;
   if (caps) {
     step("unable to apply caps", () => {
       const have = capget().permitted;
       const missing = (caps.permitted | caps.effective) & ~have;
       if (missing) throw new Error(`operation not permitted (the runtime itself lacks capability mask 0x${missing.toString(16)})`);
-      capset({ effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable });
+      const keep = seccomp && !p.noNewPrivileges ? have & SYS_ADMIN : 0n;
+      capset({ effective: caps.effective | keep, permitted: caps.permitted | keep, inheritable: caps.inheritable });
+    });
+  }
+  if (seccomp && !p.noNewPrivileges) step("cannot load seccomp filter", () => seccompSetFilter(seccomp.filter, seccomp.flags));
+  if (caps) {
+    step("unable to apply caps", () => {
+      if (seccomp && !p.noNewPrivileges) capset({ effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable });
       prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL);
       // The kernel raises an ambient capability only if it is permitted and inheritable;
       // runc skips the others (its default spec lists ambient without inheritable), so do we.

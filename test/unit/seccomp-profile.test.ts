@@ -131,7 +131,16 @@ describe("seccomp profile compiler", () => {
     expect(run(f, X86_64[names[5]!]!, [5n])).toBe(errno(105));
     expect(run(f, X86_64[names[5]!]!, [6n])).toBe(ALLOW);
     expect(run(f, X86_64[names[299]!]!)).toBe(ALLOW);
-    expect(run(f, X86_64[names[330]!]!)).toBe(errno(1));
+    expect(run(f, X86_64[names[330]!]!)).toBe(errno(38)); // newer than any named: ENOSYS
+  });
+
+  test("calls newer than every one the profile names answer ENOSYS (runc's stub), so clone3 falls back", () => {
+    const f = compileProfile({ defaultAction: "SCMP_ACT_ERRNO", syscalls: [{ names: ["read", "statx"], action: "SCMP_ACT_ALLOW" }] }).filter;
+    expect(run(f, X86_64.clone3!)).toBe(errno(38));
+    expect(run(f, X86_64.membarrier!)).toBe(errno(1)); // older than statx: the default
+    expect(run(f, X86_64.statx!)).toBe(ALLOW);
+    const allow = prof([{ names: ["read"], action: "SCMP_ACT_ERRNO" }]);
+    expect(run(allow, X86_64.clone3!)).toBe(ALLOW); // default allow: no stub
   });
 
   test("refuses unknown actions, operators and flags", () => {
