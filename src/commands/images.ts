@@ -35,9 +35,11 @@ export default defineCommand({
     const images = store.listImages();
     const { intermediateIds } = await import("../image/intermediate.ts");
     const hidden = a.all ? new Set<string>() : intermediateIds(store, images, new Set(Object.values(tags)));
+    const tagsOf = new Map<string, string[]>();
+    for (const [t, id] of Object.entries(tags)) tagsOf.set(id, [...(tagsOf.get(id) ?? []), t]);
     for (const img of images) {
       if (hidden.has(img.id)) continue;
-      const names = Object.entries(tags).filter(([, v]) => v === img.id).map(([k]) => k);
+      const names = tagsOf.get(img.id) ?? [];
       const digestFor = (repo: string) =>
         img.repoDigests?.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>";
       const size = store.imageSize(img);
@@ -57,13 +59,16 @@ export default defineCommand({
       out([...new Set(shown.map((r) => idText(r.id)))].map((x) => x + "\n").join(""));
       return 0;
     }
-    // Docker's formatter.ImageContext; "" and "table" are the default table (with a DIGEST
+    // Docker's formatter.imageContext (its type name as templates report it); "" and "table" are the default table (with a DIGEST
     // column for --digests), -q prints IDs whatever the template.
     const items = shown.map((r) =>
       asStruct(
         {
           Containers: "N/A",
-          CreatedAt: goTimeString(r.created),
+          // A getter: the local time zone (ICU, ~20 ms to load) only when a template shows it.
+          get CreatedAt() {
+            return goTimeString(r.created);
+          },
           CreatedSince: ago(r.created, now),
           Digest: r.digest,
           ID: idText(r.id),
@@ -74,7 +79,7 @@ export default defineCommand({
           UniqueSize: "N/A",
           VirtualSize: humanSize(r.size),
         },
-        "*formatter.ImageContext",
+        "*formatter.imageContext",
       ),
     );
     const given = str(a.format) ?? "";

@@ -39,6 +39,12 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET);
   sys.sethostname(spec.hostname);
   sys.interfaceUp("lo");
+  // Docker's network sysctls, in the network namespace the runtime's container inherits.
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch {}
+  }
   // The root filesystem, in init's own mount namespace only (the runtime inherits it).
   sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
   const r = spec.rootfs;
@@ -107,6 +113,7 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   try {
     require("node:fs").rmSync(join(state, spec.id), { recursive: true, force: true });
   } catch {}
+  (require("../linux/signals.ts") as typeof import("../linux/signals.ts")).resetSignalsForExec();
   return libc.execve(rt.path, argv, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
 }
 

@@ -14,6 +14,7 @@ import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
 import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
 
 import { OCI_EXEC_ENV } from "./protocol.ts";
 
@@ -89,6 +90,11 @@ function run(plan: ExecPlan): never {
   closeRangeCloexec(3);
   // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
   // 1 GB aborts it), while the command execve loads next fits in them.
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
+  // filter: it reads /proc/thread-self/status).
+  try {
+    resetSignalsForExec();
+  } catch {}
   applyRlimits(p);
   applyProcessIdentity(p, caps, seccomp);
   try {

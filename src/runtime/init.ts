@@ -26,6 +26,7 @@ import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
 import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
 import { trace } from "../util/trace.ts";
 
 import { OCI_INIT_ENV } from "./protocol.ts";
@@ -174,6 +175,11 @@ function run(plan: InitPlan, markCreated: () => void): never {
   closeRangeCloexec(3);
   // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
   // 1 GB aborts it), while the command execve loads next fits in them.
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
+  // filter: it reads /proc/thread-self/status).
+  try {
+    resetSignalsForExec();
+  } catch {}
   applyRlimits(p);
   applyProcessIdentity(p, caps, seccomp);
   try {

@@ -135,7 +135,7 @@ describe("minid-runtime lifecycle", () => {
 
   it("run: foreground exit status, stdio passed through, mounts and masks from the config", () => {
     const b = bundle((c) => {
-      c.process.args = ["sh", "-c", "grep -cE ' /proc/(keys|acpi) ' /proc/mounts; grep ' /proc/sys ' /proc/mounts | grep -c ' ro,'; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status; exit 7"];
+      c.process.args = ["sh", "-c", "grep -cE ' /proc/(keys|acpi) ' /proc/mounts; grep ' /proc/sys ' /proc/mounts | grep -c ' ro,'; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; grep -E '^(SigIgn|CapBnd|CapEff|NoNewPrivs)' /proc/self/status; exit 7"];
       c.process.user.umask = 0o027;
       c.mounts.push({ destination: "/data", type: "bind", source: join(work, "data"), options: ["rbind", "ro"] });
     });
@@ -145,7 +145,7 @@ describe("minid-runtime lifecycle", () => {
     // runc's default spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE (bits 29, 5, 10), no_new_privs.
     // /proc/keys and /proc/acpi masked (mounts of /dev/null and an empty tmpfs; the masked
     // paths this kernel has), /proc/sys and /data read-only mounts.
-    expect(r.stdout).toBe("2\n1\n1\nshared\n0027\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\n");
+    expect(r.stdout).toBe("2\n1\n1\nshared\n0027\nSigIgn:\t0000000000000000\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\n");
     expect(r.code).toBe(7);
     expect(rt(["state", b.id]).code).toBe(1); // run deletes it
   });
