@@ -206,6 +206,9 @@ export function validateConfig(c: Config, forExec = false): void {
   const l = c.linux ?? {};
   if (l.mountLabel) throw unsupported("linux.mountLabel", "SELinux is not enabled on this host");
   if (l.intelRdt) throw unsupported("linux.intelRdt", "Intel RDT is not available");
+  const l2 = l as { memoryPolicy?: unknown; netDevices?: unknown };
+  if (l2.memoryPolicy) throw unsupported("linux.memoryPolicy", "set_mempolicy is not implemented");
+  if (l2.netDevices && Object.keys(l2.netDevices).length) throw unsupported("linux.netDevices", "moving host interfaces into the container is not implemented");
   if (l.uidMappings?.length || l.gidMappings?.length) {
     throw unsupported("linux.uidMappings/gidMappings", "user namespaces need a single-threaded creator and minid's runtime is a multithreaded Bun process");
   }
