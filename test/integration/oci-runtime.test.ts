@@ -99,9 +99,10 @@ afterAll(() => {
       require("node:fs").rmdirSync(join("/sys/fs/cgroup", h, CG));
     } catch {}
   }
+  // Mounts first: removing the tree under a leftover bind would delete what it shows.
   const mounts = readFileSync("/proc/self/mountinfo", "utf8");
-  rmSync(work, { recursive: true, force: true });
   expect(mounts.includes(work)).toBe(false);
+  rmSync(work, { recursive: true, force: true });
 });
 
 describe("minid-runtime lifecycle", () => {
@@ -151,9 +152,10 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("kill takes names with and without SIG and numbers; --all; bad signals refused", () => {
-    const b = bundle((c) => (c.process.args = ["sh", "-c", "trap 'echo usr1 >> /sig' USR1; trap 'echo hup >> /sig' HUP; while :; do sleep 0.05; done"]));
+    const b = bundle((c) => (c.process.args = ["sh", "-c", "trap 'echo usr1 >> /sig' USR1; trap 'echo hup >> /sig' HUP; touch /ready; while :; do sleep 0.05; done"]));
     ok(["run", "-d", "--bundle", b.dir, b.id]);
-    Bun.sleepSync(200);
+    // PID 1 ignores a signal that comes before its trap: wait until the traps are set.
+    until(() => existsSync(join(b.rootfs, "ready")));
     ok(["kill", b.id, "SIGUSR1"]);
     until(() => existsSync(join(b.rootfs, "sig")));
     ok(["kill", b.id, "1"]);
@@ -191,7 +193,7 @@ describe("minid-runtime lifecycle", () => {
     expect(existsSync(join("/sys/fs/cgroup/pids", CG, b.id))).toBe(false);
   });
 
-  it("seccomp: argument conditions and errnoRet of a profile; Podman's default profile loads", () => {
+  it("seccomp: argument conditions and errnoRet of a profile", () => {
     const b = bundle((c) => {
       c.process.args = ["sh", "-c", "touch /tmp/f; chmod 755 /tmp/f && echo plain-ok; chmod 4755 /tmp/f || echo setuid-refused; hostname x 2>&1 | grep -c 'not implemented'"];
       c.linux.seccomp = {
@@ -209,8 +211,12 @@ describe("minid-runtime lifecycle", () => {
     });
     const r = rt(["run", "--bundle", b.dir, b.id]);
     expect(r.stdout).toBe("plain-ok\nsetuid-refused\n1\n");
+  });
+
+  // Podman's package ships the profile it uses; podman being there means it must be too.
+  requires("root", "busybox", "podman")("seccomp: Podman's default profile loads as it is", () => {
     const profile = "/usr/share/containers/seccomp.json";
-    if (!existsSync(profile)) return;
+    expect(existsSync(profile)).toBe(true);
     const d = bundle((c) => {
       c.process.args = ["sh", "-c", "echo alive; unshare -m true 2>/dev/null || echo unshare-refused"];
       c.linux.seccomp = JSON.parse(readFileSync(profile, "utf8"));
