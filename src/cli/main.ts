@@ -54,6 +54,7 @@ export const COMMANDS: Record<string, Loader> = {
   "network-prune": () => import("../commands/network-prune.ts"),
   "network-connect": () => import("../commands/network-connect.ts"),
   "network-disconnect": () => import("../commands/network-disconnect.ts"),
+  runtime: () => import("../commands/runtime.ts"),
 };
 
 const NETWORK_ALIASES: Record<string, string> = {
@@ -122,6 +123,7 @@ Commands:
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
+  runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.
 `;
