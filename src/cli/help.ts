@@ -54,7 +54,7 @@ export function renderHelp(name: string, cmd: CommandDef<any>): string {
   // Descriptions end with "(minid USAGE)"; the usage moves to the Usage line.
   const m = /^(.*?)\s*\((minid [^()]*(?:\([^()]*\)[^()]*)*)\)\s*$/.exec(full);
   const description = m ? m[1]! : full;
-  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name;
+  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name.replace(/^system-/, "system ");
   const usage = USAGE[name] ? `minid ${USAGE[name]}` : m ? m[2]!.replace(/;.*$/, "") : `minid ${displayName} [OPTIONS]`;
   let out = `\nUsage:  ${usage}\n\n${description}\n`;
   const aliases = aliasesOf(name);

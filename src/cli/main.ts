@@ -46,9 +46,13 @@ export const COMMANDS: Record<string, Loader> = {
   "image-inspect": () => import("../commands/image-inspect.ts"),
   build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
+  "system-restore": () => import("../commands/system-restore.ts"),
+  "system-service-unit": () => import("../commands/system-service-unit.ts"),
 };
 
 const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+// Restart policies after a reboot (container/restore.ts).
+Object.assign(ALIASES, { "system restore": "system-restore", "system service-unit": "system-service-unit" });
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND

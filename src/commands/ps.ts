@@ -88,7 +88,7 @@ export default defineCommand({
     if (Number.isNaN(last)) throw new UserError(`invalid argument "${str(a.last)}" for "-n, --last" flag`);
     let cs = engine.containers.list().sort((x, y) => Date.parse(y.created) - Date.parse(x.created));
     const showAll = a.all || last > 0 || filters.has("status") || filters.has("exited");
-    if (!showAll) cs = cs.filter((c) => ["running", "paused"].includes(liveState(c).status));
+    if (!showAll) cs = cs.filter((c) => ["running", "paused", "restarting"].includes(liveState(c).status));
     // Values of one key are alternatives; different keys must all match (Docker's rule).
     const match: Record<string, (c: ContainerState, v: string) => boolean> = {
       status: (c, v) => liveState(c).status === v,

@@ -5,6 +5,7 @@ import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
+import { SERVICE_FLAGS, serviceOptions } from "../cli/service-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
 export const stopAfter = 1;
@@ -33,6 +34,7 @@ export default defineCommand({
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
+    ...SERVICE_FLAGS,
   },
   async run({ args }) {
     requireRoot();
@@ -67,6 +69,7 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
+        service: serviceOptions(a),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }

@@ -17,6 +17,7 @@ import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
 import { createdState } from "./lifecycle.ts";
 import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
+import { checkServiceFlags, serviceSettings, type ServiceFlags } from "./service-options.ts";
 
 export interface CreateOptions {
   image: string;
@@ -38,6 +39,8 @@ export interface CreateOptions {
   security?: Partial<SecurityFlags>;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
+  /** Restart policy, --init, healthcheck, labels, ulimits, devices, … (service-options.ts). */
+  service?: ServiceFlags;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -53,6 +56,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UserError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
   }
+  checkServiceFlags(opts.service ?? {}, opts.rm);
   const resources = await parseResources(opts.resources ?? {});
   const security = await parseSecurity({
     capAdd: opts.security?.capAdd ?? [],
@@ -64,7 +68,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
-  const img = await ensureImage(engine, opts.image);
+  const img = await ensureImage(engine, opts.image, { pull: opts.service?.pull, quiet: opts.service?.quiet });
   await engine.images.ensureExtracted(img.layers.map((l) => l.diffId));
   const config: ImageConfig = engine.images.getConfig(img);
   const cc = config.config ?? {};
@@ -72,6 +76,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const cmd = opts.cmd.length ? opts.cmd : opts.entrypoint !== undefined ? [] : (cc.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
   if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
+  const svc = serviceSettings(opts.service ?? {}, cc);
 
   const id = newId();
   const hostname = opts.hostname ?? shortId(id);
@@ -114,7 +119,11 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     security,
     resources,
     ...(opts.extra ? { extra: opts.extra } : {}),
+    ...(svc.restartPolicy ? { restartPolicy: svc.restartPolicy } : {}),
+    ...(svc.healthcheck ? { healthcheck: svc.healthcheck } : {}),
+    ...(svc.runOptions ? { runOptions: svc.runOptions } : {}),
   };
+  if (Object.keys(svc.labels).length) st.config.labels = svc.labels;
   engine.containers.create(st);
   try {
     prepareContainer(engine, st);

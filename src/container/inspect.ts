@@ -7,6 +7,32 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { stopSignalOf, stopTimeoutOf } from "./control.ts";
 import { signalName } from "../util/errors.ts";
+import { readHealth, type HealthState } from "./health.ts";
+
+/** State.Health: what the watcher last wrote; "starting" until the first check of this run. */
+function healthOf(dir: string, running: boolean): HealthState {
+  const h = readHealth(dir) ?? { Status: "starting", FailingStreak: 0, Log: [] };
+  // A stopped container is not healthy, whatever its last check said (Docker sets the same).
+  return running ? h : { ...h, Status: "unhealthy" };
+}
+
+/** The HostConfig fields of run-options.ts, as Docker names them. */
+function runOptionsHostConfig(st: ContainerState): Record<string, unknown> {
+  const o = st.runOptions ?? {};
+  const ns = (m: { host: true } | { container: string } | undefined, dflt: string) => (!m ? dflt : "host" in m ? "host" : `container:${m.container}`);
+  return {
+    Init: o.init ? true : null,
+    Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) ?? [],
+    Devices: o.devices?.map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })) ?? [],
+    DeviceCgroupRules: o.deviceCgroupRules ?? null,
+    Sysctls: o.sysctls,
+    ShmSize: o.shmSize ?? 64 * 1024 * 1024,
+    IpcMode: ns(o.ipc, "private"),
+    PidMode: ns(o.pid, ""),
+    UTSMode: ns(o.uts, ""),
+    OomScoreAdj: o.oomScoreAdj ?? 0,
+  };
+}
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -41,9 +67,10 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     Args: st.args,
     State: {
       Status: s.status,
-      Running: running,
+      // As Docker's: a container waiting to restart counts as running.
+      Running: running || s.status === "restarting",
       Paused: s.status === "paused",
-      Restarting: false,
+      Restarting: s.status === "restarting",
       OOMKilled: Boolean(s.oomKilled),
       Dead: s.status === "dead",
       Pid: running ? s.pid : 0,
@@ -51,6 +78,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Error: s.error ?? "",
       StartedAt: rfc3339Nano(s.startedAt),
       FinishedAt: rfc3339Nano(s.finishedAt),
+      ...(st.healthcheck ? { Health: healthOf(dir, running) } : {}),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),
@@ -58,7 +86,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     HostsPath: join(dir, "hosts"),
     LogPath: logPath(dir, st.id),
     Name: `/${st.name}`,
-    RestartCount: 0,
+    RestartCount: s.restartCount ?? 0,
     Driver: st.storage.driver,
     Platform: "linux",
     MountLabel: "",
@@ -67,9 +95,10 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ExecIDs: null,
     HostConfig: {
       Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
-      LogConfig: { Type: "json-file", Config: {} },
+      LogConfig: { Type: st.runOptions?.logDriver ?? "json-file", Config: st.runOptions?.logOpts ?? {} },
       NetworkMode: "none",
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      RestartPolicy: { Name: st.restartPolicy?.name ?? "no", MaximumRetryCount: st.restartPolicy?.maximumRetryCount ?? 0 },
+      ...runOptionsHostConfig(st),
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
@@ -108,7 +137,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
-      Labels: {},
+      Labels: st.config.labels ?? {},
+      ...(st.healthcheck ? { Healthcheck: st.healthcheck } : {}),
       StopSignal: signalName(stopSignalOf(engine, st)),
       StopTimeout: stopTimeoutOf(st),
     },

@@ -14,7 +14,7 @@ import { initSpecFor, writeInitSpec } from "./create.ts";
 import { spawnWatcher, type Watcher, type WatcherRequest } from "./watcher.ts";
 import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, runSession, terminalSize, type SessionEnd } from "./attach.ts";
 import { bootId, containerProc, type ProcRef } from "./proc.ts";
-import { isRunning } from "./lifecycle.ts";
+import { isRunning, observe } from "./lifecycle.ts";
 import type { CreateOptions } from "./create.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 
@@ -143,7 +143,8 @@ export async function runContainer(
 
 /** `start` without -a: start it unless it runs. */
 export async function startContainer(engine: Engine, st: ContainerState): Promise<void> {
-  if (!isRunning(st)) await launchContainer(engine, st, { attach: false });
+  // A container waiting to restart is its watcher's to start.
+  if (!isRunning(st) && observe(st).status !== "restarting") await launchContainer(engine, st, { attach: false });
 }
 
 /** `start -a [-i]`: start one container and stay attached; its exit code. */
