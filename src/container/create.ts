@@ -207,6 +207,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
+    ...(st.runOptions ? { runOptions: st.runOptions } : {}),
     ...extra,
   };
 }

@@ -10,7 +10,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { EnterReply, EnterRequest } from "./exec-enter.ts";
-import { containerProc, isAlive } from "./proc.ts";
+import { containerProc, isAlive, isReaperInit } from "./proc.ts";
 import { isRunning, settledState } from "./status.ts";
 import { ExecError, execFailure } from "./executable.ts";
 import { REPORT, STEPS } from "../linux/forkexec.ts";
@@ -245,7 +245,7 @@ async function untilInside(ref: { pid: number }, st: ContainerState): Promise<vo
     } catch {
       throw notRunning(st);
     }
-    if (theirs !== ours) return;
+    if (theirs !== ours || isReaperInit(ref.pid)) return;
     if (Date.now() > deadline) throw new UserError(`container ${st.id} is still starting`);
     await Bun.sleep(5);
   }

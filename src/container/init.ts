@@ -2,7 +2,7 @@
 // remaining namespaces, builds the root filesystem, and execs the user's command in place, so
 // the command itself becomes PID 1. Errors travel to the engine over fd 3 (a socket the engine
 // holds); a successful exec closes fd 3 (CLOEXEC), which the engine reads as "started".
-import { readFileSync, writeSync } from "node:fs";
+import { closeSync, readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
@@ -18,6 +18,7 @@ import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
 import { readToEof } from "./fdio.ts";
 import { argBytes } from "../util/argbytes.ts";
+import { setThreadName } from "../linux/libc.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -31,7 +32,8 @@ class InitError extends Error {
   }
 }
 
-export function initMain(): never {
+/** Never returns, except with --init (init serves as the reaper from then on: reaper.ts). */
+export function initMain(): void {
   const specPath = process.env[INIT_ENV];
   if (!specPath) {
     // A re-exec that lost its marker must stop here, never fall through into the CLI again.
@@ -59,7 +61,8 @@ function report(status: { message: string; exitCode: number }): void {
   }
 }
 
-function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
+/** Returns only for --init (init then serves as the reaper from the event loop). */
+function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   trace("init start");
   enterContainer(spec, sys);
   const user = resolveContainerUser(spec);
@@ -73,11 +76,26 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   // before the command could run, which the watcher must not take for a start.
   writeSync(STATUS_FD, "x");
   try {
+    if (spec.runOptions?.init) return becomeReaper(path, spec);
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
   } catch (e) {
     throw execFailure(spec.args[0]!, e);
   }
+}
+
+/**
+ * --init: stay as PID 1 and reap (container/reaper.ts). Named first, so that whoever sees the
+ * start (the watcher reads EOF on the status fd) also sees a running container, not init.
+ */
+function becomeReaper(path: string, spec: InitSpec): void {
+  const { reap } = require("./reaper.ts") as typeof import("./reaper.ts");
+  const { REAPER_NAME } = require("./reaper.ts") as typeof import("./reaper.ts");
+  setThreadName(REAPER_NAME);
+  const cmd = [Buffer.from(path), ...spec.args.map(argBytes)];
+  const env = spec.env.map(argBytes);
+  closeSync(STATUS_FD);
+  reap(cmd, env);
 }
 
 /**

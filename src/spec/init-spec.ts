@@ -49,4 +49,6 @@ export interface InitSpec {
   privileged?: boolean;
   maskedPaths?: string[];
   readonlyPaths?: string[];
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--pid/--uts, --oom-score-adj (container/run-options.ts). */
+  runOptions?: import("../container/run-options.ts").RunOptions;
 }
