@@ -301,7 +301,15 @@ export function loadRecordAt(dir: string, id: string, raw = false): ContainerSta
     return deadRecord(id, `state.json: ${e.reason}`, text, mtimeOf(dir));
   }
   if (st.id !== id) return deadRecord(id, `state.json names another container (${String(st.id).slice(0, 12)})`, text, mtimeOf(dir));
-  return raw ? st : withExitInPlace(dir, st);
+  const out = raw ? st : withExitInPlace(dir, st);
+  // Where it was read from, in memory only (never saved): readers of files beside the record.
+  Object.defineProperty(out, "dir", { value: dir, enumerable: false });
+  return out;
+}
+
+/** The directory a loaded record was read from. */
+export function recordDir(st: ContainerState): string | undefined {
+  return (st as { dir?: string }).dir;
 }
 
 function mtimeOf(path: string): string | undefined {

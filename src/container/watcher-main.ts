@@ -167,7 +167,9 @@ class WatcherProcess {
     for (let attach = server; ; ) {
       const ranFrom = Date.now();
       this.scheduleTrim(500);
+      const health = this.startHealthchecks();
       const exitCode = await this.waitExit();
+      health?.stop();
       trace("watcher exited");
       const recorded = this.recordExit(exitCode);
       trace("watcher recorded");
@@ -201,6 +203,16 @@ class WatcherProcess {
   }
 
   private wake?: () => void;
+
+  /** One healthcheck loop per run of the command (health-runner.ts; loaded only when needed). */
+  private startHealthchecks(): { stop(): void } | undefined {
+    const hc = this.st.healthcheck;
+    if (!hc) return undefined;
+    const { HealthRunner } = require("./health-runner.ts") as typeof import("./health-runner.ts");
+    const r = new HealthRunner(this.req.root, this.req.id, this.dir, hc);
+    r.start();
+    return r;
+  }
 
   /**
    * Wait out the back-off; true when the container is still ours to start (a `stop` meanwhile
