@@ -49,6 +49,9 @@ export default defineCommand({
     }
     const { runContainer } = await import("../container/start.ts");
     const detach = Boolean(a.detach);
+    const service = serviceOptions(a);
+    const { claimCidfile } = await import("../container/cidfile.ts");
+    const cidfile = claimCidfile(service.cidfile);
     const { id, exitCode } = await runContainer(
       getEngine(),
       {
@@ -69,14 +72,17 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
-        service: serviceOptions(a),
+        service,
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }
             : undefined,
       },
-      { detach, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined },
-    );
+      { detach, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined, created: cidfile.write },
+    ).catch((e) => {
+      cidfile.abandon();
+      throw e;
+    });
     if (detach) out(`${id}\n`);
     return exitCode;
   },

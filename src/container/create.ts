@@ -79,7 +79,14 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const svc = serviceSettings(opts.service ?? {}, cc);
 
   const id = newId();
-  const hostname = opts.hostname ?? shortId(id);
+  // --uts host: the host's name (and --hostname makes no sense); --ipc/--pid container:NAME
+  // are kept by id, as Docker keeps them.
+  if (svc.runOptions?.uts && opts.hostname !== undefined) throw new UserError("Conflicting options: hostname and the UTS mode");
+  for (const k of ["ipc", "pid"] as const) {
+    const m = svc.runOptions?.[k];
+    if (m && "container" in m) m.container = engine.containers.find(m.container).id;
+  }
+  const hostname = opts.hostname ?? (svc.runOptions?.uts ? (await import("node:os")).hostname() : shortId(id));
   const env = buildEnv({
     image: cc.Env ?? [],
     files: opts.envFiles,
@@ -143,12 +150,19 @@ async function createContainerCgroup(st: ContainerState) {
   const { createCgroup } = await import("../linux/cgroups.ts");
   const { log } = await import("../util/log.ts");
   try {
-    const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+    const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged, deviceRules: deviceRulesOf(st) });
     for (const w of cg.warnings) log.warn(w);
     return cg.paths;
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+}
+
+/** --device and --device-cgroup-rule as devices.allow rules (cgroup v1). */
+function deviceRulesOf(st: ContainerState): string[] | undefined {
+  const o = st.runOptions;
+  const rules = [...(o?.devices ?? []).map((d) => `${d.type} ${d.major}:${d.minor} ${d.permissions}`), ...(o?.deviceCgroupRules ?? [])];
+  return rules.length ? rules : undefined;
 }
 
 /** Host-side pieces of a container: writable layer and the files bound over /etc. */
@@ -176,7 +190,7 @@ function ensureCgroup(st: ContainerState): void {
   if (dirs.every((d) => existsSync(d))) return;
   const { createCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
   try {
-    createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+    createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged, deviceRules: deviceRulesOf(st) });
   } catch (e) {
     throw new UserError((e as Error).message);
   }
@@ -208,8 +222,25 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
     ...(st.runOptions ? { runOptions: st.runOptions } : {}),
+    ...joinedNamespaces(engine, st),
     ...extra,
   };
+}
+
+/** --ipc container:ID: the running container's namespace file (it must run, as with Docker). */
+function joinedNamespaces(engine: Engine, st: ContainerState): Partial<InitSpec> {
+  const m = st.runOptions?.ipc;
+  if (!m || !("container" in m)) return {};
+  return { joinNamespaces: { ipc: namespaceOf(engine, m.container, "ipc", "IPC") } };
+}
+
+/** `/proc/PID/ns/NAME` of a running container, or Docker's error. */
+export function namespaceOf(engine: Engine, id: string, ns: string, what: string): string {
+  const { containerProc, isAlive } = require("./proc.ts") as typeof import("./proc.ts");
+  const other = engine.containers.load(id);
+  const p = other && containerProc(other);
+  if (!other || !isAlive(p)) throw new UserError(`cannot join ${what} of a non running container: ${id}`);
+  return `/proc/${p!.pid}/ns/${ns}`;
 }
 
 function cgroupProcFiles(st: ContainerState): string[] {

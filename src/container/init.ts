@@ -6,7 +6,7 @@ import { closeSync, readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, PR_SET_DUMPABLE, realSyscalls,
+  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, PR_SET_DUMPABLE, realSyscalls,
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { setupRootfs } from "../linux/rootfs.ts";
@@ -69,6 +69,11 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
+  if (spec.runOptions?.ulimits || spec.runOptions?.oomScoreAdj !== undefined) {
+    const { applyUlimits, applyOomScoreAdj } = require("./run-limits.ts") as typeof import("./run-limits.ts");
+    if (spec.runOptions.ulimits) applyUlimits(spec.runOptions.ulimits);
+    if (spec.runOptions.oomScoreAdj !== undefined) applyOomScoreAdj(spec.runOptions.oomScoreAdj);
+  }
   applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
@@ -111,8 +116,19 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
-  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
-  sys.sethostname(spec.hostname);
+  // --ipc/--uts host keep the host's; --ipc container:NAME joins that container's.
+  const ro = spec.runOptions;
+  if (spec.joinNamespaces?.ipc) {
+    const fd = sys.openat(AT_FDCWD, spec.joinNamespaces.ipc, O_RDONLY | O_CLOEXEC);
+    try {
+      sys.setns(fd, CLONE_NEWIPC, spec.joinNamespaces.ipc);
+    } finally {
+      sys.close(fd);
+    }
+  }
+  const own = (ro?.uts ? 0 : CLONE_NEWUTS) | (ro?.ipc ? 0 : CLONE_NEWIPC);
+  sys.unshare(CLONE_NEWNS | own | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
+  if (!ro?.uts) sys.sethostname(spec.hostname);
   sys.interfaceUp("lo");
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);

@@ -5,41 +5,13 @@
 import { statSync } from "node:fs";
 import { UserError } from "../util/errors.ts";
 import type { ServiceFlags } from "./service-options.ts";
+import type { DeviceSpec as DeviceMapping, InitRunOptions, NamespaceMode, Ulimit } from "../spec/init-spec.ts";
 
-export interface Ulimit {
-  name: string;
-  soft: number;
-  hard: number;
-}
+export type { Ulimit, DeviceSpec as DeviceMapping, NamespaceMode } from "../spec/init-spec.ts";
 
-export interface DeviceMapping {
-  host: string;
-  container: string;
-  permissions: string;
-  type: "c" | "b";
-  major: number;
-  minor: number;
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-export type NamespaceMode = { host: true } | { container: string };
-
-export interface RunOptions {
-  init?: boolean;
-  ulimits?: Ulimit[];
-  devices?: DeviceMapping[];
-  deviceCgroupRules?: string[];
-  sysctls?: Record<string, string>;
-  /** /dev/shm's size in bytes (default 64 MiB). */
-  shmSize?: number;
-  ipc?: NamespaceMode;
-  pid?: NamespaceMode;
-  uts?: NamespaceMode;
+export interface RunOptions extends InitRunOptions {
   logDriver?: "json-file" | "none" | "local";
   logOpts?: Record<string, string>;
-  oomScoreAdj?: number;
 }
 
 /** setrlimit's resource numbers, by Docker's --ulimit names. */
@@ -202,6 +174,6 @@ function checkLogOpts(opts: Record<string, string>): void {
   }
   if (opts["max-file"] !== undefined) {
     if (!/^\d+$/.test(opts["max-file"]!) || Number(opts["max-file"]) < 1) throw new UserError(`max-file cannot be less than 1`);
-    if (opts["max-size"] === undefined && Number(opts["max-file"]) > 1) throw new UserError(`max-file cannot be set without max-size`);
+    if (opts["max-size"] === undefined && Number(opts["max-file"]) > 1) throw new UserError(`max-file cannot be set when max-size is not set`);
   }
 }

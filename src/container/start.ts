@@ -106,9 +106,13 @@ export interface SessionFlags {
 export async function runContainer(
   engine: Engine,
   create: CreateOptions,
-  o: SessionFlags & { detach: boolean },
+  o: SessionFlags & { detach: boolean; created?: (id: string) => void },
 ): Promise<{ id: string; exitCode: number }> {
-  const { tty, interactive } = create;
+  const { tty } = create;
+  // -a/--attach STDIN|STDOUT|STDERR: only those streams (stdin only when named, with -i).
+  const attachTo = create.service?.attach?.map((s) => s.toLowerCase());
+  if (attachTo?.length && o.detach) throw new UserError("Conflicting options: -a and -d");
+  const interactive = create.interactive && (!attachTo?.length || attachTo.includes("stdin"));
   if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
@@ -120,6 +124,7 @@ export async function runContainer(
     const { createContainer } = await import("./create.ts");
     st = await createContainer(engine, create);
     try {
+      o.created?.(st.id);
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {
       const { removeContainer } = await import("./remove.ts");
@@ -127,6 +132,7 @@ export async function runContainer(
       throw e;
     }
     if (o.detach) return { id: st.id, exitCode: 0 };
+    if (attachTo?.length) launched.conn!.streams = { stdout: attachTo.includes("stdout"), stderr: attachTo.includes("stderr") };
     const end = await runSession(launched.conn!, {
       tty,
       raw: tty && interactive,

@@ -133,10 +133,13 @@ class WatcherProcess {
     this.st = st;
     const mode: InitMode = { tty: st.config.tty, interactive: st.config.interactive, cols: req.cols, rows: req.rows };
     if (this.mode && (this.mode.tty !== mode.tty || this.mode.interactive !== mode.interactive)) this.abortInit();
+    // --pid host|container:NAME: init was started early in a PID namespace of its own.
+    this.pidMode = this.pidModeOf(st);
+    if (this.pidMode) this.abortInit();
     if (!this.mode) this.spawnEarly(mode);
     else if (mode.cols && mode.rows) this.resize(mode.cols, mode.rows);
     process.chdir("/");
-    this.log = new LogWriter(logPath(this.dir, id));
+    this.log = logWriterFor(st, logPath(this.dir, id));
     const server = (this.attach = new AttachServer(this.dir, this.req.attach, this.handlers()));
 
     if (this.req.attach) {
@@ -237,7 +240,21 @@ class WatcherProcess {
    * Spawn init as soon as the terminal mode is known: its start-up then overlaps everything
    * else. It waits for the path of its spec on fd 4 before doing anything (see go()).
    */
-  spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode)): void {
+  private pidMode?: "host" | string;
+
+  /** --pid: "host", the namespace file of the running container it names, or undefined (a new one). */
+  private pidModeOf(st: ContainerState): "host" | string | undefined {
+    const m = st.runOptions?.pid;
+    if (!m) return undefined;
+    if ("host" in m) return "host";
+    const other = this.store.load(m.container);
+    const p = other && other.state.pid ? { pid: other.state.pid, start: other.state.pidStart, bootId: other.state.bootId } : undefined;
+    const { isAlive } = require("./proc.ts") as typeof import("./proc.ts");
+    if (!other || !isAlive(p)) throw new Error(`cannot join PID of a non running container: ${m.container}`);
+    return `/proc/${p!.pid}/ns/pid`;
+  }
+
+  spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode, this.pidMode)): void {
     this.mode = mode;
     this.proc = launched.proc;
     this.specFd = launched.specFd;
@@ -488,6 +505,19 @@ function parseInitStatus(b: Buffer): { message: string; exitCode: number } | "di
   } catch {
     return { message: b.toString("utf8"), exitCode: EXIT_ENGINE };
   }
+}
+
+/** --log-driver: none keeps no log; json-file (Docker's default: unbounded) and local (Docker's default 20 MB × 5) rotate by --log-opt. */
+function logWriterFor(st: ContainerState, path: string): LogWriter | undefined {
+  const o = st.runOptions;
+  if (o?.logDriver === "none") return undefined;
+  const opts = o?.logOpts ?? {};
+  const local = o?.logDriver === "local";
+  if (opts["max-size"] === undefined && !local) return new LogWriter(path);
+  const { parseBytes } = require("../util/units.ts") as typeof import("../util/units.ts");
+  const maxSize = opts["max-size"] !== undefined ? parseBytes(opts["max-size"], "max-size") : 20 * 1024 * 1024;
+  const maxFile = opts["max-file"] !== undefined ? Number(opts["max-file"]) : local ? 5 : 1;
+  return new LogWriter(path, { maxSize, maxFile });
 }
 
 function dropCgroup(p: NonNullable<ContainerState["cgroupPaths"]>): void {

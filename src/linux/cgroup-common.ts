@@ -30,6 +30,8 @@ export interface CgroupLimits {
    * allow-list. (v2 device control needs an eBPF program: not implemented.)
    */
   allowAllDevices?: boolean;
+  /** More devices.allow rules (--device, --device-cgroup-rule), after the default list (v1). */
+  deviceRules?: string[];
 }
 
 export interface CgroupOptions {
@@ -180,6 +182,7 @@ export const FLAG: Record<keyof CgroupLimits, string> = {
   oomKillDisable: "--oom-kill-disable",
   oomGroup: "oom group",
   allowAllDevices: "--privileged",
+  deviceRules: "--device",
 };
 
 /** The limits that were actually given, with the controller each one needs. */

@@ -143,6 +143,7 @@ function createV1(root: string, segs: string[], l: CgroupLimits): { paths: V1Pat
       for (const rule of V1_DEFAULT_DEVICES) {
         applyValue(paths.devices, "devices.allow", rule, "allowAllDevices");
       }
+      for (const rule of l.deviceRules ?? []) applyValue(paths.devices, "devices.allow", rule, "deviceRules");
     }
     return { paths: { version: "v1", paths }, warnings };
   } catch (e) {

@@ -49,6 +49,43 @@ export interface InitSpec {
   privileged?: boolean;
   maskedPaths?: string[];
   readonlyPaths?: string[];
-  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--pid/--uts, --oom-score-adj (container/run-options.ts). */
-  runOptions?: import("../container/run-options.ts").RunOptions;
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
+  runOptions?: InitRunOptions;
+  /** --ipc/--uts container:NAME: the namespace files to join instead of making new ones. */
+  joinNamespaces?: { ipc?: string; uts?: string };
+}
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceSpec {
+  host: string;
+  container: string;
+  permissions: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export type NamespaceMode = { host: true } | { container: string };
+
+/** What init applies beyond root and confinement (the container keeps the same in its record). */
+export interface InitRunOptions {
+  init?: boolean;
+  ulimits?: Ulimit[];
+  devices?: DeviceSpec[];
+  deviceCgroupRules?: string[];
+  sysctls?: Record<string, string>;
+  /** /dev/shm's size in bytes (default 64 MiB). */
+  shmSize?: number;
+  ipc?: NamespaceMode;
+  pid?: NamespaceMode;
+  uts?: NamespaceMode;
+  oomScoreAdj?: number;
 }
