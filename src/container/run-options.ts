@@ -4,7 +4,6 @@
 // record (runOptions) and handed to init in its spec.
 import { statSync } from "node:fs";
 import { UserError } from "../util/errors.ts";
-import type { ServiceFlags } from "./service-options.ts";
 import type { DeviceSpec as DeviceMapping, InitRunOptions, NamespaceMode, Ulimit } from "../spec/init-spec.ts";
 
 export type { Ulimit, DeviceSpec as DeviceMapping, NamespaceMode } from "../spec/init-spec.ts";
@@ -98,7 +97,23 @@ function namespaceMode(v: string | undefined, flag: string, allowed: string[]): 
   throw new UserError(`invalid ${flag.slice(2).toUpperCase()} mode: ${v}`);
 }
 
-export function parseRunOptions(f: ServiceFlags): RunOptions | undefined {
+/** The flags this file reads (service-options.ts's ServiceFlags has them all). */
+export interface RunFlags {
+  init?: boolean;
+  ulimits?: string[];
+  devices?: string[];
+  deviceCgroupRules?: string[];
+  sysctls?: string[];
+  shmSize?: string;
+  ipc?: string;
+  pid?: string;
+  uts?: string;
+  logDriver?: string;
+  logOpts?: string[];
+  oomScoreAdj?: string;
+}
+
+export function parseRunOptions(f: RunFlags): RunOptions | undefined {
   const o: RunOptions = {};
   if (f.init) o.init = true;
   if (f.ulimits?.length) {

@@ -6,9 +6,9 @@ import { UserError } from "../util/errors.ts";
 import type { ContainerConfig } from "../image/config.ts";
 import { parseRestartPolicy, type RestartPolicy } from "./restart-policy.ts";
 import { mergeHealthcheck, parseGoDuration, type HealthConfig } from "./health.ts";
-import { parseRunOptions, type RunOptions } from "./run-options.ts";
+import { parseRunOptions, type RunFlags, type RunOptions } from "./run-options.ts";
 
-export interface ServiceFlags {
+export interface ServiceFlags extends RunFlags {
   restart?: string;
   init?: boolean;
   healthCmd?: string;
