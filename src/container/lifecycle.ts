@@ -83,9 +83,14 @@ export function canStart(st: ContainerState): boolean {
 export function canKill(st: ContainerState): boolean {
   return isRunning(st);
 }
-/** rm without -f: anything but a live process or one about to restart; rm -f: anything. */
+/**
+ * rm without -f: anything but a live process (a starting one included) or one about to
+ * restart; rm -f: anything.
+ */
 export function canDelete(st: ContainerState, force: boolean): boolean {
-  return force || (!isRunning(st) && observe(st).status !== "restarting");
+  if (force) return true;
+  const s = observe(st).status;
+  return s !== "running" && s !== "paused" && s !== "restarting" && !(s === "created" && isAlive(containerProc(st)));
 }
 
 // ---- writes ----
