@@ -143,8 +143,28 @@ export class LogWriter {
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.dropped++;
   }
 
-  /** Write everything or note why not. */
+  /** Write everything or note why not; with rotation, entry by entry so no file passes max-size. */
   private writeAll(text: string): boolean {
+    if (!this.rotation) return this.writeChunk(text);
+    let chunk = "";
+    let chunkBytes = 0;
+    for (let start = 0; start < text.length; ) {
+      const nl = text.indexOf("\n", start);
+      const line = nl < 0 ? text.slice(start) : text.slice(start, nl + 1);
+      start += line.length;
+      const n = Buffer.byteLength(line);
+      if (chunk && this.size + chunkBytes + n > this.rotation.maxSize) {
+        if (!this.writeChunk(chunk)) return false;
+        chunk = "";
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += n;
+    }
+    return chunk ? this.writeChunk(chunk) : true;
+  }
+
+  private writeChunk(text: string): boolean {
     const b = Buffer.from(text);
     this.rotate(b.length);
     this.size += b.length;
