@@ -105,7 +105,8 @@ export default defineCommand({
         const i = v.indexOf("=");
         return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
       },
-      health: (c, v) => (healthOf(c) ?? "none") === v,
+      // A stopped container with a healthcheck reads unhealthy (as its State.Health does).
+      health: (c, v) => (healthOf(c) ?? (c.healthcheck && liveState(c).status === "exited" ? "unhealthy" : "none")) === v,
     };
     // …except labels, which must all match (Docker's MatchKVList).
     for (const [k, vs] of filters) cs = cs.filter((c) => (k === "label" ? vs.every((v) => match[k]!(c, v)) : vs.some((v) => match[k]!(c, v))));

@@ -19,7 +19,7 @@ export const BACKOFF_START_MS = 100;
 export const BACKOFF_MAX_MS = 60_000;
 export const BACKOFF_RESET_AFTER_MS = 10_000;
 
-/** `--restart` as Docker's CLI and daemon check it. */
+/** `--restart` as Docker's CLI and daemon check it (their messages, as Docker 20.10 words them). */
 export function parseRestartPolicy(v: string): RestartPolicy {
   if (v === "") return NO_RESTART;
   const i = v.indexOf(":");
@@ -27,14 +27,14 @@ export function parseRestartPolicy(v: string): RestartPolicy {
   const count = i < 0 ? undefined : v.slice(i + 1);
   if (i === 0) throw new UserError("invalid restart policy format: no policy provided before colon");
   if (!["no", "always", "on-failure", "unless-stopped"].includes(name)) {
-    throw new UserError(`invalid restart policy: unknown policy '${name}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
+    throw new UserError(`invalid restart policy '${name}' (use no, always, on-failure[:N] or unless-stopped)`);
   }
   let max = 0;
   if (count !== undefined) {
-    if (!/^-?\d+$/.test(count)) throw new UserError("invalid restart policy format: maximum retry count must be an integer");
+    if (!/^-?\d+$/.test(count)) throw new UserError("maximum retry count must be an integer");
     max = Number(count);
-    if (name !== "on-failure") throw new UserError(`invalid restart policy: maximum retry count can only be used with 'on-failure'`);
-    if (max < 0) throw new UserError("invalid restart policy: maximum retry count cannot be negative");
+    if (name !== "on-failure") throw new UserError(`maximum retry count cannot be used with restart policy '${name}'`);
+    if (max < 0) throw new UserError("maximum retry count cannot be negative");
   }
   return { name: name as RestartPolicyName, maximumRetryCount: max };
 }

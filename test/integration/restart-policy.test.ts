@@ -110,8 +110,8 @@ describe("restart policies", () => {
     const before = r.run(["ps", "-aq"]).stdout;
     for (const [flags, msg] of [
       [["--rm", "--restart", "always"], "Conflicting options: --restart and --rm"],
-      [["--restart", "sometimes"], "invalid restart policy: unknown policy 'sometimes'"],
-      [["--restart", "always:3"], "maximum retry count can only be used with 'on-failure'"],
+      [["--restart", "sometimes"], "invalid restart policy 'sometimes'"],
+      [["--restart", "always:3"], "maximum retry count cannot be used with restart policy 'always'"],
       [["--restart", "on-failure:x"], "maximum retry count must be an integer"],
       [["--restart", "on-failure:-1"], "cannot be negative"],
     ] as const) {

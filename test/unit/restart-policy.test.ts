@@ -9,7 +9,7 @@ describe("restart policy", () => {
     expect(parseRestartPolicy("on-failure:5")).toEqual({ name: "on-failure", maximumRetryCount: 5 });
     expect(parseRestartPolicy("unless-stopped").name).toBe("unless-stopped");
     expect(() => parseRestartPolicy(":3")).toThrow("no policy provided before colon");
-    expect(() => parseRestartPolicy("always:1")).toThrow("only be used with 'on-failure'");
+    expect(() => parseRestartPolicy("always:1")).toThrow("cannot be used with restart policy 'always'");
     expect(() => parseRestartPolicy("on-failure:-2")).toThrow("cannot be negative");
   });
 
