@@ -59,8 +59,10 @@ export function stopTimeoutOf(st: ContainerState): number {
  * Returns once the exit is recorded. A container that is not running is left as it is.
  */
 export async function stopContainer(engine: Engine, st: ContainerState, timeoutSec?: number, signal?: number): Promise<void> {
-  const cur = settledState(engine, st);
-  if (endRestarts(engine, cur)) return;
+  const first = settledState(engine, st);
+  if (endRestarts(engine, first)) return;
+  // Read again: a restart may have started the command since `first` was read.
+  const cur = await untilCommandRuns(engine, first.restartPolicy ? (engine.containers.load(st.id) ?? first) : first);
   if (!isRunning(cur)) return;
   const ref = containerProc(cur);
   const sig = signal ?? stopSignalOf(engine, cur);
@@ -73,6 +75,21 @@ export async function stopContainer(engine: Engine, st: ContainerState, timeoutS
     if (!(await waitGone(ref, 10_000))) throw new UserError(`cannot stop container ${cur.name}: it did not exit after SIGKILL`);
   }
   await recordExitIfUnwatched(engine, cur, killed ? 128 + SIGKILL : 128 + sig);
+}
+
+/**
+ * A container caught while its init still builds it (a start, or a restart by its policy, under
+ * way) is about to run its command: wait for that (a few ms), so the signal reaches the
+ * command rather than an init that ignores it.
+ */
+async function untilCommandRuns(engine: Engine, st: ContainerState): Promise<ContainerState> {
+  let cur = st;
+  for (let waited = 0; waited < 5000; waited += 5) {
+    if (cur.state.status !== "running" || liveState(cur).status !== "created" || !isAlive(containerProc(cur))) return cur;
+    await Bun.sleep(5);
+    cur = engine.containers.load(st.id) ?? cur;
+  }
+  return cur;
 }
 
 /**
@@ -89,7 +106,7 @@ function endRestarts(engine: Engine, st: ContainerState): boolean {
 
 /** Docker's kill: one signal (default SIGKILL); an error when the container is not running. */
 export async function killContainer(engine: Engine, st: ContainerState, sig: number): Promise<void> {
-  const cur = settledState(engine, st);
+  const cur = await untilCommandRuns(engine, settledState(engine, st));
   // As Docker's: a kill with SIGKILL or the stop signal ends the restart policy too.
   if ((sig === SIGKILL || sig === stopSignalOf(engine, cur)) && (isRunning(cur) || liveState(cur).status === "restarting") && endRestarts(engine, cur)) return;
   if (!isRunning(cur) || !signalProc(containerProc(cur), sig)) {

@@ -93,6 +93,8 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     const pid = flockHolder(watcherLock);
     return pid ? procRef(pid) : undefined;
   };
+  // A watcher waiting out a restart back-off is woken: it finds the container gone and ends.
+  if (st.state.status === "restarting") signalProc(watcher(), 10 /* SIGUSR1 */);
   for (let round = 0; round < 3; round++) {
     const ctr = containerProc(st);
     if (isAlive(ctr)) {
