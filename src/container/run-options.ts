@@ -123,7 +123,8 @@ export function parseRunOptions(f: RunFlags): RunOptions | undefined {
   }
   if (f.devices?.length) o.devices = f.devices.map(parseDevice);
   if (f.deviceCgroupRules?.length) o.deviceCgroupRules = f.deviceCgroupRules.map(parseDeviceCgroupRule);
-  o.ipc = namespaceMode(f.ipc, "--ipc", ["private", "shareable", "none"]);
+  if (f.ipc === "none") throw new UserError("IPC mode none (no /dev/shm) is not supported by minid: use private, shareable, host or container:NAME");
+  o.ipc = namespaceMode(f.ipc, "--ipc", ["private", "shareable"]);
   o.pid = namespaceMode(f.pid, "--pid", ["private"]);
   o.uts = namespaceMode(f.uts, "--uts", ["private"]);
   if (f.sysctls?.length) {
