@@ -10,7 +10,7 @@ import { writeJsonAtomic } from "../util/fs.ts";
 import { nowRfc3339Nano } from "./logs.ts";
 import {
   DEFAULT_INTERVAL_NS, DEFAULT_RETRIES, DEFAULT_TIMEOUT_NS, MAX_LOG_ENTRIES, MAX_OUTPUT,
-  healthCommand, healthFile, type HealthConfig, type HealthResult, type HealthState,
+  healthCommand, healthFile, readHealth, type HealthConfig, type HealthResult, type HealthState,
 } from "./health.ts";
 
 function goDuration(ms: number): string {
@@ -46,6 +46,8 @@ export class HealthRunner {
   }
 
   start(): void {
+    // As Docker's: each start begins "starting" with no failures, the old results kept.
+    this.state.Log = readHealth(this.dir)?.Log ?? [];
     this.write();
     this.schedule();
   }

@@ -77,6 +77,18 @@ describe("healthchecks", () => {
     }
   });
 
+  it("each run of a restarting container starts over as (health: starting), keeping the old results", async () => {
+    r.run(["run", "-d", "--name", "rs", "--restart", "always", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sh", "-c", "sleep 1; exit 1"]);
+    await until(() => health("rs")?.Status === "healthy", 10_000, "healthy in the first run");
+    const before = health("rs").Log.length;
+    await until(() => state("rs").RestartCount >= 1 && state("rs").State.Status === "running", 10_000, "second run");
+    const h = health("rs");
+    if (h.Status === "starting") expect(h.FailingStreak).toBe(0);
+    await until(() => health("rs").Status === "healthy" && state("rs").RestartCount >= 1, 10_000, "healthy again");
+    expect(health("rs").Log.length).toBeGreaterThanOrEqual(Math.min(5, before + 1));
+    r.run(["rm", "-f", "rs"]);
+  });
+
   it("a stopped container is no longer checked; bad flags: one line, 125", async () => {
     r.run(["run", "-d", "--name", "st", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sleep", "1000"]);
     await until(() => health("st").Status === "healthy", 10_000, "healthy");

@@ -173,7 +173,10 @@ describe("run's own flags", () => {
     const first = Number(out[0]!.slice(5));
     expect(out).toEqual(Array.from({ length: 200 - first }, (_, i) => `line-${first + i}`));
     expect(state("rot").HostConfig.LogConfig).toEqual({ Type: "json-file", Config: { "max-size": "2k", "max-file": "3" } });
-    r.run(["rm", "-f", "nolog", "rot"]);
+    r.run(["run", "--name", "loc", "--log-driver", "local", "busybox", "echo", "local-line"]);
+    expect(r.run(["logs", "loc"]).stdout).toBe("local-line\n");
+    expect(state("loc").HostConfig.LogConfig.Type).toBe("local");
+    r.run(["rm", "-f", "nolog", "rot", "loc"]);
     refused(["--log-driver", "syslog", "busybox", "true"], "no log driver named 'syslog'");
     refused(["--log-opt", "max-file=2", "busybox", "true"], "max-file cannot be set when max-size is not set");
   });
