@@ -443,6 +443,11 @@ export function setThreadName(name: string): void {
   check(c.prctl(15 /* PR_SET_NAME */, BigInt(ptr(b)) as unknown as number, 0, 0, 0), "prctl(PR_SET_NAME)");
 }
 
+/** bpf(2) with `attr` (the caller lays it out); the result (an fd for PROG_LOAD), or a SyscallError. */
+export function bpf(cmd: number, attr: Buffer, what: string, path?: string): number {
+  return check(c.syscall(321 /* SYS_bpf */, cmd, BigInt(ptr(attr)), attr.length, 0, 0), what, path);
+}
+
 /** Make `pgrp` the terminal's foreground process group. */
 export function setForeground(fd: number, pgrp: number): boolean {
   return c.tcsetpgrp(fd, pgrp) === 0;
