@@ -78,7 +78,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Error: s.error ?? "",
       StartedAt: rfc3339Nano(s.startedAt),
       FinishedAt: rfc3339Nano(s.finishedAt),
-      ...(st.healthcheck ? { Health: healthOf(dir, running) } : {}),
+      // As Docker's: no Health before the first start.
+      ...(st.healthcheck && s.startedAt ? { Health: healthOf(dir, running) } : {}),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),
