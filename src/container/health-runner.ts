@@ -38,6 +38,8 @@ export class HealthRunner {
     private id: string,
     private dir: string,
     private hc: HealthConfig,
+    /** After each check (the watcher trims its memory once the spawn's garbage settles). */
+    private afterProbe: () => void = () => {},
   ) {
     this.intervalMs = (hc.Interval || DEFAULT_INTERVAL_NS) / 1e6;
     this.timeoutMs = (hc.Timeout || DEFAULT_TIMEOUT_NS) / 1e6;
@@ -106,6 +108,7 @@ export class HealthRunner {
     }
     s.Log = [...s.Log, result].slice(-MAX_LOG_ENTRIES);
     this.write();
+    this.afterProbe();
   }
 
   private write(): void {

@@ -212,7 +212,7 @@ class WatcherProcess {
     const hc = this.st.healthcheck;
     if (!hc) return undefined;
     const { HealthRunner } = require("./health-runner.ts") as typeof import("./health-runner.ts");
-    const r = new HealthRunner(this.req.root, this.req.id, this.dir, hc);
+    const r = new HealthRunner(this.req.root, this.req.id, this.dir, hc, () => this.scheduleTrim(500));
     r.start();
     return r;
   }
