@@ -22,8 +22,10 @@ const NUMBERS: Record<string, number> = {
   SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGALRM: 14, SIGTERM: 15, SIGCONT: 18, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGWINCH: 28,
 };
 
-/** Be the reaper of `cmd` (its file, then its argv). */
-/** Start the command and serve from the event loop (returns at once; the process exits with the command). */
+/**
+ * Be the reaper of `cmd` (its file, then its argv): start it and serve from the event loop
+ * (returns at once; the process exits with the command).
+ */
 export function reap(cmd: (Buffer | Uint8Array)[], env: (Buffer | Uint8Array)[]): void {
   // Still non-dumpable (init made itself so): /proc/1/exe and /proc/1/fd stay closed to the container.
   prctl(PR_SET_DUMPABLE, 0);
