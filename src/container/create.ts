@@ -81,10 +81,15 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const id = newId();
   // --uts host: the host's name (and --hostname makes no sense); --ipc/--pid container:NAME
   // are kept by id, as Docker keeps them.
-  if (svc.runOptions?.uts && opts.hostname !== undefined) throw new UserError("Conflicting options: hostname and the UTS mode");
+  if (svc.runOptions?.uts && opts.hostname !== undefined) throw new UserError("conflicting options: hostname and the UTS mode");
   for (const k of ["ipc", "pid"] as const) {
     const m = svc.runOptions?.[k];
-    if (m && "container" in m) m.container = engine.containers.find(m.container).id;
+    if (!m || !("container" in m)) continue;
+    const donor = engine.containers.find(m.container);
+    m.container = donor.id;
+    if (k === "ipc" && !donor.runOptions?.ipcShareable && !(donor.runOptions?.ipc && "host" in donor.runOptions.ipc)) {
+      throw new UserError(`can't join IPC of container ${donor.id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    }
   }
   const hostname = opts.hostname ?? (svc.runOptions?.uts ? (await import("node:os")).hostname() : shortId(id));
   const env = buildEnv({

@@ -22,12 +22,12 @@ function runOptionsHostConfig(st: ContainerState): Record<string, unknown> {
   const ns = (m: { host: true } | { container: string } | undefined, dflt: string) => (!m ? dflt : "host" in m ? "host" : `container:${m.container}`);
   return {
     Init: o.init ? true : null,
-    Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) ?? [],
+    Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) ?? null,
     Devices: o.devices?.map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })) ?? [],
     DeviceCgroupRules: o.deviceCgroupRules ?? null,
-    Sysctls: o.sysctls,
+    Sysctls: o.sysctls ?? null,
     ShmSize: o.shmSize ?? 64 * 1024 * 1024,
-    IpcMode: ns(o.ipc, "private"),
+    IpcMode: o.ipcShareable ? "shareable" : ns(o.ipc, "private"),
     PidMode: ns(o.pid, ""),
     UTSMode: ns(o.uts, ""),
     OomScoreAdj: o.oomScoreAdj ?? 0,

@@ -35,7 +35,7 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
       const s = store.load(id) ?? deadRecord(id, "no record");
       if (!canDelete(s, opts.force)) {
         if (observe(s).status === "restarting") {
-          throw new UserError(`You cannot remove a restarting container ${s.id}. Stop the container before attempting removal or force remove`);
+          throw new UserError(`cannot remove container "/${s.name}": container is restarting: stop the container before removing or force remove`);
         }
         throw new UserError(
           `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,

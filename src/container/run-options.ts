@@ -4,20 +4,19 @@
 // record (runOptions) and handed to init in its spec.
 import { statSync } from "node:fs";
 import { UserError } from "../util/errors.ts";
+import { RLIMITS } from "../linux/libc.ts";
 import type { DeviceSpec as DeviceMapping, InitRunOptions, NamespaceMode, Ulimit } from "../spec/init-spec.ts";
 
 export type { Ulimit, DeviceSpec as DeviceMapping, NamespaceMode } from "../spec/init-spec.ts";
 
 export interface RunOptions extends InitRunOptions {
+  /** --ipc shareable: other containers may join its IPC namespace (--ipc container:NAME). */
+  ipcShareable?: boolean;
   logDriver?: "json-file" | "none" | "local";
   logOpts?: Record<string, string>;
 }
 
-/** setrlimit's resource numbers, by Docker's --ulimit names. */
-export const RLIMITS: Record<string, number> = {
-  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
-  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
-};
+export { RLIMITS };
 
 export function parseUlimit(v: string): Ulimit {
   const i = v.indexOf("=");
@@ -52,7 +51,8 @@ export function parseDevice(v: string): DeviceMapping {
   try {
     st = statSync(host);
   } catch {
-    throw new UserError(`error gathering device information while adding custom device "${host}": no such file or directory`);
+    // 127, as Docker's CLI answers any "no such file or directory".
+    throw new UserError(`error gathering device information while adding custom device "${host}": no such file or directory`, 127);
   }
   const type = st.isCharacterDevice() ? "c" : st.isBlockDevice() ? "b" : undefined;
   if (!type) throw new UserError(`error gathering device information while adding custom device "${host}": not a device node`);
@@ -90,6 +90,11 @@ export function checkSysctl(key: string, o: { ipcHost: boolean; utsHost: boolean
   throw new UserError(`sysctl "${key}" is not in a separate kernel namespace: it is not allowed`);
 }
 
+/** Docker's words for a refused --sysctl (the reason follows in checkSysctl's message). */
+function sysctlRefused(s: string, e: unknown): never {
+  throw new UserError(`invalid argument "${s}" for "--sysctl" flag: sysctl '${s}' is not whitelisted (${(e as Error).message})`);
+}
+
 function namespaceMode(v: string | undefined, flag: string, allowed: string[]): NamespaceMode | undefined {
   if (v === undefined || v === "" || allowed.includes(v)) return undefined;
   if (v === "host") return { host: true };
@@ -123,6 +128,7 @@ export function parseRunOptions(f: RunFlags): RunOptions | undefined {
   }
   if (f.devices?.length) o.devices = f.devices.map(parseDevice);
   if (f.deviceCgroupRules?.length) o.deviceCgroupRules = f.deviceCgroupRules.map(parseDeviceCgroupRule);
+  if (f.ipc === "shareable") o.ipcShareable = true;
   if (f.ipc === "none") throw new UserError("IPC mode none (no /dev/shm) is not supported by minid: use private, shareable, host or container:NAME");
   o.ipc = namespaceMode(f.ipc, "--ipc", ["private", "shareable"]);
   o.pid = namespaceMode(f.pid, "--pid", ["private"]);
@@ -133,7 +139,11 @@ export function parseRunOptions(f: RunFlags): RunOptions | undefined {
       const i = s.indexOf("=");
       if (i < 1) throw new UserError(`invalid argument "${s}" for "--sysctl" flag: ${s} is not a valid sysctl value`);
       const key = s.slice(0, i).replace(/\//g, ".");
-      checkSysctl(key, { ipcHost: Boolean(o.ipc && "host" in o.ipc), utsHost: Boolean(o.uts && "host" in o.uts) });
+      try {
+        checkSysctl(key, { ipcHost: Boolean(o.ipc && "host" in o.ipc), utsHost: Boolean(o.uts && "host" in o.uts) });
+      } catch (e) {
+        sysctlRefused(s, e);
+      }
       o.sysctls[key] = s.slice(i + 1);
     }
   }
@@ -145,8 +155,8 @@ export function parseRunOptions(f: RunFlags): RunOptions | undefined {
     } catch (e) {
       throw new UserError((e as Error).message);
     }
-    if (n <= 0) throw new UserError(`invalid argument "${f.shmSize}" for "--shm-size" flag: SHM size must be greater than 0`);
-    o.shmSize = n;
+    // 0 is the default (64 MiB), as Docker reads it.
+    if (n > 0) o.shmSize = n;
   }
   if (f.logDriver !== undefined) {
     if (!["json-file", "none", "local"].includes(f.logDriver)) {

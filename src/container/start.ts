@@ -111,7 +111,8 @@ export async function runContainer(
   const { tty } = create;
   // -a/--attach STDIN|STDOUT|STDERR: only those streams (stdin only when named, with -i).
   const attachTo = create.service?.attach?.map((s) => s.toLowerCase());
-  if (attachTo?.length && o.detach) throw new UserError("Conflicting options: -a and -d");
+  // Docker's CLI exits 1 here (not 125).
+  if (attachTo?.length && o.detach) throw new UserError("Conflicting options: -a and -d", 1);
   const interactive = create.interactive && (!attachTo?.length || attachTo.includes("stdin"));
   if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
   const size = tty ? terminalSize() : undefined;

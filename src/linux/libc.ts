@@ -453,6 +453,12 @@ export function setForeground(fd: number, pgrp: number): boolean {
   return c.tcsetpgrp(fd, pgrp) === 0;
 }
 
+/** setrlimit's resource numbers, by the names Docker's --ulimit uses. */
+export const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
 /** setrlimit(2); false with the errno when refused (raising a hard limit needs CAP_SYS_RESOURCE). */
 export function setRlimit(resource: number, soft: number, hard: number): void {
   const b = new BigUint64Array(2);

@@ -101,7 +101,7 @@ describe("restart policies", () => {
     const res = r.run(["rm", "rr"]);
     if (state("rr").State.Status === "restarting") {
       expect(res.code).toBe(1);
-      expect(res.stderr).toContain("You cannot remove a restarting container");
+      expect(res.stderr).toContain('cannot remove container "/rr": container is restarting');
     }
     expect(r.run(["rm", "-f", "rr"]).code).toBe(0);
   });

@@ -11,12 +11,12 @@ import { cgroupDirsOf } from "../helpers/minid.ts";
 const { r, state, idOf } = useLifecycleRoot("runopts");
 const run = (...args: string[]) => r.run(["run", "--rm", ...args]);
 /** A bad flag: exit 125, one line saying what, nothing created. */
-function refused(args: string[], msg: string) {
+function refused(args: string[], msg: string, code = 125) {
   const before = r.run(["ps", "-aq"]).stdout;
   const res = r.run(["run", ...args]);
   expect(res.stderr).toContain(msg);
   expect(res.stderr.trim().split("\n")).toHaveLength(1);
-  expect(res.code).toBe(125);
+  expect(res.code).toBe(code);
   expect(r.run(["ps", "-aq"]).stdout).toBe(before);
 }
 
@@ -53,6 +53,10 @@ describe("limits and kernel settings", () => {
     const res = run("--ulimit", "nofile=100:200", "--ulimit", "nproc=50", "busybox", "sh", "-c", "ulimit -n; ulimit -Hn; ulimit -u; grep 'Max open files' /proc/1/limits");
     expect(res.stdout.split("\n").slice(0, 3)).toEqual(["100", "200", "50"]);
     expect(res.stdout).toMatch(/Max open files\s+100\s+200/);
+    // exec'd processes get them too (as with runc's exec).
+    r.run(["run", "-d", "--name", "ul", "--ulimit", "nofile=123:456", "busybox", "sleep", "100"]);
+    expect(r.run(["exec", "ul", "sh", "-c", "ulimit -n; ulimit -Hn"]).stdout).toBe("123\n456\n");
+    r.run(["rm", "-f", "ul"]);
     const hard = Number(Bun.spawnSync(["sh", "-c", "ulimit -Hn"]).stdout.toString());
     const over = run("--ulimit", `nofile=${hard + 1}:${hard + 1}`, "busybox", "true");
     expect(over.code).toBe(125);
@@ -75,7 +79,9 @@ describe("limits and kernel settings", () => {
     expect(run("--shm-size", "8m", "busybox", "sh", "-c", "df -k /dev/shm | tail -1").stdout).toMatch(/^shm\s+8192\s/);
     expect(run("busybox", "sh", "-c", "df -k /dev/shm | tail -1").stdout).toMatch(/^shm\s+65536\s/);
     expect(run("--oom-score-adj", "500", "busybox", "cat", "/proc/1/oom_score_adj").stdout).toBe("500\n");
-    refused(["--shm-size", "0", "busybox", "true"], "SHM size must be greater than 0");
+    // 0 is the default, as in Docker; a negative size is refused.
+    expect(run("--shm-size", "0", "busybox", "sh", "-c", "df -k /dev/shm | tail -1").stdout).toMatch(/^shm\s+65536\s/);
+    refused(["--shm-size", "-1", "busybox", "true"], "invalid size");
     refused(["--oom-score-adj", "2000", "busybox", "true"], "range for oom score adj is [-1000, 1000]");
   });
 });
@@ -98,15 +104,20 @@ describe("devices", () => {
     }
     // Without --device, a node the container makes itself cannot be opened.
     expect(run("busybox", "sh", "-c", "mknod /dev/f c 10 229 && exec 3</dev/f").stderr).toContain("Operation not permitted");
-    refused(["--device", "/dev/nonexistent-minid", "busybox", "true"], "no such file or directory");
+    // 127: Docker's CLI answers any "no such file or directory" so.
+    refused(["--device", "/dev/nonexistent-minid", "busybox", "true"], "no such file or directory", 127);
     refused(["--device-cgroup-rule", "x 1:2 r", "busybox", "true"], "invalid device cgroup format");
   });
 });
 
 describe("namespaces shared with the host or another container", () => {
   it("--ipc host|container:, --pid host|container:, --uts host", () => {
-    r.run(["run", "-d", "--name", "donor", "busybox", "sleep", "100"]);
+    r.run(["run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sleep", "100"]);
+    r.run(["run", "-d", "--name", "private", "busybox", "sleep", "100"]);
     try {
+      // As Docker's: only a shareable IPC namespace can be joined.
+      refused(["--ipc", "container:private", "busybox", "true"], "non-shareable IPC (hint: use IpcMode:shareable for the donor container)");
+      expect(state("donor").HostConfig.IpcMode).toBe("shareable");
       const donorIpc = r.run(["exec", "donor", "readlink", "/proc/self/ns/ipc"]).stdout;
       expect(run("--ipc", "container:donor", "busybox", "readlink", "/proc/self/ns/ipc").stdout).toBe(donorIpc);
       expect(run("busybox", "readlink", "/proc/self/ns/ipc").stdout).not.toBe(donorIpc);
@@ -115,7 +126,7 @@ describe("namespaces shared with the host or another container", () => {
       expect(run("--pid", "container:donor", "busybox", "cat", "/proc/1/cmdline").stdout).toBe("sleep\u0000100\u0000");
       expect(run("--pid", "host", "busybox", "readlink", "/proc/self/ns/pid").stdout.trim()).toBe(readlinkSync("/proc/self/ns/pid"));
       expect(run("--uts", "host", "busybox", "hostname").stdout.trim()).toBe(hostname());
-      refused(["--uts", "host", "--hostname", "x", "busybox", "true"], "Conflicting options: hostname and the UTS mode");
+      refused(["--uts", "host", "--hostname", "x", "busybox", "true"], "conflicting options: hostname and the UTS mode");
       refused(["--pid", "container:nosuch", "busybox", "true"], "No such container: nosuch");
       refused(["--ipc", "bogus", "busybox", "true"], "invalid IPC mode: bogus");
       r.run(["stop", "-t", "0", "donor"]);
@@ -123,7 +134,7 @@ describe("namespaces shared with the host or another container", () => {
       expect(res.code).toBe(125);
       expect(res.stderr).toContain("cannot join PID of a non running container");
     } finally {
-      r.run(["rm", "-f", "donor"]);
+      r.run(["rm", "-f", "donor", "private"]);
     }
   });
 });
@@ -152,7 +163,8 @@ describe("run's own flags", () => {
     expect([o.stdout, o.stderr]).toEqual(["out\n", ""]);
     const e = run("-a", "STDERR", ...cmd);
     expect([e.stdout, e.stderr]).toEqual(["", "err\n"]);
-    refused(["-d", "-a", "stdout", ...cmd], "Conflicting options: -a and -d");
+    // Docker's CLI exits 1 for this one.
+    refused(["-d", "-a", "stdout", ...cmd], "Conflicting options: -a and -d", 1);
     refused(["-a", "stdfoo", ...cmd], "valid streams are STDIN, STDOUT and STDERR");
   });
 

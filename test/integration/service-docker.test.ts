@@ -59,6 +59,43 @@ describe("restart policies and healthchecks, minid beside Docker", () => {
     }
   }, 60_000);
 
+  it("run flags: the same errors, exit codes and HostConfig fields", async () => {
+    for (const flags of [
+      ["--ulimit", "bogus=1"],
+      ["-a", "stdfoo"],
+      ["--oom-score-adj", "2000"],
+      ["--uts", "host", "--hostname", "xy"],
+      ["--pid", "container:nosuch"],
+      ["--device", "/dev/nonexistent-minid"],
+      ["-d", "-a", "stdout"],
+    ]) {
+      const [a, b] = await both(["run", "--rm", ...flags, "busybox", "true"]);
+      expect([flags, a.code]).toEqual([flags, b.code]);
+      expect(core(a.stderr)).toBe(core(b.stderr));
+    }
+    const [na, nb] = await both(["run", "--rm", "--pull", "never", "minid-nosuch:1", "true"]);
+    expect([na.code, core(na.stderr)]).toEqual([nb.code, core(nb.stderr)]);
+    await both(["run", "-d", "--name", "priv", "busybox", "sleep", "100"]);
+    const [ja, jb] = await both(["run", "--rm", "--ipc", "container:priv", "busybox", "true"]);
+    expect(ja.code).toBe(jb.code);
+    // The donor's id differs between engines: compare the message around it.
+    const noId = (x: string) => core(x).replace(/[0-9a-f]{64}/, "ID");
+    expect(noId(ja.stderr)).toBe(noId(jb.stderr));
+    const f = "{{.HostConfig.IpcMode}}|{{.HostConfig.PidMode}}|{{.HostConfig.UTSMode}}|{{.HostConfig.ShmSize}}|{{json .HostConfig.Ulimits}}|{{json .HostConfig.Devices}}|{{.HostConfig.OomScoreAdj}}|{{json .HostConfig.Sysctls}}|{{json .HostConfig.Init}}|{{json .HostConfig.RestartPolicy}}|{{json .Config.Labels}}";
+    const [ia, ib] = await both(["inspect", "-f", f, "priv"]);
+    expect(ia.stdout).toBe(ib.stdout);
+    await both(["run", "-d", "--name", "opts", "--ipc", "shareable", "--shm-size", "8m", "--ulimit", "nofile=100:200", "--oom-score-adj", "300", "--sysctl", "kernel.shmmax=1234567", "--init", "-l", "a=b", "busybox", "sleep", "100"]);
+    const [oa, ob] = await both(["inspect", "-f", f, "opts"]);
+    expect(oa.stdout).toBe(ob.stdout);
+    const inside = ["exec", "opts", "sh", "-c", "df -k /dev/shm | tail -1; ulimit -n; ulimit -Hn; cat /proc/sys/kernel/shmmax"];
+    const [xa, xb] = await both(inside);
+    expect(xa.stdout).toBe(xb.stdout);
+    await both(["run", "--name", "nolog", "--log-driver", "none", "busybox", "true"]);
+    const [la, lb] = await both(["logs", "nolog"]);
+    expect([la.code, core(la.stderr)]).toEqual([lb.code, core(lb.stderr)]);
+    await both(["rm", "-f", "priv", "opts", "nolog"]);
+  }, 60_000);
+
   it("a restart loop: ps shows Restarting (N), rm refuses it, stop ends it with the last exit code", async () => {
     const run = ["run", "-d", "--name", "loop", "--restart", "always", "busybox", "sh", "-c", "exit 3"];
     await both(run);
@@ -69,11 +106,12 @@ describe("restart policies and healthchecks, minid beside Docker", () => {
     };
     await until(() => restarting("minid"), 10_000, "minid restarting");
     await until(() => restarting("docker"), 10_000, "docker restarting");
+    // rm refuses it in both (restarting or, caught between runs, running); minid words it as
+    // Docker 25 does ("cannot remove container "/loop": container is restarting: …").
     const [ra, rb] = await both(["rm", "loop"]);
-    if ((await restarting("minid")) && (await restarting("docker"))) {
-      expect(ra.code).toBe(rb.code);
-      expect(core(ra.stderr)).toBe(core(rb.stderr));
-    }
+    expect([ra.code, rb.code]).toEqual([1, 1]);
+    expect(ra.stderr).toMatch(/container is (restarting|running)/);
+    expect(rb.stderr).toMatch(/You cannot remove a (restarting|running) container/);
     const [sa, sb] = await both(["stop", "loop"]);
     expect([sa.code, sa.stdout]).toEqual([sb.code, sb.stdout]);
     const f = ["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Restarting}} {{json .HostConfig.RestartPolicy}}", "loop"];
