@@ -5,8 +5,8 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
-import { stopSignalOf, stopTimeoutOf } from "./control.ts";
-import { signalName } from "../util/errors.ts";
+import { dockerHostConfig } from "./inspect-hostconfig.ts";
+import { declaredEnv, imageEnvOf } from "./env.ts";
 import { readHealth, type HealthState } from "./health.ts";
 
 /** State.Health: what the watcher last wrote; "starting" until the first check of this run. */
@@ -40,6 +40,23 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function rfc3339Nano(t: string | undefined): string {
   if (!t) return ZERO_TIME;
   return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
+function configStopSettings(engine: Engine, st: ContainerState): { StopSignal?: string; StopTimeout?: number } {
+  const out: { StopSignal?: string; StopTimeout?: number } = {};
+  const own = st.extra?.stopSignal;
+  if (typeof own === "string" && own) out.StopSignal = own;
+  else {
+    try {
+      const img = engine.images.getImage(st.imageId);
+      const sig = img && (engine.images.getConfig(img).config as { StopSignal?: string } | undefined)?.StopSignal;
+      if (sig) out.StopSignal = sig;
+    } catch {
+      // the image may be gone
+    }
+  }
+  if (typeof st.extra?.stopTimeout === "number") out.StopTimeout = st.extra.stopTimeout;
+  return out;
 }
 
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
@@ -94,7 +111,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: {
+    HostConfig: dockerHostConfig(st, {
       Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
       LogConfig: { Type: st.runOptions?.logDriver ?? "json-file", Config: st.runOptions?.logOpts ?? {} },
       NetworkMode: "none",
@@ -103,15 +120,17 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
+      GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
       Memory: Number(res.memory ?? 0),
-      MemorySwap: Number(res.memorySwap ?? 0),
+      // Docker records the swap it applies: twice the memory when only -m was given.
+      MemorySwap: Number(res.memorySwap ?? 0) || (Number(res.memory ?? 0) > 0 ? 2 * Number(res.memory) : 0),
       NanoCpus: Number(res.nanoCpus ?? 0),
       CpuShares: Number(res.cpuShares ?? 0),
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
-    },
+    }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: binds.map((m) => ({
       Type: "bind",
@@ -126,12 +145,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Domainname: "",
       User: st.config.user ?? "",
       AttachStdin: st.config.interactive,
-      AttachStdout: true,
-      AttachStderr: true,
+      AttachStdout: !st.extra?.detached,
+      AttachStderr: !st.extra?.detached,
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: st.config.env,
+      Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
       Volumes: null,
@@ -140,8 +159,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       OnBuild: null,
       Labels: st.config.labels ?? {},
       ...(st.healthcheck ? { Healthcheck: st.healthcheck } : {}),
-      StopSignal: signalName(stopSignalOf(engine, st)),
-      StopTimeout: stopTimeoutOf(st),
+      // As Docker: only when set (the run flag as typed, or the image's), never the default.
+      ...configStopSettings(engine, st),
     },
     // --network none, as Docker shows it: every field present and typed, one "none" network.
     NetworkSettings: {

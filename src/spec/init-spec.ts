@@ -39,6 +39,8 @@ export interface InitSpec {
   cwd: string;
   user?: { uid: number; gid: number; additionalGids: number[] };
   userSpec?: string;
+  /** --group-add: group names or gids, resolved in the container's /etc/group. */
+  groupAdd?: string[];
   tty: boolean;
   /** cgroup directories (one per v1 hierarchy, or one on v2) init joins before exec. */
   cgroupProcs?: string[];
@@ -48,6 +50,8 @@ export interface InitSpec {
   seccomp?: boolean;
   privileged?: boolean;
   maskedPaths?: string[];
+  /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
+  sysctls?: Record<string, string>;
   readonlyPaths?: string[];
   /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
   runOptions?: InitRunOptions;
