@@ -114,16 +114,25 @@ export async function runContainer(
   o: SessionFlags & { detach: boolean; created?: (id: string) => void },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty } = create;
+  // Started by cli.ts before the CLI loaded (early-run.ts), with a guessed terminal mode that
+  // the request below corrects; started here when the CLI was entered some other way.
+  const early = (await import("./early-run.ts")).takeEarlyWatcher();
   // -a/--attach STDIN|STDOUT|STDERR: only those streams (stdin only when named, with -i).
   const attachTo = create.service?.attach?.map((s) => s.toLowerCase());
-  // Docker's CLI exits 1 here (not 125).
-  if (attachTo?.length && o.detach) throw new UserError("Conflicting options: -a and -d", 1);
+  if (attachTo?.length && o.detach) {
+    early?.cancel();
+    // Docker's CLI exits 1 here (not 125).
+    throw new UserError("Conflicting options: -a and -d", 1);
+  }
   const interactive = create.interactive && (!attachTo?.length || attachTo.includes("stdin"));
   // Only -it needs our stdin to be a terminal; -t alone gets the container its own pty.
-  if (tty && interactive && !o.detach && !process.stdin.isTTY) throw notATty();
+  if (tty && interactive && !o.detach && !process.stdin.isTTY) {
+    early?.cancel();
+    throw notATty();
+  }
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
-  const watcher = prestartWatcher({ tty, interactive, ...size });
+  const watcher = early ?? prestartWatcher({ tty, interactive, ...size });
   let st: ContainerState;
   let launched: Launched;
   try {
