@@ -9,15 +9,18 @@ const psInside = (name: string) => r.run(["exec", name, "ps", "-o", "stat,args"]
 
 describe("--init", () => {
   it("PID 1 is the reaper, the command its child; off by default", () => {
-    const res = r.run(["run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$ $PPID; grep NoNewPrivs /proc/1/status"]);
+    const res = r.run(["run", "--rm", "--init", "busybox", "sh", "-c", "cat /proc/1/comm; echo $$ $PPID; cat /proc/1/status; echo ---; cat /proc/self/status"]);
     expect(res.code).toBe(0);
-    const [comm, ids, nnp] = res.stdout.trim().split("\n");
+    const [head, selfStatus] = res.stdout.split("---\n");
+    const [comm, ids, ...reaperStatus] = head!.trim().split("\n");
     expect(comm).toBe("minid-init");
     const [pid, ppid] = ids!.split(" ").map(Number);
     expect(pid).toBeGreaterThan(1);
     expect(ppid).toBe(1);
-    // The reaper is as confined as the command.
-    expect(nnp).toMatch(/NoNewPrivs:\s+1/);
+    // The reaper is as confined as the command: same capabilities, seccomp, no_new_privs, user.
+    const conf = (lines: string[]) => lines.filter((l) => /^(NoNewPrivs|Seccomp|CapEff|CapBnd|CapPrm|Uid|Gid):/.test(l)).join("\n");
+    expect(conf(reaperStatus)).toMatch(/Seccomp:\s+2/);
+    expect(conf(reaperStatus)).toBe(conf(selfStatus!.split("\n")));
     expect(r.run(["run", "--rm", "busybox", "sh", "-c", "echo $$"]).stdout).toBe("1\n");
   });
 
