@@ -48,6 +48,7 @@ export const COMMANDS: Record<string, Loader> = {
   completion: () => import("../commands/completion.ts"),
   "system-restore": () => import("../commands/system-restore.ts"),
   "system-service-unit": () => import("../commands/system-service-unit.ts"),
+  runtime: () => import("../commands/runtime.ts"),
 };
 
 const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
@@ -62,7 +63,11 @@ A self-contained container engine
 Options:
       --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
       --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
-      --insecure-registry REG Allow plain http to this registry (repeatable, env MINID_INSECURE_REGISTRIES)
+      --insecure-registry REG Allow plain http to this registry, and https without checking its
+                              certificate (repeatable, env MINID_INSECURE_REGISTRIES)
+      --tls-verify[=BOOL]     --tls-verify=false: don't check registry certificates, allow plain
+                              http (default true; CAs from /etc/docker/certs.d/HOST:PORT and
+                              <root>/certs.d/HOST:PORT)
       --registry-connect-timeout DURATION
                               Give up on a registry that sends no response headers for this long
                               (default 30s, env MINID_REGISTRY_CONNECT_TIMEOUT)
@@ -104,9 +109,16 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
+  runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.
 `;
+
+function boolFlag(v: string, flag: string): boolean {
+  if (["true", "1", "t", "T", "TRUE", "True"].includes(v)) return true;
+  if (["false", "0", "f", "F", "FALSE", "False"].includes(v)) return false;
+  throw new UserError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
 
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
@@ -127,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
       if (flag === "--root") globals.root = value();
       else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
       else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
+      else if (flag === "--tls-verify") globals.tlsVerify = inline === undefined ? true : boolFlag(inline, flag);
       else if (flag === "--registry-connect-timeout") setRegistryTimeouts({ connectMs: parseDuration(value(), flag) });
       else if (flag === "--registry-idle-timeout") setRegistryTimeouts({ idleMs: parseDuration(value(), flag) });
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));

@@ -32,6 +32,7 @@ export default defineCommand({
     "stop-signal": { type: "string", description: "Signal to stop the container (default SIGTERM or the image's StopSignal)" },
     "stop-timeout": { type: "string", description: "Timeout (in seconds) to stop a container (default 10)" },
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
+    runtime: { type: "string", description: "OCI runtime to build the container with (runc, crun or a path; default minid's own)" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
     ...SERVICE_FLAGS,
@@ -74,6 +75,7 @@ export default defineCommand({
         resources: resourceOptions(a),
         security: securityOptions(a),
         service,
+        runtime: str(a.runtime),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }

@@ -37,6 +37,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** --runtime: an OCI runtime (name on PATH or path) to build the container instead of minid's init. */
+  runtime?: string;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
   /** Restart policy, --init, healthcheck, labels, ulimits, devices, … (service-options.ts). */
@@ -66,6 +68,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     groupAdd: opts.security?.groupAdd ?? [],
     readOnly: opts.readOnly,
   });
+  const runtime = opts.runtime !== undefined ? (await import("./oci-runtime.ts")).resolveRuntime(opts.runtime) : undefined;
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -132,7 +135,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     security,
     resources,
     // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
-    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }) },
+    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }), ...(runtime ? { runtime } : {}) },
     ...(svc.restartPolicy ? { restartPolicy: svc.restartPolicy } : {}),
     ...(svc.healthcheck ? { healthcheck: svc.healthcheck } : {}),
     ...(svc.runOptions ? { runOptions: svc.runOptions } : {}),
@@ -232,6 +235,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     sysctls: DEFAULT_SYSCTLS,
     ...(st.runOptions ? { runOptions: st.runOptions } : {}),
     ...joinedNamespaces(engine, st),
+    ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir } } : {}),
     ...extra,
   };
 }

@@ -13,7 +13,8 @@ export function applyUlimits(ulimits: Ulimit[]): void {
   for (const u of ulimits) {
     const res = RLIMITS[u.name]!;
     try {
-      setRlimit(res, u.soft, u.hard);
+      const v = (n: number) => (n < 0 ? 0xffffffffffffffffn : BigInt(n));
+      setRlimit(res, v(u.soft), v(u.hard));
     } catch (e) {
       if (!(e instanceof SyscallError) || e.code !== "EPERM") throw e;
       const [, hard] = getRlimit(res);

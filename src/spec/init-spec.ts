@@ -53,6 +53,8 @@ export interface InitSpec {
   /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
   sysctls?: Record<string, string>;
   readonlyPaths?: string[];
+  /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
+  runtime?: { name: string; path: string; dir: string };
   /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
   runOptions?: InitRunOptions;
   /** --ipc/--uts container:NAME: the namespace files to join instead of making new ones. */
