@@ -13,7 +13,7 @@ const named = (f: string) => r.run(["ps", "-f", f, "--format", "{{.Names}}"]).st
 
 describe("healthchecks", () => {
   it("starting → unhealthy after Retries failures → healthy; the checks run inside; last five kept", async () => {
-    r.run(["run", "-d", "--name", "hc", "--health-cmd", "echo check >> /tmp/checks; echo probing; test -e /tmp/ok", "--health-interval", "150ms", "--health-retries", "2", "busybox", "sleep", "1000"]);
+    r.run(["run", "-d", "--name", "hc", "--health-cmd", "echo check >> /tmp/checks; echo probing; test -e /tmp/ok", "--health-interval", "150ms", "--health-retries", "2", "--health-start-period", "1500ms", "busybox", "sleep", "1000"]);
     r.run(["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]);
     expect(status("hc")).toMatch(/^Up .* \(health: starting\)$/);
     expect(named("health=starting")).toEqual(["hc"]);
@@ -39,7 +39,7 @@ describe("healthchecks", () => {
     // Every check ran in the container itself: it counted them in its own /tmp.
     const checks = r.run(["exec", "hc", "cat", "/tmp/checks"]).stdout.split("\n").filter(Boolean).length;
     expect(checks).toBeGreaterThanOrEqual(5);
-    expect(state("hc").Config.Healthcheck).toEqual({ Test: ["CMD-SHELL", "echo check >> /tmp/checks; echo probing; test -e /tmp/ok"], Interval: 150e6, Retries: 2 });
+    expect(state("hc").Config.Healthcheck).toEqual({ Test: ["CMD-SHELL", "echo check >> /tmp/checks; echo probing; test -e /tmp/ok"], Interval: 150e6, Retries: 2, StartPeriod: 1500e6 });
     expect(r.run(["ps", "-f", "health=bogus"]).code).toBe(1);
     r.run(["rm", "-f", "hc", "plain"]);
   });
@@ -78,12 +78,15 @@ describe("healthchecks", () => {
   });
 
   it("each run of a restarting container starts over as (health: starting), keeping the old results", async () => {
-    r.run(["run", "-d", "--name", "rs", "--restart", "always", "--health-cmd", "true", "--health-interval", "100ms", "busybox", "sh", "-c", "sleep 1; exit 1"]);
+    // A check a second: each run has a second of (health: starting) to be seen in.
+    r.run(["run", "-d", "--name", "rs", "--restart", "always", "--health-cmd", "true", "--health-interval", "1s", "busybox", "sh", "-c", "sleep 3; exit 1"]);
     await until(() => health("rs")?.Status === "healthy", 10_000, "healthy in the first run");
     const before = health("rs").Log.length;
-    await until(() => state("rs").RestartCount >= 1 && state("rs").State.Status === "running", 10_000, "second run");
-    const h = health("rs");
-    if (h.Status === "starting") expect(h.FailingStreak).toBe(0);
+    await until(() => {
+      const s = state("rs");
+      return s.RestartCount >= 1 && s.State.Status === "running" && s.State.Health.Status === "starting";
+    }, 10_000, "the second run starting over");
+    expect(health("rs").FailingStreak).toBe(0);
     await until(() => health("rs").Status === "healthy" && state("rs").RestartCount >= 1, 10_000, "healthy again");
     expect(health("rs").Log.length).toBeGreaterThanOrEqual(Math.min(5, before + 1));
     r.run(["rm", "-f", "rs"]);

@@ -29,7 +29,8 @@ describe("--init", () => {
     r.run(["run", "-d", "--name", "noinit", "busybox", ...cmd]);
     r.run(["run", "-d", "--name", "withinit", "--init", "busybox", ...cmd]);
     await until(() => /^Z/m.test(psInside("noinit")), 10_000, "a zombie without --init");
-    await Bun.sleep(500);
+    // The orphan has exited once its command line is gone; only then does "no zombie" mean reaped.
+    await until(() => !psInside("withinit").includes("sleep 0.2"), 10_000, "the orphan's exit");
     const withInit = psInside("withinit");
     expect(withInit).toContain("sleep 1000");
     expect(withInit).not.toMatch(/^Z/m);
