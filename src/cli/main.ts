@@ -46,9 +46,21 @@ export const COMMANDS: Record<string, Loader> = {
   "image-inspect": () => import("../commands/image-inspect.ts"),
   build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
+  // everyday-a: create, volumes, and the everyday container/system commands
+  create: () => import("../commands/create.ts"),
+  volume: () => import("../commands/volume.ts"),
+  "volume-create": () => import("../commands/volume-create.ts"),
+  "volume-ls": () => import("../commands/volume-ls.ts"),
+  "volume-inspect": () => import("../commands/volume-inspect.ts"),
+  "volume-rm": () => import("../commands/volume-rm.ts"),
+  "volume-prune": () => import("../commands/volume-prune.ts"),
 };
 
-const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+const ALIASES: Record<string, string> = {
+  // everyday-a
+  "volume create": "volume-create", "volume ls": "volume-ls", "volume list": "volume-ls", "volume inspect": "volume-inspect",
+  "volume rm": "volume-rm", "volume remove": "volume-rm", "volume prune": "volume-prune",
+ "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND
@@ -100,6 +112,8 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
+  create      Create a new container
+  volume      Manage volumes
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

@@ -24,7 +24,7 @@ import { canDelete, observe } from "./lifecycle.ts";
 
 const SIGKILL = 9;
 
-export function removeContainer(engine: Engine, id: string, opts: { force: boolean }): void {
+export function removeContainer(engine: Engine, id: string, opts: { force: boolean; volumes?: boolean }): void {
   const store = engine.containers;
   let tomb: string | undefined;
   let last: ContainerState | undefined;
@@ -43,7 +43,14 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
     },
     true,
   );
-  if (tomb && last) finishRemoval(last, tomb);
+  if (tomb && last) {
+    finishRemoval(last, tomb);
+    // rm -v: the anonymous volumes it made go with it (after the record, so none is in use).
+    if (opts.volumes) {
+      const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
+      removeAnonymousVolumes(engine.root, last, () => store.list());
+    }
+  }
   sweepRemovals(store);
 }
 

@@ -106,9 +106,14 @@ export interface SessionFlags {
 export async function runContainer(
   engine: Engine,
   create: CreateOptions,
-  o: SessionFlags & { detach: boolean },
+  o: SessionFlags & { detach: boolean; createOnly?: boolean },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty, interactive } = create;
+  if (o.createOnly) {
+    // `create`: registered and prepared, Created until `start`.
+    const { createContainer } = await import("./create.ts");
+    return { id: (await createContainer(engine, create)).id, exitCode: 0 };
+  }
   if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
@@ -123,7 +128,7 @@ export async function runContainer(
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {
       const { removeContainer } = await import("./remove.ts");
-      removeContainer(engine, st.id, { force: true });
+      removeContainer(engine, st.id, { force: true, volumes: true });
       throw e;
     }
     if (o.detach) return { id: st.id, exitCode: 0 };

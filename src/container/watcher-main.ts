@@ -365,6 +365,13 @@ class WatcherProcess {
       this.releaseLock();
       const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");
       finishRemoval(gone, tomb);
+      // --rm removes the container's anonymous volumes too, as Docker's does.
+      try {
+        const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
+        removeAnonymousVolumes(this.req.root, gone, () => this.store.list());
+      } catch (e) {
+        process.stderr.write(`minid watcher: cannot remove the container's anonymous volumes (${(e as Error).message})\n`);
+      }
       return "removed";
     }
     return "recorded";
