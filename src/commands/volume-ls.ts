@@ -26,7 +26,7 @@ export default defineCommand({
     const vs = volumes(engine);
     // Docker's formatter.volumeContext.
     const items = rows.map(({ volume: v, users }) => {
-      const labels = v.anonymous ? { "com.docker.volume.anonymous": "", ...v.labels } : v.labels;
+      const labels = v.labels ?? {};
       const ctx = {
         Name: v.name,
         Driver: "local",

@@ -7,6 +7,7 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { stopSignalOf, stopTimeoutOf } from "./control.ts";
 import { signalName } from "../util/errors.ts";
+import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -21,7 +22,6 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
   const s = liveState(st);
   const dir = engine.containers.containerDir(st.id);
   const running = s.status === "running" || s.status === "paused";
-  const binds = st.mounts.filter((m) => m.type === "bind");
   const tmpfs = st.mounts.filter((m) => m.type === "tmpfs");
   const caps = st.security;
   const res = (st.resources ?? {}) as Record<string, unknown>;
@@ -66,7 +66,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     AppArmorProfile: "",
     ExecIDs: null,
     HostConfig: {
-      Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
+      Binds: bindsOf(st),
+      Mounts: mountFlagsOf(st),
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: "none",
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
@@ -83,14 +84,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       OomKillDisable: Boolean(res.oomKillDisable),
     },
     GraphDriver: { Data: graph, Name: st.storage.driver },
-    Mounts: binds.map((m) => ({
-      Type: "bind",
-      Source: m.source,
-      Destination: m.destination,
-      Mode: m.readOnly ? "ro" : "",
-      RW: !m.readOnly,
-      Propagation: "rprivate",
-    })),
+    Mounts: mountsOf(st),
     Config: {
       Hostname: st.config.hostname,
       Domainname: "",
@@ -104,7 +98,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Env: st.config.env,
       Cmd: st.config.cmd ?? null,
       Image: st.image,
-      Volumes: null,
+      Volumes: volumesOf(st),
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,

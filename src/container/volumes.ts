@@ -40,7 +40,8 @@ export function parseVolume(spec: string): MountRequest {
     throw new UserError(`invalid volume specification: ${quote1(spec)}${why ? `: ${why}` : ""}`);
   };
   const parts = spec.split(":");
-  if (parts.length > 3 || parts.some((p, i) => p === "" && (i < 2 || parts.length === 3))) invalid();
+  if (parts.length > 3) throw new UserError(`invalid spec: ${quote(spec).slice(1, -1)}: too many colons`);
+  if (parts.some((p, i) => p === "" && (i < 2 || parts.length === 3))) invalid();
   let source = "";
   let dest: string;
   let mode: string | undefined;
@@ -50,7 +51,7 @@ export function parseVolume(spec: string): MountRequest {
   if (!isAbsolute(dest)) invalid(`invalid mount config for type "${type}": invalid mount path: '${dest}' mount path must be absolute`);
   const destination = cleanDestination(dest);
   if (destination === "/") invalid(`invalid mount config for type "${type}": invalid specification: destination can't be '/'`);
-  const m = parseModes(mode, type);
+  const m = parseModes(mode, type, invalid);
   if (type === "volume" && source) checkVolumeName(source);
   return {
     type,
@@ -70,7 +71,9 @@ function quote1(s: string): string {
 }
 
 /** The comma-separated mode words of `-v` (Docker's linux parser's rules). */
-function parseModes(mode: string | undefined, type: "bind" | "volume"): { readOnly: boolean; noCopy: boolean; propagation?: Propagation } {
+function parseModes(
+  mode: string | undefined, type: "bind" | "volume", invalid: (why: string) => never,
+): { readOnly: boolean; noCopy: boolean; propagation?: Propagation } {
   let rw: string | undefined;
   let label: string | undefined;
   let propagation: Propagation | undefined;
@@ -92,7 +95,7 @@ function parseModes(mode: string | undefined, type: "bind" | "volume"): { readOn
       if (propagation) bad();
       propagation = w as Propagation;
     } else if (w === "nocopy" || w === "copy") {
-      if (copy || type === "bind") bad();
+      if (copy) bad();
       copy = w;
     } else if (CONSISTENCY.has(w)) {
       // macOS file-sharing hints; on Linux every mount is consistent.
@@ -100,11 +103,13 @@ function parseModes(mode: string | undefined, type: "bind" | "volume"): { readOn
       consistency = w;
     } else bad();
   }
-  if (propagation && type === "volume") bad();
+  if (propagation && type === "volume") invalid(`invalid mount config for type "volume": field BindOptions must not be specified`);
+  if (copy && type === "bind") invalid(`invalid mount config for type "bind": field VolumeOptions must not be specified`);
   return { readOnly: rw === "ro", noCopy: copy === "nocopy", propagation };
 }
 
 export function checkVolumeName(name: string): void {
+  if (/^[a-zA-Z0-9]$/.test(name)) throw new UserError(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/.test(name)) {
     throw new UserError(
       `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
@@ -146,7 +151,12 @@ export function parseMount(spec: string): MountRequest {
     throw new UserError(`invalid mount config for type "${type}": ${why}`);
   };
   if (type !== "bind" && type !== "volume" && type !== "tmpfs") cfg("mount type unknown");
-  if (!target) cfg("field Target must not be empty");
+  if (!target) flagErr("target is required");
+  for (const [prefix, own] of [["bind-", "bind"], ["volume-", "volume"], ["tmpfs-", "tmpfs"]] as const) {
+    if (type !== own && seen.some((k) => k.startsWith(prefix)) && (type === "bind" || type === "volume" || type === "tmpfs")) {
+      flagErr(`cannot mix '${prefix}*' options with mount type '${type}'`);
+    }
+  }
   if (!isAbsolute(target)) cfg(`invalid mount path: '${target}' mount path must be absolute`);
   const destination = cleanDestination(target);
   if (destination === "/") cfg("invalid specification: destination can't be '/'");

@@ -19,13 +19,14 @@ export interface VolumeRecord {
   name: string;
   /** RFC 3339, as Docker prints a volume's CreatedAt. */
   createdAt: string;
-  labels: Record<string, string>;
+  /** null (Docker's "Labels": null) when none were given. */
+  labels: Record<string, string> | null;
   options: Record<string, string> | null;
   /** Made for one container (`-v /path`, an image's VOLUME): removed with it by `rm -v`/`--rm`. */
   anonymous: boolean;
 }
 
-const SCHEMA = obj({ name: str, createdAt: str, labels: record(str), options: nullable(record(str)), anonymous: bool });
+const SCHEMA = obj({ name: str, createdAt: str, labels: nullable(record(str)), options: nullable(record(str)), anonymous: bool });
 
 /** Docker's rule for a local volume's name. */
 export const VOLUME_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
@@ -71,7 +72,7 @@ export class VolumeStore {
       try {
         created = statSync(dir).mtime;
       } catch {}
-      rec = { name, createdAt: rfc3339(created), labels: {}, options: null, anonymous: /^[a-f0-9]{64}$/.test(name) };
+      rec = { name, createdAt: rfc3339(created), labels: null, options: null, anonymous: /^[a-f0-9]{64}$/.test(name) };
     }
     return rec;
   }
@@ -93,6 +94,7 @@ export class VolumeStore {
    */
   create(opts: { name?: string; labels?: Record<string, string>; anonymous?: boolean }): { volume: VolumeRecord; created: boolean } {
     const name = opts.name ?? newId();
+    if (/^[a-zA-Z0-9]$/.test(name)) throw new UserError(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
     if (!VOLUME_NAME_RE.test(name)) {
       throw new UserError(
         `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
@@ -108,8 +110,8 @@ export class VolumeStore {
     const volume: VolumeRecord = {
       name,
       createdAt: rfc3339(new Date()),
-      labels: opts.labels ?? {},
-      options: opts.anonymous ? null : {},
+      labels: opts.labels && Object.keys(opts.labels).length ? opts.labels : null,
+      options: null,
       anonymous: Boolean(opts.anonymous),
     };
     const stage = join(this.dir, `${STAGE}${newId().slice(0, 12)}`);
