@@ -48,6 +48,7 @@ export const COMMANDS: Record<string, Loader> = {
   completion: () => import("../commands/completion.ts"),
   // everyday-a: create, volumes, and the everyday container/system commands
   create: () => import("../commands/create.ts"),
+  cp: () => import("../commands/cp.ts"),
   volume: () => import("../commands/volume.ts"),
   "volume-create": () => import("../commands/volume-create.ts"),
   "volume-ls": () => import("../commands/volume-ls.ts"),
@@ -113,6 +114,7 @@ Commands:
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
   create      Create a new container
+  cp          Copy files/folders between a container and the local filesystem
   volume      Manage volumes
 
 Run 'minid COMMAND --help' for more information on a command.

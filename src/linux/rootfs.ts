@@ -319,3 +319,18 @@ function mountAt(
     throw e;
   }
 }
+
+/**
+ * A container's root with its bind mounts (volumes included) at `rootfs.target`, for host-side
+ * work on a container that is not running (`cp`). The caller has made its mount namespace
+ * private (the mounts are seen by nobody else) and detaches `target` afterwards.
+ */
+export function mountContainerView(rootfs: InitSpec["rootfs"], mounts: MountSpec[], sys: Syscalls = realSyscalls): void {
+  mountRoot(sys, { rootfs } as InitSpec);
+  const rootFd = sys.openat(AT_FDCWD, rootfs.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const m of mounts) if (m.type === "bind") bindInto(sys, rootFd, { ...m, propagation: undefined }, false);
+  } finally {
+    sys.close(rootFd);
+  }
+}
