@@ -49,6 +49,11 @@ export const COMMANDS: Record<string, Loader> = {
   // everyday-a: create, volumes, and the everyday container/system commands
   create: () => import("../commands/create.ts"),
   cp: () => import("../commands/cp.ts"),
+  diff: () => import("../commands/diff.ts"),
+  pause: () => import("../commands/pause.ts"),
+  unpause: () => import("../commands/unpause.ts"),
+  rename: () => import("../commands/rename.ts"),
+  events: () => import("../commands/events.ts"),
   volume: () => import("../commands/volume.ts"),
   "volume-create": () => import("../commands/volume-create.ts"),
   "volume-ls": () => import("../commands/volume-ls.ts"),
@@ -60,6 +65,7 @@ export const COMMANDS: Record<string, Loader> = {
 const ALIASES: Record<string, string> = {
   // everyday-a
   "volume create": "volume-create", "volume ls": "volume-ls", "volume list": "volume-ls", "volume inspect": "volume-inspect",
+  "system events": "events",
   "volume rm": "volume-rm", "volume remove": "volume-rm", "volume prune": "volume-prune",
  "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
@@ -115,6 +121,11 @@ Commands:
   completion  Generate the autocompletion script for bash, zsh or fish
   create      Create a new container
   cp          Copy files/folders between a container and the local filesystem
+  diff        Inspect changes to files or directories on a container's filesystem
+  pause       Pause all processes within one or more containers
+  unpause     Unpause all processes within one or more containers
+  rename      Rename a container
+  events      Get real time events from the server
   volume      Manage volumes
 
 Run 'minid COMMAND --help' for more information on a command.

@@ -24,6 +24,8 @@ export default defineCommand({
     const platform = str(a.platform) ? parsePlatform(str(a.platform)!) : undefined;
     const res = await pullImage(getEngine(), { reference: name, quiet: Boolean(a.quiet), platform, insecure: globals.insecureRegistries });
     out(`${res.fullName}\n`);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(getEngine().root, { Type: "image", Action: "pull", id: res.fullName, attributes: { name: res.fullName } });
     return 0;
   },
 });

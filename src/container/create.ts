@@ -134,6 +134,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     await copyUpVolumes(engine, st, copyUp);
     st.cgroupPaths = await createContainerCgroup(st);
     engine.containers.save(st);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(engine.root, { Type: "container", Action: "create", id: st.id, attributes: { image: st.image, name: st.name } });
   } catch (e) {
     const { removeContainer } = await import("./remove.ts");
     removeContainer(engine, st.id, { force: true, volumes: true });

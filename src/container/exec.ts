@@ -11,7 +11,7 @@ import type { ContainerState } from "./state.ts";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { EnterReply, EnterRequest } from "./exec-enter.ts";
 import { containerProc, isAlive } from "./proc.ts";
-import { isRunning, settledState } from "./status.ts";
+import { isRunning, liveState, settledState } from "./status.ts";
 import { ExecError, execFailure } from "./executable.ts";
 import { REPORT, STEPS } from "../linux/forkexec.ts";
 import { terminalSize, writeAll, enterRawMode, restoreTerminal } from "./attach.ts";
@@ -69,6 +69,7 @@ export function execEnv(base: string[], flags: string[], tty: boolean): string[]
 export async function execInContainer(engine: Engine, st0: ContainerState, o: ExecOptions): Promise<number> {
   const st = settledState(engine, st0);
   if (!isRunning(st)) throw notRunning(st);
+  if (liveState(st).status === "paused") throw new UserError(`Container ${st.name} is paused, unpause the container before exec`);
   const ref = containerProc(st)!;
   const dir = engine.containers.containerDir(st.id);
   let spec: InitSpec;

@@ -21,6 +21,7 @@ import { removeTree } from "../util/fs.ts";
 import { containerProc, isAlive, procRef, watcherProc, signalProc, type ProcRef } from "./proc.ts";
 import { abandonedTombstones, flockHolder, lockHeld, removeRecordLocked, withContainerLock } from "./locks.ts";
 import { canDelete, observe } from "./lifecycle.ts";
+import { thawForKill } from "./pause.ts";
 
 const SIGKILL = 9;
 
@@ -34,6 +35,9 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
     () => {
       const s = store.load(id) ?? deadRecord(id, "no record");
       if (!canDelete(s, opts.force)) {
+        if (observe(s).status === "paused") {
+          throw new UserError(`You cannot remove a paused container ${s.id}. Unpause and then stop the container before attempting removal or force remove`);
+        }
         throw new UserError(
           `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,
         );
@@ -45,6 +49,7 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
   );
   if (tomb && last) {
     finishRemoval(last, tomb);
+    announceDestroy(engine.root, last);
     // rm -v: the anonymous volumes it made go with it (after the record, so none is in use).
     if (opts.volumes) {
       const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
@@ -101,6 +106,7 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     const ctr = containerProc(st);
     if (isAlive(ctr)) {
       signalProc(ctr, SIGKILL);
+      thawForKill(st); // a paused (v1-frozen) process acts on SIGKILL only once thawed
       waitSync(() => !isAlive(ctr), 5000);
     }
     killCgroup(st);
@@ -174,4 +180,10 @@ function removeCgroupOf(st: ContainerState): void {
       if (e?.code !== "ENOENT") throw e; // v1 controllers mounted together show one directory twice
     }
   }
+}
+
+/** The journal's `destroy` (for rm, prune, --rm). */
+export function announceDestroy(root: string, st: ContainerState): void {
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  recordEvent(root, { Type: "container", Action: "destroy", id: st.id, attributes: { image: st.image, name: st.name } });
 }

@@ -124,6 +124,7 @@ export class VolumeStore {
       removeTree(stage);
       throw e;
     }
+    this.announce("create", name);
     return { volume, created: true };
   }
 
@@ -132,6 +133,12 @@ export class VolumeStore {
     const tomb = join(this.dir, `${TOMB}${name}-${newId().slice(0, 8)}`);
     renameSync(this.volumeDir(name), tomb);
     removeTree(tomb);
+    this.announce("destroy", name);
+  }
+
+  private announce(action: string, name: string): void {
+    const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+    recordEvent(join(this.dir, ".."), { Type: "volume", Action: action, id: name, attributes: { driver: "local" } });
   }
 
   /** Finish removals and creates that a crash cut short. */
