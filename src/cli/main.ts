@@ -54,6 +54,8 @@ export const COMMANDS: Record<string, Loader> = {
   unpause: () => import("../commands/unpause.ts"),
   rename: () => import("../commands/rename.ts"),
   events: () => import("../commands/events.ts"),
+  top: () => import("../commands/top.ts"),
+  update: () => import("../commands/update.ts"),
   volume: () => import("../commands/volume.ts"),
   "volume-create": () => import("../commands/volume-create.ts"),
   "volume-ls": () => import("../commands/volume-ls.ts"),
@@ -126,6 +128,8 @@ Commands:
   unpause     Unpause all processes within one or more containers
   rename      Rename a container
   events      Get real time events from the server
+  top         Display the running processes of a container
+  update      Update configuration of one or more containers
   volume      Manage volumes
 
 Run 'minid COMMAND --help' for more information on a command.
