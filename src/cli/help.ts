@@ -21,6 +21,8 @@ export function aliasesOf(name: string): string[] {
   if (name === "images") return ["image ls", "image list", "images"];
   if (name === "rmi") return ["image rm", "image remove", "rmi"];
   if (name === "volume-ls") return ["volume ls", "volume list"];
+  if (name === "info") return ["system info", "info"];
+  if (name === "events") return ["system events", "events"];
   if (name === "volume-rm") return ["volume rm", "volume remove"];
   if (CONTAINER_CMDS.includes(name)) return [`container ${name}`, name];
   if (IMAGE_CMDS.includes(name)) return [`image ${name}`, name];

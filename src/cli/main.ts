@@ -56,6 +56,11 @@ export const COMMANDS: Record<string, Loader> = {
   events: () => import("../commands/events.ts"),
   top: () => import("../commands/top.ts"),
   update: () => import("../commands/update.ts"),
+  info: () => import("../commands/info.ts"),
+  system: () => import("../commands/system.ts"),
+  "system-df": () => import("../commands/system-df.ts"),
+  "system-prune": () => import("../commands/system-prune.ts"),
+  "image-prune": () => import("../commands/image-prune.ts"),
   volume: () => import("../commands/volume.ts"),
   "volume-create": () => import("../commands/volume-create.ts"),
   "volume-ls": () => import("../commands/volume-ls.ts"),
@@ -67,7 +72,8 @@ export const COMMANDS: Record<string, Loader> = {
 const ALIASES: Record<string, string> = {
   // everyday-a
   "volume create": "volume-create", "volume ls": "volume-ls", "volume list": "volume-ls", "volume inspect": "volume-inspect",
-  "system events": "events",
+  "system events": "events", "system info": "info", "system df": "system-df", "system prune": "system-prune",
+  "image prune": "image-prune",
   "volume rm": "volume-rm", "volume remove": "volume-rm", "volume prune": "volume-prune",
  "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
@@ -130,6 +136,8 @@ Commands:
   events      Get real time events from the server
   top         Display the running processes of a container
   update      Update configuration of one or more containers
+  info        Display system-wide information
+  system      Manage minid (system df, system prune, system info, system events)
   volume      Manage volumes
 
 Run 'minid COMMAND --help' for more information on a command.
