@@ -19,7 +19,10 @@ export default defineCommand({
     if (!ref) throw new UserError(`"minid top" requires at least 1 argument.\nSee 'minid top --help'.`);
     const engine = getEngine();
     const { topContainer } = await import("../container/top.ts");
-    const list = await topContainer(engine, engine.containers.find(ref), a.rest);
+    const st = engine.containers.find(ref);
+    const list = await topContainer(engine, st, a.rest);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(engine.root, { Type: "container", Action: "top", id: st.id, attributes: { image: st.image, name: st.name } });
     // Docker's CLI: a tabwriter 20 wide with 3 spaces of padding.
     out(tabwrite([list.Titles, ...list.Processes].map((r) => r.join("\t")).join("\n") + "\n", 20, 3));
     return 0;

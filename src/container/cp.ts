@@ -44,8 +44,9 @@ function containerSide(rootFd: number, ref: string): Side {
   return {
     openDir: (p) => libc.openat2(rootFd, rel(p), libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC, how),
     openPath: (p) => libc.openat2(rootFd, rel(p), libc.O_PATH | libc.O_CLOEXEC, how),
-    notFound: (p) => new UserError(`Could not find the file ${p} in container ${ref}`),
-    missingParent: (p) => new UserError(`Could not find the file ${p} in container ${ref}`),
+    // The words of Debian's docker 20.10 CLI (newer CLIs say "Could not find the file P in container C").
+    notFound: (p) => new UserError(`No such container:path: ${ref}:${p}`),
+    missingParent: (p) => new UserError(`No such container:path: ${ref}:${p}`),
   };
 }
 
@@ -238,8 +239,17 @@ export async function copyFiles(engine: Engine, srcArg: string, dstArg: string, 
   if (s.container && d.container) throw new UserError("copying between containers is not supported");
   if (!s.container && !d.container) throw new UserError("must specify at least one container source");
   const copy: CopyOptions = { keepOwner: o.archive, owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, xattrs: true };
+  // Docker's CLI asks for the path first: a missing container reads as a missing path.
+  const find = (ref: string, path: string) => {
+    try {
+      return engine.containers.find(ref);
+    } catch (e) {
+      if (e instanceof UserError && /^No such container: /.test(e.message)) throw new UserError(`No such container:path: ${ref}:${path}`);
+      throw e;
+    }
+  };
   if (s.container) {
-    const st = engine.containers.find(s.container);
+    const st = find(s.container, s.path);
     if (d.path === "-") {
       const { checkStdoutNotTerminal } = await import("../image/archive.ts");
       checkStdoutNotTerminal("write a tar stream");
@@ -256,7 +266,7 @@ export async function copyFiles(engine: Engine, srcArg: string, dstArg: string, 
     });
     return;
   }
-  const st = engine.containers.find(d.container!);
+  const st = find(d.container!, d.path);
   if (s.path === "-") return fromStdinToContainer(engine, st, d.container!, d.path, o);
   const srcPath = resolvePath(s.path) + (/(^|\/)\.$/.test(s.path) ? "/." : s.path.endsWith("/") ? "/" : "");
   const src = openSource(hostSide, srcPath, o.followLink);
@@ -274,9 +284,11 @@ async function fromContainerToStdout(engine: Engine, st: ContainerState, ref: st
   const stage = engine.images.scratch("cp-out");
   const tar = `${stage}.tar`;
   mkdirSync(stage, { mode: 0o700 });
+  let contentsOnly = false;
   try {
     await withContainerRoot(engine, st, (rootFd) => {
       const src = openSource(containerSide(rootFd, ref), path, o.followLink);
+      contentsOnly = src.contentsOnly;
       const copier = new TreeCopier({ keepOwner: true, xattrs: true });
       const stageFd = libc.openat(libc.AT_FDCWD, stage, libc.O_RDONLY | libc.O_DIRECTORY | libc.O_CLOEXEC);
       try {
@@ -287,6 +299,9 @@ async function fromContainerToStdout(engine: Engine, st: ContainerState, ref: st
           } finally {
             dir.close();
           }
+          // the stage stands for the directory: its "./" entry carries the directory's owner and mode
+          libc.fchown(stageFd, src.entry.st.uid, src.entry.st.gid);
+          libc.fchmod(stageFd, src.entry.st.mode & 0o7777);
         } else copier.copyEntry(src.entry, stageFd, latin1(src.name));
       } finally {
         libc.close(stageFd);
@@ -295,7 +310,7 @@ async function fromContainerToStdout(engine: Engine, st: ContainerState, ref: st
       }
     });
     const { writeLayerTar } = await import("../image/layer-write.ts");
-    await writeLayerTar(stage, tar, { overlayWhiteouts: false });
+    await writeLayerTar(stage, tar, { overlayWhiteouts: false, dotRoot: contentsOnly });
     const { openSync, readSync, closeSync } = await import("node:fs");
     const { writeAllSync } = await import("../image/archive.ts");
     const fd = openSync(tar, "r");

@@ -29,6 +29,7 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
   const store = engine.containers;
   let tomb: string | undefined;
   let last: ContainerState | undefined;
+  let wasRunning = false;
   withContainerLock(
     store,
     id,
@@ -43,12 +44,20 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
         );
       }
       last = s;
+      wasRunning = canDelete(s, false) === false;
       tomb = removeRecordLocked(store, id);
     },
     true,
   );
   if (tomb && last) {
     finishRemoval(last, tomb);
+    if (wasRunning) {
+      // rm -f of a live container: Docker's journal has its kill and its death before the destroy.
+      const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+      const a = { image: last.image, name: last.name };
+      recordEvent(engine.root, { Type: "container", Action: "kill", id: last.id, attributes: { ...a, signal: "9" } });
+      recordEvent(engine.root, { Type: "container", Action: "die", id: last.id, attributes: { ...a, exitCode: "137" } });
+    }
     announceDestroy(engine.root, last);
     // rm -v: the anonymous volumes it made go with it (after the record, so none is in use).
     if (opts.volumes) {

@@ -40,7 +40,8 @@ export function createVolume(engine: Engine, name: string | undefined, labels: R
   if (driver !== "local") throw new UserError(`error looking up volume plugin ${driver}: plugin "${driver}" not found`);
   if (opts.length) throw new UserError(`create ${name ?? ""}: the local driver of minid takes no options (-o ${opts[0]}): it makes plain directories`.replace("create : ", "create: "));
   const vs = volumes(engine);
-  return vs.withLock(() => vs.create({ name, labels }).volume);
+  // Docker's CLI sends empty maps: an explicitly made volume has {} where an implicit one has null.
+  return vs.withLock(() => vs.create({ name, labels, explicit: true }).volume);
 }
 
 export function getVolume(engine: Engine, name: string): VolumeRecord {
@@ -116,7 +117,7 @@ export function removeVolume(engine: Engine, name: string, force: boolean): void
   vs.withLock(() => {
     if (!vs.get(name)) {
       if (force) return;
-      throw new UserError(`get ${name}: no such volume`);
+      throw new UserError(`No such volume: ${name}`);
     }
     const users = usersByVolume(engine).get(name) ?? [];
     if (users.length) throw new UserError(`remove ${name}: volume is in use - [${users.map((c) => c.id).join(", ")}]`);

@@ -92,7 +92,7 @@ export class VolumeStore {
    * Make a volume (called under the lock). An existing one is returned as it is (`created`
    * false), as Docker's `volume create` of an existing name succeeds.
    */
-  create(opts: { name?: string; labels?: Record<string, string>; anonymous?: boolean }): { volume: VolumeRecord; created: boolean } {
+  create(opts: { name?: string; labels?: Record<string, string>; anonymous?: boolean; explicit?: boolean }): { volume: VolumeRecord; created: boolean } {
     const name = opts.name ?? newId();
     if (/^[a-zA-Z0-9]$/.test(name)) throw new UserError(`create ${name}: volume name is too short, names should be at least two alphanumeric characters`);
     if (!VOLUME_NAME_RE.test(name)) {
@@ -110,8 +110,8 @@ export class VolumeStore {
     const volume: VolumeRecord = {
       name,
       createdAt: rfc3339(new Date()),
-      labels: opts.labels && Object.keys(opts.labels).length ? opts.labels : null,
-      options: null,
+      labels: opts.explicit ? (opts.labels ?? {}) : opts.labels && Object.keys(opts.labels).length ? opts.labels : null,
+      options: opts.explicit ? {} : null,
       anonymous: Boolean(opts.anonymous),
     };
     const stage = join(this.dir, `${STAGE}${newId().slice(0, 12)}`);

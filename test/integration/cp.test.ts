@@ -114,7 +114,7 @@ for (const mode of ["stopped", "running"] as const) {
       };
       expect(tarList(`${name}:/data/sub/f`)).toEqual(["f"]);
       expect(tarList(`${name}:/data`)).toEqual(["data/", "data/sub/", "data/sub/f"]);
-      expect(tarList(`${name}:/data/.`)).toEqual(["sub/", "sub/f"]);
+      expect(tarList(`${name}:/data/.`)).toEqual(["./", "./sub/", "./sub/f"]);
       const tarIn = join(r.dir, `in-${mode}.tar`);
       mkdirSync(join(r.dir, `tin-${mode}`));
       writeFileSync(join(r.dir, `tin-${mode}`, "from-tar"), "T");
@@ -124,12 +124,12 @@ for (const mode of ["stopped", "running"] as const) {
       const notDir = r.run(["cp", "-", `${name}:/data/sub/f`], { input: readFileSync(tarIn) });
       expect([notDir.code, notDir.stderr]).toEqual([1, `minid: destination "${name}:/data/sub/f" must be a directory\n`]);
       for (const [args, msg] of [
-        [[`${name}:/nosuch`, out("x")], `minid: Could not find the file /nosuch in container ${name}\n`],
-        [["nosuchctr:/x", out("x")], "minid: No such container: nosuchctr\n"],
+        [[`${name}:/nosuch`, out("x")], `minid: No such container:path: ${name}:/nosuch\n`],
+        [["nosuchctr:/x", out("x")], "minid: No such container:path: nosuchctr:/x\n"],
         [[out("x"), out("y")], "minid: must specify at least one container source\n"],
         [[`${name}:/a`, `${name}:/b`], "minid: copying between containers is not supported\n"],
         [[tarIn, `${name}:/nodir/`], "minid: no such directory\n"],
-        [[tarIn, `${name}:/nodir/x`], `minid: Could not find the file /nodir in container ${name}\n`],
+        [[tarIn, `${name}:/nodir/x`], `minid: No such container:path: ${name}:/nodir\n`],
         [[`${name}:/data`, tarIn], "minid: cannot copy directory\n"],
         [[`${name}:/data/sub/f`, join(r.dir, "nodir", "x")], `minid: invalid output path: directory "${join(r.dir, "nodir")}" does not exist\n`],
       ] as const) {

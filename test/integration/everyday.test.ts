@@ -60,14 +60,15 @@ describe("diff", () => {
 });
 
 describe("running containers: top, rename, pause, update", () => {
-  it("top lists exactly the container's processes, with ps options", () => {
-    expect(r.run(["run", "-d", "--name", "top1", "busybox", "sh", "-c", "sleep 301 & sleep 302"]).code).toBe(0);
+  it("top lists exactly the container's processes, with ps options", async () => {
+    expect(r.run(["run", "-d", "--name", "top1", "busybox", "sh", "-c", "sleep 301 & sleep 302 & wait"]).code).toBe(0);
+    await until(() => (r.run(["top", "top1"]).stdout.match(/ sleep 30[12]$/gm) ?? []).length === 2);
     const t = r.run(["top", "top1"]);
     expect(t.stdout.split("\n")[0]).toMatch(/^UID {17}PID {17}PPID {16}C {19}STIME {15}TTY {17}TIME {16}CMD$/);
     const cmds = t.stdout.trim().split("\n").slice(1).map((l) => l.replace(/^.* /, ""));
     expect(t.stdout).toContain("sleep 301");
     expect(t.stdout).toContain("sleep 302");
-    expect(cmds).toHaveLength(2); // the two sleeps (sh execs the last one), nothing of the host
+    expect(cmds).toHaveLength(3); // sh and its two sleeps, nothing of the host
     const o = r.run(["top", "top1", "-o", "pid,comm"]);
     const hostPids = readFileSync(join(cgroupDirsOf(idOf("top1")).find((d) => existsSync(join(d, "cgroup.procs")))!, "cgroup.procs"), "utf8").trim().split("\n").sort();
     expect(o.stdout.trim().split("\n").slice(1).map((l) => l.trim().split(/\s+/)[0]).sort()).toEqual(hostPids);
@@ -213,9 +214,10 @@ describe("events", () => {
 });
 
 describe("info, system df, prune", () => {
-  it("info says what is true here; df counts images, layers and volumes; prunes remove only the unused", () => {
+  it("info says what is true here; df counts images, layers and volumes; prunes remove only the unused", async () => {
     r.run(["run", "--name", "df1", "-v", "dfv:/v", "-v", "/anon", "busybox", "sh", "-c", "head -c 5000 /dev/zero > /big"]);
     r.run(["run", "-d", "--name", "df2", "busybox", "sleep", "300"]);
+    await until(() => status("df2").startsWith("Up"));
     const info = JSON.parse(r.run(["info", "--format", "{{json .}}"]).stdout);
     const all = r.run(["ps", "-aq"]).stdout.trim().split("\n").length;
     const up = r.run(["ps", "-q"]).stdout.trim().split("\n").length;

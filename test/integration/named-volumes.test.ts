@@ -51,7 +51,7 @@ describe("named volumes", () => {
     expect(gone.stderr).toBe("minid: No such volume: data1\n");
     expect(r.run(["volume", "rm", "-f", "data1"]).code).toBe(0);
     const missing = r.run(["volume", "rm", "data1"]);
-    expect([missing.code, missing.stderr]).toEqual([1, "minid: get data1: no such volume\n"]);
+    expect([missing.code, missing.stderr]).toEqual([1, "minid: No such volume: data1\n"]);
   });
 
   it("a volume in use (even by a stopped container) is kept: exit 1; free once the container is gone", () => {
