@@ -40,6 +40,12 @@ export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void 
       if (m.type === "tmpfs") tmpfsInto(sys, rootFd, m);
       else bindInto(sys, rootFd, m, false);
     }
+    // Under a slave root every bind is a slave too: the ones that did not ask for it go private.
+    if (receive) {
+      for (const m of spec.mounts) {
+        if (m.type === "bind" && (!m.propagation || /private$/.test(m.propagation))) setPropagation(sys, rootFd, m.destination, m.propagation ?? "rprivate");
+      }
+    }
     maskPaths(sys, rootFd, spec.maskedPaths ?? []);
     for (const p of spec.readonlyPaths ?? []) readonlyPath(sys, rootFd, p);
   } finally {

@@ -199,10 +199,31 @@ describe("--mount and --volumes-from", () => {
     expect(res.stdout).toContain("ro-ok");
     expect(res.stdout).toMatch(/ \/t rw,nosuid,nodev,noexec.* tmpfs .*size=1024k/);
     expect(res.stdout).toContain("1770\n");
-    expect(res.stdout).toMatch(/ \/z .* master:\d+| \/z [^\n]*\n?/); // rslave: a slave of the host's mount when that one is shared
     expect(readFileSync(join(vdir("mv1"), "f"), "utf8")).toBe("v\n");
     expect(readFileSync(join(host, "f"), "utf8")).toBe("bound");
     r.run(["volume", "rm", "mv1"]);
+  });
+
+  it("rslave receives what the host mounts under the source later; the default (rprivate) does not", async () => {
+    const src = join(r.dir, "shared-src");
+    mkdirSync(join(src, "sub"), { recursive: true });
+    // the source must be a shared mount for propagation to mean anything (as on systemd hosts)
+    expect(Bun.spawnSync(["mount", "--bind", src, src]).exitCode).toBe(0);
+    let subMounted = false;
+    try {
+      expect(Bun.spawnSync(["mount", "--make-shared", src]).exitCode).toBe(0);
+      expect(r.run(["run", "-d", "--name", "prop1", "-v", `${src}:/slave:rslave`, "--mount", `type=bind,src=${src},dst=/private`, "busybox", "sleep", "60"]).code).toBe(0);
+      expect(Bun.spawnSync(["mount", "-t", "tmpfs", "-o", "size=1m", "late", join(src, "sub")]).exitCode).toBe(0);
+      subMounted = true;
+      const mi = r.run(["exec", "prop1", "cat", "/proc/self/mountinfo"]).stdout;
+      expect(mi).toMatch(/ \/slave\/sub rw,relatime master:\d+ - tmpfs late /);
+      expect(mi).not.toContain(" /private/sub ");
+      expect(mi).toMatch(/ \/slave rw,relatime master:\d+ /);
+    } finally {
+      r.run(["rm", "-f", "prop1"]);
+      if (subMounted) Bun.spawnSync(["umount", join(src, "sub")]);
+      Bun.spawnSync(["umount", src]);
+    }
   });
 
   it("a --mount bind of a missing path is Docker's error and leaves nothing; -v makes the directory", () => {
