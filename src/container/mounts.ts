@@ -148,7 +148,8 @@ export async function copyUpVolumes(engine: Engine, st: ContainerState, list: { 
           throw e;
         }
         const src = TreeDir.fromFd(srcFd, libc.statxAt(srcFd, null));
-        const stage = join(vs.volumeDir(c.volume), `.copyup-${newId().slice(0, 12)}`);
+        // The pid in the name lets a later sweep tell a crashed copy-up from a live one.
+        const stage = join(vs.volumeDir(c.volume), `.copyup-${process.pid}-${newId().slice(0, 8)}`);
         const copier = new TreeCopier({ keepOwner: true, xattrs: true });
         try {
           mkdirSync(stage, { mode: 0o700 });

@@ -145,7 +145,19 @@ export class VolumeStore {
   sweep(): void {
     if (!existsSync(this.dir)) return;
     for (const n of readdirSync(this.dir)) {
-      if (n.startsWith(TOMB) || n.startsWith(STAGE)) removeTree(join(this.dir, n));
+      if (n.startsWith(TOMB) || n.startsWith(STAGE)) {
+        removeTree(join(this.dir, n));
+        continue;
+      }
+      // a copy-up whose process died (mounts.ts names them .copyup-PID-…)
+      let inner: string[] = [];
+      try {
+        inner = readdirSync(join(this.dir, n));
+      } catch {}
+      for (const x of inner) {
+        const pid = /^\.copyup-(\d+)-/.exec(x)?.[1];
+        if (pid && !alive(Number(pid))) removeTree(join(this.dir, n, x));
+      }
     }
   }
 
@@ -180,6 +192,15 @@ export function treeSize(path: string, seen = new Set<string>()): number {
     else total += st.size;
   }
   return total;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e: any) {
+    return e?.code === "EPERM";
+  }
 }
 
 /** Go's time.RFC3339 in UTC, as Docker prints a volume's CreatedAt. */

@@ -276,6 +276,19 @@ describe("volumes and images", () => {
 });
 
 describe("crashes", () => {
+  it("a copy-up cut short by a kill leaves its scratch directory, which the next volume command removes (a live one stays)", () => {
+    r.run(["volume", "create", "cutv"]);
+    const dead = join(r.dir, "volumes", "cutv", ".copyup-999999999-dead");
+    const live = join(r.dir, "volumes", "cutv", `.copyup-${process.pid}-live`);
+    mkdirSync(join(dead, "half"), { recursive: true });
+    mkdirSync(live);
+    expect(r.run(["volume", "ls", "-q"]).stdout).toBe("cutv\n");
+    expect(existsSync(dead)).toBe(false);
+    expect(existsSync(live)).toBe(true);
+    expect(readdirSync(vdir("cutv"))).toEqual([]);
+    r.run(["volume", "rm", "cutv"]);
+  });
+
   it("kill -9 of the CLI and the watcher: ps -a, rm -fv and volume rm still tell the truth and clean up", async () => {
     const p = r.spawn(["run", "--name", "crash1", "-v", "crashv:/d", "-v", "/anon", "busybox", "sleep", "30"]);
     for (let i = 0; i < 100 && !r.run(["ps", "-q", "-f", "name=crash1"]).stdout; i++) await Bun.sleep(50);
