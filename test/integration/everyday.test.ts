@@ -8,6 +8,7 @@ import { useRunRoot } from "../helpers/run-root.ts";
 import { cgroupDirsOf } from "../helpers/minid.ts";
 
 const it = requires("root");
+const itPs = requires("root", "ps");
 const { r } = useRunRoot("everyday");
 
 const idOf = (name: string) => r.run(["inspect", "-f", "{{.Id}}", name]).stdout.trim();
@@ -60,7 +61,7 @@ describe("diff", () => {
 });
 
 describe("running containers: top, rename, pause, update", () => {
-  it("top lists exactly the container's processes, with ps options", async () => {
+  itPs("top lists exactly the container's processes, with ps options", async () => {
     expect(r.run(["run", "-d", "--name", "top1", "busybox", "sh", "-c", "sleep 301 & sleep 302 & wait"]).code).toBe(0);
     await until(() => (r.run(["top", "top1"]).stdout.match(/ sleep 30[12]$/gm) ?? []).length === 2);
     const t = r.run(["top", "top1"]);
