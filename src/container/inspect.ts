@@ -67,7 +67,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ExecIDs: null,
     HostConfig: {
       Binds: bindsOf(st),
-      Mounts: mountFlagsOf(st),
+      // Docker's HostConfig.Mounts is omitempty: present only with --mount.
+      ...(mountFlagsOf(st) ? { Mounts: mountFlagsOf(st) } : {}),
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: "none",
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
