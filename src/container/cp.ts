@@ -238,6 +238,7 @@ export async function copyFiles(engine: Engine, srcArg: string, dstArg: string, 
   const d = dstArg === "-" ? { path: "-" } : splitCpArg(dstArg);
   if (s.container && d.container) throw new UserError("copying between containers is not supported");
   if (!s.container && !d.container) throw new UserError("must specify at least one container source");
+  engine.images.sweep(); // scratch left by a killed cp (or anything else) goes first
   const copy: CopyOptions = { keepOwner: o.archive, owner: { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 }, xattrs: true };
   // Docker's CLI asks for the path first: a missing container reads as a missing path.
   const find = (ref: string, path: string) => {

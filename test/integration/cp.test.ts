@@ -42,6 +42,26 @@ function evilImage(): void {
 
 const hostUntouched = () => expect(readdirSync(hostDir).sort()).toEqual(["host-only"]);
 
+describe("cp killed -9", () => {
+  it("half-way into a stopped container: no mount anywhere, the container starts, rm -f cleans up", async () => {
+    evilImage();
+    expect(r.run(["create", "--name", "cpkill", "busybox", "sh", "-c", "ls /big >/dev/null 2>&1; echo ran"]).code).toBe(0);
+    const big = join(r.dir, "big");
+    Bun.spawnSync(["dd", "if=/dev/zero", `of=${big}`, "bs=1M", "count=300"], { stderr: "ignore" });
+    const p = r.spawn(["cp", big, "cpkill:/big"]);
+    await Bun.sleep(150);
+    p.kill(9);
+    await p.exited;
+    expect(r.leakedMounts()).toEqual([]);
+    expect(r.run(["ps", "-a", "--format", "{{.State}}", "-f", "name=cpkill"]).stdout).toBe("created\n");
+    expect(r.run(["start", "-a", "cpkill"]).stdout).toBe("ran\n");
+    expect(r.run(["cp", join(r.dir, "hostside", "host-only"), "cpkill:/after"]).code).toBe(0); // the lock was released with the process
+    expect(r.run(["rm", "-f", "cpkill"]).code).toBe(0);
+    rmSync(big);
+    expect(readdirSync(join(r.dir, "image", "tmp")).filter((n) => n.startsWith("cp-"))).toEqual([]);
+  });
+});
+
 for (const mode of ["stopped", "running"] as const) {
   describe(`cp (${mode} container)`, () => {
     const name = `cp-${mode}`;
