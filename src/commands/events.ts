@@ -44,16 +44,14 @@ export default defineCommand({
       for (const e of j.readEvents(root)) if (e.nano <= nowNano && inRange(e) && match(e)) print(e);
     }
     if (until !== undefined && until <= nowNano) return 0;
-    let stopped = false;
     const deadline = until === undefined ? undefined : Number(until / 1_000_000n);
     await j.followEvents(
       root,
       (e) => {
         if (inRange(e) && match(e)) print(e);
       },
-      () => stopped || (deadline !== undefined && Date.now() > deadline),
+      () => deadline !== undefined && Date.now() > deadline,
     );
-    void stopped;
     return 0;
   },
 });
