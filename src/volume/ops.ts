@@ -50,9 +50,10 @@ export function getVolume(engine: Engine, name: string): VolumeRecord {
   return v;
 }
 
-/** Docker's filters of `volume ls` / `volume prune`: dangling, name, label (label!=), driver. */
+/** Docker's filters of `volume ls` / `volume prune`: dangling, name, label (label!=), driver; values of one key are alternatives, different keys must all hold. */
 export function volumeFilter(filters: string[]): (v: VolumeRecord, users: number) => boolean {
-  const tests: ((v: VolumeRecord, users: number) => boolean)[] = [];
+  const groups = new Map<string, ((v: VolumeRecord, users: number) => boolean)[]>();
+  const add = (k: string, t: (v: VolumeRecord, users: number) => boolean) => groups.set(k, [...(groups.get(k) ?? []), t]);
   for (const f of filters) {
     const i = f.indexOf("=");
     if (i < 0) throw new UserError(`bad format of filter (expected name=value)`);
@@ -63,26 +64,25 @@ export function volumeFilter(filters: string[]): (v: VolumeRecord, users: number
     if (key === "dangling") {
       const want = /^(true|1)$/i.test(value) ? true : /^(false|0)$/i.test(value) ? false : undefined;
       if (want === undefined) throw new UserError(`invalid filter 'dangling=${value}'`);
-      tests.push((_v, users) => (users === 0) === want);
+      add(key, (_v, users) => (users === 0) === want);
     } else if (key === "name") {
-      tests.push((v) => v.name.includes(value));
+      add(key, (v) => v.name.includes(value));
     } else if (key === "driver") {
-      tests.push(() => value === "local");
+      add(key, () => value === "local");
     } else if (key === "label") {
       const j = value.indexOf("=");
       const lk = j < 0 ? value : value.slice(0, j);
       const lv = j < 0 ? undefined : value.slice(j + 1);
       const has = (v: VolumeRecord) => Boolean(v.labels && lk in v.labels && (lv === undefined || v.labels[lk] === lv));
-      tests.push(negate ? (v) => !has(v) : has);
+      // label filters must all hold (Docker's label matching), label! excludes
+      add(`${key}${negate ? "!" : ""}:${value}`, negate ? (v) => !has(v) : has);
     } else if (key === "all") {
-      tests.push(() => true);
+      add(key, () => true);
     } else {
       throw new UserError(`invalid filter '${key}'`);
     }
   }
-  // Docker: several values of one key are alternatives; different keys must all hold. Keep it
-  // simple and strict where one key repeats with different names (each name must match).
-  return (v, users) => tests.every((t) => t(v, users));
+  return (v, users) => [...groups.values()].every((alts) => alts.some((t) => t(v, users)));
 }
 
 export function listVolumes(engine: Engine, filters: string[]): { volume: VolumeRecord; users: number }[] {

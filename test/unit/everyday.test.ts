@@ -75,3 +75,18 @@ describe("update --restart", () => {
     expect(() => parseRestart("sometimes")).toThrow("unknown policy 'sometimes'");
   });
 });
+
+describe("volume filters", () => {
+  test("values of one key are alternatives; labels must all hold", async () => {
+    const { volumeFilter } = await import("../../src/volume/ops.ts");
+    const v = (name: string, labels: Record<string, string> | null = null) => ({ name, createdAt: "", labels, options: null, anonymous: false });
+    const names = volumeFilter(["name=ab", "name=cd"]);
+    expect([names(v("xab"), 0), names(v("cdx"), 0), names(v("ef"), 0)]).toEqual([true, true, false]);
+    const both = volumeFilter(["label=a", "label=b=2"]);
+    expect([both(v("x", { a: "1", b: "2" }), 0), both(v("x", { a: "1" }), 0)]).toEqual([true, false]);
+    const dangling = volumeFilter(["dangling=true", "name=x"]);
+    expect([dangling(v("x"), 0), dangling(v("x"), 1)]).toEqual([true, false]);
+    expect(volumeFilter(["label!=a"])(v("x", { a: "" }), 0)).toBe(false);
+    expect(() => volumeFilter(["size=1"])).toThrow("invalid filter 'size'");
+  });
+});
