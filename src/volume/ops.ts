@@ -87,7 +87,8 @@ export function volumeFilter(filters: string[]): (v: VolumeRecord, users: number
 
 export function listVolumes(engine: Engine, filters: string[]): { volume: VolumeRecord; users: number }[] {
   const vs = volumes(engine);
-  vs.sweep();
+  // Under the lock: a create in progress (which holds it) is never taken for a crashed one.
+  vs.withLock(() => vs.sweep());
   const test = volumeFilter(filters);
   const users = usersByVolume(engine);
   return vs

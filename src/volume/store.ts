@@ -141,7 +141,7 @@ export class VolumeStore {
     recordEvent(join(this.dir, ".."), { Type: "volume", Action: action, id: name, attributes: { driver: "local" } });
   }
 
-  /** Finish removals and creates that a crash cut short. */
+  /** Finish removals and creates that a crash cut short (call under the lock). */
   sweep(): void {
     if (!existsSync(this.dir)) return;
     for (const n of readdirSync(this.dir)) {
