@@ -195,6 +195,14 @@ describe("events", () => {
     const vol = r.run(["events", "--since", t0, "--until", t1, "-f", "volume=evv", "--format", "{{json .}}"]).stdout.trim().split("\n").map((l) => JSON.parse(l));
     expect(vol.map((v) => [v.Type, v.Action, v.Actor.ID])).toEqual([["volume", "create", "evv"], ["volume", "destroy", "evv"]]);
     expect(r.run(["events", "--since", "yesterday", "--until", t1]).code).toBe(1);
+    // exec: created, started, and its death with the command's code
+    const t2 = (Date.now() / 1000).toFixed(3);
+    r.run(["run", "-d", "--name", "evx", "busybox", "sleep", "60"]);
+    r.run(["exec", "evx", "sh", "-c", "exit 4"]);
+    const t3 = (Date.now() / 1000 + 0.001).toFixed(3);
+    const ex = r.run(["events", "--since", t2, "--until", t3, "-f", "event=exec_create", "-f", "event=exec_start", "-f", "event=exec_die", "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}"]);
+    expect(ex.stdout).toBe("exec_create: sh -c exit 4 <no value>\nexec_start: sh -c exit 4 <no value>\nexec_die 4\n"); // a missing map key, as Go prints it
+    r.run(["rm", "-f", "evx"]);
   });
 
   it("without --until, events follows new events as they happen", async () => {
