@@ -10,11 +10,13 @@ export interface Engine {
   storageDriver?: string;
   /** Registries reachable over plain http (--insecure-registry), for pulls the library starts itself. */
   insecureRegistries: string[];
+  /** false: --tls-verify=false given before the command (registry certificates not checked). */
+  tlsVerify: boolean;
 }
 
 export const DEFAULT_ROOT = "/var/lib/minid";
 
-export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[] }): Engine {
+export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[]; tlsVerify?: boolean }): Engine {
   const root = opts.root || process.env.MINID_ROOT || DEFAULT_ROOT;
   return {
     root,
@@ -22,6 +24,7 @@ export function openEngine(opts: { root?: string; storageDriver?: string; insecu
     containers: new ContainerStore(root),
     storageDriver: opts.storageDriver || process.env.MINID_STORAGE_DRIVER || undefined,
     insecureRegistries: opts.insecureRegistries ?? [],
+    tlsVerify: opts.tlsVerify ?? true,
   };
 }
 

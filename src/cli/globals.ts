@@ -7,10 +7,12 @@ export const globals = {
   logLevel: "info" as string,
   /** Registries reachable over plain http (--insecure-registry, repeatable). */
   insecureRegistries: [] as string[],
+  /** --tls-verify=false before the command: registry certificates are not checked. */
+  tlsVerify: true,
 };
 
 let engine: Engine | undefined;
 export function getEngine(): Engine {
-  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries });
+  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries, tlsVerify: globals.tlsVerify });
   return engine;
 }

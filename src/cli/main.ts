@@ -5,7 +5,7 @@ import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
 import { log, setLogLevel } from "../util/log.ts";
-import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
+import { UserError, FlagError, EXIT_ENGINE, EXIT_SIGPIPE, StdoutClosed, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
 import { out } from "./output.ts";
 import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
@@ -85,7 +85,11 @@ A self-contained container engine
 Options:
       --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
       --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
-      --insecure-registry REG Allow plain http to this registry (repeatable, env MINID_INSECURE_REGISTRIES)
+      --insecure-registry REG Allow plain http to this registry, and https without checking its
+                              certificate (repeatable, env MINID_INSECURE_REGISTRIES)
+      --tls-verify[=BOOL]     --tls-verify=false: don't check registry certificates, allow plain
+                              http (default true; CAs from /etc/docker/certs.d/HOST:PORT and
+                              <root>/certs.d/HOST:PORT)
       --registry-connect-timeout DURATION
                               Give up on a registry that sends no response headers for this long
                               (default 30s, env MINID_REGISTRY_CONNECT_TIMEOUT)
@@ -143,6 +147,12 @@ Commands:
 Run 'minid COMMAND --help' for more information on a command.
 `;
 
+function boolFlag(v: string, flag: string): boolean {
+  if (["true", "1", "t", "T", "TRUE", "True"].includes(v)) return true;
+  if (["false", "0", "f", "F", "FALSE", "False"].includes(v)) return false;
+  throw new UserError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
   // what its own failures exit with (pull/push/login: 1).
@@ -162,6 +172,7 @@ export async function main(argv: string[]): Promise<number> {
       if (flag === "--root") globals.root = value();
       else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
       else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
+      else if (flag === "--tls-verify") globals.tlsVerify = inline === undefined ? true : boolFlag(inline, flag);
       else if (flag === "--registry-connect-timeout") setRegistryTimeouts({ connectMs: parseDuration(value(), flag) });
       else if (flag === "--registry-idle-timeout") setRegistryTimeouts({ idleMs: parseDuration(value(), flag) });
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));
@@ -190,7 +201,8 @@ export async function main(argv: string[]): Promise<number> {
       rest = rest.slice(1);
     }
     const loader = COMMANDS[name];
-    if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`);
+    // cobra's unknown-command error: exit 1, as the Docker CLI's.
+    if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`, 1);
     const mod = await loader();
     const cmd = mod.default;
     userErrorExit = mod.userErrorExit;
@@ -219,9 +231,10 @@ export async function main(argv: string[]): Promise<number> {
     const result = await cmd.run?.({ args, rawArgs: rest, cmd } as any);
     return typeof result === "number" ? result : 0;
   } catch (e) {
+    if (e instanceof StdoutClosed) return EXIT_SIGPIPE;
     if (e instanceof UserError) {
       log.error(e.message);
-      return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE ? userErrorExit : e.exitCode;
+      return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE && !(e instanceof FlagError) ? userErrorExit : e.exitCode;
     }
     if (e instanceof SyscallError) {
       log.error(escapeControl(`${e.message}${hint(e)}`));

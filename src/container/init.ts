@@ -18,6 +18,7 @@ import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
 import { readToEof } from "./fdio.ts";
 import { argBytes } from "../util/argbytes.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -63,7 +64,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   trace("init start");
   enterContainer(spec, sys);
   const user = resolveContainerUser(spec);
-  if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
+  if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
   applyProcessSecurity(spec, user, sys);
@@ -72,6 +73,8 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   // "About to exec" (INIT_EXEC_MARK in init-launch.ts): an EOF without it means init died
   // before the command could run, which the watcher must not take for a start.
   writeSync(STATUS_FD, "x");
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve.
+  resetSignalsForExec();
   try {
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
@@ -90,14 +93,36 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   // (CVE-2019-5736); execve makes the user's command dumpable again.
   sys.prctl(PR_SET_DUMPABLE, 0);
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
-  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
+  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(cgroupJoinFile(spec, procs), "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
   sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sys.sethostname(spec.hostname);
   sys.interfaceUp("lo");
+  // The network namespace is this thread's now, and so are the /proc/sys/net files it opens.
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch (e) {
+      // A kernel without this sysctl runs the container without it.
+      if (!(e instanceof SyscallError && e.code === "ENOENT") && (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
+}
+
+/**
+ * On cgroup v1 init moves only its own (the JS) thread, through `tasks`: moving a whole
+ * process through `cgroup.procs` takes the kernel's global threadgroup lock, which waits for
+ * an RCU grace period (5-15 ms per start on this host, measured; exec.ts moves its child the
+ * same way). Bun's other threads stay behind only until the execve below ends them, so the
+ * command runs as one thread inside the container's cgroup; the cgroup namespace is made by
+ * this thread, so it is rooted there as before. It also means a small --pids-limit is not
+ * exceeded by Bun's threads on the way in (a limit of 2 used to kill init).
+ */
+function cgroupJoinFile(spec: InitSpec, procs: string): string {
+  return (spec.cgroupVersion ?? "v1") === "v1" ? procs.replace(/cgroup\.procs$/, "tasks") : procs;
 }
 
 /** chdir into the working directory inside the container, creating it as Docker does. */

@@ -5,8 +5,8 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
-import { stopSignalOf, stopTimeoutOf } from "./control.ts";
-import { signalName } from "../util/errors.ts";
+import { dockerHostConfig } from "./inspect-hostconfig.ts";
+import { declaredEnv, imageEnvOf } from "./env.ts";
 import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
@@ -15,6 +15,23 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function rfc3339Nano(t: string | undefined): string {
   if (!t) return ZERO_TIME;
   return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
+function configStopSettings(engine: Engine, st: ContainerState): { StopSignal?: string; StopTimeout?: number } {
+  const out: { StopSignal?: string; StopTimeout?: number } = {};
+  const own = st.extra?.stopSignal;
+  if (typeof own === "string" && own) out.StopSignal = own;
+  else {
+    try {
+      const img = engine.images.getImage(st.imageId);
+      const sig = img && (engine.images.getConfig(img).config as { StopSignal?: string } | undefined)?.StopSignal;
+      if (sig) out.StopSignal = sig;
+    } catch {
+      // the image may be gone
+    }
+  }
+  if (typeof st.extra?.stopTimeout === "number") out.StopTimeout = st.extra.stopTimeout;
+  return out;
 }
 
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
@@ -65,25 +82,27 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: {
+    HostConfig: dockerHostConfig(st, {
       Binds: bindsOf(st),
       // Docker's HostConfig.Mounts is omitempty: present only with --mount.
-      ...(mountFlagsOf(st) ? { Mounts: mountFlagsOf(st) } : {}),
+      Mounts: mountFlagsOf(st) ?? undefined,
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: "none",
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
+      GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
       Memory: Number(res.memory ?? 0),
-      MemorySwap: Number(res.memorySwap ?? 0),
+      // Docker records the swap it applies: twice the memory when only -m was given.
+      MemorySwap: Number(res.memorySwap ?? 0) || (Number(res.memory ?? 0) > 0 ? 2 * Number(res.memory) : 0),
       NanoCpus: Number(res.nanoCpus ?? 0),
       CpuShares: Number(res.cpuShares ?? 0),
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
-    },
+    }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: mountsOf(st),
     Config: {
@@ -91,12 +110,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Domainname: "",
       User: st.config.user ?? "",
       AttachStdin: st.config.interactive,
-      AttachStdout: true,
-      AttachStderr: true,
+      AttachStdout: !st.extra?.detached,
+      AttachStderr: !st.extra?.detached,
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: st.config.env,
+      Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
       Volumes: volumesOf(st),
@@ -104,8 +123,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
       Labels: {},
-      StopSignal: signalName(stopSignalOf(engine, st)),
-      StopTimeout: stopTimeoutOf(st),
+      // As Docker: only when set (the run flag as typed, or the image's), never the default.
+      ...configStopSettings(engine, st),
     },
     // --network none, as Docker shows it: every field present and typed, one "none" network.
     NetworkSettings: {
