@@ -67,6 +67,9 @@ export const COMMANDS: Record<string, Loader> = {
   "volume-inspect": () => import("../commands/volume-inspect.ts"),
   "volume-rm": () => import("../commands/volume-rm.ts"),
   "volume-prune": () => import("../commands/volume-prune.ts"),
+  "system-restore": () => import("../commands/system-restore.ts"),
+  "system-service-unit": () => import("../commands/system-service-unit.ts"),
+  runtime: () => import("../commands/runtime.ts"),
 };
 
 const ALIASES: Record<string, string> = {
@@ -76,6 +79,9 @@ const ALIASES: Record<string, string> = {
   "image prune": "image-prune",
   "volume rm": "volume-rm", "volume remove": "volume-rm", "volume prune": "volume-prune",
  "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+
+// Restart policies after a reboot (container/restore.ts).
+Object.assign(ALIASES, { "system restore": "system-restore", "system service-unit": "system-service-unit" });
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND
@@ -143,6 +149,7 @@ Commands:
   info        Display system-wide information
   system      Manage minid (system df, system prune, system info, system events)
   volume      Manage volumes
+  runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

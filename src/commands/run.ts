@@ -5,6 +5,7 @@ import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
+import { SERVICE_FLAGS, serviceOptions } from "../cli/service-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
 export const stopAfter = 1;
@@ -33,8 +34,10 @@ export default defineCommand({
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
     mount: { type: "string", description: "Attach a filesystem mount to the container (type=bind|volume|tmpfs,...; repeatable)", multiple: true } as any,
     "volumes-from": { type: "string", description: "Mount volumes from the specified container(s) (CONTAINER[:ro|rw]; repeatable)", multiple: true } as any,
+    runtime: { type: "string", description: "OCI runtime to build the container with (runc, crun or a path; default minid's own)" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
+    ...SERVICE_FLAGS,
   },
   async run({ args }) {
     requireRoot();
@@ -52,6 +55,9 @@ export default defineCommand({
     // `create` is this command without the start (commands/create.ts).
     const createOnly = Boolean((args as { createOnly?: boolean }).createOnly);
     const detach = Boolean(a.detach) || createOnly;
+    const service = serviceOptions(a);
+    const { claimCidfile } = await import("../container/cidfile.ts");
+    const cidfile = claimCidfile(service.cidfile);
     const { id, exitCode } = await runContainer(
       getEngine(),
       {
@@ -74,13 +80,18 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
+        service,
+        runtime: str(a.runtime),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }
             : undefined,
       },
-      { detach, createOnly, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined },
-    );
+      { detach, createOnly, detachKeys: str(a["detach-keys"]) || undefined, sigProxy: a["sig-proxy"] === false ? false : undefined, created: cidfile.write },
+    ).catch((e) => {
+      cidfile.abandon();
+      throw e;
+    });
     if (detach) out(`${id}\n`);
     return exitCode;
   },

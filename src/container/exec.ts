@@ -10,7 +10,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { EnterRequest } from "./exec-enter.ts";
-import { containerProc, isAlive } from "./proc.ts";
+import { containerProc, isAlive, isReaperInit } from "./proc.ts";
 import { isRunning, liveState, settledState } from "./status.ts";
 import { ExecError, execFailure } from "./executable.ts";
 import { REPORT, STEPS } from "../linux/forkexec.ts";
@@ -78,6 +78,9 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     spec = JSON.parse(readFileSync(join(dir, "init.json"), "utf8")) as InitSpec;
   } catch {
     throw new UserError(`container ${st.id} has no runtime spec: restart it`);
+  }
+  if (spec.runtime) {
+    throw new UserError(`exec into a container run by ${spec.runtime.name} is not supported; use: ${spec.runtime.name} --root ${join(dir, "runtime")} exec ${st.id} COMMAND`);
   }
   // Non-dumpable keeps /proc/PID/exe of the forked child closed, except to CAP_SYS_PTRACE:
   // into such a container we first re-exec from a read-only mount of ourselves
@@ -254,7 +257,7 @@ async function untilInside(ref: { pid: number }, st: ContainerState): Promise<vo
     } catch {
       throw notRunning(st);
     }
-    if (theirs !== ours) return;
+    if (theirs !== ours || isReaperInit(ref.pid)) return;
     if (Date.now() > deadline) throw new UserError(`container ${st.id} is still starting`);
     await Bun.sleep(5);
   }

@@ -8,6 +8,32 @@ import { logPath } from "./logs.ts";
 import { dockerHostConfig } from "./inspect-hostconfig.ts";
 import { declaredEnv, imageEnvOf } from "./env.ts";
 import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
+import { readHealth, type HealthState } from "./health.ts";
+
+/** State.Health: what the watcher last wrote; "starting" until the first check of this run. */
+function healthOf(dir: string, running: boolean): HealthState {
+  const h = readHealth(dir) ?? { Status: "starting", FailingStreak: 0, Log: [] };
+  // A stopped container is not healthy, whatever its last check said (Docker sets the same).
+  return running ? h : { ...h, Status: "unhealthy" };
+}
+
+/** The HostConfig fields of run-options.ts, as Docker names them. */
+function runOptionsHostConfig(st: ContainerState): Record<string, unknown> {
+  const o = st.runOptions ?? {};
+  const ns = (m: { host: true } | { container: string } | undefined, dflt: string) => (!m ? dflt : "host" in m ? "host" : `container:${m.container}`);
+  return {
+    Init: o.init ? true : null,
+    Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) ?? null,
+    Devices: o.devices?.map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })) ?? [],
+    DeviceCgroupRules: o.deviceCgroupRules ?? null,
+    Sysctls: o.sysctls ?? null,
+    ShmSize: o.shmSize ?? 64 * 1024 * 1024,
+    IpcMode: o.ipcShareable ? "shareable" : ns(o.ipc, "private"),
+    PidMode: ns(o.pid, ""),
+    UTSMode: ns(o.uts, ""),
+    OomScoreAdj: o.oomScoreAdj ?? 0,
+  };
+}
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -58,9 +84,10 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     Args: st.args,
     State: {
       Status: s.status,
-      Running: running,
+      // As Docker's: a container waiting to restart counts as running.
+      Running: running || s.status === "restarting",
       Paused: s.status === "paused",
-      Restarting: false,
+      Restarting: s.status === "restarting",
       OOMKilled: Boolean(s.oomKilled),
       Dead: s.status === "dead",
       Pid: running ? s.pid : 0,
@@ -68,6 +95,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Error: s.error ?? "",
       StartedAt: rfc3339Nano(s.startedAt),
       FinishedAt: rfc3339Nano(s.finishedAt),
+      // As Docker's: no Health before the first start.
+      ...(st.healthcheck && s.startedAt ? { Health: healthOf(dir, running) } : {}),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),
@@ -75,7 +104,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     HostsPath: join(dir, "hosts"),
     LogPath: logPath(dir, st.id),
     Name: `/${st.name}`,
-    RestartCount: 0,
+    RestartCount: s.restartCount ?? 0,
     Driver: st.storage.driver,
     Platform: "linux",
     MountLabel: "",
@@ -86,11 +115,13 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Binds: bindsOf(st),
       // Docker's HostConfig.Mounts is omitempty: present only with --mount.
       Mounts: mountFlagsOf(st) ?? undefined,
-      LogConfig: { Type: "json-file", Config: {} },
+      LogConfig: { Type: st.runOptions?.logDriver ?? "json-file", Config: st.runOptions?.logOpts ?? {} },
       NetworkMode: "none",
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      RestartPolicy: { Name: st.restartPolicy?.name ?? "no", MaximumRetryCount: st.restartPolicy?.maximumRetryCount ?? 0 },
+      ...runOptionsHostConfig(st),
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
+      Runtime: (st.extra?.runtime as { name?: string } | undefined)?.name ?? "minid",
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
       GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
@@ -122,7 +153,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
-      Labels: {},
+      Labels: st.config.labels ?? {},
+      ...(st.healthcheck ? { Healthcheck: st.healthcheck } : {}),
       // As Docker: only when set (the run flag as typed, or the image's), never the default.
       ...configStopSettings(engine, st),
     },

@@ -39,6 +39,9 @@ export function removeContainer(engine: Engine, id: string, opts: { force: boole
         if (observe(s).status === "paused") {
           throw new UserError(`You cannot remove a paused container ${s.id}. Unpause and then stop the container before attempting removal or force remove`);
         }
+        if (observe(s).status === "restarting") {
+          throw new UserError(`cannot remove container "/${s.name}": container is restarting: stop the container before removing or force remove`);
+        }
         throw new UserError(
           `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,
         );
@@ -111,6 +114,8 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     const pid = flockHolder(watcherLock);
     return pid ? procRef(pid) : undefined;
   };
+  // A watcher waiting out a restart back-off is woken: it finds the container gone and ends.
+  if (st.state.status === "restarting") signalProc(watcher(), 10 /* SIGUSR1 */);
   for (let round = 0; round < 3; round++) {
     const ctr = containerProc(st);
     if (isAlive(ctr)) {

@@ -13,6 +13,9 @@ import { NAME_RE, randomName } from "../util/ids.ts";
 import { BadRecordError, any, arr, bool, nullable, num, obj, oneOf, parseRecord, record, str, type Schema } from "../util/schema.ts";
 import { STATUSES, exitedState, type Status } from "./lifecycle.ts";
 import { containerProc, isAlive } from "./proc.ts";
+import type { RestartPolicy } from "./restart-policy.ts";
+import type { HealthConfig } from "./health.ts";
+import type { RunOptions } from "./run-options.ts";
 export { processStartTime, isProcessAlive } from "./proc.ts";
 export type { Status } from "./lifecycle.ts";
 
@@ -47,6 +50,8 @@ export interface ContainerState {
     user?: string;
     entrypoint?: string[] | null;
     cmd?: string[] | null;
+    /** The image's labels merged with --label/--label-file. */
+    labels?: Record<string, string>;
   };
   mounts: MountSpec[];
   storage: { driver: "overlay" | "aufs" | "vfs"; lowerdirs: string[] };
@@ -68,12 +73,22 @@ export interface ContainerState {
     /** The watcher (`minid _watcher`) that owns the running container's stdio and exit. */
     watcherPid?: number;
     watcherStart?: string;
+    /** Restarts made by the restart policy since the last start the user asked for. */
+    restartCount?: number;
+    /** Stopped by `stop`/`kill`: the policy does not restart it (unless-stopped: not even after a reboot). */
+    manuallyStopped?: boolean;
   };
   cgroupPaths?: CgroupPaths;
   /** Confinement chosen at create time; init applies it at every start. */
   security?: SecurityConfig;
   resources?: CgroupLimits;
   extra?: Record<string, unknown>;
+  /** --restart (absent: no). */
+  restartPolicy?: RestartPolicy;
+  /** What the healthcheck runs (--health-*, or the image's HEALTHCHECK). */
+  healthcheck?: HealthConfig;
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--pid/--uts, --log-driver, --oom-score-adj (container/run-options.ts). */
+  runOptions?: RunOptions;
   /** Set (in memory only) on the stand-in for a record that could not be read: why. */
   broken?: string;
 }
@@ -92,7 +107,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     args: strs,
     config: obj(
       { env: strs, cwd: str, hostname: str, tty: bool, interactive: bool },
-      { user: str, entrypoint: nullable(strs), cmd: nullable(strs) },
+      { user: str, entrypoint: nullable(strs), cmd: nullable(strs), labels: record(str) },
     ),
     mounts: arr(obj({ source: str, destination: str, readOnly: bool, type: oneOf("bind", "tmpfs") }, { options: str })),
     storage: obj({ driver: oneOf("overlay", "aufs", "vfs"), lowerdirs: strs }),
@@ -101,6 +116,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
       { status: oneOf(...STATUSES.filter((s) => s !== "dead")), pid: num, exitCode: num, oomKilled: bool },
       {
         pidStart: str, exitUnknown: bool, startedAt: str, finishedAt: str, error: str, bootId: str, watcherPid: num, watcherStart: str,
+        restartCount: num, manuallyStopped: bool,
       },
     ),
   },
@@ -109,6 +125,9 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool, groupAdd: strs, asGiven: obj({}, { capAdd: strs, capDrop: strs, securityOpt: strs }) }),
     resources: record(any),
     extra: record(any),
+    restartPolicy: obj({ name: oneOf("no", "always", "on-failure", "unless-stopped"), maximumRetryCount: num }),
+    healthcheck: record(any),
+    runOptions: record(any),
   },
 );
 
@@ -305,7 +324,15 @@ export function loadRecordAt(dir: string, id: string, raw = false): ContainerSta
     return deadRecord(id, `state.json: ${e.reason}`, text, mtimeOf(dir));
   }
   if (st.id !== id) return deadRecord(id, `state.json names another container (${String(st.id).slice(0, 12)})`, text, mtimeOf(dir));
-  return raw ? st : withExitInPlace(dir, st);
+  const out = raw ? st : withExitInPlace(dir, st);
+  // Where it was read from, in memory only (never saved): readers of files beside the record.
+  Object.defineProperty(out, "dir", { value: dir, enumerable: false });
+  return out;
+}
+
+/** The directory a loaded record was read from. */
+export function recordDir(st: ContainerState): string | undefined {
+  return (st as { dir?: string }).dir;
 }
 
 function mtimeOf(path: string): string | undefined {

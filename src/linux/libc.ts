@@ -44,6 +44,20 @@ const lib = dlopen("libc.so.6", {
   tcsetattr: { args: [i32, i32, P], returns: i32 },
   dup2: { args: [i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
+  // --init's reaper (container/reaper.ts): posix_spawn is glibc's clone(CLONE_VM|CLONE_VFORK)
+  // straight into execve, safe from a multithreaded process (unlike fork through FFI).
+  posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
+  posix_spawnattr_init: { args: [P], returns: i32 },
+  posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
+  posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
+  posix_spawnattr_setsigdefault: { args: [P], returns: i32 },
+  posix_spawnattr_setpgroup: { args: [P, i32], returns: i32 },
+  sigfillset: { args: [P], returns: i32 },
+  sigemptyset: { args: [P], returns: i32 },
+  waitpid: { args: [i32, P, i32], returns: i32 },
+  tcsetpgrp: { args: [i32, i32], returns: i32 },
+  setrlimit: { args: [i32, P], returns: i32 },
+  getrlimit: { args: [i32, P], returns: i32 },
 });
 const c = lib.symbols;
 
@@ -373,6 +387,85 @@ export function execve(path: string, argv: (string | Uint8Array)[], envp: (strin
   // Keep the buffers alive past the call.
   void [argBufs, envBufs];
   throw new SyscallError("execve", e, path);
+}
+
+const POSIX_SPAWN_SETPGROUP = 0x02;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+/**
+ * Start `path` as a child with every signal at its default and none blocked (Bun leaves
+ * SIGPIPE and SIGXFSZ ignored, which would survive the exec), in its own process group
+ * when `ownGroup`. Returns the pid.
+ */
+export function spawnChild(path: string | Uint8Array, argv: (string | Uint8Array)[], envp: (string | Uint8Array)[], ownGroup: boolean): number {
+  const word = (w: string | Uint8Array) => (typeof w === "string" ? cstr(w) : Buffer.concat([w, Buffer.from([0])]));
+  const pathBuf = word(path);
+  const argBufs = argv.map(word);
+  const envBufs = envp.map(word);
+  const argvArr = new BigUint64Array(argBufs.length + 1);
+  argBufs.forEach((b, i) => (argvArr[i] = BigInt(ptr(b))));
+  const envArr = new BigUint64Array(envBufs.length + 1);
+  envBufs.forEach((b, i) => (envArr[i] = BigInt(ptr(b))));
+  const attr = Buffer.alloc(512);
+  const all = Buffer.alloc(128);
+  const none = Buffer.alloc(128);
+  const pid = new Int32Array(1);
+  c.posix_spawnattr_init(ptr(attr));
+  c.sigfillset(ptr(all));
+  c.sigemptyset(ptr(none));
+  c.posix_spawnattr_setsigdefault(ptr(attr), ptr(all));
+  c.posix_spawnattr_setsigmask(ptr(attr), ptr(none));
+  let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (ownGroup) {
+    c.posix_spawnattr_setpgroup(ptr(attr), 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  c.posix_spawnattr_setflags(ptr(attr), flags);
+  const r = c.posix_spawn(ptr(pid), ptr(pathBuf), null, ptr(attr), ptr(argvArr), ptr(envArr));
+  void [argBufs, envBufs, pathBuf];
+  if (r !== 0) throw new SyscallError("posix_spawn", r, typeof path === "string" ? path : undefined);
+  return pid[0]!;
+}
+
+const WNOHANG = 1;
+
+/** waitpid(-1, WNOHANG): [pid, wait status], or undefined when no child has exited (or none is left). */
+export function reapAny(): [number, number] | undefined {
+  const status = new Int32Array(1);
+  const pid = c.waitpid(-1, ptr(status), WNOHANG);
+  return pid > 0 ? [pid, status[0]!] : undefined;
+}
+
+/** The calling thread's name (/proc/PID/comm for the main thread), at most 15 bytes. */
+export function setThreadName(name: string): void {
+  const b = cstr(name.slice(0, 15));
+  // prctl(PR_SET_NAME, char *): the same symbol, given the pointer as a number.
+  check(c.prctl(15 /* PR_SET_NAME */, BigInt(ptr(b)) as unknown as number, 0, 0, 0), "prctl(PR_SET_NAME)");
+}
+
+/** bpf(2) with `attr` (the caller lays it out); the result (an fd for PROG_LOAD), or a SyscallError. */
+export function bpf(cmd: number, attr: Buffer, what: string, path?: string): number {
+  return check(c.syscall(321 /* SYS_bpf */, cmd, BigInt(ptr(attr)), attr.length, 0, 0), what, path);
+}
+
+/** Make `pgrp` the terminal's foreground process group. */
+export function setForeground(fd: number, pgrp: number): boolean {
+  return c.tcsetpgrp(fd, pgrp) === 0;
+}
+
+/** setrlimit's resource numbers, by the names Docker's --ulimit uses. */
+export const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
+/** getrlimit(2): [soft, hard], -1 for unlimited. */
+export function getRlimit(resource: number): [number, number] {
+  const b = new BigUint64Array(2);
+  check(c.getrlimit(resource, ptr(b)), "getrlimit");
+  const n = (x: bigint) => (x === 0xffffffffffffffffn ? -1 : Number(x));
+  return [n(b[0]!), n(b[1]!)];
 }
 
 // --- Capability sets (capget/capset). Added for src/linux/capabilities.ts. ---
@@ -979,3 +1072,81 @@ export const realSyscalls: Syscalls = {
   setuid,
   seccompFilter,
 };
+
+// ---- OCI runtime (src/runtime/): calls only the runtime-spec's init and its CLI make ----
+
+/** syscall(2) with numeric or pointer-sized arguments; throws SyscallError named `name`. */
+export function syscallChecked(name: string, nr: number, ...args: (number | bigint)[]): number {
+  const a = [...args, 0, 0, 0, 0, 0].slice(0, 5);
+  return check(c.syscall(nr, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, 0), name);
+}
+
+export function chroot(path: string): void {
+  const b = cstr(path);
+  check(c.syscall(161, BigInt(ptr(b)), 0, 0, 0, 0, 0), "chroot", path);
+}
+
+export function setdomainname(name: string): void {
+  const b = Buffer.from(name);
+  check(c.syscall(171 /* setdomainname */, BigInt(ptr(b.length ? b : Buffer.alloc(1))), b.length, 0, 0, 0, 0), "setdomainname", name);
+}
+
+/** prlimit64(0, resource, {soft, hard}): the calling process's limit. */
+export function setRlimit(resource: number, soft: bigint, hard: bigint): void {
+  const lim = new BigUint64Array([soft, hard]);
+  check(c.syscall(302 /* prlimit64 */, 0, resource, BigInt(ptr(lim)), 0, 0, 0), "prlimit64");
+}
+
+export function personality(persona: number): void {
+  check(c.syscall(135 /* personality */, persona, 0, 0, 0, 0, 0), "personality");
+}
+
+/** seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread. */
+export function seccompSetFilter(filter: Uint8Array, flags: number): void {
+  const prog = Buffer.alloc(16);
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  check(c.syscall(317 /* seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */, flags, BigInt(ptr(prog)), 0, 0, 0), "seccomp");
+  void filter;
+}
+
+/** Make the terminal on `fd` the calling process's controlling terminal (after setsid). */
+export function setControllingTerminal(fd: number): void {
+  check(c.ioctl(fd, TIOCSCTTY, null), "ioctl(TIOCSCTTY)");
+}
+
+/** Send `fd` with `name` as payload over a connected unix socket (SCM_RIGHTS), as runc does. */
+export function sendFd(sock: number, name: string, fd: number): void {
+  const data = Buffer.from(name.length ? name : "\0");
+  const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
+  // struct cmsghdr { size_t len; int level; int type; } + one int, padded to 8: 24 bytes.
+  const cmsg = Buffer.alloc(24);
+  cmsg.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
+  cmsg.writeInt32LE(1 /* SOL_SOCKET */, 8);
+  cmsg.writeInt32LE(1 /* SCM_RIGHTS */, 12);
+  cmsg.writeInt32LE(fd, 16);
+  // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }
+  const msg = Buffer.alloc(56);
+  msg.writeBigUInt64LE(BigInt(ptr(iov)), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(BigInt(ptr(cmsg)), 32);
+  msg.writeBigUInt64LE(24n, 40);
+  check(c.syscall(46 /* sendmsg */, sock, BigInt(ptr(msg)), 0, 0, 0, 0), "sendmsg");
+  void [data, iov, cmsg];
+}
+
+/** A unix stream socket connected to `path`. */
+export function connectUnix(path: string): number {
+  const fd = check(c.socket(1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | O_CLOEXEC, 0), "socket");
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(1, 0);
+  if (Buffer.byteLength(path) > 107) throw new SyscallError("connect", 36, path);
+  addr.write(path, 2);
+  const r = Number(c.syscall(42 /* connect */, fd, BigInt(ptr(addr)), 110, 0, 0, 0));
+  if (r < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SyscallError("connect", e, path);
+  }
+  return fd;
+}

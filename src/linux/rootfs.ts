@@ -3,11 +3,11 @@
 // work runs on pool threads that are still in the host's mount namespace. Every call goes
 // through the syscall seam `sys` (realSyscalls in production), so the mount plan can be
 // checked call by call without root (test/unit/rootfs-plan.test.ts).
-import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
+import type { DeviceSpec, InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import {
   makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
-  MNT_DETACH, MS_STRICTATIME, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
+  MNT_DETACH, MS_STRICTATIME, S_IFCHR, S_IFBLK, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
 } from "./libc.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
 import type { Syscalls } from "./syscalls.ts";
@@ -32,7 +32,9 @@ export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void 
   const rootFd = sys.openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
     mountProc(sys, rootFd);
-    mountDev(sys, rootFd);
+    mountDev(sys, rootFd, spec.runOptions?.shmSize);
+    if (spec.runOptions?.devices?.length) addDevices(sys, rootFd, spec.runOptions.devices);
+    if (spec.runOptions?.sysctls) writeSysctls(sys, rootFd, spec.runOptions.sysctls);
     mountSys(sys, rootFd, spec.privileged ?? false);
     if (spec.cgroupProcs?.length) mountCgroups(sys, rootFd, spec.cgroupVersion ?? "v1", spec.privileged ?? false);
     for (const f of spec.etcFiles) bindInto(sys, rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
@@ -107,7 +109,7 @@ function mountCgroups(sys: Syscalls, rootFd: number, version: "v1" | "v2", writa
  * (directories). The /dev/null used is checked to be the real character device 1:3, so a
  * planted file can never stand in for it.
  */
-function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
+export function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
   if (!paths.length) return;
   const nullFd = openInRoot(sys, rootFd, "/dev/null", O_PATH);
   try {
@@ -139,7 +141,7 @@ function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
 }
 
 /** Bind a path onto itself and make that mount read-only. */
-function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
+export function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
   let fd: number;
   try {
     fd = openInRoot(sys, rootFd, path, O_PATH);
@@ -185,7 +187,7 @@ function mountSys(sys: Syscalls, rootFd: number, writable: boolean): void {
   }
 }
 
-function mountDev(sys: Syscalls, rootFd: number): void {
+function mountDev(sys: Syscalls, rootFd: number, shmSize?: number): void {
   const fd = mkdirAllInRoot(sys, rootFd, "/dev");
   try {
     // nosuid and strictatime but not noexec, as Docker's /dev (runc's default mount).
@@ -216,7 +218,8 @@ function mountDev(sys: Syscalls, rootFd: number): void {
     }
     const shm = openInRoot(sys, rootFd, "/dev/shm", O_PATH | O_DIRECTORY);
     try {
-      mountAt(sys, "shm", shm, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+      const size = shmSize ? `${Math.max(1, Math.ceil(shmSize / 1024))}k` : "65536k";
+      mountAt(sys, "shm", shm, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${size}`);
     } finally {
       sys.close(shm);
     }
@@ -237,6 +240,45 @@ function mountDev(sys: Syscalls, rootFd: number): void {
     // as Docker makes them.
   } finally {
     sys.close(devDirFd);
+  }
+}
+
+/** --device: a node with the host's type, numbers, mode and owner at its path in the container. */
+function addDevices(sys: Syscalls, rootFd: number, devices: DeviceSpec[]): void {
+  for (const d of devices) {
+    const slash = d.container.lastIndexOf("/");
+    const parent = mkdirAllInRoot(sys, rootFd, d.container.slice(0, slash) || "/");
+    try {
+      const name = d.container.slice(slash + 1);
+      sys.mknodat(parent, name, (d.type === "b" ? S_IFBLK : S_IFCHR) | d.mode, makedev(d.major, d.minor));
+      sys.chmod(`${fdPath(parent)}/${name}`, d.mode);
+      sys.fchownat(parent, name, d.uid, d.gid, 0);
+    } catch (e) {
+      if (e instanceof SyscallError) throw new SyscallError(e.syscall, e.errno, d.container);
+      throw e;
+    }
+    sys.close(parent);
+  }
+}
+
+/**
+ * --sysctl: written into the container's own /proc/sys before it is made read-only. The
+ * namespaced ones only (checked at create): they land in the namespaces init just made.
+ */
+function writeSysctls(sys: Syscalls, rootFd: number, sysctls: Record<string, string>): void {
+  const fd = openInRoot(sys, rootFd, "/proc/sys", O_PATH | O_DIRECTORY);
+  try {
+    for (const [key, value] of Object.entries(sysctls)) {
+      const rel = key.split(".");
+      if (rel.some((c) => !/^[A-Za-z0-9_-]+$/.test(c))) throw new Error(`invalid sysctl name ${key}`);
+      try {
+        sys.writeFile(`${fdPath(fd)}/${rel.join("/")}`, value);
+      } catch (e) {
+        throw new Error(`cannot set sysctl ${key}=${value}: ${e instanceof SyscallError ? e.code : (e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+  } finally {
+    sys.close(fd);
   }
 }
 

@@ -63,4 +63,45 @@ export interface InitSpec {
   /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
   sysctls?: Record<string, string>;
   readonlyPaths?: string[];
+  /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
+  runtime?: { name: string; path: string; dir: string };
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
+  runOptions?: InitRunOptions;
+  /** --ipc/--uts container:NAME: the namespace files to join instead of making new ones. */
+  joinNamespaces?: { ipc?: string; uts?: string };
+}
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceSpec {
+  host: string;
+  container: string;
+  permissions: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export type NamespaceMode = { host: true } | { container: string };
+
+/** What init applies beyond root and confinement (the container keeps the same in its record). */
+export interface InitRunOptions {
+  init?: boolean;
+  ulimits?: Ulimit[];
+  devices?: DeviceSpec[];
+  deviceCgroupRules?: string[];
+  sysctls?: Record<string, string>;
+  /** /dev/shm's size in bytes (default 64 MiB). */
+  shmSize?: number;
+  ipc?: NamespaceMode;
+  pid?: NamespaceMode;
+  uts?: NamespaceMode;
+  oomScoreAdj?: number;
 }
