@@ -9,9 +9,10 @@ interface Spec {
   operand: "container" | "image" | "any" | "none";
 }
 
-const IMAGE_OPERAND = new Set(["run", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
+const IMAGE_OPERAND = new Set(["run", "create", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
 const ANY_OPERAND = new Set(["inspect"]);
-const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container"]);
+const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container",
+  "volume", "volume-create", "volume-ls", "volume-inspect", "volume-rm", "volume-prune", "system", "system-df", "system-prune", "image-prune", "info", "events"]);
 
 type Loader = () => Promise<{ default: { args?: unknown } }>;
 
@@ -36,10 +37,10 @@ async function specs(commands: Record<string, Loader>): Promise<Spec[]> {
 }
 
 // What a user types for each command (image-inspect is `image inspect`, and so on).
-const typed = (n: string) => (n === "image-inspect" ? "image inspect" : n === "container-prune" ? "container prune" : n);
+const typed = (n: string) => n.replace(/^(image|container|volume|system)-/, "$1 ");
 const topWords = (ss: Spec[]) => [...new Set([...ss.map((s) => typed(s.name).split(" ")[0]!), "image", "container"])].sort();
-const subWords = (ss: Spec[], group: "container" | "image") =>
-  [...new Set(ss.flatMap((s) => aliasesOf(s.name).filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)).concat(group === "container" ? ["prune"] : ["inspect"]))].sort();
+const subWords = (ss: Spec[], group: "container" | "image" | "volume" | "system") =>
+  [...new Set(ss.flatMap((s) => [typed(s.name), ...aliasesOf(s.name)].filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)))].sort();
 
 const GLOBAL_VALUE_FLAGS = ["--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout", "--registry-idle-timeout", "--log-level", "-l"];
 const LIST_CONTAINERS = `ps -a --format '{{.Names}}'`;
@@ -83,19 +84,24 @@ _minid() {
     case $w in
       ${GLOBAL_VALUE_FLAGS.join("|")}) ((i++)) ;;
       -*) ;;
-      container|image)
-        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image ]]; then cmd="$cmd-$w"; break; fi ;;
-      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image ]]; then cmd="$cmd-$w"; break; fi ;;
+      container|image|volume|system)
+        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image || $cmd == volume || $cmd == system ]]; then cmd="$cmd-$w"; break; fi ;;
+      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image || $cmd == volume || $cmd == system ]]; then cmd="$cmd-$w"; break; fi ;;
     esac
   done
   case $cmd in
     "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --tls-verify --log-level --help --version" "$cur"; return ;;
     container) _minid_reply "${subWords(ss, "container").join(" ")}" "$cur"; return ;;
     image) _minid_reply "${subWords(ss, "image").join(" ")}" "$cur"; return ;;
+    volume) _minid_reply "${subWords(ss, "volume").join(" ")}" "$cur"; return ;;
+    system) _minid_reply "${subWords(ss, "system").join(" ")}" "$cur"; return ;;
+    volume-list) cmd=volume-ls ;;
+    volume-remove) cmd=volume-rm ;;
+    system-info|system-events) cmd=\${cmd#*-} ;;
     container-ls|container-list|container-ps) cmd=ps ;;
     image-ls|image-list) cmd=images ;;
     image-rm|image-remove) cmd=rmi ;;
-    container-*|image-*) [[ $cmd == image-inspect || $cmd == container-prune ]] || cmd=\${cmd#*-} ;;
+    container-*|image-*) [[ $cmd == image-inspect || $cmd == container-prune || $cmd == image-prune ]] || cmd=\${cmd#*-} ;;
   esac
   case $cmd in
 ${cases}
@@ -141,6 +147,8 @@ function fish(ss: Spec[]): string {
     `complete -c minid -n __fish_use_subcommand -a "${topWords(ss).join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from container" -a "${subWords(ss, "container").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from image" -a "${subWords(ss, "image").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from volume" -a "${subWords(ss, "volume").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from system" -a "${subWords(ss, "system").join(" ")}"`,
   ];
   for (const s of ss) {
     const word = typed(s.name).split(" ").at(-1)!;

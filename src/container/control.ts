@@ -7,6 +7,7 @@ import { containerProc, isAlive, signalProc, waitGone, watcherProc } from "./pro
 import { settledState, isRunning, liveState } from "./status.ts";
 import { watcherRunning, waitWatcherGone } from "./locks.ts";
 import { recordExit, recordManualStop } from "./lifecycle.ts";
+import { thawForKill } from "./pause.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { log } from "../util/log.ts";
 
@@ -68,13 +69,21 @@ export async function stopContainer(engine: Engine, st: ContainerState, timeoutS
   const sig = signal ?? stopSignalOf(engine, cur);
   const timeout = timeoutSec ?? stopTimeoutOf(cur);
   signalProc(ref, sig);
+  announce(engine, cur, "kill", { signal: String(sig) });
   let killed = sig === SIGKILL;
   if (!(await waitGone(ref, timeout < 0 ? Infinity : timeout * 1000))) {
     signalProc(ref, SIGKILL);
+    thawForKill(cur);
     killed = true;
     if (!(await waitGone(ref, 10_000))) throw new UserError(`cannot stop container ${cur.name}: it did not exit after SIGKILL`);
   }
   await recordExitIfUnwatched(engine, cur, killed ? 128 + SIGKILL : 128 + sig);
+  announce(engine, cur, "stop");
+}
+
+function announce(engine: Engine, st: ContainerState, action: string, extra: Record<string, string> = {}): void {
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  recordEvent(engine.root, { Type: "container", Action: action, id: st.id, attributes: { image: st.image, name: st.name, ...extra } });
 }
 
 /**
@@ -112,7 +121,9 @@ export async function killContainer(engine: Engine, st: ContainerState, sig: num
   if (!isRunning(cur) || !signalProc(containerProc(cur), sig)) {
     throw new UserError(`cannot kill container: ${cur.name}: container ${cur.id} is not running`);
   }
+  announce(engine, cur, "kill", { signal: String(sig) });
   if (sig === SIGKILL) {
+    thawForKill(cur);
     await waitGone(containerProc(cur), 10_000);
     await recordExitIfUnwatched(engine, cur, 128 + SIGKILL);
   }

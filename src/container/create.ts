@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
-import { parseVolume, parseTmpfs } from "./volumes.ts";
+import { parseMountFlags, prepareBindSources, resolveMounts, volumeStore, copyUpVolumes } from "./mounts.ts";
 import { buildEnv, configEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
 import { UserError } from "../util/errors.ts";
@@ -31,6 +31,9 @@ export interface CreateOptions {
   user?: string;
   volumes: string[];
   tmpfs: string[];
+  /** --mount and --volumes-from (container/mounts.ts). */
+  mounts?: string[];
+  volumesFrom?: string[];
   readOnly: boolean;
   rm: boolean;
   interactive: boolean;
@@ -50,7 +53,7 @@ const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]
 export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerState> {
   trace("create start");
   // Validate everything the user typed before touching the store.
-  const mounts: MountSpec[] = [...opts.volumes.map(parseVolume), ...opts.tmpfs.map(parseTmpfs)];
+  const parsedMounts = parseMountFlags(opts);
   for (const f of opts.envFiles) parseEnvFile(f);
   if (opts.hostname !== undefined && !HOSTNAME_RE.test(opts.hostname)) {
     throw new UserError(`invalid hostname "${opts.hostname}": use letters, digits, '-' and '.' (at most 63 per label)`);
@@ -105,10 +108,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     home: opts.user ?? cc.User ? undefined : "/root",
     tty: opts.tty,
   });
-  // Host sides of bind mounts: a missing directory is created, as Docker does.
-  for (const m of mounts) {
-    if (m.type === "bind" && !existsSync(m.source)) mkdirSync(m.source, { recursive: true, mode: 0o755 });
-  }
+  // Host sides of bind mounts: -v makes a missing directory, as Docker does; --mount refuses it.
+  prepareBindSources(parsedMounts.requests.filter((r) => r.type === "bind") as MountSpec[]);
 
   const st: ContainerState = {
     id,
@@ -128,7 +129,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
       entrypoint: entrypoint.length ? entrypoint : null,
       cmd,
     },
-    mounts,
+    mounts: [],
     storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
     autoRemove: opts.rm,
     state: createdState(),
@@ -141,14 +142,29 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     ...(svc.runOptions ? { runOptions: svc.runOptions } : {}),
   };
   if (Object.keys(svc.labels).length) st.config.labels = svc.labels;
-  engine.containers.create(st);
+  // Volumes are made and the container registered as their user under the volume store's lock.
+  let copyUp: { volume: string; destination: string }[] = [];
+  volumeStore(engine).withLock(() => {
+    const r = resolveMounts(engine, parsedMounts, Object.keys(cc.Volumes ?? {}));
+    st.mounts = r.mounts;
+    copyUp = r.copyUp;
+    try {
+      engine.containers.create(st);
+    } catch (e) {
+      for (const m of st.mounts) if (m.anonymous && m.origin !== "volumes-from") volumeStore(engine).remove(m.volume!);
+      throw e;
+    }
+  });
   try {
     prepareContainer(engine, st);
+    await copyUpVolumes(engine, st, copyUp);
     st.cgroupPaths = await createContainerCgroup(st);
     engine.containers.save(st);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(engine.root, { Type: "container", Action: "create", id: st.id, attributes: { image: st.image, name: st.name } });
   } catch (e) {
     const { removeContainer } = await import("./remove.ts");
-    removeContainer(engine, st.id, { force: true });
+    removeContainer(engine, st.id, { force: true, volumes: true });
     throw e;
   }
   trace("create done");

@@ -7,6 +7,7 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { dockerHostConfig } from "./inspect-hostconfig.ts";
 import { declaredEnv, imageEnvOf } from "./env.ts";
+import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
 import { readHealth, type HealthState } from "./health.ts";
 
 /** State.Health: what the watcher last wrote; "starting" until the first check of this run. */
@@ -64,7 +65,6 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
   const s = liveState(st);
   const dir = engine.containers.containerDir(st.id);
   const running = s.status === "running" || s.status === "paused";
-  const binds = st.mounts.filter((m) => m.type === "bind");
   const tmpfs = st.mounts.filter((m) => m.type === "tmpfs");
   const caps = st.security;
   const res = (st.resources ?? {}) as Record<string, unknown>;
@@ -112,7 +112,9 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     AppArmorProfile: "",
     ExecIDs: null,
     HostConfig: dockerHostConfig(st, {
-      Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
+      Binds: bindsOf(st),
+      // Docker's HostConfig.Mounts is omitempty: present only with --mount.
+      Mounts: mountFlagsOf(st) ?? undefined,
       LogConfig: { Type: st.runOptions?.logDriver ?? "json-file", Config: st.runOptions?.logOpts ?? {} },
       NetworkMode: "none",
       RestartPolicy: { Name: st.restartPolicy?.name ?? "no", MaximumRetryCount: st.restartPolicy?.maximumRetryCount ?? 0 },
@@ -133,14 +135,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       OomKillDisable: Boolean(res.oomKillDisable),
     }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
-    Mounts: binds.map((m) => ({
-      Type: "bind",
-      Source: m.source,
-      Destination: m.destination,
-      Mode: m.readOnly ? "ro" : "",
-      RW: !m.readOnly,
-      Propagation: "rprivate",
-    })),
+    Mounts: mountsOf(st),
     Config: {
       Hostname: st.config.hostname,
       Domainname: "",
@@ -154,7 +149,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
       Image: st.image,
-      Volumes: null,
+      Volumes: volumesOf(st),
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,

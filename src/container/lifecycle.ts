@@ -65,7 +65,26 @@ export function observe(st: ContainerState): ContainerState["state"] {
   // Recorded before init is released, but the command does not run until init has exec'd
   // it: until then the container is created (a kill now is a failed start, not an exit).
   if (s.status === "running" && isPreExecInit(s.pid)) return { ...s, status: "created" };
+  // Frozen is paused, whatever the record says (a `pause` killed between freezing and
+  // recording), and thawed is running.
+  if (st.cgroupPaths) {
+    const frozen = cgroupFrozen(st.cgroupPaths);
+    if (frozen === true && s.status === "running") return { ...s, status: "paused" };
+    if (frozen === false && s.status === "paused") return { ...s, status: "running" };
+  }
   return s;
+}
+
+/** The freezer's state of a container's cgroup; undefined when there is no freezer to ask. */
+function cgroupFrozen(p: NonNullable<ContainerState["cgroupPaths"]>): boolean | undefined {
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
+  try {
+    if (p.version === "v2") return p.path ? readFileSync(`${p.path}/cgroup.freeze`, "utf8").trim() === "1" : undefined;
+    const d = p.paths?.freezer;
+    return d ? readFileSync(`${d}/freezer.state`, "utf8").trim() !== "THAWED" : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** What a restarting container whose watcher is gone says (its restart policy stopped acting). */
@@ -114,11 +133,25 @@ function transition(
   observed = false,
 ): ContainerState["state"] | undefined {
   let before: ContainerState["state"] | undefined;
+  let rec: ContainerState | undefined;
   updateState(store, id, (s) => {
     before = move(s, to, fields, guard, observed);
+    if (before) rec = s;
     return before ? undefined : false;
   });
+  if (before && rec) announce(store, rec, before.status, to);
   return before;
+}
+
+/** The event journal's line for a move (start, die, pause, unpause). */
+function announce(store: ContainerStore, s: ContainerState, from: Status, to: Status): void {
+  const action =
+    to === "running" ? (from === "paused" ? "unpause" : "start") : to === "exited" ? "die" : to === "paused" ? "pause" : undefined;
+  if (!action) return;
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  const attributes: Record<string, string> = { image: s.image, name: s.name };
+  if (action === "die") attributes.exitCode = String(s.state.exitCode);
+  recordEvent(store.dir.replace(/\/containers$/, ""), { Type: "container", Action: action, id: s.id, attributes });
 }
 
 /** The move itself, on a record loaded under the lock (the caller saves). */
@@ -234,9 +267,21 @@ export function recordExit(store: ContainerStore, id: string, e: Exit, onlyIfDea
 
 /** recordExit for a caller that holds the container lock and has loaded `s`: saves it. */
 export function recordExitLocked(store: ContainerStore, s: ContainerState, e: Exit): boolean {
-  if (!move(s, "exited", (x) => exitedState(x.state, e), (x) => x.state.pid === e.pid)) return false;
+  const before = move(s, "exited", (x) => exitedState(x.state, e), (x) => x.state.pid === e.pid);
+  if (!before) return false;
   store.save(s);
+  announce(store, s, before.status, "exited");
   return true;
+}
+
+/** `pause` froze the container's cgroup: record it paused. False when it is no longer the recorded process. */
+export function recordPaused(store: ContainerStore, id: string, pid: number): boolean {
+  return transition(store, id, "paused", () => ({}), (s) => s.state.pid === pid) !== undefined;
+}
+
+/** `unpause` thawed the container's cgroup: record it running again. */
+export function recordUnpaused(store: ContainerStore, id: string, pid: number): boolean {
+  return transition(store, id, "running", () => ({}), (s) => s.state.pid === pid) !== undefined;
 }
 
 // ---- restart policies (container/restart-policy.ts decides; these write) ----

@@ -111,12 +111,20 @@ export function notATty(): UserError {
 export async function runContainer(
   engine: Engine,
   create: CreateOptions,
-  o: SessionFlags & { detach: boolean; created?: (id: string) => void },
+  o: SessionFlags & { detach: boolean; createOnly?: boolean; created?: (id: string) => void },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty } = create;
   // Started by cli.ts before the CLI loaded (early-run.ts), with a guessed terminal mode that
   // the request below corrects; started here when the CLI was entered some other way.
   const early = (await import("./early-run.ts")).takeEarlyWatcher();
+  if (o.createOnly) {
+    // `create`: registered and prepared, Created until `start`.
+    early?.cancel();
+    const { createContainer } = await import("./create.ts");
+    const id = (await createContainer(engine, create)).id;
+    o.created?.(id);
+    return { id, exitCode: 0 };
+  }
   // -a/--attach STDIN|STDOUT|STDERR: only those streams (stdin only when named, with -i).
   const attachTo = create.service?.attach?.map((s) => s.toLowerCase());
   if (attachTo?.length && o.detach) {
@@ -145,7 +153,7 @@ export async function runContainer(
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {
       const { removeContainer } = await import("./remove.ts");
-      removeContainer(engine, st.id, { force: true });
+      removeContainer(engine, st.id, { force: true, volumes: true });
       throw e;
     }
     if (o.detach) return { id: st.id, exitCode: 0 };

@@ -253,6 +253,25 @@ export class ContainerStore {
     });
   }
 
+  /** `rename`: a new unique name, checked and written under the names lock and the container's. */
+  rename(id: string, name: string): void {
+    if (!NAME_RE.test(name)) {
+      throw new UserError(`Error when allocating new name: Invalid container name (/${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    withLock(this.namesLock, () => {
+      const clash = this.list().find((c) => c.name === name);
+      if (clash && clash.id === id) throw new UserError("Renaming a container with the same name as its current name");
+      if (clash) {
+        throw new UserError(
+          `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      this.update(id, (st) => {
+        st.name = name;
+      });
+    });
+  }
+
   /** Find by full id, unique id prefix or name. */
   find(ref: string): ContainerState {
     const all = this.list();

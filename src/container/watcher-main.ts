@@ -441,6 +441,20 @@ class WatcherProcess {
       this.releaseLock();
       const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");
       finishRemoval(gone, tomb);
+      try {
+        const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+        const attributes = { exitCode: String(exit.exitCode), image: gone.image, name: gone.name };
+        recordEvent(this.req.root, { Type: "container", Action: "die", id: gone.id, attributes });
+        const { announceDestroy } = require("./remove.ts") as typeof import("./remove.ts");
+        announceDestroy(this.req.root, gone);
+      } catch {}
+      // --rm removes the container's anonymous volumes too, as Docker's does.
+      try {
+        const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
+        removeAnonymousVolumes(this.req.root, gone, () => this.store.list());
+      } catch (e) {
+        process.stderr.write(`minid watcher: cannot remove the container's anonymous volumes (${(e as Error).message})\n`);
+      }
       return "removed";
     }
     return restarting ? "restarting" : "recorded";

@@ -128,6 +128,7 @@ export const MS_MOVE = 8192;
 export const MS_REC = 16384;
 export const MS_PRIVATE = 1 << 18;
 export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
 export const MS_STRICTATIME = 1 << 24;
 export const MNT_DETACH = 2;
 

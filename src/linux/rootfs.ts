@@ -6,7 +6,7 @@
 import type { DeviceSpec, InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import {
-  makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
+  makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
   MNT_DETACH, MS_STRICTATIME, S_IFCHR, S_IFBLK, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
 } from "./libc.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
@@ -22,8 +22,11 @@ const DEVICES: [name: string, major: number, minor: number][] = [
 ];
 
 export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void {
-  // Nothing we mount may propagate back to the host, and nothing of the host's may follow us.
-  sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
+  // Nothing we mount may propagate back to the host, and nothing of the host's may follow us;
+  // unless a bind asks for slave or shared propagation: then the copy of the host's tree is
+  // made a slave (as Docker's rootfs propagation then is), which still sends nothing back.
+  const receive = spec.mounts.some((m) => m.propagation && !/private$/.test(m.propagation));
+  sys.mount(null, "/", null, MS_REC | (receive ? MS_SLAVE : MS_PRIVATE));
   mountRoot(sys, spec);
   const root = spec.rootfs.target;
   const rootFd = sys.openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -38,6 +41,12 @@ export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void 
     for (const m of spec.mounts) {
       if (m.type === "tmpfs") tmpfsInto(sys, rootFd, m);
       else bindInto(sys, rootFd, m, false);
+    }
+    // Under a slave root every bind is a slave too: the ones that did not ask for it go private.
+    if (receive) {
+      for (const m of spec.mounts) {
+        if (m.type === "bind" && (!m.propagation || /private$/.test(m.propagation))) setPropagation(sys, rootFd, m.destination, m.propagation ?? "rprivate");
+      }
     }
     maskPaths(sys, rootFd, spec.maskedPaths ?? []);
     for (const p of spec.readonlyPaths ?? []) readonlyPath(sys, rootFd, p);
@@ -298,6 +307,20 @@ function bindInto(sys: Syscalls, rootFd: number, m: MountSpec, optional: boolean
     sys.close(fd);
   }
   if (m.readOnly) remountReadOnly(sys, rootFd, m.destination);
+  if (m.propagation && m.propagation !== "rprivate") setPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+const PROPAGATION_FLAGS: Record<string, number> = {
+  private: MS_PRIVATE, rprivate: MS_PRIVATE | MS_REC, shared: MS_SHARED, rshared: MS_SHARED | MS_REC, slave: MS_SLAVE, rslave: MS_SLAVE | MS_REC,
+};
+
+function setPropagation(sys: Syscalls, rootFd: number, destination: string, p: string): void {
+  const fd = openInRoot(sys, rootFd, destination, O_PATH);
+  try {
+    mountAt(sys, null, fd, destination, null, PROPAGATION_FLAGS[p]!);
+  } finally {
+    sys.close(fd);
+  }
 }
 
 function remountReadOnly(sys: Syscalls, rootFd: number, destination: string, keep = 0): void {
@@ -334,5 +357,20 @@ function mountAt(
   } catch (e) {
     if (e instanceof SyscallError) throw new SyscallError(e.syscall, e.errno, destination);
     throw e;
+  }
+}
+
+/**
+ * A container's root with its bind mounts (volumes included) at `rootfs.target`, for host-side
+ * work on a container that is not running (`cp`). The caller has made its mount namespace
+ * private (the mounts are seen by nobody else) and detaches `target` afterwards.
+ */
+export function mountContainerView(rootfs: InitSpec["rootfs"], mounts: MountSpec[], sys: Syscalls = realSyscalls): void {
+  mountRoot(sys, { rootfs } as InitSpec);
+  const rootFd = sys.openat(AT_FDCWD, rootfs.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const m of mounts) if (m.type === "bind") bindInto(sys, rootFd, { ...m, propagation: undefined }, false);
+  } finally {
+    sys.close(rootFd);
   }
 }

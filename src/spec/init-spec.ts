@@ -8,6 +8,16 @@ export interface MountSpec {
   /** "bind" for volumes, "tmpfs" for --tmpfs. */
   type: "bind" | "tmpfs";
   options?: string;
+  /** A named or anonymous volume bound from `<root>/volumes/NAME/_data` (source). */
+  volume?: string;
+  /** The volume was made for this container alone (`-v /path`, the image's VOLUME). */
+  anonymous?: boolean;
+  /** Propagation of the bind inside the container (rprivate unless asked). */
+  propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
+  /** How it was asked for, for inspect: the `-v` mode words, the flag, the spec as typed. */
+  mode?: string;
+  origin?: "volume-flag" | "mount-flag" | "tmpfs-flag" | "image" | "volumes-from";
+  spec?: string;
 }
 
 export interface RootfsSpec {
