@@ -682,11 +682,18 @@ export class Builder {
     return out;
   }
 
+  /** The network a RUN without --network gets: the build's --network; "default" is the bridge. */
+  private buildNetwork(): string | undefined {
+    const n = this.opts.network;
+    return n === undefined || n === "default" ? undefined : n;
+  }
+
   private async runStep(st: StageState, ins: Instruction): Promise<void> {
     checkFlags(ins, ["network", "mount", "security"]);
     const net = flagValue(ins, "network");
-    if (net !== undefined && net !== "none" && net !== "default") {
-      throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers use the default bridge or none`, ins.line);
+    // BuildKit's three: default (the build's --network), none, host.
+    if (net !== undefined && net !== "none" && net !== "default" && net !== "host") {
+      throw new DockerfileError(`RUN --network=${net}: use default, none or host`, ins.line);
     }
     if (flagValue(ins, "security") !== undefined) throw new DockerfileError("RUN --security is not supported by minid build", ins.line);
     let argv: string[];
@@ -744,7 +751,7 @@ export class Builder {
         if (code !== 0) {
           throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
         }
-      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs, network: (net ?? this.opts.network) === "none" ? "none" : undefined });
+      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs, network: net === undefined || net === "default" ? this.buildNetwork() : (net as string) });
       st.layers = [...st.layers, layer];
     } finally {
       staged.cleanup();

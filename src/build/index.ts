@@ -50,8 +50,11 @@ export async function buildImage(engine: Engine, req: BuildRequest): Promise<str
     const ref = parseReference(t);
     if (ref.digest) throw new UserError(`invalid tag "${t}": a tag cannot name a digest`);
   }
-  if (req.network !== undefined && req.network !== "none" && req.network !== "default") {
-    throw new UserError(`--network ${req.network} is not supported: minid build containers use the default bridge (or --network none)`);
+  // default (the bridge), none, host, or a user network's name, as docker build takes them;
+  // a name that is no network fails here, before any step runs.
+  if (req.network !== undefined && !["none", "default", "host", "bridge"].includes(req.network)) {
+    const { networkStore } = await import("../network/networks.ts");
+    networkStore(engine).get(req.network, 1);
   }
   // Secrets are read now, so a missing file fails before any step runs.
   const secrets = new Map<string, Uint8Array>();

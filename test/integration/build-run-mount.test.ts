@@ -278,6 +278,38 @@ describe("more of the Dockerfile language", () => {
     }
   }, 120_000);
 
+  requires("root", "ip")("RUN's network: the bridge by default, none or host by build --network or RUN --network", () => {
+    const dev = `mndbh${process.pid % 10000}`;
+    const sh2 = (c: string) => expect(Bun.spawnSync(["sh", "-c", c]).exitCode).toBe(0);
+    sh2(`ip link add ${dev} type veth peer name ${dev}p`);
+    try {
+      const dir = context("bnet", {
+        Dockerfile: [
+          "FROM busybox",
+          "RUN ls /sys/class/net | sort | tr '\\n' ' ' > /default",
+          "RUN --network=none ls /sys/class/net | tr '\\n' ' ' > /none",
+          "RUN --network=host ls /sys/class/net | grep -c '^" + dev + "$' > /host",
+        ].join("\n") + "\n",
+      });
+      build(dir, ["-t", "bnet:1"]);
+      expect(runIn("bnet:1", "cat /default; echo; cat /none; echo; cat /host")).toBe("eth0 lo \nlo \n1\n");
+      // build --network none: every RUN without its own --network has only lo.
+      const d2 = context("bnet2", { Dockerfile: "FROM busybox\nRUN ls /sys/class/net | tr '\\n' ' ' > /n\n" });
+      build(d2, ["--network", "none", "-t", "bnet:2"]);
+      expect(runIn("bnet:2", "cat /n")).toBe("lo ");
+      build(d2, ["--network", "host", "--no-cache", "-t", "bnet:3"]);
+      expect(runIn("bnet:3", `grep -c ${dev} /n`)).toBe("1\n");
+      const bad = r.run(["build", "--network", "nosuchnet", d2]);
+      expect([bad.code, bad.stderr.trim()]).toEqual([1, "minid: network nosuchnet not found"]);
+      const badRun = r.run(["build", context("bnet3", { Dockerfile: "FROM busybox\nRUN --network=bogus true\n" })]);
+      expect(badRun.code).toBe(1);
+      expect(badRun.stderr).toContain("RUN --network=bogus: use default, none or host");
+      assertClean();
+    } finally {
+      Bun.spawnSync(["ip", "link", "del", dev]);
+    }
+  }, 120_000);
+
   it("ADD extracts xz and bzip2 tars (owners and symlinks as in the tar)", () => {
     const dir = join(work, "xz");
     mkdirSync(join(dir, "src/t"), { recursive: true });
