@@ -120,3 +120,27 @@ describe("serving on a shared address", () => {
     }
   });
 });
+
+describe("a container's resolv.conf", async () => {
+  const { containerResolvConf } = await import("../../src/network/resolvconf.ts");
+  const host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp.example\noptions edns0\n";
+  test("private namespaces: loopback nameservers dropped, Google's when none is left", () => {
+    expect(containerResolvConf(host, "private").text).toBe("nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n");
+    expect(containerResolvConf("nameserver 127.0.0.53\n", "private").text).toBe("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+  });
+  test("the host network keeps the host's resolvers", () => {
+    expect(containerResolvConf(host, "host").text).toStartWith("nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
+  });
+  test("--dns, --dns-search (\".\" = none), --dns-option replace the host's", () => {
+    const r = containerResolvConf(host, "private", { servers: ["192.0.2.1"], search: ["."], options: ["ndots:2"] });
+    expect(r.text).toBe("nameserver 192.0.2.1\noptions ndots:2\n");
+  });
+  test("user networks: the embedded resolver, ndots:0, upstreams = --dns or every host resolver", () => {
+    const r = containerResolvConf(host, "embedded", undefined, "10.9.0.1");
+    expect(r.text).toBe("nameserver 10.9.0.1\nsearch corp.example\noptions edns0 ndots:0\n\n# ExtServers: [127.0.0.53 10.0.0.2]\n");
+    expect(r.upstream).toEqual(["127.0.0.53", "10.0.0.2"]);
+    const d = containerResolvConf(host, "embedded", { servers: ["192.0.2.1"], search: ["a.example"], options: [] }, "10.9.0.1");
+    expect(d.upstream).toEqual(["192.0.2.1"]);
+    expect(d.text).toStartWith("nameserver 10.9.0.1\nsearch a.example\n");
+  });
+});

@@ -133,3 +133,24 @@ describe("Docker's displays", () => {
     expect(displayablePorts({})).toBe("");
   });
 });
+
+describe("--dns, --dns-search, --dns-option", async () => {
+  const { parsePortAndDns } = await import("../../src/network/options.ts");
+  const f = (o: Partial<Parameters<typeof parsePortAndDns>[0] & object>) =>
+    parsePortAndDns({ publish: [], publishAll: false, expose: [], dns: [], dnsSearch: [], dnsOptions: [], aliases: [], ...o }, []);
+  test("as Docker checks them", () => {
+    expect(f({ dns: ["192.0.2.1", " ::1 "], dnsSearch: ["example.com.", "."], dnsOptions: ["ndots:2"] }).dns).toEqual({
+      servers: ["192.0.2.1", "::1"],
+      search: ["example.com", "."],
+      options: ["ndots:2"],
+    });
+    expect(() => f({ dns: ["abc"] })).toThrow('invalid argument "abc" for "--dns" flag: IP address is not correctly formatted: abc');
+    expect(() => f({ dnsSearch: ["-bad"] })).toThrow('invalid argument "-bad" for "--dns-search" flag: -bad is not a valid domain');
+    expect(() => f({ dnsSearch: ["a..b"] })).toThrow("a..b is not a valid domain");
+    expect(() => f({ dnsSearch: ["123"] })).toThrow("123 is not a valid domain");
+  });
+  test("nothing given: nothing kept; an image's EXPOSE alone is kept", () => {
+    expect(f({})).toEqual({});
+    expect(parsePortAndDns(undefined, ["80/tcp"]).ports?.exposed).toEqual(["80/tcp"]);
+  });
+});
