@@ -46,6 +46,7 @@ export const COMMANDS: Record<string, Loader> = {
   "image-inspect": () => import("../commands/image-inspect.ts"),
   build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
+  port: () => import("../commands/port.ts"),
 };
 
 const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
@@ -100,6 +101,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
+  port        List port mappings or a specific mapping for the container
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

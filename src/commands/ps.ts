@@ -16,7 +16,7 @@ function commandOf(st: ContainerState): string {
 }
 
 /** Docker's formatter.ContainerContext: the fields `ps --format` templates (and json) see. */
-function row(c: ContainerState, now: number, trunc: boolean): Record<string, unknown> {
+function row(c: ContainerState, now: number, trunc: boolean, ports: (c: ContainerState) => string): Record<string, unknown> {
   const cmd = commandOf(c);
   const labels: Record<string, string> = (c.config as { labels?: Record<string, string> }).labels ?? {};
   return asStruct(
@@ -31,7 +31,7 @@ function row(c: ContainerState, now: number, trunc: boolean): Record<string, unk
       Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => (trunc ? ellipsis(m.source, 15) : m.source)).join(","),
       Names: c.name,
       Networks: "none",
-      Ports: "",
+      Ports: ports(c),
       RunningFor: ago(c.created, now),
       Size: "0B",
       State: liveState(c).status,
@@ -110,7 +110,10 @@ export default defineCommand({
         : given === "raw"
           ? a.quiet ? "container_id: {{.ID}}" : PS_RAW + (a.size ? "size: {{.Size}}\\n" : "")
           : a.quiet ? "{{.ID}}" : given;
-    out(await formatItems(fmt, cs.map((c) => row(c, now, trunc)), PS_HEADER));
+    const { displayablePorts } = await import("../network/ports.ts");
+    const { networkPorts } = await import("../network/port-status.ts");
+    const ports = (c: ContainerState) => displayablePorts(networkPorts(engine, c));
+    out(await formatItems(fmt, cs.map((c) => row(c, now, trunc, ports)), PS_HEADER));
     return 0;
   },
 });

@@ -4,7 +4,7 @@ import { out } from "../cli/output.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
-import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
+import { RESOURCE_FLAGS, SECURITY_FLAGS, PORT_FLAGS, resourceOptions, securityOptions, portOptions } from "../cli/container-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
 export const stopAfter = 1;
@@ -33,6 +33,7 @@ export default defineCommand({
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
+    ...PORT_FLAGS,
   },
   async run({ args }) {
     requireRoot();
@@ -67,6 +68,7 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
+        ports: portOptions(a),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }

@@ -36,6 +36,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** -p/-P/--expose, --dns*, --network-alias (network/options.ts). */
+  ports?: import("../network/options.ts").PortAndDnsFlags;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
 }
@@ -61,6 +63,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     securityOpt: opts.security?.securityOpt ?? [],
     readOnly: opts.readOnly,
   });
+  const { parsePortAndDns } = await import("../network/options.ts");
+  parsePortAndDns(opts.ports, []); // a bad -p/--dns is refused before the image is looked at
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -73,6 +77,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const args = [...entrypoint, ...cmd];
   if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
 
+  const portsAndDns = parsePortAndDns(opts.ports, Object.keys(cc.ExposedPorts ?? {}));
   const id = newId();
   const hostname = opts.hostname ?? shortId(id);
   const env = buildEnv({
@@ -113,6 +118,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     state: createdState(),
     security,
     resources,
+    ...portsAndDns,
     ...(opts.extra ? { extra: opts.extra } : {}),
   };
   engine.containers.create(st);

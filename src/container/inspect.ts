@@ -7,6 +7,8 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { stopSignalOf, stopTimeoutOf } from "./control.ts";
 import { signalName } from "../util/errors.ts";
+import { networkPorts } from "../network/port-status.ts";
+import { exposedPortsDoc } from "../network/ports.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -81,6 +83,11 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
+      PortBindings: st.ports?.bindings ?? {},
+      PublishAllPorts: Boolean(st.ports?.publishAll),
+      Dns: st.dns?.servers ?? [],
+      DnsOptions: st.dns?.options ?? [],
+      DnsSearch: st.dns?.search ?? [],
     },
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: binds.map((m) => ({
@@ -103,6 +110,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       StdinOnce: st.config.interactive,
       Env: st.config.env,
       Cmd: st.config.cmd ?? null,
+      ...(exposedPortsDoc(st.ports) ? { ExposedPorts: exposedPortsDoc(st.ports) } : {}),
       Image: st.image,
       Volumes: null,
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
@@ -117,7 +125,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Bridge: "",
       SandboxID: "",
       SandboxKey: running && s.pid ? `/proc/${s.pid}/ns/net` : "",
-      Ports: {},
+      Ports: networkPorts(engine, st),
       HairpinMode: false,
       LinkLocalIPv6Address: "",
       LinkLocalIPv6PrefixLen: 0,

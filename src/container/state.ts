@@ -69,6 +69,10 @@ export interface ContainerState {
   /** Confinement chosen at create time; init applies it at every start. */
   security?: SecurityConfig;
   resources?: CgroupLimits;
+  /** -p/-P/--expose (network/ports.ts); --dns* with the embedded resolver's upstreams; --network-alias. */
+  ports?: import("../network/ports.ts").PortConfig;
+  dns?: import("../network/options.ts").DnsConfig & { upstream?: string[] };
+  aliases?: string[];
   extra?: Record<string, unknown>;
   /** Set (in memory only) on the stand-in for a record that could not be read: why. */
   broken?: string;
@@ -104,6 +108,9 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     cgroupPaths: obj({ version: oneOf("v1", "v2") }, { path: str, paths: record(str) }),
     security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool }),
     resources: record(any),
+    ports: obj({ exposed: strs, bindings: record(arr(obj({ HostIp: str, HostPort: str }))), publishAll: bool }),
+    dns: obj({ servers: strs, search: strs, options: strs }, { upstream: strs }),
+    aliases: strs,
     extra: record(any),
   },
 );

@@ -139,7 +139,7 @@ async function overTcp(server: string, port: number, query: Uint8Array, timeoutM
       s.write(Buffer.concat([len, q]));
     });
     s.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
+      buf = Buffer.concat([buf, d as Buffer]);
       if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
         done(m.length >= 12 && messageId(m) === id ? withId(m, messageId(query)) : undefined);
@@ -155,11 +155,16 @@ export interface Resolver {
   close(): void;
 }
 
+/** How to answer a client: the names it may see and where its other names go; undefined: ignore it. */
+export type ClientView = (clientIp: string) => { book: NameBook; forward: Forwarder } | undefined;
+
 /**
- * Serve `book` on address:port (UDP and TCP, SO_REUSEPORT) until close(). Throws when the
- * address cannot be bound (e.g. another program holds port 53 on it without SO_REUSEPORT).
+ * Serve on address:port (UDP and TCP, SO_REUSEPORT) until close(). `view` is asked per query
+ * with the client's address (a container's own --dns upstreams apply, whichever watcher of the
+ * network answers; strangers are ignored). Throws when the address cannot be bound (another
+ * program holds port 53 on it without SO_REUSEPORT).
  */
-export async function serve(address: string, port: number, book: () => NameBook, forward: Forwarder): Promise<Resolver> {
+export async function serve(address: string, port: number, view: ClientView): Promise<Resolver> {
   const dgram = await import("node:dgram");
   const net = await import("node:net");
   const udp = dgram.createSocket({ type: "udp4", reusePort: true } as import("node:dgram").SocketOptions);
@@ -172,7 +177,9 @@ export async function serve(address: string, port: number, book: () => NameBook,
   });
   udp.on("error", () => {});
   udp.on("message", (m, rinfo) => {
-    void answer(m, book(), forward).then(
+    const v = view(rinfo.address);
+    if (!v) return;
+    void answer(m, v.book, v.forward).then(
       (r) => {
         if (!r) return;
         // Over UDP an answer that does not fit 512 bytes (no EDNS here) says "truncated".
@@ -184,15 +191,18 @@ export async function serve(address: string, port: number, book: () => NameBook,
   });
   const tcp = net.createServer({ pauseOnConnect: false }, (c) => {
     let buf = Buffer.alloc(0);
+    const client = (c.remoteAddress ?? "").replace(/^::ffff:/, "");
     c.setTimeout(10_000, () => c.destroy());
     c.on("error", () => c.destroy());
     c.on("data", (d) => {
-      buf = Buffer.concat([buf, d]);
+      buf = Buffer.concat([buf, d as Buffer]);
       if (buf.length > 70_000) return c.destroy();
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + m.length);
-        void answer(m, book(), forward, true).then(
+        const v = view(client);
+        if (!v) return c.destroy();
+        void answer(m, v.book, v.forward, true).then(
           (r) => {
             if (!r || c.destroyed) return;
             const len = Buffer.alloc(2);

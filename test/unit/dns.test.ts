@@ -86,8 +86,9 @@ describe("serving on a shared address", () => {
     await new Promise<void>((r) => up.bind(0, "127.0.0.1", () => r()));
     up.on("message", (m, ri) => up.send(buildResponse(parseQuery(m), RCODE.NOERROR, [{ type: TYPE.A, ttl: 5, data: "192.0.2.77" }]), ri.port, ri.address));
     const fwd = upstream(["127.0.0.1"], up.address().port, 1000);
-    const a = await serve(addr, 5353, () => book, fwd);
-    const b = await serve(addr, 5353, () => book, fwd);
+    const view = (ip: string) => (ip === "127.0.0.1" ? { book, forward: fwd } : undefined);
+    const a = await serve(addr, 5353, view);
+    const b = await serve(addr, 5353, view);
     const c = dgram.createSocket("udp4");
     const query = (name: string) =>
       new Promise<ReturnType<typeof parseResponse>>((resolve) => {
@@ -107,7 +108,7 @@ describe("serving on a shared address", () => {
           s.write(Buffer.concat([Buffer.from([q.length >> 8, q.length & 255]), q]));
         });
         s.on("data", (d) => {
-          resolve(parseResponse(d.subarray(2)));
+          resolve(parseResponse((d as Buffer).subarray(2)));
           s.destroy();
         });
         s.on("error", reject);

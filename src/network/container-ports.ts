@@ -1,0 +1,132 @@
+// The watcher's part of published ports and the embedded DNS, one step of a container's start
+// after its network is set up (network/attach.ts) and before init lets the command run, and
+// one undo when it stops:
+//   start: take the host ports (portmap.ts), install the DNAT rules, note what was taken
+//          (ports.json, which port/ps/inspect read), serve DNS on each user network;
+//   stop:  rules removed, ports.json gone, sockets closed (they would die with us anyway).
+// `rm -f` after a killed watcher removes the rules from the id alone (dropStaleRules).
+import { readFileSync } from "node:fs";
+import type { ContainerState } from "../container/state.ts";
+import { UserError } from "../util/errors.ts";
+import { wantedBindings } from "./ports.ts";
+import { addPortRules, clearPublished, removePortRules, reservePorts, writePublished, type Reservation } from "./portmap.ts";
+import type { ClientView, NameBook, Resolver } from "./dns.ts";
+
+export interface PortsAndDns {
+  stop(): void;
+}
+
+/** Take the container's ports and serve its networks' DNS; a UserError leaves nothing behind. */
+export async function startPortsAndDns(root: string, st: ContainerState, dir: string): Promise<PortsAndDns | undefined> {
+  const eps = (st.network?.endpoints ?? []).filter((e) => e.ipAddress);
+  const wanted = st.ports ? wantedBindings(st.ports) : [];
+  const { NetworkStore } = await import("./store.ts");
+  const nets = new NetworkStore(root);
+  const userNets = eps.map((e) => ({ e, net: nets.list().find((n) => n.id === e.networkId) })).filter((x) => x.net && !x.net.predefined && x.net.gateway);
+  if (!wanted.length && !userNets.length) return undefined;
+
+  let reservation: Reservation | undefined;
+  const resolvers: Resolver[] = [];
+  let rules = false;
+  const stop = () => {
+    for (const r of resolvers.splice(0)) r.close();
+    if (rules) {
+      try {
+        removePortRules(st.id);
+      } catch (e) {
+        process.stderr.write(`minid watcher: ${(e as Error).message}\n`);
+      }
+      rules = false;
+    }
+    clearPublished(dir);
+    reservation?.release();
+    reservation = undefined;
+  };
+  try {
+    if (wanted.length && eps.length) {
+      const ep = eps[0]!;
+      const net = nets.list().find((n) => n.id === ep.networkId);
+      if (!net?.bridge || !net.subnet) throw new UserError(`network ${ep.networkName} has no bridge to publish ports through`);
+      reservation = await reservePorts(st.ports!);
+      rules = true;
+      addPortRules(st.id, { ip: ep.ipAddress!, subnet: net.subnet, bridge: net.bridge, hostVeth: ep.hostIf }, reservation.published);
+      writePublished(dir, reservation.published);
+    }
+    if (userNets.length) {
+      const { serve } = await import("./dns.ts");
+      for (const { net } of userNets) {
+        try {
+          resolvers.push(await serve(net!.gateway!, 53, (client) => clientView(root, net!, client)));
+        } catch (e) {
+          // Another program holds port 53 on the gateway without sharing it: names of the
+          // network do not resolve, everything else works.
+          process.stderr.write(`minid watcher: no embedded DNS on ${net!.gateway}:53 (${(e as Error).message})\n`);
+        }
+      }
+    }
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { stop };
+}
+
+function hostResolvers(): string[] {
+  const { nameservers } = require("./dns.ts") as typeof import("./dns.ts");
+  try {
+    return nameservers(readFileSync("/etc/resolv.conf", "utf8"));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * A query from `client` on `net`: answered only for a running member of the network (by its
+ * address), with the names of the network and that member's own upstreams (--dns, or the
+ * host's resolvers).
+ */
+function clientView(root: string, net: { id: string; name: string }, client: string): ReturnType<ClientView> {
+  const book = networkBook(root, net.id, net.name);
+  const member = book.members.get(client);
+  if (!member) return undefined;
+  const { upstream } = require("./dns.ts") as typeof import("./dns.ts");
+  return { book, forward: upstream(member.dns?.upstream?.length ? member.dns.upstream : hostResolvers()) };
+}
+
+/** Who is on the network now, from the store: every running container with an address there. */
+export function networkBook(root: string, networkId: string, networkName: string): NameBook & { members: Map<string, ContainerState> } {
+  const { ContainerStore } = require("../container/state.ts") as typeof import("../container/state.ts");
+  const { containerProc, isAlive } = require("../container/proc.ts") as typeof import("../container/proc.ts");
+  const names = new Map<string, string[]>();
+  const reverse = new Map<string, string>();
+  const members = new Map<string, ContainerState>();
+  const add = (n: string, ip: string) => {
+    const k = n.toLowerCase();
+    const l = names.get(k) ?? [];
+    if (!l.includes(ip)) l.push(ip);
+    names.set(k, l);
+  };
+  for (const c of new ContainerStore(root).list()) {
+    const ep = c.network?.endpoints.find((e) => e.networkId === networkId && e.ipAddress);
+    if (!ep || !isAlive(containerProc(c))) continue;
+    const ip = ep.ipAddress!;
+    members.set(ip, c);
+    if (c.name) add(c.name, ip);
+    for (const a of [...(ep.aliases ?? []), ...(c.aliases ?? [])]) add(a, ip);
+    add(c.id.slice(0, 12), ip);
+    if (c.name) reverse.set(ip, `${c.name}.${networkName}`);
+  }
+  const suffix = `.${networkName.toLowerCase()}`;
+  return {
+    members,
+    lookup: (name) => names.get(name) ?? (name.endsWith(suffix) ? (names.get(name.slice(0, -suffix.length)) ?? []) : []),
+    reverse: (ip) => reverse.get(ip),
+  };
+}
+
+/** What a killed watcher left of the container's ports (rm -f, the next start). */
+export function dropStaleRules(st: ContainerState, dir?: string): void {
+  if (!st.ports) return;
+  removePortRules(st.id);
+  if (dir) clearPublished(dir);
+}

@@ -1,0 +1,36 @@
+// The ports of a container as `port`, `ps` and `inspect` show them: while it runs, what its
+// watcher took (ports.json); otherwise nothing, as Docker shows a stopped container.
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "../container/state.ts";
+import { observe } from "../container/lifecycle.ts";
+import { UserError } from "../util/errors.ts";
+import { networkPortsDoc, portLines, parsePortRange, type PublishedPort } from "./ports.ts";
+import { readPublished } from "./portmap.ts";
+
+function running(st: ContainerState): boolean {
+  const s = observe(st).status;
+  return s === "running" || s === "paused";
+}
+
+export function publishedOf(engine: Engine, st: ContainerState): PublishedPort[] {
+  return running(st) ? readPublished(engine.containers.containerDir(st.id)) : [];
+}
+
+/** NetworkSettings.Ports: {} unless running; then every exposed port, null when unpublished. */
+export function networkPorts(engine: Engine, st: ContainerState): Record<string, { HostIp: string; HostPort: string }[] | null> {
+  if (!running(st)) return {};
+  return networkPortsDoc(st.ports, publishedOf(engine, st));
+}
+
+/** `port NAME [PRIVATE_PORT[/PROTO]]`: its lines, or Docker's error for a port not published. */
+export function portCommand(engine: Engine, st: ContainerState, spec?: string): string[] {
+  const doc = networkPorts(engine, st);
+  if (spec === undefined) return portLines(doc);
+  const [port, proto0] = spec.split("/", 2) as [string, string | undefined];
+  const proto = proto0 || "tcp";
+  const r = parsePortRange(port);
+  if (!r || r[0] !== r[1]) throw new UserError(`Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: invalid syntax`, 1);
+  const bs = doc[`${r[0]}/${proto}`];
+  if (!bs?.length) throw new UserError(`Error: No public port '${r[0]}/${proto}' published for ${st.name}`, 1);
+  return bs.map((b) => `${b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`);
+}
