@@ -1,0 +1,223 @@
+// Published ports: -p with and without a host address, -P, UDP, `port`/`ps`/`inspect`, a busy
+// host port, and the rules gone after rm -f and after a watcher killed with -9. Traffic goes
+// only to loopback and to a namespace this file makes to stand for another host.
+import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { requires } from "../helpers/requires.ts";
+import { useRunRoot } from "../helpers/run-root.ts";
+import { buildUdpEcho } from "../helpers/udp-echo.ts";
+
+const it = requires("root", "nft", "ip", "gcc");
+const { r } = useRunRoot("ports");
+const scratch = mkdtempSync(join(tmpdir(), "minid-ports-"));
+
+/** A port nothing listens on now (the kernel's pick, let go at once). */
+function freePort(): number {
+  const s = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
+  const p = s.port;
+  s.stop(true);
+  return p;
+}
+
+async function get(url: string): Promise<string> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  return (await res.text()).trim();
+}
+
+/** nft rules that carry a tag of one of these containers (firewall.ts comments). */
+function rulesOf(ids: string[]): string[] {
+  const t = Bun.spawnSync(["nft", "list", "ruleset"], { stdout: "pipe" }).stdout.toString();
+  return t.split("\n").filter((l) => ids.some((id) => l.includes(id)));
+}
+
+const WEB = ["sh", "-c", "mkdir -p /www && echo hello-$HOSTNAME > /www/index.html && exec httpd -f -p 80 -h /www"];
+
+function idOf(name: string): string {
+  return r.run(["inspect", "--format", "{{.Id}}", name]).stdout.trim();
+}
+
+/** A namespace joined to the host by a veth (198.51.100.0/30): "another host". */
+const outside = `mpo${process.pid % 100000}`;
+const hostSide = `${outside}h`;
+beforeAll(() => {
+  const sh = (c: string) => Bun.spawnSync(["sh", "-c", c], { stderr: "pipe" });
+  sh(`ip netns add ${outside} && ip link add ${hostSide} type veth peer name ${outside}c && ip link set ${outside}c netns ${outside} &&
+    ip addr add 198.51.100.1/30 dev ${hostSide} && ip link set ${hostSide} up &&
+    ip -n ${outside} addr add 198.51.100.2/30 dev ${outside}c && ip -n ${outside} link set ${outside}c up && ip -n ${outside} link set lo up`);
+});
+afterAll(() => {
+  Bun.spawnSync(["ip", "link", "del", hostSide], { stderr: "ignore" });
+  Bun.spawnSync(["ip", "netns", "del", outside], { stderr: "ignore" });
+  rmSync(scratch, { recursive: true, force: true });
+});
+
+function fromOutside(url: string): { code: number; out: string } {
+  const res = Bun.spawnSync(["ip", "netns", "exec", outside, "timeout", "5", "busybox", "wget", "-qO-", url], { stdout: "pipe", stderr: "pipe" });
+  return { code: res.exitCode ?? 1, out: res.stdout.toString().trim() };
+}
+
+describe("bad -p values: one line, exit 125, nothing made", () => {
+  for (const [p, msg] of [
+    ["abc", "invalid containerPort: abc"],
+    ["70000:80", "invalid hostPort: 70000"],
+    ["[::1]:8080:80", "IPv6 address ::1 is not supported"],
+  ] as const) {
+    it(`-p ${p}`, () => {
+      const res = r.run(["run", "--rm", "-p", p, "busybox", "true"]);
+      expect(res.code).toBe(125);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(res.stderr).toContain(msg);
+      expect(r.containerIds()).toEqual([]);
+    });
+  }
+  it("--expose 80:90 and --dns abc", () => {
+    for (const args of [["--expose", "80:90"], ["--dns", "abc"]]) {
+      const res = r.run(["run", "--rm", ...args, "busybox", "true"]);
+      expect(res.code).toBe(125);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    }
+    expect(r.containerIds()).toEqual([]);
+  });
+});
+
+describe("-p reaches the container", () => {
+  const loop = freePort();
+  const any = freePort();
+  let id = "";
+
+  it("-p 127.0.0.1:P:80 and -p P:80: from the host on 127.0.0.1, and from another host", async () => {
+    const res = r.run(["run", "-d", "--name", "web", "--hostname", "web", "-p", `127.0.0.1:${loop}:80`, "-p", `${any}:80`, "busybox", ...WEB]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    id = res.stdout.trim();
+    expect(await get(`http://127.0.0.1:${loop}/`)).toBe("hello-web");
+    expect(await get(`http://127.0.0.1:${any}/`)).toBe("hello-web");
+    expect(fromOutside(`http://198.51.100.1:${any}/`)).toEqual({ code: 0, out: "hello-web" });
+    // bound to 127.0.0.1 only: another host does not get in
+    expect(fromOutside(`http://198.51.100.1:${loop}/`).code).not.toBe(0);
+  }, 30_000);
+
+  it("port, ps and inspect show them as Docker does", () => {
+    expect(r.run(["port", "web"]).stdout).toBe(`80/tcp -> 0.0.0.0:${any}\n80/tcp -> 127.0.0.1:${loop}\n`);
+    expect(r.run(["port", "web", "80/tcp"]).stdout).toBe(`0.0.0.0:${any}\n127.0.0.1:${loop}\n`);
+    const none = r.run(["port", "web", "81"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain("No public port '81/tcp' published for web");
+    expect(r.run(["ps", "--format", "{{.Ports}}", "-f", "name=web"]).stdout).toBe(`0.0.0.0:${any}->80/tcp, 127.0.0.1:${loop}->80/tcp\n`);
+    const doc = JSON.parse(r.run(["inspect", "web"]).stdout)[0];
+    expect(doc.NetworkSettings.Ports).toEqual({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(loop) }, { HostIp: "0.0.0.0", HostPort: String(any) }] });
+    expect(doc.HostConfig.PortBindings).toEqual({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(loop) }, { HostIp: "", HostPort: String(any) }] });
+    expect(doc.Config.ExposedPorts).toEqual({ "80/tcp": {} });
+  });
+
+  it("the host port is held while the container runs; nothing of it leaks into the container", () => {
+    let bound = true;
+    try {
+      Bun.listen({ hostname: "0.0.0.0", port: any, exclusive: true, socket: { data() {} } }).stop(true);
+    } catch {
+      bound = false;
+    }
+    expect(bound).toBe(false);
+    // no socket of the watcher's among the container's fds
+    const fds = r.run(["exec", "web", "sh", "-c", "ls -l /proc/1/fd | grep -c socket: || true"]).stdout.trim();
+    expect(fds).toBe("0");
+  });
+
+  it("a busy host port: exit 125, one line, nothing left, the first container's rules intact", () => {
+    const before = rulesOf([id]).length;
+    const res = r.run(["run", "-d", "--name", "web2", "-p", `${any}:80`, "busybox", ...WEB]);
+    expect(res.code).toBe(125);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toContain("address already in use");
+    expect(r.containerIds()).toEqual([id]);
+    expect(rulesOf([id]).length).toBe(before);
+  });
+
+  it("a port some other program holds: exit 125 and nothing left", () => {
+    const held = Bun.listen({ hostname: "0.0.0.0", port: 0, socket: { data() {} } });
+    try {
+      const res = r.run(["run", "--rm", "-p", `${held.port}:80`, "busybox", "true"]);
+      expect(res.code).toBe(125);
+      expect(res.stderr).toContain(`0.0.0.0:${held.port}/tcp`);
+      expect(r.containerIds()).toEqual([id]);
+    } finally {
+      held.stop(true);
+    }
+  });
+
+  it("rm -f: rules gone, port free", async () => {
+    expect(rulesOf([id]).length).toBeGreaterThan(0);
+    expect(r.run(["rm", "-f", "web"]).code).toBe(0);
+    expect(rulesOf([id])).toEqual([]);
+    await expect(get(`http://127.0.0.1:${any}/`)).rejects.toThrow();
+    Bun.listen({ hostname: "0.0.0.0", port: any, exclusive: true, socket: { data() {} } }).stop(true);
+  });
+});
+
+describe("-P, --expose, UDP", () => {
+  it("-P publishes the image's EXPOSE and --expose on random ports", async () => {
+    writeFileSync(join(scratch, "Dockerfile"), "FROM busybox\nEXPOSE 80\n");
+    expect(r.run(["build", "-q", "-t", "exposing", scratch]).code).toBe(0);
+    const res = r.run(["run", "-d", "--name", "pall", "--hostname", "pall", "-P", "--expose", "7000/udp", "exposing", ...WEB]);
+    expect(res.code).toBe(0);
+    const lines = r.run(["port", "pall"]).stdout.trim().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    expect(lines[1]).toMatch(/^7000\/udp -> 0\.0\.0\.0:\d+$/);
+    const port = Number(lines[0]!.split(":")[1]);
+    const [lo, hi] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
+    expect(port).toBeGreaterThanOrEqual(lo!);
+    expect(port).toBeLessThanOrEqual(hi!);
+    expect(await get(`http://127.0.0.1:${port}/`)).toBe("hello-pall");
+    expect(JSON.parse(r.run(["inspect", "pall"]).stdout)[0].HostConfig.PublishAllPorts).toBe(true);
+    expect(r.run(["rm", "-f", "pall"]).code).toBe(0);
+  }, 30_000);
+
+  it("a UDP port answers through -p 127.0.0.1:P:9999/udp", async () => {
+    const echo = buildUdpEcho(scratch);
+    const port = freePort();
+    const res = r.run(["run", "-d", "--name", "udp", "-v", `${echo}:/udp-echo:ro`, "-p", `127.0.0.1:${port}:9999/udp`, "busybox", "/udp-echo", "9999"]);
+    expect(res.code).toBe(0);
+    const got = await new Promise<string>(async (resolve) => {
+      const timer = setTimeout(() => resolve("(nothing)"), 5000);
+      const s = await Bun.udpSocket({
+        socket: {
+          data(_s, d) {
+            clearTimeout(timer);
+            resolve(Buffer.from(d).toString());
+            s.close();
+          },
+        },
+      });
+      // the server may still be starting: ask a few times
+      for (let i = 0; i < 10; i++) {
+        s.send("ping", port, "127.0.0.1");
+        await Bun.sleep(100);
+        if (s.closed) break;
+      }
+    });
+    expect(got).toBe("echo:ping");
+    expect(r.run(["port", "udp"]).stdout).toBe(`9999/udp -> 127.0.0.1:${port}\n`);
+    expect(r.run(["rm", "-f", "udp"]).code).toBe(0);
+  }, 30_000);
+});
+
+describe("a watcher killed with -9", () => {
+  it("leaves rules that rm -f removes", async () => {
+    const port = freePort();
+    const res = r.run(["run", "-d", "--name", "orphan", "--hostname", "orphan", "-p", `127.0.0.1:${port}:80`, "busybox", ...WEB]);
+    expect(res.code).toBe(0);
+    const id = res.stdout.trim();
+    const st = JSON.parse(readFileSync(join(r.dir, "containers", id, "state.json"), "utf8"));
+    process.kill(st.state.watcherPid, "SIGKILL");
+    await Bun.sleep(100);
+    // the container still runs and is still reachable (the rules are the kernel's)
+    expect(await get(`http://127.0.0.1:${port}/`)).toBe("hello-orphan");
+    expect(rulesOf([id]).length).toBeGreaterThan(0);
+    expect(r.run(["rm", "-f", "orphan"]).code).toBe(0);
+    expect(rulesOf([id])).toEqual([]);
+    expect(idOf("orphan")).toBe("");
+  }, 30_000);
+});
