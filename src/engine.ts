@@ -10,11 +10,13 @@ export interface Engine {
   storageDriver?: string;
   /** Registries reachable over plain http (--insecure-registry), for pulls the library starts itself. */
   insecureRegistries: string[];
+  /** The default bridge network's interface and subnet (--bridge-name/--bridge-subnet, MINID_BRIDGE/MINID_BRIDGE_SUBNET), used when it is first made. */
+  bridge?: { name?: string; subnet?: string };
 }
 
 export const DEFAULT_ROOT = "/var/lib/minid";
 
-export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[] }): Engine {
+export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[]; bridgeName?: string; bridgeSubnet?: string }): Engine {
   const root = opts.root || process.env.MINID_ROOT || DEFAULT_ROOT;
   return {
     root,
@@ -22,6 +24,10 @@ export function openEngine(opts: { root?: string; storageDriver?: string; insecu
     containers: new ContainerStore(root),
     storageDriver: opts.storageDriver || process.env.MINID_STORAGE_DRIVER || undefined,
     insecureRegistries: opts.insecureRegistries ?? [],
+    bridge: {
+      name: opts.bridgeName || process.env.MINID_BRIDGE || undefined,
+      subnet: opts.bridgeSubnet || process.env.MINID_BRIDGE_SUBNET || undefined,
+    },
   };
 }
 

@@ -61,6 +61,5 @@ export function portOptions(a: CmdArgs): PortAndDnsFlags {
     dns: list(a.dns),
     dnsSearch: list(a["dns-search"]),
     dnsOptions: list(a["dns-option"]),
-    aliases: list(a["network-alias"]),
   };
 }

@@ -7,10 +7,13 @@ export const globals = {
   logLevel: "info" as string,
   /** Registries reachable over plain http (--insecure-registry, repeatable). */
   insecureRegistries: [] as string[],
+  /** The default bridge network's interface name and subnet (--bridge-name, --bridge-subnet). */
+  bridgeName: undefined as string | undefined,
+  bridgeSubnet: undefined as string | undefined,
 };
 
 let engine: Engine | undefined;
 export function getEngine(): Engine {
-  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries });
+  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries, bridgeName: globals.bridgeName, bridgeSubnet: globals.bridgeSubnet });
   return engine;
 }

@@ -66,6 +66,10 @@ Options:
       --registry-idle-timeout DURATION
                               Give up on a transfer that sends nothing for this long; a layer
                               download resumes where it stopped (default 30s, env MINID_REGISTRY_IDLE_TIMEOUT)
+      --bridge-name NAME      Interface of the default bridge network, when it is first made
+                              (default minid0 for the default root, env MINID_BRIDGE)
+      --bridge-subnet CIDR    Subnet of the default bridge network, when it is first made (default
+                              172.17.0.0/16 or the next block no host route uses, env MINID_BRIDGE_SUBNET)
   -l, --log-level LEVEL       debug, info, warn or error (default info)
   -v, --version               Print version information and quit
   -h, --help                  Print usage
@@ -125,6 +129,8 @@ export async function main(argv: string[]): Promise<number> {
       if (flag === "--root") globals.root = value();
       else if (flag === "--storage-driver" || flag === "-s") globals.storageDriver = value();
       else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
+      else if (flag === "--bridge-name") globals.bridgeName = value();
+      else if (flag === "--bridge-subnet") globals.bridgeSubnet = value();
       else if (flag === "--registry-connect-timeout") setRegistryTimeouts({ connectMs: parseDuration(value(), flag) });
       else if (flag === "--registry-idle-timeout") setRegistryTimeouts({ idleMs: parseDuration(value(), flag) });
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));

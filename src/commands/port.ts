@@ -13,7 +13,7 @@ export default defineCommand({
     if (!ref || extra.length) throw new UserError(`"minid port" requires at least 1 and at most 2 arguments.\nSee 'minid port --help'.`);
     const engine = getEngine();
     const { portCommand } = await import("../network/port-status.ts");
-    const lines = portCommand(engine, engine.containers.find(ref), spec);
+    const lines = portCommand(engine, engine.containers.find(ref), spec, ref);
     if (lines.length) out(lines.join("\n") + "\n");
     return 0;
   },

@@ -5,6 +5,7 @@ import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { RESOURCE_FLAGS, SECURITY_FLAGS, PORT_FLAGS, resourceOptions, securityOptions, portOptions } from "../cli/container-flags.ts";
+import { NETWORK_FLAGS, networkOptions } from "../cli/network-flags.ts";
 
 /** Flags stop at the image: everything after it is the container's command, verbatim. */
 export const stopAfter = 1;
@@ -33,6 +34,7 @@ export default defineCommand({
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
+    ...NETWORK_FLAGS,
     ...PORT_FLAGS,
   },
   async run({ args }) {
@@ -68,6 +70,7 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
+        network: { ...networkOptions(a), aliases: list(a["network-alias"]) },
         ports: portOptions(a),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined

@@ -40,6 +40,8 @@ export interface CreateOptions {
   ports?: import("../network/options.ts").PortAndDnsFlags;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
+  /** --network (default bridge), --ip, --add-host, --network-alias (network/config.ts). */
+  network?: import("../network/config.ts").NetworkFlags;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -63,8 +65,11 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     securityOpt: opts.security?.securityOpt ?? [],
     readOnly: opts.readOnly,
   });
+  const { resolveNetworkFlags } = await import("../network/config.ts");
+  const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
   const { parsePortAndDns } = await import("../network/options.ts");
   parsePortAndDns(opts.ports, []); // a bad -p/--dns is refused before the image is looked at
+  (await import("../network/options.ts")).checkPortMode(opts.ports, network.config?.mode, (m) => (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(m));
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -79,7 +84,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
 
   const portsAndDns = parsePortAndDns(opts.ports, Object.keys(cc.ExposedPorts ?? {}));
   const id = newId();
-  const hostname = opts.hostname ?? shortId(id);
+  const hostname = opts.hostname ?? network.hostname ?? shortId(id);
   const env = buildEnv({
     image: cc.Env ?? [],
     files: opts.envFiles,
@@ -120,6 +125,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     resources,
     ...portsAndDns,
     ...(opts.extra ? { extra: opts.extra } : {}),
+    network: network.config,
   };
   engine.containers.create(st);
   try {
@@ -163,6 +169,8 @@ function prepareContainer(engine: Engine, st: ContainerState): void {
     resolv = readFileSync("/etc/resolv.conf", "utf8");
   } catch {}
   writeFileSync(join(dir, "resolv.conf"), resolv);
+  // hosts and resolv.conf as the network mode has them (network/config.ts)
+  if (st.network) (require("../network/config.ts") as typeof import("../network/config.ts")).writeEtcFiles(engine, st, dir);
 }
 
 /** The container's cgroup, made again when a stopped container starts (exit removes it). */

@@ -6,7 +6,7 @@ import { readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, PR_SET_DUMPABLE, realSyscalls,
+  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, PR_SET_DUMPABLE, realSyscalls,
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { setupRootfs } from "../linux/rootfs.ts";
@@ -39,9 +39,11 @@ export function initMain(): never {
     process.exit(EXIT_ENGINE);
   }
   try {
-    // "fd:4": started ahead of its container, init waits there for its spec's path.
-    const path = specPath === "fd:4" ? readToEof(4).toString("utf8") : specPath;
-    const spec = JSON.parse(readFileSync(path, "utf8")) as InitSpec;
+    // "fd:4": started ahead of its container, init waits there for its spec's path (and,
+    // on a second line, the path of the network namespace the watcher prepared).
+    const [path, netns] = specPath === "fd:4" ? readToEof(4).toString("utf8").split("\n") : [specPath];
+    const spec = JSON.parse(readFileSync(path!, "utf8")) as InitSpec;
+    if (spec.netns === "prepared") spec.netns = netns || "new";
     start(spec);
   } catch (e) {
     const exitCode = e instanceof InitError || e instanceof UserError ? e.exitCode : EXIT_ENGINE;
@@ -93,11 +95,23 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
-  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
+  // The network namespace: a new one (only lo), the host's, or one prepared or owned by another.
+  const netns = spec.netns ?? "new";
+  if (netns !== "new" && netns !== "host") joinNetns(sys, netns);
+  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (netns === "new" ? CLONE_NEWNET : 0) | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sys.sethostname(spec.hostname);
-  sys.interfaceUp("lo");
+  if (netns === "new") sys.interfaceUp("lo");
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
+}
+
+function joinNetns(sys: Syscalls, path: string): void {
+  const fd = sys.openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  try {
+    sys.setns(fd, CLONE_NEWNET, path);
+  } finally {
+    sys.close(fd);
+  }
 }
 
 /** chdir into the working directory inside the container, creating it as Docker does. */

@@ -105,8 +105,33 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
   }
   try {
     removeCgroupOf(st);
+    releaseNetwork(st, tomb);
+    releasePorts(st);
   } finally {
     removeTree(tomb);
+  }
+}
+
+/** The container's addresses and any veth end a killed watcher left (network/attach.ts). */
+function releaseNetwork(st: ContainerState, tomb: string): void {
+  if (!st.network?.endpoints.length) return;
+  const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+  try {
+    // tomb is <root>/containers/.removing-…
+    teardownNetwork(join(tomb, "..", ".."), st);
+  } catch {
+    // an address left allocated is reclaimed by the next allocation (ipam.ts)
+  }
+}
+
+/** The port rules a killed watcher left (network/container-ports.ts); by the id alone. */
+function releasePorts(st: ContainerState): void {
+  if (!st.ports) return;
+  const { dropStaleRules } = require("../network/container-ports.ts") as typeof import("../network/container-ports.ts");
+  try {
+    dropStaleRules(st);
+  } catch (e) {
+    (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(`${(e as Error).message} (remove them with: nft list table ip minid)`);
   }
 }
 

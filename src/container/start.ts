@@ -39,7 +39,9 @@ export async function launchContainer(
 ): Promise<Launched> {
   const dir = engine.containers.containerDir(st.id);
   if (st.broken) throw new UserError(`container ${st.id} has an unreadable record (${st.broken}): remove it with minid rm -f ${st.id.slice(0, 12)}`);
-  writeInitSpec(engine, st, initSpecFor(engine, st));
+  // Which network namespace init takes (network/attach.ts); none without a network record.
+  const net = st.network ? (require("../network/attach.ts") as typeof import("../network/attach.ts")).networkSpecFor(engine, st) : {};
+  writeInitSpec(engine, st, initSpecFor(engine, st, net));
   const req: WatcherRequest = {
     root: resolve(engine.root),
     id: st.id,

@@ -7,6 +7,7 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync,
 import { join } from "node:path";
 import type { MountSpec } from "../spec/init-spec.ts";
 import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
+import type { ContainerNetwork } from "../network/types.ts";
 import { mkdirp, removeTree, withLock, writeJsonAtomic } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { NAME_RE, randomName } from "../util/ids.ts";
@@ -69,11 +70,12 @@ export interface ContainerState {
   /** Confinement chosen at create time; init applies it at every start. */
   security?: SecurityConfig;
   resources?: CgroupLimits;
-  /** -p/-P/--expose (network/ports.ts); --dns* with the embedded resolver's upstreams; --network-alias. */
+  /** -p/-P/--expose (network/ports.ts); --dns* with the embedded resolver's upstreams. */
   ports?: import("../network/ports.ts").PortConfig;
   dns?: import("../network/options.ts").DnsConfig & { upstream?: string[] };
-  aliases?: string[];
   extra?: Record<string, unknown>;
+  /** --network and its endpoints (network/types.ts owns the shape). */
+  network?: ContainerNetwork;
   /** Set (in memory only) on the stand-in for a record that could not be read: why. */
   broken?: string;
 }
@@ -110,8 +112,8 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     resources: record(any),
     ports: obj({ exposed: strs, bindings: record(arr(obj({ HostIp: str, HostPort: str }))), publishAll: bool }),
     dns: obj({ servers: strs, search: strs, options: strs }, { upstream: strs }),
-    aliases: strs,
     extra: record(any),
+    network: obj({ mode: str, endpoints: arr(obj({ networkId: str, networkName: str }, {})), extraHosts: strs }, {}),
   },
 );
 

@@ -15,7 +15,7 @@ import { closeSync, openSync, writeSync, constants } from "node:fs";
 import { readToEof } from "./fdio.ts";
 import { join } from "node:path";
 import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
-import { tryWatcherLock, withContainerLock, removeRecordLocked } from "./locks.ts";
+import { tryWatcherLock, withContainerLock, removeRecordLocked, updateState } from "./locks.ts";
 import { canStart, recordRunning, recordStartFailed, recordExitLocked, type Exit } from "./lifecycle.ts";
 import { preallocateExitFile, recordExitInPlace } from "./state.ts";
 import { LogWriter, logPath, nowRfc3339Nano, type Stream } from "./logs.ts";
@@ -165,6 +165,7 @@ class WatcherProcess {
     this.scheduleTrim(500);
 
     const exitCode = await this.waitExit();
+    this.ports?.stop();
     trace("watcher exited");
     const recorded = this.recordExit(exitCode);
     trace("watcher recorded");
@@ -234,12 +235,45 @@ class WatcherProcess {
       this.log?.close();
       return false;
     }
-    const path = Buffer.from(join(this.dir, "init.json"));
+    // The network: one more step while init waits (network/attach.ts); its namespace's path
+    // follows the spec's on fd 4.
+    let net: { path: string; close(): void } | undefined;
+    if (this.st.network?.endpoints.length) {
+      try {
+        net = this.setupNetwork();
+      } catch (e) {
+        const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
+        this.abortInit();
+        recordStartFailed(this.store, this.req.id, pid, before, failure);
+        report({ error: failure.message, exitCode: failure.exitCode });
+        this.log?.close();
+        return false;
+      }
+    }
+    // Published ports and the embedded DNS (network/container-ports.ts): one more step.
+    if (net) {
+      try {
+        const { startPortsAndDns } = await import("../network/container-ports.ts");
+        this.ports = await startPortsAndDns(this.req.root, this.st, this.dir);
+      } catch (e) {
+        net.close();
+        this.teardownNetwork();
+        const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
+        this.abortInit();
+        recordStartFailed(this.store, this.req.id, pid, before, failure);
+        report({ error: failure.message, exitCode: failure.exitCode });
+        this.log?.close();
+        return false;
+      }
+    }
+    const path = Buffer.from(join(this.dir, "init.json") + (net ? `\n${net.path}` : ""));
     let off = 0;
     while (off < path.length) off += writeSync(this.specFd, path, off);
     closeSync(this.specFd);
     this.specFd = -1;
     let status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));
+    // init has joined the namespace (or died): the container holds it now, not us.
+    net?.close();
     if (status === "died") {
       // No word from init, not even "about to exec": it was killed before the command ran.
       const code = await this.proc.exited;
@@ -253,6 +287,8 @@ class WatcherProcess {
       // init failed before exec'ing the command: nothing ran
       void this.proc.exited;
       recordStartFailed(this.store, this.req.id, pid, before, status);
+      this.ports?.stop();
+      if (net) this.teardownNetwork();
       report({ error: status.message, exitCode: status.exitCode });
       this.terminal?.close();
       this.log?.close();
@@ -261,6 +297,38 @@ class WatcherProcess {
     return true;
   }
 
+  /** Addresses, veths and the namespace for a container on bridge networks; endpoints recorded. */
+  private setupNetwork(): { path: string; close(): void } | undefined {
+    const { setupNetwork, teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+    const net = setupNetwork(this.req.root, this.st, this.dir);
+    if (!net) return undefined;
+    let saved: unknown;
+    try {
+      saved = updateState(this.store, this.req.id, (s) => {
+        s.network = this.st.network;
+      });
+    } finally {
+      if (!saved) {
+        // removed meanwhile, or the record could not be written: nothing may stay allocated
+        net.close();
+        teardownNetwork(this.req.root, this.st);
+      }
+    }
+    if (!saved) throw new Error(`container ${this.req.id} is being removed`);
+    trace("net recorded");
+    return net;
+  }
+
+  private teardownNetwork(): void {
+    try {
+      const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+      updateState(this.store, this.req.id, (s) => teardownNetwork(this.req.root, s));
+    } catch (e) {
+      process.stderr.write(`minid watcher: network teardown: ${(e as Error).message}\n`);
+    }
+  }
+
+  private ports?: import("../network/container-ports.ts").PortsAndDns;
   private pumps: Promise<void>[] = [];
   private ttyClosed?: () => void;
 
@@ -345,6 +413,16 @@ class WatcherProcess {
         }
         exit.oomKilled = oomKilled(s);
         if (!recordExitLocked(this.store, s, exit)) return;
+        // Docker gives the addresses back when a container stops.
+        if (s.network?.endpoints.some((e) => e.ipAddress)) {
+          try {
+            const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+            teardownNetwork(this.req.root, s);
+            this.store.save(s);
+          } catch (e) {
+            process.stderr.write(`minid watcher: network teardown: ${(e as Error).message}\n`);
+          }
+        }
         // As with runc, a stopped container keeps no cgroup (start makes it again), so deleting
         // a --root with only stopped containers leaves nothing in /sys/fs/cgroup.
         if (s.cgroupPaths) {

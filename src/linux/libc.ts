@@ -44,6 +44,12 @@ const lib = dlopen("libc.so.6", {
   tcsetattr: { args: [i32, i32, P], returns: i32 },
   dup2: { args: [i32, i32], returns: i32 },
   flock: { args: [i32, i32], returns: i32 },
+  // sockets (netlink.ts)
+  bind: { args: [i32, P, u32], returns: i32 },
+  sendto: { args: [i32, P, u64, i32, P, u32], returns: i64 },
+  recv: { args: [i32, P, u64, i32], returns: i64 },
+  setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
+  strerror: { args: [i32], returns: FFIType.cstring },
 });
 const c = lib.symbols;
 
@@ -53,7 +59,8 @@ const ERRNO_NAMES: Record<number, string> = {
   16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
   23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE",
   30: "EROFS", 31: "EMLINK", 32: "EPIPE", 36: "ENAMETOOLONG", 38: "ENOSYS", 39: "ENOTEMPTY",
-  40: "ELOOP", 61: "ENODATA", 95: "EOPNOTSUPP",
+  34: "ERANGE", 40: "ELOOP", 61: "ENODATA", 71: "EPROTO", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
+  98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 101: "ENETUNREACH", 105: "ENOBUFS", 110: "ETIMEDOUT",
 };
 
 export function errnoName(errno: number): string {
@@ -291,6 +298,52 @@ export function seccompFilter(filter: Uint8Array): void {
   prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, Number(ptr(prog)));
   // Keep the filter referenced until the kernel has copied it.
   void filter;
+}
+
+// ---- sockets, for rtnetlink (netlink.ts builds and parses the messages) ----
+
+export const AF_NETLINK = 16;
+export const SOCK_RAW = 3;
+export const SOCK_CLOEXEC = 0o2000000;
+
+/** The C library's text for an errno ("File exists"). */
+export function strerror(errnum: number): string {
+  return String(c.strerror(errnum));
+}
+
+/** socket(2); the fd is close-on-exec. */
+export function socket(domain: number, type: number, protocol: number): number {
+  return check(c.socket(domain, type | SOCK_CLOEXEC, protocol), "socket");
+}
+
+export function bindSocket(fd: number, addr: Uint8Array): void {
+  check(c.bind(fd, ptr(addr), addr.byteLength), "bind");
+}
+
+/** setsockopt(2) with an int value. */
+export function setsockoptInt(fd: number, level: number, name: number, value: number): void {
+  const v = new Int32Array([value]);
+  check(c.setsockopt(fd, level, name, ptr(v), 4), "setsockopt");
+}
+
+/** sendto(2) of the whole buffer to `addr`; returns the bytes sent. EINTR is retried. */
+export function sendTo(fd: number, data: Uint8Array, addr: Uint8Array): number {
+  for (;;) {
+    const n = Number(c.sendto(fd, ptr(data), data.byteLength, 0, ptr(addr), addr.byteLength));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== 4) throw new SyscallError("sendto", e);
+  }
+}
+
+/** recv(2) into `buf`; returns the length (which may exceed buf's with MSG_TRUNC). EINTR is retried. */
+export function recvInto(fd: number, buf: Uint8Array, flags = 0): number {
+  for (;;) {
+    const n = Number(c.recv(fd, ptr(buf), buf.byteLength, flags));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== 4) throw new SyscallError("recv", e);
+  }
 }
 
 /** Mark every fd from `from` up close-on-exec, so no host fd reaches the container. */

@@ -47,6 +47,7 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
       const ep = eps[0]!;
       const net = nets.list().find((n) => n.id === ep.networkId);
       if (!net?.bridge || !net.subnet) throw new UserError(`network ${ep.networkName} has no bridge to publish ports through`);
+      if (net.internal) throw new UserError(`ports cannot be published on the internal network ${net.name}: connect the container to another network or drop -p`);
       reservation = await reservePorts(st.ports!);
       rules = true;
       addPortRules(st.id, { ip: ep.ipAddress!, subnet: net.subnet, bridge: net.bridge, hostVeth: ep.hostIf }, reservation.published);
@@ -112,7 +113,7 @@ export function networkBook(root: string, networkId: string, networkName: string
     const ip = ep.ipAddress!;
     members.set(ip, c);
     if (c.name) add(c.name, ip);
-    for (const a of [...(ep.aliases ?? []), ...(c.aliases ?? [])]) add(a, ip);
+    for (const a of ep.aliases ?? []) add(a, ip);
     add(c.id.slice(0, 12), ip);
     if (c.name) reverse.set(ip, `${c.name}.${networkName}`);
   }
@@ -129,4 +130,23 @@ export function dropStaleRules(st: ContainerState, dir?: string): void {
   if (!st.ports) return;
   removePortRules(st.id);
   if (dir) clearPublished(dir);
+}
+
+/**
+ * The container's resolv.conf from its mode's base file: --dns* applied, and on a user
+ * network the embedded resolver at the gateway, whose upstreams go into the record (st.dns).
+ */
+export function resolvConfOf(root: string, st: ContainerState, base: string): string {
+  const { containerResolvConf } = require("./resolvconf.ts") as typeof import("./resolvconf.ts");
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const first = st.network?.endpoints[0];
+  const net = first ? new NetworkStore(root).list().find((n) => n.id === first.networkId) : undefined;
+  let hostText = "";
+  try {
+    hostText = readFileSync("/etc/resolv.conf", "utf8");
+  } catch {}
+  const embedded = net && !net.predefined && net.gateway ? { address: net.gateway, hostText } : undefined;
+  const r = containerResolvConf(base, st.dns, embedded);
+  if (embedded) st.dns = { servers: [], search: [], options: [], ...st.dns, upstream: r.upstream };
+  return r.text;
 }

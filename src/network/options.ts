@@ -10,7 +10,6 @@ export interface PortAndDnsFlags {
   dns: string[];
   dnsSearch: string[];
   dnsOptions: string[];
-  aliases: string[];
 }
 
 /** --dns, --dns-search, --dns-option as given (HostConfig.Dns, DnsSearch, DnsOptions). */
@@ -23,7 +22,6 @@ export interface DnsConfig {
 export interface PortAndDnsConfig {
   ports?: PortConfig;
   dns?: DnsConfig;
-  aliases?: string[];
 }
 
 const DOMAIN_RE = /^(:?(?:[a-zA-Z0-9]|(?:[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))(:?\.(?:[a-zA-Z0-9]|(?:[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])))*)\.?\s*$/;
@@ -53,6 +51,13 @@ export function parsePortAndDns(f: PortAndDnsFlags | undefined, imageExposed: st
   const ports = parsePortFlags({ publish: f.publish, expose: f.expose, publishAll: f.publishAll, imageExposed });
   if (ports.exposed.length || ports.publishAll) out.ports = ports;
   if (servers.length || search.length || f.dnsOptions.length) out.dns = { servers, search, options: f.dnsOptions };
-  if (f.aliases.length) out.aliases = f.aliases;
   return out;
+}
+
+/** Ports against the network mode, as Docker's CLI and daemon check them. */
+export function checkPortMode(f: PortAndDnsFlags | undefined, mode: string | undefined, warn: (m: string) => void): void {
+  const publishing = Boolean(f && (f.publish.length || f.publishAll));
+  if (!publishing) return;
+  if (mode?.startsWith("container:")) throw new UserError("conflicting options: port publishing and the container type network mode");
+  if (mode === "host") warn("Published ports are discarded when using host network mode");
 }

@@ -23,7 +23,7 @@ export function networkPorts(engine: Engine, st: ContainerState): Record<string,
 }
 
 /** `port NAME [PRIVATE_PORT[/PROTO]]`: its lines, or Docker's error for a port not published. */
-export function portCommand(engine: Engine, st: ContainerState, spec?: string): string[] {
+export function portCommand(engine: Engine, st: ContainerState, spec?: string, ref = st.name): string[] {
   const doc = networkPorts(engine, st);
   if (spec === undefined) return portLines(doc);
   const [port, proto0] = spec.split("/", 2) as [string, string | undefined];
@@ -31,6 +31,7 @@ export function portCommand(engine: Engine, st: ContainerState, spec?: string): 
   const r = parsePortRange(port);
   if (!r || r[0] !== r[1]) throw new UserError(`Error: invalid port (${port}): strconv.ParseUint: parsing ${JSON.stringify(port)}: invalid syntax`, 1);
   const bs = doc[`${r[0]}/${proto}`];
-  if (!bs?.length) throw new UserError(`Error: No public port '${r[0]}/${proto}' published for ${st.name}`, 1);
-  return bs.map((b) => `${b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`);
+  if (!bs?.length) throw new UserError(`Error: No public port '${port}/${proto}' published for ${ref}`, 1);
+  const { naturalLess } = require("./ports.ts") as typeof import("./ports.ts");
+  return bs.map((b) => `${b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`).sort(naturalLess);
 }

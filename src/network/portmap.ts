@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import { portOf, wantedBindings, type PortConfig, type PublishedPort, type Proto } from "./ports.ts";
-import { backend, removeRules, setRules, type Rule } from "./firewall.ts";
+import { backend, networkRules, networkTag, removeRules, setRules, type Rule } from "./firewall.ts";
 
 /** The container's end of its network, as DNAT needs it. */
 export interface PortEndpoint {
@@ -151,12 +151,23 @@ export const portTag = (id: string) => `ports:${id}`;
  */
 export function portRules(ep: PortEndpoint, published: PublishedPort[]): Rule[] {
   const rules: Rule[] = [];
+  const seen = new Set<string>();
   for (const p of published) {
     const any = p.hostIp === "0.0.0.0";
     const to = `${ep.ip}:${p.containerPort}`;
     const nft = `fib daddr type local ${any ? "" : `ip daddr ${p.hostIp} `}${p.proto} dport ${p.hostPort} dnat to ${to}`;
     const ipt = ["-m", "addrtype", "--dst-type", "LOCAL", ...(any ? [] : ["-d", p.hostIp]), "-p", p.proto, "--dport", String(p.hostPort), "-j", "DNAT", "--to-destination", to];
     rules.push({ hook: "prerouting", nft, iptables: ipt }, { hook: "output", nft, iptables: ipt });
+    // Once per container port: two host ports for one container port need one masquerade.
+    const key = `${p.proto}/${p.containerPort}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    // Hosts whose filter drops forwarded traffic by default still let a published port in.
+    rules.push({
+      hook: "forward",
+      nft: `ip daddr ${ep.ip} ${p.proto} dport ${p.containerPort} ct status dnat accept`,
+      iptables: ["-d", ep.ip, "-p", p.proto, "--dport", String(p.containerPort), "-m", "conntrack", "--ctstate", "DNAT", "-j", "ACCEPT"],
+    });
     for (const src of ["127.0.0.0/8", ep.subnet]) {
       rules.push({
         hook: "postrouting",
@@ -182,7 +193,17 @@ export function addPortRules(id: string, ep: PortEndpoint, published: PublishedP
   if (backend() === "none") throw new UserError("publishing ports needs nft or iptables on the host (Debian package nftables)");
   // Loopback reaches the container only if the bridge may carry 127.0.0.0/8; the network's
   // own rules drop anything that comes in from the bridge for 127.0.0.0/8 (firewall.ts).
-  writeSysctl(`/proc/sys/net/ipv4/conf/${ep.bridge}/route_localnet`, "1");
+  const localnet = `/proc/sys/net/ipv4/conf/${ep.bridge}/route_localnet`;
+  let was = "";
+  try {
+    was = readFileSync(localnet, "utf8").trim();
+  } catch {}
+  if (was !== "1") {
+    // First ports on this bridge: make sure its network rules carry the 127.0.0.0/8 drop
+    // (a bridge made by an older minid has them without it).
+    setRules(networkTag(ep.bridge), networkRules(ep.bridge, ep.subnet, false));
+    writeSysctl(localnet, "1");
+  }
   if (ep.hostVeth && existsSync(`/sys/class/net/${ep.hostVeth}/brport/hairpin_mode`)) {
     writeSysctl(`/sys/class/net/${ep.hostVeth}/brport/hairpin_mode`, "1");
   }

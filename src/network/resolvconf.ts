@@ -1,22 +1,16 @@
-// A container's /etc/resolv.conf, by Docker's rules:
-//   - the host network: the host's file as it is (its loopback resolvers are reachable);
-//   - the default bridge and other private namespaces: the host's file without loopback
-//     nameservers (they would be the container's own loopback), Google's if none is left;
-//   - a user network: the embedded resolver (dns.ts) as the only nameserver and ndots:0,
-//     which forwards other names to --dns or to every nameserver of the host, loopback ones
-//     included (it sends from the host's side).
-// --dns replaces the nameservers (on a user network: the forwarder's upstreams), --dns-search
-// the search domains ("." for none), --dns-option the options.
+// A container's /etc/resolv.conf after the flags and the embedded DNS have their say. The
+// network mode's base file comes from etc.ts (the host's; loopback nameservers dropped in a
+// private namespace; systemd-resolved's upstreams). Then, as Docker does:
+//   - --dns replaces the nameservers, --dns-search the search domains ("." for none),
+//     --dns-option the options;
+//   - on a user network the embedded resolver (dns.ts) is the only nameserver, with
+//     ndots:0, and forwards other names to --dns or to every nameserver of the host's own
+//     file, loopback ones included (it sends from the host's side). Those upstreams are kept
+//     in the record, never read back from the file, which the container may rewrite.
 import type { DnsConfig } from "./options.ts";
 import { nameservers } from "./dns.ts";
 
-export type ResolvMode = "host" | "private" | "embedded";
-
 const DEFAULT_SERVERS = ["8.8.8.8", "8.8.4.4"];
-
-function isLoopback(ip: string): boolean {
-  return /^127\./.test(ip) || ip === "::1" || ip === "0:0:0:0:0:0:0:1";
-}
 
 function field(text: string, key: string): string[] | undefined {
   let out: string[] | undefined;
@@ -28,36 +22,36 @@ function field(text: string, key: string): string[] | undefined {
 }
 
 export interface ResolvConf {
-  /** The file's text. */
   text: string;
-  /** Embedded mode: where the resolver forwards names it does not own (kept in the record,
-   *  never read back from the file, which the container may rewrite). */
+  /** Embedded mode: where the resolver forwards names it does not own. */
   upstream: string[];
 }
 
-export function containerResolvConf(hostText: string, mode: ResolvMode, dns?: DnsConfig, resolverAddress?: string): ResolvConf {
-  const hostServers = nameservers(hostText);
-  let search = field(hostText, "search") ?? field(hostText, "domain");
-  let options = field(hostText, "options") ?? [];
+export interface Embedded {
+  /** The resolver's address (the network's gateway). */
+  address: string;
+  /** The host's own /etc/resolv.conf text (its nameservers, loopback ones too, are the upstreams). */
+  hostText: string;
+}
+
+export function containerResolvConf(base: string, dns?: DnsConfig, embedded?: Embedded): ResolvConf {
+  const given = Boolean(dns && (dns.servers.length || dns.search.length || dns.options.length));
+  if (!embedded && !given) return { text: base, upstream: [] };
+  let search = field(base, "search") ?? field(base, "domain") ?? [];
+  let options = field(base, "options") ?? [];
   if (dns?.search.length) search = dns.search.includes(".") ? [] : dns.search;
   if (dns?.options.length) options = dns.options;
-  let servers: string[];
+  let servers = dns?.servers.length ? dns.servers : nameservers(base);
   let upstream: string[] = [];
-  if (mode === "embedded") {
-    servers = [resolverAddress!];
-    upstream = dns?.servers.length ? dns.servers : hostServers.length ? hostServers : DEFAULT_SERVERS;
+  if (embedded) {
+    upstream = servers = dns?.servers.length ? dns.servers : nameservers(embedded.hostText);
+    if (!upstream.length) upstream = DEFAULT_SERVERS;
+    servers = [embedded.address];
     if (!options.some((o) => o.startsWith("ndots:"))) options = [...options, "ndots:0"];
-  } else if (dns?.servers.length) {
-    servers = dns.servers;
-  } else if (mode === "host") {
-    servers = hostServers;
-  } else {
-    servers = hostServers.filter((s) => !isLoopback(s));
-    if (!servers.length) servers = DEFAULT_SERVERS;
   }
   const lines = servers.map((s) => `nameserver ${s}`);
-  if (search?.length) lines.push(`search ${search.join(" ")}`);
+  if (search.length) lines.push(`search ${search.join(" ")}`);
   if (options.length) lines.push(`options ${options.join(" ")}`);
-  if (mode === "embedded") lines.push("", `# ExtServers: [${upstream.join(" ")}]`);
+  if (embedded) lines.push("", `# ExtServers: [${upstream.join(" ")}]`);
   return { text: lines.join("\n") + "\n", upstream };
 }

@@ -31,6 +31,12 @@ export interface InitSpec {
   etcFiles: { source: string; destination: string }[];
   hostname: string;
   /**
+   * The network namespace (network/attach.ts): "new" (an empty one with lo up; the default),
+   * "host" (stay in the host's), "prepared" (join the one whose path the watcher sends on fd 4
+   * after the spec's path; "new" when it sends none), or a path to join (/proc/PID/ns/net).
+   */
+  netns?: string;
+  /**
    * The command and environment. Bytes that are not UTF-8 travel as lone surrogates
    * U+DC80..U+DCFF (util/argbytes.ts; JSON keeps them as \udcXX): init execs argBytes(word).
    */

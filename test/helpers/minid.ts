@@ -81,6 +81,7 @@ export class TestRoot {
   cleanup(): void {
     const ids = this.containerIds();
     if (ids.length) this.run(["rm", "-f", ...ids]);
+    removeStoreNetworking(this.dir);
     const leftovers = this.containerIds();
     const cgroups = ids.flatMap((id) => cgroupDirsOf(id));
     const leaks = this.leakedMounts();
@@ -106,7 +107,18 @@ export function removeAllContainers(root: string): string[] {
   const dir = join(root, "containers");
   const ids = existsSync(dir) ? readdirSync(dir).filter((n) => /^[a-f0-9]{64}$/.test(n)) : [];
   if (ids.length) Bun.spawnSync([...minidCommand(), "--root", root, "rm", "-f", ...ids], { stdout: "ignore", stderr: "ignore" });
+  removeStoreNetworking(root);
   return ids.flatMap((id) => cgroupDirsOf(id));
+}
+
+/**
+ * Every bridge and firewall rule a --root's networks put on the host (the default bridge
+ * stays between runs, as docker0 does, so a test root must take it away itself).
+ */
+export function removeStoreNetworking(root: string): void {
+  if (!existsSync(join(root, "networks"))) return;
+  const { removeHostNetworking } = require("../../src/network/networks.ts") as typeof import("../../src/network/networks.ts");
+  removeHostNetworking(root);
 }
 
 export function hostMountsMentioning(s: string): string[] {

@@ -1,0 +1,202 @@
+// A container's network across its life: one more step of its start and one more undo at
+// its stop. The order (container/start.ts and the watcher, container/watcher-main.ts):
+//   1. launch (CLI, networkSpecFor): the init spec says which network namespace init takes:
+//      "new" (--network none: an empty one, only lo), "host" (stays in the host's), a path
+//      (container:NAME: that container's /proc/PID/ns/net), or "prepared" (bridge networks:
+//      the watcher sends a path on fd 4 after the spec's);
+//   2. the watcher, after recording "running" and while init waits (setupNetwork): per bridge
+//      network an address from IPAM, the bridge made if missing; a new network namespace,
+//      held by an fd; a veth pair with the container's end created directly in it (eth0,
+//      eth1, …, MAC from the address, as Docker's), its host end on the bridge; inside: lo and
+//      ethN up, the address, the default route via the first non-internal network's
+//      gateway; the record's endpoints and /etc/hosts updated. init joins the namespace by
+//      /proc/<watcher>/fd/N; the watcher then closes its fd (the container holds it now);
+//   3. at the exit (teardownNetwork, by the watcher, and by `rm` for whatever a killed
+//      watcher left): addresses back to IPAM, the endpoints' running fields cleared; the veth
+//      pair goes with the namespace (see teardownNetwork). Everything is driven from the
+//      record and idempotent; a start deletes a leftover veth of its own name first.
+// A crash anywhere leaves nothing: until init has joined, the namespace lives only by the
+// watcher's fd, so a dead watcher takes it and the veth pair with it; an address whose
+// holder no longer runs is reclaimed by the next allocation (ipam.ts).
+import { join } from "node:path";
+import type { Engine } from "../engine.ts";
+import type { ContainerState } from "../container/state.ts";
+import type { InitSpec } from "../spec/init-spec.ts";
+import type { Endpoint } from "./types.ts";
+import { UserError } from "../util/errors.ts";
+import { trace } from "../util/trace.ts";
+import { modeKind } from "./config.ts";
+
+/** The host end of a container's veth for its n-th endpoint: unique per container, ≤ 15 bytes. */
+export function hostIfName(containerId: string, n: number): string {
+  return `veth${containerId.slice(0, 10)}${n.toString(36)}`;
+}
+
+/** What init needs to know about the network namespace, decided at launch (CLI side). */
+export function networkSpecFor(engine: Engine, st: ContainerState): Partial<InitSpec> {
+  const kind = modeKind(st.network);
+  if (!st.network || kind === "none") return { netns: "new" };
+  if (kind === "host") return { netns: "host" };
+  if (kind === "container") {
+    const id = st.network.mode.slice("container:".length);
+    const other = engine.containers.load(id);
+    const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
+    if (!other || !isRunning(other)) throw new UserError(`cannot join network of a non running container: ${other?.name || id.slice(0, 12)}`);
+    const dir = engine.containers.containerDir(other.id);
+    return {
+      netns: `/proc/${other.state.pid}/ns/net`,
+      hostname: other.config.hostname,
+      etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
+    };
+  }
+  return { netns: st.network.endpoints.length ? "prepared" : "new" };
+}
+
+export interface PreparedNetwork {
+  /** What init opens to join the namespace. */
+  path: string;
+  /** Drop the watcher's hold (after init joined or died). */
+  close(): void;
+}
+
+/**
+ * Step 2 of the head comment, in the watcher. Returns undefined when the container has no
+ * bridge endpoint (init makes or joins its namespace itself). On failure nothing is left:
+ * the namespace fd is closed (the veths go with it), the addresses given back.
+ */
+export function setupNetwork(root: string, st: ContainerState, dir: string): PreparedNetwork | undefined {
+  const eps = st.network?.endpoints ?? [];
+  if (modeKind(st.network) !== "bridge" || !eps.length) return undefined;
+  trace("net start");
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const { allocate, release } = require("./ipam.ts") as typeof import("./ipam.ts");
+  const { ensureBridge } = require("./bridge.ts") as typeof import("./bridge.ts");
+  const { Netlink } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
+  const { createNetns } = require("../linux/netns.ts") as typeof import("../linux/netns.ts");
+  const { close } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
+  const { macForIPv4, parseIPv4, formatIPv4, broadcastOf, parseCidr } = require("../util/ipv4.ts") as typeof import("../util/ipv4.ts");
+  const store = new NetworkStore(root);
+  const nl = Netlink.open();
+  trace("net loaded");
+  let nsFd = -1;
+  let inner: import("../linux/netlink.ts").Netlink | undefined;
+  try {
+    const all = store.list();
+    const nets = eps.map((e) => {
+      const n = all.find((r) => r.id === e.networkId);
+      if (!n) throw new UserError(`network ${e.networkName} not found: it was removed; disconnect the container from it (minid network disconnect ${e.networkName} ${st.name})`);
+      return n;
+    });
+    const bridges = nets.map((n) => ensureBridge(n, nl));
+    trace("net bridge");
+    const addrs = nets.map((n, i) => allocate(store, n, st.id, eps[i]!.ipv4Address));
+    trace("net ipam");
+    ({ nsFd, value: inner } = createNetns(() => Netlink.open()));
+    trace("net netns");
+    inner.setUp(1); // lo is always index 1 in a new namespace
+    let routed = false;
+    for (let i = 0; i < eps.length; i++) {
+      const ep = eps[i]!;
+      const a = addrs[i]!;
+      const ifName = `eth${i}`;
+      const hostIf = hostIfName(st.id, i);
+      const mac = macForIPv4(parseIPv4(a.address)!);
+      nl.deleteLink(hostIf); // a leftover of a start that crashed (normally ENODEV: nothing)
+      nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
+      const link = inner.linkByName(ifName)!;
+      inner.setUp(link.index);
+      const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
+      inner.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
+      if (!routed && !nets[i]!.internal) {
+        inner.addRoute({ gateway: a.gateway, oif: link.index });
+        routed = true;
+      }
+      Object.assign(ep, {
+        endpointId: endpointId(st.id, ep.networkId),
+        ipAddress: a.address,
+        prefixLen: a.prefixLen,
+        gateway: nets[i]!.internal ? "" : a.gateway,
+        macAddress: mac,
+        hostIf,
+        ifName,
+      } satisfies Partial<Endpoint>);
+    }
+    trace("net veth");
+    inner.close();
+    inner = undefined;
+    const { writeInPlace, hostsOf } = require("./etc.ts") as typeof import("./etc.ts");
+    writeInPlace(join(dir, "hosts"), hostsOf(st.network, st.config.hostname, () => store.find("bridge")?.gateway));
+    const fd = nsFd;
+    return {
+      path: `/proc/${process.pid}/fd/${fd}`,
+      close: () => {
+        try {
+          close(fd);
+        } catch {}
+      },
+    };
+  } catch (e) {
+    inner?.close();
+    if (nsFd >= 0) close(nsFd);
+    for (let i = 0; i < eps.length; i++) {
+      try {
+        nl.deleteLink(hostIfName(st.id, i));
+      } catch {}
+    }
+    try {
+      release(store, st.id);
+    } catch {}
+    for (const ep of eps) clearRuntime(ep);
+    throw e;
+  } finally {
+    nl.close();
+  }
+}
+
+/** Docker's endpoint ids are 64 hex; ours is derived so that every reader agrees on it. */
+function endpointId(containerId: string, networkId: string): string {
+  const h = (s: string) => (Number(BigInt.asUintN(32, BigInt(Bun.hash(s)))) >>> 0).toString(16).padStart(8, "0");
+  let out = "";
+  for (let i = 0; out.length < 64; i++) out += h(`${containerId}/${networkId}/${i}`);
+  return out.slice(0, 64);
+}
+
+function clearRuntime(ep: Endpoint): void {
+  for (const k of ["endpointId", "ipAddress", "prefixLen", "gateway", "macAddress", "hostIf", "ifName"] as const) delete ep[k];
+}
+
+/**
+ * Step 3: the container is stopped (or being removed). Addresses go back and the running
+ * fields are cleared on `st` (the caller saves it when it keeps the record). The veth pair
+ * goes with the namespace, by itself, once the container's last process is gone: deleting it
+ * here would cost tens of milliseconds (the kernel waits for an RCU grace period) on every
+ * stop. Only a namespace that lives on, because a running container joined it
+ * (--network container:), has its veths deleted, as Docker takes the interfaces away from a
+ * stopped container's joiners. Idempotent.
+ */
+export function teardownNetwork(root: string, st: ContainerState): void {
+  const eps = st.network?.endpoints ?? [];
+  if (!eps.length) return;
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
+  if (hasRunningJoiner(root, st.id)) deleteHostLinks(st);
+  release(new NetworkStore(root), st.id);
+  for (const ep of eps) clearRuntime(ep);
+}
+
+/** Delete the host ends of the container's veths that still exist (slow: see teardownNetwork). */
+export function deleteHostLinks(st: ContainerState): void {
+  const { Netlink } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
+  const nl = Netlink.open();
+  try {
+    (st.network?.endpoints ?? []).forEach((ep, i) => nl.deleteLink(ep.hostIf ?? hostIfName(st.id, i)));
+  } finally {
+    nl.close();
+  }
+}
+
+function hasRunningJoiner(root: string, id: string): boolean {
+  const { ContainerStore } = require("../container/state.ts") as typeof import("../container/state.ts");
+  const { containerProc, isAlive } = require("../container/proc.ts") as typeof import("../container/proc.ts");
+  return new ContainerStore(root).list().some((c) => c.network?.mode === `container:${id}` && isAlive(containerProc(c)));
+}
