@@ -11,7 +11,8 @@ interface Spec {
 
 const IMAGE_OPERAND = new Set(["run", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
 const ANY_OPERAND = new Set(["inspect"]);
-const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container"]);
+const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container",
+  "network", "network-create", "network-ls", "network-inspect", "network-rm", "network-prune", "network-connect", "network-disconnect"]);
 
 type Loader = () => Promise<{ default: { args?: unknown } }>;
 
@@ -36,12 +37,12 @@ async function specs(commands: Record<string, Loader>): Promise<Spec[]> {
 }
 
 // What a user types for each command (image-inspect is `image inspect`, and so on).
-const typed = (n: string) => (n === "image-inspect" ? "image inspect" : n === "container-prune" ? "container prune" : n);
+const typed = (n: string) => (n === "image-inspect" ? "image inspect" : n === "container-prune" ? "container prune" : n.startsWith("network-") ? n.replace("-", " ") : n);
 const topWords = (ss: Spec[]) => [...new Set([...ss.map((s) => typed(s.name).split(" ")[0]!), "image", "container"])].sort();
 const subWords = (ss: Spec[], group: "container" | "image") =>
   [...new Set(ss.flatMap((s) => aliasesOf(s.name).filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)).concat(group === "container" ? ["prune"] : ["inspect"]))].sort();
 
-const GLOBAL_VALUE_FLAGS = ["--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout", "--registry-idle-timeout", "--log-level", "-l"];
+const GLOBAL_VALUE_FLAGS = ["--bridge-name", "--bridge-subnet", "--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout", "--registry-idle-timeout", "--log-level", "-l"];
 const LIST_CONTAINERS = `ps -a --format '{{.Names}}'`;
 const LIST_IMAGES = `images --format '{{if ne .Tag "<none>"}}{{.Repository}}:{{.Tag}}{{else}}{{.ID}}{{end}}'`;
 

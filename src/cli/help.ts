@@ -20,6 +20,8 @@ export function aliasesOf(name: string): string[] {
   if (name === "ps") return ["container ls", "container list", "container ps", "ps"];
   if (name === "images") return ["image ls", "image list", "images"];
   if (name === "rmi") return ["image rm", "image remove", "rmi"];
+  if (name === "network-ls") return ["network ls", "network list"];
+  if (name === "network-rm") return ["network rm", "network remove"];
   if (CONTAINER_CMDS.includes(name)) return [`container ${name}`, name];
   if (IMAGE_CMDS.includes(name)) return [`image ${name}`, name];
   return [];
@@ -54,7 +56,7 @@ export function renderHelp(name: string, cmd: CommandDef<any>): string {
   // Descriptions end with "(minid USAGE)"; the usage moves to the Usage line.
   const m = /^(.*?)\s*\((minid [^()]*(?:\([^()]*\)[^()]*)*)\)\s*$/.exec(full);
   const description = m ? m[1]! : full;
-  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name;
+  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name.startsWith("network-") ? name.replace("-", " ") : name;
   const usage = USAGE[name] ? `minid ${USAGE[name]}` : m ? m[2]!.replace(/;.*$/, "") : `minid ${displayName} [OPTIONS]`;
   let out = `\nUsage:  ${usage}\n\n${description}\n`;
   const aliases = aliasesOf(name);

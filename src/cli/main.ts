@@ -47,9 +47,22 @@ export const COMMANDS: Record<string, Loader> = {
   build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
   port: () => import("../commands/port.ts"),
+  network: () => import("../commands/network.ts"),
+  "network-create": () => import("../commands/network-create.ts"),
+  "network-ls": () => import("../commands/network-ls.ts"),
+  "network-inspect": () => import("../commands/network-inspect.ts"),
+  "network-rm": () => import("../commands/network-rm.ts"),
+  "network-prune": () => import("../commands/network-prune.ts"),
+  "network-connect": () => import("../commands/network-connect.ts"),
+  "network-disconnect": () => import("../commands/network-disconnect.ts"),
 };
 
-const ALIASES: Record<string, string> = { "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+const NETWORK_ALIASES: Record<string, string> = {
+  "network create": "network-create", "network ls": "network-ls", "network list": "network-ls", "network inspect": "network-inspect",
+  "network rm": "network-rm", "network remove": "network-rm", "network prune": "network-prune", "network connect": "network-connect",
+  "network disconnect": "network-disconnect",
+};
+const ALIASES: Record<string, string> = { ...NETWORK_ALIASES,  "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND
@@ -106,6 +119,7 @@ Commands:
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
   port        List port mappings or a specific mapping for the container
+  network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

@@ -26,6 +26,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
   const binds = st.mounts.filter((m) => m.type === "bind");
   const tmpfs = st.mounts.filter((m) => m.type === "tmpfs");
   const caps = st.security;
+  const net = require("../network/inspect.ts") as typeof import("../network/inspect.ts");
   const res = (st.resources ?? {}) as Record<string, unknown>;
   const graph: Record<string, string> =
     st.storage.driver === "vfs"
@@ -70,7 +71,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     HostConfig: {
       Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
       LogConfig: { Type: "json-file", Config: {} },
-      NetworkMode: "none",
+      NetworkMode: net.networkModeOf(st),
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
@@ -120,43 +121,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       StopSignal: signalName(stopSignalOf(engine, st)),
       StopTimeout: stopTimeoutOf(st),
     },
-    // --network none, as Docker shows it: every field present and typed, one "none" network.
-    NetworkSettings: {
-      Bridge: "",
-      SandboxID: "",
-      SandboxKey: running && s.pid ? `/proc/${s.pid}/ns/net` : "",
-      Ports: networkPorts(engine, st),
-      HairpinMode: false,
-      LinkLocalIPv6Address: "",
-      LinkLocalIPv6PrefixLen: 0,
-      SecondaryIPAddresses: null,
-      SecondaryIPv6Addresses: null,
-      EndpointID: "",
-      Gateway: "",
-      GlobalIPv6Address: "",
-      GlobalIPv6PrefixLen: 0,
-      IPAddress: "",
-      IPPrefixLen: 0,
-      IPv6Gateway: "",
-      MacAddress: "",
-      Networks: {
-        none: {
-          IPAMConfig: null,
-          Links: null,
-          Aliases: null,
-          MacAddress: "",
-          DriverOpts: null,
-          NetworkID: "",
-          EndpointID: "",
-          Gateway: "",
-          IPAddress: "",
-          IPPrefixLen: 0,
-          IPv6Gateway: "",
-          GlobalIPv6Address: "",
-          GlobalIPv6PrefixLen: 0,
-          DNSNames: null,
-        },
-      },
-    },
+    // As Docker shows it for the container's mode (network/inspect.ts).
+    NetworkSettings: { ...net.networkSettings(engine, st, running, s.pid), Ports: networkPorts(engine, st) },
   };
 }

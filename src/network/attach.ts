@@ -112,7 +112,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
         routed = true;
       }
       Object.assign(ep, {
-        endpointId: endpointId(st.id, ep.networkId),
+        endpointId: endpointIdOf(st.id, ep.networkId),
         ipAddress: a.address,
         prefixLen: a.prefixLen,
         gateway: nets[i]!.internal ? "" : a.gateway,
@@ -154,7 +154,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
 }
 
 /** Docker's endpoint ids are 64 hex; ours is derived so that every reader agrees on it. */
-function endpointId(containerId: string, networkId: string): string {
+export function endpointIdOf(containerId: string, networkId: string): string {
   const h = (s: string) => (Number(BigInt.asUintN(32, BigInt(Bun.hash(s)))) >>> 0).toString(16).padStart(8, "0");
   let out = "";
   for (let i = 0; out.length < 64; i++) out += h(`${containerId}/${networkId}/${i}`);

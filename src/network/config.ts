@@ -79,10 +79,22 @@ export function modeKind(net: ContainerNetwork | undefined): "bridge" | "host" |
  * (called at create, and by the watcher once addresses are known).
  */
 export function writeEtcFiles(engine: Engine, st: ContainerState, dir: string): void {
-  const { join } = require("node:path") as typeof import("node:path");
-  const { writeInPlace } = require("./etc.ts") as typeof import("./etc.ts");
   const kind = modeKind(st.network);
   if (kind === "container") return; // the joined container's own files are bound
+  writeHostsFile(engine, st, dir);
+  const { join } = require("node:path") as typeof import("node:path");
+  const { writeInPlace } = require("./etc.ts") as typeof import("./etc.ts");
+  // --dns* and, on a user network, the embedded DNS (network/resolvconf.ts, dns.ts)
+  const { resolvConfOf } = require("./container-ports.ts") as typeof import("./container-ports.ts");
+  writeInPlace(join(dir, "resolv.conf"), resolvConfOf(engine.root, st, resolvConfFor(kind === "bridge" ? "bridge" : kind)));
+}
+
+/** The container's hosts file alone (connect/disconnect change it; resolv.conf stays). */
+export function writeHostsFile(engine: Engine, st: ContainerState, dir: string): void {
+  const kind = modeKind(st.network);
+  if (kind === "container") return;
+  const { join } = require("node:path") as typeof import("node:path");
+  const { writeInPlace } = require("./etc.ts") as typeof import("./etc.ts");
   const gateway = () => {
     const { networkStore } = require("./networks.ts") as typeof import("./networks.ts");
     return networkStore(engine).find("bridge")?.gateway;
@@ -98,7 +110,4 @@ export function writeEtcFiles(engine: Engine, st: ContainerState, dir: string): 
     hosts = own.replace(/\n*$/, "\n") + extra.map((l) => l + "\n").join("");
   }
   writeInPlace(join(dir, "hosts"), hosts);
-  // --dns* and, on a user network, the embedded DNS (network/resolvconf.ts, dns.ts)
-  const { resolvConfOf } = require("./container-ports.ts") as typeof import("./container-ports.ts");
-  writeInPlace(join(dir, "resolv.conf"), resolvConfOf(engine.root, st, resolvConfFor(kind === "bridge" ? "bridge" : kind)));
 }
