@@ -161,7 +161,7 @@ export type ClientView = (clientIp: string) => { book: NameBook; forward: Forwar
 /**
  * Serve on address:port (UDP and TCP, SO_REUSEPORT) until close(). `view` is asked per query
  * with the client's address (a container's own --dns upstreams apply, whichever watcher of the
- * network answers; strangers are ignored). Throws when the address cannot be bound (another
+ * network answers; strangers get REFUSED). Throws when the address cannot be bound (another
  * program holds port 53 on it without SO_REUSEPORT).
  */
 export async function serve(address: string, port: number, view: ClientView): Promise<Resolver> {
@@ -178,7 +178,11 @@ export async function serve(address: string, port: number, view: ClientView): Pr
   udp.on("error", () => {});
   udp.on("message", (m, rinfo) => {
     const v = view(rinfo.address);
-    if (!v) return;
+    if (!v) {
+      const r = refused(m);
+      if (r) udp.send(r, rinfo.port, rinfo.address);
+      return;
+    }
     void answer(m, v.book, v.forward).then(
       (r) => {
         if (!r) return;
@@ -201,7 +205,11 @@ export async function serve(address: string, port: number, view: ClientView): Pr
         const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + m.length);
         const v = view(client);
-        if (!v) return c.destroy();
+        if (!v) {
+          const r = refused(m);
+          if (r) c.write(Buffer.concat([Buffer.from([r.length >> 8, r.length & 255]), r]));
+          return c.end();
+        }
         void answer(m, v.book, v.forward, true).then(
           (r) => {
             if (!r || c.destroyed) return;
@@ -236,6 +244,16 @@ export async function serve(address: string, port: number, view: ClientView): Pr
       } catch {}
     },
   };
+}
+
+/** REFUSED for a client that is no member of the network (nothing about its names leaks). */
+function refused(m: Uint8Array): Uint8Array | undefined {
+  try {
+    const q = parseQuery(m);
+    return q.qr ? undefined : buildResponse(q, RCODE.REFUSED, [], false);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The header and question of an answer, TC set: the client asks again over TCP. */

@@ -91,7 +91,12 @@ describe("names on a user network", () => {
     expect(res.stderr).toContain("bad address 'web'");
     // no forwarding round trip (a timeout would take seconds)
     expect(Date.now() - t0).toBeLessThan(5000);
-  });
+    // nor does asking the other network's resolver directly: it answers its members only
+    const direct = r.run(["run", "--rm", "--network", net2, "busybox", "sh", "-c", `timeout 3 nslookup web ${gatewayOf(net1)}`]);
+    expect(direct.code).not.toBe(0);
+    expect(direct.stdout + direct.stderr).toContain("REFUSED");
+    expect(direct.stdout).not.toContain("Name:\tweb");
+  }, 30_000);
 
   it("other names go to the container's --dns upstream, here on the host's loopback", () => {
     const res = r.run(["run", "--rm", "--network", net1, "--dns", upstreamIp, "busybox", "sh", "-c", "cat /etc/resolv.conf; nslookup outside.example"]);

@@ -97,6 +97,16 @@ describe("serving on a shared address", () => {
       });
     try {
       expect((await query("web")).answers[0]!.data).toBe("10.7.0.2");
+      // a client the view does not know is refused
+      const stranger = dgram.createSocket("udp4");
+      await new Promise<void>((r) => stranger.bind(0, "127.0.0.2", () => r()));
+      const refusedAnswer = await new Promise<ReturnType<typeof parseResponse>>((resolve) => {
+        stranger.once("message", (m) => resolve(parseResponse(m)));
+        stranger.send(buildQuery(8, "web", TYPE.A), 5353, addr);
+      });
+      stranger.close();
+      expect(refusedAnswer.rcode).toBe(RCODE.REFUSED);
+      expect(refusedAnswer.answers).toEqual([]);
       a.close();
       expect((await query("web")).answers[0]!.data).toBe("10.7.0.2");
       expect((await query("example.org")).answers[0]!.data).toBe("192.0.2.77");
@@ -124,24 +134,22 @@ describe("serving on a shared address", () => {
 
 describe("a container's resolv.conf", async () => {
   const { containerResolvConf } = await import("../../src/network/resolvconf.ts");
-  const host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\nsearch corp.example\noptions edns0\n";
-  test("private namespaces: loopback nameservers dropped, Google's when none is left", () => {
-    expect(containerResolvConf(host, "private").text).toBe("nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n");
-    expect(containerResolvConf("nameserver 127.0.0.53\n", "private").text).toBe("nameserver 8.8.8.8\nnameserver 8.8.4.4\n");
+  const base = "nameserver 10.0.0.2\nsearch corp.example\noptions edns0\n";
+  const host = "nameserver 127.0.0.53\nnameserver 10.0.0.2\n";
+  test("no flags, no embedded DNS: the network mode's file as it is", () => {
+    expect(containerResolvConf(base).text).toBe(base);
   });
-  test("the host network keeps the host's resolvers", () => {
-    expect(containerResolvConf(host, "host").text).toStartWith("nameserver 127.0.0.53\nnameserver 10.0.0.2\n");
-  });
-  test("--dns, --dns-search (\".\" = none), --dns-option replace the host's", () => {
-    const r = containerResolvConf(host, "private", { servers: ["192.0.2.1"], search: ["."], options: ["ndots:2"] });
+  test("--dns, --dns-search (\".\" = none), --dns-option replace the base's", () => {
+    const r = containerResolvConf(base, { servers: ["192.0.2.1"], search: ["."], options: ["ndots:2"] });
     expect(r.text).toBe("nameserver 192.0.2.1\noptions ndots:2\n");
+    expect(containerResolvConf(base, { servers: [], search: ["a.example"], options: [] }).text).toBe("nameserver 10.0.0.2\nsearch a.example\noptions edns0\n");
   });
-  test("user networks: the embedded resolver, ndots:0, upstreams = --dns or every host resolver", () => {
-    const r = containerResolvConf(host, "embedded", undefined, "10.9.0.1");
+  test("user networks: the embedded resolver, ndots:0, upstreams = --dns or every host resolver (loopback too)", () => {
+    const r = containerResolvConf(base, undefined, { address: "10.9.0.1", hostText: host });
     expect(r.text).toBe("nameserver 10.9.0.1\nsearch corp.example\noptions edns0 ndots:0\n\n# ExtServers: [127.0.0.53 10.0.0.2]\n");
     expect(r.upstream).toEqual(["127.0.0.53", "10.0.0.2"]);
-    const d = containerResolvConf(host, "embedded", { servers: ["192.0.2.1"], search: ["a.example"], options: [] }, "10.9.0.1");
+    const d = containerResolvConf(base, { servers: ["192.0.2.1"], search: [], options: ["ndots:1"] }, { address: "10.9.0.1", hostText: host });
     expect(d.upstream).toEqual(["192.0.2.1"]);
-    expect(d.text).toStartWith("nameserver 10.9.0.1\nsearch a.example\n");
+    expect(d.text).toStartWith("nameserver 10.9.0.1\nsearch corp.example\noptions ndots:1\n");
   });
 });
