@@ -8,8 +8,9 @@
 import { readFileSync } from "node:fs";
 import type { ContainerState } from "../container/state.ts";
 import { UserError } from "../util/errors.ts";
+import { trace } from "../util/trace.ts";
 import { wantedBindings } from "./ports.ts";
-import { addPortRules, clearPublished, removePortRules, reservePorts, writePublished, type Reservation } from "./portmap.ts";
+import { addPortRules, clearPublished, mayHaveRules, removePortRules, reservePorts, writePublished, type Reservation } from "./portmap.ts";
 import type { ClientView, NameBook, Resolver } from "./dns.ts";
 
 export interface PortsAndDns {
@@ -24,21 +25,24 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
   const nets = new NetworkStore(root);
   const userNets = eps.map((e) => ({ e, net: nets.list().find((n) => n.id === e.networkId) })).filter((x) => x.net && !x.net.predefined && x.net.gateway);
   if (!wanted.length && !userNets.length) return undefined;
+  trace("ports start");
 
   let reservation: Reservation | undefined;
   const resolvers: Resolver[] = [];
   let rules = false;
   const stop = () => {
     for (const r of resolvers.splice(0)) r.close();
+    let clean = true;
     if (rules) {
       try {
         removePortRules(st.id);
       } catch (e) {
+        clean = false; // ports.json stays: rm -f or the next start removes the rules
         process.stderr.write(`minid watcher: ${(e as Error).message}\n`);
       }
       rules = false;
     }
-    clearPublished(dir);
+    if (clean) clearPublished(dir);
     reservation?.release();
     reservation = undefined;
   };
@@ -49,9 +53,13 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
       if (!net?.bridge || !net.subnet) throw new UserError(`network ${ep.networkName} has no bridge to publish ports through`);
       if (net.internal) throw new UserError(`ports cannot be published on the internal network ${net.name}: connect the container to another network or drop -p`);
       reservation = await reservePorts(st.ports!);
-      rules = true;
-      addPortRules(st.id, { ip: ep.ipAddress!, subnet: net.subnet, bridge: net.bridge, hostVeth: ep.hostIf }, reservation.published);
+      trace("ports reserved");
+      // ports.json first: while it exists, rules of this id may be on the host (see mayHaveRules).
+      const fresh = !mayHaveRules(dir);
       writePublished(dir, reservation.published);
+      rules = true;
+      addPortRules(st.id, { ip: ep.ipAddress!, subnet: net.subnet, bridge: net.bridge, hostVeth: ep.hostIf }, reservation.published, fresh);
+      trace("ports rules");
     }
     if (userNets.length) {
       const { serve } = await import("./dns.ts");

@@ -174,6 +174,22 @@ export function setRules(tag: string, rules: Rule[]): void {
   withLock(LOCK, () => (b === "nft" ? nftApply(tag, rules) : iptApply(tag, rules)));
 }
 
+/**
+ * Add `rules` under a tag the caller knows has none on the host (a container's ports at a
+ * start that follows a clean stop): one nft call instead of a listing and a change, on the
+ * start path. iptables: as setRules.
+ */
+export function addRules(tag: string, rules: Rule[]): void {
+  const b = backend();
+  if (b === "none" || !rules.length) return;
+  if (b !== "nft") return setRules(tag, rules);
+  withLock(LOCK, () => {
+    const lines = [`add table ip ${NFT_TABLE}`, ...HOOKS.map((h) => `add chain ip ${NFT_TABLE} ${h} { ${NFT_CHAINS[h]} }`)];
+    for (const r of rules) lines.push(`add rule ip ${NFT_TABLE} ${r.hook} ${r.nft} comment ${quote(COMMENT(tag))}`);
+    must(["nft", "-f", "-"], lines.join("\n") + "\n");
+  });
+}
+
 /** Remove every rule tagged `tag` (nothing when there is none). */
 export function removeRules(tag: string): void {
   setRules(tag, []);

@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { UserError } from "../util/errors.ts";
 import { writeJsonAtomic } from "../util/fs.ts";
 import { portOf, wantedBindings, type PortConfig, type PublishedPort, type Proto } from "./ports.ts";
-import { backend, networkRules, networkTag, removeRules, setRules, type Rule } from "./firewall.ts";
+import { addRules, backend, networkRules, networkTag, removeRules, setRules, type Rule } from "./firewall.ts";
 
 /** The container's end of its network, as DNAT needs it. */
 export interface PortEndpoint {
@@ -134,6 +134,11 @@ export function writePublished(containerDir: string, published: PublishedPort[])
   writeJsonAtomic(join(containerDir, PORTS_FILE), published);
 }
 
+/** Whether a start may have left rules: ports.json is written before the rules, removed after. */
+export function mayHaveRules(containerDir: string): boolean {
+  return existsSync(join(containerDir, PORTS_FILE));
+}
+
 export function clearPublished(containerDir: string): void {
   rmSync(join(containerDir, PORTS_FILE), { force: true });
 }
@@ -187,8 +192,11 @@ function writeSysctl(path: string, value: string): void {
   }
 }
 
-/** Install a container's DNAT rules (replacing any a crash left under its id). */
-export function addPortRules(id: string, ep: PortEndpoint, published: PublishedPort[]): void {
+/**
+ * Install a container's DNAT rules: `fresh` when none can be left under its id (the last stop
+ * was clean), else whatever a crash left is replaced.
+ */
+export function addPortRules(id: string, ep: PortEndpoint, published: PublishedPort[], fresh = false): void {
   if (!published.length) return;
   if (backend() === "none") throw new UserError("publishing ports needs nft or iptables on the host (Debian package nftables)");
   // Loopback reaches the container only if the bridge may carry 127.0.0.0/8; the network's
@@ -207,7 +215,8 @@ export function addPortRules(id: string, ep: PortEndpoint, published: PublishedP
   if (ep.hostVeth && existsSync(`/sys/class/net/${ep.hostVeth}/brport/hairpin_mode`)) {
     writeSysctl(`/sys/class/net/${ep.hostVeth}/brport/hairpin_mode`, "1");
   }
-  setRules(portTag(id), portRules(ep, published));
+  if (fresh) addRules(portTag(id), portRules(ep, published));
+  else setRules(portTag(id), portRules(ep, published));
 }
 
 /** Remove a container's port rules, whatever a crash left (nothing when there are none). */
