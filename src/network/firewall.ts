@@ -170,8 +170,18 @@ function iptApply(tag: string, add: Rule[]): void {
  */
 export function setRules(tag: string, rules: Rule[]): void {
   const b = backend();
-  if (b === "none") return;
-  withLock(LOCK, () => (b === "nft" ? nftApply(tag, rules) : iptApply(tag, rules)));
+  withLock(LOCK, () => {
+    if (b === "nft") nftApply(tag, rules);
+    else if (b === "iptables") iptApply(tag, rules);
+    // Rules a run with the other backend left (MINID_FIREWALL changed, nft installed since)
+    // go too, so a removal is complete whichever backend made them.
+    if (b !== "nft" && Bun.which("nft")) nftApply(tag, []);
+    if (b !== "iptables" && Bun.which("iptables") && iptHas(tag)) iptApply(tag, []);
+  });
+}
+
+function iptHas(tag: string): boolean {
+  return HOOKS.some((h) => iptRules(h).some((w) => w[w.indexOf("--comment") + 1] === COMMENT(tag)));
 }
 
 /**

@@ -80,13 +80,14 @@ describe("inspect", () => {
     expect(ok(["image", "inspect", "--format", "{{.Os}} {{index .RepoTags 0}} {{json .Config.Cmd}}", "busybox"])).toBe('linux busybox:latest ["sh"]\n');
   });
 
-  it("a container's NetworkSettings are present and typed with no network", () => {
+  it("a stopped container's NetworkSettings are present and typed, its default bridge endpoint without an address", () => {
     const ns = JSON.parse(ok(["inspect", "--format", "{{json .NetworkSettings}}", "done"]));
     expect(ns.IPAddress).toBe("");
     expect(ns.Ports).toEqual({});
-    expect(ns.Networks.none.IPAddress).toBe("");
-    expect(ns.Networks.none.IPPrefixLen).toBe(0);
-    expect(ok(["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}} {{.State.ExitCode}} {{.Config.Labels.x}}", "done"])).toBe("none 3 <no value>\n");
+    expect(ns.Networks.bridge.IPAddress).toBe("");
+    expect(ns.Networks.bridge.IPPrefixLen).toBe(0);
+    expect(ns.Networks.bridge.NetworkID).toMatch(/^[0-9a-f]{64}$/);
+    expect(ok(["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}} {{.State.ExitCode}} {{.Config.Labels.x}} {{.HostConfig.NetworkMode}}", "done"])).toBe("bridge 3 <no value> bridge\n");
   });
 
   it("timestamps are RFC 3339 with nanoseconds (trailing zeros dropped, as Go's RFC3339Nano)", () => {
