@@ -137,7 +137,7 @@ describe("Docker's displays", () => {
 describe("--dns, --dns-search, --dns-option", async () => {
   const { parsePortAndDns } = await import("../../src/network/options.ts");
   const f = (o: Partial<Parameters<typeof parsePortAndDns>[0] & object>) =>
-    parsePortAndDns({ publish: [], publishAll: false, expose: [], dns: [], dnsSearch: [], dnsOptions: [], aliases: [], ...o }, []);
+    parsePortAndDns({ publish: [], publishAll: false, expose: [], dns: [], dnsSearch: [], dnsOptions: [], ...o }, []);
   test("as Docker checks them", () => {
     expect(f({ dns: ["192.0.2.1", " ::1 "], dnsSearch: ["example.com.", "."], dnsOptions: ["ndots:2"] }).dns).toEqual({
       servers: ["192.0.2.1", "::1"],
