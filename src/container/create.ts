@@ -65,11 +65,11 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     securityOpt: opts.security?.securityOpt ?? [],
     readOnly: opts.readOnly,
   });
-  const { resolveNetworkFlags } = await import("../network/config.ts");
-  const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
   const { parsePortAndDns } = await import("../network/options.ts");
   parsePortAndDns(opts.ports, []); // a bad -p/--dns is refused before the image is looked at
-  (await import("../network/options.ts")).checkPortMode(opts.ports, network.config?.mode, (m) => (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(m));
+  (await import("../network/options.ts")).checkPortMode(opts.ports, opts.network?.network, (m) => (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(m));
+  const { resolveNetworkFlags } = await import("../network/config.ts");
+  const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 

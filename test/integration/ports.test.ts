@@ -112,6 +112,15 @@ describe("-p reaches the container", () => {
     expect(fromOutside(`http://198.51.100.1:${loop}/`).code).not.toBe(0);
   }, 30_000);
 
+  it("a container reaches a published port through the host: its own (hairpin) and a neighbour's", () => {
+    const gw = r.run(["inspect", "--format", "{{.NetworkSettings.Gateway}}", "web"]).stdout.trim();
+    expect(gw).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    const self = r.run(["exec", "web", "timeout", "5", "wget", "-qO-", `http://${gw}:${any}/`]);
+    expect(self.stdout.trim()).toBe("hello-web");
+    const other = r.run(["run", "--rm", "busybox", "timeout", "5", "wget", "-qO-", `http://${gw}:${any}/`]);
+    expect(other.stdout.trim()).toBe("hello-web");
+  }, 30_000);
+
   it("port, ps and inspect show them as Docker does", () => {
     expect(r.run(["port", "web"]).stdout).toBe(`80/tcp -> 0.0.0.0:${any}\n80/tcp -> 127.0.0.1:${loop}\n`);
     expect(r.run(["port", "web", "80/tcp"]).stdout).toBe(`0.0.0.0:${any}\n127.0.0.1:${loop}\n`);
@@ -176,6 +185,18 @@ describe("-p reaches the container", () => {
     expect(rulesOf([id])).toEqual([]);
     await expect(get(`http://127.0.0.1:${any}/`)).rejects.toThrow();
     Bun.listen({ hostname: "0.0.0.0", port: any, exclusive: true, socket: { data() {} } }).stop(true);
+  });
+});
+
+describe("ports and network modes", () => {
+  it("--network host discards them with Docker's warning; container: refuses them", () => {
+    const host = r.run(["run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true"]);
+    expect(host.code).toBe(0);
+    expect(host.stderr).toContain("Published ports are discarded when using host network mode");
+    const c = r.run(["run", "--rm", "--network", "container:nosuch", "-p", "8080:80", "busybox", "true"]);
+    expect(c.code).toBe(125);
+    expect(c.stderr.trim().split("\n")).toHaveLength(1);
+    expect(c.stderr).toContain("conflicting options: port publishing and the container type network mode");
   });
 });
 
