@@ -1,5 +1,7 @@
 // Container start latency: `minid run --rm busybox true` against `runc run` and `crun run` on
-// the same busybox rootfs, measured in the same run. Prints medians and ratios.
+// the same busybox rootfs, measured in the same run. Prints medians and ratios. The network's
+// cost is `--network bridge` (the default: veth, address, route) against `--network none`
+// (only lo), the two runs interleaved so that load on the machine hits both alike.
 //   bun bench/run.ts [--runs N]        (as root; builds dist/minid first if missing)
 // crun refuses this host's hybrid cgroups, so it runs inside a private mount namespace with a
 // cgroup2 mounted over /sys/fs/cgroup and --cgroup-manager=disabled (see design.md); that
@@ -53,7 +55,17 @@ try {
   const bundle = makeBundle(work);
   const root = join(work, "minid-root");
   time([BIN, "--root", root, "run", "--rm", "busybox", "true"]); // import the built-in image
-  const minid = series("minid run --rm busybox true", () => time([BIN, "--root", root, "run", "--rm", "busybox", "true"]));
+  const net = (mode: string) => time([BIN, "--root", root, "run", "--rm", "--network", mode, "busybox", "true"]);
+  for (let i = 0; i < WARMUP; i++) net("bridge"), net("none");
+  const bridge: number[] = [];
+  const none: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bridge.push(net("bridge"));
+    none.push(net("none"));
+  }
+  const minid = bridge;
+  console.error(`minid run --rm --network bridge busybox true: median ${median(bridge).toFixed(1)} ms over ${runs} runs`);
+  console.error(`minid run --rm --network none busybox true: median ${median(none).toFixed(1)} ms over ${runs} runs`);
   const runc = series("runc run", (i) => time(["runc", "run", "-b", bundle, `minid-bench-runc-${process.pid}-${i + 10}`]));
   const inner = Bun.spawnSync(
     ["unshare", "-m", "sh", "-c", `umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$1" --crun-inner "$2" --runs "$3"`, process.execPath, import.meta.path, bundle, String(runs)],
@@ -61,10 +73,16 @@ try {
   );
   const crun: number[] = inner.exitCode === 0 ? JSON.parse(inner.stdout.toString()) : [];
   const m = median(minid);
-  console.log(`minid run: median ${m.toFixed(1)} ms`);
+  console.log(`minid run (bridge, the default): median ${m.toFixed(1)} ms`);
+  console.log(`minid run --network none: median ${median(none).toFixed(1)} ms   bridge costs ${(m - median(none)).toFixed(1)} ms per container`);
   console.log(`runc run:  median ${median(runc).toFixed(1)} ms   minid/runc = ${(m / median(runc)).toFixed(2)}`);
   if (crun.length) console.log(`crun run:  median ${median(crun).toFixed(1)} ms   minid/crun = ${(m / median(crun)).toFixed(2)}`);
   else console.log("crun run:  unavailable (crun missing or its cgroup2 set-up failed)");
 } finally {
+  // The store's default bridge and its rules go with it (they outlive containers, as docker0).
+  try {
+    const { removeHostNetworking } = await import("../src/network/networks.ts");
+    removeHostNetworking(join(work, "minid-root"));
+  } catch {}
   rmSync(work, { recursive: true, force: true });
 }

@@ -297,15 +297,20 @@ class WatcherProcess {
     return true;
   }
 
-  /** Addresses, veths and the namespace for a container on bridge networks; endpoints recorded. */
+  /**
+   * Addresses, veths and the namespace for a container on bridge networks. The record is
+   * written only when it carried running fields of an earlier, hot-plugged life (see
+   * network/attach.ts withRuntime): a start on the default bridge costs no extra write.
+   */
   private setupNetwork(): { path: string; close(): void } | undefined {
-    const { setupNetwork, teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+    const { setupNetwork, teardownNetwork, hasRuntime, stripRuntime } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+    const stale = this.st.network!.endpoints.some(hasRuntime);
     const net = setupNetwork(this.req.root, this.st, this.dir);
-    if (!net) return undefined;
+    if (!net || !stale) return net;
     let saved: unknown;
     try {
       saved = updateState(this.store, this.req.id, (s) => {
-        s.network = this.st.network;
+        if (s.network) s.network.endpoints = stripRuntime(s.network.endpoints);
       });
     } finally {
       if (!saved) {
@@ -315,14 +320,13 @@ class WatcherProcess {
       }
     }
     if (!saved) throw new Error(`container ${this.req.id} is being removed`);
-    trace("net recorded");
     return net;
   }
 
   private teardownNetwork(): void {
     try {
       const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
-      updateState(this.store, this.req.id, (s) => teardownNetwork(this.req.root, s));
+      updateState(this.store, this.req.id, (s) => (teardownNetwork(this.req.root, s) ? undefined : false));
     } catch (e) {
       process.stderr.write(`minid watcher: network teardown: ${(e as Error).message}\n`);
     }
@@ -414,11 +418,10 @@ class WatcherProcess {
         exit.oomKilled = oomKilled(s);
         if (!recordExitLocked(this.store, s, exit)) return;
         // Docker gives the addresses back when a container stops.
-        if (s.network?.endpoints.some((e) => e.ipAddress)) {
+        if (s.network?.endpoints.length) {
           try {
             const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
-            teardownNetwork(this.req.root, s);
-            this.store.save(s);
+            if (teardownNetwork(this.req.root, s)) this.store.save(s);
           } catch (e) {
             process.stderr.write(`minid watcher: network teardown: ${(e as Error).message}\n`);
           }

@@ -125,7 +125,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
     inner.close();
     inner = undefined;
     const { writeInPlace, hostsOf } = require("./etc.ts") as typeof import("./etc.ts");
-    writeInPlace(join(dir, "hosts"), hostsOf(st.network, st.config.hostname, () => store.find("bridge")?.gateway));
+    writeInPlace(join(dir, "hosts"), hostsOf(st.network, st.config.hostname, () => all.find((n) => n.name === "bridge")?.gateway));
     const fd = nsFd;
     return {
       path: `/proc/${process.pid}/fd/${fd}`,
@@ -161,35 +161,85 @@ export function endpointIdOf(containerId: string, networkId: string): string {
   return out.slice(0, 64);
 }
 
+const RUNTIME = ["endpointId", "ipAddress", "prefixLen", "gateway", "macAddress", "hostIf", "ifName"] as const;
+
+/** Whether an endpoint in a record carries running fields (only hot-plugged ones are written). */
+export function hasRuntime(ep: Endpoint): boolean {
+  return RUNTIME.some((k) => ep[k] !== undefined);
+}
+
 function clearRuntime(ep: Endpoint): void {
-  for (const k of ["endpointId", "ipAddress", "prefixLen", "gateway", "macAddress", "hostIf", "ifName"] as const) delete ep[k];
+  for (const k of RUNTIME) delete ep[k];
+}
+
+/** A copy of the endpoints without their running fields (what a record keeps). */
+export function stripRuntime(eps: Endpoint[]): Endpoint[] {
+  return eps.map((e) => {
+    const c = { ...e };
+    clearRuntime(c);
+    return c;
+  });
 }
 
 /**
- * Step 3: the container is stopped (or being removed). Addresses go back and the running
- * fields are cleared on `st` (the caller saves it when it keeps the record). The veth pair
- * goes with the namespace, by itself, once the container's last process is gone: deleting it
- * here would cost tens of milliseconds (the kernel waits for an RCU grace period) on every
- * stop. Only a namespace that lives on, because a running container joined it
- * (--network container:), has its veths deleted, as Docker takes the interfaces away from a
- * stopped container's joiners. Idempotent.
+ * The running fields of a running container's endpoints. Endpoints made at start are not
+ * written back to the record (a start and a stop would cost a record write each): their
+ * address comes from IPAM, everything else follows from it, the network and the position.
+ * Hot-plugged endpoints carry their interface names in the record.
  */
-export function teardownNetwork(root: string, st: ContainerState): void {
+export function withRuntime(root: string, st: ContainerState): Endpoint[] {
   const eps = st.network?.endpoints ?? [];
-  if (!eps.length) return;
+  if (!eps.length) return [];
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const { addressesOf } = require("./ipam.ts") as typeof import("./ipam.ts");
+  const { macForIPv4, parseIPv4, parseCidr } = require("../util/ipv4.ts") as typeof import("../util/ipv4.ts");
+  const store = new NetworkStore(root);
+  const nets = store.list();
+  const addrs = addressesOf(store, st.id, eps.map((e) => e.networkId));
+  return eps.map((ep, i) => {
+    const ip = addrs[ep.networkId];
+    const net = nets.find((n) => n.id === ep.networkId);
+    if (!ip || !net?.subnet) return { ...ep };
+    return {
+      ...ep,
+      endpointId: endpointIdOf(st.id, net.id),
+      ipAddress: ip,
+      prefixLen: parseCidr(net.subnet)!.prefix,
+      gateway: net.internal ? "" : net.gateway,
+      macAddress: macForIPv4(parseIPv4(ip)!),
+      hostIf: ep.hostIf ?? hostIfName(st.id, i),
+      ifName: ep.ifName ?? `eth${i}`,
+    };
+  });
+}
+
+/**
+ * Step 3: the container is stopped (or being removed). Addresses go back and running fields
+ * are cleared on `st`; returns whether `st` changed (the caller saves it when it keeps the
+ * record). The veth pair goes with the namespace, by itself, once the container's last
+ * process is gone: deleting it here would cost tens of milliseconds (the kernel waits for an
+ * RCU grace period) on every stop. Only a namespace that lives on, because a running
+ * container joined it (--network container:), has its veths deleted, as Docker takes the
+ * interfaces away from a stopped container's joiners. Idempotent.
+ */
+export function teardownNetwork(root: string, st: ContainerState): boolean {
+  const eps = st.network?.endpoints ?? [];
+  if (!eps.length) return false;
   const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
   const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
-  if (hasRunningJoiner(root, st.id)) deleteHostLinks(st);
+  if (hasRunningJoiner(root, st.id)) deleteHostLinks(root, st);
   release(new NetworkStore(root), st.id);
+  const changed = eps.some(hasRuntime);
   for (const ep of eps) clearRuntime(ep);
+  return changed;
 }
 
 /** Delete the host ends of the container's veths that still exist (slow: see teardownNetwork). */
-export function deleteHostLinks(st: ContainerState): void {
+export function deleteHostLinks(root: string, st: ContainerState): void {
   const { Netlink } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
   const nl = Netlink.open();
   try {
-    (st.network?.endpoints ?? []).forEach((ep, i) => nl.deleteLink(ep.hostIf ?? hostIfName(st.id, i)));
+    withRuntime(root, st).forEach((ep, i) => nl.deleteLink(ep.hostIf ?? hostIfName(st.id, i)));
   } finally {
     nl.close();
   }

@@ -85,7 +85,7 @@ export function writeEtcFiles(engine: Engine, st: ContainerState, dir: string): 
   const { join } = require("node:path") as typeof import("node:path");
   const { writeInPlace } = require("./etc.ts") as typeof import("./etc.ts");
   // --dns* and, on a user network, the embedded DNS (network/resolvconf.ts, dns.ts)
-  const { resolvConfOf } = require("./container-ports.ts") as typeof import("./container-ports.ts");
+  const { resolvConfOf } = require("./resolvconf.ts") as typeof import("./resolvconf.ts");
   writeInPlace(join(dir, "resolv.conf"), resolvConfOf(engine.root, st, resolvConfFor(kind === "bridge" ? "bridge" : kind)));
 }
 

@@ -19,7 +19,8 @@ export interface PortsAndDns {
 
 /** Take the container's ports and serve its networks' DNS; a UserError leaves nothing behind. */
 export async function startPortsAndDns(root: string, st: ContainerState, dir: string): Promise<PortsAndDns | undefined> {
-  const eps = (st.network?.endpoints ?? []).filter((e) => e.ipAddress);
+  const { withRuntime } = await import("./attach.ts");
+  const eps = withRuntime(root, st).filter((e) => e.ipAddress);
   const wanted = st.ports ? wantedBindings(st.ports) : [];
   const { NetworkStore } = await import("./store.ts");
   const nets = new NetworkStore(root);
@@ -115,10 +116,14 @@ export function networkBook(root: string, networkId: string, networkName: string
     if (!l.includes(ip)) l.push(ip);
     names.set(k, l);
   };
-  for (const c of new ContainerStore(root).list()) {
-    const ep = c.network?.endpoints.find((e) => e.networkId === networkId && e.ipAddress);
-    if (!ep || !isAlive(containerProc(c))) continue;
-    const ip = ep.ipAddress!;
+  // The network's allocations say who has which address (ipam.ts); the records say their
+  // names and aliases; only containers that run count.
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const containers = new ContainerStore(root);
+  for (const [ip, id] of Object.entries(new NetworkStore(root).allocations(networkId))) {
+    const c = containers.load(id);
+    const ep = c?.network?.endpoints.find((e) => e.networkId === networkId);
+    if (!c || !ep || !isAlive(containerProc(c))) continue;
     members.set(ip, c);
     if (c.name) add(c.name, ip);
     for (const a of ep.aliases ?? []) add(a, ip);
@@ -138,23 +143,4 @@ export function dropStaleRules(st: ContainerState, dir?: string): void {
   if (!st.ports) return;
   removePortRules(st.id);
   if (dir) clearPublished(dir);
-}
-
-/**
- * The container's resolv.conf from its mode's base file: --dns* applied, and on a user
- * network the embedded resolver at the gateway, whose upstreams go into the record (st.dns).
- */
-export function resolvConfOf(root: string, st: ContainerState, base: string): string {
-  const { containerResolvConf } = require("./resolvconf.ts") as typeof import("./resolvconf.ts");
-  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
-  const first = st.network?.endpoints[0];
-  const net = first ? new NetworkStore(root).list().find((n) => n.id === first.networkId) : undefined;
-  let hostText = "";
-  try {
-    hostText = readFileSync("/etc/resolv.conf", "utf8");
-  } catch {}
-  const embedded = net && !net.predefined && net.gateway ? { address: net.gateway, hostText } : undefined;
-  const r = containerResolvConf(base, st.dns, embedded);
-  if (embedded) st.dns = { servers: [], search: [], options: [], ...st.dns, upstream: r.upstream };
-  return r.text;
 }

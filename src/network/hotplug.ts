@@ -57,7 +57,8 @@ function plugIn(engine: Engine, st: ContainerState, ep: Endpoint): void {
   const { openNetnsOf, inNetns } = require("../linux/netns.ts") as typeof import("../linux/netns.ts");
   const { close } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   const { macForIPv4, parseIPv4, formatIPv4, broadcastOf, parseCidr } = require("../util/ipv4.ts") as typeof import("../util/ipv4.ts");
-  const used = new Set(st.network!.endpoints.map((e) => e.ifName));
+  const { withRuntime } = require("./attach.ts") as typeof import("./attach.ts");
+  const used = new Set(withRuntime(engine.root, st).map((e) => e.ifName));
   let n = 0;
   while (used.has(`eth${n}`)) n++;
   const ifName = `eth${n}`;
@@ -116,11 +117,14 @@ export function disconnectContainer(engine: Engine, netRef: string, ctrRef: stri
       throw new UserError(`container ${st.id} is not connected to network ${net?.name ?? netRef}`);
     }
     const ep = st.network!.endpoints[i]!;
-    if (ep.hostIf) {
+    const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
+    const { withRuntime } = require("./attach.ts") as typeof import("./attach.ts");
+    const live = isRunning(st) ? withRuntime(engine.root, st)[i] : undefined;
+    if (live?.hostIf) {
       const { Netlink } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
       const nl = Netlink.open();
       try {
-        nl.deleteLink(ep.hostIf);
+        nl.deleteLink(live.hostIf);
       } finally {
         nl.close();
       }
@@ -135,5 +139,8 @@ export function disconnectContainer(engine: Engine, netRef: string, ctrRef: stri
 
 function writeHosts(engine: Engine, st: ContainerState): void {
   const { writeHostsFile } = require("./config.ts") as typeof import("./config.ts");
-  writeHostsFile(engine, st, engine.containers.containerDir(st.id));
+  const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
+  const { withRuntime } = require("./attach.ts") as typeof import("./attach.ts");
+  const live = isRunning(st) ? { ...st, network: { ...st.network!, endpoints: withRuntime(engine.root, st) } } : st;
+  writeHostsFile(engine, live, engine.containers.containerDir(st.id));
 }

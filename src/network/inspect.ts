@@ -43,12 +43,14 @@ export function networkSettings(engine: Engine, st: ContainerState, running: boo
     const rec = all.find((n) => n.name === mode);
     networks[mode] = endpointDoc(rec, undefined, st, false);
   }
-  for (const ep of st.network?.endpoints ?? []) {
+  const { withRuntime } = require("./attach.ts") as typeof import("./attach.ts");
+  const eps = running ? withRuntime(engine.root, st) : (st.network?.endpoints ?? []);
+  for (const ep of eps) {
     const rec = all.find((n) => n.id === ep.networkId);
     networks[rec?.name ?? ep.networkName] = endpointDoc(rec, ep, st, running);
   }
   // The top-level fields describe the default bridge only (Docker's deprecated mirror of it).
-  const dflt = (st.network?.endpoints ?? []).find((e) => all.find((n) => n.id === e.networkId)?.name === "bridge" && running && e.ipAddress);
+  const dflt = eps.find((e) => all.find((n) => n.id === e.networkId)?.name === "bridge" && running && e.ipAddress);
   return {
     Bridge: "",
     SandboxID: running && pid && st.network ? st.id : "",
@@ -74,10 +76,12 @@ export function networkSettings(engine: Engine, st: ContainerState, running: boo
 /** `network inspect`'s document. */
 export function networkDoc(engine: Engine, net: NetworkRecord): Record<string, unknown> {
   const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
+  const { withRuntime } = require("./attach.ts") as typeof import("./attach.ts");
   const containers: Record<string, unknown> = {};
   for (const c of engine.containers.list()) {
-    const ep = c.network?.endpoints.find((e) => e.networkId === net.id);
-    if (!ep || !ep.ipAddress || !isRunning(c)) continue;
+    if (!c.network?.endpoints.some((e) => e.networkId === net.id) || !isRunning(c)) continue;
+    const ep = withRuntime(engine.root, c).find((e) => e.networkId === net.id);
+    if (!ep?.ipAddress) continue;
     containers[c.id] = {
       Name: c.name,
       EndpointID: ep.endpointId ?? "",

@@ -2,7 +2,8 @@
 // container per network, the lowest free one above the gateway unless the user asked for one
 // (--ip). Allocations are keyed by container id and given back when the container stops
 // (as Docker does) or is removed. Whatever a crash left (an allocation whose container no
-// longer runs) is reclaimed by the next allocation on that network, so no address leaks.
+// longer runs) is reclaimed when that address is asked for or the pool runs out, by the
+// container's own next start, or by its removal, so no address leaks.
 import type { NetworkRecord, NetworkStore } from "./store.ts";
 import { ContainerStore } from "../container/state.ts";
 import { containerProc, isAlive } from "../container/proc.ts";
@@ -30,15 +31,16 @@ export function allocate(store: NetworkStore, net: NetworkRecord, containerId: s
   const subnet = parseCidr(net.subnet!)!;
   const gw = parseIPv4(net.gateway!)!;
   return store.locked(() => {
-    const containers = new ContainerStore(store.root);
     const all = store.allocations(net.id);
-    let changed = false;
-    for (const [ip, owner] of Object.entries(all)) {
-      if (owner === containerId || !holderLives(containers, owner, containerId)) {
-        delete all[ip];
-        changed = true;
-      }
-    }
+    for (const [ip, owner] of Object.entries(all)) if (owner === containerId) delete all[ip];
+    // An address held by a container that no longer runs (its watcher was killed, the host
+    // rebooted) is free: checked only for the address wanted, or when the pool looks full,
+    // so a start does not read every other container's record.
+    let containers: ContainerStore | undefined;
+    const stale = (ip: string) => {
+      containers ??= new ContainerStore(store.root);
+      return !holderLives(containers, all[ip]!, containerId);
+    };
     let pick: number | undefined;
     if (requested !== undefined) {
       const n = parseIPv4(requested);
@@ -48,22 +50,34 @@ export function allocate(store: NetworkStore, net: NetworkRecord, containerId: s
       if (n === gw || n === subnet.base || n === broadcastOf(subnet)) {
         throw new UserError(`invalid IP address ${requested}: it is the ${n === gw ? "gateway" : n === subnet.base ? "network" : "broadcast"} address of network ${net.name}`, exitCode);
       }
-      if (all[formatIPv4(n)]) throw new UserError(`Address already in use: ${requested} on network ${net.name}`, exitCode);
+      const ip = formatIPv4(n);
+      if (all[ip] && !stale(ip)) throw new UserError(`Address already in use: ${requested} on network ${net.name}`, exitCode);
       pick = n;
     } else {
       const last = broadcastOf(subnet);
-      for (let n = subnet.base + 1; n < last; n++) {
-        if (n === gw || all[formatIPv4(n)]) continue;
-        pick = n;
-        break;
+      const free = (n: number) => n !== gw && !all[formatIPv4(n)];
+      for (let n = subnet.base + 1; n < last && pick === undefined; n++) if (free(n)) pick = n;
+      if (pick === undefined) {
+        for (const ip of Object.keys(all)) if (stale(ip)) delete all[ip];
+        for (let n = subnet.base + 1; n < last && pick === undefined; n++) if (free(n)) pick = n;
       }
       if (pick === undefined) throw new UserError(`no available IPv4 addresses on network ${net.name} (${net.subnet})`, exitCode);
     }
     all[formatIPv4(pick)] = containerId;
-    changed = true;
-    if (changed) store.saveAllocations(net.id, all);
+    store.saveAllocations(net.id, all);
     return { address: formatIPv4(pick), prefixLen: subnet.prefix, gateway: net.gateway! };
   });
+}
+
+/** The container's address on each bridge network it holds one on: networkId → address. */
+export function addressesOf(store: NetworkStore, containerId: string, networkIds: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const id of networkIds) {
+    const all = store.allocations(id);
+    const ip = Object.keys(all).find((a) => all[a] === containerId);
+    if (ip) out[id] = ip;
+  }
+  return out;
 }
 
 /** Give back the container's addresses on the listed networks (every network when omitted). Idempotent. */

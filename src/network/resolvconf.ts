@@ -8,6 +8,7 @@
 //     file, loopback ones included (it sends from the host's side). Those upstreams are kept
 //     in the record, never read back from the file, which the container may rewrite.
 import type { DnsConfig } from "./options.ts";
+import type { ContainerState } from "../container/state.ts";
 import { nameservers } from "./dns.ts";
 
 const DEFAULT_SERVERS = ["8.8.8.8", "8.8.4.4"];
@@ -54,4 +55,22 @@ export function containerResolvConf(base: string, dns?: DnsConfig, embedded?: Em
   if (options.length) lines.push(`options ${options.join(" ")}`);
   if (embedded) lines.push("", `# ExtServers: [${upstream.join(" ")}]`);
   return { text: lines.join("\n") + "\n", upstream };
+}
+
+/**
+ * The container's resolv.conf from its mode's base file: --dns* applied, and on a user
+ * network the embedded resolver at the gateway, whose upstreams go into the record (st.dns).
+ */
+export function resolvConfOf(root: string, st: ContainerState, base: string): string {
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const first = st.network?.endpoints[0];
+  const net = first ? new NetworkStore(root).list().find((n) => n.id === first.networkId) : undefined;
+  let hostText = "";
+  try {
+    hostText = (require("node:fs") as typeof import("node:fs")).readFileSync("/etc/resolv.conf", "utf8");
+  } catch {}
+  const embedded = net && !net.predefined && net.gateway ? { address: net.gateway, hostText } : undefined;
+  const r = containerResolvConf(base, st.dns, embedded);
+  if (embedded) st.dns = { servers: [], search: [], options: [], ...st.dns, upstream: r.upstream };
+  return r.text;
 }
