@@ -100,7 +100,23 @@ function clientView(root: string, net: { id: string; name: string }, client: str
   const member = book.members.get(client);
   if (!member) return undefined;
   const { upstream } = require("./dns.ts") as typeof import("./dns.ts");
-  return { book, forward: upstream(member.dns?.upstream?.length ? member.dns.upstream : hostResolvers()) };
+  const forward = upstream(member.dns?.upstream?.length ? member.dns.upstream : hostResolvers());
+  // A member of several user networks (network connect) resolves the names of all of them.
+  const others = (member.network?.endpoints ?? []).filter((e) => e.networkId !== net.id);
+  if (!others.length) return { book, forward };
+  const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
+  const all = new NetworkStore(root).list();
+  const books = [book, ...others.flatMap((e) => {
+    const n = all.find((x) => x.id === e.networkId && !x.predefined);
+    return n ? [networkBook(root, n.id, n.name)] : [];
+  })];
+  return {
+    forward,
+    book: {
+      lookup: (name) => books.map((b) => b.lookup(name)).find((ips) => ips.length) ?? [],
+      reverse: (ip) => books.map((b) => b.reverse(ip)).find(Boolean),
+    },
+  };
 }
 
 /** Who is on the network now, from the store: every running container with an address there. */

@@ -107,6 +107,17 @@ describe("names on a user network", () => {
     expect(r.run(["run", "--rm", "--network", net1, "--dns", upstreamIp, "busybox", "nslookup", "web"]).code).toBe(0);
   }, 30_000);
 
+  it("a container connected to a second network resolves the names of both", () => {
+    expect(r.run(["run", "-d", "--name", "other", "--network", net2, "busybox", "sleep", "600"]).code).toBe(0);
+    expect(r.run(["run", "-d", "--name", "both", "--network", net1, "busybox", "sleep", "600"]).code).toBe(0);
+    expect(r.run(["network", "connect", net2, "both"]).code).toBe(0);
+    const res = r.run(["exec", "both", "sh", "-c", "nslookup web >/dev/null && nslookup other >/dev/null && echo both-ok"]);
+    expect(res.stdout.trim()).toBe("both-ok");
+    // the second network's own members still do not see the first's
+    expect(r.run(["exec", "other", "nslookup", "web"]).code).not.toBe(0);
+    expect(r.run(["rm", "-f", "other", "both"]).code).toBe(0);
+  }, 30_000);
+
   it("a watcher killed with -9: the network's other watchers go on answering", async () => {
     const client = r.run(["run", "-d", "--name", "client", "--network", net1, "busybox", "sleep", "600"]);
     expect(client.code).toBe(0);

@@ -179,6 +179,17 @@ describe("-p reaches the container", () => {
     }
   });
 
+  it("stop lets the port go and takes the rules; start takes them again", async () => {
+    expect(r.run(["stop", "-t", "1", "web"]).code).toBe(0);
+    expect(rulesOf([id])).toEqual([]);
+    Bun.listen({ hostname: "0.0.0.0", port: any, exclusive: true, socket: { data() {} } }).stop(true);
+    expect(r.run(["port", "web"]).stdout).toBe("");
+    expect(r.run(["ps", "-a", "--format", "{{.Ports}}", "-f", "name=web"]).stdout).toBe("\n");
+    expect(r.run(["start", "web"]).code).toBe(0);
+    expect(await getWhenUp(`http://127.0.0.1:${any}/`)).toBe("hello-web");
+    expect(r.run(["port", "web", "80"]).stdout).toBe(`0.0.0.0:${any}\n127.0.0.1:${loop}\n`);
+  }, 30_000);
+
   it("rm -f: rules gone, port free", async () => {
     expect(rulesOf([id]).length).toBeGreaterThan(0);
     expect(r.run(["rm", "-f", "web"]).code).toBe(0);
