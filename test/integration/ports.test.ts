@@ -9,7 +9,7 @@ import { requires } from "../helpers/requires.ts";
 import { useRunRoot } from "../helpers/run-root.ts";
 import { buildUdpEcho } from "../helpers/udp-echo.ts";
 
-const it = requires("root", "nft", "ip", "gcc");
+const it = requires("root", "nft", "iptables", "ip", "gcc");
 const { r } = useRunRoot("ports");
 const scratch = mkdtempSync(join(tmpdir(), "minid-ports-"));
 
@@ -257,6 +257,21 @@ describe("-P, --expose, UDP", () => {
     expect(got).toBe("echo:ping");
     expect(r.run(["port", "udp"]).stdout).toBe(`9999/udp -> 127.0.0.1:${port}\n`);
     expect(r.run(["rm", "-f", "udp"]).code).toBe(0);
+  }, 30_000);
+});
+
+describe("the iptables fallback (MINID_FIREWALL=iptables, as on a host without nft)", () => {
+  it("carries the port and takes its rules away again", async () => {
+    const port = freePort();
+    const env = { MINID_FIREWALL: "iptables" };
+    const res = r.run(["run", "-d", "--name", "ipt", "--hostname", "ipt", "-p", `${port}:80`, "busybox", ...WEB], { env });
+    expect(res.code).toBe(0);
+    const id = res.stdout.trim();
+    const tagged = () => Bun.spawnSync(["iptables-save", "-t", "nat"], { stdout: "pipe" }).stdout.toString().split("\n").filter((l) => l.includes(id));
+    expect(tagged().length).toBeGreaterThan(0);
+    expect(await getWhenUp(`http://127.0.0.1:${port}/`)).toBe("hello-ipt");
+    expect(r.run(["rm", "-f", "ipt"], { env }).code).toBe(0);
+    expect(tagged()).toEqual([]);
   }, 30_000);
 });
 
