@@ -1,12 +1,15 @@
 // Benchmark: `minid build` of a 10-step Dockerfile (COPY of a ~50 MB / 5,000-file context and
-// a few RUNs) cold (--no-cache) and fully cached, against `podman build` on the same context
-// and the same busybox (loaded from `minid save`) when podman runs here. Medians, ratios.
+// a few RUNs) cold (--no-cache) and fully cached, against `docker build` (Debian's docker.io
+// daemon, started here with its own data root and stopped after; classic builder, offline)
+// and `podman build` on the same context and the same busybox (loaded from `minid save`)
+// when they run here. Medians, ratios.
 //
 //   bun bench/build.ts [--runs N] [--mb SIZE] [--files N] [--bin PATH] [--keep]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
 import { benchPreconditions, median } from "./lib.ts";
+import { haveDockerd, startDockerd } from "../test/helpers/dockerd.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -94,6 +97,36 @@ if (hasPodman) {
   }
 } else podmanNote = "podman is not installed";
 
+// docker: a private daemon, the same busybox, the classic builder (BuildKit would try to
+// reach Docker Hub for the FROM image's metadata; there is no network here).
+let dockerNote = "";
+if (haveDockerd()) {
+  let d: Awaited<ReturnType<typeof startDockerd>> | undefined;
+  try {
+    d = await startDockerd();
+    await d.loadMinidImage(BIN, mroot);
+    const cli = ["/usr/bin/docker", "-H", d.host];
+    const env = { ...process.env, DOCKER_BUILDKIT: "0", DOCKER_CONFIG: join(d.dir, "cli") };
+    const timedEnv = (cmd: string[]) => {
+      Bun.spawnSync(["sync"]);
+      const t0 = performance.now();
+      const r = Bun.spawnSync(cmd, { env, stdout: "pipe", stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`${cmd.join(" ")}: ${r.stderr.toString().slice(-500)}`);
+      return performance.now() - t0;
+    };
+    results.docker = { cold: [], cached: [] };
+    for (let i = 0; i < RUNS; i++) {
+      results.docker.cold.push(timedEnv([...cli, "build", "--network", "none", "--no-cache", "-q", "-t", "bench", ctx]));
+      results.docker.cached.push(timedEnv([...cli, "build", "--network", "none", "-q", "-t", "bench", ctx]));
+    }
+  } catch (e) {
+    delete results.docker;
+    dockerNote = `docker build did not run here: ${(e as Error).message.split("\n").slice(0, 3).join(" ")}`;
+  } finally {
+    await d?.stop();
+  }
+} else dockerNote = "docker.io (dockerd) is not installed";
+
 console.log(`build: 10-step Dockerfile, context ${FILES} files / ${MB} MB, ${RUNS} runs each (median ms)`);
 for (const [name, r] of Object.entries(results)) {
   console.log(`  ${name.padEnd(7)} cold ${median(r.cold).toFixed(0).padStart(6)} ms   cached ${median(r.cached).toFixed(0).padStart(6)} ms`);
@@ -102,6 +135,11 @@ if (results.podman) {
   const m = results.minid, p = results.podman;
   console.log(`  ratio minid/podman: cold ${(median(m.cold) / median(p.cold)).toFixed(2)}, cached ${(median(m.cached) / median(p.cached)).toFixed(2)}`);
 }
+if (results.docker) {
+  const m = results.minid, p = results.docker;
+  console.log(`  ratio minid/docker: cold ${(median(m.cold) / median(p.cold)).toFixed(2)}, cached ${(median(m.cached) / median(p.cached)).toFixed(2)}`);
+}
 if (podmanNote) console.log(`  ${podmanNote}`);
+if (dockerNote) console.log(`  ${dockerNote}`);
 if (!argv.includes("--keep")) rmSync(base, { recursive: true, force: true });
 else console.log(`  kept ${base}`);

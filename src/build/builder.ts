@@ -4,7 +4,7 @@
 // layer through commit's writeContainerLayer. Every step's result is an untagged image
 // record (Docker's intermediate images) that the layer cache points at; only the target's
 // result is tagged, at the very end, so a failed build leaves no tag.
-import { lstatSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -14,8 +14,8 @@ import type { ImageRecord } from "../image/store.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 import { trace } from "../util/trace.ts";
-import { closeSync, openSync, readSync } from "node:fs";
-import { DockerfileError, checkFlags, flagValue, parseDockerfile, type Instruction } from "./parser.ts";
+import { closeSync, openSync, readSync, rmSync } from "node:fs";
+import { DockerfileError, checkFlags, flagValue, flagValues, parseDockerfile, type Instruction } from "./parser.ts";
 import { SubstitutionError, processWord, processWords, type Vars } from "./substitute.ts";
 import { IgnoreMatcher } from "./dockerignore.ts";
 import { ContextError, resolveSources, sourcesChecksum, walkSource, type BuildContext, type Source } from "./context.ts";
@@ -34,6 +34,12 @@ export interface BuildOptions {
   noCache: boolean;
   labels: Record<string, string>;
   network?: string;
+  /** --pull: pull every FROM image, even one already in the store. */
+  pull?: boolean;
+  /** -q: nothing on stderr but errors (pull progress included). */
+  quiet?: boolean;
+  /** `--secret id=…`: the bytes RUN --mount=type=secret may mount, by id. */
+  secrets?: Map<string, Uint8Array>;
   /** Progress lines (stderr). */
   progress: (line: string) => void;
 }
@@ -120,7 +126,7 @@ export function planBuild(text: string, opts: { target?: string; buildArgs: Map<
     if (!t) throw new DockerfileError(`target stage "${opts.target}" could not be found`);
     target = t;
   }
-  // Walk dependencies: FROM <stage> and COPY --from=<stage|index>.
+  // Walk dependencies: FROM <stage>, COPY --from=<stage|index>, RUN --mount=…,from=<stage>.
   const need = new Set<Stage>();
   const visit = (s: Stage) => {
     if (need.has(s)) return;
@@ -129,11 +135,20 @@ export function planBuild(text: string, opts: { target?: string; buildArgs: Map<
     const dep = stageRef(stages, base, s.index, false);
     if (dep) visit(dep);
     for (const ins of s.steps) {
-      if (ins.keyword !== "COPY" && ins.keyword !== "ADD") continue;
-      const from = flagValue(ins, "from");
-      if (typeof from !== "string") continue;
-      const d = stageRef(stages, from, s.index, true);
-      if (d) visit(d);
+      const froms: string[] = [];
+      if (ins.keyword === "COPY" || ins.keyword === "ADD") {
+        const from = flagValue(ins, "from");
+        if (typeof from === "string") froms.push(from);
+      } else if (ins.keyword === "RUN") {
+        for (const m of flagValues(ins, "mount")) {
+          const f = /(?:^|,)from=([^,]*)/.exec(m)?.[1];
+          if (f) froms.push(f);
+        }
+      }
+      for (const from of froms) {
+        const d = stageRef(stages, from, s.index, true);
+        if (d) visit(d);
+      }
     }
   };
   visit(target);
@@ -285,6 +300,8 @@ function parseDurationNs(v: string, flag: string, ins: Instruction): number {
 export class Builder {
   private cache: BuildCache;
   private results = new Map<Stage, string>();
+  /** FROM images pulled by this build (--pull pulls each name once). */
+  private pulled = new Map<string, string>();
   private plan!: Plan;
   private meta = new Map<string, string>();
   private usedArgs = new Set<string>();
@@ -420,8 +437,20 @@ export class Builder {
     let img: ImageRecord | undefined;
     if (dep) img = this.engine.images.getImage(this.results.get(dep)!);
     else if (base.toLowerCase() !== "scratch") {
-      const { ensureImage } = await import("../image/ensure.ts");
-      img = await ensureImage(this.engine, base);
+      if (this.opts.pull) {
+        // --pull: the registry's current image even when one is here (as docker build --pull).
+        const pulled = this.pulled.get(base);
+        if (pulled) img = this.engine.images.getImage(pulled);
+        else {
+          const { pullImage } = await import("../image/pull.ts");
+          const res = await pullImage(this.engine, { reference: base, insecure: this.engine.insecureRegistries, progress: this.opts.quiet ? "quiet" : "plain" });
+          img = res.image;
+          this.pulled.set(base, img.id);
+        }
+      } else {
+        const { ensureImage } = await import("../image/ensure.ts");
+        img = await ensureImage(this.engine, base);
+      }
     }
     if (!img) {
       const config = { architecture: "amd64", os: "linux", config: { Env: [`PATH=${DEFAULT_PATH}`] } as Config, rootfs: { type: "layers" as const, diff_ids: [] }, history: [] };
@@ -659,10 +688,16 @@ export class Builder {
     if (net !== undefined && net !== "none" && net !== "default") {
       throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers have no network (use none)`, ins.line);
     }
-    if (flagValue(ins, "mount") !== undefined) throw new DockerfileError("RUN --mount is not supported by minid build yet", ins.line);
     if (flagValue(ins, "security") !== undefined) throw new DockerfileError("RUN --security is not supported by minid build", ins.line);
     let argv: string[];
-    if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim())) {
+    let script: { name: string; content: string } | undefined;
+    if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim()) && ins.heredocs[0]!.content.startsWith("#!")) {
+      // `RUN <<EOF` whose body starts with #!: BuildKit runs the body as an executable file
+      // with its own interpreter. It is mounted under /dev (a tmpfs), so it is not committed.
+      const h = ins.heredocs[0]!;
+      script = { name: h.name, content: h.expand ? this.expandHeredoc(st, h.content) : h.content };
+      argv = [`/dev/pipes/${h.name}`];
+    } else if (ins.heredocs.length && !ins.json && /^<<-?["']?[A-Za-z_][A-Za-z0-9_.-]*["']?$/.test(ins.rest.trim())) {
       // `RUN <<EOF`: the heredoc is the script.
       argv = [...this.shell(st), ins.heredocs[0]!.content];
     } else if (ins.heredocs.length && !ins.json) {
@@ -673,18 +708,154 @@ export class Builder {
     const args = this.runArgs(st).filter((a) => !PREDEFINED_ARGS.includes(a.split("=")[0]!));
     const shown = ins.json ? argv.join(" ") : argv.join(" ");
     const createdBy = args.length ? `|${args.length} ${args.join(" ")} ${shown}` : shown;
-    const key = cacheKey({ parent: st.imageId ?? "scratch", instruction: `RUN ${JSON.stringify(argv)}`, args });
+    const { parseRunMount, mountKey, RunMountError } = await import("./run-mounts.ts");
+    let mounts;
+    try {
+      mounts = flagValues(ins, "mount").map((m) => parseRunMount(this.word(st, m), st.config.config.WorkingDir || "/"));
+    } catch (e) {
+      if (e instanceof RunMountError) throw new DockerfileError(e.message, ins.line);
+      throw e;
+    }
+    // A bind of context files keys the step on their content, as BuildKit does: editing a
+    // file the RUN reads through the mount reruns it.
+    const mountsKey = mounts.map((m) => {
+      if (m.type !== "bind" || m.from !== undefined) return mountKey(m);
+      const found = resolveSources(this.opts.context, m.source);
+      if (found.length !== 1) throw new DockerfileError(`RUN --mount source ${m.source}: not found in the build context`, ins.line);
+      return `${mountKey(m)} ${sourcesChecksum(this.opts.context, found)}`;
+    });
+    const key = cacheKey({
+      parent: st.imageId ?? "scratch",
+      instruction: `RUN ${JSON.stringify(argv)}${script ? ` script=${JSON.stringify(script.content)}` : ""}${mountsKey.length ? " " + JSON.stringify(mountsKey) : ""}${net && net !== "default" ? ` network=${net}` : ""}`,
+      args,
+    });
     if (this.fromCache(st, key)) return;
     if (!st.imageId) this.record(st, undefined);
-    const layer = await this.inContainer(st, async (c) => {
-      const code = await this.runContainer(c);
-      if (code !== 0) {
-        throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
-      }
-    }, this.runArgs(st), argv, { started: true });
-    st.layers = [...st.layers, layer];
+    const staged = await this.stageMounts(st, mounts, ins);
+    if (script) {
+      const file = join(staged.scratch(), script.name);
+      writeFileSync(file, script.content, { mode: 0o755 });
+      chmodSync(file, 0o755);
+      staged.volumes.push(`${file}:/dev/pipes/${script.name}:ro`);
+    }
+    try {
+      const layer = await this.inContainer(st, async (c) => {
+        const code = await this.runContainer(c);
+        if (code !== 0) {
+          throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
+        }
+      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs });
+      st.layers = [...st.layers, layer];
+    } finally {
+      staged.cleanup();
+    }
     const img = this.record(st, { created_by: createdBy });
     this.cache.store(key, img.id);
+  }
+
+  /**
+   * Host paths for a RUN's mounts, as -v/--tmpfs specs: context binds in place (read-only),
+   * rw binds and binds of another stage as scratch copies (their writes are thrown away),
+   * cache mounts from the store, secrets as private scratch files.
+   */
+  private async stageMounts(st: StageState, mounts: import("./run-mounts.ts").RunMount[], ins: Instruction) {
+    const { cacheMountDir } = await import("./run-mounts.ts");
+    const volumes: string[] = [];
+    const tmpfs: string[] = [];
+    const scratches: string[] = [];
+    const cleanup = () => {
+      for (const d of scratches.splice(0)) removeTree(d);
+    };
+    const scratch = () => {
+      const d = this.engine.images.scratch("run-mount");
+      mkdirSync(d, { mode: 0o700 });
+      scratches.push(d);
+      return d;
+    };
+    this.live.add(cleanup);
+    try {
+      for (const m of mounts) {
+        if (m.type === "tmpfs") {
+          tmpfs.push(m.size ? `${m.target}:size=${m.size}` : m.target);
+        } else if (m.type === "bind") {
+          let host: string;
+          if (m.from !== undefined) host = await this.copyFromStage(st, m.from, m.source, join(scratch(), "src"), ins);
+          else {
+            const found = resolveSources(this.opts.context, m.source)[0]!;
+            if (m.rw) {
+              host = join(scratch(), "src");
+              const { copyTree } = await import("../storage/copy-tree.ts");
+              copyTree(found.path, host);
+            } else host = found.path;
+          }
+          volumes.push(`${host}:${m.target}${m.rw ? "" : ":ro"}`);
+        } else if (m.type === "cache") {
+          const base = join(this.engine.root, "build", "cache-mounts");
+          const { dir, fresh } = cacheMountDir(base, m);
+          if (fresh && m.from !== undefined) {
+            // A new cache seeded from another stage's (or image's) directory.
+            const seeded = await this.copyFromStage(st, m.from, m.source ?? "/", join(scratch(), "seed"), ins);
+            const { copyLayers } = await import("../storage/copy-tree.ts");
+            copyLayers([seeded], dir);
+          }
+          volumes.push(`${dir}:${m.target}${m.readOnly ? ":ro" : ""}`);
+        } else {
+          const secret = this.opts.secrets?.get(m.id);
+          if (secret === undefined) {
+            if (m.required) throw new DockerfileError(`secret ${m.id} not found: give it with --secret id=${m.id},src=PATH`, ins.line);
+            continue;
+          }
+          const file = join(scratch(), "secret");
+          writeFileSync(file, secret, { mode: m.mode });
+          chownSync(file, m.uid, m.gid);
+          chmodSync(file, m.mode); // after chown, and exact whatever the umask
+          volumes.push(`${file}:${m.target}:ro`);
+        }
+      }
+    } catch (e) {
+      this.live.delete(cleanup);
+      cleanup();
+      throw e;
+    }
+    return {
+      volumes,
+      tmpfs,
+      scratch,
+      cleanup: () => {
+        this.live.delete(cleanup);
+        cleanup();
+      },
+    };
+  }
+
+  /** Copy `path` of a previous stage (or an image) to `dest`, through a merged read-only view. */
+  private async copyFromStage(_st: StageState, from: string, path: string, dest: string, ins: Instruction): Promise<string> {
+    const stage = this.plan.stages.find((s) => s.steps.includes(ins))!;
+    const dep = stageRef(this.plan.stages, from, stage.index, true);
+    let img: ImageRecord;
+    if (dep) img = this.engine.images.getImage(this.results.get(dep)!)!;
+    else {
+      const { ensureImage } = await import("../image/ensure.ts");
+      img = await ensureImage(this.engine, from);
+    }
+    const { createContainer } = await import("../container/create.ts");
+    const { removeContainer } = await import("../container/remove.ts");
+    const c = await createContainer(this.engine, {
+      image: img.id, cmd: ["/bin/sh"], entrypoint: "", env: [], envFiles: [], volumes: [], tmpfs: [],
+      readOnly: false, rm: false, interactive: false, tty: false,
+    });
+    const remove = () => removeContainer(this.engine, c.id, { force: true });
+    this.live.add(remove);
+    try {
+      await withMergedView(this.engine, c, async (root) => {
+        const { copyTreeInRoot } = await import("../storage/copy-tree.ts");
+        if (!copyTreeInRoot(root, path, dest)) throw new DockerfileError(`RUN --mount from=${from}: ${path} not found`, ins.line);
+      });
+    } finally {
+      this.live.delete(remove);
+      remove();
+    }
+    return dest;
   }
 
   /**
@@ -696,7 +867,7 @@ export class Builder {
     fn: (c: ContainerState) => Promise<void>,
     env: string[] = [],
     cmd: string[] = ["/bin/sh"],
-    opts: { started: boolean } = { started: false },
+    opts: { started: boolean; volumes?: string[]; tmpfs?: string[] } = { started: false },
   ): Promise<ImageRecord["layers"][number]> {
     const { createContainer } = await import("../container/create.ts");
     const { removeContainer } = await import("../container/remove.ts");
@@ -707,8 +878,8 @@ export class Builder {
       entrypoint: "",
       env,
       envFiles: [],
-      volumes: [],
-      tmpfs: [],
+      volumes: opts.volumes ?? [],
+      tmpfs: opts.tmpfs ?? [],
       readOnly: false,
       rm: false,
       interactive: false,
@@ -811,11 +982,21 @@ export class Builder {
 
   private async copyStep(st: StageState, ins: Instruction, stage: Stage): Promise<void> {
     const isAdd = ins.keyword === "ADD";
-    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
+    checkFlags(ins, isAdd ? ["chown", "chmod", "link", "checksum", "exclude", "from", "keep-git-dir"] : ["chown", "chmod", "link", "from", "parents", "exclude"]);
     if (isAdd && flagValue(ins, "from") !== undefined) throw new DockerfileError("ADD does not support --from", ins.line);
-    if (flagValue(ins, "parents") !== undefined || flagValue(ins, "exclude") !== undefined) {
-      throw new DockerfileError(`${ins.keyword} --parents and --exclude are not supported by minid build`, ins.line);
+    // --exclude: patterns with .dockerignore's rules, on top of .dockerignore: matched against
+    // a source's own path (from the context or --from root), and inside a directory source
+    // against paths relative to that directory.
+    const excludes = flagValues(ins, "exclude").map((v) => this.word(st, v));
+    // --parents: each source keeps its path (from the context root, or from a "/./" in the
+    // argument) under the destination, instead of only its last component.
+    const parentsV = flagValue(ins, "parents");
+    const parents = parentsV === true || parentsV === "true";
+    if (parentsV !== undefined && typeof parentsV === "string" && parentsV !== "true" && parentsV !== "false") {
+      throw new DockerfileError(`invalid value for --parents: ${parentsV}`, ins.line);
     }
+    const keepGitDirV = flagValue(ins, "keep-git-dir");
+    const keepGitDir = keepGitDirV === true || keepGitDirV === "true";
     const checksumV = flagValue(ins, "checksum");
     let wantDigest: string | undefined;
     if (checksumV !== undefined) {
@@ -848,8 +1029,9 @@ export class Builder {
       // Where sources come from: the context, another stage, or an image.
       const fromV = flagValue(ins, "from");
       const from = typeof fromV === "string" ? this.word(st, fromV) : undefined;
+      const excluded = excludes.length ? new IgnoreMatcher(excludes) : undefined;
       const run = async (srcRoot: { root: string; ignore: IgnoreMatcher }) => {
-        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url" }[] = [];
+        const plan: { sources: Source[]; kind: "file" | "dir" | "tar" | "url"; keep?: (rel: string) => string; ignore?: IgnoreMatcher; sum?: string }[] = [];
         let n = 0;
         for (const a of srcArgs) {
           if (isHeredoc(a)) {
@@ -867,13 +1049,28 @@ export class Builder {
               if (digest !== wantDigest) throw new DockerfileError(`digest mismatch for ${a}: expected ${wantDigest}, got ${digest}`, ins.line);
             }
             plan.push({ sources: [got], kind: "url" });
+          } else if (isAdd && isGitSource(a)) {
+            if (wantDigest) throw new DockerfileError("ADD --checksum is not supported for Git sources", ins.line);
+            const got = await cloneGit(a, join(scratch, `git-${n++}`), ins);
+            // The clone's files, without its .git unless --keep-git-dir: a directory source
+            // whose checksum is the commit, as BuildKit keys a Git source.
+            plan.push({ sources: [got.source], kind: "dir", ignore: new IgnoreMatcher(keepGitDir ? [] : [".git"]), sum: `git ${got.commit} ${got.subdir}` });
           } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(a) || a.startsWith("git@")) {
             throw new DockerfileError(`${ins.keyword} source ${a}: only http(s) URLs are supported${isAdd ? "" : ", and only by ADD"}`, ins.line);
           } else {
             if (wantDigest) throw new DockerfileError("ADD --checksum needs an http(s) source", ins.line);
             const found = resolveSources(srcRoot, a);
-            if (!found.length) throw new ContextError(`lstat ${a}: no source files were specified (nothing matches the pattern)`);
-            for (const s of found) plan.push({ sources: [s], kind: isAdd && !from && s.stat.isFile() && isArchive(s.path) ? "tar" : s.stat.isDirectory() ? "dir" : "file" });
+            if (!found.length && !excludes.length) throw new ContextError(`lstat ${a}: no source files were specified (nothing matches the pattern)`);
+            let keep: ((rel: string) => string) | undefined;
+            if (parents) {
+              const pivot = a.includes("/./") ? posix.normalize(a.slice(0, a.indexOf("/./"))).replace(/^\/+|\/+$/g, "").replace(/^\.$/, "") : "";
+              keep = (rel: string) => {
+                const r = rel === "." ? "" : rel;
+                return pivot && (r === pivot || r.startsWith(pivot + "/")) ? r.slice(pivot.length + 1) : r;
+              };
+            }
+            // A source --exclude names itself is not copied at all.
+            for (const s of found) if (!excluded?.ignored(s.rel)) plan.push({ sources: [s], keep, kind: isAdd && !from && s.stat.isFile() && isArchive(s.path) ? "tar" : s.stat.isDirectory() ? "dir" : "file" });
           }
         }
         const count = plan.reduce((k, p) => k + p.sources.length, 0);
@@ -881,35 +1078,32 @@ export class Builder {
           throw new DockerfileError(`When using ${ins.keyword} with more than one source file, the destination must be a directory and end with a /`, ins.line);
         }
         const sources = plan.flatMap((p) => p.sources);
-        const checksum = sourcesChecksum(srcRoot, sources) + plan.map((p) => p.kind).join(",");
+        const checksum = sourcesChecksum(srcRoot, plan.filter((p) => !p.sum).flatMap((p) => p.sources)) + plan.map((p) => p.sum ?? p.kind).join(",");
         const what = sources.length === 1 && sources[0]!.stat.isDirectory() ? "dir" : "file";
         const createdBy = `/bin/sh -c #(nop) ${ins.keyword} ${what}:${checksum.slice(0, 64)} in ${dest} `;
         const key = cacheKey({
           parent: st.imageId ?? "scratch",
-          instruction: `${ins.keyword} ${JSON.stringify({ chown, mode, dest, destIsDir, srcArgs, from })}`,
+          instruction: `${ins.keyword} ${JSON.stringify({ chown, mode, dest, destIsDir, srcArgs, from, ...(excludes.length ? { excludes } : {}), ...(parents ? { parents } : {}) })}`,
           content: checksum,
         });
         if (this.fromCache(st, key)) return;
         if (!st.imageId) this.record(st, undefined);
         // Untar archives for ADD into scratch first (never into the image directly).
-        const expanded: { entries: ReturnType<typeof walkSource>; src: Source; kind: string; keepOwners: boolean }[] = [];
+        const expanded: { entries: ReturnType<typeof walkSource>; src: Source; kind: string; keepOwners: boolean; keep?: (rel: string) => string }[] = [];
         for (const p of plan) {
           for (const s of p.sources) {
             if (p.kind === "tar") {
               const out = join(scratch, `tar-${n++}`);
-              mkdirSync(out);
-              const tar = await import("tar");
-              try {
-                await tar.x({ file: s.path, cwd: out, preserveOwner: true, strict: true, noMtime: false });
-              } catch (e) {
-                throw new DockerfileError(`failed to extract ${s.rel}: ${(e as Error).message}`, ins.line);
-              }
+              await extractArchive(s.path, out, s.rel, ins);
               const root: Source = { rel: ".", path: out, stat: lstatSync(out), wildcard: false };
               expanded.push({ entries: walkSource({ ignore: new IgnoreMatcher([]) }, root), src: root, kind: "dir", keepOwners: true });
             } else {
               // From another stage or image, owners stay as they were there (BuildKit's
               // rule); context files become root's unless --chown says otherwise.
-              expanded.push({ entries: walkSource(srcRoot, s), src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined });
+              let entries = walkSource(p.ignore ? { ignore: p.ignore } : srcRoot, s);
+              // Inside a directory source, --exclude matches paths relative to it.
+              if (excluded && s.stat.isDirectory()) entries = entries.filter((x) => x.rel === "" || !excluded.ignored(x.rel));
+              expanded.push({ entries, src: s, kind: p.kind, keepOwners: from !== undefined && chown === undefined, keep: p.keep });
             }
           }
         }
@@ -922,11 +1116,12 @@ export class Builder {
             const intoDir = destIsDir || isDirInRoot(root, dest);
             for (const e of expanded) {
               let base: string;
-              if (e.kind === "dir") base = dest; // a directory's contents go into dest
+              if (e.keep) base = posix.join(dest, e.keep(e.src.rel)); // --parents: the path kept
+              else if (e.kind === "dir") base = dest; // a directory's contents go into dest
               else base = intoDir ? posix.join(dest, basename(e.src.rel === "." ? e.src.path : e.src.rel)) : dest;
               for (const x of e.entries) {
                 if (e.kind === "dir" && x.rel === "") {
-                  mkdirInRoot(root, dest, owner); // a new destination directory gets --chown's owner
+                  mkdirInRoot(root, base, owner); // a new destination directory gets --chown's owner
                   continue;
                 }
                 copies.push({ src: x.path, stat: x.stat, dest: x.rel ? posix.join(base, x.rel) : base });
@@ -997,15 +1192,120 @@ export class Builder {
   }
 }
 
-/** A local file ADD extracts: tar, gzip'd tar (what node-tar reads). */
-function isArchive(path: string): boolean {
+/**
+ * An ADD source naming a Git repository, as BuildKit recognises one: `git@host:path`,
+ * `git://…`, `ssh://…`, or an http(s) URL whose path ends in `.git`; an optional
+ * `#REF[:SUBDIR]` picks a branch, tag or commit and a directory of it.
+ */
+export function isGitSource(a: string): boolean {
+  const base = a.split("#")[0]!;
+  return /^git@[^:\s]+:/.test(base) || /^(git|ssh):\/\//i.test(base) || /^https?:\/\/[^\s]+\.git\/?$/i.test(base);
+}
+
+export function parseGitSource(a: string): { url: string; ref?: string; subdir: string } {
+  const i = a.indexOf("#");
+  const url = i < 0 ? a : a.slice(0, i);
+  const frag = i < 0 ? "" : a.slice(i + 1);
+  const [ref, ...sub] = frag.split(":");
+  const subdir = posix.normalize("/" + sub.join(":")).replace(/^\/+/, "");
+  return { url, ref: ref || undefined, subdir: subdir === "." ? "" : subdir };
+}
+
+/**
+ * Clone a Git source with the host's git (BuildKit runs git too), shallow where the server
+ * allows: a branch or tag is fetched at depth 1; a commit id the server won't hand out alone
+ * falls back to a full fetch. Returns the tree (or its SUBDIR) and the commit.
+ */
+async function cloneGit(a: string, dir: string, ins: Instruction): Promise<{ source: Source; commit: string; subdir: string }> {
+  if (!Bun.which("git")) throw new DockerfileError(`ADD ${a}: Git sources need git on the host (install git)`, ins.line);
+  const { url, ref, subdir } = parseGitSource(a);
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "/bin/false", LC_ALL: "C" };
+  const git = (args: string[], cwd = dir) => {
+    const r = Bun.spawnSync(["git", ...args], { cwd, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    return { ok: r.exitCode === 0, out: r.stdout.toString().trim(), err: r.stderr.toString().trim().split("\n").pop() ?? "" };
+  };
+  mkdirSync(dir, { recursive: true });
+  const fail = (why: string): never => {
+    throw new DockerfileError(`failed to fetch ${url}${ref ? `#${ref}` : ""}: ${why}`, ins.line);
+  };
+  if (!git(["init", "-q"]).ok) fail("git init failed");
+  let got = git(["fetch", "-q", "--depth", "1", "--no-tags", url, ref ?? "HEAD"]);
+  if (!got.ok && ref && /^[0-9a-f]{7,40}$/i.test(ref)) {
+    // A commit id: fetch everything, then find it.
+    const all = git(["fetch", "-q", "--no-tags", url, "+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"]);
+    if (!all.ok) fail(all.err);
+    got = git(["rev-parse", "--verify", "-q", `${ref}^{commit}`]);
+    if (!got.ok) fail(`no commit ${ref} in the repository`);
+    if (!git(["update-ref", "FETCH_HEAD", got.out]).ok) fail("cannot select the commit");
+  } else if (!got.ok) fail(got.err);
+  const co = git(["-c", "advice.detachedHead=false", "checkout", "-q", "FETCH_HEAD"]);
+  if (!co.ok) fail(co.err);
+  git(["submodule", "update", "-q", "--init", "--recursive", "--depth", "1"]);
+  const commit = git(["rev-parse", "HEAD"]).out;
+  let path = dir;
+  if (subdir) {
+    // Inside the checkout only: a subdir reached through a symlink out of it is refused.
+    const real = require("node:fs").realpathSync(join(dir, subdir));
+    if (real !== dir && !real.startsWith(dir + "/")) fail(`${subdir} leads outside the repository`);
+    path = real;
+  }
+  let stat;
+  try {
+    stat = lstatSync(path);
+  } catch {
+    return fail(`${subdir} not found in the repository`);
+  }
+  if (!stat.isDirectory()) fail(`${subdir} is not a directory`);
+  return { source: { rel: ".", path, stat, wildcard: false }, commit, subdir };
+}
+
+/** How a local file ADD extracts is compressed, or null when it is not an archive. */
+function archiveKind(path: string): "tar" | "gzip" | "zstd" | "xz" | "bzip2" | null {
   const fd = openSync(path, "r");
   try {
     const b = Buffer.alloc(512);
     const n = readSync(fd, b, 0, 512, 0);
-    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return true;
-    return n >= 262 && b.toString("latin1", 257, 262) === "ustar";
+    if (n >= 2 && b[0] === 0x1f && b[1] === 0x8b) return "gzip";
+    if (n >= 4 && b.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+    if (n >= 6 && b.toString("latin1", 0, 6) === "\xfd7zXZ\0") return "xz";
+    if (n >= 3 && b.toString("latin1", 0, 3) === "BZh") return "bzip2";
+    return n >= 262 && b.toString("latin1", 257, 262) === "ustar" ? "tar" : null;
   } finally {
     closeSync(fd);
+  }
+}
+
+function isArchive(path: string): boolean {
+  return archiveKind(path) !== null;
+}
+
+/**
+ * Extract an ADD archive into `out` (a new directory) with the layer extractor, so owners,
+ * modes, symlinks, devices and xattrs come out exactly as the tar says and no entry lands
+ * outside `out` (node-tar rewrites links and drops specials: design.md). gzip and zstd are
+ * read in-process; xz and bzip2 go through the host's `xz`/`bzip2` as a stream, which is
+ * what Docker's own archive code does for xz.
+ */
+async function extractArchive(path: string, out: string, rel: string, ins: Instruction): Promise<void> {
+  const kind = archiveKind(path);
+  const { applyLayer } = await import("../image/layer-apply.ts");
+  let child: ReturnType<typeof Bun.spawn> | undefined;
+  let input: string | ReadableStream<Uint8Array> = path;
+  if (kind === "xz" || kind === "bzip2") {
+    const tool = kind === "xz" ? "xz" : "bzip2";
+    if (!Bun.which(tool)) throw new DockerfileError(`failed to extract ${rel}: it is ${kind}-compressed and needs the host's ${tool} (install ${kind === "xz" ? "xz-utils" : "bzip2"})`, ins.line);
+    child = Bun.spawn([tool, "-dc", path], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    input = child.stdout as ReadableStream<Uint8Array>;
+  }
+  try {
+    await applyLayer(input, out);
+    if (child) {
+      const code = await child.exited;
+      if (code !== 0) throw new Error((await new Response(child.stderr as ReadableStream).text()).trim() || `${kind} exited with ${code}`);
+    }
+  } catch (e) {
+    child?.kill();
+    rmSync(out, { recursive: true, force: true });
+    throw new DockerfileError(`failed to extract ${rel}: ${(e as Error).message}`, ins.line);
   }
 }

@@ -18,6 +18,9 @@ export interface BuildRequest {
   labels: string[];
   iidfile?: string;
   network?: string;
+  pull?: boolean;
+  /** --secret id=ID[,src=PATH|env=VAR] */
+  secrets?: string[];
 }
 
 function parseKV(list: string[], flag: string, fromEnv: boolean): Map<string, string> {
@@ -50,6 +53,29 @@ export async function buildImage(engine: Engine, req: BuildRequest): Promise<str
   if (req.network !== undefined && req.network !== "none" && req.network !== "default") {
     throw new UserError(`--network ${req.network} is not supported: minid build containers have no network (use --network none)`);
   }
+  // Secrets are read now, so a missing file fails before any step runs.
+  const secrets = new Map<string, Uint8Array>();
+  const { parseSecretFlag, RunMountError } = await import("./run-mounts.ts");
+  for (const spec of req.secrets ?? []) {
+    let s;
+    try {
+      s = parseSecretFlag(spec);
+    } catch (e) {
+      if (e instanceof RunMountError) throw new UserError(e.message, 1);
+      throw e;
+    }
+    if (s.env !== undefined) {
+      const v = process.env[s.env];
+      if (v === undefined) throw new UserError(`secret ${s.id}: environment variable ${s.env} is not set`, 1);
+      secrets.set(s.id, Buffer.from(v));
+    } else {
+      try {
+        secrets.set(s.id, require("node:fs").readFileSync(s.src!));
+      } catch (e) {
+        throw new UserError(`secret ${s.id}: cannot read ${s.src}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 1);
+      }
+    }
+  }
   const progress = (line: string) => {
     if (!req.quiet) writeSync(2, `${line}\n`);
   };
@@ -74,6 +100,9 @@ export async function buildImage(engine: Engine, req: BuildRequest): Promise<str
     noCache: req.noCache,
     labels: Object.fromEntries(parseKV(req.labels, "--label", false)),
     network: req.network,
+    pull: req.pull,
+    quiet: req.quiet,
+    secrets,
     progress,
   });
   const { onInterrupt } = await import("../image/registry/interrupt.ts");

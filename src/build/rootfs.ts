@@ -8,44 +8,16 @@ import { basename, dirname } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
 import { withMergedView } from "../image/export.ts";
-import { enterPrivateMountNs } from "../storage/overlay.ts";
 import { driverByName } from "../storage/select.ts";
-
-/** The directory holding the container's writable layer (its driver says where). */
-function containerUpper(engine: Engine, st: ContainerState): string {
-  return driverByName(st.storage.driver).upperDir(engine.containers.containerDir(st.id));
-}
-import { UserError } from "../util/errors.ts";
 import {
-  AT_FDCWD, MNT_DETACH, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, chdir, close, lchown, llistxattr, lremovexattr, lutimes, mount,
-  openat, umount2, realSyscalls,
+  AT_FDCWD, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, SyscallError, close, lchown, llistxattr, lremovexattr, lutimes,
+  openat, realSyscalls,
 } from "../linux/libc.ts";
 import { mkdirAllInRoot, openInRoot } from "../linux/safepath.ts";
 
 /** Run fn with a writable path to the (not running) container's merged root. */
 export async function withWritableRoot<T>(engine: Engine, st: ContainerState, fn: (root: string) => Promise<T>): Promise<T> {
-  if (st.storage.driver === "vfs") return fn(containerUpper(engine, st)); // the full tree
-  if (st.storage.driver !== "overlay") throw new UserError(`build needs the overlay or vfs storage driver, not ${st.storage.driver}`);
-  const dir = engine.containers.containerDir(st.id);
-  const spec = driverByName("overlay").prepare(dir, st.storage.lowerdirs);
-  // The mount lives in the JS thread's private mount namespace (as export's view): the
-  // host never sees it and it cannot outlive this process.
-  enterPrivateMountNs();
-  const cwd = process.cwd();
-  try {
-    if (spec.cwd) chdir(spec.cwd);
-    mount(spec.source, spec.target, spec.fstype, 0, spec.data);
-  } finally {
-    chdir(cwd);
-  }
-  let fd = -1;
-  try {
-    fd = openat(AT_FDCWD, spec.target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    return await fn(`/proc/self/fd/${fd}`);
-  } finally {
-    if (fd >= 0) close(fd);
-    umount2(spec.target, MNT_DETACH);
-  }
+  return driverByName(st.storage.driver).withWritableTree(engine.containers.containerDir(st.id), st.storage.lowerdirs, fn);
 }
 
 export { withMergedView };
@@ -181,10 +153,11 @@ const PRIVATE_XATTR = /^(trusted\.overlay\.|user\.overlay\.|security\.selinux$)/
  * are dropped first, so the tree is what unpacking the tar would give.
  */
 export function adoptUpperAsLayer(engine: Engine, st: ContainerState, diffId: string): boolean {
-  if (st.storage.driver !== "overlay") return false;
+  const driver = driverByName(st.storage.driver);
+  if (!driver.upperIsLayerTree) return false;
   const store = engine.images;
   if (store.isExtracted(diffId)) return false;
-  const upper = containerUpper(engine, st);
+  const upper = driver.upperDir(engine.containers.containerDir(st.id));
   stripPrivateXattrs(upper);
   return store.locked(() => {
     if (!store.hasLayer(diffId) || store.isExtracted(diffId)) return false;

@@ -20,6 +20,8 @@ export default defineCommand({
     label: { type: "string", description: "Set metadata for an image (repeatable)", multiple: true } as any,
     iidfile: { type: "string", description: "Write the image ID to the file" },
     network: { type: "string", description: "Networking mode for the RUN instructions (none)" },
+    pull: { type: "boolean", description: "Always attempt to pull a newer version of the image" },
+    secret: { type: "string", description: "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; repeatable)", multiple: true } as any,
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -38,6 +40,8 @@ export default defineCommand({
       labels: list(a.label),
       iidfile: str(a.iidfile),
       network: str(a.network),
+      pull: Boolean(a.pull),
+      secrets: list(a.secret),
     });
     out(`${id}\n`);
     return 0;

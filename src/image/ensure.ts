@@ -9,6 +9,18 @@ import { join } from "node:path";
 
 export const BUILTIN_IMAGE = "busybox:latest";
 
+/** Import the built-in image if `name` names it and this root lacks it; else do nothing. */
+export async function ensureBuiltinIfNamed(engine: Engine, name: string): Promise<void> {
+  if (engine.images.resolve(name)) return;
+  let ref;
+  try {
+    ref = parseReference(name);
+  } catch {
+    return;
+  }
+  if (tagKey(ref) === BUILTIN_IMAGE && !ref.digest) await ensureImage(engine, name);
+}
+
 export async function ensureImage(engine: Engine, name: string): Promise<ImageRecord> {
   const found = engine.images.resolve(name);
   if (found) return found;

@@ -61,6 +61,10 @@ function fullName(key: string): string {
 
 export async function saveImages(engine: Engine, names: string[], output: string | undefined): Promise<void> {
   if (!names.length) throw new UserError(`"minid save" requires at least 1 argument.\nSee 'minid save --help'.`);
+  // The built-in busybox exists for every root, imported on first use: saving it is a first
+  // use too (`minid save busybox | docker load` on a fresh host).
+  const { ensureBuiltinIfNamed } = await import("./ensure.ts");
+  for (const n of names) await ensureBuiltinIfNamed(engine, n);
   const selected = selectImages(engine, names);
   const dest = output ?? "-";
   if (dest === "-") checkStdoutNotTerminal("save");

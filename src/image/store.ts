@@ -424,7 +424,20 @@ export class ImageStore {
 
   // ---- tags ----
   tags(): Record<string, string> {
-    return readJson<Record<string, string>>(this.reposFile) ?? {};
+    // Written only by rename, so a crash cannot truncate it; a bad file was edited or its
+    // disk failed. No command can guess the tags back: say so, and how to go on.
+    let t: unknown;
+    try {
+      t = readJson<unknown>(this.reposFile);
+    } catch (e) {
+      if (!(e instanceof SyntaxError)) throw e;
+      throw new UserError(`the tag list ${this.reposFile} is corrupt (${e.message}): restore it, or remove it to start with no tags (the images stay; \`minid images -a\` lists them by id)`);
+    }
+    if (t === undefined) return {};
+    if (typeof t !== "object" || t === null || Array.isArray(t) || Object.values(t).some((v) => typeof v !== "string")) {
+      throw new UserError(`the tag list ${this.reposFile} is not a map of tags to image ids: restore it, or remove it to start with no tags`);
+    }
+    return t as Record<string, string>;
   }
   tagsOf(id: string): string[] {
     return Object.entries(this.tags())

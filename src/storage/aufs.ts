@@ -27,6 +27,10 @@ export const aufsDriver: StorageDriver = {
   upperDir: (dir) => join(dir, "upper"),
   // aufs spells deletions as OCI does (.wh. files), so its branch is a layer as it stands.
   changes: (dir) => ({ kind: "upper", dir: join(dir, "upper"), overlayWhiteouts: false, skip: AUFS_META }),
+  upperIsLayerTree: false,
+  async withWritableTree() {
+    throw new UserError(`build of aufs containers is not supported on this host`);
+  },
   async withTree() {
     throw new UserError(`export of aufs containers is not supported on this host`);
   },

@@ -39,4 +39,16 @@ export interface StorageDriver {
    * process until fn's promise settles. `scratch` names a fresh path in minid's own store.
    */
   withTree<T>(dir: string, lowerdirs: string[], scratch: (label: string) => string, fn: (root: string) => Promise<T>): Promise<T>;
+  /**
+   * Run `fn` with a writable path to the (not running) container's merged root; what fn
+   * writes there is the container's change, as if its own process had written it (build's
+   * COPY and WORKDIR). Valid from every thread of this process until fn's promise settles.
+   */
+  withWritableTree<T>(dir: string, lowerdirs: string[], fn: (root: string) => Promise<T>): Promise<T>;
+  /**
+   * Whether the upper directory of a container that never ran, with private bookkeeping
+   * stripped, is exactly the extracted tree of the layer commit writes from it (so build can
+   * rename it into the layer store instead of unpacking the tar again).
+   */
+  readonly upperIsLayerTree: boolean;
 }

@@ -66,7 +66,35 @@ export const overlayDriver: StorageDriver = {
     return { kind: "upper", dir: join(dir, "upper"), overlayWhiteouts: true, skip: [] };
   },
   withTree: mergedView,
+  withWritableTree,
+  // A never-started container's upper dir holds only what was written through the mount,
+  // in the store's own (overlay) whiteout form.
+  upperIsLayerTree: true,
 };
+
+/**
+ * The container's own overlay, mounted read-write in the JS thread's private mount namespace
+ * (as the merged view is), so the host never sees it and it cannot outlive this process.
+ */
+async function withWritableTree<T>(dir: string, lowerdirs: string[], fn: (root: string) => Promise<T>): Promise<T> {
+  const spec = prepare(dir, lowerdirs);
+  enterPrivateMountNs();
+  const cwd = process.cwd();
+  try {
+    if (spec.cwd) chdir(spec.cwd);
+    mount(spec.source, spec.target, spec.fstype, 0, spec.data);
+  } finally {
+    chdir(cwd);
+  }
+  let fd = -1;
+  try {
+    fd = openat(AT_FDCWD, spec.target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return await fn(`/proc/self/fd/${fd}`);
+  } finally {
+    if (fd >= 0) close(fd);
+    umount2(spec.target, MNT_DETACH);
+  }
+}
 
 let privateNs = false;
 

@@ -22,4 +22,8 @@ export const vfsDriver: StorageDriver = {
   // The full copy is the tree: its changes are what differs from the layers.
   changes: () => ({ kind: "full-tree" }),
   withTree: (dir, _lowers, _scratch, fn) => fn(join(dir, "rootfs")),
+  // The copy is the full tree: writing into it is writing into the container.
+  withWritableTree: (dir, _lowers, fn) => fn(join(dir, "rootfs")),
+  // ...and it holds the image's files too, so it is never a layer by itself.
+  upperIsLayerTree: false,
 };

@@ -352,7 +352,7 @@ describe("build", () => {
       ["FROM busybox\nCOPY missing.txt /\n", 'Dockerfile:2: COPY missing.txt /: "/missing.txt": not found'],
       ["FROM busybox\nCOPY a b c\n", "the destination must be a directory and end with a /"],
       ["FROM busybox\nENV X=${Y:?Y is required}\n", "Dockerfile:2: ENV X=${Y:?Y is required}: Y: Y is required"],
-      ["FROM busybox\nRUN --mount=type=cache,target=/x true\n", "RUN --mount is not supported"],
+      ["FROM busybox\nRUN --mount=type=cache,target=/x false\n", 'Dockerfile:2: RUN --mount=type=cache,target=/x false: process "/bin/sh -c false" did not complete successfully'],
     ];
     for (const [df, msg] of cases) {
       const dir = context(`err${cases.findIndex((c) => c[0] === df)}`, { a: "a", b: "b", Dockerfile: df });

@@ -35,3 +35,28 @@ describe("concurrency and crashes (commit)", () => {
     }
   });
 });
+
+describe("a damaged tag list", () => {
+  it("is one line saying what to do (exit 1 / 125), never a parser's message alone; removing it recovers", () => {
+    const t = new TestRoot("badtags");
+    try {
+      expect(t.run(["run", "--rm", "busybox", "true"]).code).toBe(0);
+      const file = join(t.dir, "image", "repositories.json");
+      sh(`head -c 20 '${file}' > '${file}.x' && mv '${file}.x' '${file}'`);
+      const ls = t.run(["images"]);
+      expect(ls.code).toBe(1);
+      expect(ls.stderr.trim().split("\n")).toHaveLength(1);
+      expect(ls.stderr).toContain(`the tag list ${file} is corrupt`);
+      expect(ls.stderr).toContain("remove it to start with no tags");
+      const run = t.run(["run", "--rm", "busybox", "true"]);
+      expect(run.code).toBe(125);
+      sh(`echo '["not", "a", "map"]' > '${file}'`);
+      expect(t.run(["images"]).stderr).toContain("is not a map of tags to image ids");
+      sh(`rm '${file}'`);
+      expect(t.run(["images", "-aq"]).stdout.trim()).not.toBe("");
+      expect(t.run(["run", "--rm", "busybox", "echo", "ok"]).stdout).toBe("ok\n");
+    } finally {
+      t.cleanup();
+    }
+  });
+});
