@@ -112,6 +112,17 @@ describe("-p reaches the container", () => {
     expect(fromOutside(`http://198.51.100.1:${loop}/`).code).not.toBe(0);
   }, 30_000);
 
+  it("-p ADDR:P:80 on one of the host's other addresses: there only", async () => {
+    const port = freePort();
+    expect(r.run(["run", "-d", "--name", "web3", "--hostname", "web3", "-p", `198.51.100.1:${port}:80`, "busybox", ...WEB]).code).toBe(0);
+    const deadline = Date.now() + 5000;
+    let got = fromOutside(`http://198.51.100.1:${port}/`);
+    while (got.code !== 0 && Date.now() < deadline) got = fromOutside(`http://198.51.100.1:${port}/`);
+    expect(got).toEqual({ code: 0, out: "hello-web3" });
+    await expect(get(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    expect(r.run(["rm", "-f", "web3"]).code).toBe(0);
+  }, 30_000);
+
   it("a container reaches a published port through the host: its own (hairpin) and a neighbour's", () => {
     const gw = r.run(["inspect", "--format", "{{.NetworkSettings.Gateway}}", "web"]).stdout.trim();
     expect(gw).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
