@@ -43,8 +43,10 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
       }
       rules = false;
     }
+    trace("ports rules removed");
     if (clean) clearPublished(dir);
     reservation?.release();
+    trace("ports released");
     reservation = undefined;
   };
   try {
