@@ -118,7 +118,7 @@ function releaseNetwork(st: ContainerState, tomb: string): void {
   const { teardownNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
   try {
     // tomb is <root>/containers/.removing-…
-    teardownNetwork(join(tomb, "..", ".."), st);
+    teardownNetwork(join(tomb, "..", ".."), st, tomb);
   } catch {
     // an address left allocated is reclaimed by the next allocation (ipam.ts)
   }

@@ -415,8 +415,45 @@ export class Netlink {
     }
   }
 
+  private queued?: { type: number; flags: number; what: string; parts: Uint8Array[] }[];
+
   private change(type: number, flags: number, what: string, ...parts: Uint8Array[]): void {
-    this.request(type, NLM_F_ACK | flags, what, ...parts);
+    if (this.queued) this.queued.push({ type, flags, what, parts });
+    else this.request(type, NLM_F_ACK | flags, what, ...parts);
+  }
+
+  /**
+   * The changes `fn` asks for (setLink, addAddress, addRoute, …; no lookups) go out in one
+   * send and their acks are read together: one system call each way instead of one pair per
+   * change. The kernel applies them in order and acks each; the first failure is thrown
+   * (the changes after it were still tried).
+   */
+  batch(fn: () => void): void {
+    if (this.queued) throw new Error("netlink: batches do not nest");
+    this.queued = [];
+    let reqs: NonNullable<typeof this.queued>;
+    try {
+      fn();
+    } finally {
+      reqs = this.queued;
+      this.queued = undefined;
+    }
+    if (!reqs.length) return;
+    const seqs = reqs.map(() => (this.seq = (this.seq + 1) >>> 0));
+    sendTo(this.fd, concat(reqs.map((r, i) => nlmsg(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, ...r.parts))), SOCKADDR_NL);
+    const pending = new Set(seqs);
+    let failure: NetlinkError | undefined;
+    while (pending.size) {
+      const n = recvInto(this.fd, this.buf);
+      for (const m of parseMessages(this.buf.subarray(0, Math.min(n, this.buf.byteLength)))) {
+        if (m.type !== NLMSG_ERROR || !pending.has(m.seq)) continue;
+        pending.delete(m.seq);
+        const { errno, message } = parseError(m);
+        const r = reqs[seqs.indexOf(m.seq)]!;
+        if (errno && !failure) failure = new NetlinkError(r.what || NAMES[r.type] || `netlink ${r.type}`, errno, message);
+      }
+    }
+    if (failure) throw failure;
   }
 
   // ---- links ----

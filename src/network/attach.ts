@@ -43,6 +43,12 @@ export function networkSpecFor(engine: Engine, st: ContainerState): Partial<Init
     const { isRunning } = require("../container/lifecycle.ts") as typeof import("../container/lifecycle.ts");
     if (!other || !isRunning(other)) throw new UserError(`cannot join network of a non running container: ${other?.name || id.slice(0, 12)}`);
     const dir = engine.containers.containerDir(other.id);
+    // Noted with the owner, so its stop finds its joiners without reading every record.
+    try {
+      const { mkdirSync, writeFileSync } = require("node:fs") as typeof import("node:fs");
+      mkdirSync(join(dir, "joiners"), { recursive: true });
+      writeFileSync(join(dir, "joiners", st.id), "");
+    } catch {}
     return {
       netns: `/proc/${other.state.pid}/ns/net`,
       hostname: other.config.hostname,
@@ -93,7 +99,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
     trace("net ipam");
     ({ nsFd, value: inner } = createNetns(() => Netlink.open()));
     trace("net netns");
-    inner.setUp(1); // lo is always index 1 in a new namespace
+    const { NetlinkError } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
     let routed = false;
     for (let i = 0; i < eps.length; i++) {
       const ep = eps[i]!;
@@ -101,16 +107,25 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
       const ifName = `eth${i}`;
       const hostIf = hostIfName(st.id, i);
       const mac = macForIPv4(parseIPv4(a.address)!);
-      nl.deleteLink(hostIf); // a leftover of a start that crashed (normally ENODEV: nothing)
-      nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
-      const link = inner.linkByName(ifName)!;
-      inner.setUp(link.index);
-      const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
-      inner.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
-      if (!routed && !nets[i]!.internal) {
-        inner.addRoute({ gateway: a.gateway, oif: link.index });
-        routed = true;
+      const veth = () => nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
+      try {
+        veth();
+      } catch (e) {
+        // a leftover of a start that crashed while its namespace was still held: replace it
+        if (!(e instanceof NetlinkError && e.code === "EEXIST")) throw e;
+        nl.deleteLink(hostIf);
+        veth();
       }
+      const link = inner.linkByName(ifName)!;
+      const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
+      const route: boolean = !routed && !nets[i]!.internal;
+      inner.batch(() => {
+        if (i === 0) inner!.setUp(1); // lo is always index 1 in a new namespace
+        inner!.setUp(link.index);
+        inner!.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
+        if (route) inner!.addRoute({ gateway: a.gateway, oif: link.index });
+      });
+      routed ||= route;
       Object.assign(ep, {
         endpointId: endpointIdOf(st.id, ep.networkId),
         ipAddress: a.address,
@@ -222,12 +237,12 @@ export function withRuntime(root: string, st: ContainerState): Endpoint[] {
  * container joined it (--network container:), has its veths deleted, as Docker takes the
  * interfaces away from a stopped container's joiners. Idempotent.
  */
-export function teardownNetwork(root: string, st: ContainerState): boolean {
+export function teardownNetwork(root: string, st: ContainerState, dir?: string): boolean {
   const eps = st.network?.endpoints ?? [];
   if (!eps.length) return false;
   const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
   const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
-  if (hasRunningJoiner(root, st.id)) deleteHostLinks(root, st);
+  if (hasRunningJoiner(root, st.id, dir)) deleteHostLinks(root, st);
   release(new NetworkStore(root), st.id);
   const changed = eps.some(hasRuntime);
   for (const ep of eps) clearRuntime(ep);
@@ -245,8 +260,20 @@ export function deleteHostLinks(root: string, st: ContainerState): void {
   }
 }
 
-function hasRunningJoiner(root: string, id: string): boolean {
+/** `dir`: the container's directory when it is not where the store keeps it (a removal's tombstone). */
+function hasRunningJoiner(root: string, id: string, dir?: string): boolean {
   const { ContainerStore } = require("../container/state.ts") as typeof import("../container/state.ts");
   const { containerProc, isAlive } = require("../container/proc.ts") as typeof import("../container/proc.ts");
-  return new ContainerStore(root).list().some((c) => c.network?.mode === `container:${id}` && isAlive(containerProc(c)));
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const store = new ContainerStore(root);
+  let names: string[];
+  try {
+    names = readdirSync(join(dir ?? store.containerDir(id), "joiners"));
+  } catch {
+    return false; // nobody ever joined
+  }
+  return names.some((j) => {
+    const c = store.load(j);
+    return c?.network?.mode === `container:${id}` && isAlive(containerProc(c));
+  });
 }

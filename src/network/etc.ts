@@ -64,8 +64,8 @@ export function parseExtraHost(spec: string): { name: string; ip: string } | und
   if (!m) return undefined;
   const ip = m[2]!.replace(/^\[(.*)\]$/, "$1");
   const { parseIPv4 } = require("../util/ipv4.ts") as typeof import("../util/ipv4.ts");
-  if (ip !== "host-gateway" && parseIPv4(ip) === undefined && !/^[0-9a-fA-F:.]+$/.test(ip)) return undefined;
-  if (ip.includes(":") && !/^[0-9a-fA-F]*:[0-9a-fA-F:.]*$/.test(ip)) return undefined;
+  const ok = ip === "host-gateway" || (ip.includes(":") ? /^[0-9a-fA-F]*:[0-9a-fA-F:]*$/.test(ip) : parseIPv4(ip) !== undefined);
+  if (!ok) return undefined;
   return { name: m[1]!, ip };
 }
 

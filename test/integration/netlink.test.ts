@@ -40,10 +40,12 @@ describe("rtnetlink", () => {
     const host = nl.linkByName("tveth0")!;
     expect(host.master).toBe(br.index);
     const eth = cnl.linkByName("eth0")!;
-    cnl.setUp(cnl.linkByName("lo")!.index);
-    cnl.setUp(eth.index);
-    cnl.addAddress(eth.index, "10.77.0.2", 24, { broadcast: "10.77.0.255" });
-    cnl.addRoute({ gateway: "10.77.0.1", oif: eth.index });
+    cnl.batch(() => {
+      cnl.setUp(1); // lo
+      cnl.setUp(eth.index);
+      cnl.addAddress(eth.index, "10.77.0.2", 24, { broadcast: "10.77.0.255" });
+      cnl.addRoute({ gateway: "10.77.0.1", oif: eth.index });
+    });
     expect(ipIn(inner, "-4", "-o", "addr", "show", "eth0")).toContain("inet 10.77.0.2/24 brd 10.77.0.255");
     expect(ipIn(inner, "route")).toContain("default via 10.77.0.1 dev eth0");
     expect(ipIn(inner, "link", "show", "eth0")).toContain("link/ether 02:42:0a:4d:00:02");
@@ -69,6 +71,17 @@ describe("rtnetlink", () => {
     expect(nl.deleteLink("ta1")).toBe(true);
     expect(cnl.linkByName("tb0")).toBeUndefined(); // the peer goes with it
     expect(nl.deleteLink("ta1")).toBe(false); // idempotent
+  });
+
+  it("a batch is one send; its first failure is thrown, the rest still applied", () => {
+    const eth = cnl.linkByName("eth0")!;
+    expect(() =>
+      cnl.batch(() => {
+        cnl.addAddress(eth.index, "10.77.0.2", 24); // there already: EEXIST
+        cnl.addAddress(eth.index, "10.78.0.2", 24);
+      }),
+    ).toThrow(/cannot add address 10.77.0.2\/24 .*EEXIST/);
+    expect(cnl.addresses().map((a) => a.address)).toContain("10.78.0.2");
   });
 
   it("errors name the request, the errno and the kernel's reason", () => {

@@ -140,7 +140,12 @@ describe("modes", () => {
     expect(joined.stdout.trim().split("\n").at(-1)).toBe(r.run(["inspect", "-f", "{{.Config.Hostname}}", "owner"]).stdout.trim());
     const mode = r.run(["run", "-d", "--network", "container:owner", "busybox", "sleep", "60"]).stdout.trim();
     expect(r.run(["inspect", "-f", "{{.HostConfig.NetworkMode}}", mode]).stdout.trim()).toMatch(/^container:[0-9a-f]{64}$/);
-    r.run(["rm", "-f", mode, "owner"]);
+    // the owner goes: its joiner keeps the namespace, but not the owner's interface (as Docker)
+    const ownerId = r.run(["inspect", "-f", "{{.Id}}", "owner"]).stdout.trim();
+    r.run(["rm", "-f", "owner"]);
+    expect(vethsOf([ownerId])).toEqual([]);
+    expect(r.run(["exec", mode, "ip", "-o", "link"]).stdout).not.toContain("eth0");
+    r.run(["rm", "-f", mode]);
     expect(r.run(["run", "--rm", "--network", "container:owner", "busybox", "true"]).code).toBe(125);
   });
 
@@ -162,6 +167,9 @@ describe("user networks", () => {
     expect(c.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
     expect(r.run(["network", "create", "front"]).stderr).toContain("already exists");
     expect(r.run(["run", "-d", "--name", "f1", "--network", "front", "--ip", `${pre}.7`, "busybox", "sleep", "60"]).code).toBe(0);
+    const taken = r.run(["run", "--rm", "--network", "front", "--ip", `${pre}.7`, "busybox", "true"]);
+    expect(taken.code).toBe(125);
+    expect(taken.stderr).toContain(`Address already in use: ${pre}.7`);
     const p = runOut("--network", "front", "busybox", "sh", "-c", `ip route; ping -c1 -W2 ${pre}.7`);
     expect(p.stdout).toContain(`default via ${pre}.254 dev eth0`);
     expect(p.code).toBe(0);
@@ -192,7 +200,15 @@ describe("user networks", () => {
     expect(r.run(["network", "disconnect", "back", "f1"]).code).toBe(1);
     expect(r.run(["network", "disconnect", "-f", "back", "f1"]).code).toBe(0);
 
-    r.run(["rm", "-f", "f1"]);
+    // a stopped container's record gains the endpoint; its next start wires it (eth1)
+    r.run(["run", "-d", "--name", "s1", "busybox", "sleep", "60"]);
+    r.run(["stop", "-t", "0", "s1"]);
+    expect(r.run(["network", "connect", "--ip", `${pre}.9`, "front", "s1"]).code).toBe(0);
+    r.run(["start", "s1"]);
+    expect(r.run(["exec", "s1", "ip", "-o", "-4", "addr", "show", "eth1"]).stdout).toContain(`inet ${pre}.9/24`);
+    expect(r.run(["exec", "s1", "ip", "route"]).stdout).toContain("default via"); // via the first network: bridge
+
+    r.run(["rm", "-f", "f1", "s1"]);
     const pr = r.run(["network", "prune", "-f"]);
     expect(pr.stdout).toBe("Deleted Networks:\nfront\nback\n");
     expect(r.run(["network", "ls", "-q", "-f", "type=custom"]).stdout).toBe("");
@@ -284,8 +300,12 @@ describe("nothing left behind", () => {
     expect(text("nft list table ip minid 2>/dev/null")).not.toContain(`minid:net:${br}"`);
   }, 120_000);
 
-  it("a stop gives the address back and the next start takes one again", () => {
+  it("a stop gives the address back and the next start takes one again; a bridge gone (a reboot) is made again", () => {
+    // the previous test took the default bridge and its rules away, as a reboot would
     const id = r.run(["run", "-d", "busybox", "sleep", "60"]).stdout.trim();
+    const net = records().find((n) => n.name === "bridge")!;
+    expect(text(`ip -o -4 addr show ${net.bridge}`)).toContain(`inet ${net.gateway}/`);
+    expect(text("nft list table ip minid")).toContain(`comment "minid:net:${net.bridge}"`);
     expect(Object.values(allocations())).toEqual([id]);
     r.run(["stop", "-t", "0", id]);
     expect(allocations()).toEqual({});
