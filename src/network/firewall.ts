@@ -241,9 +241,9 @@ export function networkRules(bridge: string, subnet: string, internal: boolean):
     nft: `iifname ${br} ip daddr 127.0.0.0/8 drop`,
     iptables: ["-i", bridge, "-d", "127.0.0.0/8", "-j", "DROP"],
   };
+  // (Internal networks publish no ports, so their bridges never get route_localnet.)
   if (internal) {
     return [
-      localnet,
       { hook: "forward", nft: `iifname ${br} oifname != ${br} drop`, iptables: ["-i", bridge, "!", "-o", bridge, "-j", "DROP"] },
       { hook: "forward", nft: `oifname ${br} iifname != ${br} drop`, iptables: ["-o", bridge, "!", "-i", bridge, "-j", "DROP"] },
     ];
