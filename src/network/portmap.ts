@@ -91,6 +91,9 @@ export async function reservePorts(pc: PortConfig): Promise<Reservation> {
     for (const { key, binding } of wantedBindings(pc)) {
       const { port: containerPort, proto } = portOf(key);
       const ip = binding.HostIp || "0.0.0.0";
+      if (proto === "sctp" && (binding.HostPort === "" || binding.HostPort === "0")) {
+        throw new UserError(`publishing ${containerPort}/sctp needs a host port (e.g. -p ${containerPort}:${containerPort}/sctp): minid cannot pick a free one for sctp`);
+      }
       const range = binding.HostPort === "" ? [0, 0] : binding.HostPort.split("-").map(Number);
       const [first, last] = [range[0]!, range[1] ?? range[0]!];
       let taken: { held: Held; port: number } | undefined;
