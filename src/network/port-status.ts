@@ -16,9 +16,11 @@ export function publishedOf(engine: Engine, st: ContainerState): PublishedPort[]
   return running(st) ? readPublished(engine.containers.containerDir(st.id)) : [];
 }
 
-/** NetworkSettings.Ports: {} unless running; then every exposed port, null when unpublished. */
+/** NetworkSettings.Ports: {} unless running on a bridge network; then every exposed port, null when unpublished. */
 export function networkPorts(engine: Engine, st: ContainerState): Record<string, { HostIp: string; HostPort: string }[] | null> {
   if (!running(st)) return {};
+  // Ports belong to a bridge endpoint: none, host and container: modes show none (as Docker).
+  if (!st.network?.endpoints.length) return {};
   return networkPortsDoc(st.ports, publishedOf(engine, st));
 }
 

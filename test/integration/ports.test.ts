@@ -210,6 +210,18 @@ describe("-p reaches the container", () => {
   });
 });
 
+describe("exposed, not published", () => {
+  it("ps shows the exposed port alone; inspect has it null; none mode shows nothing", () => {
+    expect(r.run(["run", "-d", "--name", "expo", "--expose", "9000-9001", "--expose", "53/udp", "busybox", "sleep", "60"]).code).toBe(0);
+    expect(r.run(["ps", "--format", "{{.Ports}}", "-f", "name=expo"]).stdout).toBe("53/udp, 9000-9001/tcp\n");
+    expect(JSON.parse(r.run(["inspect", "expo"]).stdout)[0].NetworkSettings.Ports).toEqual({ "9000/tcp": null, "9001/tcp": null, "53/udp": null });
+    expect(r.run(["port", "expo"]).stdout).toBe("");
+    expect(r.run(["run", "-d", "--name", "expo-none", "--network", "none", "--expose", "9000", "busybox", "sleep", "60"]).code).toBe(0);
+    expect(r.run(["ps", "--format", "{{.Ports}}", "-f", "name=expo-none"]).stdout).toBe("\n");
+    expect(r.run(["rm", "-f", "expo", "expo-none"]).code).toBe(0);
+  });
+});
+
 describe("ports and network modes", () => {
   it("--network host discards them with Docker's warning; container: refuses them", () => {
     const host = r.run(["run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true"]);
