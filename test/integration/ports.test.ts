@@ -1,7 +1,7 @@
 // Published ports: -p with and without a host address, -P, UDP, `port`/`ps`/`inspect`, a busy
 // host port, and the rules gone after rm -f and after a watcher killed with -9. Traffic goes
 // only to loopback and to a namespace this file makes to stand for another host.
-import { afterAll, beforeAll, describe, expect } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -59,6 +59,17 @@ beforeAll(() => {
   sh(`ip netns add ${outside} && ip link add ${hostSide} type veth peer name ${outside}c && ip link set ${outside}c netns ${outside} &&
     ip addr add 198.51.100.1/30 dev ${hostSide} && ip link set ${hostSide} up &&
     ip -n ${outside} addr add 198.51.100.2/30 dev ${outside}c && ip -n ${outside} link set ${outside}c up && ip -n ${outside} link set lo up`);
+});
+// Every container this file made: after the root's cleanup, none may have a rule left.
+const seen = new Set<string>();
+afterEach(() => {
+  for (const id of r.containerIds()) seen.add(id);
+});
+afterAll(async () => {
+  const { removeRules } = await import("../../src/network/firewall.ts");
+  const left = [...seen].filter((id) => rulesOf([id]).length);
+  for (const id of left) removeRules(`ports:${id}`);
+  if (left.length) throw new Error(`port rules left behind by ${left.join(", ")}`);
 });
 afterAll(() => {
   Bun.spawnSync(["ip", "link", "del", hostSide], { stderr: "ignore" });
