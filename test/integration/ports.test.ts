@@ -1,7 +1,7 @@
 // Published ports: -p with and without a host address, -P, UDP, `port`/`ps`/`inspect`, a busy
 // host port, and the rules gone after rm -f and after a watcher killed with -9. Traffic goes
 // only to loopback and to a namespace this file makes to stand for another host.
-import { afterAll, afterEach, beforeAll, describe, expect } from "bun:test";
+import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -62,9 +62,12 @@ beforeAll(() => {
 });
 // Every container this file made: after the root's cleanup, none may have a rule left.
 const seen = new Set<string>();
-afterEach(() => {
+const runMinid = r.run.bind(r);
+r.run = (args, opts) => {
+  const res = runMinid(args, opts);
   for (const id of r.containerIds()) seen.add(id);
-});
+  return res;
+};
 afterAll(async () => {
   const { removeRules } = await import("../../src/network/firewall.ts");
   const left = [...seen].filter((id) => rulesOf([id]).length);
