@@ -2,7 +2,7 @@
 // host port, and the rules gone after rm -f and after a watcher killed with -9. Traffic goes
 // only to loopback and to a namespace this file makes to stand for another host.
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { requires } from "../helpers/requires.ts";
@@ -51,14 +51,23 @@ function idOf(name: string): string {
   return r.run(["inspect", "--format", "{{.Id}}", name]).stdout.trim();
 }
 
-/** A namespace joined to the host by a veth (198.51.100.0/30): "another host". */
+/**
+ * A namespace joined to the host by a veth (a /30 of 198.51.100.0/24 picked by pid): "another
+ * host". One a killed run left (its pid gone) is removed first.
+ */
 const outside = `mpo${process.pid % 100000}`;
 const hostSide = `${outside}h`;
+const net30 = 4 * (process.pid % 64);
+const hostAddr = `198.51.100.${net30 + 1}`;
 beforeAll(() => {
   const sh = (c: string) => Bun.spawnSync(["sh", "-c", c], { stderr: "pipe" });
+  for (const line of sh("ip netns list").stdout.toString().split("\n")) {
+    const m = /^mpo(\d+)\b/.exec(line);
+    if (m && !existsSync(`/proc/${m[1]}`)) sh(`ip link del mpo${m[1]}h; ip netns del mpo${m[1]}`);
+  }
   sh(`ip netns add ${outside} && ip link add ${hostSide} type veth peer name ${outside}c && ip link set ${outside}c netns ${outside} &&
-    ip addr add 198.51.100.1/30 dev ${hostSide} && ip link set ${hostSide} up &&
-    ip -n ${outside} addr add 198.51.100.2/30 dev ${outside}c && ip -n ${outside} link set ${outside}c up && ip -n ${outside} link set lo up`);
+    ip addr add ${hostAddr}/30 dev ${hostSide} && ip link set ${hostSide} up &&
+    ip -n ${outside} addr add 198.51.100.${net30 + 2}/30 dev ${outside}c && ip -n ${outside} link set ${outside}c up && ip -n ${outside} link set lo up`);
 });
 // Every container this file made: after the root's cleanup, none may have a rule left.
 const seen = new Set<string>();
@@ -121,17 +130,17 @@ describe("-p reaches the container", () => {
     id = res.stdout.trim();
     expect(await getWhenUp(`http://127.0.0.1:${loop}/`)).toBe("hello-web");
     expect(await get(`http://127.0.0.1:${any}/`)).toBe("hello-web");
-    expect(fromOutside(`http://198.51.100.1:${any}/`)).toEqual({ code: 0, out: "hello-web" });
+    expect(fromOutside(`http://${hostAddr}:${any}/`)).toEqual({ code: 0, out: "hello-web" });
     // bound to 127.0.0.1 only: another host does not get in
-    expect(fromOutside(`http://198.51.100.1:${loop}/`).code).not.toBe(0);
+    expect(fromOutside(`http://${hostAddr}:${loop}/`).code).not.toBe(0);
   }, 30_000);
 
   it("-p ADDR:P:80 on one of the host's other addresses: there only", async () => {
     const port = freePort();
-    expect(r.run(["run", "-d", "--name", "web3", "--hostname", "web3", "-p", `198.51.100.1:${port}:80`, "busybox", ...WEB]).code).toBe(0);
+    expect(r.run(["run", "-d", "--name", "web3", "--hostname", "web3", "-p", `${hostAddr}:${port}:80`, "busybox", ...WEB]).code).toBe(0);
     const deadline = Date.now() + 5000;
-    let got = fromOutside(`http://198.51.100.1:${port}/`);
-    while (got.code !== 0 && Date.now() < deadline) got = fromOutside(`http://198.51.100.1:${port}/`);
+    let got = fromOutside(`http://${hostAddr}:${port}/`);
+    while (got.code !== 0 && Date.now() < deadline) got = fromOutside(`http://${hostAddr}:${port}/`);
     expect(got).toEqual({ code: 0, out: "hello-web3" });
     await expect(get(`http://127.0.0.1:${port}/`)).rejects.toThrow();
     expect(r.run(["rm", "-f", "web3"]).code).toBe(0);
