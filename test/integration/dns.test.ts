@@ -35,13 +35,17 @@ s.on("message", (m, from) => {
   s.send(reply, from.port, from.address);
 });
 s.bind(53, process.argv[2], () => console.log("ready"));
+// gone with the test run, even one that was killed: its end of stdin closes
+process.stdin.on("end", () => process.exit(0));
+process.stdin.on("close", () => process.exit(0));
+process.stdin.resume();
 `;
 
 beforeAll(async () => {
   if (!have("root")) return;
   const script = join(r.dir, "fake-upstream.ts");
   writeFileSync(script, FAKE);
-  upstream = Bun.spawn([process.execPath, script, upstreamIp], { stdout: "pipe", stderr: "inherit" });
+  upstream = Bun.spawn([process.execPath, script, upstreamIp], { stdin: "pipe", stdout: "pipe", stderr: "inherit" });
   const reader = (upstream.stdout as ReadableStream<Uint8Array>).getReader();
   await reader.read(); // "ready"
   reader.releaseLock();
