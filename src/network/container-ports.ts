@@ -66,9 +66,11 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
     }
     if (userNets.length) {
       const { serve } = await import("./dns.ts");
+      trace("dns loaded");
       for (const { net } of userNets) {
         try {
           resolvers.push(await serve(net!.gateway!, 53, (client) => clientView(root, net!, client)));
+          trace("dns serving");
         } catch (e) {
           // Another program holds port 53 on the gateway without sharing it: names of the
           // network do not resolve, everything else works.
