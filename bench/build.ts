@@ -8,7 +8,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
-import { benchPreconditions, median } from "./lib.ts";
+import { benchPreconditions, median, dropNetworking } from "./lib.ts";
 import { haveDockerd, startDockerd } from "../test/helpers/dockerd.ts";
 
 const argv = process.argv.slice(2);
@@ -141,5 +141,6 @@ if (results.docker) {
 }
 if (podmanNote) console.log(`  ${podmanNote}`);
 if (dockerNote) console.log(`  ${dockerNote}`);
+dropNetworking(base);
 if (!argv.includes("--keep")) rmSync(base, { recursive: true, force: true });
 else console.log(`  kept ${base}`);

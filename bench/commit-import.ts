@@ -9,6 +9,7 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join, resolve } from "node:path";
+import { dropNetworking } from "./lib.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, def: string) => {
@@ -107,5 +108,6 @@ try {
   }
   console.log(JSON.stringify({ runs: RUNS, files: shape.files, bytes: shape.bytes, import: imp, tarExtract: tarX, commit, tarCreate: tarC }));
 } finally {
+  dropNetworking(base);
   if (!keep) rmSync(base, { recursive: true, force: true });
 }

@@ -6,7 +6,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, REPO, benchPreconditions, median, timeCommand } from "./lib.ts";
+import { BIN, REPO, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 50;
@@ -48,5 +48,6 @@ try {
   console.log(`minid --version: median ${v.toFixed(1)} ms   (exec beyond start-up: ${(m - v).toFixed(1)} ms)`);
 } finally {
   Bun.spawnSync([BIN, "--root", root, "rm", "-f", "bench"]);
+  dropNetworking(root);
   rmSync(root, { recursive: true, force: true });
 }

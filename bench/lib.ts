@@ -29,3 +29,24 @@ export function benchPreconditions(name: string): void {
   }
   if (!existsSync(BIN)) Bun.spawnSync([process.execPath, join(REPO, "build.ts")], { stdout: "inherit", stderr: "inherit" });
 }
+
+/**
+ * Take away the bridges and firewall rules of the minid roots at `dir` or right under it
+ * (the default bridge outlives containers, as docker0 does); call before deleting them.
+ */
+export function dropNetworking(dir: string): void {
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  const { removeHostNetworking } = require("../src/network/networks.ts") as typeof import("../src/network/networks.ts");
+  let subs: string[] = [];
+  try {
+    subs = readdirSync(dir).map((n) => join(dir, n));
+  } catch {}
+  for (const d of [dir, ...subs]) {
+    if (!existsSync(join(d, "networks"))) continue;
+    try {
+      removeHostNetworking(d);
+    } catch (e) {
+      console.error(`cannot remove the networking of ${d}: ${(e as Error).message}`);
+    }
+  }
+}

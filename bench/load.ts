@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, benchPreconditions, median } from "./lib.ts";
+import { BIN, benchPreconditions, median, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || dflt : dflt);
@@ -58,6 +58,7 @@ function round(): Round {
     return { run, ps, stats, rss: median(mems.map((m) => m.rss)), pss: median(mems.map((m) => m.pss)), rm };
   } finally {
     if (ids.length) Bun.spawnSync([BIN, "--root", root, "rm", "-f", ...ids]);
+    dropNetworking(root);
     rmSync(root, { recursive: true, force: true });
   }
 }

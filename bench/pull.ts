@@ -15,7 +15,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { RegistryClient } from "../src/image/registry/client.ts";
 import { OciLayout, busyboxLayer, layerFrom, pushLayout, startRegistry, tarOf, type Layer } from "../test/integration/registry-fixtures.ts";
-import { BIN, REPO, median } from "./lib.ts";
+import { BIN, REPO, median, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 7;
@@ -107,6 +107,7 @@ try {
     rmSync(oci, { recursive: true, force: true });
     const c0 = await time(["skopeo", "--insecure-policy", "copy", "--quiet", "--src-tls-verify=false", `docker://${ref}`, `oci:${oci}:x`]);
     const c1 = await time(["umoci", "unpack", "--image", `${oci}:x`, join(work, `bundle-${i}`)]);
+    dropNetworking(root);
     rmSync(root, { recursive: true, force: true });
     rmSync(oci, { recursive: true, force: true });
     rmSync(join(work, `bundle-${i}`), { recursive: true, force: true });

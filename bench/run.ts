@@ -9,7 +9,7 @@
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, REPO, benchPreconditions, median, timeCommand } from "./lib.ts";
+import { BIN, REPO, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 30;
@@ -92,9 +92,6 @@ try {
   else console.log("crun run:  unavailable (crun missing or its cgroup2 set-up failed)");
 } finally {
   // The store's default bridge and its rules go with it (they outlive containers, as docker0).
-  try {
-    const { removeHostNetworking } = await import("../src/network/networks.ts");
-    removeHostNetworking(join(work, "minid-root"));
-  } catch {}
+  dropNetworking(work);
   rmSync(work, { recursive: true, force: true });
 }

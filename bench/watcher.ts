@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, REPO, benchPreconditions, median } from "./lib.ts";
+import { BIN, REPO, benchPreconditions, median, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf("--containers") + 1] ?? 0) || 10;
@@ -132,5 +132,6 @@ try {
 } finally {
   const ids = Bun.spawnSync([BIN, "--root", root, "ps", "-aq"]).stdout.toString().split("\n").filter(Boolean);
   if (ids.length) Bun.spawnSync([BIN, "--root", root, "rm", "-f", ...ids]);
+  dropNetworking(work);
   rmSync(work, { recursive: true, force: true });
 }

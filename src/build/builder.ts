@@ -686,7 +686,7 @@ export class Builder {
     checkFlags(ins, ["network", "mount", "security"]);
     const net = flagValue(ins, "network");
     if (net !== undefined && net !== "none" && net !== "default") {
-      throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers have no network (use none)`, ins.line);
+      throw new DockerfileError(`RUN --network=${net} is not supported: minid build containers use the default bridge or none`, ins.line);
     }
     if (flagValue(ins, "security") !== undefined) throw new DockerfileError("RUN --security is not supported by minid build", ins.line);
     let argv: string[];
@@ -744,7 +744,7 @@ export class Builder {
         if (code !== 0) {
           throw new DockerfileError(`process "${argv.join(" ")}" did not complete successfully: exit code: ${code}`, ins.line);
         }
-      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs });
+      }, this.runArgs(st), argv, { started: true, volumes: staged.volumes, tmpfs: staged.tmpfs, network: (net ?? this.opts.network) === "none" ? "none" : undefined });
       st.layers = [...st.layers, layer];
     } finally {
       staged.cleanup();
@@ -831,7 +831,20 @@ export class Builder {
   /** Copy `path` of a previous stage (or an image) to `dest`, through a merged read-only view. */
   private async copyFromStage(_st: StageState, from: string, path: string, dest: string, ins: Instruction): Promise<string> {
     const stage = this.plan.stages.find((s) => s.steps.includes(ins))!;
-    const dep = stageRef(this.plan.stages, from, stage.index, true);
+    await this.withStageView(from, stage.index, async (root) => {
+      const { copyTreeInRoot } = await import("../storage/copy-tree.ts");
+      if (!copyTreeInRoot(root, path, dest)) throw new DockerfileError(`RUN --mount from=${from}: ${path} not found`, ins.line);
+    });
+    return dest;
+  }
+
+  /**
+   * Run fn with a read-only merged view of `from`: a previous stage (by name or index,
+   * before stage `before`) or an image (pulled if missing). A container of it is made for
+   * the view and removed however fn ends.
+   */
+  private async withStageView<T>(from: string, before: number, fn: (root: string) => Promise<T>): Promise<T> {
+    const dep = stageRef(this.plan.stages, from, before, true);
     let img: ImageRecord;
     if (dep) img = this.engine.images.getImage(this.results.get(dep)!)!;
     else {
@@ -847,15 +860,11 @@ export class Builder {
     const remove = () => removeContainer(this.engine, c.id, { force: true });
     this.live.add(remove);
     try {
-      await withMergedView(this.engine, c, async (root) => {
-        const { copyTreeInRoot } = await import("../storage/copy-tree.ts");
-        if (!copyTreeInRoot(root, path, dest)) throw new DockerfileError(`RUN --mount from=${from}: ${path} not found`, ins.line);
-      });
+      return await withMergedView(this.engine, c, fn);
     } finally {
       this.live.delete(remove);
       remove();
     }
-    return dest;
   }
 
   /**
@@ -867,7 +876,7 @@ export class Builder {
     fn: (c: ContainerState) => Promise<void>,
     env: string[] = [],
     cmd: string[] = ["/bin/sh"],
-    opts: { started: boolean; volumes?: string[]; tmpfs?: string[] } = { started: false },
+    opts: { started: boolean; volumes?: string[]; tmpfs?: string[]; network?: string } = { started: false },
   ): Promise<ImageRecord["layers"][number]> {
     const { createContainer } = await import("../container/create.ts");
     const { removeContainer } = await import("../container/remove.ts");
@@ -884,6 +893,8 @@ export class Builder {
       rm: false,
       interactive: false,
       tty: false,
+      // RUN gets the default bridge, as in Docker's builds, unless --network none
+      network: { network: opts.network },
     });
     const remove = () => removeContainer(this.engine, c.id, { force: true });
     this.live.add(remove);
@@ -1140,28 +1151,7 @@ export class Builder {
       };
       if (from === undefined) return await run(this.opts.context);
       // --from: a previous stage (name or index) or an image, read through a merged view.
-      const dep = stageRef(this.plan.stages, from, stage.index, true);
-      let img: ImageRecord;
-      if (dep) img = this.engine.images.getImage(this.results.get(dep)!)!;
-      else {
-        const { ensureImage } = await import("../image/ensure.ts");
-        img = await ensureImage(this.engine, from);
-      }
-      const view: StageState = { imageId: img.id, config: this.engine.images.getConfig(img) as StageState["config"], layers: img.layers, args: new Map(), cmdSet: false };
-      const { createContainer } = await import("../container/create.ts");
-      const { removeContainer } = await import("../container/remove.ts");
-      const c = await createContainer(this.engine, {
-        image: view.imageId!, cmd: ["/bin/sh"], entrypoint: "", env: [], envFiles: [], volumes: [], tmpfs: [],
-        readOnly: false, rm: false, interactive: false, tty: false,
-      });
-      const remove = () => removeContainer(this.engine, c.id, { force: true });
-      this.live.add(remove);
-      try {
-        await withMergedView(this.engine, c, async (root) => run({ root, ignore: new IgnoreMatcher([]) }));
-      } finally {
-        this.live.delete(remove);
-        remove();
-      }
+      await this.withStageView(from, stage.index, (root) => run({ root, ignore: new IgnoreMatcher([]) }));
     } finally {
       this.live.delete(dropScratch);
       dropScratch();

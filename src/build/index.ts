@@ -51,7 +51,7 @@ export async function buildImage(engine: Engine, req: BuildRequest): Promise<str
     if (ref.digest) throw new UserError(`invalid tag "${t}": a tag cannot name a digest`);
   }
   if (req.network !== undefined && req.network !== "none" && req.network !== "default") {
-    throw new UserError(`--network ${req.network} is not supported: minid build containers have no network (use --network none)`);
+    throw new UserError(`--network ${req.network} is not supported: minid build containers use the default bridge (or --network none)`);
   }
   // Secrets are read now, so a missing file fails before any step runs.
   const secrets = new Map<string, Uint8Array>();

@@ -19,7 +19,7 @@ export default defineCommand({
     quiet: { type: "boolean", alias: "q", description: "Suppress the build output and print image ID on success" },
     label: { type: "string", description: "Set metadata for an image (repeatable)", multiple: true } as any,
     iidfile: { type: "string", description: "Write the image ID to the file" },
-    network: { type: "string", description: "Networking mode for the RUN instructions (none)" },
+    network: { type: "string", description: "Networking mode for the RUN instructions: default (the bridge) or none" },
     pull: { type: "boolean", description: "Always attempt to pull a newer version of the image" },
     secret: { type: "string", description: "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; repeatable)", multiple: true } as any,
   },

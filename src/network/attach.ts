@@ -243,7 +243,7 @@ export function teardownNetwork(root: string, st: ContainerState, dir?: string):
   const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
   const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
   if (hasRunningJoiner(root, st.id, dir)) deleteHostLinks(root, st);
-  release(new NetworkStore(root), st.id);
+  release(new NetworkStore(root), st.id, eps.map((e) => e.networkId));
   const changed = eps.some(hasRuntime);
   for (const ep of eps) clearRuntime(ep);
   return changed;

@@ -83,13 +83,12 @@ export function addressesOf(store: NetworkStore, containerId: string, networkIds
 /** Give back the container's addresses on the listed networks (every network when omitted). Idempotent. */
 export function release(store: NetworkStore, containerId: string, networkIds?: string[]): void {
   store.locked(() => {
-    for (const net of store.list()) {
-      if (net.driver !== "bridge" || (networkIds && !networkIds.includes(net.id))) continue;
-      const all = store.allocations(net.id);
+    for (const id of networkIds ?? store.list().filter((n) => n.driver === "bridge").map((n) => n.id)) {
+      const all = store.allocations(id);
       const mine = Object.keys(all).filter((ip) => all[ip] === containerId);
       if (!mine.length) continue;
       for (const ip of mine) delete all[ip];
-      store.saveAllocations(net.id, all);
+      store.saveAllocations(id, all);
     }
   });
 }

@@ -5,52 +5,13 @@ import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TestRoot, ensureBuilt } from "../helpers/minid.ts";
+import { TestRoot } from "../helpers/minid.ts";
+import { useBuildRoot } from "../helpers/build.ts";
 import { requires } from "../helpers/requires.ts";
 import { sh } from "../helpers/images.ts";
 
 const it = requires("root");
-let r: TestRoot;
-let work: string;
-
-beforeAll(() => {
-  ensureBuilt();
-  r = new TestRoot("brm");
-  work = mkdtempSync(join(tmpdir(), "minid-brm-"));
-});
-afterAll(() => {
-  r?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-function context(name: string, files: Record<string, string>): string {
-  const dir = join(work, name);
-  for (const [p, c] of Object.entries(files)) {
-    mkdirSync(join(dir, p, ".."), { recursive: true });
-    writeFileSync(join(dir, p), c);
-  }
-  return dir;
-}
-
-function build(dir: string, extra: string[] = [], env?: Record<string, string>) {
-  const res = r.run(["build", ...extra, dir], { env });
-  if (res.code !== 0) throw new Error(`minid build failed (${res.code}): ${res.stderr}`);
-  return res;
-}
-
-function runIn(image: string, script: string): string {
-  const res = r.run(["run", "--rm", "--entrypoint", "", image, "sh", "-c", script]);
-  if (res.code !== 0) throw new Error(`run failed: ${res.stderr}`);
-  return res.stdout;
-}
-
-function assertClean() {
-  expect(r.containerIds()).toEqual([]);
-  expect(r.leakedMounts()).toEqual([]);
-  const tmp = join(r.dir, "image", "tmp");
-  const left = existsSync(tmp) ? readdirSync(tmp).filter((n) => !n.startsWith("pin-")) : [];
-  expect(left).toEqual([]);
-}
+const { r, work, context, build, runIn, assertClean } = useBuildRoot("brm");
 
 describe("RUN --mount", () => {
   it("type=bind reads the context read-only, keys the cache on the files' content, commits nothing of them", () => {
@@ -284,6 +245,36 @@ describe("more of the Dockerfile language", () => {
       expect(vr.leakedMounts()).toEqual([]);
     } finally {
       vr.cleanup();
+    }
+  }, 120_000);
+
+  requires("root", "docker-registry")("--pull fetches the FROM image again; without it the local one is used", async () => {
+    const { startRegistry } = await import("./registry-fixtures.ts");
+    const reg = await startRegistry();
+    try {
+      const base = `${reg.host}/pulltest/base:1`;
+      const v = (n: string) => context(`pull-v${n}`, { Dockerfile: `FROM busybox\nRUN echo ${n} > /marker\n` });
+      build(v("1"), ["-t", base]);
+      expect(r.run(["push", base]).code).toBe(0);
+      const dir = context("pull-use", { Dockerfile: `FROM ${base}\nRUN cat /marker > /seen\n` });
+      build(dir, ["-t", "pulled:1"]);
+      expect(runIn("pulled:1", "cat /seen")).toBe("1\n");
+      // The registry moves on; this store's copy of the tag does not.
+      build(v("2"), ["-t", base]);
+      expect(r.run(["push", base]).code).toBe(0);
+      build(v("1"), ["-t", base]);
+      build(dir, ["-t", "pulled:2"]);
+      expect(runIn("pulled:2", "cat /seen")).toBe("1\n");
+      const res = build(dir, ["--pull", "-t", "pulled:3"]);
+      expect(res.stderr).not.toContain("Using cache");
+      expect(runIn("pulled:3", "cat /seen")).toBe("2\n");
+      // --pull of an image no registry has: exit 1, nothing tagged.
+      const bad = r.run(["build", "--pull", "-t", "never:1", context("pull-bad", { Dockerfile: `FROM ${reg.host}/nosuch/image:1\n` })]);
+      expect(bad.code).toBe(1);
+      expect(r.run(["image", "inspect", "never:1"]).code).not.toBe(0);
+      assertClean();
+    } finally {
+      await reg.stop();
     }
   }, 120_000);
 

@@ -2,63 +2,15 @@
 // instruction, COPY/ADD semantics, .dockerignore, multi-stage, the layer cache, history,
 // errors that leave nothing behind (a failing RUN, Ctrl-C during RUN), and skopeo/umoci
 // reading what build made.
-import { describe, expect, test, beforeAll, afterAll } from "bun:test";
+import { describe, expect } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TestRoot, ensureBuilt, isRoot } from "../helpers/minid.ts";
+import { requires } from "../helpers/requires.ts";
+import { useBuildRoot } from "../helpers/build.ts";
 
-const it = isRoot() ? test : test.skip;
-const has = (tool: string) => Bun.spawnSync(["sh", "-c", `command -v ${tool}`]).exitCode === 0;
-let r: TestRoot;
-let work: string;
-
-beforeAll(() => {
-  if (!isRoot()) return;
-  ensureBuilt();
-  r = new TestRoot("build");
-  work = mkdtempSync(join(tmpdir(), "minid-build-work-"));
-});
-afterAll(() => {
-  r?.cleanup();
-  if (work) rmSync(work, { recursive: true, force: true });
-});
-
-function ok(args: string[], opts: Parameters<TestRoot["run"]>[1] = {}) {
-  const res = r.run(args, opts);
-  if (res.code !== 0) throw new Error(`minid ${args.join(" ")} failed (${res.code}): ${res.stderr}`);
-  return res;
-}
-
-/** A context directory with these files (and a Dockerfile). */
-function context(name: string, files: Record<string, string>): string {
-  const dir = join(work, name);
-  for (const [p, c] of Object.entries(files)) {
-    mkdirSync(join(dir, p, ".."), { recursive: true });
-    writeFileSync(join(dir, p), c);
-  }
-  return dir;
-}
-
-function build(dir: string, extra: string[] = []) {
-  return ok(["build", ...extra, dir]);
-}
-
-function inspectConfig(ref: string) {
-  return JSON.parse(ok(["image", "inspect", ref]).stdout)[0].Config;
-}
-
-function runIn(image: string, script: string): string {
-  return ok(["run", "--rm", "--entrypoint", "", image, "sh", "-c", script]).stdout;
-}
-
-function assertClean() {
-  expect(r.containerIds()).toEqual([]);
-  expect(r.leakedMounts()).toEqual([]);
-  const tmp = join(r.dir, "image", "tmp");
-  const left = existsSync(tmp) ? readdirSync(tmp).filter((n) => !n.startsWith("pin-")) : [];
-  expect(left).toEqual([]);
-}
+const it = requires("root");
+const { r, work, ok, context, build, inspectConfig, runIn, assertClean } = useBuildRoot("build");
 
 describe("build", () => {
   it("every metadata instruction lands in the config; RUN sees env, args, user, workdir and shell", () => {
@@ -387,7 +339,7 @@ describe("build", () => {
     expect(r.run(["image", "inspect", "interrupted"]).code).not.toBe(0);
   });
 
-  test.skipIf(!isRoot() || !has("skopeo") || !has("umoci"))("skopeo and umoci read a built image: same config and files", () => {
+  requires("root", "skopeo", "umoci")("skopeo and umoci read a built image: same config and files", () => {
     const dir = context("oci", { "f.txt": "oci\n", Dockerfile: "FROM busybox\nCOPY --chmod=600 f.txt /f.txt\nRUN ln -s f.txt /link\nENV K=v\nCMD [\"cat\", \"/f.txt\"]\n" });
     build(dir, ["-t", "oci:1"]);
     const file = join(work, "oci.tar");

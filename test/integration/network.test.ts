@@ -158,6 +158,25 @@ describe("modes", () => {
   });
 });
 
+describe("build", () => {
+  it("RUN has the default bridge, as in Docker's builds; --network none takes it away", () => {
+    const ctx = mkdtempSync(join(tmpdir(), "minid-netbuild-"));
+    try {
+      writeFileSync(join(ctx, "Dockerfile"), `FROM busybox\nRUN ip -o link > /links && timeout 5 wget -qO- http://${WAN}/ > /page\n`);
+      expect(r.run(["build", "-q", "-t", "netb", ctx]).code).toBe(0);
+      const got = runOut("--network", "none", "netb", "cat", "/links", "/page").stdout;
+      expect(got).toContain("eth0");
+      expect(got).toContain("hello from wan");
+      writeFileSync(join(ctx, "Dockerfile"), "FROM busybox\nRUN ip -o link > /links\n");
+      expect(r.run(["build", "-q", "--network", "none", "-t", "netc", ctx]).code).toBe(0);
+      expect(runOut("--network", "none", "netc", "cat", "/links").stdout).not.toContain("eth0");
+      r.run(["rmi", "-f", "netb", "netc"]);
+    } finally {
+      rmSync(ctx, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("user networks", () => {
   it("create, containers with --ip ping each other, internal has no way out, rm refuses in use, ls/inspect, hot-plug, prune", () => {
     const sub = `10.${200 + (process.pid % 50)}.${process.pid % 250}.0/24`;
