@@ -10,7 +10,7 @@ import type { ContainerState } from "../container/state.ts";
 import { UserError } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
 import { wantedBindings } from "./ports.ts";
-import { addPortRules, clearPublished, mayHaveRules, removePortRules, reservePorts, writePublished, type Reservation } from "./portmap.ts";
+import type { Reservation } from "./portmap.ts";
 import type { ClientView, NameBook, Resolver } from "./dns.ts";
 
 export interface PortsAndDns {
@@ -27,6 +27,8 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
   const userNets = eps.map((e) => ({ e, net: nets.list().find((n) => n.id === e.networkId) })).filter((x) => x.net && !x.net.predefined && x.net.gateway);
   if (!wanted.length && !userNets.length) return undefined;
   trace("ports start");
+  // Only now: a container that publishes nothing and has no user network loads none of it.
+  const { addPortRules, clearPublished, mayHaveRules, removePortRules, reservePorts, writePublished } = await import("./portmap.ts");
 
   let reservation: Reservation | undefined;
   const resolvers: Resolver[] = [];
@@ -161,6 +163,7 @@ export function networkBook(root: string, networkId: string, networkName: string
 /** What a killed watcher left of the container's ports (rm -f, the next start). */
 export function dropStaleRules(st: ContainerState, dir?: string): void {
   if (!st.ports) return;
+  const { clearPublished, removePortRules } = require("./portmap.ts") as typeof import("./portmap.ts");
   removePortRules(st.id);
   if (dir) clearPublished(dir);
 }
