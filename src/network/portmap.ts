@@ -68,8 +68,8 @@ async function bindOne(proto: Proto, ip: string, port: number): Promise<{ held: 
     const u = await Bun.udpSocket({ hostname: ip, port, socket: { data() {} } });
     return { held: { close: () => u.close() }, port: u.port };
   }
-  // SCTP: the kernel of a Docker host often lacks it; the DNAT rule is all we can give.
-  if (port === 0) throw new Error("a random host port cannot be picked for sctp: give one");
+  // SCTP: no socket is held (hosts often lack the module): the DNAT rule is all there is, and
+  // reservePorts refuses a random sctp port before getting here.
   return { held: { close() {} }, port };
 }
 
@@ -107,7 +107,9 @@ export async function reservePorts(pc: PortConfig): Promise<Reservation> {
       }
       if (!taken) {
         const what = first === last ? `${ip}:${first || "(random)"}` : `${ip}:${first}-${last}`;
-        throw new UserError(`cannot publish ${what}/${proto} -> ${containerPort}: ${describeBindError(lastError)}; choose another host port or stop what uses it`);
+        const why = describeBindError(lastError);
+        const todo = why === "address already in use" ? "choose another host port or stop what uses it" : why.startsWith("cannot assign") ? "give an address of this host, or none" : "check the address and port";
+        throw new UserError(`cannot publish ${what}/${proto} -> ${containerPort}: ${why}; ${todo}`);
       }
       held.push(taken.held);
       published.push({ proto, containerPort, hostIp: ip, hostPort: taken.port });
