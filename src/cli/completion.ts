@@ -39,8 +39,10 @@ async function specs(commands: Record<string, Loader>): Promise<Spec[]> {
 // What a user types for each command (image-inspect is `image inspect`, and so on).
 const typed = (n: string) => (n === "image-inspect" ? "image inspect" : n === "container-prune" ? "container prune" : n.startsWith("network-") ? n.replace("-", " ") : n);
 const topWords = (ss: Spec[]) => [...new Set([...ss.map((s) => typed(s.name).split(" ")[0]!), "image", "container"])].sort();
-const subWords = (ss: Spec[], group: "container" | "image") =>
-  [...new Set(ss.flatMap((s) => aliasesOf(s.name).filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)).concat(group === "container" ? ["prune"] : ["inspect"]))].sort();
+const subWords = (ss: Spec[], group: "container" | "image" | "network") =>
+  group === "network"
+    ? [...new Set(ss.filter((s) => s.name.startsWith("network-")).flatMap((s) => [typed(s.name).split(" ")[1]!, ...aliasesOf(s.name).map((a) => a.split(" ")[1]!)]))].sort()
+    : [...new Set(ss.flatMap((s) => aliasesOf(s.name).filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)).concat(group === "container" ? ["prune"] : ["inspect"]))].sort();
 
 const GLOBAL_VALUE_FLAGS = ["--bridge-name", "--bridge-subnet", "--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout", "--registry-idle-timeout", "--log-level", "-l"];
 const LIST_CONTAINERS = `ps -a --format '{{.Names}}'`;
@@ -84,15 +86,18 @@ _minid() {
     case $w in
       ${GLOBAL_VALUE_FLAGS.join("|")}) ((i++)) ;;
       -*) ;;
-      container|image)
-        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image ]]; then cmd="$cmd-$w"; break; fi ;;
-      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image ]]; then cmd="$cmd-$w"; break; fi ;;
+      container|image|network)
+        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
+      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
     esac
   done
   case $cmd in
     "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --log-level --help --version" "$cur"; return ;;
     container) _minid_reply "${subWords(ss, "container").join(" ")}" "$cur"; return ;;
     image) _minid_reply "${subWords(ss, "image").join(" ")}" "$cur"; return ;;
+    network) _minid_reply "${subWords(ss, "network").join(" ")}" "$cur"; return ;;
+    network-list) cmd=network-ls ;;
+    network-remove) cmd=network-rm ;;
     container-ls|container-list|container-ps) cmd=ps ;;
     image-ls|image-list) cmd=images ;;
     image-rm|image-remove) cmd=rmi ;;
@@ -142,6 +147,7 @@ function fish(ss: Spec[]): string {
     `complete -c minid -n __fish_use_subcommand -a "${topWords(ss).join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from container" -a "${subWords(ss, "container").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from image" -a "${subWords(ss, "image").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from network" -a "${subWords(ss, "network").join(" ")}"`,
   ];
   for (const s of ss) {
     const word = typed(s.name).split(" ").at(-1)!;

@@ -9,14 +9,14 @@ export default defineCommand({
   meta: { name: "inspect", description: "Return low-level information on containers and images (minid inspect [OPTIONS] NAME|ID [NAME|ID...])" },
   args: {
     format: { type: "string", alias: "f", description: "Format output using a custom template: 'json' or a Go template ({{.State.Status}}, {{json .Config}})" },
-    type: { type: "string", description: "Only inspect objects of this type: container or image" },
+    type: { type: "string", description: "Only inspect objects of this type: container, image or network" },
     size: { type: "boolean", alias: "s", description: "Accepted for compatibility (sizes are not computed)" },
   },
   async run({ args }) {
     const a = argsOf(args);
     if (!a.positionals.length) throw new UserError(`"minid inspect" requires at least 1 argument.\nSee 'minid inspect --help'.`);
     const type = str(a.type);
-    if (type !== undefined && type !== "container" && type !== "image") {
+    if (type !== undefined && type !== "container" && type !== "image" && type !== "network") {
       throw new UserError(`"${type}" is not a valid value for --type`);
     }
     const fmt = str(a.format);
@@ -42,7 +42,7 @@ export default defineCommand({
 });
 
 async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, type: string | undefined): Promise<unknown> {
-  if (type !== "image") {
+  if (type !== "image" && type !== "network") {
     let st;
     try {
       st = engine.containers.find(name);
@@ -55,7 +55,7 @@ async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, ty
       return inspectContainer(engine, st);
     }
   }
-  {
+  if (type !== "network") {
     try {
       const m = await import("../image/inspect.ts");
       const docs = m.inspectImage(engine, name) as unknown[];
@@ -64,6 +64,13 @@ async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, ty
       if (!(e instanceof UserError) || !/^No such image/.test(e.message)) throw e;
       if (type === "image") throw e;
     }
+  }
+  // Docker's inspect finds networks too (after containers and images).
+  if (type === undefined || type === "network") {
+    const { ensureDefaults } = await import("../network/networks.ts");
+    const net = process.getuid?.() === 0 ? ensureDefaults(engine).find(name) : undefined;
+    if (net) return (await import("../network/inspect.ts")).networkDoc(engine, net);
+    if (type === "network") throw new UserError(`network ${name} not found`);
   }
   throw new UserError(`No such object: ${name}`);
 }

@@ -198,6 +198,7 @@ describe("user networks", () => {
     const doc = JSON.parse(r.run(["network", "inspect", "front"]).stdout)[0];
     expect(doc.IPAM.Config).toEqual([{ Subnet: sub, Gateway: `${pre}.254` }]);
     expect(Object.values(doc.Containers).map((x: any) => x.IPv4Address)).toEqual([`${pre}.7/24`]);
+    expect(r.run(["inspect", "-f", "{{.Driver}} {{.Internal}} {{.Labels.team}}", "front"]).stdout).toBe("bridge false a\n");
     const rm = r.run(["network", "rm", "front"]);
     expect(rm.code).toBe(1);
     expect(rm.stderr.trim().split("\n")).toHaveLength(1);
