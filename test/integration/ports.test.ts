@@ -224,6 +224,14 @@ describe("-p reaches the container", () => {
     expect(r.run(["port", "web", "80"]).stdout).toBe(`0.0.0.0:${any}\n127.0.0.1:${loop}\n`);
   }, 30_000);
 
+  it("an address that is not this host's: exit 125, says so, nothing left", () => {
+    const res = r.run(["run", "--rm", "-p", `203.0.113.77:${freePort()}:80`, "busybox", "true"]);
+    expect(res.code).toBe(125);
+    expect(res.stderr.trim().split("\n")).toHaveLength(1);
+    expect(res.stderr).toContain("cannot assign requested address");
+    expect(r.containerIds()).toEqual([id]);
+  });
+
   it("rm -f: rules gone, port free", async () => {
     expect(rulesOf([id]).length).toBeGreaterThan(0);
     expect(r.run(["rm", "-f", "web"]).code).toBe(0);
