@@ -2,16 +2,16 @@
 // host port, and the rules gone after rm -f and after a watcher killed with -9. Traffic goes
 // only to loopback and to a namespace this file makes to stand for another host.
 import { afterAll, beforeAll, describe, expect } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tmpdir } from "node:os";
 import { requires } from "../helpers/requires.ts";
 import { useRunRoot } from "../helpers/run-root.ts";
 import { buildUdpEcho } from "../helpers/udp-echo.ts";
 
 const it = requires("root", "nft", "iptables", "ip", "gcc");
 const { r } = useRunRoot("ports");
-const scratch = mkdtempSync(join(tmpdir(), "minid-ports-"));
+// inside the test root: its cleanup takes it away
+const scratch = join(r.dir, "scratch");
 
 /** A port nothing listens on now (the kernel's pick, let go at once). */
 function freePort(): number {
@@ -86,7 +86,6 @@ afterAll(async () => {
 afterAll(() => {
   Bun.spawnSync(["ip", "link", "del", hostSide], { stderr: "ignore" });
   Bun.spawnSync(["ip", "netns", "del", outside], { stderr: "ignore" });
-  rmSync(scratch, { recursive: true, force: true });
 });
 
 function fromOutside(url: string): { code: number; out: string } {
@@ -267,6 +266,7 @@ describe("ports and network modes", () => {
 
 describe("-P, --expose, UDP", () => {
   it("-P publishes the image's EXPOSE and --expose on random ports", async () => {
+    mkdirSync(scratch, { recursive: true });
     writeFileSync(join(scratch, "Dockerfile"), "FROM busybox\nEXPOSE 80\n");
     expect(r.run(["build", "-q", "-t", "exposing", scratch]).code).toBe(0);
     const res = r.run(["run", "-d", "--name", "pall", "--hostname", "pall", "-P", "--expose", "7000/udp", "exposing", ...WEB]);
