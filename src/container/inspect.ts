@@ -8,7 +8,7 @@ import { logPath } from "./logs.ts";
 import { stopSignalOf, stopTimeoutOf } from "./control.ts";
 import { signalName } from "../util/errors.ts";
 import { networkPorts } from "../network/port-status.ts";
-import { exposedPortsDoc } from "../network/ports.ts";
+import { exposedPortsDoc, goMap } from "../network/ports.ts";
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -84,7 +84,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
-      PortBindings: st.ports?.bindings ?? {},
+      PortBindings: goMap(st.ports?.bindings ?? {}),
       PublishAllPorts: Boolean(st.ports?.publishAll),
       Dns: st.dns?.servers ?? [],
       DnsOptions: st.dns?.options ?? [],

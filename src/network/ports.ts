@@ -217,10 +217,15 @@ export function wantedBindings(pc: PortConfig): { key: string; binding: PortBind
 
 // ---- how Docker shows them ----
 
-/** Config.ExposedPorts / HostConfig.PortBindings as inspect prints them. */
+/** A map as Go's encoding/json writes it: keys in byte order. */
+export function goMap<T>(o: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Config.ExposedPorts as inspect prints it. */
 export function exposedPortsDoc(pc: PortConfig | undefined): Record<string, object> | undefined {
   if (!pc?.exposed.length) return undefined;
-  return Object.fromEntries(pc.exposed.map((p) => [p, {}]));
+  return goMap(Object.fromEntries(pc.exposed.map((p) => [p, {}])));
 }
 
 /** NetworkSettings.Ports of a running container: every exposed port, null when not published. */
@@ -231,7 +236,7 @@ export function networkPortsDoc(pc: PortConfig | undefined, published: Published
     const key = `${p.containerPort}/${p.proto}`;
     (doc[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
   }
-  return doc;
+  return goMap(doc);
 }
 
 /** Go's net.JoinHostPort. */

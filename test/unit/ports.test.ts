@@ -110,7 +110,8 @@ describe("Docker's displays", () => {
     { proto: "tcp", containerPort: 80, hostIp: "0.0.0.0", hostPort: 8080 },
     { proto: "udp", containerPort: 53, hostIp: "127.0.0.1", hostPort: 5353 },
   ]);
-  test("NetworkSettings.Ports: unpublished exposed ports are null", () => {
+  test("NetworkSettings.Ports: unpublished exposed ports are null; keys in Go's order", () => {
+    expect(Object.keys(doc)).toEqual(["443/tcp", "53/udp", "7000/tcp", "7001/tcp", "7002/tcp", "80/tcp"]);
     expect(doc).toEqual({
       "80/tcp": [{ HostIp: "0.0.0.0", HostPort: "8080" }],
       "53/udp": [{ HostIp: "127.0.0.1", HostPort: "5353" }],
