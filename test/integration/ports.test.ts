@@ -252,6 +252,20 @@ describe("exposed, not published", () => {
   });
 });
 
+describe("network disconnect", () => {
+  it("leaving the network that carries the ports takes them away", async () => {
+    const port = freePort();
+    const res = r.run(["run", "-d", "--name", "leaver", "--hostname", "leaver", "-p", `127.0.0.1:${port}:80`, "busybox", ...WEB]);
+    expect(res.code).toBe(0);
+    const id = res.stdout.trim();
+    expect(await getWhenUp(`http://127.0.0.1:${port}/`)).toBe("hello-leaver");
+    expect(r.run(["network", "disconnect", "bridge", "leaver"]).code).toBe(0);
+    expect(rulesOf([id])).toEqual([]);
+    expect(r.run(["port", "leaver"]).stdout).toBe("");
+    expect(r.run(["rm", "-f", "leaver"]).code).toBe(0);
+  }, 30_000);
+});
+
 describe("ports and network modes", () => {
   it("--network host discards them with Docker's warning; container: refuses them", () => {
     const host = r.run(["run", "--rm", "--network", "host", "-p", "8080:80", "busybox", "true"]);
