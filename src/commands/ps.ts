@@ -66,7 +66,7 @@ export default defineCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
     size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
-    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=)", multiple: true } as any,
+    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, publish=, expose=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
   },
@@ -79,7 +79,7 @@ export default defineCommand({
       const i = f.indexOf("=");
       if (i < 1) throw new UserError(`bad format of filter (expected name=value): ${f}`);
       const [k, v] = [f.slice(0, i), f.slice(i + 1)];
-      if (!["status", "name", "id", "ancestor", "exited"].includes(k)) throw new UserError(`invalid filter '${k}'`);
+      if (!["status", "name", "id", "ancestor", "exited", "publish", "expose"].includes(k)) throw new UserError(`invalid filter '${k}'`);
       if (k === "status" && !STATUSES.includes(v)) throw new UserError(`invalid filter 'status=${v}'`);
       if (k === "exited" && !/^-?\d+$/.test(v)) throw new UserError(`invalid filter 'exited=${v}'`);
       filters.set(k, [...(filters.get(k) ?? []), v]);
@@ -97,6 +97,13 @@ export default defineCommand({
       ancestor: (c, v) => c.image === v || c.image === `${v}:latest` || c.imageId.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, "")),
       exited: (c, v) => liveState(c).status === "exited" && liveState(c).exitCode === Number(v),
     };
+    if (filters.has("publish") || filters.has("expose")) {
+      const { portFilter } = await import("../network/port-status.ts");
+      for (const k of ["publish", "expose"] as const) {
+        const tests = (filters.get(k) ?? []).map((v) => portFilter(engine, k, v));
+        if (tests.length) match[k] = (c, v) => tests[(filters.get(k) ?? []).indexOf(v)]!(c);
+      }
+    }
     for (const [k, vs] of filters) cs = cs.filter((c) => vs.some((v) => match[k]!(c, v)));
     if (last > 0) cs = cs.slice(0, last);
     const trunc = !a["no-trunc"];

@@ -37,3 +37,22 @@ export function portCommand(engine: Engine, st: ContainerState, spec?: string, r
   const { naturalLess } = require("./ports.ts") as typeof import("./ports.ts");
   return bs.map((b) => `${b.HostIp.includes(":") ? `[${b.HostIp}]` : b.HostIp}:${b.HostPort}`).sort(naturalLess);
 }
+
+/**
+ * ps --filter publish=PORT[/PROTO] | expose=…, ranges allowed, as the daemon matches them:
+ * publish looks at NetworkSettings.Ports (so a running container's exposed ports count too),
+ * expose at Config.ExposedPorts.
+ */
+export function portFilter(engine: Engine, kind: "publish" | "expose", value: string): (st: ContainerState) => boolean {
+  const { splitProtoPort } = require("./ports.ts") as typeof import("./ports.ts");
+  if (value.includes(":")) throw new UserError(`filter for '${kind}' should not contain ':': ${value}`);
+  const [proto, port] = splitProtoPort(value);
+  const r = parsePortRange(port);
+  if (!r) throw new UserError(`error while looking up for ${kind} ${value}: invalid syntax`);
+  const keys: string[] = [];
+  for (let n = r[0]; n <= r[1]; n++) keys.push(`${n}/${proto}`);
+  return (st) => {
+    const have = kind === "publish" ? Object.keys(networkPorts(engine, st)) : (st.ports?.exposed ?? []);
+    return keys.some((k) => have.includes(k));
+  };
+}

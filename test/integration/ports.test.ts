@@ -246,6 +246,13 @@ describe("exposed, not published", () => {
     expect(r.run(["ps", "--format", "{{.Ports}}", "-f", "name=expo"]).stdout).toBe("53/udp, 9000-9001/tcp\n");
     expect(JSON.parse(r.run(["inspect", "expo"]).stdout)[0].NetworkSettings.Ports).toEqual({ "9000/tcp": null, "9001/tcp": null, "53/udp": null });
     expect(r.run(["port", "expo"]).stdout).toBe("");
+    expect(r.run(["ps", "-a", "--format", "{{.Names}}", "-f", "expose=9001"]).stdout).toBe("expo\n");
+    expect(r.run(["ps", "-a", "--format", "{{.Names}}", "-f", "expose=53/udp", "-f", "name=expo"]).stdout).toBe("expo\n");
+    expect(r.run(["ps", "-a", "--format", "{{.Names}}", "-f", "expose=53"]).stdout).toBe("");
+    expect(r.run(["ps", "--format", "{{.Names}}", "-f", "publish=9000-9005"]).stdout).toBe("expo\n");
+    const bad = r.run(["ps", "-f", "publish=80:80"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("filter for 'publish' should not contain ':': 80:80");
     expect(r.run(["run", "-d", "--name", "expo-none", "--network", "none", "--expose", "9000", "busybox", "sleep", "60"]).code).toBe(0);
     expect(r.run(["ps", "--format", "{{.Ports}}", "-f", "name=expo-none"]).stdout).toBe("\n");
     expect(r.run(["rm", "-f", "expo", "expo-none"]).code).toBe(0);
