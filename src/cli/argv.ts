@@ -47,6 +47,10 @@ export function parseArgv(argv: string[], defs: FlagDefs, command: string, stopA
   const unknown = (f: string): never => {
     throw new UserError(`unknown flag: ${f}\nSee 'minid ${command} --help'.`);
   };
+  // pflag names a shorthand with the word it came in: "unknown shorthand flag: 'x' in -ix".
+  const unknownShort = (ch: string, word: string): never => {
+    throw new UserError(`unknown shorthand flag: '${ch}' in ${word}\nSee 'minid ${command} --help'.`);
+  };
   const set = (info: FlagInfo, value: string | boolean) => {
     if (info.multiple) {
       const prev = (out.flags[info.name] as string[] | undefined) ?? [];
@@ -56,7 +60,9 @@ export function parseArgv(argv: string[], defs: FlagDefs, command: string, stopA
     }
   };
   const needValue = (flag: string, i: number): string => {
-    if (i >= argv.length) throw new UserError(`flag needs an argument: ${flag}\nSee 'minid ${command} --help'.`);
+    // pflag: "flag needs an argument: --name", or "... 'h' in -h" for a shorthand.
+    const shown = flag.startsWith("--") ? flag : `'${flag.slice(1)}' in ${flag}`;
+    if (i >= argv.length) throw new UserError(`flag needs an argument: ${shown}\nSee 'minid ${command} --help'.`);
     return argv[i]!;
   };
   let i = 0;
@@ -89,7 +95,7 @@ export function parseArgv(argv: string[], defs: FlagDefs, command: string, stopA
       for (let j = 1; j < a.length; j++) {
         const ch = a[j]!;
         const info = flags.get(ch);
-        if (!info) unknown(`-${ch}`);
+        if (!info) unknownShort(ch, a);
         if (info!.type === "boolean") {
           if (a[j + 1] === "=") {
             set(info!, parseBool(a.slice(j + 2), `-${ch}`));

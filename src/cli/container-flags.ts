@@ -17,7 +17,8 @@ export const SECURITY_FLAGS = {
   "cap-add": { type: "string", description: "Add Linux capabilities (repeatable)", multiple: true } as any,
   "cap-drop": { type: "string", description: "Drop Linux capabilities (repeatable)", multiple: true } as any,
   privileged: { type: "boolean", description: "Give extended privileges to this container" },
-  "security-opt": { type: "string", description: "Security options: no-new-privileges[=false], seccomp=unconfined", multiple: true } as any,
+  "security-opt": { type: "string", description: "Security options: no-new-privileges[=true|false], seccomp=unconfined", multiple: true } as any,
+  "group-add": { type: "string", description: "Add additional groups to join (repeatable)", multiple: true } as any,
 } as const;
 
 export function resourceOptions(a: CmdArgs): ResourceFlags {
@@ -38,6 +39,7 @@ export function securityOptions(a: CmdArgs): Partial<SecurityFlags> {
     capDrop: list(a["cap-drop"]),
     privileged: Boolean(a.privileged),
     securityOpt: list(a["security-opt"]),
+    groupAdd: list(a["group-add"]),
   };
 }
 

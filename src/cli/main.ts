@@ -5,7 +5,7 @@ import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
 import { log, setLogLevel } from "../util/log.ts";
-import { UserError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
+import { UserError, FlagError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
 import { out } from "./output.ts";
 import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
@@ -173,7 +173,8 @@ export async function main(argv: string[]): Promise<number> {
       rest = rest.slice(1);
     }
     const loader = COMMANDS[name];
-    if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`);
+    // cobra's unknown-command error: exit 1, as the Docker CLI's.
+    if (!loader) throw new UserError(`'${name}' is not a minid command.\nSee 'minid --help'.`, 1);
     const mod = await loader();
     const cmd = mod.default;
     userErrorExit = mod.userErrorExit;
@@ -204,7 +205,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof UserError) {
       log.error(e.message);
-      return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE ? userErrorExit : e.exitCode;
+      return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE && !(e instanceof FlagError) ? userErrorExit : e.exitCode;
     }
     if (e instanceof SyscallError) {
       log.error(escapeControl(`${e.message}${hint(e)}`));

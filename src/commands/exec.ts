@@ -27,7 +27,8 @@ export default defineCommand({
     if (!name || !a.rest.length) throw new UserError(`"minid exec" requires at least 2 arguments.\nSee 'minid exec --help'.`);
     const tty = Boolean(a.tty);
     const detach = Boolean(a.detach);
-    if (tty && !detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+    // As Docker's CLI: only -it needs a terminal here (-t alone gets its own pty), exit 1.
+    if (tty && Boolean(a.interactive) && !detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY", 1);
     const workdir = str(a.workdir);
     if (workdir !== undefined && !workdir.startsWith("/")) throw new UserError(`the working directory '${workdir}' is invalid, it needs to be an absolute path`);
     const env: string[] = [];

@@ -57,7 +57,7 @@ export default defineCommand({
       out([...new Set(shown.map((r) => idText(r.id)))].map((x) => x + "\n").join(""));
       return 0;
     }
-    // Docker's formatter.ImageContext; "" and "table" are the default table (with a DIGEST
+    // Docker's formatter.imageContext (its type name as templates report it); "" and "table" are the default table (with a DIGEST
     // column for --digests), -q prints IDs whatever the template.
     const items = shown.map((r) =>
       asStruct(
@@ -74,7 +74,7 @@ export default defineCommand({
           UniqueSize: "N/A",
           VirtualSize: humanSize(r.size),
         },
-        "*formatter.ImageContext",
+        "*formatter.imageContext",
       ),
     );
     const given = str(a.format) ?? "";

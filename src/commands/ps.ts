@@ -41,6 +41,31 @@ function row(c: ContainerState, now: number, trunc: boolean, ports: (c: Containe
   );
 }
 
+/**
+ * Docker's ps checks any --format first, against an empty container (even when none is
+ * listed), with its own wording: "failed to parse template: …", "failed to execute template: …".
+ */
+async function validateFormat(format: string): Promise<void> {
+  const { Template, TemplateError } = await import("../cli/template.ts");
+  let tpl;
+  try {
+    tpl = new Template(format);
+  } catch (e) {
+    if (e instanceof TemplateError) throw new UserError(`failed to parse template: ${e.message}`, 1);
+    throw e;
+  }
+  const empty = asStruct(
+    { ...Object.fromEntries(Object.keys(PS_HEADER).map((k) => [k, ""])), Label: (_name: string) => "" },
+    "*formatter.ContainerContext",
+  );
+  try {
+    tpl.execute(empty);
+  } catch (e) {
+    if (e instanceof TemplateError) throw new UserError(`failed to execute template: ${e.message}`, 1);
+    throw e;
+  }
+}
+
 const PS_HEADER: Record<string, string> = {
   ID: "CONTAINER ID", Names: "NAMES", Image: "IMAGE", Command: "COMMAND", CreatedAt: "CREATED AT", RunningFor: "CREATED",
   Ports: "PORTS", State: "STATE", Status: "STATUS", Size: "SIZE", Labels: "LABELS", Mounts: "MOUNTS",
@@ -110,6 +135,7 @@ export default defineCommand({
     // Docker's NewContainerFormat: table or nothing is the default table, -q wins over a
     // custom template, "raw" is the key: value listing.
     const given = str(a.format) ?? "";
+    if (given) await validateFormat(given);
     const sizeCol = a.size ? "\\t{{.Size}}" : "";
     const fmt =
       given === "" || given === "table"

@@ -41,7 +41,8 @@ export default defineCommand({
     requireRoot();
     const a = argsOf(args);
     const image = a.positionals[0];
-    if (!image) throw new UserError(`"minid run" requires at least 1 argument.\nSee 'minid run --help'.`);
+    // cobra's argument-count errors exit 1, even on run.
+    if (!image) throw new UserError(`"minid run" requires at least 1 argument.\nSee 'minid run --help'.`, 1);
     const stopSignal = str(a["stop-signal"]);
     if (stopSignal !== undefined && signalNumber(stopSignal) === undefined) throw new UserError(`invalid signal: ${stopSignal}`);
     const stopTimeout = str(a["stop-timeout"]);

@@ -3,13 +3,13 @@ import { getEngine } from "../cli/globals.ts";
 import { out } from "../cli/output.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
-import { UserError, signalNumber } from "../util/errors.ts";
+import { FlagError, UserError, signalNumber } from "../util/errors.ts";
 import { eachContainer, stopContainer } from "../container/control.ts";
 
 export function parseTimeout(v: unknown): number | undefined {
   const s = str(v);
   if (s === undefined) return undefined;
-  if (!/^-?\d+$/.test(s)) throw new UserError(`invalid argument "${s}" for "-t, --time" flag: strconv.ParseInt: parsing "${s}": invalid syntax`);
+  if (!/^-?\d+$/.test(s)) throw new FlagError(`invalid argument "${s}" for "-t, --time" flag: strconv.ParseInt: parsing "${s}": invalid syntax`);
   return Number(s);
 }
 

@@ -7,7 +7,7 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseVolume, parseTmpfs } from "./volumes.ts";
-import { buildEnv, parseEnvFile } from "./env.ts";
+import { buildEnv, configEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
 import { UserError } from "../util/errors.ts";
 import { chooseDriver, driverByName } from "../storage/select.ts";
@@ -16,7 +16,7 @@ import { writeJsonAtomic } from "../util/fs.ts";
 import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
 import { createdState } from "./lifecycle.ts";
-import { parseResources, parseSecurity, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
+import { parseResources, parseSecurity, DEFAULT_SYSCTLS, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
 
 export interface CreateOptions {
   image: string;
@@ -63,6 +63,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     capDrop: opts.security?.capDrop ?? [],
     privileged: opts.security?.privileged ?? false,
     securityOpt: opts.security?.securityOpt ?? [],
+    groupAdd: opts.security?.groupAdd ?? [],
     readOnly: opts.readOnly,
   });
   const { parsePortAndDns } = await import("../network/options.ts");
@@ -124,7 +125,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     security,
     resources,
     ...portsAndDns,
-    ...(opts.extra ? { extra: opts.extra } : {}),
+    // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
+    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }) },
     network: network.config,
   };
   engine.containers.create(st);
@@ -203,15 +205,17 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     cwd: st.config.cwd,
     tty: st.config.tty,
     userSpec: st.config.user || undefined,
+    groupAdd: st.security?.groupAdd,
     cgroupProcs: cgroupProcFiles(st),
     cgroupVersion: st.cgroupPaths?.version,
     capabilities: st.security?.capabilities,
-    noNewPrivileges: st.security?.noNewPrivileges ?? true,
+    noNewPrivileges: st.security?.noNewPrivileges ?? false,
     seccomp: st.security?.seccomp ?? true,
     privileged: st.security?.privileged ?? false,
     readonlyRootfs: st.security?.readOnlyRootfs ?? false,
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
+    sysctls: DEFAULT_SYSCTLS,
     ...extra,
   };
 }

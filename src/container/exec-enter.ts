@@ -71,8 +71,14 @@ function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
   trace("exec-enter: fork prepared");
   joinNamespaces(realSyscalls, r.namespaces);
   let env = r.env;
-  const user = resolveContainerUser({ ...r.spec, userSpec: r.user ?? r.spec.userSpec });
-  if (user && !env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${user.home}`];
+  let user: ReturnType<typeof resolveContainerUser>;
+  try {
+    user = resolveContainerUser({ ...r.spec, userSpec: r.user ?? r.spec.userSpec });
+  } catch (e) {
+    // The command cannot be invoked as that user: 126, as Docker's exec.
+    throw new ExecError((e as Error).message, EXIT_CANNOT_EXEC);
+  }
+  if (!env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${user.home}`];
   const cwd = r.workdir ?? r.spec.cwd ?? "/";
   let isDir = false;
   try {
@@ -87,7 +93,7 @@ function enter(r: EnterRequest, reply: (m: EnterReply) => void): never {
 
   const pty = r.tty && !r.detach ? openPty(r.size?.cols ?? 80, r.size?.rows ?? 24) : undefined;
   // The terminal belongs to the user who runs in it, as a login would make it.
-  if (pty && user && user.uid !== 0) fchown(pty.slave, user.uid, -1);
+  if (pty && user.uid !== 0) fchown(pty.slave, user.uid, -1);
   const stdio: [number, number][] = pty
     ? [[pty.slave, 0], [pty.slave, 1], [pty.slave, 2]]
     : r.detach

@@ -91,7 +91,11 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     worker.onerror = (ev: ErrorEvent) => resolve({ type: "error", message: `exec: ${ev.message}`, exitCode: EXIT_CANNOT_EXEC, user: false });
   });
   worker.unref();
-  const env = execEnv(st.config.env, o.env, o.tty);
+  // Docker's: the daemon's PATH, HOSTNAME and TERM (this exec's -t, not the container's), the
+  // container's declared variables, then -e; HOME from the exec user's passwd entry when unset.
+  const { daemonEnv, declaredEnv, imageEnvOf } = await import("./env.ts");
+  const declared = declaredEnv(st, () => imageEnvOf(engine, st));
+  const env = execEnv(daemonEnv(declared, st.config.hostname, o.tty), o.env, o.tty);
   await untilInside(ref, st);
 
   // Host side, before anything changes: fds of the container's namespaces and cgroup.

@@ -18,6 +18,7 @@ import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
 import { readToEof } from "./fdio.ts";
 import { argBytes } from "../util/argbytes.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
 const STATUS_FD = 3;
@@ -65,7 +66,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   trace("init start");
   enterContainer(spec, sys);
   const user = resolveContainerUser(spec);
-  if (user && !spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
+  if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
   applyProcessSecurity(spec, user, sys);
@@ -74,6 +75,8 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   // "About to exec" (INIT_EXEC_MARK in init-launch.ts): an EOF without it means init died
   // before the command could run, which the watcher must not take for a start.
   writeSync(STATUS_FD, "x");
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve.
+  resetSignalsForExec();
   try {
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
@@ -101,6 +104,15 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (netns === "new" ? CLONE_NEWNET : 0) | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   sys.sethostname(spec.hostname);
   if (netns === "new") sys.interfaceUp("lo");
+  // The network namespace is this thread's now, and so are the /proc/sys/net files it opens.
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch (e) {
+      // A kernel without this sysctl runs the container without it.
+      if (!(e instanceof SyscallError && e.code === "ENOENT") && (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+  }
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
 }

@@ -5,8 +5,8 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
-import { stopSignalOf, stopTimeoutOf } from "./control.ts";
-import { signalName } from "../util/errors.ts";
+import { dockerHostConfig } from "./inspect-hostconfig.ts";
+import { declaredEnv, imageEnvOf } from "./env.ts";
 import { networkPorts } from "../network/port-status.ts";
 import { exposedPortsDoc, goMap } from "../network/ports.ts";
 
@@ -16,6 +16,23 @@ const ZERO_TIME = "0001-01-01T00:00:00Z";
 function rfc3339Nano(t: string | undefined): string {
   if (!t) return ZERO_TIME;
   return t.replace(/\.(\d*?)0*Z$/, (_m, d: string) => (d ? `.${d}Z` : "Z"));
+}
+
+function configStopSettings(engine: Engine, st: ContainerState): { StopSignal?: string; StopTimeout?: number } {
+  const out: { StopSignal?: string; StopTimeout?: number } = {};
+  const own = st.extra?.stopSignal;
+  if (typeof own === "string" && own) out.StopSignal = own;
+  else {
+    try {
+      const img = engine.images.getImage(st.imageId);
+      const sig = img && (engine.images.getConfig(img).config as { StopSignal?: string } | undefined)?.StopSignal;
+      if (sig) out.StopSignal = sig;
+    } catch {
+      // the image may be gone
+    }
+  }
+  if (typeof st.extra?.stopTimeout === "number") out.StopTimeout = st.extra.stopTimeout;
+  return out;
 }
 
 export function inspectContainer(engine: Engine, st0: ContainerState): Record<string, unknown> {
@@ -68,7 +85,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     ProcessLabel: "",
     AppArmorProfile: "",
     ExecIDs: null,
-    HostConfig: {
+    HostConfig: dockerHostConfig(st, {
       Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
       LogConfig: { Type: "json-file", Config: {} },
       NetworkMode: net.networkModeOf(st),
@@ -76,9 +93,11 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
+      GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,
       Memory: Number(res.memory ?? 0),
-      MemorySwap: Number(res.memorySwap ?? 0),
+      // Docker records the swap it applies: twice the memory when only -m was given.
+      MemorySwap: Number(res.memorySwap ?? 0) || (Number(res.memory ?? 0) > 0 ? 2 * Number(res.memory) : 0),
       NanoCpus: Number(res.nanoCpus ?? 0),
       CpuShares: Number(res.cpuShares ?? 0),
       CpusetCpus: String(res.cpusetCpus ?? ""),
@@ -89,7 +108,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Dns: st.dns?.servers ?? [],
       DnsOptions: st.dns?.options ?? [],
       DnsSearch: st.dns?.search ?? [],
-    },
+    }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: binds.map((m) => ({
       Type: "bind",
@@ -104,12 +123,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Domainname: "",
       User: st.config.user ?? "",
       AttachStdin: st.config.interactive,
-      AttachStdout: true,
-      AttachStderr: true,
+      AttachStdout: !st.extra?.detached,
+      AttachStderr: !st.extra?.detached,
       Tty: st.config.tty,
       OpenStdin: st.config.interactive,
       StdinOnce: st.config.interactive,
-      Env: st.config.env,
+      Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
       ...(exposedPortsDoc(st.ports) ? { ExposedPorts: exposedPortsDoc(st.ports) } : {}),
       Image: st.image,
@@ -118,8 +137,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
       Labels: {},
-      StopSignal: signalName(stopSignalOf(engine, st)),
-      StopTimeout: stopTimeoutOf(st),
+      // As Docker: only when set (the run flag as typed, or the image's), never the default.
+      ...configStopSettings(engine, st),
     },
     // As Docker shows it for the container's mode (network/inspect.ts).
     NetworkSettings: { ...net.networkSettings(engine, st, running, s.pid), Ports: networkPorts(engine, st) },

@@ -19,6 +19,8 @@ export interface SecurityFlags {
   privileged: boolean;
   securityOpt: string[];
   readOnly: boolean;
+  /** --group-add: checked against the image's /etc/group when the container starts. */
+  groupAdd?: string[];
 }
 
 function integer(v: string, flag: string): number {
@@ -49,7 +51,8 @@ export async function parseResources(f: ResourceFlags): Promise<CgroupLimits> {
 
 export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   const { resolveCaps } = await import("../linux/capabilities.ts");
-  let noNewPrivileges = true;
+  // Off by default as in Docker: setuid tools (ping, su) work; the option turns it on.
+  let noNewPrivileges = false;
   let seccomp = !f.privileged;
   for (const o of f.securityOpt) {
     const m = /^([a-z-]+)(?:[=:](.*))?$/.exec(o);
@@ -73,7 +76,12 @@ export async function parseSecurity(f: SecurityFlags): Promise<SecurityConfig> {
   } catch (e) {
     throw new UserError((e as Error).message);
   }
-  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp };
+  const groupAdd = f.groupAdd?.length ? { groupAdd: f.groupAdd } : {};
+  const given = Object.fromEntries(
+    ([["capAdd", f.capAdd], ["capDrop", f.capDrop], ["securityOpt", f.securityOpt]] as const).filter(([, v]) => v.length),
+  );
+  const asGiven = Object.keys(given).length ? { asGiven: given } : {};
+  return { capabilities, noNewPrivileges, privileged: f.privileged, readOnlyRootfs: f.readOnly, seccomp, ...groupAdd, ...asGiven };
 }
 
 /** Docker's defaults: kernel files a container must not read, and trees it must not write. */
@@ -91,5 +99,16 @@ export const MASKED_PATHS = [
   "/sys/firmware",
   "/sys/devices/virtual/powercap",
 ];
+
+/**
+ * Docker's sysctls for a container with its own network namespace (since 20.10): any user may
+ * bind ports below 1024 and send ICMP echo through datagram sockets (ping without CAP_NET_RAW).
+ * Docker sets them only when it creates the network namespace: a container joining the
+ * host's or another container's must not get them (they would change that namespace).
+ */
+export const DEFAULT_SYSCTLS: Record<string, string> = {
+  "net.ipv4.ip_unprivileged_port_start": "0",
+  "net.ipv4.ping_group_range": "0 2147483647",
+};
 
 export const READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 // Imported statically on purpose: init runs this after pivot_root, where a lazy import from
 // source (bun src/cli.ts) would look for the module inside the container.
-import { applyUser, resolveUser, type ExecUser } from "../linux/users.ts";
+import { applyUser, resolveContainerIdentity, type ExecUser } from "../linux/users.ts";
 import { applyCaps, capabilityPlan, setNoNewPrivs } from "../linux/capabilities.ts";
 import { compileSeccomp, installSeccomp } from "../linux/seccomp.ts";
 import type { Confinement } from "../linux/forkexec.ts";
@@ -21,11 +21,14 @@ function readOptional(path: string): string | null {
   }
 }
 
-/** Resolve --user against the container's own /etc/passwd and /etc/group (call after pivot_root). */
-export function resolveContainerUser(spec: InitSpec): ExecUser | undefined {
-  if (!spec.userSpec) return undefined;
+/**
+ * Resolve --user (none: root) and --group-add against the container's own /etc/passwd and
+ * /etc/group (call after pivot_root). Always an identity, so root gets its image groups and
+ * never keeps minid's own supplementary groups.
+ */
+export function resolveContainerUser(spec: InitSpec): ExecUser {
   try {
-    return resolveUser(spec.userSpec, readOptional("/etc/passwd"), readOptional("/etc/group"));
+    return resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], readOptional("/etc/passwd"), readOptional("/etc/group"));
   } catch (e) {
     throw new UserError((e as Error).message);
   }

@@ -100,6 +100,11 @@ export interface SessionFlags {
   sigProxy?: boolean;
 }
 
+/** Docker's CLI refuses -it without a terminal before asking the daemon anything: exit 1. */
+export function notATty(): UserError {
+  return new UserError("the input device is not a TTY", 1);
+}
+
 /**
  * `run`: the watcher starts first (its start-up overlaps the creation), then create, launch
  * and, unless detached, the attached session. A run whose command never started leaves
@@ -111,7 +116,8 @@ export async function runContainer(
   o: SessionFlags & { detach: boolean },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty, interactive } = create;
-  if (tty && !o.detach && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  // Only -it needs our stdin to be a terminal; -t alone gets the container its own pty.
+  if (tty && interactive && !o.detach && !process.stdin.isTTY) throw notATty();
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
   const watcher = prestartWatcher({ tty, interactive, ...size });
@@ -120,7 +126,8 @@ export async function runContainer(
   try {
     const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
     const { createContainer } = await import("./create.ts");
-    st = await createContainer(engine, create);
+    // Kept for inspect's AttachStdout/AttachStderr (false for -d, as Docker records them).
+    st = await createContainer(engine, o.detach ? { ...create, extra: { ...create.extra, detached: true } } : create);
     try {
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {
@@ -153,7 +160,7 @@ export async function startAttached(engine: Engine, st: ContainerState, o: Sessi
   const detachKeys = parseDetachKeys(o.detachKeys ?? DEFAULT_DETACH_KEYS);
   const stdin = o.interactive && st.config.interactive;
   const tty = st.config.tty;
-  if (tty && stdin && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  if (tty && stdin && !process.stdin.isTTY) throw notATty();
   if (isRunning(st)) throw new UserError(`container ${st.name} is already running: use 'minid attach'`);
   const size = tty ? terminalSize() : undefined;
   const launched = await launchContainer(engine, st, { attach: true, stdin, size });
@@ -167,7 +174,7 @@ export async function attachContainer(engine: Engine, st: ContainerState, o: Ses
   if (!isRunning(st)) throw new UserError("You cannot attach to a stopped container, start it first");
   const stdin = !o.noStdin && st.config.interactive;
   const tty = st.config.tty;
-  if (tty && stdin && !process.stdin.isTTY) throw new UserError("the input device is not a TTY");
+  if (tty && stdin && !process.stdin.isTTY) throw notATty();
   const conn = await AttachConnection.connect(engine.containers.containerDir(st.id));
   const size = tty ? terminalSize() : undefined;
   conn.hello({ stdin, ...size });

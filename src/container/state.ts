@@ -24,6 +24,10 @@ export interface SecurityConfig {
   readOnlyRootfs: boolean;
   /** The default seccomp filter (off with --privileged or seccomp=unconfined). */
   seccomp?: boolean;
+  /** --group-add, as given. */
+  groupAdd?: string[];
+  /** --cap-add, --cap-drop and --security-opt as given, for inspect's HostConfig. */
+  asGiven?: { capAdd?: string[]; capDrop?: string[]; securityOpt?: string[] };
 }
 
 export interface ContainerState {
@@ -108,7 +112,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
   },
   {
     cgroupPaths: obj({ version: oneOf("v1", "v2") }, { path: str, paths: record(str) }),
-    security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool }),
+    security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool, groupAdd: strs, asGiven: obj({}, { capAdd: strs, capDrop: strs, securityOpt: strs }) }),
     resources: record(any),
     ports: obj({ exposed: strs, bindings: record(arr(obj({ HostIp: str, HostPort: str }))), publishAll: bool }),
     dns: obj({ servers: strs, search: strs, options: strs }, { upstream: strs }),

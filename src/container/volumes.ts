@@ -30,5 +30,5 @@ export function parseTmpfs(spec: string): MountSpec {
   if (!dest || !isAbsolute(dest)) throw new UserError(`invalid tmpfs specification "${spec}": path must be absolute`);
   // Checked here so a bad option fails before anything is created; init splits it again.
   const { flags } = parseTmpfsOptions(opts, "tmpfs");
-  return { type: "tmpfs", source: "tmpfs", destination: normalize(dest), readOnly: (flags & MS.RDONLY) !== 0, options: opts || "mode=1777" };
+  return { type: "tmpfs", source: "tmpfs", destination: normalize(dest), readOnly: (flags & MS.RDONLY) !== 0, options: opts ?? "" };
 }

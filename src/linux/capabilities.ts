@@ -51,11 +51,19 @@ export interface CapRequest {
 export function resolveCaps(req: CapRequest): number[] {
   const all = CAP_NAMES.map((_, i) => i);
   if (req.privileged) return all;
-  const norm = (list: string[] = []) =>
-    list.map((s) => (s.toUpperCase() === "ALL" ? "ALL" : capNumber(s)));
+  // Docker's daemon names the list: `invalid CapAdd: unknown capability: "CAP_X"`.
+  const norm = (list: string[] = [], which: string) =>
+    list.map((s) => {
+      if (s.toUpperCase() === "ALL") return "ALL";
+      try {
+        return capNumber(s);
+      } catch (e) {
+        throw new Error(`invalid ${which}: ${(e as Error).message}`);
+      }
+    });
   // Validate both lists before deciding, so a typo is reported even when ALL wins.
-  const add = norm(req.add);
-  const drop = norm(req.drop);
+  const add = norm(req.add, "CapAdd");
+  const drop = norm(req.drop, "CapDrop");
   let caps: number[];
   if (add.includes("ALL")) {
     caps = all.filter((c) => !drop.includes(c));

@@ -22,6 +22,7 @@ import {
   SECCOMP_MODE_FILTER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, CLONE_NEWPID, LINUX_CAPABILITY_VERSION_3,
   type PathArg,
 } from "./libc.ts";
+import { signalsInMask } from "./signals.ts";
 
 const CLONE_PIDFD = 0x1000;
 const SIGCHLD = 17;
@@ -99,11 +100,7 @@ function pointerArray(bufs: Buffer[]): BigUint64Array {
 
 /** Signals this process ignores: ignored dispositions survive execve (Bun ignores SIGPIPE). */
 function ignoredSignals(): number[] {
-  const m = /^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
-  const mask = m ? BigInt("0x" + m[1]) : 0n;
-  const out: number[] = [];
-  for (let s = 1; s <= 64; s++) if (mask & (1n << BigInt(s - 1))) out.push(s);
-  return out;
+  return signalsInMask(readFileSync("/proc/self/status", "utf8"), "SigIgn");
 }
 
 /**

@@ -7,7 +7,7 @@ import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import {
   makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
-  MNT_DETACH, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
+  MNT_DETACH, MS_STRICTATIME, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
 } from "./libc.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
 import type { Syscalls } from "./syscalls.ts";
@@ -72,18 +72,9 @@ function mountCgroups(sys: Syscalls, rootFd: number, version: "v1" | "v2", writa
   const dirFd = openInRoot(sys, rootFd, "/sys/fs/cgroup", O_DIRECTORY);
   try {
     for (const [id, controllers] of lines) {
-      if (id === "0") {
-        if (controllers) continue;
-        sys.mkdir(`${fdPath(dirFd)}/unified`);
-        const t = openInRoot(sys, rootFd, "/sys/fs/cgroup/unified", O_PATH);
-        try {
-          mountAt(sys, "cgroup2", t, "/sys/fs/cgroup/unified", "cgroup2", flags);
-        } finally {
-          sys.close(t);
-        }
-        continue;
-      }
-      if (!controllers) continue;
+      // The hybrid host's unified (v2) hierarchy stays out, as under Docker: a v1 container
+      // sees exactly its controllers' hierarchies.
+      if (id === "0" || !controllers) continue;
       const named = controllers.startsWith("name=");
       const dir = named ? controllers.slice(5) : controllers;
       sys.mkdir(`${fdPath(dirFd)}/${dir}`);
@@ -152,7 +143,8 @@ function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
   } finally {
     sys.close(fd);
   }
-  remountReadOnly(sys, rootFd, path);
+  // proc's own nosuid,nodev,noexec kept on the read-only bind, as runc keeps them.
+  remountReadOnly(sys, rootFd, path, MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
 function mountRoot(sys: Syscalls, spec: InitSpec): void {
@@ -187,7 +179,8 @@ function mountSys(sys: Syscalls, rootFd: number, writable: boolean): void {
 function mountDev(sys: Syscalls, rootFd: number): void {
   const fd = mkdirAllInRoot(sys, rootFd, "/dev");
   try {
-    mountAt(sys, "tmpfs", fd, "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=755,size=65536k");
+    // nosuid and strictatime but not noexec, as Docker's /dev (runc's default mount).
+    mountAt(sys, "tmpfs", fd, "/dev", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
   } finally {
     sys.close(fd);
   }
@@ -231,9 +224,8 @@ function mountDev(sys: Syscalls, rootFd: number): void {
     sys.symlinkat("/proc/self/fd/0", devDirFd, "stdin");
     sys.symlinkat("/proc/self/fd/1", devDirFd, "stdout");
     sys.symlinkat("/proc/self/fd/2", devDirFd, "stderr");
-    sys.symlinkat("/proc/kcore", devDirFd, "core");
-    // tty group ownership for devpts consumers that expect it
-    sys.fchownat(devDirFd, "tty", 0, 5, 0);
+    // No /dev/core (Docker has none; /proc/kcore is masked anyway), and every node root:root
+    // as Docker makes them.
   } finally {
     sys.close(devDirFd);
   }
@@ -266,11 +258,11 @@ function bindInto(sys: Syscalls, rootFd: number, m: MountSpec, optional: boolean
   if (m.readOnly) remountReadOnly(sys, rootFd, m.destination);
 }
 
-function remountReadOnly(sys: Syscalls, rootFd: number, destination: string): void {
+function remountReadOnly(sys: Syscalls, rootFd: number, destination: string, keep = 0): void {
   // Re-resolve: the path now leads to the root of the new mount, which is what we remount.
   const fd = openInRoot(sys, rootFd, destination, O_PATH);
   try {
-    mountAt(sys, null, fd, destination, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC);
+    mountAt(sys, null, fd, destination, null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC | keep);
   } finally {
     sys.close(fd);
   }
@@ -280,7 +272,7 @@ function tmpfsInto(sys: Syscalls, rootFd: number, m: MountSpec): void {
   const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
     // Flag words (exec, ro, noatime...) are mount flags, the rest tmpfs data (tmpfs-options.ts).
-    const { flags, data } = parseTmpfsOptions(m.options ?? "mode=1777");
+    const { flags, data } = parseTmpfsOptions(m.options || "mode=1777");
     mountAt(sys, "tmpfs", fd, m.destination, "tmpfs", flags | (m.readOnly ? MS_RDONLY : 0), data);
   } finally {
     sys.close(fd);

@@ -127,6 +127,49 @@ export function resolveUser(
 }
 
 /**
+ * `--group-add` values against the image's group file (runc's GetAdditionalGroups): a name or
+ * a number that a group entry has, or any number in range. Each gid once, in the given order.
+ */
+export function resolveAdditionalGroups(specs: string[], groupText: string | null): number[] {
+  const groups = groupText === null ? [] : parseGroup(groupText);
+  const out: number[] = [];
+  for (const spec of specs) {
+    const g = groups.find((g) => g.name === spec || String(g.gid) === spec);
+    let gid: number;
+    if (g) {
+      gid = g.gid;
+    } else {
+      const n = /^[+-]?\d+$/.test(spec) ? Number(spec) : null;
+      if (n === null) throw new Error(`Unable to find group ${spec}: no matching entries in group file`);
+      if (n < 0 || n > MAX_ID) throw rangeError();
+      gid = n;
+    }
+    if (!out.includes(gid)) out.push(gid);
+  }
+  return out;
+}
+
+/**
+ * The identity a container process gets, as Docker's daemon builds it: the user resolved as
+ * runc does (an empty spec is uid 0 with root's groups from the image), and the supplementary
+ * groups the primary gid first (Docker adds it since 20.10.24 so that a group the user has
+ * lost in /etc/group cannot be regained by chgrp tricks), then the image's groups for the
+ * user, then `--group-add`, each once.
+ */
+export function resolveContainerIdentity(
+  spec: string,
+  groupAdd: string[],
+  passwdText: string | null,
+  groupText: string | null,
+): ExecUser {
+  const u = resolveUser(spec, passwdText, groupText);
+  const extra = groupAdd.length ? resolveAdditionalGroups(groupAdd, groupText) : [];
+  const gids: number[] = [];
+  for (const g of [u.gid, ...u.additionalGids, ...extra]) if (!gids.includes(g)) gids.push(g);
+  return { ...u, additionalGids: gids };
+}
+
+/**
  * Become the user: setgroups, then setgid, then setuid. The order matters: the first two need
  * CAP_SETGID, which a non-root uid no longer has once setuid has run.
  *

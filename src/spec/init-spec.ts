@@ -45,6 +45,8 @@ export interface InitSpec {
   cwd: string;
   user?: { uid: number; gid: number; additionalGids: number[] };
   userSpec?: string;
+  /** --group-add: group names or gids, resolved in the container's /etc/group. */
+  groupAdd?: string[];
   tty: boolean;
   /** cgroup directories (one per v1 hierarchy, or one on v2) init joins before exec. */
   cgroupProcs?: string[];
@@ -54,5 +56,7 @@ export interface InitSpec {
   seccomp?: boolean;
   privileged?: boolean;
   maskedPaths?: string[];
+  /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
+  sysctls?: Record<string, string>;
   readonlyPaths?: string[];
 }

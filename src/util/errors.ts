@@ -15,6 +15,17 @@ export class UserError extends Error {
   }
 }
 
+/**
+ * A flag's value that does not parse (pflag's "invalid argument ... for ... flag"): 125 on every
+ * command, as the Docker CLI's flag errors, even where the command's own failures exit 1.
+ */
+export class FlagError extends UserError {
+  constructor(message: string) {
+    super(message, EXIT_ENGINE);
+    this.name = "FlagError";
+  }
+}
+
 // Characters that would break a one-line message or make it lie on a terminal: C0 and C1
 // controls, DEL, line/paragraph separators, bidi overrides and isolates, lone surrogates.
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

@@ -6,7 +6,7 @@
 // The client is Debian's /usr/bin/docker (same API version as the daemon). A machine may
 // also have a newer CLI earlier on PATH; it is never used here, so results don't depend on it.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { tmpdir } from "node:os";
 
 export const DOCKERD = "/usr/sbin/dockerd";
@@ -62,6 +62,9 @@ export async function startDockerd(timeoutMs = 60_000): Promise<Dockerd> {
       "--ip-masq=false",
       "--userland-proxy=false",
       "--storage-driver=overlay2",
+      // Its own cgroup parent, removed by stop(): the default /docker would stay behind and
+      // be shared by every private daemon on the machine.
+      "--cgroup-parent", `/${basename(dir)}`,
       "--log-level=warn",
     ],
     { stdin: "ignore", stdout: log, stderr: log, env: { PATH: process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin" } },
@@ -96,6 +99,7 @@ export async function startDockerd(timeoutMs = 60_000): Promise<Dockerd> {
     // still names our directory is ours to kill.
     killUnder(dir);
     unmountUnder(dir);
+    removeCgroupParent(basename(dir));
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -142,4 +146,20 @@ function unmountUnder(dir: string): void {
     .filter((m): m is string => !!m && m.startsWith(dir))
     .sort((a, b) => b.length - a.length);
   for (const m of mounts) Bun.spawnSync(["umount", "-l", m]);
+}
+
+/** The daemon's cgroup parent in every hierarchy (empty once its containers are gone). */
+function removeCgroupParent(name: string): void {
+  const root = "/sys/fs/cgroup";
+  const fs = require("node:fs") as typeof import("node:fs");
+  const dirs = fs.existsSync(join(root, "cgroup.controllers")) ? [root] : fs.readdirSync(root).map((c) => join(root, c));
+  for (const d of dirs) {
+    const p = join(d, name);
+    if (!fs.existsSync(p)) continue;
+    // Leaf cgroups of containers that outlived the daemon first, then the parent.
+    for (const child of fs.readdirSync(p, { withFileTypes: true })) if (child.isDirectory()) try { fs.rmdirSync(join(p, child.name)); } catch {}
+    try {
+      fs.rmdirSync(p);
+    } catch {}
+  }
 }

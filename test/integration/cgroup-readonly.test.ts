@@ -1,6 +1,6 @@
 // The container's /sys/fs/cgroup is read-only: neither the container's own process nor an
 // exec'd one can raise its limits, move itself, or make a sub-cgroup. Checked for every v1
-// hierarchy the host has (and the hybrid's unified one), and for a v2 view in a private mount
+// hierarchy the host has, and for a v2 view in a private mount
 // namespace with cgroup2 mounted over /sys/fs/cgroup.
 import { afterAll, beforeAll, describe, expect } from "bun:test";
 import { readFileSync } from "node:fs";

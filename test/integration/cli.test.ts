@@ -21,7 +21,7 @@ describe("CLI", () => {
   });
   it("unknown command", () => {
     const res = r.run(["frobnicate"]);
-    expect(res.code).toBe(125);
+    expect(res.code).toBe(1); // cobra's unknown command, as the Docker CLI
     expect(res.stderr).toContain("'frobnicate' is not a minid command");
   });
 });

@@ -53,6 +53,9 @@ describe("the minid binary cannot be overwritten from inside a container", () =>
     const run = r.run(["run", "-d", "--name", "attacker", ...extraFlags, "-v", `${script}:/attacker.sh:ro`, "busybox", "sh", "/attacker.sh"]);
     expect(run.code).toBe(0);
     try {
+      // The guard must hold without no_new_privs (off by default, as in Docker): the attacker
+      // and every exec'd process can gain privileges through setuid files.
+      expect(r.run(["exec", "attacker", "grep", "NoNewPrivs", "/proc/1/status"]).stdout).toBe("NoNewPrivs:\t0\n");
       for (let i = 0; i < 20; i++) expect(r.run(["exec", "attacker", "sh", "-c", "sleep 0.1"]).code).toBe(0);
       await Bun.sleep(1500); // let the last reopen attempts run after the exec'ing minid is gone
       const hits = r.run(["exec", "attacker", "cat", "/tmp/hits"]);

@@ -29,7 +29,8 @@ describe("exec", () => {
     expect(r.run(["exec", "-e", "A=b", "-e", "FROM_RUN=2", "ex", "sh", "-c", "echo $A$FROM_RUN"]).stdout).toBe("b2\n");
     expect(r.run(["exec", "-w", "/etc", "ex", "pwd"]).stdout).toBe("/etc\n");
     expect(r.run(["exec", "-u", "nobody", "ex", "id", "-u"]).stdout).toBe("65534\n");
-    expect(r.run(["exec", "-u", "1234:55", "ex", "id"]).stdout).toBe("uid=1234 gid=55\n");
+    // The primary gid is also a supplementary group, as Docker sets it.
+    expect(r.run(["exec", "-u", "1234:55", "ex", "id"]).stdout).toBe("uid=1234 gid=55 groups=55\n");
     expect(r.run(["exec", "ex", "sh", "-c", "exit 42"]).code).toBe(42);
   });
 
@@ -60,13 +61,13 @@ describe("exec", () => {
     await until(() => r.run(["exec", "ex", "cat", "/bg.txt"]).stdout === "done\n", 10_000, "background exec");
   });
 
-  it("errors: not running, no such container, -t without a terminal, no command", () => {
+  it("errors: not running, no such container, -it without a terminal, no command", () => {
     r.run(["run", "--name", "exdone", "busybox", "true"]);
     const stopped = r.run(["exec", "exdone", "true"]);
     expect(stopped.code).toBe(1); // as the Docker CLI: exec's daemon errors exit 1
     expect(stopped.stderr).toContain("is not running");
     expect(r.run(["exec", "nosuch", "true"]).stderr).toContain("No such container: nosuch");
-    const t = r.run(["exec", "-t", "ex", "true"]);
+    const t = r.run(["exec", "-it", "ex", "true"]);
     expect(t.code).toBe(1);
     expect(t.stderr).toContain("not a TTY");
     expect(r.run(["exec", "ex"]).code).toBe(1); // cobra's argument count errors exit 1 in Docker's CLI

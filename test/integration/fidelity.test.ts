@@ -48,9 +48,10 @@ describe("--format", () => {
 
   it("ps: a bad template is Docker's one-line error, exit 1", () => {
     const bad = r.run(["ps", "--format", "{{.Nope}}"]);
-    expect([bad.code, bad.stderr]).toEqual([1, `minid: template parsing error: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext\n`]);
+    // ps checks the template first, with its own wording (Docker's buildContainerListOptions).
+    expect([bad.code, bad.stderr]).toEqual([1, `minid: failed to execute template: template: :1:2: executing "" at <.Nope>: can't evaluate field Nope in type *formatter.ContainerContext\n`]);
     const parse = r.run(["ps", "--format", "{{.Names"]);
-    expect([parse.code, parse.stderr]).toEqual([1, "minid: template parsing error: template: :1: unclosed action\n"]);
+    expect([parse.code, parse.stderr]).toEqual([1, "minid: failed to parse template: template: :1: unclosed action\n"]);
   });
 
   it("images, history and stats", () => {
@@ -191,7 +192,12 @@ describe("exit codes and parsing", () => {
 
   it("run -h needs a value; --detach-keys=\"\" is the default; stop takes -t, --time and --timeout", () => {
     const h = r.run(["run", "-h"]);
-    expect([h.code, h.stderr]).toEqual([125, "minid: flag needs an argument: -h\nSee 'minid run --help'.\n"]);
+    expect([h.code, h.stderr]).toEqual([125, "minid: flag needs an argument: 'h' in -h\nSee 'minid run --help'.\n"]);
+    // pflag's wording for shorthands; a bad value of stop's -t is a flag error (125), and
+    // cobra's argument-count error is 1 even on run.
+    expect(r.run(["run", "-X", "busybox"]).stderr).toBe("minid: unknown shorthand flag: 'X' in -X\nSee 'minid run --help'.\n");
+    expect(r.run(["stop", "-t", "x", "nosuch"]).code).toBe(125);
+    expect(r.run(["run"]).code).toBe(1);
     expect(ok(["run", "--rm", "--detach-keys=", "busybox", "echo", "ok"])).toBe("ok\n");
     for (const flag of ["-t", "--time", "--timeout"]) {
       expect(ok(["run", "-d", "--name", "stopme", "busybox", "sleep", "300"])).toMatch(/^[0-9a-f]{64}\n$/);

@@ -18,8 +18,8 @@ describe("bad input", () => {
     expect(res.code).toBe(125);
     expect(res.stderr).toContain("unknown flag: --bogus");
   });
-  it("missing image argument", () => {
-    expect(r.run(["run"]).code).toBe(125);
+  it("missing image argument: cobra's argument count, exit 1 as Docker's CLI", () => {
+    expect(r.run(["run"]).code).toBe(1);
   });
   it("missing env file", () => {
     const res = r.run(["run", "--rm", "--env-file", "/nonexistent", "busybox", "true"]);
@@ -29,10 +29,11 @@ describe("bad input", () => {
   it("relative working directory", () => {
     expect(r.run(["run", "--rm", "-w", "rel", "busybox", "true"]).code).toBe(125);
   });
-  it("-t without a terminal", () => {
-    const res = r.run(["run", "--rm", "-t", "busybox", "true"]);
-    expect(res.code).toBe(125);
+  it("-it without a terminal: refused by the CLI before anything, exit 1 as Docker's", () => {
+    const res = r.run(["run", "--rm", "-it", "busybox", "true"]);
+    expect(res.code).toBe(1);
     expect(res.stderr).toContain("not a TTY");
+    expect(r.run(["run", "--rm", "-t", "busybox", "true"]).code).toBe(0);
   });
   it("not root: one line, exit 125", () => {
     const res = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", BIN, "--root", r.dir, "run", "busybox", "true"]);

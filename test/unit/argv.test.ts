@@ -30,9 +30,12 @@ describe("parseArgv", () => {
   test("unknown flags are errors that name the flag and the command", () => {
     expect(() => parseArgv(["--nope", "img"], defs, "run", 1)).toThrow(/unknown flag: --nope/);
     expect(() => parseArgv(["-x", "img"], defs, "run", 1)).toThrow(UserError);
+    // pflag's wording for a shorthand names the word it came in
+    expect(() => parseArgv(["-ix", "img"], defs, "run", 1)).toThrow("unknown shorthand flag: 'x' in -ix");
   });
   test("a value flag at the end needs its argument", () => {
     expect(() => parseArgv(["--name"], defs, "run", 1)).toThrow(/flag needs an argument: --name/);
+    expect(() => parseArgv(["-w"], defs, "run", 1)).toThrow("flag needs an argument: 'w' in -w");
   });
   test("-- ends flag parsing", () => {
     const p = parseArgv(["--", "-weird-image"], defs, "run", 1);

@@ -55,8 +55,8 @@ describe("resolveCaps", () => {
     expect(resolveCaps({ privileged: true, drop: ["ALL"] })).toEqual(ALL);
   });
   test("unknown names are an error, even when ALL would win", () => {
-    expect(() => resolveCaps({ add: ["NET_ADMINN"] })).toThrow('unknown capability: "CAP_NET_ADMINN"');
-    expect(() => resolveCaps({ add: ["ALL"], drop: ["cap_foo"] })).toThrow('unknown capability: "CAP_FOO"');
+    expect(() => resolveCaps({ add: ["NET_ADMINN"] })).toThrow('invalid CapAdd: unknown capability: "CAP_NET_ADMINN"');
+    expect(() => resolveCaps({ add: ["ALL"], drop: ["cap_foo"] })).toThrow('invalid CapDrop: unknown capability: "CAP_FOO"');
   });
 });
 

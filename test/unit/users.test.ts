@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseGroup, parsePasswd, resolveUser } from "../../src/linux/users.ts";
+import { parseGroup, parsePasswd, resolveAdditionalGroups, resolveContainerIdentity, resolveUser } from "../../src/linux/users.ts";
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
@@ -102,5 +102,32 @@ describe("parsers", () => {
   });
   test("group members are trimmed", () => {
     expect(parseGroup(GROUP).find((g) => g.name === "audio")?.members).toEqual(["bob", "alice"]);
+  });
+});
+
+// The identity Docker's daemon hands runc (measured against Docker 20.10 on busybox):
+// the primary gid first, the image's groups for the user, then --group-add, each once.
+describe("resolveContainerIdentity", () => {
+  const ids = (spec: string, add: string[] = []) => resolveContainerIdentity(spec, add, PASSWD, GROUP).additionalGids;
+  test("no --user: root with the primary gid and root's image groups", () => {
+    expect(ids("")).toEqual([0, 1, 10]);
+    expect(resolveContainerIdentity("", [], null, null)).toEqual({ uid: 0, gid: 0, additionalGids: [0], home: "/" });
+  });
+  test("a named user gets the primary gid and its groups; an explicit group none but itself", () => {
+    expect(ids("alice")).toEqual([1000, 10, 29]);
+    expect(ids("alice:audio")).toEqual([29]);
+    expect(ids("0:0")).toEqual([0]);
+    expect(ids("4242")).toEqual([0]);
+  });
+  test("--group-add by name or number, in range, each gid once", () => {
+    expect(ids("0:33", ["1234", "wheel", "10"])).toEqual([33, 1234, 10]);
+    expect(ids("", ["0", "audio"])).toEqual([0, 1, 10, 29]);
+    expect(ids("nobody", ["1234"])).toEqual([65534, 1234]);
+  });
+  test("an unknown group name, or a gid out of range, is Docker's error", () => {
+    expect(() => ids("", ["nosuch"])).toThrow("Unable to find group nosuch: no matching entries in group file");
+    expect(() => ids("", ["audio,video"])).toThrow("Unable to find group audio,video: no matching entries in group file");
+    expect(() => ids("", ["4294967296"])).toThrow("uids and gids must be in range 0-2147483647");
+    expect(resolveAdditionalGroups(["7"], null)).toEqual([7]);
   });
 });
