@@ -176,11 +176,23 @@ export async function serve(address: string, port: number, view: ClientView): Pr
     });
   });
   udp.on("error", () => {});
+  // Nothing a client sends, nor a store being rewritten under us, may take the watcher down.
+  const safeView = (ip: string) => {
+    try {
+      return { v: view(ip) };
+    } catch {
+      return undefined;
+    }
+  };
   udp.on("message", (m, rinfo) => {
-    const v = view(rinfo.address);
+    const got = safeView(rinfo.address);
+    if (!got) return;
+    const v = got.v;
     if (!v) {
       const r = refused(m);
-      if (r) udp.send(r, rinfo.port, rinfo.address);
+      try {
+        if (r) udp.send(r, rinfo.port, rinfo.address);
+      } catch {}
       return;
     }
     void answer(m, v.book, v.forward).then(
@@ -191,7 +203,7 @@ export async function serve(address: string, port: number, view: ClientView): Pr
         udp.send(r, rinfo.port, rinfo.address);
       },
       () => {},
-    );
+    ).catch(() => {});
   });
   const tcp = net.createServer({ pauseOnConnect: false }, (c) => {
     let buf = Buffer.alloc(0);
@@ -204,7 +216,9 @@ export async function serve(address: string, port: number, view: ClientView): Pr
       while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
         const m = buf.subarray(2, 2 + buf.readUInt16BE(0));
         buf = buf.subarray(2 + m.length);
-        const v = view(client);
+        const got = safeView(client);
+        if (!got) return c.destroy();
+        const v = got.v;
         if (!v) {
           const r = refused(m);
           if (r) c.write(Buffer.concat([Buffer.from([r.length >> 8, r.length & 255]), r]));
@@ -218,7 +232,7 @@ export async function serve(address: string, port: number, view: ClientView): Pr
             c.write(Buffer.concat([len, r]));
           },
           () => c.destroy(),
-        );
+        ).catch(() => c.destroy());
       }
     });
   });

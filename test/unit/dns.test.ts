@@ -153,3 +153,47 @@ describe("a container's resolv.conf", async () => {
     expect(d.text).toStartWith("nameserver 10.9.0.1\nsearch corp.example\noptions ndots:1\n");
   });
 });
+
+describe("a resolver under bad input", () => {
+  // In a process of its own, as in a watcher: an exception that escaped would end it.
+  test("garbage, truncated and looping messages, and a view that throws, leave it answering", async () => {
+    const dgram = await import("node:dgram");
+    const addr = `127.${50 + ((Math.random() * 50) | 0)}.${(Math.random() * 250) | 0}.${1 + ((Math.random() * 250) | 0)}`;
+    const script = `
+      import { serve } from ${JSON.stringify(new URL("../../src/network/dns.ts", import.meta.url).pathname)};
+      const book = { lookup: (n) => (n === "web" ? ["10.7.0.2"] : []), reverse: () => undefined };
+      let calls = 0;
+      await serve(${JSON.stringify(addr)}, 5354, () => {
+        if (++calls === 1) throw new Error("store being rewritten");
+        return { book, forward: async () => undefined };
+      });
+      console.log("ready");
+      setTimeout(() => process.exit(0), 5000);
+    `;
+    const child = Bun.spawn([process.execPath, "-e", script], { stdout: "pipe", stderr: "pipe" });
+    const reader = (child.stdout as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    const c = dgram.createSocket("udp4");
+    try {
+      c.send(buildQuery(1, "web", TYPE.A), 5354, addr); // the view throws for this one
+      for (const junk of [Uint8Array.from([1]), Uint8Array.from([...new Array(12).fill(0), 0xc0, 12]), new Uint8Array(600).fill(0xff)]) {
+        c.send(junk, 5354, addr);
+      }
+      const r = await new Promise<ReturnType<typeof parseResponse> | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve(undefined), 3000);
+        c.on("message", (m) => {
+          const p = parseResponse(m);
+          if (p.id === 2) {
+            clearTimeout(timer);
+            resolve(p);
+          }
+        });
+        setTimeout(() => c.send(buildQuery(2, "web", TYPE.A), 5354, addr), 100);
+      });
+      expect(r?.answers[0]?.data).toBe("10.7.0.2");
+    } finally {
+      c.close();
+      child.kill();
+    }
+  });
+});
