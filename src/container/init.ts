@@ -106,6 +106,8 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   if (netns === "new") sys.interfaceUp("lo");
   // The network namespace is this thread's now, and so are the /proc/sys/net files it opens.
   for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    // Never the host's own (Docker refuses them with --network host too).
+    if (netns === "host" && key.startsWith("net.")) throw new UserError(`sysctl "${key}" is not allowed in host network namespace`);
     try {
       sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
     } catch (e) {

@@ -21,6 +21,7 @@ import { removeTree } from "../util/fs.ts";
 import { containerProc, isAlive, procRef, watcherProc, signalProc, type ProcRef } from "./proc.ts";
 import { abandonedTombstones, flockHolder, lockHeld, removeRecordLocked, withContainerLock } from "./locks.ts";
 import { canDelete, observe } from "./lifecycle.ts";
+import { trace } from "../util/trace.ts";
 
 const SIGKILL = 9;
 
@@ -104,9 +105,12 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     waitSync(() => !lockHeld(watcherLock), 2000);
   }
   try {
+    trace("rm killed");
     removeCgroupOf(st);
+    trace("rm cgroup");
     releaseNetwork(st, tomb);
     releasePorts(st);
+    trace("rm network");
   } finally {
     removeTree(tomb);
   }

@@ -120,7 +120,8 @@ export async function runContainer(
   if (tty && interactive && !o.detach && !process.stdin.isTTY) throw notATty();
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
-  const watcher = prestartWatcher({ tty, interactive, ...size });
+  const mode = create.network?.network ?? "bridge";
+  const watcher = prestartWatcher({ tty, interactive, ...size }, mode !== "none" && mode !== "host" && !mode.startsWith("container:"));
   let st: ContainerState;
   let launched: Launched;
   try {

@@ -32,6 +32,8 @@ export { WATCHER_ENV };
 export { INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode };
 /** The terminal mode of a pre-started watcher (JSON InitMode). */
 export const WATCHER_MODE_ENV = "MINID_WATCHER_MODE";
+/** "1": the pre-started watcher's container will be on a bridge network (prewarm its namespace). */
+export const WATCHER_NET_ENV = "MINID_WATCHER_NET";
 const REPORT_FD = 3;
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -75,10 +77,14 @@ export async function watcherMain(early?: LaunchedInit): Promise<never> {
       // the CLI gave up.
       const mode = JSON.parse(process.env[WATCHER_MODE_ENV] ?? "{}") as InitMode;
       watcher.spawnEarly(mode, early);
+      // The container will be on a bridge network (the CLI says so): its namespace and veth
+      // pair are made now, while the CLI creates the container (network/attach.ts).
+      if (process.env[WATCHER_NET_ENV] === "1") watcher.prewarm();
       const { JsonLines } = await import("./fdio.ts");
       const next = new JsonLines(REPORT_FD).next<WatcherRequest>();
       if (!next) {
         watcher.abortInit();
+        watcher.dropWarm();
         process.exit(0);
       }
       req = next;
@@ -87,6 +93,7 @@ export async function watcherMain(early?: LaunchedInit): Promise<never> {
     await watcher.run(req);
   } catch (e) {
     watcher.abortInit();
+    watcher.dropWarm();
     const message = e instanceof Error ? e.message : String(e);
     report({ error: message, exitCode: EXIT_ENGINE });
     process.stderr.write(`minid watcher: ${e instanceof Error ? e.stack : message}\n`);
@@ -249,7 +256,7 @@ class WatcherProcess {
         this.log?.close();
         return false;
       }
-    }
+    } else this.dropWarm();
     // Published ports and the embedded DNS (network/container-ports.ts): one more step.
     if (net) {
       try {
@@ -302,10 +309,24 @@ class WatcherProcess {
    * written only when it carried running fields of an earlier, hot-plugged life (see
    * network/attach.ts withRuntime): a start on the default bridge costs no extra write.
    */
+  private warm?: import("../network/attach.ts").WarmNetwork;
+
+  prewarm(): void {
+    const { prewarmNetwork } = require("../network/attach.ts") as typeof import("../network/attach.ts");
+    this.warm = prewarmNetwork();
+  }
+
+  dropWarm(): void {
+    this.warm?.dispose();
+    this.warm = undefined;
+  }
+
   private setupNetwork(): { path: string; close(): void } | undefined {
     const { setupNetwork, teardownNetwork, hasRuntime, stripRuntime } = require("../network/attach.ts") as typeof import("../network/attach.ts");
     const stale = this.st.network!.endpoints.some(hasRuntime);
-    const net = setupNetwork(this.req.root, this.st, this.dir);
+    const warm = this.warm;
+    this.warm = undefined; // setupNetwork owns it now (uses or disposes it)
+    const net = setupNetwork(this.req.root, this.st, this.dir, warm);
     if (!net || !stale) return net;
     let saved: unknown;
     try {

@@ -57,8 +57,12 @@ export function spawnWatcher(envValue: string, stderr: number | "ignore", extra:
 }
 
 /** Start a watcher now, before its container exists; hand it to launchContainer, or cancel() it. */
-export function prestartWatcher(mode: { tty: boolean; interactive: boolean; cols?: number; rows?: number }): Watcher {
+export function prestartWatcher(mode: { tty: boolean; interactive: boolean; cols?: number; rows?: number }, bridged = false): Watcher {
   // Until it knows its container (and log), its errors have nowhere to go; with MINID_TRACE
-  // its milestones go to our stderr.
-  return spawnWatcher(PRESTART, process.env.MINID_TRACE === "1" ? 2 : "ignore", { MINID_WATCHER_MODE: JSON.stringify(mode) });
+  // its milestones go to our stderr. `bridged`: the container will be on a bridge network,
+  // so the watcher prepares its network namespace while we create it (MINID_WATCHER_NET).
+  return spawnWatcher(PRESTART, process.env.MINID_TRACE === "1" ? 2 : "ignore", {
+    MINID_WATCHER_MODE: JSON.stringify(mode),
+    ...(bridged ? { MINID_WATCHER_NET: "1" } : {}),
+  });
 }

@@ -4,7 +4,8 @@
 //      "new" (--network none: an empty one, only lo), "host" (stays in the host's), a path
 //      (container:NAME: that container's /proc/PID/ns/net), or "prepared" (bridge networks:
 //      the watcher sends a path on fd 4 after the spec's);
-//   2. the watcher, after recording "running" and while init waits (setupNetwork): per bridge
+//   2. the watcher, after recording "running" and while init waits (setupNetwork; a watcher
+//      pre-started by `run` has made the namespace and veth pair already, prewarmNetwork): per bridge
 //      network an address from IPAM, the bridge made if missing; a new network namespace,
 //      held by an fd; a veth pair with the container's end created directly in it (eth0,
 //      eth1, …, MAC from the address, as Docker's), its host end on the bridge; inside: lo and
@@ -36,7 +37,8 @@ export function hostIfName(containerId: string, n: number): string {
 export function networkSpecFor(engine: Engine, st: ContainerState): Partial<InitSpec> {
   const kind = modeKind(st.network);
   if (!st.network || kind === "none") return { netns: "new" };
-  if (kind === "host") return { netns: "host" };
+  // Docker's default sysctls change the namespace they are written in: only a container's own.
+  if (kind === "host") return { netns: "host", sysctls: {} };
   if (kind === "container") {
     const id = st.network.mode.slice("container:".length);
     const other = engine.containers.load(id);
@@ -50,12 +52,66 @@ export function networkSpecFor(engine: Engine, st: ContainerState): Partial<Init
       writeFileSync(join(dir, "joiners", st.id), "");
     } catch {}
     return {
+      sysctls: {},
       netns: `/proc/${other.state.pid}/ns/net`,
       hostname: other.config.hostname,
       etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
     };
   }
   return { netns: st.network.endpoints.length ? "prepared" : "new" };
+}
+
+/**
+ * What a pre-started watcher makes before it knows its container (while the CLI creates it):
+ * the namespace with lo up, a socket in it and one on the host, and a veth pair whose
+ * container end is already eth0 inside, its host end down under a temporary name. The start
+ * then only renames it, puts it on the bridge and addresses it: the kernel's slowest work
+ * (registering two devices) overlaps the creation. Unused, it costs nothing but closing: the
+ * pair goes with the namespace.
+ */
+export interface WarmNetwork {
+  nsFd: number;
+  nl: import("../linux/netlink.ts").Netlink;
+  inner: import("../linux/netlink.ts").Netlink;
+  /** Index of the veth's host end (a temporary name) and its peer eth0 inside. */
+  hostIndex: number;
+  peerIndex: number;
+  dispose(): void;
+}
+
+export function prewarmNetwork(): WarmNetwork | undefined {
+  const { Netlink } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
+  const { createNetns } = require("../linux/netns.ts") as typeof import("../linux/netns.ts");
+  const { close } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
+  let nl: import("../linux/netlink.ts").Netlink | undefined;
+  let made: { nsFd: number; value: import("../linux/netlink.ts").Netlink } | undefined;
+  try {
+    nl = Netlink.open();
+    made = createNetns(() => Netlink.open());
+    const { nsFd, value: inner } = made;
+    const tmp = `mntmp${process.pid.toString(36)}`;
+    nl.createVeth(tmp, { name: "eth0", netnsFd: nsFd });
+    const hostIndex = nl.linkByName(tmp)!.index;
+    const peerIndex = inner.linkByName("eth0")!.index;
+    inner.setUp(1);
+    trace("net prewarmed");
+    const host = nl;
+    return {
+      nsFd, nl: host, inner, hostIndex, peerIndex,
+      dispose() {
+        inner.close();
+        host.close();
+        try {
+          close(nsFd);
+        } catch {}
+      },
+    };
+  } catch {
+    made?.value.close();
+    if (made) close(made.nsFd);
+    nl?.close();
+    return undefined; // the start makes everything itself
+  }
 }
 
 export interface PreparedNetwork {
@@ -70,9 +126,12 @@ export interface PreparedNetwork {
  * bridge endpoint (init makes or joins its namespace itself). On failure nothing is left:
  * the namespace fd is closed (the veths go with it), the addresses given back.
  */
-export function setupNetwork(root: string, st: ContainerState, dir: string): PreparedNetwork | undefined {
+export function setupNetwork(root: string, st: ContainerState, dir: string, warm?: WarmNetwork): PreparedNetwork | undefined {
   const eps = st.network?.endpoints ?? [];
-  if (modeKind(st.network) !== "bridge" || !eps.length) return undefined;
+  if (modeKind(st.network) !== "bridge" || !eps.length) {
+    warm?.dispose();
+    return undefined;
+  }
   trace("net start");
   const { NetworkStore } = require("./store.ts") as typeof import("./store.ts");
   const { allocate, release } = require("./ipam.ts") as typeof import("./ipam.ts");
@@ -82,10 +141,10 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
   const { close } = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   const { macForIPv4, parseIPv4, formatIPv4, broadcastOf, parseCidr } = require("../util/ipv4.ts") as typeof import("../util/ipv4.ts");
   const store = new NetworkStore(root);
-  const nl = Netlink.open();
+  const nl = warm?.nl ?? Netlink.open();
   trace("net loaded");
-  let nsFd = -1;
-  let inner: import("../linux/netlink.ts").Netlink | undefined;
+  let nsFd = warm?.nsFd ?? -1;
+  let inner: import("../linux/netlink.ts").Netlink | undefined = warm?.inner;
   try {
     const all = store.list();
     const nets = eps.map((e) => {
@@ -97,7 +156,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
     trace("net bridge");
     const addrs = nets.map((n, i) => allocate(store, n, st.id, eps[i]!.ipv4Address));
     trace("net ipam");
-    ({ nsFd, value: inner } = createNetns(() => Netlink.open()));
+    if (!warm) ({ nsFd, value: inner } = createNetns(() => Netlink.open()));
     trace("net netns");
     const { NetlinkError } = require("../linux/netlink.ts") as typeof import("../linux/netlink.ts");
     let routed = false;
@@ -107,7 +166,11 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
       const ifName = `eth${i}`;
       const hostIf = hostIfName(st.id, i);
       const mac = macForIPv4(parseIPv4(a.address)!);
-      const veth = () => nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
+      const warmed = i === 0 && warm;
+      const veth = () =>
+        warmed
+          ? nl.setLink(warm.hostIndex, { name: hostIf, master: bridges[i], up: true }, `cannot attach ${hostIf} to its bridge`)
+          : nl.createVeth(hostIf, { name: ifName, netnsFd: nsFd, mac }, { master: bridges[i], up: true });
       try {
         veth();
       } catch (e) {
@@ -116,12 +179,13 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
         nl.deleteLink(hostIf);
         veth();
       }
-      const link = inner.linkByName(ifName)!;
+      const link = warmed ? { index: warm.peerIndex } : inner!.linkByName(ifName)!;
       const sub = parseCidr(`${a.address}/${a.prefixLen}`, true)!;
       const route: boolean = !routed && !nets[i]!.internal;
-      inner.batch(() => {
-        if (i === 0) inner!.setUp(1); // lo is always index 1 in a new namespace
-        inner!.setUp(link.index);
+      inner!.batch(() => {
+        if (i === 0 && !warm) inner!.setUp(1); // lo is always index 1 in a new namespace
+        if (warmed) inner!.setLink(link.index, { mac, up: true }, `cannot set up ${ifName}`);
+        else inner!.setUp(link.index);
         inner!.addAddress(link.index, a.address, a.prefixLen, { broadcast: formatIPv4(broadcastOf(sub)) });
         if (route) inner!.addRoute({ gateway: a.gateway, oif: link.index });
       });
@@ -137,7 +201,7 @@ export function setupNetwork(root: string, st: ContainerState, dir: string): Pre
       } satisfies Partial<Endpoint>);
     }
     trace("net veth");
-    inner.close();
+    inner!.close();
     inner = undefined;
     const { writeInPlace, hostsOf } = require("./etc.ts") as typeof import("./etc.ts");
     writeInPlace(join(dir, "hosts"), hostsOf(st.network, st.config.hostname, () => all.find((n) => n.name === "bridge")?.gateway));

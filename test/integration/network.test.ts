@@ -129,7 +129,10 @@ describe("modes", () => {
   it("none: only lo; host: the host's interfaces and files; container:NAME: that container's eth0", () => {
     const none = runOut("--network", "none", "busybox", "sh", "-c", "ip -o link | cut -d: -f2");
     expect(none.stdout.trim()).toBe("lo");
+    const sysctl = "/proc/sys/net/ipv4/ip_unprivileged_port_start";
+    const before = readFileSync(sysctl, "utf8");
     const host = runOut("--network", "host", "busybox", "sh", "-c", "ip -o link; echo ---; cat /etc/resolv.conf; hostname");
+    expect(readFileSync(sysctl, "utf8")).toBe(before); // the container's default sysctls are not the host's
     expect(host.stdout).toContain(`${HV}@`);
     expect(host.stdout).toContain(readFileSync("/etc/resolv.conf", "utf8").trim());
     expect(host.stdout.trim().split("\n").at(-1)).toBe(text("hostname").trim());
