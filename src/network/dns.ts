@@ -95,8 +95,9 @@ export function upstream(servers: string[], port = 53, timeoutMs = FORWARD_TIMEO
 async function overUdp(server: string, port: number, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | undefined> {
   const dgram = await import("node:dgram");
   const family = server.includes(":") ? "udp6" : "udp4";
-  // Our own id upstream: a container cannot steer which answer we take for whom.
-  const id = (Math.random() * 0x10000) | 0;
+  // Our own, unpredictable id upstream (with the random source port, what keeps an off-path
+  // spoofer out); a container cannot steer which answer we take for whom.
+  const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   const sock = dgram.createSocket(family);
   try {
     return await new Promise<Uint8Array | undefined>((resolve) => {
@@ -121,7 +122,7 @@ async function overUdp(server: string, port: number, query: Uint8Array, timeoutM
 
 async function overTcp(server: string, port: number, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | undefined> {
   const net = await import("node:net");
-  const id = (Math.random() * 0x10000) | 0;
+  const id = crypto.getRandomValues(new Uint16Array(1))[0]!;
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0);
     const s = net.connect({ host: server, port });
