@@ -36,7 +36,11 @@ export function hostIfName(containerId: string, n: number): string {
 /** What init needs to know about the network namespace, decided at launch (CLI side). */
 export function networkSpecFor(engine: Engine, st: ContainerState): Partial<InitSpec> {
   const kind = modeKind(st.network);
-  if (!st.network || kind === "none") return { netns: "new" };
+  // A namespace of the container's own has IPv6 off, as Docker's have without an IPv6
+  // network (lo shows no ::1, eth0 no link-local address): minid's networks are IPv4 only.
+  const { DEFAULT_SYSCTLS } = require("../container/options.ts") as typeof import("../container/options.ts");
+  const own = { ...DEFAULT_SYSCTLS, "net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1" };
+  if (!st.network || kind === "none") return { netns: "new", sysctls: own };
   // Docker's default sysctls change the namespace they are written in: only a container's own.
   if (kind === "host") return { netns: "host", sysctls: {} };
   if (kind === "container") {
@@ -58,7 +62,7 @@ export function networkSpecFor(engine: Engine, st: ContainerState): Partial<Init
       etcFiles: ["hostname", "hosts", "resolv.conf"].map((f) => ({ source: join(dir, f), destination: `/etc/${f}` })),
     };
   }
-  return { netns: st.network.endpoints.length ? "prepared" : "new" };
+  return { netns: st.network.endpoints.length ? "prepared" : "new", sysctls: own };
 }
 
 /**
