@@ -18,6 +18,9 @@ if (sub === "_init") {
   const { watcherMain } = await import("./container/watcher-main.ts");
   await watcherMain(early);
 } else {
+  // `run` starts its watcher, `exec` its entering thread, before the CLI's own code loads
+  // (see container/early-run.ts).
+  if (process.argv.includes("run") || process.argv.includes("exec")) await (await import("./container/early-run.ts")).prestartForCommand(process.argv.slice(2));
   const { main } = await import("./cli/main.ts");
   const code = await main(process.argv.slice(2));
   if (process.env.MINID_TRACE === "1") (await import("./util/trace.ts")).trace("exit");

@@ -1,8 +1,12 @@
 // Output in the shapes the Docker CLI prints: tabwriter tables (minwidth 10, padding 3), human
 // durations and sizes from docker/go-units' rules.
 
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
+
 /** Column width of a string as go-runewidth counts it: East Asian wide runes 2, marks 0. */
 export function textWidth(s: string): number {
+  // Printable ASCII (nearly every cell) is one column a character: no per-rune test needed.
+  if (PRINTABLE_ASCII.test(s)) return s.length;
   let w = 0;
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -105,6 +109,16 @@ export async function formatItems(format: string, items: object[], header: Recor
   return tabwrite(head + "\n" + body);
 }
 
+// Intl formatters cost ~50 µs to make: one each, kept (ps formats a time for every container).
+let localZone: string | undefined | null = null;
+let zoneFormat: Intl.DateTimeFormat | undefined;
+function zoneName(d: Date, off: number): string {
+  if (localZone === null) localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (off === 0 && ["UTC", "Etc/UTC", "Universal", undefined].includes(localZone)) return "UTC";
+  zoneFormat ??= new Intl.DateTimeFormat("en-US", { timeZoneName: "short" });
+  return zoneFormat.formatToParts(d).find((x) => x.type === "timeZoneName")?.value ?? "";
+}
+
 /** Go's time.Time.String() of a Unix-seconds time in the local zone: "2006-01-02 15:04:05 -0700 MST". */
 export function goTimeString(iso: string | undefined): string {
   const ms = Date.parse(iso ?? "");
@@ -113,10 +127,7 @@ export function goTimeString(iso: string | undefined): string {
   const off = -d.getTimezoneOffset();
   const p = (n: number) => String(n).padStart(2, "0");
   const sign = off < 0 ? "-" : "+";
-  const zone =
-    off === 0 && ["UTC", "Etc/UTC", "Universal", undefined].includes(Intl.DateTimeFormat().resolvedOptions().timeZone)
-      ? "UTC"
-      : (new Intl.DateTimeFormat("en-US", { timeZoneName: "short" }).formatToParts(d).find((x) => x.type === "timeZoneName")?.value ?? "");
+  const zone = zoneName(d, off);
   const z = /^[A-Z]{2,5}$/.test(zone) ? zone : `${sign}${p(Math.floor(Math.abs(off) / 60))}${Math.abs(off) % 60 ? p(Math.abs(off) % 60) : ""}`;
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${sign}${p(Math.floor(Math.abs(off) / 60))}${p(Math.abs(off) % 60)} ${z}`;
 }

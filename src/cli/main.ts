@@ -5,7 +5,7 @@ import { parseArgv } from "./argv.ts";
 import { losslessArgv } from "../util/argbytes.ts";
 import { globals } from "./globals.ts";
 import { log, setLogLevel } from "../util/log.ts";
-import { UserError, FlagError, EXIT_ENGINE, escapeControl } from "../util/errors.ts";
+import { UserError, FlagError, EXIT_ENGINE, EXIT_SIGPIPE, StdoutClosed, escapeControl } from "../util/errors.ts";
 import { SyscallError } from "../linux/libc.ts";
 import { out } from "./output.ts";
 import { parseDuration, setRegistryTimeouts } from "../image/registry/timeouts.ts";
@@ -203,6 +203,7 @@ export async function main(argv: string[]): Promise<number> {
     const result = await cmd.run?.({ args, rawArgs: rest, cmd } as any);
     return typeof result === "number" ? result : 0;
   } catch (e) {
+    if (e instanceof StdoutClosed) return EXIT_SIGPIPE;
     if (e instanceof UserError) {
       log.error(e.message);
       return userErrorExit !== undefined && e.exitCode === EXIT_ENGINE && !(e instanceof FlagError) ? userErrorExit : e.exitCode;

@@ -20,28 +20,19 @@ export default defineCommand({
     const [container, reference, extra] = a.positionals;
     if (!container || extra) throw new UserError(`"minid commit" requires at least 1 and at most 2 arguments.\nSee 'minid commit --help'.`);
     const engine = getEngine();
-    const { commitContainer } = await import("../image/commit.ts");
     const output = str(a.output);
     if (output === "-") {
       const { checkStdoutNotTerminal } = await import("../image/archive.ts");
       checkStdoutNotTerminal("save");
     }
-    const img = await commitContainer(engine, {
-      container,
-      reference,
-      message: str(a.message),
-      author: str(a.author),
-      changes: list(a.change),
-      pause: a.pause !== false,
-    });
-    if (output) {
-      const { saveImages } = await import("../image/save.ts");
-      await saveImages(engine, [reference ?? img.id], output);
-      // With the archive on stdout, the id goes to stderr so the tar stays clean.
-      if (output === "-") {
-        process.stderr.write(`${img.id}\n`);
-        return 0;
-      }
+    const opts = { container, reference, message: str(a.message), author: str(a.author), changes: list(a.change), pause: a.pause !== false };
+    const img = output
+      ? await (await import("../image/save.ts")).commitAndSave(engine, opts, output)
+      : await (await import("../image/commit.ts")).commitContainer(engine, opts);
+    // With the archive on stdout, the id goes to stderr so the tar stays clean.
+    if (output === "-") {
+      process.stderr.write(`${img.id}\n`);
+      return 0;
     }
     out(`${img.id}\n`);
     return 0;

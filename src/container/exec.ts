@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec } from "../spec/init-spec.ts";
-import type { EnterReply, EnterRequest } from "./exec-enter.ts";
+import type { EnterRequest } from "./exec-enter.ts";
 import { containerProc, isAlive } from "./proc.ts";
 import { isRunning, settledState } from "./status.ts";
 import { ExecError, execFailure } from "./executable.ts";
@@ -21,6 +21,7 @@ import {
   CLONE_NEWCGROUP, CLONE_NEWIPC, CLONE_NEWNET, CLONE_NEWNS, CLONE_NEWUTS,
 } from "../linux/libc.ts";
 import { trace } from "../util/trace.ts";
+import { takeEnterWorker } from "./early-run.ts";
 import { UserError, statusFromExit, signalNumber, EXIT_CANNOT_EXEC } from "../util/errors.ts";
 
 const CAP_SYS_PTRACE = 19;
@@ -83,14 +84,9 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   if (o.privileged || spec.privileged || spec.capabilities?.includes(CAP_SYS_PTRACE)) reexecSealed();
   // Before anything opens a container's fd: the whole process, and so every fork of it.
   prctl(PR_SET_DUMPABLE, 0);
-  // The entering thread loads its code while this one does the host side.
-  const worker = new Worker(enterEntry());
-  // The worker ends blocked for good (see forkexec.ts): never wait for it, never terminate it.
-  const ready = new Promise<EnterReply>((resolve) => {
-    worker.onmessage = (ev: MessageEvent<EnterReply>) => resolve(ev.data);
-    worker.onerror = (ev: ErrorEvent) => resolve({ type: "error", message: `exec: ${ev.message}`, exitCode: EXIT_CANNOT_EXEC, user: false });
-  });
-  worker.unref();
+  // The entering thread loads its code while this one does the host side (cli.ts started it
+  // before the CLI loaded, when it could tell the command was exec; see early-run.ts).
+  const { worker, ready } = takeEnterWorker();
   // Docker's: the daemon's PATH, HOSTNAME and TERM (this exec's -t, not the container's), the
   // container's declared variables, then -e; HOME from the exec user's passwd entry when unset.
   const { daemonEnv, declaredEnv, imageEnvOf } = await import("./env.ts");
@@ -192,13 +188,6 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   }
 }
 
-/**
- * The Worker's entry: from source, the file beside this one; in the compiled binary, the
- * entry point build.ts adds, which Bun resolves against the binary's root (src/).
- */
-function enterEntry(): string {
-  return import.meta.url.startsWith("file:///$bunfs/") ? "./container/exec-enter.ts" : new URL("./exec-enter.ts", import.meta.url).href;
-}
 
 /** The 16-byte REPORT records the entering thread writes (linux/forkexec.ts). */
 class ReportReader {

@@ -95,7 +95,7 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   // (CVE-2019-5736); execve makes the user's command dumpable again.
   sys.prctl(PR_SET_DUMPABLE, 0);
   // Join the cgroup first so the cgroup namespace created below is rooted at it.
-  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
+  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(cgroupJoinFile(spec, procs), "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
   // The network namespace: a new one (only lo), the host's, or one prepared or owned by another.
@@ -126,6 +126,19 @@ function joinNetns(sys: Syscalls, path: string): void {
   } finally {
     sys.close(fd);
   }
+}
+
+/**
+ * On cgroup v1 init moves only its own (the JS) thread, through `tasks`: moving a whole
+ * process through `cgroup.procs` takes the kernel's global threadgroup lock, which waits for
+ * an RCU grace period (5-15 ms per start on this host, measured; exec.ts moves its child the
+ * same way). Bun's other threads stay behind only until the execve below ends them, so the
+ * command runs as one thread inside the container's cgroup; the cgroup namespace is made by
+ * this thread, so it is rooted there as before. It also means a small --pids-limit is not
+ * exceeded by Bun's threads on the way in (a limit of 2 used to kill init).
+ */
+function cgroupJoinFile(spec: InitSpec, procs: string): string {
+  return (spec.cgroupVersion ?? "v1") === "v1" ? procs.replace(/cgroup\.procs$/, "tasks") : procs;
 }
 
 /** chdir into the working directory inside the container, creating it as Docker does. */

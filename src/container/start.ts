@@ -116,12 +116,18 @@ export async function runContainer(
   o: SessionFlags & { detach: boolean },
 ): Promise<{ id: string; exitCode: number }> {
   const { tty, interactive } = create;
+  // Started by cli.ts before the CLI loaded (early-run.ts), with a guessed terminal mode that
+  // the request below corrects; started here when the CLI was entered some other way.
+  const early = (await import("./early-run.ts")).takeEarlyWatcher();
   // Only -it needs our stdin to be a terminal; -t alone gets the container its own pty.
-  if (tty && interactive && !o.detach && !process.stdin.isTTY) throw notATty();
+  if (tty && interactive && !o.detach && !process.stdin.isTTY) {
+    early?.cancel();
+    throw notATty();
+  }
   const size = tty ? terminalSize() : undefined;
   const { prestartWatcher } = await import("./watcher.ts");
   const mode = create.network?.network ?? "bridge";
-  const watcher = prestartWatcher({ tty, interactive, ...size }, mode !== "none" && mode !== "host" && !mode.startsWith("container:"));
+  const watcher = early ?? prestartWatcher({ tty, interactive, ...size }, mode !== "none" && mode !== "host" && !mode.startsWith("container:"));
   let st: ContainerState;
   let launched: Launched;
   try {

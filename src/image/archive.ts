@@ -6,11 +6,11 @@
 // never become host paths, so an entry cannot escape whatever it claims to be. Absolute names
 // and names with `..` are refused; symlinks and hardlinks between entries (older docker-save
 // layouts use them for shared layers) are resolved inside the archive, never on the host.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from "node:fs";
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join, posix } from "node:path";
 import { isatty } from "node:tty";
-import { UserError } from "../util/errors.ts";
+import { UserError, stdoutWriteError } from "../util/errors.ts";
 import { removeTree, tempSibling } from "../util/fs.ts";
 
 export interface ArchiveFile {
@@ -208,7 +208,7 @@ export function writeAllSync(fd: number, buf: Uint8Array): void {
     try {
       off += writeSync(fd, buf, off, buf.length - off);
     } catch (e: any) {
-      if (e?.code !== "EAGAIN") throw e;
+      if (e?.code !== "EAGAIN") throw stdoutWriteError(fd, e);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
     }
   }
@@ -233,11 +233,45 @@ export class TarWriter {
     return new TarWriter(fd, Header);
   }
 
-  private header(path: string, type: "File" | "Directory", size: number, mode: number): void {
+  private headerBlock(path: string, type: "File" | "Directory", size: number, mode: number): Uint8Array {
     const h = new this.HeaderCls({ path, type, size, mode, uid: 0, gid: 0, uname: "", gname: "", mtime: this.mtime });
     h.encode();
     if (h.needPax) throw new Error(`archive entry name too long: ${path}`);
-    writeAllSync(this.fd, h.block);
+    return h.block;
+  }
+
+  private header(path: string, type: "File" | "Directory", size: number, mode: number): void {
+    writeAllSync(this.fd, this.headerBlock(path, type, size, mode));
+  }
+
+  // A file whose name and size are known only once its bytes are written (commit -o's new
+  // layer, named by its digest): its header is a reserved block, filled in by endFile. Only
+  // for an archive written to a file (the header is written back in place).
+  private open?: { at: number; written: number };
+
+  /** Reserve the header of the file whose bytes follow (through raw()). */
+  beginFile(): void {
+    if (this.open) throw new Error("archive: a file is already open");
+    this.open = { at: fstatSync(this.fd).size, written: 0 };
+    writeAllSync(this.fd, new Uint8Array(BLOCK));
+  }
+
+  /** Bytes of the file begun with beginFile(). */
+  raw(b: Uint8Array): void {
+    if (!this.open) throw new Error("archive: no file is open");
+    writeAllSync(this.fd, b);
+    this.open.written += b.length;
+  }
+
+  /** End the file begun with beginFile(): pad it, and write its header in the reserved block. */
+  endFile(path: string, size: number): void {
+    const o = this.open;
+    if (!o) throw new Error("archive: no file is open");
+    this.open = undefined;
+    if (o.written !== size) throw new Error(`${path}: ${o.written} bytes written for ${size}`);
+    this.pad(size);
+    const h = this.headerBlock(path, "File", size, 0o644);
+    if (writeSync(this.fd, h, 0, h.length, o.at) !== h.length) throw new Error(`${path}: short header write`);
   }
 
   dir(path: string): void {

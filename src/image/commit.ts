@@ -35,6 +35,8 @@ export interface CommitOptions {
   changes?: string[];
   /** Freeze a running container while its changes are read (docker's default). */
   pause?: boolean;
+  /** Every byte of the new layer's tar, as it is written (save.ts commitAndSave). */
+  tee?: (chunk: Uint8Array) => void;
 }
 
 /** Files minid binds over and directories it mounts on, relative to the root. */
@@ -213,7 +215,7 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
   const staging = store.scratch("commit");
   const tarFile = `${staging}.tar`;
   try {
-    const rec = await writeLayerOf(engine, st, staging, tarFile);
+    const rec = await writeLayerOf(engine, st, staging, tarFile, opts.tee);
 
     const created = new Date().toISOString();
     const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
@@ -249,7 +251,9 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
  * The container's changes as a layer tar (`tarFile`) with an empty staging directory for its
  * unpacked tree; the caller publishes both and removes what is left.
  */
-async function writeLayerOf(engine: Engine, st: ContainerState, staging: string, tarFile: string): Promise<LayerRecord> {
+async function writeLayerOf(
+  engine: Engine, st: ContainerState, staging: string, tarFile: string, tee?: (chunk: Uint8Array) => void,
+): Promise<LayerRecord> {
   const driver = driverByName(st.storage.driver);
   const source = driver.changes(engine.containers.containerDir(st.id));
   const inLower = lowerExists(st.storage.lowerdirs);
@@ -260,13 +264,13 @@ async function writeLayerOf(engine: Engine, st: ContainerState, staging: string,
     if (source.kind === "upper") {
       const skip = mountArtifacts(source.dir, targets, inLower);
       for (const n of source.skip) skip.add(n);
-      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip) });
+      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip), tee });
     }
     return withMergedView(engine, st, async (root) => {
       const skip = mountArtifacts(root, targets, inLower);
       const { diffTree } = await import("./diff.ts");
       diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
-      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true });
+      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true, tee });
     });
   });
   removeTree(join(staging, "changes"));

@@ -17,6 +17,11 @@ export interface WriteOptions {
   /** Paths (relative, "/"-separated, no trailing slash) to leave out, with their subtrees. */
   exclude?: (relPath: string) => boolean;
   gzip?: boolean;
+  /**
+   * Also hand every byte of the (uncompressed) tar to this, as it is written: commit -o puts
+   * the layer into its archive at the same time as into the store, in one pass over the tree.
+   */
+  tee?: (chunk: Uint8Array) => void;
 }
 
 export interface WriteResult {
@@ -43,7 +48,7 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
   let root: TreeDir | undefined;
   try {
     // node:zlib is imported only when needed: loading it costs ~30-50 ms.
-    sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null);
+    sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null, opts.tee);
     const w = new Walker(sink, opts, inodeKey(libc.statxAt(fd, null)));
     // The tree may belong to a running container: it is read through fds from here on, never
     // by path (storage/safe-tree.ts).
@@ -254,6 +259,7 @@ class Sink {
   constructor(
     private readonly fd: number,
     zlib: typeof zlibT | null,
+    private readonly tee?: (chunk: Uint8Array) => void,
   ) {
     this.gz = zlib ? zlib.createGzip({ chunkSize: 256 << 10 }) : null;
     this.gz?.on("data", (d: Buffer) => {
@@ -362,6 +368,7 @@ class Sink {
     this.hash.update(chunk);
     this.size += chunk.length;
     this.len = 0;
+    this.tee?.(chunk);
     if (!this.gz) {
       writeAll(this.fd, chunk);
     } else {

@@ -10,6 +10,7 @@ import { MEDIA, hexOf, type ImageRecord } from "./store.ts";
 import { parseReference, tagKey, familiarName, type Reference } from "./reference.ts";
 import { TarWriter, writeArchive, checkStdoutNotTerminal } from "./archive.ts";
 import { UserError } from "../util/errors.ts";
+import type { CommitOptions } from "./commit.ts";
 
 interface Selected {
   img: ImageRecord;
@@ -71,14 +72,43 @@ export async function saveImages(engine: Engine, names: string[], output: string
   await writeArchive(dest, (w) => writeImages(engine, selected, w));
 }
 
-async function writeImages(engine: Engine, selected: Selected[], w: TarWriter): Promise<void> {
+/**
+ * `commit -o FILE`: commit, and write the new image as an archive. The new layer is written
+ * once: each byte of its tar goes into the store's blob and into the archive together (as
+ * `blobs/sha256/<DiffID>`, its header filled in when the DiffID is known), then the rest of
+ * the image follows as save writes it. To stdout (not seekable), commit then save.
+ */
+export async function commitAndSave(engine: Engine, opts: CommitOptions, output: string): Promise<ImageRecord> {
+  const { commitContainer } = await import("./commit.ts");
+  if (output === "-") {
+    checkStdoutNotTerminal("save");
+    const img = await commitContainer(engine, opts);
+    await saveImages(engine, [opts.reference ?? img.id], output);
+    return img;
+  }
+  let img: ImageRecord | undefined;
+  await writeArchive(output, async (w) => {
+    w.dir("blobs");
+    w.dir("blobs/sha256");
+    w.beginFile();
+    img = await commitContainer(engine, { ...opts, tee: (c) => w.raw(c) });
+    const rec = engine.images.getLayer(img.layers.at(-1)!.diffId)!;
+    w.endFile(`blobs/sha256/${hexOf(rec.diffId)}`, rec.size);
+    await writeImages(engine, selectImages(engine, [opts.reference ?? img.id]), w, new Set([rec.diffId]));
+  });
+  return img!;
+}
+
+/** `written`: blobs already in the archive, with the blobs/ directories (commitAndSave). */
+async function writeImages(engine: Engine, selected: Selected[], w: TarWriter, written = new Set<string>()): Promise<void> {
   const store = engine.images;
-  const written = new Set<string>();
   const manifestJson: unknown[] = [];
   const indexEntries: unknown[] = [];
   const repositories: Record<string, Record<string, string>> = {};
-  w.dir("blobs");
-  w.dir("blobs/sha256");
+  if (!written.size) {
+    w.dir("blobs");
+    w.dir("blobs/sha256");
+  }
   for (const { img, tags } of selected) {
     const layerPaths: string[] = [];
     const descs: { mediaType: string; digest: string; size: number }[] = [];

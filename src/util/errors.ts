@@ -97,3 +97,20 @@ export function signalName(n: number): string {
   for (const [k, v] of Object.entries(SIGNALS)) if (v === n) return `SIG${k}`;
   return `SIG${n}`;
 }
+
+/**
+ * Whoever reads our stdout went away (`minid images | head -1`). A Go CLI dies of SIGPIPE
+ * there, silently; the shell reports 128+13. minid does the same, after its finally blocks
+ * have cleaned up.
+ */
+export class StdoutClosed extends Error {
+  constructor() {
+    super("stdout closed");
+  }
+}
+export const EXIT_SIGPIPE = 141;
+
+/** Turn a failed write to fd 1 into StdoutClosed when it is the reader that went away. */
+export function stdoutWriteError(fd: number, e: unknown): unknown {
+  return fd === 1 && (e as NodeJS.ErrnoException)?.code === "EPIPE" ? new StdoutClosed() : e;
+}

@@ -199,6 +199,32 @@ describe("commit -o and save: archives other tools read", () => {
     ok(["rm", "arch"]);
   });
 
+  it("commit -o writes the new layer into the archive as it writes it to the store: same bytes as save, named by DiffID", () => {
+    ok(["run", "--name", "tee", "busybox", "sh", "-c", CHANGES]);
+    const file = join(work, "tee.tar");
+    const id = ok(["commit", "-o", file, "tee", "tee:v1"]).stdout.trim();
+    const saved = join(work, "tee-saved.tar");
+    ok(["save", "-o", saved, "tee:v1"]);
+    const a = extract(file, "tee-a");
+    const b = extract(saved, "tee-b");
+    const blobs = readdirSync(join(a, "blobs", "sha256")).sort();
+    expect(blobs).toEqual(readdirSync(join(b, "blobs", "sha256")).sort());
+    // Every blob is what its name says, and identical to what save writes from the store.
+    for (const h of blobs) {
+      const data = readFileSync(join(a, "blobs", "sha256", h));
+      expect(createHash("sha256").update(data).digest("hex")).toBe(h);
+      expect(data.equals(readFileSync(join(b, "blobs", "sha256", h)))).toBe(true);
+    }
+    expect(JSON.parse(readFileSync(join(a, "manifest.json"), "utf8"))[0].Config).toBe(`blobs/sha256/${id.slice(7)}`);
+    // No archive can be written: nothing is committed, nothing is left.
+    const images = ok(["images", "-q"]).stdout;
+    const bad = r.run(["commit", "-o", join(work, "no-such-dir", "x.tar"), "tee", "tee:v2"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("no such directory");
+    expect(ok(["images", "-q"]).stdout).toBe(images);
+    ok(["rm", "tee"]);
+  });
+
   requires("root", "podman")("podman loads it", () => {
     // Its own archive: the one above exists only when that test ran.
     ok(["run", "--name", "parch", "busybox", "sh", "-c", CHANGES]);

@@ -54,6 +54,13 @@ describe("limits", () => {
     expect(events).toMatch(/^max [1-9]\d*$/);
   });
 
+  it("--pids-limit 2 still starts the command: only init's own thread enters the cgroup, not Bun's", () => {
+    const res = r.run(["run", "--rm", "--pids-limit", "2", "busybox", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max; cat /sys/fs/cgroup/pids/pids.current; true"]);
+    expect(res.code).toBe(0);
+    // pids.current counts sh and the forked cat: nothing of minid's init was left in the group.
+    expect(res.stdout.trim().split("\n")).toEqual(["2", "2"]);
+  });
+
   it("--cpus 0.5 holds a busy loop near half a core", () => {
     const script = [
       "u0=$(cat /sys/fs/cgroup/cpuacct/cpuacct.usage)",

@@ -30,8 +30,10 @@ describe("stop, kill, restart, start, wait", () => {
     expect(r.run(["stop", "polite"]).code).toBe(0);
   });
 
-  it("stop --stop-signal at run time", () => {
-    r.run(["run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c", "trap 'exit 10' USR1; while :; do sleep 0.1; done"]);
+  it("stop --stop-signal at run time", async () => {
+    r.run(["run", "-d", "--name", "usr1", "--stop-signal", "USR1", "busybox", "sh", "-c", "trap 'exit 10' USR1; echo trapped; while :; do sleep 0.1; done"]);
+    // As PID 1 the shell ignores a USR1 that comes before its trap: wait for the trap.
+    await until(() => r.run(["logs", "usr1"]).stdout.includes("trapped"), 5000, "trap set");
     expect(state("usr1").Config.StopSignal).toBe("USR1"); // as typed, as Docker keeps it
     expect(r.run(["stop", "usr1"]).code).toBe(0);
     expect(state("usr1").State.ExitCode).toBe(10);

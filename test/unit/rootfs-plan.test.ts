@@ -360,7 +360,7 @@ describe("a call failing half-way", () => {
 
 describe("init's way in", () => {
   test("dumpable off, cgroups joined, namespaces entered, hostname, loopback, then the root", () => {
-    const f = world().file("/sys/fs/cgroup/cpu/minid/c1/cgroup.procs").file("/sys/fs/cgroup/memory/minid/c1/cgroup.procs");
+    const f = world().file("/sys/fs/cgroup/cpu/minid/c1/tasks").file("/sys/fs/cgroup/memory/minid/c1/tasks");
     enterContainer(spec({
       hostname: "web1",
       cgroupProcs: ["/sys/fs/cgroup/cpu/minid/c1/cgroup.procs", "/sys/fs/cgroup/memory/minid/c1/cgroup.procs"],
@@ -368,8 +368,8 @@ describe("init's way in", () => {
     const v = f.views();
     expect(v.slice(0, 7)).toEqual([
       `prctl ${PR_SET_DUMPABLE} 0`,
-      `writeFile /sys/fs/cgroup/cpu/minid/c1/cgroup.procs "0"`,
-      `writeFile /sys/fs/cgroup/memory/minid/c1/cgroup.procs "0"`,
+      `writeFile /sys/fs/cgroup/cpu/minid/c1/tasks "0"`,
+      `writeFile /sys/fs/cgroup/memory/minid/c1/tasks "0"`,
       `unshare 0x${(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP).toString(16)}`,
       "sethostname web1",
       "interfaceUp lo",
@@ -403,6 +403,12 @@ describe("init's way in", () => {
     ]);
     expect(f.tree.get(`${R}/dev/console`)?.kind).toBe("file");
     expect(f.openFds()).toEqual([]);
+  });
+
+  test("cgroups v2: the whole process joins through cgroup.procs (v1 has init's thread join through tasks)", () => {
+    const f = world().file("/sys/fs/cgroup/minid/c1/cgroup.procs");
+    enterContainer(spec({ cgroupProcs: ["/sys/fs/cgroup/minid/c1/cgroup.procs"], cgroupVersion: "v2" }), f);
+    expect(f.views("writeFile")).toEqual([`writeFile /sys/fs/cgroup/minid/c1/cgroup.procs "0"`]);
   });
 
   test("without cgroups there is no cgroup namespace", () => {
