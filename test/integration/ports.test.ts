@@ -8,7 +8,7 @@ import { requires } from "../helpers/requires.ts";
 import { useRunRoot } from "../helpers/run-root.ts";
 import { buildUdpEcho } from "../helpers/udp-echo.ts";
 
-const it = requires("root", "nft", "iptables", "ip", "gcc");
+const it = requires("root", "nft", "iptables", "ip", "gcc", "busybox");
 const { r } = useRunRoot("ports");
 // inside the test root: its cleanup takes it away
 const scratch = join(r.dir, "scratch");
@@ -129,6 +129,11 @@ describe("-p reaches the container", () => {
     id = res.stdout.trim();
     expect(await getWhenUp(`http://127.0.0.1:${loop}/`)).toBe("hello-web");
     expect(await get(`http://127.0.0.1:${any}/`)).toBe("hello-web");
+    // and with busybox wget from the host, as a user would
+    for (const p of [loop, any]) {
+      const w = Bun.spawnSync(["timeout", "5", "busybox", "wget", "-qO-", `http://127.0.0.1:${p}/`], { stdout: "pipe", stderr: "pipe" });
+      expect(w.stdout.toString().trim()).toBe("hello-web");
+    }
     expect(fromOutside(`http://${hostAddr}:${any}/`)).toEqual({ code: 0, out: "hello-web" });
     // bound to 127.0.0.1 only: another host does not get in
     expect(fromOutside(`http://${hostAddr}:${loop}/`).code).not.toBe(0);
