@@ -20,7 +20,7 @@ let early: Watcher | undefined;
 /** Global flags (cli/main.ts) that take a value, so the word after them is not the command. */
 const GLOBAL_VALUE_FLAGS = new Set([
   "--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout",
-  "--registry-idle-timeout", "--log-level", "-l",
+  "--registry-idle-timeout", "--log-level", "-l", "--bridge-name", "--bridge-subnet",
 ]);
 
 /** run's boolean flags, so the word after them is not taken for a flag's value. */
@@ -85,7 +85,25 @@ export async function prestartForCommand(argv: string[]): Promise<void> {
   const mode = guessRunMode(argv);
   if (!mode) return;
   const { prestartWatcher } = await import("./watcher.ts");
-  early = prestartWatcher(mode);
+  early = prestartWatcher(mode, guessBridged(argv));
+}
+
+/**
+ * Whether `run`'s container will be on a bridge network (no --network none|host|container:),
+ * so its watcher prepares the namespace early (network/attach.ts). A guess, as the mode's: a
+ * wrong one only costs the time it would have saved.
+ */
+export function guessBridged(argv: string[]): boolean {
+  const i = commandIndex(argv);
+  for (let j = i + 1; j < argv.length; j++) {
+    const a = argv[j]!;
+    if (a === "--") break;
+    const m = /^--(?:network|net)(?:=(.*))?$/.exec(a);
+    if (!m) continue;
+    const v = m[1] ?? argv[j + 1] ?? "";
+    return v !== "none" && v !== "host" && !v.startsWith("container:");
+  }
+  return true;
 }
 
 // ---- exec's entering thread ----
