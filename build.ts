@@ -2,10 +2,10 @@
 // executable with everything inside.
 import { $ } from "bun";
 import { existsSync, mkdirSync } from "node:fs";
-import { buildBusyboxImage, OUT as IMAGE } from "./images/busybox/build.ts";
+import { buildBusyboxImage, OUT as IMAGE, META } from "./images/busybox/build.ts";
 
 const force = process.argv.includes("--force");
-if (force || !existsSync(IMAGE)) await buildBusyboxImage();
+if (force || !existsSync(IMAGE) || !existsSync(META)) await buildBusyboxImage();
 mkdirSync("dist", { recursive: true });
 // exec-enter.ts is a Worker entry (the thread that enters a container for exec): a Worker in
 // a compiled binary must be an entry point of its own.

@@ -12,11 +12,13 @@ export interface Engine {
   insecureRegistries: string[];
   /** The default bridge network's interface and subnet (--bridge-name/--bridge-subnet, MINID_BRIDGE/MINID_BRIDGE_SUBNET), used when it is first made. */
   bridge?: { name?: string; subnet?: string };
+  /** false: --tls-verify=false given before the command (registry certificates not checked). */
+  tlsVerify: boolean;
 }
 
 export const DEFAULT_ROOT = "/var/lib/minid";
 
-export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[]; bridgeName?: string; bridgeSubnet?: string }): Engine {
+export function openEngine(opts: { root?: string; storageDriver?: string; insecureRegistries?: string[]; tlsVerify?: boolean; bridgeName?: string; bridgeSubnet?: string }): Engine {
   const root = opts.root || process.env.MINID_ROOT || DEFAULT_ROOT;
   return {
     root,
@@ -28,6 +30,7 @@ export function openEngine(opts: { root?: string; storageDriver?: string; insecu
       name: opts.bridgeName || process.env.MINID_BRIDGE || undefined,
       subnet: opts.bridgeSubnet || process.env.MINID_BRIDGE_SUBNET || undefined,
     },
+    tlsVerify: opts.tlsVerify ?? true,
   };
 }
 

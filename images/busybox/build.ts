@@ -8,6 +8,8 @@ import { tmpdir } from "node:os";
 
 const OUT_DIR = resolve(import.meta.dir, "..", "build");
 export const OUT = join(OUT_DIR, "busybox.tar.gz");
+/** What the image's config says about it (embedded too): its fixed creation date, busybox's version. */
+export const META = join(OUT_DIR, "busybox.json");
 
 const PASSWD = `root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/bin/false
@@ -85,9 +87,16 @@ export async function buildBusyboxImage(): Promise<string> {
     writeFileSync(join(root, "etc", "shadow"), "root:*:19000:0:99999:7:::\n", { mode: 0o640 });
     mkdirSync(OUT_DIR, { recursive: true });
     const tmp = `${OUT}.tmp`;
-    // Deterministic: sorted names, fixed owner and mtime, no host user names.
-    await $`tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=2024-01-01T00:00:00Z --format=pax --pax-option=delete=atime,delete=ctime -C ${root} -czf ${tmp} .`.quiet();
+    // Deterministic, so the image id is the same for every build from one busybox: sorted
+    // names, fixed owner, no host user names, and every mtime (and the image's creation date)
+    // the busybox binary's own, which the Debian package fixes (its build date).
+    const epoch = Math.floor(statSync(bb).mtimeMs / 1000);
+    const created = new Date(epoch * 1000).toISOString().replace(/\.000Z$/, "Z");
+    const version = /BusyBox v[^\s]+/.exec(await $`${bb}`.nothrow().text())?.[0] ?? "BusyBox";
+    await $`tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@${epoch} --format=pax --pax-option=delete=atime,delete=ctime -C ${root} -cf - . | gzip -n -9 > ${tmp}`.quiet();
+    writeFileSync(`${META}.tmp`, JSON.stringify({ created, version }) + "\n");
     await $`mv ${tmp} ${OUT}`;
+    await $`mv ${META}.tmp ${META}`;
     console.error(`images: wrote ${OUT} (${(statSync(OUT).size / 1e6).toFixed(1)} MB, ${applets.length} applets)`);
     return OUT;
   } finally {

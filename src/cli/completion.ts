@@ -92,7 +92,7 @@ _minid() {
     esac
   done
   case $cmd in
-    "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --log-level --help --version" "$cur"; return ;;
+    "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --tls-verify --log-level --help --version" "$cur"; return ;;
     container) _minid_reply "${subWords(ss, "container").join(" ")}" "$cur"; return ;;
     image) _minid_reply "${subWords(ss, "image").join(" ")}" "$cur"; return ;;
     network) _minid_reply "${subWords(ss, "network").join(" ")}" "$cur"; return ;;

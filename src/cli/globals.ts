@@ -10,10 +10,12 @@ export const globals = {
   /** The default bridge network's interface name and subnet (--bridge-name, --bridge-subnet). */
   bridgeName: undefined as string | undefined,
   bridgeSubnet: undefined as string | undefined,
+  /** --tls-verify=false before the command: registry certificates are not checked. */
+  tlsVerify: true,
 };
 
 let engine: Engine | undefined;
 export function getEngine(): Engine {
-  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries, bridgeName: globals.bridgeName, bridgeSubnet: globals.bridgeSubnet });
+  engine ??= openEngine({ root: globals.root, storageDriver: globals.storageDriver, insecureRegistries: globals.insecureRegistries, tlsVerify: globals.tlsVerify, bridgeName: globals.bridgeName, bridgeSubnet: globals.bridgeSubnet });
   return engine;
 }

@@ -72,7 +72,11 @@ A self-contained container engine
 Options:
       --root DIR              Where images and containers are kept (default /var/lib/minid, env MINID_ROOT)
       --storage-driver NAME   overlay (default), aufs or vfs (env MINID_STORAGE_DRIVER)
-      --insecure-registry REG Allow plain http to this registry (repeatable, env MINID_INSECURE_REGISTRIES)
+      --insecure-registry REG Allow plain http to this registry, and https without checking its
+                              certificate (repeatable, env MINID_INSECURE_REGISTRIES)
+      --tls-verify[=BOOL]     --tls-verify=false: don't check registry certificates, allow plain
+                              http (default true; CAs from /etc/docker/certs.d/HOST:PORT and
+                              <root>/certs.d/HOST:PORT)
       --registry-connect-timeout DURATION
                               Give up on a registry that sends no response headers for this long
                               (default 30s, env MINID_REGISTRY_CONNECT_TIMEOUT)
@@ -124,6 +128,12 @@ Commands:
 Run 'minid COMMAND --help' for more information on a command.
 `;
 
+function boolFlag(v: string, flag: string): boolean {
+  if (["true", "1", "t", "T", "TRUE", "True"].includes(v)) return true;
+  if (["false", "0", "f", "F", "FALSE", "False"].includes(v)) return false;
+  throw new UserError(`invalid argument "${v}" for "${flag}" flag: strconv.ParseBool: parsing "${v}": invalid syntax`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   // Docker's CLI exits 125 for an engine failure only on run/create/exec; a command may say
   // what its own failures exit with (pull/push/login: 1).
@@ -145,6 +155,7 @@ export async function main(argv: string[]): Promise<number> {
       else if (flag === "--insecure-registry") globals.insecureRegistries.push(value());
       else if (flag === "--bridge-name") globals.bridgeName = value();
       else if (flag === "--bridge-subnet") globals.bridgeSubnet = value();
+      else if (flag === "--tls-verify") globals.tlsVerify = inline === undefined ? true : boolFlag(inline, flag);
       else if (flag === "--registry-connect-timeout") setRegistryTimeouts({ connectMs: parseDuration(value(), flag) });
       else if (flag === "--registry-idle-timeout") setRegistryTimeouts({ idleMs: parseDuration(value(), flag) });
       else if (flag === "--log-level" || flag === "-l") setLogLevel((globals.logLevel = value()));

@@ -22,6 +22,7 @@ export default defineCommand({
     network: { type: "string", description: "Networking mode for the RUN instructions: default (the bridge) or none" },
     pull: { type: "boolean", description: "Always attempt to pull a newer version of the image" },
     secret: { type: "string", description: "Secret to expose to the build (id=ID,src=PATH or id=ID,env=VAR; repeatable)", multiple: true } as any,
+    "tls-verify": { type: "boolean", description: "Require HTTPS and verify the certificate of registries FROM pulls from (--tls-verify=false: don't)" },
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -29,7 +30,9 @@ export default defineCommand({
     if (!context || extra) throw new UserError(`"minid build" requires exactly 1 argument.\nSee 'minid build --help'.`, 1);
     requireRoot();
     const { buildImage } = await import("../build/index.ts");
-    const id = await buildImage(getEngine(), {
+    const engine = getEngine();
+    if (a["tls-verify"] !== undefined) engine.tlsVerify = Boolean(a["tls-verify"]);
+    const id = await buildImage(engine, {
       context,
       file: str(a.file),
       tags: list(a.tag),

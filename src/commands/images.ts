@@ -34,7 +34,7 @@ export default defineCommand({
     const rows: Row[] = [];
     const images = store.listImages();
     const { intermediateIds } = await import("../image/intermediate.ts");
-    const hidden = a.all ? new Set<string>() : intermediateIds(store, images, new Set(Object.values(tags)));
+    const hidden = a.all ? new Set<string>() : intermediateIds(store, images, new Set([...Object.values(tags), ...images.filter((i) => i.repoDigests?.length).map((i) => i.id)]));
     const tagsOf = new Map<string, string[]>();
     for (const [t, id] of Object.entries(tags)) tagsOf.set(id, [...(tagsOf.get(id) ?? []), t]);
     for (const img of images) {
@@ -43,15 +43,27 @@ export default defineCommand({
       const digestFor = (repo: string) =>
         img.repoDigests?.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>";
       const size = store.imageSize(img);
-      if (!names.length) rows.push({ repo: "<none>", tag: "<none>", id: img.id, created: img.created, size, digest: "<none>" });
+      const repos = new Set<string>();
       for (const n of names) {
         const i = n.lastIndexOf(":");
+        repos.add(n.slice(0, i));
         rows.push({ repo: n.slice(0, i), tag: n.slice(i + 1), id: img.id, created: img.created, size, digest: digestFor(n.slice(0, i)) });
       }
+      // As Docker's CLI: a repository the image has only a digest in is a row with tag <none>;
+      // <none> <none> is left for images with no reference at all.
+      for (const d of img.repoDigests ?? []) {
+        const at = d.lastIndexOf("@");
+        if (at <= 0 || repos.has(d.slice(0, at))) continue;
+        repos.add(d.slice(0, at));
+        rows.push({ repo: d.slice(0, at), tag: "<none>", id: img.id, created: img.created, size, digest: d.slice(at + 1) });
+      }
+      if (!repos.size) rows.push({ repo: "<none>", tag: "<none>", id: img.id, created: img.created, size, digest: "<none>" });
     }
     let shown = rows.sort((x, y) => Date.parse(y.created) - Date.parse(x.created) || x.repo.localeCompare(y.repo));
     if (filter) {
-      const [repo, tag] = filter.includes(":") ? filter.split(":") : [filter, undefined];
+      // REPO[:TAG]; a colon before the last "/" is a registry's port (localhost:5000/app)
+      const colon = filter.lastIndexOf(":");
+      const [repo, tag] = colon > filter.lastIndexOf("/") ? [filter.slice(0, colon), filter.slice(colon + 1)] : [filter, undefined];
       shown = shown.filter((r) => r.repo === repo && (!tag || r.tag === tag));
     }
     const idText = (id: string) => (trunc ? hexOf(id).slice(0, 12) : id);

@@ -14,6 +14,7 @@ export default defineCommand({
     username: { type: "string", alias: "u", description: "Username" },
     password: { type: "string", alias: "p", description: "Password" },
     "password-stdin": { type: "boolean", description: "Take the password from stdin" },
+    "tls-verify": { type: "boolean", description: "Require HTTPS and verify the registry's certificate (--tls-verify=false: don't; default true)" },
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -27,7 +28,7 @@ export default defineCommand({
     if (password !== undefined && !fromStdin) log.warn("using --password on the command line is insecure; use --password-stdin");
     const { login } = await import("../image/auth.ts");
     if (fromStdin) password = (await Bun.stdin.text()).replace(/\r?\n$/, "");
-    await login(getEngine(), { server, username, password, insecure: globals.insecureRegistries });
+    await login(getEngine(), { server, username, password, insecure: globals.insecureRegistries, tlsVerify: a["tls-verify"] === undefined ? undefined : Boolean(a["tls-verify"]) });
     out("Login Succeeded\n");
     return 0;
   },

@@ -13,6 +13,7 @@ export default defineCommand({
   args: {
     quiet: { type: "boolean", alias: "q", description: "Suppress verbose output" },
     platform: { type: "string", description: "Pull this platform from a multi-platform image (default: the host's, linux/amd64)" },
+    "tls-verify": { type: "boolean", description: "Require HTTPS and verify the registry's certificate (--tls-verify=false: don't; default true)" },
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -22,7 +23,10 @@ export default defineCommand({
     const { pullImage } = await import("../image/pull.ts");
     const { parsePlatform } = await import("../image/registry/manifest.ts");
     const platform = str(a.platform) ? parsePlatform(str(a.platform)!) : undefined;
-    const res = await pullImage(getEngine(), { reference: name, quiet: Boolean(a.quiet), platform, insecure: globals.insecureRegistries });
+    const engine = getEngine();
+    const { tlsSettings } = await import("../image/registry/tls.ts");
+    const tls = a["tls-verify"] === undefined ? undefined : tlsSettings(engine.root, Boolean(a["tls-verify"]));
+    const res = await pullImage(engine, { reference: name, quiet: Boolean(a.quiet), platform, insecure: globals.insecureRegistries, tls });
     out(`${res.fullName}\n`);
     return 0;
   },

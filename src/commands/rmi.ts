@@ -12,9 +12,9 @@ import { parseReference, tagKey } from "../image/reference.ts";
  * removeImage, and on a full disk (untagging rewrites the tag file, which needs space) the
  * same removal in the order that frees space first: record and layers, then the tags.
  */
-function removeOrFree(engine: ReturnType<typeof getEngine>, name: string, force: boolean): string[] {
+function removeOrFree(engine: ReturnType<typeof getEngine>, name: string, force: boolean, noPrune: boolean): string[] {
   try {
-    return removeImage(engine, name, force);
+    return removeImage(engine, name, { force, noPrune });
   } catch (e: any) {
     if (e?.code !== "ENOSPC") throw e;
     const img = engine.images.resolve(name);
@@ -45,6 +45,7 @@ export default defineCommand({
   meta: { name: "rmi", description: "Remove one or more images (minid rmi [OPTIONS] IMAGE [IMAGE...])" },
   args: {
     force: { type: "boolean", alias: "f", description: "Force removal of the image" },
+    "no-prune": { type: "boolean", description: "Do not delete untagged parents" },
   },
   run({ args }) {
     requireRoot();
@@ -57,7 +58,7 @@ export default defineCommand({
       try {
         // -f also takes an image whose record is unreadable (no other command can use it).
         const bad = force ? unreadableNamed(engine.images, n) : undefined;
-        const lines = bad ? engine.images.removeUnreadable(bad) : removeOrFree(engine, n, force);
+        const lines = bad ? engine.images.removeUnreadable(bad) : removeOrFree(engine, n, force, Boolean((args as any)["no-prune"]));
         out(lines.map((l) => l + "\n").join(""));
       } catch (e) {
         failed++;

@@ -220,7 +220,9 @@ export function writeAllSync(fd: number, buf: Uint8Array): void {
  */
 export class TarWriter {
   private HeaderCls: any;
-  private mtime = new Date();
+  // A fixed time (the Unix epoch) for every entry: saving the same images twice gives the
+  // same bytes, so an archive can be checksummed or cached.
+  private mtime = new Date(0);
   constructor(
     private fd: number,
     HeaderCls: unknown,

@@ -72,6 +72,8 @@ export interface LoginOptions {
   username?: string;
   password?: string;
   insecure?: string[];
+  /** --tls-verify of the command; default: the engine's. */
+  tlsVerify?: boolean;
 }
 
 const REGISTRY_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)(:\d{1,5})?$/;
@@ -81,7 +83,7 @@ const REGISTRY_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9
  * registries, GET /v2/ with Basic for the others) and save them only if it accepts them.
  * Returns the registry name they were saved under.
  */
-export async function login(engine: { root: string }, opts: LoginOptions): Promise<string> {
+export async function login(engine: { root: string; tlsVerify?: boolean }, opts: LoginOptions): Promise<string> {
   const registry = normalizeRegistry(opts.server ?? "docker.io");
   if (!REGISTRY_NAME.test(registry)) throw new UserError(`invalid registry name "${opts.server}"`);
   let { username, password } = opts;
@@ -96,7 +98,9 @@ export async function login(engine: { root: string }, opts: LoginOptions): Promi
   if (!password) throw new UserError("password is required");
   const { RegistryClient } = await import("./registry/client.ts");
   const { insecureList } = await import("./registry/endpoint.ts");
-  const client = new RegistryClient({ registry, repository: "", insecure: insecureList(opts.insecure), credentials: { username, password } });
+  const { tlsSettings } = await import("./registry/tls.ts");
+  const tls = tlsSettings(engine.root, opts.tlsVerify ?? engine.tlsVerify);
+  const client = new RegistryClient({ registry, repository: "", insecure: insecureList(opts.insecure), tls, credentials: { username, password } });
   await client.ping();
   storeCredentials(engine.root, registry, { username, password });
   return registry;

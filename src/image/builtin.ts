@@ -5,3 +5,14 @@ import tarPath from "../../images/build/busybox.tar.gz" with { type: "file" };
 export function builtinImageFile(): Blob {
   return Bun.file(tarPath as unknown as string);
 }
+
+// @ts-ignore: generated next to the tar by images/busybox/build.ts
+import meta from "../../images/build/busybox.json";
+
+/**
+ * The fixed facts of the built-in image (its creation date is busybox's, never the import's
+ * time), so the same binary always imports the same config: one image id, scripts may pin it.
+ */
+export function builtinImageMeta(): { created: string; version: string } {
+  return meta as { created: string; version: string };
+}

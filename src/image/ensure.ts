@@ -30,13 +30,15 @@ export async function ensureImage(engine: Engine, name: string): Promise<ImageRe
     return withLockAsync(join(engine.images.dir, "builtin.lock"), async () => {
       const again = engine.images.resolve(name);
       if (again) return again;
-      const { builtinImageFile } = await import("./builtin.ts");
+      const { builtinImageFile, builtinImageMeta } = await import("./builtin.ts");
       const { importImage } = await import("./import.ts");
+      const meta = builtinImageMeta();
       return importImage(engine, {
         source: builtinImageFile(),
         reference: BUILTIN_IMAGE,
         changes: ['CMD ["sh"]'],
-        message: "minid built-in busybox",
+        message: `minid built-in busybox (${meta.version})`,
+        created: meta.created,
       });
     });
   }

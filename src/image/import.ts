@@ -17,6 +17,8 @@ export interface ImportOptions {
   reference?: string;
   changes?: string[];
   message?: string;
+  /** The config's creation date (the built-in image's is fixed); default: now. */
+  created?: string;
 }
 
 export async function importImage(engine: Engine, opts: ImportOptions): Promise<ImageRecord> {
@@ -53,7 +55,7 @@ export async function importImage(engine: Engine, opts: ImportOptions): Promise<
     }
     const rec = layerRecordOf(res);
     const { mediaType } = rec;
-    const created = new Date().toISOString();
+    const created = opts.created ?? new Date().toISOString();
     config.created = created;
     config.rootfs.diff_ids = [res.diffId];
     const from = typeof opts.source === "string" ? opts.source : "the built-in image";

@@ -36,3 +36,42 @@ export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged
   }
   return out;
 }
+
+/**
+ * Each image's parent, derived as above: the image whose layers and history this one's start
+ * with and extend, the closest such (a build step's result, the image a commit was made
+ * from). Docker's rmi refuses to delete a parent ("image has dependent child images") and
+ * prunes the untagged parents of what it deletes.
+ */
+export function parentMap(store: ImageStore, images: ImageRecord[]): Map<string, string> {
+  const hist = new Map<string, string[]>();
+  const historyOf = (img: ImageRecord) => {
+    let h = hist.get(img.id);
+    if (!h) {
+      try {
+        h = (store.getConfig(img).history ?? []).map((e) => `${e.created}\u0000${e.created_by ?? ""}`);
+      } catch {
+        h = [];
+      }
+      hist.set(img.id, h);
+    }
+    return h;
+  };
+  const out = new Map<string, string>();
+  for (const y of images) {
+    const hy = historyOf(y);
+    let best: ImageRecord | undefined;
+    let bestLen = -1;
+    for (const x of images) {
+      if (x.id === y.id || x.layers.length > y.layers.length) continue;
+      const hx = historyOf(x);
+      if (!hx.length || hx.length >= hy.length || hx.length <= bestLen) continue;
+      if (!x.layers.every((l, i) => y.layers[i]!.diffId === l.diffId)) continue;
+      if (!hx.every((e, i) => hy[i] === e)) continue;
+      best = x;
+      bestLen = hx.length;
+    }
+    if (best) out.set(y.id, best.id);
+  }
+  return out;
+}

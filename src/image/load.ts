@@ -13,7 +13,7 @@ import type { Engine } from "../engine.ts";
 import type { ImageConfig } from "./config.ts";
 import { MEDIA, hexOf, layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
 import { ArchiveIndex, indexArchive } from "./archive.ts";
-import { parseTagReference, tagKey } from "./reference.ts";
+import { parseReference, parseTagReference, tagKey } from "./reference.ts";
 import { UserError } from "../util/errors.ts";
 import { removeTree } from "../util/fs.ts";
 
@@ -65,14 +65,27 @@ export function parseDockerManifest(doc: unknown): ArchiveImage[] {
 const INDEX_TYPES = new Set<string>([MEDIA.ociIndex, MEDIA.dockerList]);
 const MANIFEST_TYPES = new Set<string>([MEDIA.ociManifest, MEDIA.dockerManifest]);
 
-/** The name an OCI index entry gives its image, if it names one (not just a bare tag). */
+/**
+ * The name an OCI index entry gives its image: containerd's full name (Docker 25+ writes it
+ * next to a tag-only ref.name), else `org.opencontainers.image.ref.name`, which skopeo and
+ * podman write as given (`oci-archive:f.tar:name:tag` → "name:tag"). A ref.name without a
+ * repository ("oci-archive:f.tar:2" → "2") is read as podman and Docker's reference grammar
+ * read it: a repository name, tag latest ("2:latest"). A ref.name that is no reference at
+ * all (OCI allows any string) names nothing: the image loads untagged.
+ */
 export function nameFromAnnotations(a: Record<string, string> | undefined): string | undefined {
   if (!a) return undefined;
   const full = a["io.containerd.image.name"];
   if (full) return full;
   const ref = a["org.opencontainers.image.ref.name"];
-  if (ref && /[/:@]/.test(ref)) return ref;
-  return undefined;
+  if (!ref) return undefined;
+  if (/[/:@]/.test(ref)) return ref;
+  try {
+    parseTagReference(`${ref}:latest`, "index.json");
+    return `${ref}:latest`;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -134,11 +147,39 @@ export function parseOciIndex(index: unknown, blob: (digest: string) => any): Ar
 
 /** The images an indexed archive holds: manifest.json first (it carries tags), else index.json. */
 export function archiveImages(ix: ArchiveIndex): ArchiveImage[] {
-  if (ix.has("manifest.json")) return parseDockerManifest(ix.json("manifest.json"));
+  if (ix.has("manifest.json")) {
+    const images = parseDockerManifest(ix.json("manifest.json"));
+    // Docker 25+ writes an OCI index too: its names count as well (an image manifest.json
+    // lists without RepoTags may be named there), as long as the index is readable.
+    if (ix.has("index.json")) {
+      let named: ArchiveImage[] = [];
+      try {
+        named = parseOciIndex(ix.json("index.json"), (d) => ix.json(`blobs/sha256/${hexOf(d)}`, `blob ${d}`));
+      } catch {
+        /* the legacy manifest is what docker-archive readers use; an odd index adds nothing */
+      }
+      for (const img of images) {
+        const digest = img.configDigest ?? ix.get(img.config)?.digest;
+        for (const o of named) {
+          if (o.configDigest !== digest) continue;
+          for (const t of o.tags) if (!img.tags.some((x) => sameTag(x, t))) img.tags.push(t);
+        }
+      }
+    }
+    return images;
+  }
   if (ix.has("index.json")) {
     return parseOciIndex(ix.json("index.json"), (d) => ix.json(`blobs/sha256/${hexOf(d)}`, `blob ${d}`));
   }
   throw new UserError("invalid archive: no manifest.json or index.json (not a docker-archive or OCI layout)");
+}
+
+function sameTag(a: string, b: string): boolean {
+  try {
+    return tagKey(parseReference(a)) === tagKey(parseReference(b));
+  } catch {
+    return a === b;
+  }
 }
 
 export interface LoadOptions {

@@ -20,6 +20,7 @@ import { removeTree } from "../util/fs.ts";
 import { getCredentials } from "./auth.ts";
 import { RegistryClient, type BlobReader } from "./registry/client.ts";
 import { insecureList, manifestRef } from "./registry/endpoint.ts";
+import { tlsSettings, type TlsSettings } from "./registry/tls.ts";
 import {
   formatPlatform,
   hostPlatform,
@@ -44,6 +45,8 @@ export interface PullOptions {
   insecure?: string[];
   /** Layers fetched at once (default 3, like Docker). */
   concurrency?: number;
+  /** Certificates and --tls-verify; default: the engine's (certs.d, the global --tls-verify). */
+  tls?: TlsSettings;
 }
 
 export interface PullResult {
@@ -80,6 +83,7 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
     registry: ref.registry,
     repository: ref.repository,
     insecure: insecureList(opts.insecure),
+    tls: opts.tls ?? tlsSettings(engine.root, engine.tlsVerify),
     credentials: getCredentials(engine.root, ref.registry),
     actions: "pull",
     onRetry: (what, n, why) => log.debug(`${what}: ${why}; retry ${n}`),
@@ -202,6 +206,17 @@ export async function pullImage(engine: Engine, opts: PullOptions): Promise<Pull
     releaseInterrupt();
   }
   for (const { desc } of todo.values()) progress.status(short(desc.digest), "Pull complete");
+  // Where each layer's blob is: a later push to another repository of this registry mounts it
+  // from here instead of uploading it (Docker keeps the same per-layer record).
+  try {
+    const { rememberBlob } = await import("./layer-compress.ts");
+    for (const l of image!.layers) {
+      const compression = l.mediaType.endsWith("zstd") ? "zstd" : /gzip/.test(l.mediaType) ? "gzip" : undefined;
+      if (compression && store.hasBlob(l.digest)) rememberBlob(store, l.diffId, { compression, level: 0, digest: l.digest, size: l.size }, `${ref.registry}/${ref.repository}`);
+    }
+  } catch {
+    /* a hint for push only: never a reason for a pull to fail */
+  }
   const downloaded = todo.size > 0 || !before || (ref.tag !== undefined && !ref.digest && tagged !== image!.id);
   progress.message(`Digest: ${top.digest}`);
   const shownName = ref.digest ? `${familiarName(ref)}@${ref.digest}` : tagKey(ref);

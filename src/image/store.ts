@@ -216,7 +216,7 @@ export class ImageStore {
 
   /** Remove layers and blobs that no image, container or live writer needs. */
   gc(): void {
-    this.locked(() => this.gcLocked());
+    this.locked(() => void this.gcLocked());
   }
 
   /** A fresh scratch path under tmp/ that sweep() recognises by its pid. */
@@ -493,19 +493,36 @@ export class ImageStore {
     return img.layers.map((l) => this.layerDiffDir(l.diffId));
   }
 
-  /** Delete an image record (tags must already be gone) and every layer/blob no image needs. */
-  deleteImage(id: string): void {
-    this.locked(() => {
+  /**
+   * Delete an image record (tags must already be gone) and every layer/blob no image needs.
+   * Returns the DiffIDs of the layers that went with it (rmi prints them as Docker does).
+   */
+  deleteImage(id: string): string[] {
+    return this.locked(() => {
       removeTree(this.imageFile(id));
-      this.gcLocked();
+      return this.gcLocked();
     });
   }
 
-  private gcLocked(): void {
+  /** Replace an image's repo digests (rmi drops those of a repository whose last tag went). */
+  setRepoDigests(id: string, repoDigests: string[]): void {
+    this.locked(() => {
+      const rec = this.getImage(id);
+      if (rec) writeJsonAtomic(this.imageFile(id), { ...rec, repoDigests });
+    });
+  }
+
+  private gcLocked(): string[] {
     const images = this.listImages();
     const pins = this.livePins();
-    const liveLayers = new Set<string>([...pins, ...this.containerLayers()]);
+    const inContainers = this.containerLayers();
+    const liveLayers = new Set<string>([...pins, ...inContainers]);
     const liveBlobs = new Set<string>(pins);
+    // A container keeps its layers' blobs too: commit/save of it after a forced rmi need them.
+    for (const name of inContainers) {
+      const rec = this.getLayer(`sha256:${name}`);
+      if (rec && /^sha256:[a-f0-9]{64}$/.test(rec.digest)) liveBlobs.add(hexOf(rec.digest));
+    }
     for (const img of images) {
       liveBlobs.add(hexOf(img.configDigest));
       for (const l of img.layers) {
@@ -513,12 +530,16 @@ export class ImageStore {
         liveBlobs.add(hexOf(l.digest));
       }
     }
+    const removed: string[] = [];
     for (const name of existsSync(this.layersDir) ? readdirSync(this.layersDir) : []) {
-      if (!liveLayers.has(name)) removeTree(join(this.layersDir, name));
+      if (liveLayers.has(name)) continue;
+      removeTree(join(this.layersDir, name));
+      if (/^[a-f0-9]{64}$/.test(name)) removed.push(`sha256:${name}`);
     }
     for (const name of existsSync(this.blobsDir) ? readdirSync(this.blobsDir) : []) {
       if (!liveBlobs.has(name)) removeTree(join(this.blobsDir, name));
     }
+    return removed;
   }
 
   // ---- publishing ----

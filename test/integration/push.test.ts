@@ -24,11 +24,11 @@ describe("push", () => {
     expect(m).not.toBeNull();
     expect(r.stderr.split("\n").slice(0, 4)).toEqual([
       `The push refers to repository [${reg.host}/pushed/bb]`,
-      `${L.whiteout.digest.slice(7, 19)}: Preparing`,
-      `${L.helloGz.digest.slice(7, 19)}: Preparing`,
-      `${L.busybox.digest.slice(7, 19)}: Preparing`,
+      `${L.whiteout.diffId.slice(7, 19)}: Preparing`,
+      `${L.helloGz.diffId.slice(7, 19)}: Preparing`,
+      `${L.busybox.diffId.slice(7, 19)}: Preparing`,
     ]);
-    expect(r.stderr).toContain(`${L.busybox.digest.slice(7, 19)}: Mounted from test/gz\n`);
+    expect(r.stderr).toContain(`${L.busybox.diffId.slice(7, 19)}: Mounted from test/gz\n`);
     const info = JSON.parse(skopeo(["inspect", "--tls-verify=false", `docker://${target}`]).out);
     expect(info.Digest).toBe(m![1]);
     expect(info.Layers).toEqual([L.busybox.digest, L.helloGz.digest, L.whiteout.digest]);

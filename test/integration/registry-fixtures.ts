@@ -31,12 +31,22 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
+export interface RegistryOptions {
+  /** Serve https with this certificate (PEM files); `clientCa`: require client certificates it signed. */
+  tls?: { cert: string; key: string; ca: string; clientCa?: string };
+  /** Keep the registry's access log (one line per request, on its stdout): see `requests()`. */
+  accessLog?: boolean;
+}
+
 /** docker-registry serving from a temp dir on 127.0.0.1:<free port>, no auth. */
-export async function startRegistry(): Promise<Registry> {
+export async function startRegistry(opts: RegistryOptions = {}): Promise<Registry & { requests(): { method: string; path: string; status: number }[] }> {
   const dir = mkdtempSync(join(tmpdir(), "minid-registry-"));
   for (let tries = 0; ; tries++) {
     const port = await freePort();
     const cfg = join(dir, "config.yml");
+    const tls = opts.tls
+      ? ["  tls:", `    certificate: ${opts.tls.cert}`, `    key: ${opts.tls.key}`, ...(opts.tls.clientCa ? ["    clientcas:", `      - ${opts.tls.clientCa}`] : [])]
+      : [];
     writeFileSync(
       cfg,
       [
@@ -44,7 +54,7 @@ export async function startRegistry(): Promise<Registry> {
         "log:",
         "  level: error",
         "  accesslog:",
-        "    disabled: true",
+        `    disabled: ${opts.accessLog ? "false" : "true"}`,
         "storage:",
         "  filesystem:",
         `    rootdirectory: ${join(dir, "data")}`,
@@ -52,15 +62,20 @@ export async function startRegistry(): Promise<Registry> {
         "    enabled: true",
         "http:",
         `  addr: 127.0.0.1:${port}`,
+        ...tls,
         "",
       ].join("\n"),
     );
-    const proc = Bun.spawn(["/usr/bin/docker-registry", "serve", cfg], { stdout: "ignore", stderr: "pipe" });
-    const url = `http://127.0.0.1:${port}`;
+    const logFile = join(dir, "access.log");
+    const proc = Bun.spawn(["/usr/bin/docker-registry", "serve", cfg], { stdout: opts.accessLog ? Bun.file(logFile) : "ignore", stderr: "pipe" });
+    const url = `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`;
+    const readyTls = opts.tls
+      ? { ca: readFileSync(opts.tls.ca, "utf8"), ...(opts.tls.clientCa ? { cert: readFileSync(opts.tls.cert, "utf8"), key: readFileSync(opts.tls.key, "utf8") } : {}) }
+      : undefined;
     let up = false;
     for (let i = 0; i < 100 && proc.exitCode === null; i++) {
       try {
-        const r = await fetch(`${url}/v2/`);
+        const r = await fetch(`${url}/v2/`, { tls: readyTls } as RequestInit);
         if (r.status === 200) {
           up = true;
           break;
@@ -74,6 +89,13 @@ export async function startRegistry(): Promise<Registry> {
         host: `127.0.0.1:${port}`,
         url,
         dir,
+        requests() {
+          let text = "";
+          try {
+            text = readFileSync(logFile, "utf8");
+          } catch {}
+          return [...text.matchAll(/"([A-Z]+) (\S+) HTTP\/[\d.]+" (\d{3})/g)].map((m) => ({ method: m[1]!, path: m[2]!, status: Number(m[3]) }));
+        },
         async stop() {
           proc.kill("SIGTERM");
           await Promise.race([proc.exited, Bun.sleep(3000)]);

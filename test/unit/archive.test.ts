@@ -135,9 +135,12 @@ describe("manifests", () => {
       (d) => blobs[d],
     );
     expect(imgs.length).toBe(1);
-    expect(imgs[0]!.tags).toEqual(["docker.io/library/a:1", "b:2"]);
+    // a tag-only ref.name is read as podman reads it: a repository, tag latest
+    expect(imgs[0]!.tags).toEqual(["docker.io/library/a:1", "b:2", "latest:latest"]);
     expect(imgs[0]!.layers).toEqual([`blobs/sha256/${"d".repeat(64)}`]);
-    expect(nameFromAnnotations({ "org.opencontainers.image.ref.name": "latest" })).toBeUndefined();
+    expect(nameFromAnnotations({ "org.opencontainers.image.ref.name": "2" })).toBe("2:latest");
+    expect(nameFromAnnotations({ "org.opencontainers.image.ref.name": "Not a reference!" })).toBeUndefined();
+    expect(nameFromAnnotations({ "io.containerd.image.name": "docker.io/library/a:1", "org.opencontainers.image.ref.name": "1" })).toBe("docker.io/library/a:1");
   });
   test("OCI index without manifests", () => {
     expect(() => parseOciIndex({}, () => undefined)).toThrow(/no manifests/);

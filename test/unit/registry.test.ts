@@ -65,7 +65,7 @@ describe("reference → registry URL", () => {
     const ref = parseReference("busybox");
     expect(ref).toEqual({ registry: "docker.io", repository: "library/busybox", tag: "latest", digest: undefined });
     const ep = endpointFor(ref.registry);
-    expect(ep).toEqual({ registry: "docker.io", base: "https://registry-1.docker.io", secure: true });
+    expect(ep).toEqual({ registry: "docker.io", base: "https://registry-1.docker.io", secure: true, httpFallback: false, verify: true });
     expect(manifestUrl(ep, ref.repository, manifestRef(ref))).toBe("https://registry-1.docker.io/v2/library/busybox/manifests/latest");
     expect(fullName(ref)).toBe("docker.io/library/busybox:latest");
     expect(endpointFor("index.docker.io").base).toBe("https://registry-1.docker.io");
@@ -82,15 +82,20 @@ describe("reference → registry URL", () => {
     expect(blobUrl(ep, q.repository, D("b"))).toBe(`https://quay.io/v2/org/tool/blobs/${D("b")}`);
   });
 
-  test("plain http only for loopback and named insecure registries", () => {
-    expect(endpointFor("localhost:5000").base).toBe("http://localhost:5000");
-    expect(endpointFor("127.0.0.1:5000").base).toBe("http://127.0.0.1:5000");
-    expect(endpointFor("[::1]:5000").base).toBe("http://[::1]:5000");
-    expect(endpointFor("registry.local:5000").base).toBe("https://registry.local:5000");
-    expect(endpointFor("registry.local:5000", ["registry.local:5000"]).base).toBe("http://registry.local:5000");
-    expect(endpointFor("registry.local:5000", ["registry.local"]).secure).toBe(false); // host covers all ports
-    expect(endpointFor("registry.local:5000", ["registry.local:6000"]).secure).toBe(true);
-    expect(endpointFor("10.0.0.5:5000", ["10.0.0.5:5000"]).base).toBe("http://10.0.0.5:5000");
+  test("https first for every registry; plain http only as the fallback for loopback and named insecure registries", () => {
+    const fb = (r: string, insecure: string[] = [], verify = true) => {
+      const e = endpointFor(r, insecure, verify);
+      return `${e.base} fallback=${e.httpFallback} verify=${e.verify}`;
+    };
+    expect(fb("localhost:5000")).toBe("https://localhost:5000 fallback=true verify=true");
+    expect(fb("127.0.0.1:5000")).toBe("https://127.0.0.1:5000 fallback=true verify=true");
+    expect(fb("[::1]:5000")).toBe("https://[::1]:5000 fallback=true verify=true");
+    expect(fb("registry.local:5000")).toBe("https://registry.local:5000 fallback=false verify=true");
+    expect(fb("registry.local:5000", ["registry.local:5000"])).toBe("https://registry.local:5000 fallback=true verify=false");
+    expect(fb("registry.local:5000", ["registry.local"])).toBe("https://registry.local:5000 fallback=true verify=false"); // host covers all ports
+    expect(fb("registry.local:5000", ["registry.local:6000"])).toBe("https://registry.local:5000 fallback=false verify=true");
+    expect(fb("10.0.0.5:5000", ["10.0.0.5:5000"])).toBe("https://10.0.0.5:5000 fallback=true verify=false");
+    expect(fb("quay.io", [], false)).toBe("https://quay.io fallback=true verify=false");
     expect(isInsecure("128.0.0.1:80", [])).toBe(false);
     expect(isInsecure("localhost.example.com", [])).toBe(false);
   });

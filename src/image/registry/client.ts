@@ -7,7 +7,8 @@ import { sha256 } from "../store.ts";
 import type { Credentials } from "./credentials.ts";
 import { pickChallenge, type Challenge } from "./challenge.ts";
 import { ACCEPT_MANIFESTS } from "./manifest.ts";
-import { blobUrl, endpointFor, manifestUrl, uploadUrl, type Endpoint } from "./endpoint.ts";
+import { blobUrl, endpointFor, manifestUrl, plainHttp, uploadUrl, type Endpoint } from "./endpoint.ts";
+import { certificateMessage, clientCertMessage, fetchTlsOptions, isCertificateError, systemTlsSettings, tlsFilesFor, type TlsSettings } from "./tls.ts";
 import { RegistryTimeoutError, formatDuration, registryTimeouts, type RegistryTimeouts } from "./timeouts.ts";
 
 export interface ClientOptions {
@@ -25,6 +26,8 @@ export interface ClientOptions {
   onRetry?: (what: string, attempt: number, why: string) => void;
   /** Connect (until response headers) and idle (between body reads) limits; default: registryTimeouts(). */
   timeouts?: RegistryTimeouts;
+  /** Certificates (certs.d) and --tls-verify; default: /etc/docker/certs.d (or MINID_CERTS_D), verified. */
+  tls?: TlsSettings;
 }
 
 /** A registry answered with an error status: `status` and the spec's error `code` if any. */
@@ -50,7 +53,12 @@ export function isTransient(e: unknown): boolean {
 }
 
 export class RegistryClient {
-  readonly endpoint: Endpoint;
+  endpoint: Endpoint;
+  readonly tls: TlsSettings;
+  private tlsOptions?: Promise<Record<string, unknown>>;
+  private scheme?: Promise<void>;
+  /** https got a handshake failure from a server that does speak TLS (a client certificate wanted). */
+  private handshakeRefused = false;
   readonly repository: string;
   private readonly creds?: Credentials;
   private readonly scope: string;
@@ -62,7 +70,8 @@ export class RegistryClient {
   private tokenCache = new Map<string, string>();
 
   constructor(opts: ClientOptions) {
-    this.endpoint = endpointFor(opts.registry, opts.insecure ?? []);
+    this.tls = opts.tls ?? systemTlsSettings();
+    this.endpoint = endpointFor(opts.registry, opts.insecure ?? [], this.tls.verify);
     this.repository = opts.repository;
     this.creds = opts.credentials;
     this.scope = opts.repository ? `repository:${opts.repository}:${opts.actions ?? "pull"}` : "";
@@ -87,7 +96,10 @@ export class RegistryClient {
     }, connectMs);
     let res: Response;
     try {
-      res = await fetch(url, { ...init, signal: ac.signal });
+      const https = String(url).startsWith("https:");
+      if (https) this.tlsOptions ??= fetchTlsOptions(this.endpoint.registry, { ...this.tls, verify: this.endpoint.verify });
+      const tls = https ? await this.tlsOptions : undefined;
+      res = await fetch(url, { ...init, signal: ac.signal, ...(tls ? { tls } : {}) } as RequestInit);
     } catch (e) {
       if (timedOut) {
         throw new RegistryTimeoutError(
@@ -131,6 +143,10 @@ export class RegistryClient {
     let attempt = 0;
     let authRetried = false;
     let redirects = 0;
+    await (this.scheme ??= this.chooseScheme());
+    // URLs are made from the https base; after the fall back they go to plain http.
+    const httpsBase = this.endpoint.base.replace(/^http:/, "https:");
+    if (!this.endpoint.secure && url.startsWith(httpsBase + "/")) url = this.endpoint.base + url.slice(httpsBase.length);
     let target = url;
     const origin = new URL(url).origin;
     for (;;) {
@@ -173,23 +189,67 @@ export class RegistryClient {
     }
   }
 
+  /**
+   * Docker's order: https first; where plain http is allowed (loopback, --insecure-registry,
+   * --tls-verify=false) and https finds no TLS at that address, plain http, if what answers
+   * there is a registry speaking plain http. A certificate that is not trusted, a timeout, or a
+   * server that speaks TLS but refused the handshake (it wants a client certificate) are never
+   * a reason to go to plain http: the request then fails with that error.
+   */
+  private async chooseScheme(): Promise<void> {
+    if (!this.endpoint.httpFallback || !this.endpoint.secure) return;
+    const probe = (base: string) => this.fetchTimed(`${base}/v2/`, { method: "GET", redirect: "manual", decompress: false } as RequestInit);
+    try {
+      const res = await probe(this.endpoint.base);
+      await res.body?.cancel().catch(() => {});
+      return;
+    } catch (e) {
+      if (e instanceof UserError) throw e; // certs.d unreadable, a key without its certificate
+      if (e instanceof RegistryTimeoutError || isCertificateError(e)) return;
+    }
+    const http = plainHttp(this.endpoint);
+    let res: Response;
+    try {
+      res = await probe(http.base);
+    } catch {
+      return; // nothing there either: the request reports the https failure
+    }
+    const text = res.status === 400 ? await res.text().catch(() => "") : "";
+    if (res.status !== 400) await res.body?.cancel().catch(() => {});
+    if (/HTTP request to an HTTPS server/i.test(text)) {
+      this.handshakeRefused = true;
+      return;
+    }
+    this.endpoint = http;
+  }
+
   private networkError(e: unknown, url: string): UserError {
     if (e instanceof UserError) return e;
     const code = (e as { code?: string })?.code ?? "";
     const reg = this.endpoint.registry;
-    const where = `${reg} (${new URL(url).origin})`;
+    const origin = new URL(url).origin;
+    const where = `${reg} (${origin})`;
     if (code === "ECONNREFUSED" || code === "ConnectionRefused") {
       return new UserError(
         `cannot connect to registry ${where}: connection refused; is a registry running at that address?` +
-          (this.endpoint.secure ? ` (minid uses https for ${reg}; pass --insecure-registry ${reg} if it serves plain http)` : ""),
+          (this.endpoint.secure && !this.endpoint.httpFallback ? ` (minid uses https for ${reg}; pass --insecure-registry ${reg} if it serves plain http)` : ""),
       );
+    }
+    if (origin.startsWith("https:") && isCertificateError(e)) return new UserError(certificateMessage(reg, origin, e, this.tls));
+    if (origin.startsWith("https:") && this.handshakeRefused) {
+      let have = false;
+      try {
+        have = Boolean(tlsFilesFor(reg, this.tls).cert);
+      } catch {}
+      return new UserError(clientCertMessage(reg, origin, this.tls, have));
     }
     if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "DNSError") {
       return new UserError(`cannot resolve registry host ${new URL(url).hostname}: check the registry name and your DNS/network`);
     }
     if (code === "EPROTO" || /TLS|SSL|CERT|certificate/i.test(code + " " + errText(e))) {
       return new UserError(
-        `TLS handshake with registry ${where} failed (${errText(e)}); if it serves plain http, pass --insecure-registry ${reg}`,
+        `TLS handshake with registry ${where} failed (${errText(e)}); if it serves plain http, pass --insecure-registry ${reg}; ` +
+          `if it requires a client certificate, put client.cert and client.key in ${this.tls.certsDirs.map((d) => `${d}/${reg}`).join(" or ")}`,
       );
     }
     return new UserError(`registry ${where}: ${errText(e)}`);
@@ -294,6 +354,15 @@ export class RegistryClient {
 
   // ---- API ----
 
+  /**
+   * Reach the registry (GET /v2/, any answer will do, 401 included): pick https or the plain
+   * http fallback and fail here, before any output, on an untrusted certificate or no registry.
+   */
+  async check(): Promise<void> {
+    const res = await this.request("GET", `${this.endpoint.base}/v2/`, { what: `${this.endpoint.registry}`, anonymous: true });
+    await res.body?.cancel().catch(() => {});
+  }
+
   /** GET /v2/: with credentials set, this is what `login` checks. */
   async ping(): Promise<void> {
     const res = await this.request("GET", `${this.endpoint.base}/v2/`, { what: `${this.endpoint.registry}` });
@@ -373,6 +442,28 @@ export class RegistryClient {
     if (res.ok) return true;
     if (res.status === 404) return false;
     throw await this.errorFrom(res, `checking blob ${digest} in ${this.name}`);
+  }
+
+  /**
+   * Ask the registry to mount a blob from another repository (cross-repository mount): true
+   * when it did (201). A registry that cannot answers 202 with an upload session instead,
+   * which is cancelled here: the caller uploads the blob itself.
+   */
+  async mountBlob(digest: string, from: string): Promise<boolean> {
+    const what = `mounting blob ${digest} from ${from} into ${this.name}`;
+    const url = `${uploadUrl(this.endpoint, this.repository)}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+    const res = await this.request("POST", url, { headers: { "Content-Length": "0" }, what });
+    await drain(res);
+    if (res.status === 201) return true;
+    if (res.status === 202) {
+      const loc = res.headers.get("location");
+      if (loc) {
+        const cancel = await this.request("DELETE", new URL(loc, url).toString(), { what, tries: 1 }).catch(() => undefined);
+        if (cancel) await drain(cancel);
+      }
+      return false;
+    }
+    throw await this.errorFrom(res, what);
   }
 
   /**

@@ -1,5 +1,7 @@
-// Where a reference's registry lives on the network: Docker Hub's API host, the scheme
-// (https unless the registry is on loopback or named insecure) and the /v2/ URLs.
+// Where a reference's registry lives on the network: Docker Hub's API host, the scheme and the
+// /v2/ URLs. As Docker: https first for every registry, loopback included; plain http only as
+// the fallback for a loopback registry, one named insecure (--insecure-registry, which also
+// skips certificate checks, as Docker's daemon option does) or under --tls-verify=false.
 import { DEFAULT_REGISTRY, type Reference } from "../reference.ts";
 
 /** The host serving Docker Hub's registry API. */
@@ -54,17 +56,33 @@ export function isInsecure(registry: string, insecure: string[]): boolean {
 export interface Endpoint {
   /** The registry as named in references ("docker.io", "localhost:5000"). */
   registry: string;
-  /** "https://registry-1.docker.io", "http://127.0.0.1:5000". */
+  /** "https://registry-1.docker.io"; "http://127.0.0.1:5000" once the client fell back. */
   base: string;
+  /** https (base starts with it); false after the fall back to plain http. */
   secure: boolean;
+  /** Plain http may be tried when https finds no TLS there. */
+  httpFallback: boolean;
+  /** Check the registry's certificate (not for --insecure-registry or --tls-verify=false). */
+  verify: boolean;
 }
 
-export function endpointFor(registry: string, insecure: string[] = []): Endpoint {
+export function endpointFor(registry: string, insecure: string[] = [], tlsVerify = true): Endpoint {
   const name = normalizeRegistry(registry);
   const host = name === DEFAULT_REGISTRY ? DOCKER_HUB_API : name;
-  const secure = !isInsecure(name, insecure);
+  const listed = isInsecure(name, insecure) && !isLoopback(name);
   const urlHost = hostOf(host).includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-  return { registry: name, base: `${secure ? "https" : "http"}://${urlHost}`, secure };
+  return {
+    registry: name,
+    base: `https://${urlHost}`,
+    secure: true,
+    httpFallback: isInsecure(name, insecure) || !tlsVerify,
+    verify: tlsVerify && !listed,
+  };
+}
+
+/** The same endpoint over plain http. */
+export function plainHttp(ep: Endpoint): Endpoint {
+  return { ...ep, base: ep.base.replace(/^https:/, "http:"), secure: false };
 }
 
 export function manifestUrl(ep: Endpoint, repository: string, reference: string): string {
