@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFi
 import { join } from "node:path";
 import { requires } from "../helpers/requires.ts";
 import { useRunRoot } from "../helpers/run-root.ts";
+import { minidCommand } from "../helpers/minid.ts";
 import { buildUdpEcho } from "../helpers/udp-echo.ts";
 
 const it = requires("root", "nft", "iptables", "ip", "gcc", "busybox");
@@ -353,6 +354,28 @@ describe("the iptables fallback (MINID_FIREWALL=iptables, as on a host without n
     expect(r.run(["rm", "-f", "ipt"], { env }).code).toBe(0);
     expect(tagged()).toEqual([]);
   }, 30_000);
+});
+
+describe("parallel starts", () => {
+  it("10 containers started at once with -p 80 each get a port of their own, all reachable, all cleaned", async () => {
+    const procs = Array.from({ length: 10 }, (_, i) =>
+      Bun.spawn([...minidCommand(), "--root", r.dir, "run", "-d", "--name", `par${i}`, "--hostname", `par${i}`, "-p", "127.0.0.1::80", "busybox", ...WEB], {
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    const ids = await Promise.all(procs.map(async (p) => ((await p.exited) === 0 ? (await new Response(p.stdout).text()).trim() : "")));
+    for (const id of ids) seen.add(id);
+    expect(ids.filter((id) => !id)).toEqual([]);
+    const ports = ids.map((_, i) => Number(r.run(["port", `par${i}`, "80"]).stdout.trim().split(":")[1]));
+    expect(new Set(ports).size).toBe(10);
+    for (let i = 0; i < 10; i++) expect(await getWhenUp(`http://127.0.0.1:${ports[i]}/`)).toBe(`hello-par${i}`);
+    // one set of rules per container, no duplicates
+    const counts = ids.map((id) => rulesOf([id]).length);
+    expect(new Set(counts).size).toBe(1);
+    expect(r.run(["rm", "-f", ...ids]).code).toBe(0);
+    expect(rulesOf(ids)).toEqual([]);
+  }, 60_000);
 });
 
 describe("a watcher killed with -9", () => {
