@@ -323,6 +323,27 @@ describe("nothing left behind", () => {
     expect(text("nft list table ip minid 2>/dev/null")).not.toContain(`minid:net:${br}"`);
   }, 120_000);
 
+  it("a CLI killed at any point of a run leaves no interface or address once its leftovers are removed", async () => {
+    const watchers = () => text(`ip -o link | grep -o 'mntmp[0-9a-z]*' || true`).split("\n").filter(Boolean);
+    const before = watchers();
+    for (const ms of [5, 40, 80, 120, 200]) {
+      const p = r.spawn(["run", "-d", "busybox", "sleep", "60"]);
+      await Bun.sleep(ms);
+      p.kill(9);
+      await p.exited;
+    }
+    // whatever got far enough is a container; the rest went with its watcher (a prewarmed
+    // veth of a watcher whose CLI died must go too; other runs' come and go meanwhile)
+    const after = watchers().filter((w) => !before.includes(w));
+    await until(() => !watchers().some((w) => after.includes(w)), 10_000);
+    expect(watchers().filter((w) => after.includes(w))).toEqual([]);
+    const ids = r.containerIds();
+    if (ids.length) r.run(["rm", "-f", ...ids]);
+    r.run(["container", "prune", "-f"]);
+    expect(await until(() => vethsOf(ids).length === 0)).toBe(true);
+    expect(allocations()).toEqual({});
+  }, 60_000);
+
   it("a stop gives the address back and the next start takes one again; a bridge gone (a reboot) is made again", () => {
     // the previous test took the default bridge and its rules away, as a reboot would
     const id = r.run(["run", "-d", "busybox", "sleep", "60"]).stdout.trim();
