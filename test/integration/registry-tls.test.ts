@@ -8,7 +8,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { gunzipSync } from "node:zlib";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { networkInterfaces, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { ensureBuilt, isRoot, minidCommand, removeAllContainers } from "../helpers/minid.ts";
 import { requires } from "../helpers/requires.ts";
 import { BUSYBOX_TGZ, skopeo, startRegistry } from "./registry-fixtures.ts";
@@ -70,10 +70,10 @@ beforeAll(async () => {
   if (process.env.MINID_TEST_SOURCE !== "1") ensureBuilt();
   makeCerts();
   const files = { cert: join(work, "server.crt"), key: join(work, "server.key"), ca: join(work, "ca.crt") };
-  tlsReg = await startRegistry({ tls: files, accessLog: true });
-  mtlsReg = await startRegistry({ tls: { ...files, clientCa: files.ca } });
-  plainReg = await startRegistry({ accessLog: true });
-  regs.push(tlsReg, mtlsReg, plainReg);
+  // Each registry is in `regs` as soon as it runs, so afterAll stops it even if a later start fails.
+  regs.push((tlsReg = await startRegistry({ tls: files, accessLog: true })));
+  regs.push((mtlsReg = await startRegistry({ tls: { ...files, clientCa: files.ca } })));
+  regs.push((plainReg = await startRegistry({ accessLog: true })));
   src = newRoot("src");
   expect((await minid(src, ["run", "--name", "mk", "busybox", "sh", "-c", "echo compressed > /f; head -c 300000 /dev/zero > /zeros"])).code).toBe(0);
   expect((await minid(src, ["commit", "mk", "app:1"])).code).toBe(0);
@@ -181,11 +181,21 @@ describe("TLS registries", () => {
   });
 
   // As Docker's daemon option, --insecure-registry accepts any certificate over https. The
-  // registry is reached on this host's own address (never leaving the machine) by a forwarder.
-  const ip = Object.values(networkInterfaces()).flat().find((a) => a && a.family === "IPv4" && !a.internal)?.address;
-  (ip ? it : test.skip)("--insecure-registry: https without checking the certificate, for a registry not on loopback", async () => {
-    const fwd = Bun.listen<{ peer?: import("bun").Socket<any>; pending: Uint8Array[] }>({
-      hostname: ip!,
+  // registry is reached by a forwarder on a documentation address of an interface this
+  // test makes (and removes): not loopback, so no plain-http allowance, and never off the host.
+  requires("root", "ip", "docker-registry", "skopeo", "openssl")("--insecure-registry: https without checking the certificate, for a registry not on loopback", async () => {
+    const ip = "198.51.100.77";
+    const dev = `mndtls${process.pid % 10000}`;
+    const sh = (c: string) => expect(Bun.spawnSync(["sh", "-c", c], { stderr: "pipe" }).exitCode).toBe(0);
+    // A veth pair (this kernel has no dummy driver): the address on one end is local to the host.
+    sh(`ip link add ${dev} type veth peer name ${dev}p && ip addr add ${ip}/32 dev ${dev} && ip link set ${dev} up && ip link set ${dev}p up`);
+    let fwd: import("bun").TCPSocketListener<any> | undefined;
+    try {
+    // The image this test pulls, pushed here (not relying on an earlier test's push).
+    const pushed = await minid(src, ["--tls-verify=false", "push", "-q", `${tlsReg.host}/tls/app:1`]);
+    expect(pushed.code).toBe(0);
+    fwd = Bun.listen<{ peer?: import("bun").Socket<any>; pending: Uint8Array[] }>({
+      hostname: ip,
       port: 0,
       socket: {
         open(s) {
@@ -207,9 +217,8 @@ describe("TLS registries", () => {
         },
       },
     });
-    try {
-      const host = `${ip}:${fwd.port}`;
-      const ref = `${host}/tls/app:1`; // pushed by the first test
+      const host = `${ip}:${fwd!.port}`;
+      const ref = `${host}/tls/app:1`;
       const root = newRoot("insecure-tls");
       const refused = await minid(root, ["pull", ref]);
       oneLine(refused);
@@ -217,7 +226,8 @@ describe("TLS registries", () => {
       const ok = await minid(root, ["--insecure-registry", host, "pull", "-q", ref]);
       expect([ok.code, ok.stderr]).toEqual([0, ""]);
     } finally {
-      fwd.stop(true);
+      fwd?.stop(true);
+      Bun.spawnSync(["ip", "link", "del", dev]);
     }
   });
 
