@@ -34,6 +34,7 @@ export async function startPortsAndDns(root: string, st: ContainerState, dir: st
   const resolvers: Resolver[] = [];
   let rules = false;
   const stop = () => {
+    trace("ports stop");
     for (const r of resolvers.splice(0)) r.close();
     let clean = true;
     if (rules) {
