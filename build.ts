@@ -12,3 +12,7 @@ mkdirSync("dist", { recursive: true });
 const t0 = performance.now();
 await $`${process.execPath} build --compile --minify --bytecode --format=esm --splitting --target=bun-linux-x64 src/cli.ts src/container/exec-enter.ts --outfile dist/minid`.quiet();
 console.error(`build: dist/minid in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+// The OCI runtime is the same binary under another name (src/cli.ts looks at argv0).
+const { symlinkSync, rmSync } = await import("node:fs");
+rmSync("dist/minid-runtime", { force: true });
+symlinkSync("minid", "dist/minid-runtime");

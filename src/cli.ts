@@ -4,7 +4,19 @@
 // CLI (see design.md, "the re-exec trap").
 const sub = process.argv[2];
 if (process.env.MINID_TRACE === "1") (await import("./util/trace.ts")).trace(`entry (origin ${performance.timeOrigin.toFixed(1)})`);
-if (sub === "_init") {
+// OCI runtime (src/runtime/): runc's CLI under the name minid-runtime (a symlink to this
+// binary) or as `minid runtime …`; its init and exec entries are internal like _init.
+const asRuntime = /(^|\/)minid-runtime$/.test(process.argv0);
+if (asRuntime || sub === "runtime") {
+  const { runtimeMain } = await import("./runtime/main.ts");
+  process.exit(await runtimeMain(process.argv.slice(asRuntime ? 2 : 3)));
+} else if (sub === "_oci-init") {
+  const { ociInitMain } = await import("./runtime/init.ts");
+  ociInitMain();
+} else if (sub === "_oci-exec") {
+  const { ociExecMain } = await import("./runtime/exec-init.ts");
+  ociExecMain();
+} else if (sub === "_init") {
   const { initMain } = await import("./container/init.ts");
   initMain();
 } else if (sub === "_watcher") {

@@ -55,6 +55,7 @@ export const COMMANDS: Record<string, Loader> = {
   "network-prune": () => import("../commands/network-prune.ts"),
   "network-connect": () => import("../commands/network-connect.ts"),
   "network-disconnect": () => import("../commands/network-disconnect.ts"),
+  runtime: () => import("../commands/runtime.ts"),
 };
 
 const NETWORK_ALIASES: Record<string, string> = {
@@ -124,6 +125,7 @@ Commands:
   completion  Generate the autocompletion script for bash, zsh or fish
   port        List port mappings or a specific mapping for the container
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
+  runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.
 `;

@@ -32,6 +32,7 @@ export default defineCommand({
     "stop-signal": { type: "string", description: "Signal to stop the container (default SIGTERM or the image's StopSignal)" },
     "stop-timeout": { type: "string", description: "Timeout (in seconds) to stop a container (default 10)" },
     "read-only": { type: "boolean", description: "Mount the container's root filesystem as read only" },
+    runtime: { type: "string", description: "OCI runtime to build the container with (runc, crun or a path; default minid's own)" },
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
     ...NETWORK_FLAGS,
@@ -73,6 +74,7 @@ export default defineCommand({
         security: securityOptions(a),
         network: { ...networkOptions(a), aliases: list(a["network-alias"]) },
         ports: portOptions(a),
+        runtime: str(a.runtime),
         extra:
           stopSignal !== undefined || stopTimeout !== undefined
             ? { stopSignal, stopTimeout: stopTimeout === undefined ? undefined : Number(stopTimeout) }

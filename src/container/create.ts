@@ -38,6 +38,8 @@ export interface CreateOptions {
   security?: Partial<SecurityFlags>;
   /** -p/-P/--expose, --dns*, --network-alias (network/options.ts). */
   ports?: import("../network/options.ts").PortAndDnsFlags;
+  /** --runtime: an OCI runtime (name on PATH or path) to build the container instead of minid's init. */
+  runtime?: string;
   /** Settings kept with the container for later commands (stop signal and timeout). */
   extra?: Record<string, unknown>;
   /** --network (default bridge), --ip, --add-host, --network-alias (network/config.ts). */
@@ -71,6 +73,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   (await import("../network/options.ts")).checkPortMode(opts.ports, opts.network?.network, (m) => (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(m));
   const { resolveNetworkFlags } = await import("../network/config.ts");
   const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
+  const runtime = opts.runtime !== undefined ? (await import("./oci-runtime.ts")).resolveRuntime(opts.runtime) : undefined;
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
@@ -126,7 +129,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     resources,
     ...portsAndDns,
     // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
-    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }) },
+    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }), ...(runtime ? { runtime } : {}) },
     network: network.config,
   };
   engine.containers.create(st);
@@ -216,6 +219,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
     sysctls: DEFAULT_SYSCTLS,
+    ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir } } : {}),
     ...extra,
   };
 }

@@ -78,6 +78,9 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   } catch {
     throw new UserError(`container ${st.id} has no runtime spec: restart it`);
   }
+  if (spec.runtime) {
+    throw new UserError(`exec into a container run by ${spec.runtime.name} is not supported; use: ${spec.runtime.name} --root ${join(dir, "runtime")} exec ${st.id} COMMAND`);
+  }
   // Non-dumpable keeps /proc/PID/exe of the forked child closed, except to CAP_SYS_PTRACE:
   // into such a container we first re-exec from a read-only mount of ourselves
   // (CVE-2019-5736).

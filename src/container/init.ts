@@ -64,6 +64,8 @@ function report(status: { message: string; exitCode: number }): void {
 
 function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   trace("init start");
+  // --runtime: another OCI runtime builds the container from a bundle (oci-runtime.ts).
+  if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD);
   enterContainer(spec, sys);
   const user = resolveContainerUser(spec);
   if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);

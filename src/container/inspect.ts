@@ -92,6 +92,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
+      Runtime: (st.extra?.runtime as { name?: string } | undefined)?.name ?? "minid",
       ReadonlyRootfs: Boolean(caps?.readOnlyRootfs),
       GroupAdd: caps?.groupAdd?.length ? caps.groupAdd : null,
       Tmpfs: tmpfs.length ? Object.fromEntries(tmpfs.map((m) => [m.destination, m.options ?? ""])) : null,

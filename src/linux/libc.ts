@@ -1031,3 +1031,81 @@ export const realSyscalls: Syscalls = {
   setuid,
   seccompFilter,
 };
+
+// ---- OCI runtime (src/runtime/): calls only the runtime-spec's init and its CLI make ----
+
+/** syscall(2) with numeric or pointer-sized arguments; throws SyscallError named `name`. */
+export function syscallChecked(name: string, nr: number, ...args: (number | bigint)[]): number {
+  const a = [...args, 0, 0, 0, 0, 0].slice(0, 5);
+  return check(c.syscall(nr, a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, 0), name);
+}
+
+export function chroot(path: string): void {
+  const b = cstr(path);
+  check(c.syscall(161, BigInt(ptr(b)), 0, 0, 0, 0, 0), "chroot", path);
+}
+
+export function setdomainname(name: string): void {
+  const b = Buffer.from(name);
+  check(c.syscall(171 /* setdomainname */, BigInt(ptr(b.length ? b : Buffer.alloc(1))), b.length, 0, 0, 0, 0), "setdomainname", name);
+}
+
+/** prlimit64(0, resource, {soft, hard}): the calling process's limit. */
+export function setRlimit(resource: number, soft: bigint, hard: bigint): void {
+  const lim = new BigUint64Array([soft, hard]);
+  check(c.syscall(302 /* prlimit64 */, 0, resource, BigInt(ptr(lim)), 0, 0, 0), "prlimit64");
+}
+
+export function personality(persona: number): void {
+  check(c.syscall(135 /* personality */, persona, 0, 0, 0, 0, 0), "personality");
+}
+
+/** seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread. */
+export function seccompSetFilter(filter: Uint8Array, flags: number): void {
+  const prog = Buffer.alloc(16);
+  prog.writeUInt16LE(filter.length / 8, 0);
+  prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
+  check(c.syscall(317 /* seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */, flags, BigInt(ptr(prog)), 0, 0, 0), "seccomp");
+  void filter;
+}
+
+/** Make the terminal on `fd` the calling process's controlling terminal (after setsid). */
+export function setControllingTerminal(fd: number): void {
+  check(c.ioctl(fd, TIOCSCTTY, null), "ioctl(TIOCSCTTY)");
+}
+
+/** Send `fd` with `name` as payload over a connected unix socket (SCM_RIGHTS), as runc does. */
+export function sendFd(sock: number, name: string, fd: number): void {
+  const data = Buffer.from(name.length ? name : "\0");
+  const iov = new BigUint64Array([BigInt(ptr(data)), BigInt(data.length)]);
+  // struct cmsghdr { size_t len; int level; int type; } + one int, padded to 8: 24 bytes.
+  const cmsg = Buffer.alloc(24);
+  cmsg.writeBigUInt64LE(20n, 0); // CMSG_LEN(sizeof(int))
+  cmsg.writeInt32LE(1 /* SOL_SOCKET */, 8);
+  cmsg.writeInt32LE(1 /* SCM_RIGHTS */, 12);
+  cmsg.writeInt32LE(fd, 16);
+  // struct msghdr { name, namelen, iov, iovlen, control, controllen, flags }
+  const msg = Buffer.alloc(56);
+  msg.writeBigUInt64LE(BigInt(ptr(iov)), 16);
+  msg.writeBigUInt64LE(1n, 24);
+  msg.writeBigUInt64LE(BigInt(ptr(cmsg)), 32);
+  msg.writeBigUInt64LE(24n, 40);
+  check(c.syscall(46 /* sendmsg */, sock, BigInt(ptr(msg)), 0, 0, 0, 0), "sendmsg");
+  void [data, iov, cmsg];
+}
+
+/** A unix stream socket connected to `path`. */
+export function connectUnix(path: string): number {
+  const fd = check(c.socket(1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | O_CLOEXEC, 0), "socket");
+  const addr = Buffer.alloc(110);
+  addr.writeUInt16LE(1, 0);
+  if (Buffer.byteLength(path) > 107) throw new SyscallError("connect", 36, path);
+  addr.write(path, 2);
+  const r = Number(c.syscall(42 /* connect */, fd, BigInt(ptr(addr)), 110, 0, 0, 0));
+  if (r < 0) {
+    const e = errno();
+    c.close(fd);
+    throw new SyscallError("connect", e, path);
+  }
+  return fd;
+}

@@ -98,7 +98,7 @@ function mountCgroups(sys: Syscalls, rootFd: number, version: "v1" | "v2", writa
  * (directories). The /dev/null used is checked to be the real character device 1:3, so a
  * planted file can never stand in for it.
  */
-function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
+export function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
   if (!paths.length) return;
   const nullFd = openInRoot(sys, rootFd, "/dev/null", O_PATH);
   try {
@@ -130,7 +130,7 @@ function maskPaths(sys: Syscalls, rootFd: number, paths: string[]): void {
 }
 
 /** Bind a path onto itself and make that mount read-only. */
-function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
+export function readonlyPath(sys: Syscalls, rootFd: number, path: string): void {
   let fd: number;
   try {
     fd = openInRoot(sys, rootFd, path, O_PATH);

@@ -128,3 +128,27 @@ export function compileSeccomp(caps: number[]): { prog: Buffer; filter: Buffer }
   prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
   return { prog, filter };
 }
+
+/**
+ * The same deny list as a runtime-spec seccomp profile, for another OCI runtime to load
+ * (`minid run --runtime`): default allow, the refused calls EPERM, clone with a namespace
+ * flag EPERM (one rule per flag: a profile cannot say "any of these bits"), clone3 ENOSYS.
+ */
+export function denyListProfile(caps: number[]): object {
+  const { X86_64 } = require("./syscall-table.ts") as typeof import("./syscall-table.ts");
+  const names = new Map(Object.entries(X86_64).map(([n, nr]) => [nr, n]));
+  const held = new Set(caps);
+  const denied: string[] = [];
+  for (const [cap, nrs] of Object.entries(DENY)) {
+    if (cap && held.has(capNumber(cap))) continue;
+    for (const nr of nrs) denied.push(names.get(nr)!);
+  }
+  const syscalls: object[] = [{ names: denied, action: "SCMP_ACT_ERRNO", errnoRet: EPERM }, { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS }];
+  if (!held.has(capNumber("SYS_ADMIN"))) {
+    for (let bit = 0; bit < 32; bit++) {
+      const f = (1 << bit) >>> 0;
+      if (CLONE_NS_FLAGS & f) syscalls.push({ names: ["clone"], action: "SCMP_ACT_ERRNO", errnoRet: EPERM, args: [{ index: 0, value: f, valueTwo: f, op: "SCMP_CMP_MASKED_EQ" }] });
+    }
+  }
+  return { defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64"], syscalls };
+}

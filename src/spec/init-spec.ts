@@ -59,4 +59,6 @@ export interface InitSpec {
   /** Network sysctls ("net.ipv4.x": value) written in the container's network namespace. */
   sysctls?: Record<string, string>;
   readonlyPaths?: string[];
+  /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
+  runtime?: { name: string; path: string; dir: string };
 }

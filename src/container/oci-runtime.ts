@@ -1,0 +1,140 @@
+// `minid run --runtime NAME|PATH` (as `docker run --runtime`): the container is built by
+// another OCI runtime (runc, crun) from a bundle, instead of by minid's init.
+//
+// minid's init still starts first, as PID 1 of the container's PID namespace: it joins the
+// cgroup, makes the UTS, IPC and network namespaces (hostname, loopback), mounts the
+// container's root filesystem in its own mount namespace, writes the bundle
+// (spec/oci-config.ts) and execs `RUNTIME --root DIR run --bundle DIR ID`. The runtime is then
+// the process the watcher waits for: `runc run` passes stdio (or its terminal) through,
+// forwards signals and exits with the container's status, so logs, attach, stop, kill, wait
+// and --rm work unchanged; when it ends, its mount namespace and everything in it go too.
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { basename, isAbsolute, join } from "node:path";
+import type { InitSpec } from "../spec/init-spec.ts";
+import { bundleConfig, type OciRuntimeChoice } from "../spec/oci-config.ts";
+import { UserError } from "../util/errors.ts";
+
+/** Host side, at create: a name on PATH or an executable path; "minid" is minid's own init. */
+export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
+  if (name === "" || name === "minid") return undefined;
+  const path = isAbsolute(name) || name.includes("/") ? name : Bun.which(name);
+  let ok = false;
+  try {
+    ok = path !== null && statSync(path).isFile() && (statSync(path).mode & 0o111) !== 0;
+  } catch {}
+  if (!ok || !path) throw new UserError(`unknown or invalid runtime name: ${name}`);
+  return { name, path };
+}
+
+/** Init side: build the bundle and become the runtime. Never returns. */
+export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number): never {
+  const libc = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
+  const { realSyscalls: sys, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, MS_REC, MS_PRIVATE, MS_BIND, MNT_DETACH, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = libc;
+  const { openInRoot, fdPath } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
+  const { resolveUser } = require("../linux/users.ts") as typeof import("../linux/users.ts");
+  const { capName } = require("../linux/capabilities.ts") as typeof import("../linux/capabilities.ts");
+  const rt = spec.runtime;
+  sys.prctl(libc.PR_SET_DUMPABLE, 0);
+  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
+  // The network namespace as for minid's own init (network/attach.ts): new, the host's, or one
+  // prepared by the watcher (the default bridge) or owned by another container.
+  const netns = spec.netns ?? "new";
+  if (netns !== "new" && netns !== "host") {
+    const fd = sys.openat(AT_FDCWD, netns, libc.O_RDONLY | O_CLOEXEC);
+    try {
+      sys.setns(fd, CLONE_NEWNET, netns);
+    } finally {
+      sys.close(fd);
+    }
+  }
+  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (netns === "new" ? CLONE_NEWNET : 0));
+  sys.sethostname(spec.hostname);
+  if (netns === "new") sys.interfaceUp("lo");
+  // Docker's network sysctls, in the network namespace the runtime's container inherits.
+  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch {}
+  }
+  // The root filesystem, in init's own mount namespace only (the runtime inherits it).
+  sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
+  const r = spec.rootfs;
+  if (r.cwd) sys.chdir(r.cwd);
+  if (r.driver === "vfs") sys.mount(r.source, r.target, null, MS_BIND | MS_REC);
+  else sys.mount(r.source, r.target, r.fstype, 0, r.data);
+  sys.chdir("/");
+  // A /proc of init's PID namespace: runc reads /proc/<pid> of its children by their numbers here.
+  sys.mount("proc", "/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC);
+
+  // The user, from the image's own files, read without following a path out of the root.
+  const rootFd = sys.openat(AT_FDCWD, r.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const readInRoot = (p: string): string | null => {
+    try {
+      const fd = openInRoot(sys, rootFd, p, 0 /* O_RDONLY */);
+      try {
+        return readFileSync(fdPath(fd), "utf8");
+      } finally {
+        sys.close(fd);
+      }
+    } catch {
+      return null;
+    }
+  };
+  let env = spec.env;
+  let user = spec.user ?? { uid: 0, gid: 0, additionalGids: [] };
+  if (spec.userSpec) {
+    const u = resolveUser(spec.userSpec, readInRoot("/etc/passwd"), readInRoot("/etc/group"));
+    user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
+    if (!env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${u.home}`];
+  }
+  sys.close(rootFd);
+
+  // crun refuses cgroup v1 hierarchies: it gets a cgroup2 view and leaves cgroups to us
+  // (init already joined the container's cgroup, where its children stay). See design.md.
+  const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
+  const crunOnV1 = v1 && basename(rt.path) === "crun";
+  const globalArgs: string[] = [];
+  if (crunOnV1) {
+    sys.umount2("/sys/fs/cgroup", MNT_DETACH);
+    sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0);
+    globalArgs.push("--cgroup-manager=disabled");
+  }
+  // v1: a group of its own under the container's (relative paths start at the runtime's own
+  // cgroup, which init joined), so the runtime makes and removes it and minid's limits hold.
+  // v2 allows no processes in an inner node: the runtime joins the container's group itself.
+  const cgroupsPath = crunOnV1 || !spec.cgroupProcs?.length ? undefined : v1 ? "container" : cgroupPathOf(spec);
+  const { denyListProfile } = require("../linux/seccomp.ts") as typeof import("../linux/seccomp.ts");
+  const config = bundleConfig(spec, {
+    user,
+    env,
+    capabilities: spec.capabilities?.map(capName),
+    seccomp: spec.seccomp ? denyListProfile(spec.capabilities ?? []) : undefined,
+    cgroupsPath,
+    cgroupMount: Boolean(spec.cgroupProcs?.length) && !crunOnV1,
+  });
+  const bundle = join(rt.dir, "bundle");
+  const state = join(rt.dir, "runtime");
+  mkdirSync(bundle, { recursive: true, mode: 0o700 });
+  mkdirSync(state, { recursive: true, mode: 0o700 });
+  writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+  libc.closeRangeCloexec(statusFd);
+  require("node:fs").writeSync(statusFd, "x"); // INIT_EXEC_MARK: about to exec
+  // A previous run that was killed may have left its state: runc refuses a second create.
+  const argv = [basename(rt.path), ...globalArgs, "--root", state, "run", "--bundle", bundle, spec.id];
+  try {
+    require("node:fs").rmSync(join(state, spec.id), { recursive: true, force: true });
+  } catch {}
+  (require("../linux/signals.ts") as typeof import("../linux/signals.ts")).resetSignalsForExec();
+  return libc.execve(rt.path, argv, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+}
+
+/** The container's cgroup as a path from the cgroup root (runc's absolute cgroupsPath). */
+function cgroupPathOf(spec: InitSpec): string | undefined {
+  const f = spec.cgroupProcs?.[0];
+  if (!f) return undefined;
+  const dir = f.replace(/\/cgroup\.procs$/, "");
+  if (spec.cgroupVersion === "v2") return dir.replace(/^\/sys\/fs\/cgroup/, "") || undefined;
+  // v1: /sys/fs/cgroup/<hierarchy>/<path>
+  const m = /^\/sys\/fs\/cgroup\/[^/]+(\/.+)$/.exec(dir);
+  return m?.[1];
+}

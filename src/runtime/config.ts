@@ -1,0 +1,274 @@
+// The runtime-spec's config.json (opencontainers/runtime-spec config.md, config-linux.md):
+// the types minid reads, loading, and the refusals. A field minid cannot honour on this
+// host fails `create` with a message naming it; nothing is silently dropped.
+import { readFileSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+import { RuntimeError } from "./errors.ts";
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Mount {
+  destination: string;
+  source?: string;
+  type?: string;
+  options?: string[];
+  uidMappings?: unknown[];
+  gidMappings?: unknown[];
+}
+
+export interface Rlimit {
+  type: string;
+  soft: number;
+  hard: number;
+}
+
+export interface Process {
+  terminal?: boolean;
+  consoleSize?: { height: number; width: number };
+  user: { uid: number; gid: number; umask?: number; additionalGids?: number[]; username?: string };
+  args?: string[];
+  commandLine?: string;
+  env?: string[];
+  cwd: string;
+  capabilities?: { bounding?: string[]; effective?: string[]; inheritable?: string[]; permitted?: string[]; ambient?: string[] };
+  rlimits?: Rlimit[];
+  noNewPrivileges?: boolean;
+  apparmorProfile?: string;
+  oomScoreAdj?: number;
+  selinuxLabel?: string;
+  scheduler?: unknown;
+  ioPriority?: unknown;
+  execCPUAffinity?: unknown;
+}
+
+export interface SeccompSyscall {
+  names: string[];
+  action: string;
+  errnoRet?: number;
+  args?: { index: number; value: number; valueTwo?: number; op: string }[];
+}
+
+export interface Seccomp {
+  defaultAction: string;
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+  syscalls?: SeccompSyscall[];
+}
+
+export interface Device {
+  type: string;
+  path: string;
+  major?: number;
+  minor?: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export interface DeviceRule {
+  allow: boolean;
+  type?: string;
+  major?: number | null;
+  minor?: number | null;
+  access?: string;
+}
+
+export interface Resources {
+  devices?: DeviceRule[];
+  memory?: { limit?: number; reservation?: number; swap?: number; kernel?: number; kernelTCP?: number; swappiness?: number; disableOOMKiller?: boolean; useHierarchy?: boolean; checkBeforeUpdate?: boolean };
+  cpu?: { shares?: number; quota?: number; burst?: number; period?: number; realtimeRuntime?: number; realtimePeriod?: number; cpus?: string; mems?: string; idle?: number };
+  blockIO?: {
+    weight?: number;
+    leafWeight?: number;
+    weightDevice?: { major: number; minor: number; weight?: number; leafWeight?: number }[];
+    throttleReadBpsDevice?: { major: number; minor: number; rate: number }[];
+    throttleWriteBpsDevice?: { major: number; minor: number; rate: number }[];
+    throttleReadIOPSDevice?: { major: number; minor: number; rate: number }[];
+    throttleWriteIOPSDevice?: { major: number; minor: number; rate: number }[];
+  };
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  network?: { classID?: number; priorities?: { name: string; priority: number }[] };
+  pids?: { limit: number };
+  rdma?: Record<string, unknown>;
+  unified?: Record<string, string>;
+}
+
+export interface Namespace {
+  type: string;
+  path?: string;
+}
+
+export interface Linux {
+  namespaces?: Namespace[];
+  uidMappings?: unknown[];
+  gidMappings?: unknown[];
+  timeOffsets?: unknown;
+  devices?: Device[];
+  cgroupsPath?: string;
+  resources?: Resources;
+  rootfsPropagation?: string;
+  seccomp?: Seccomp;
+  sysctl?: Record<string, string>;
+  maskedPaths?: string[];
+  readonlyPaths?: string[];
+  mountLabel?: string;
+  personality?: { domain: string; flags?: string[] };
+  intelRdt?: unknown;
+}
+
+export interface Config {
+  ociVersion: string;
+  process?: Process;
+  root?: { path: string; readonly?: boolean };
+  hostname?: string;
+  domainname?: string;
+  mounts?: Mount[];
+  hooks?: Partial<Record<HookName, Hook[]>>;
+  annotations?: Record<string, string>;
+  linux?: Linux;
+}
+
+export const HOOK_NAMES = ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"] as const;
+export type HookName = (typeof HOOK_NAMES)[number];
+
+export const NAMESPACE_FLAGS: Record<string, number> = {
+  pid: 0x20000000,
+  network: 0x40000000,
+  mount: 0x20000,
+  ipc: 0x8000000,
+  uts: 0x4000000,
+  user: 0x10000000,
+  cgroup: 0x2000000,
+  time: 0x80,
+};
+/** /proc/PID/ns/<name> for each spec namespace type. */
+export const NAMESPACE_PROC: Record<string, string> = {
+  pid: "pid", network: "net", mount: "mnt", ipc: "ipc", uts: "uts", user: "user", cgroup: "cgroup", time: "time",
+};
+
+export function loadConfig(bundle: string): Config {
+  const path = resolve(bundle, "config.json");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e: any) {
+    if (e?.code === "ENOENT") throw new RuntimeError(`JSON specification file ${path} not found`);
+    throw new RuntimeError(`cannot read ${path}: ${e?.message ?? e}`);
+  }
+  let c: Config;
+  try {
+    c = JSON.parse(text);
+  } catch (e) {
+    throw new RuntimeError(`cannot parse ${path}: ${(e as Error).message}`);
+  }
+  if (!c || typeof c !== "object") throw new RuntimeError(`${path}: not a JSON object`);
+  return c;
+}
+
+/** The container's root directory on the host (root.path is relative to the bundle). */
+export function rootfsPath(bundle: string, c: Config): string {
+  const p = c.root?.path;
+  if (!p) throw new RuntimeError("config.json: root.path is required");
+  return isAbsolute(p) ? p : resolve(bundle, p);
+}
+
+const unsupported = (what: string, why: string) => new RuntimeError(`config.json: ${what} is not supported by minid: ${why}`);
+
+/** Refuse what this runtime cannot honour, with the reason; check shapes create relies on. */
+export function validateConfig(c: Config, forExec = false): void {
+  if (typeof c.ociVersion !== "string" || !/^1\.\d+\.\d+/.test(c.ociVersion)) {
+    throw new RuntimeError(`config.json: unsupported ociVersion ${JSON.stringify(c.ociVersion)} (minid implements runtime-spec 1.x)`);
+  }
+  const p = c.process;
+  if (!forExec && !p) throw new RuntimeError("config.json: process is required for create");
+  if (p) {
+    if (!p.args?.length && !p.commandLine) throw new RuntimeError("config.json: process.args must not be empty");
+    if (typeof p.cwd !== "string" || !p.cwd.startsWith("/")) throw new RuntimeError(`config.json: process.cwd must be an absolute path (got ${JSON.stringify(p.cwd)})`);
+    if (!p.user || typeof p.user.uid !== "number" || typeof p.user.gid !== "number") throw new RuntimeError("config.json: process.user.uid and gid are required");
+    if (p.user.username) throw unsupported("process.user.username", "it is for Windows");
+    if (p.commandLine) throw unsupported("process.commandLine", "it is for Windows");
+    if (p.apparmorProfile && !hostHas("/sys/kernel/security/apparmor")) throw unsupported("process.apparmorProfile", "AppArmor is not enabled on this host");
+    if (p.apparmorProfile) throw unsupported("process.apparmorProfile", "AppArmor profiles are not applied by minid");
+    if (p.selinuxLabel) throw unsupported("process.selinuxLabel", "SELinux is not enabled on this host");
+    if (p.scheduler) throw unsupported("process.scheduler", "sched_setattr is not implemented");
+    if (p.ioPriority) throw unsupported("process.ioPriority", "ioprio_set is not implemented");
+    if (p.execCPUAffinity) throw unsupported("process.execCPUAffinity", "CPU affinity is not implemented");
+    for (const r of p.rlimits ?? []) rlimitNumber(r.type);
+  }
+  const l = c.linux ?? {};
+  if (l.mountLabel) throw unsupported("linux.mountLabel", "SELinux is not enabled on this host");
+  if (l.intelRdt) throw unsupported("linux.intelRdt", "Intel RDT is not available");
+  const l2 = l as { memoryPolicy?: unknown; netDevices?: unknown };
+  if (l2.memoryPolicy) throw unsupported("linux.memoryPolicy", "set_mempolicy is not implemented");
+  if (l2.netDevices && Object.keys(l2.netDevices).length) throw unsupported("linux.netDevices", "moving host interfaces into the container is not implemented");
+  if (l.uidMappings?.length || l.gidMappings?.length) {
+    throw unsupported("linux.uidMappings/gidMappings", "user namespaces need a single-threaded creator and minid's runtime is a multithreaded Bun process");
+  }
+  if (l.timeOffsets) throw unsupported("linux.timeOffsets", "time namespaces are not implemented");
+  const seen = new Set<string>();
+  for (const ns of l.namespaces ?? []) {
+    if (!(ns.type in NAMESPACE_FLAGS)) throw new RuntimeError(`config.json: unknown namespace type ${JSON.stringify(ns.type)}`);
+    if (seen.has(ns.type)) throw new RuntimeError(`config.json: namespace ${ns.type} listed twice`);
+    seen.add(ns.type);
+    if (ns.type === "user") throw unsupported("a user namespace", "unshare(CLONE_NEWUSER) and setns into a user namespace need a single-threaded caller, which a Bun process never is");
+    if (ns.type === "time") throw unsupported("a time namespace", "it is not implemented");
+    if (ns.path !== undefined && !isAbsolute(ns.path)) throw new RuntimeError(`config.json: namespace ${ns.type} path must be absolute`);
+  }
+  for (const m of c.mounts ?? []) {
+    if (typeof m.destination !== "string" || !m.destination.startsWith("/")) {
+      throw new RuntimeError(`config.json: mount destination ${JSON.stringify(m.destination)} must be an absolute path`);
+    }
+    if (m.uidMappings?.length || m.gidMappings?.length) throw unsupported(`idmapped mount ${m.destination}`, "idmapped mounts need a user namespace");
+  }
+  if (l.personality) personalityValue(l.personality);
+  if (l.rootfsPropagation && !(l.rootfsPropagation in PROPAGATION)) throw new RuntimeError(`config.json: invalid rootfsPropagation ${JSON.stringify(l.rootfsPropagation)}`);
+  for (const k of Object.keys(c.hooks ?? {})) {
+    if (!(HOOK_NAMES as readonly string[]).includes(k)) throw new RuntimeError(`config.json: unknown hook kind ${JSON.stringify(k)}`);
+    for (const h of c.hooks![k as HookName] ?? []) {
+      if (!h.path || !isAbsolute(h.path)) throw new RuntimeError(`config.json: hook path ${JSON.stringify(h.path)} must be absolute`);
+      if (h.timeout !== undefined && !(h.timeout > 0)) throw new RuntimeError("config.json: hook timeout must be positive");
+    }
+  }
+  if (l.seccomp?.listenerPath || l.seccomp?.defaultAction === "SCMP_ACT_NOTIFY" || l.seccomp?.syscalls?.some((s) => s.action === "SCMP_ACT_NOTIFY")) {
+    throw unsupported("seccomp SCMP_ACT_NOTIFY", "seccomp user notification is not implemented");
+  }
+}
+
+function hostHas(path: string): boolean {
+  try {
+    readFileSync(path + "/profiles");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const PROPAGATION: Record<string, number> = {
+  shared: 1 << 20, rshared: (1 << 20) | 16384,
+  slave: 1 << 19, rslave: (1 << 19) | 16384,
+  private: 1 << 18, rprivate: (1 << 18) | 16384,
+  unbindable: 1 << 17, runbindable: (1 << 17) | 16384,
+};
+
+const RLIMITS = ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"];
+
+export function rlimitNumber(type: string): number {
+  const i = RLIMITS.indexOf(type.replace(/^RLIMIT_/, ""));
+  if (!type.startsWith("RLIMIT_") || i < 0) throw new RuntimeError(`config.json: unknown rlimit type ${JSON.stringify(type)}`);
+  return i;
+}
+
+export function personalityValue(p: { domain: string; flags?: string[] }): number {
+  if (p.flags?.length) throw unsupported("linux.personality.flags", "no flags are defined by the runtime-spec");
+  if (p.domain === "LINUX") return 0;
+  if (p.domain === "LINUX32") return 8;
+  throw new RuntimeError(`config.json: unknown personality domain ${JSON.stringify(p.domain)}`);
+}

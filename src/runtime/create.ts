@@ -1,0 +1,187 @@
+// `create --bundle DIR [--pid-file F] [--console-socket SOCK] [--no-pivot] ID`: the container
+// is built by its init (init.ts) and left waiting on exec.fifo; this process runs the
+// runtime-namespace hooks, records the state and exits, as runc create does.
+import { writeFileSync, writeSync, renameSync } from "node:fs";
+import { resolve, dirname, basename, join } from "node:path";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
+import { RuntimeError } from "./errors.ts";
+import { loadConfig, validateConfig, rootfsPath, type Config } from "./config.ts";
+import { Store, checkId, pidStartTime, stateJson, type Record } from "./store.ts";
+import { createCgroups, applyResources, procsFiles, removeCgroups } from "./cgroups.ts";
+import { runHooks } from "./hooks.ts";
+import { capabilityPlan, compileSeccomp } from "./process.ts";
+import type { InitPlan } from "./init.ts";
+import { OCI_INIT_ENV } from "./protocol.ts";
+import { JsonLines } from "../container/fdio.ts";
+import { selfCommand } from "../container/self.ts";
+import { sealSelfExecutable } from "../linux/sealed-exe.ts";
+import { inNewPidNamespace } from "../linux/pidns.ts";
+import { mknodat, openat, setns, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWPID } from "../linux/libc.ts";
+
+export interface CreateOptions {
+  bundle: string;
+  pidFile?: string;
+  consoleSocket?: string;
+  noPivot: boolean;
+  /** run: init's stdio is ours and we wait for it. */
+  foreground: boolean;
+}
+
+export interface Created {
+  record: Record;
+  store: Store;
+  config: Config;
+  proc: ReturnType<typeof Bun.spawn>;
+}
+
+export const CREATE_FLAGS = {
+  bool: ["no-pivot", "no-new-keyring", "detach", "keep", "no-subreaper"],
+  value: ["bundle", "pid-file", "console-socket", "preserve-fds", "pidfd-socket"],
+  alias: { b: "bundle", d: "detach" },
+};
+
+export function createOptions(argv: string[], cmd: string): { id: string; opts: CreateOptions; flags: Map<string, unknown> } {
+  const { flags, args } = parseFlags(argv, CREATE_FLAGS, cmd);
+  if (args.length !== 1) throw new RuntimeError(`"${cmd}" requires exactly 1 argument(s)`);
+  if (str(flags, "preserve-fds") && str(flags, "preserve-fds") !== "0") throw new RuntimeError("--preserve-fds is not supported by minid-runtime");
+  const id = checkId(args[0]);
+  return {
+    id,
+    flags,
+    opts: {
+      bundle: resolve(str(flags, "bundle") ?? "."),
+      pidFile: str(flags, "pid-file") && resolve(str(flags, "pid-file")!),
+      consoleSocket: str(flags, "console-socket") && resolve(str(flags, "console-socket")!),
+      noPivot: flags.get("no-pivot") === true,
+      foreground: false,
+    },
+  };
+}
+
+export default async function create(g: Globals, log: Logger, argv: string[]): Promise<number> {
+  const { id, opts } = createOptions(argv, "create");
+  const c = await createContainer(g, log, id, opts);
+  c.proc.unref();
+  return 0;
+}
+
+/** Join `path`'s PID namespace for the one spawn (as inNewPidNamespace does for a new one). */
+function inPidNamespace<T>(path: string, spawn: () => T): T {
+  const own = openat(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  let target: number;
+  try {
+    target = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  } catch (e) {
+    close(own);
+    throw new RuntimeError(`cannot open pid namespace ${path}: ${(e as Error).message}`);
+  }
+  try {
+    setns(target, CLONE_NEWPID, path);
+    try {
+      return spawn();
+    } finally {
+      setns(own, CLONE_NEWPID);
+    }
+  } finally {
+    close(target);
+    close(own);
+  }
+}
+
+export async function createContainer(g: Globals, log: Logger, id: string, opts: CreateOptions): Promise<Created> {
+  const t0 = performance.now();
+  const step = (what: string) => log.debug(`create ${id}: ${what} (+${(performance.now() - t0).toFixed(1)} ms)`);
+  const store = new Store(g.root);
+  const config = loadConfig(opts.bundle);
+  validateConfig(config);
+  const rootfs = rootfsPath(opts.bundle, config);
+  // Fail on bad capabilities or seccomp here, before anything is made.
+  capabilityPlan(config.process!);
+  const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
+  if (config.process!.terminal && !opts.consoleSocket && !opts.foreground) {
+    throw new RuntimeError("cannot allocate tty if runc will detach without setting console socket");
+  }
+  if (config.process!.terminal && !opts.consoleSocket) throw new RuntimeError("process.terminal without --console-socket is not supported by minid-runtime run; pass --console-socket");
+  if (!config.process!.terminal && opts.consoleSocket) throw new RuntimeError("cannot use console socket if runc will not detach or allocate tty");
+  const dir = store.claim(id);
+  const record: Record = {
+    id, bundle: opts.bundle, rootfs, pid: 0, pidStart: "", created: new Date().toISOString(),
+    annotations: config.annotations ?? {}, phase: "creating", owner: "root",
+    creator: { pid: process.pid, start: pidStartTime(process.pid) },
+  };
+  let proc: ReturnType<typeof Bun.spawn> | undefined;
+  let chan: JsonLines | undefined;
+  try {
+    store.write(record);
+    writeFileSync(join(dir, "config.json"), JSON.stringify(config));
+    mknodat(AT_FDCWD, store.fifo(id), S_IFIFO | 0o600, 0);
+    record.cgroup = createCgroups(config.linux?.cgroupsPath, id, g.systemdCgroup);
+    store.write(record);
+    step("cgroup made");
+    applyResources(record.cgroup, config.linux?.resources, { devices: true, warn: (m) => log.warn(m), nodes: config.linux?.devices });
+    const state = stateJson(record, "creating") as { [k: string]: unknown };
+    const plan: InitPlan = {
+      id, bundle: opts.bundle, rootfs, stateDir: dir, config, cgroupProcs: procsFiles(record.cgroup),
+      consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, state,
+      seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
+    };
+    const planPath = join(dir, "init.json");
+    writeFileSync(planPath, JSON.stringify(plan));
+    const pidNs = config.linux?.namespaces?.find((n) => n.type === "pid");
+    const argv = selfCommand("_oci-init");
+    sealSelfExecutable();
+    const terminal = Boolean(config.process!.terminal);
+    const options = {
+      env: { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
+      stdio: terminal ? ["ignore", "ignore", "ignore", "pipe"] : ["inherit", "inherit", "inherit", "pipe"],
+      // A terminal needs init to lead its own session (TIOCSCTTY).
+      detached: terminal,
+      cwd: opts.bundle,
+    } as any;
+    const spawn = () => Bun.spawn(argv, options);
+    step("init spawning");
+    proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
+    chan = new JsonLines(proc.stdio[3] as unknown as number);
+    const first = chan.next<{ type: string; message?: string }>();
+    if (!first) throw new RuntimeError(await initDied(proc));
+    if (first.type === "error") throw new RuntimeError(first.message ?? "init failed");
+    step("init mounted");
+    record.pid = proc.pid;
+    record.pidStart = pidStartTime(proc.pid);
+    store.write(record);
+    const hookState = stateJson(record, "creating");
+    // prestart (deprecated) sees "created" as runtime-tools checks and crun gives; createRuntime "creating".
+    const hookErr = runHooks(config.hooks?.prestart, { ...hookState, status: "created" }) ?? runHooks(config.hooks?.createRuntime, hookState);
+    if (hookErr) throw new RuntimeError(hookErr);
+    writeSync(proc.stdio[3] as unknown as number, JSON.stringify({ type: "go" }) + "\n");
+    const done = chan.next<{ type: string; message?: string }>();
+    if (!done) throw new RuntimeError(await initDied(proc));
+    if (done.type === "error") throw new RuntimeError(done.message ?? "init failed");
+    chan.close();
+    step("init created");
+    record.phase = "created";
+    store.write(record);
+    if (opts.pidFile) {
+      const tmp = join(dirname(opts.pidFile), `.${basename(opts.pidFile)}.tmp`);
+      writeFileSync(tmp, String(proc.pid));
+      renameSync(tmp, opts.pidFile);
+    }
+    return { record, store, config, proc };
+  } catch (e) {
+    chan?.close();
+    if (proc) {
+      kill(proc.pid, 9);
+      await proc.exited;
+    }
+    if (record.cgroup) removeCgroups(record.cgroup);
+    store.remove(id);
+    throw e;
+  }
+}
+
+async function initDied(proc: ReturnType<typeof Bun.spawn>): Promise<string> {
+  const code = await proc.exited;
+  return `container init exited (status ${code}) before the container was created`;
+}
+

@@ -1,0 +1,106 @@
+// The process `exec` starts (`minid _oci-exec`), born in the container's PID namespace: it
+// joins the container's cgroup and its other namespaces, takes a terminal from the
+// container's devpts if asked, applies the process's identity and the container's seccomp
+// profile, and execs. A failure goes to `exec` as JSON on fd 3; a successful execve closes
+// fd 3 (close-on-exec), which `exec` reads as "started".
+import { readFileSync, readlinkSync, writeFileSync, writeSync } from "node:fs";
+import { ptr } from "bun:ffi";
+import {
+  prctl, chdir, close, execve, closeRangeCloexec, connectUnix, sendFd, dup2, setControllingTerminal, setWindowSize,
+  syscallChecked, openat, AT_FDCWD, O_RDWR, O_NOCTTY, O_CLOEXEC, PR_SET_DUMPABLE, SyscallError, fchown,
+} from "../linux/libc.ts";
+import { findExecutable } from "../container/executable.ts";
+import type { Config, Namespace, Process } from "./config.ts";
+import { enterNamespaces } from "./init.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
+import { RuntimeError } from "./errors.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
+
+import { OCI_EXEC_ENV } from "./protocol.ts";
+
+export interface ExecPlan {
+  process: Process;
+  config: Config;
+  /** Namespaces to join by path (/proc/<init>/ns/…), the PID one excluded. */
+  namespaces: Namespace[];
+  cgroupProcs: string[];
+  consoleSocket?: string;
+  /** The container's seccomp filter, compiled by exec (base64 BPF) and its flags. */
+  seccomp?: { filter: string; flags: number };
+}
+
+export function ociExecMain(): never {
+  const planPath = process.env[OCI_EXEC_ENV];
+  if (!planPath) {
+    process.stderr.write("minid: _oci-exec is internal and only started by minid-runtime exec\n");
+    process.exit(1);
+  }
+  try {
+    run(JSON.parse(readFileSync(planPath, "utf8")) as ExecPlan);
+  } catch (e) {
+    try {
+      writeSync(3, JSON.stringify({ message: e instanceof Error ? e.message : String(e) }));
+    } catch {}
+    process.exit(1);
+  }
+}
+
+function run(plan: ExecPlan): never {
+  const p = plan.process;
+  prctl(PR_SET_DUMPABLE, 0);
+  for (const f of plan.cgroupProcs) {
+    try {
+      writeFileSync(f, "0");
+    } catch {}
+  }
+  const sock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
+  enterNamespaces(plan.namespaces);
+  const caps = capabilityPlan(p);
+  checkRlimits(p);
+  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
+  if (p.terminal) {
+    if (sock < 0) throw new RuntimeError("process.terminal is set but no --console-socket was given");
+    const master = openat(AT_FDCWD, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    const zero = new Int32Array(1);
+    syscallChecked("ioctl(TIOCSPTLCK)", 16, master, 0x40045431, BigInt(ptr(zero)));
+    const slave = syscallChecked("ioctl(TIOCGPTPEER)", 16, master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    setWindowSize(master, p.consoleSize?.width || 80, p.consoleSize?.height || 24);
+    if (p.user.uid !== 0) fchown(slave, p.user.uid, -1);
+    let name = "";
+    try {
+      name = readlinkSync(`/proc/self/fd/${slave}`);
+    } catch {}
+    sendFd(sock, name, master);
+    close(master);
+    close(sock);
+    for (const fd of [0, 1, 2]) dup2(slave, fd);
+    close(slave);
+    setControllingTerminal(0);
+  }
+  if (p.oomScoreAdj !== undefined) writeFileSync("/proc/self/oom_score_adj", String(p.oomScoreAdj));
+  try {
+    chdir(p.cwd);
+  } catch (e) {
+    throw new RuntimeError(`chdir to cwd (${JSON.stringify(p.cwd)}) set in config.json failed: ${(e as SyscallError).code}`);
+  }
+  const env = withHome(p.env ?? [], p.user.uid);
+  const args = p.args!;
+  const path = findExecutable(args[0]!, env);
+  // Before the filter: a profile may refuse close_range (Docker's older ones do).
+  closeRangeCloexec(3);
+  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
+  // 1 GB aborts it), while the command execve loads next fits in them.
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
+  // filter: it reads /proc/thread-self/status).
+  try {
+    resetSignalsForExec();
+  } catch {}
+  applyRlimits(p);
+  applyProcessIdentity(p, caps, seccomp);
+  try {
+    execve(path, args, env);
+  } catch (e) {
+    const code = (e as SyscallError).code;
+    throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: ${code === "EACCES" ? "permission denied" : code === "ENOENT" ? "no such file or directory" : code}`);
+  }
+}

@@ -1,0 +1,153 @@
+// `exec [--process process.json | ID CMD…] [-d] [-t] [--pid-file F] [--console-socket S]
+// [--cwd D] [--env K=V] [--user UID[:GID]] [--cap CAP] [--no-new-privs] ID`: a new process in a
+// running container (exec-init.ts does the entering). In the foreground its exit status is
+// ours; -d returns once it runs.
+import { readFileSync, writeFileSync, renameSync, readlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { constants } from "node:os";
+import type { Globals, Logger } from "./flags.ts";
+import { parseFlags, str } from "./flags.ts";
+import { RuntimeError } from "./errors.ts";
+import { Store } from "./store.ts";
+import { procsFiles } from "./cgroups.ts";
+import type { Namespace, Process } from "./config.ts";
+import { NAMESPACE_PROC } from "./config.ts";
+import { capabilityPlan, compileSeccomp } from "./process.ts";
+import type { ExecPlan } from "./exec-init.ts";
+import { OCI_EXEC_ENV } from "./protocol.ts";
+import { selfCommand } from "../container/self.ts";
+import { readToEof } from "../container/fdio.ts";
+import { openat, setns, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, CLONE_NEWPID } from "../linux/libc.ts";
+
+const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+
+export default async function exec(g: Globals, log: Logger, argv: string[]): Promise<number> {
+  const { flags, args } = parseFlags(argv, {
+    bool: ["detach", "tty", "no-new-privs", "ignore-paused", "no-subreaper"],
+    value: ["process", "pid-file", "console-socket", "cwd", "user", "apparmor", "process-label", "preserve-fds", "cgroup", "pidfd-socket"],
+    multi: ["env", "cap", "additional-gids"],
+    alias: { d: "detach", t: "tty", p: "process", e: "env", u: "user", c: "cap", g: "additional-gids" },
+  }, "exec");
+  if (args.length < 1) throw new RuntimeError(`"exec" requires a minimum of 1 argument(s)`);
+  const store = new Store(g.root);
+  const r = store.get(args[0]!);
+  const status = store.status(r);
+  if (status === "stopped") throw new RuntimeError("cannot exec in a stopped container");
+  if (status === "paused" && !flags.get("ignore-paused")) throw new RuntimeError("cannot exec in a paused container (use --ignore-paused to override)");
+  if (status === "creating") throw new RuntimeError("cannot exec in a container that is being created");
+  const config = store.config(r.id);
+  if (!config) throw new RuntimeError("container's config.json is missing from its state");
+  if (str(flags, "apparmor") || str(flags, "process-label")) throw new RuntimeError("--apparmor/--process-label are not supported: this host has neither AppArmor nor SELinux");
+  if (str(flags, "preserve-fds") && str(flags, "preserve-fds") !== "0") throw new RuntimeError("--preserve-fds is not supported by minid-runtime");
+
+  let p: Process;
+  const file = str(flags, "process");
+  if (file) {
+    try {
+      p = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new RuntimeError(`cannot read process file ${file}: ${(e as Error).message}`);
+    }
+  } else {
+    if (args.length < 2) throw new RuntimeError("exec: no command given (args or --process)");
+    const base = config.process!;
+    p = { ...base, args: args.slice(1), terminal: flags.get("tty") === true, consoleSize: undefined };
+    p.env = [...(base.env ?? []), ...((flags.get("env") as string[]) ?? [])];
+    if (str(flags, "cwd")) p.cwd = str(flags, "cwd")!;
+    const u = str(flags, "user");
+    if (u) {
+      const [uid, gid] = u.split(":");
+      if (!/^\d+$/.test(uid!) || (gid !== undefined && !/^\d+$/.test(gid))) throw new RuntimeError(`parsing ${u} as uid[:gid]: numbers only`);
+      p.user = { ...p.user, uid: Number(uid), gid: gid === undefined ? 0 : Number(gid), additionalGids: p.user.additionalGids };
+    }
+    const gids = flags.get("additional-gids") as string[] | undefined;
+    if (gids) p.user = { ...p.user, additionalGids: gids.map(Number) };
+    const caps = flags.get("cap") as string[] | undefined;
+    if (caps && p.capabilities) {
+      const add = (l?: string[]) => [...new Set([...(l ?? []), ...caps])];
+      p.capabilities = { ...p.capabilities, bounding: add(p.capabilities.bounding), effective: add(p.capabilities.effective), permitted: add(p.capabilities.permitted) };
+    }
+    if (flags.get("no-new-privs")) p.noNewPrivileges = true;
+  }
+  if (!p.args?.length) throw new RuntimeError("process.args must not be empty");
+  if (!p.cwd) p.cwd = "/";
+  if (!p.user) p.user = { uid: 0, gid: 0 };
+  capabilityPlan(p);
+  const consoleSocket = str(flags, "console-socket") && resolve(str(flags, "console-socket")!);
+  if (p.terminal && !consoleSocket) throw new RuntimeError("cannot allocate tty if runc will detach without setting console socket");
+  const detach = flags.get("detach") === true;
+
+  // The container's namespaces that differ from ours are joined; the PID one by the spawn.
+  const nsPath = (t: string) => `/proc/${r.pid}/ns/${NAMESPACE_PROC[t]}`;
+  const differs = (t: string) => {
+    try {
+      return readlinkSync(nsPath(t)) !== readlinkSync(`/proc/self/ns/${NAMESPACE_PROC[t]}`);
+    } catch {
+      return false;
+    }
+  };
+  const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
+  const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
+  const plan: ExecPlan = {
+    process: p, config, namespaces, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
+    seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
+  };
+  const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
+  writeFileSync(planPath, JSON.stringify(plan));
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    const options = {
+      env: { [OCI_EXEC_ENV]: planPath },
+      stdio: p.terminal ? ["ignore", "ignore", "ignore", "pipe"] : ["inherit", "inherit", "inherit", "pipe"],
+      detached: Boolean(p.terminal),
+    } as any;
+    const spawn = () => Bun.spawn(selfCommand("_oci-exec"), options);
+    proc = differs("pid") ? inPidNs(nsPath("pid"), spawn) : spawn();
+    const report = readToEof(proc.stdio[3] as unknown as number).toString();
+    if (report) {
+      await proc.exited;
+      throw new RuntimeError(`exec failed: ${JSON.parse(report).message}`, 255);
+    }
+  } finally {
+    try {
+      require("node:fs").unlinkSync(planPath);
+    } catch {}
+  }
+  const pidFile = str(flags, "pid-file");
+  if (pidFile) {
+    const f = resolve(pidFile);
+    const tmp = join(dirname(f), `.${basename(f)}.tmp`);
+    writeFileSync(tmp, String(proc.pid));
+    renameSync(tmp, f);
+  }
+  if (detach) {
+    proc.unref();
+    return 0;
+  }
+  const handlers = FORWARD.map((s) => {
+    const h = () => kill(proc.pid, (constants.signals as Record<string, number>)[s]!);
+    process.on(s, h);
+    return [s, h] as const;
+  });
+  await proc.exited;
+  for (const [s, h] of handlers) process.off(s, h);
+  void log;
+  if (proc.signalCode) return 128 + ((constants.signals as Record<string, number>)[proc.signalCode] ?? 0);
+  return proc.exitCode ?? 0;
+}
+
+function inPidNs<T>(path: string, spawn: () => T): T {
+  const own = openat(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  const target = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  try {
+    setns(target, CLONE_NEWPID, path);
+    try {
+      return spawn();
+    } finally {
+      setns(own, CLONE_NEWPID);
+    }
+  } finally {
+    close(target);
+    close(own);
+  }
+}

@@ -1,0 +1,289 @@
+// The runtime's init (`minid _oci-init`): started by `create` (in the container's new or
+// joined PID namespace), it builds the container from config.json inside its namespaces and
+// execs process.args in place, so the command is the container's PID 1, as runc's init does.
+//
+// Talking to create over fd 3 (newline-delimited JSON): "mounted" once the mounts are made,
+// before pivot_root, so create runs prestart/createRuntime hooks in the runtime namespace;
+// create answers "go"; init runs createContainer hooks, pivots, finishes and says "created",
+// then blocks opening exec.fifo for writing until `start` opens it for reading. Then the
+// startContainer hooks, the process's identity and confinement, and execve. A failure before
+// "created" goes to create as {"type":"error"}; after it, to stderr.
+import { readFileSync, readlinkSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { ptr } from "bun:ffi";
+import {
+  unshare, setns, sethostname, setdomainname, mount, pivotRoot, umount2, chdir, chroot, openat, close, prctl,
+  execve, closeRangeCloexec, personality, syscallChecked, sendFd, connectUnix, dup2, setControllingTerminal, setWindowSize,
+  CLONE_FS, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDWR, O_NOCTTY, O_WRONLY, O_CREAT, O_NOFOLLOW, PR_SET_DUMPABLE, MNT_DETACH,
+  SyscallError, realSyscalls, fsat,
+} from "../linux/libc.ts";
+import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
+import { maskPaths, readonlyPath } from "../linux/rootfs.ts";
+import { JsonLines } from "../container/fdio.ts";
+import { findExecutable } from "../container/executable.ts";
+import type { Config, Namespace } from "./config.ts";
+import { NAMESPACE_FLAGS, PROPAGATION, personalityValue } from "./config.ts";
+import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
+import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
+import { runHooks } from "./hooks.ts";
+import { RuntimeError } from "./errors.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
+import { trace } from "../util/trace.ts";
+
+import { OCI_INIT_ENV } from "./protocol.ts";
+const CHAN = 3;
+
+export interface InitPlan {
+  id: string;
+  bundle: string;
+  rootfs: string;
+  stateDir: string;
+  config: Config;
+  cgroupProcs: string[];
+  consoleSocket?: string;
+  noPivot: boolean;
+  /** The seccomp filter create compiled (base64 BPF) and its seccomp(2) flags. */
+  seccomp?: { filter: string; flags: number };
+  /** The State hooks get (status "creating"; create fills pid). */
+  state: { [k: string]: unknown };
+}
+
+export function ociInitMain(): never {
+  const planPath = process.env[OCI_INIT_ENV];
+  if (!planPath) {
+    process.stderr.write("minid: _oci-init is internal and only started by minid-runtime create\n");
+    process.exit(1);
+  }
+  let created = false;
+  try {
+    const plan = JSON.parse(readFileSync(planPath, "utf8")) as InitPlan;
+    run(plan, () => (created = true));
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!created) {
+      try {
+        writeSync(CHAN, JSON.stringify({ type: "error", message }) + "\n");
+      } catch {}
+    }
+    process.stderr.write(`minid-runtime: ${message}\n`);
+    process.exit(1);
+  }
+}
+
+function send(m: object): void {
+  writeSync(CHAN, JSON.stringify(m) + "\n");
+}
+
+function run(plan: InitPlan, markCreated: () => void): never {
+  trace("oci-init start");
+  const c = plan.config;
+  const p = c.process!;
+  prctl(PR_SET_DUMPABLE, 0);
+  const chan = new JsonLines(CHAN);
+  for (const f of plan.cgroupProcs) {
+    try {
+      writeFileSync(f, "0");
+    } catch (e: any) {
+      throw new RuntimeError(`cannot join cgroup ${f}: ${e?.code ?? e}`);
+    }
+  }
+  const consoleSock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
+  const stateFd = openat(AT_FDCWD, plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid");
+  const has = (t: string) => nss.some((n) => n.type === t);
+  if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
+  enterNamespaces(nss);
+  trace("oci-init namespaces");
+  if (c.hostname !== undefined && c.hostname !== "") {
+    if (!has("uts")) throw new RuntimeError("unable to set hostname without a private UTS namespace");
+    sethostname(c.hostname);
+  }
+  if (c.domainname) {
+    if (!has("uts")) throw new RuntimeError("unable to set domainname without a private UTS namespace");
+    setdomainname(c.domainname);
+  }
+  applySysctls(c, nss);
+  if (p.oomScoreAdj !== undefined) writeFileSync("/proc/self/oom_score_adj", String(p.oomScoreAdj));
+  if (c.linux?.personality) personality(personalityValue(c.linux.personality));
+  const caps = capabilityPlan(p);
+  checkRlimits(p);
+  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
+
+  // The root filesystem: nothing of ours propagates to the host.
+  const prop = c.linux?.rootfsPropagation;
+  // Slave (private if asked) while we build: the requested propagation is set on the new root
+  // once pivoted, as an unbindable or shared parent would make the bind below fail or leak.
+  mount(null, "/", null, prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
+  mount(plan.rootfs, plan.rootfs, null, 4096 | 16384 /* MS_BIND|MS_REC */, null);
+  // The parent of the new root must not be shared, or pivot_root refuses (EINVAL).
+  let rootFd = openat(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  for (const m of c.mounts ?? []) mountOne(rootFd, m, plan.bundle);
+  createDevices(rootFd, c.linux?.devices);
+  devSymlinks(rootFd);
+  if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);
+
+  trace("oci-init mounted");
+  send({ type: "mounted" });
+  const go = chan.next<{ type: string }>();
+  if (go?.type !== "go") process.exit(1); // create gave up (a hook failed): it cleans up
+  const hookErr = runHooks(c.hooks?.createContainer, { ...plan.state, pid: process.pid });
+  if (hookErr) throw new RuntimeError(`createContainer hook: ${hookErr}`);
+
+  // Into the new root.
+  chdir(plan.rootfs);
+  if (plan.noPivot) {
+    mount(plan.rootfs, "/", null, 8192 /* MS_MOVE */, null);
+    chroot(".");
+  } else {
+    pivotRoot(".", ".");
+    umount2(".", MNT_DETACH);
+  }
+  chdir("/");
+  close(rootFd);
+  if (prop) mount(null, "/", null, PROPAGATION[prop]!, null);
+  rootFd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  maskPaths(realSyscalls, rootFd, c.linux?.maskedPaths ?? []);
+  for (const rp of c.linux?.readonlyPaths ?? []) readonlyPath(realSyscalls, rootFd, rp);
+  if (c.root?.readonly) mount(null, "/", null, 4096 | 32 | 1 | 16384 /* BIND|REMOUNT|RDONLY|REC */, null);
+  enterCwd(rootFd, p.cwd);
+  close(rootFd);
+
+  const env = withHome(p.env ?? [], p.user.uid);
+  const args = p.args!;
+  const path = findExecutable(args[0]!, env);
+
+  trace("oci-init created");
+  send({ type: "created" });
+  markCreated();
+  chan.close();
+  // Block until `start` opens the other end; then say so by a byte, as runc.
+  let fifo: number;
+  try {
+    fifo = fsat.openat(stateFd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+  } catch (e) {
+    throw new RuntimeError(`cannot open exec fifo: ${(e as Error).message}`);
+  }
+  writeSync(fifo, "0");
+  // The fifo stays open, close-on-exec: `start` reads EOF when the command has been exec'd
+  // (or init died), and only then runs the poststart hooks.
+  void closeSync;
+  close(stateFd);
+
+  const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
+  if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
+  // Before the filter: a profile may refuse close_range (Docker's older ones do).
+  trace("oci-init exec");
+  closeRangeCloexec(3);
+  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
+  // 1 GB aborts it), while the command execve loads next fits in them.
+  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
+  // filter: it reads /proc/thread-self/status).
+  try {
+    resetSignalsForExec();
+  } catch {}
+  applyRlimits(p);
+  applyProcessIdentity(p, caps, seccomp);
+  try {
+    execve(path, args, env);
+  } catch (e) {
+    const code = (e as SyscallError).code;
+    throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: ${code === "EACCES" ? "permission denied" : code === "ENOENT" ? "no such file or directory" : code}`);
+  }
+}
+
+/** Join the namespaces given by path, then create the rest. Mount last among joins (it changes our root). */
+export function enterNamespaces(nss: Namespace[]): void {
+  unshare(CLONE_FS); // setns(mnt) refuses a thread sharing its fs_struct
+  const joins = nss.filter((n) => n.path);
+  const fds: [number, number, string][] = [];
+  for (const n of joins) {
+    try {
+      fds.push([openat(AT_FDCWD, n.path!, 0 /* O_RDONLY */ | O_CLOEXEC), NAMESPACE_FLAGS[n.type]!, n.path!]);
+    } catch (e) {
+      throw new RuntimeError(`cannot open ${n.type} namespace ${n.path}: ${(e as SyscallError).code ?? e}`);
+    }
+  }
+  fds.sort((a, b) => (a[1] === 0x20000 ? 1 : 0) - (b[1] === 0x20000 ? 1 : 0));
+  for (const [fd, flag, path] of fds) {
+    try {
+      setns(fd, flag, path);
+    } catch (e) {
+      throw new RuntimeError(`cannot join namespace ${path}: ${(e as SyscallError).code ?? e}`);
+    }
+    close(fd);
+  }
+  let flags = 0;
+  for (const n of nss) if (!n.path) flags |= NAMESPACE_FLAGS[n.type]!;
+  if (flags) unshare(flags);
+}
+
+const IPC_SYSCTL = /^(kernel\.(msgmax|msgmnb|msgmni|sem|shmall|shmmax|shmmni|shm_rmid_forced)|fs\.mqueue\..+)$/;
+
+function applySysctls(c: Config, nss: Namespace[]): void {
+  for (const [k, v] of Object.entries(c.linux?.sysctl ?? {})) {
+    const has = (t: string) => nss.some((n) => n.type === t);
+    let ok = false;
+    if (IPC_SYSCTL.test(k)) ok = has("ipc");
+    else if (k.startsWith("net.")) ok = has("network");
+    else if (k === "kernel.hostname" || k === "kernel.domainname") ok = has("uts");
+    if (!ok) throw new RuntimeError(`sysctl ${JSON.stringify(k)} is not in a separate kernel namespace`);
+    const file = `/proc/sys/${k.replace(/\./g, "/")}`;
+    try {
+      writeFileSync(file, v);
+    } catch (e: any) {
+      throw new RuntimeError(`cannot set sysctl ${k}=${v}: ${e?.code ?? e}`);
+    }
+  }
+}
+
+/**
+ * A terminal from the container's own devpts: the master goes to --console-socket, the peer
+ * becomes stdio, the controlling terminal and /dev/console.
+ */
+function setupConsole(rootFd: number, sock: number, size?: { height: number; width: number }): void {
+  if (sock < 0) throw new RuntimeError("process.terminal is set but no --console-socket was given");
+  // The container's devpts instance (mounted from config.json at /dev/pts), never the host's.
+  let master: number;
+  try {
+    master = openInRoot(realSyscalls, rootFd, "/dev/pts/ptmx", O_RDWR | O_NOCTTY);
+  } catch (e) {
+    throw new RuntimeError(`cannot open the container's /dev/pts/ptmx for the terminal (is devpts mounted at /dev/pts?): ${(e as Error).message}`);
+  }
+  const zero = new Int32Array(1);
+  syscallChecked("ioctl(TIOCSPTLCK)", 16, master, 0x40045431, BigInt(ptr(zero)));
+  const slave = syscallChecked("ioctl(TIOCGPTPEER)", 16, master, 0x5441, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  setWindowSize(master, size?.width || 80, size?.height || 24);
+  let name = "";
+  try {
+    name = readlinkSync(fdPath(slave));
+  } catch {}
+  sendFd(sock, name, master);
+  close(master);
+  close(sock);
+  const dev = openInRoot(realSyscalls, rootFd, "/dev", O_PATH | O_DIRECTORY);
+  const dirFd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
+  close(dev);
+  try {
+    try {
+      fsat.unlinkat(dirFd, "console", 0);
+    } catch {}
+    close(fsat.openat(dirFd, "console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600));
+    mount(fdPath(slave), `${fdPath(dirFd)}/console`, null, 4096, null);
+  } finally {
+    close(dirFd);
+  }
+  for (const fd of [0, 1, 2]) dup2(slave, fd);
+  close(slave);
+  setControllingTerminal(0);
+}
+
+function enterCwd(rootFd: number, cwd: string): void {
+  try {
+    chdir(cwd);
+    return;
+  } catch (e) {
+    if (!(e instanceof SyscallError) || e.code !== "ENOENT") throw new RuntimeError(`chdir to cwd (${JSON.stringify(cwd)}) set in config.json failed: ${(e as Error).message}`);
+  }
+  close(mkdirAllInRoot(realSyscalls, rootFd, cwd));
+  chdir(cwd);
+}
+

@@ -1,0 +1,279 @@
+// config.json's mounts, devices, masked and read-only paths, performed by the runtime's init
+// inside the container's mount namespace, before (mounts, devices) and after (masks, ro
+// paths) pivot_root. Every destination is resolved inside the root (RESOLVE_IN_ROOT, see
+// linux/safepath.ts), so a symlink in the image never leads a mount onto the host.
+import { ptr } from "bun:ffi";
+import {
+  mount, SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls,
+  fsat, syscallChecked, AT_FDCWD, openat, close,
+} from "../linux/libc.ts";
+import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "../linux/safepath.ts";
+import type { Config, Device, Mount } from "./config.ts";
+import { PROPAGATION } from "./config.ts";
+import { RuntimeError } from "./errors.ts";
+import { readFileSync, statSync } from "node:fs";
+import { isAbsolute, resolve } from "node:path";
+
+const sys = realSyscalls;
+const MS_BIND = 4096, MS_REC = 16384, MS_REMOUNT = 32, MS_RDONLY = 1;
+
+/** [bits to clear, bits to set] for each mount(8) flag word the runtime-spec allows. */
+const FLAGS: Record<string, [clear: boolean, bits: number]> = {
+  ro: [false, 1], rw: [true, 1], nosuid: [false, 2], suid: [true, 2], nodev: [false, 4], dev: [true, 4],
+  noexec: [false, 8], exec: [true, 8], sync: [false, 16], async: [true, 16], remount: [false, 32],
+  mand: [false, 64], nomand: [true, 64], dirsync: [false, 128], nosymfollow: [false, 256],
+  noatime: [false, 1024], atime: [true, 1024], nodiratime: [false, 2048], diratime: [true, 2048],
+  bind: [false, MS_BIND], rbind: [false, MS_BIND | MS_REC], silent: [false, 32768], loud: [true, 32768],
+  relatime: [false, 1 << 21], norelatime: [true, 1 << 21], strictatime: [false, 1 << 24], nostrictatime: [true, 1 << 24],
+  lazytime: [false, 1 << 25], nolazytime: [true, 1 << 25],
+};
+
+export interface ParsedOptions {
+  flags: number;
+  propagation: number[];
+  data: string[];
+}
+
+export function parseMountOptions(options: string[] = []): ParsedOptions {
+  let flags = 0;
+  const propagation: number[] = [];
+  const data: string[] = [];
+  for (const o of options) {
+    const f = FLAGS[o];
+    if (f) {
+      flags = f[0] ? flags & ~f[1] : flags | f[1];
+      continue;
+    }
+    if (o in PROPAGATION) {
+      propagation.push(PROPAGATION[o]!);
+      continue;
+    }
+    if (/^(r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|strictatime|nodiratime|diratime|nosymfollow|symfollow)|idmap|ridmap|tmpcopyup)$/.test(o)) {
+      throw new RuntimeError(`mount option ${JSON.stringify(o)} is not supported by minid`);
+    }
+    data.push(o);
+  }
+  return { flags, propagation, data };
+}
+
+/** statfs(2) f_flags → the MS_ bits a bind remount must keep (locked flags, see mount(2)). */
+function lockedFlags(path: string): number {
+  const buf = new BigUint64Array(15);
+  const b = Buffer.from(path + "\0");
+  try {
+    syscallChecked("statfs", 137, BigInt(ptr(b)), BigInt(ptr(buf)));
+  } catch {
+    return 0;
+  }
+  const f = Number(buf[10]!);
+  let m = 0;
+  if (f & 1) m |= MS_RDONLY;
+  if (f & 2) m |= 2;
+  if (f & 4) m |= 4;
+  if (f & 8) m |= 8;
+  if (f & 1024) m |= 1024;
+  if (f & 2048) m |= 2048;
+  if (f & 4096) m |= 1 << 21;
+  return m;
+}
+
+function at(fd: number): string {
+  return fdPath(fd);
+}
+
+function wrap(e: unknown, m: Mount): never {
+  if (e instanceof RuntimeError) throw e;
+  const msg = e instanceof SyscallError ? `${e.syscall}: ${e.code}` : (e as Error).message;
+  throw new RuntimeError(`error mounting ${JSON.stringify(m.source ?? m.type)} to rootfs at ${JSON.stringify(m.destination)}: ${msg}`);
+}
+
+/** One entry of config.json's mounts, onto its destination inside the root. */
+export function mountOne(rootFd: number, m: Mount, bundle: string): void {
+  try {
+    const o = parseMountOptions(m.options);
+    const type = m.type ?? (o.flags & MS_BIND ? "bind" : "");
+    const isBind = type === "bind" || (o.flags & MS_BIND) !== 0;
+    if (type === "cgroup") return mountCgroup(rootFd, m, o);
+    if (isBind) return bindMount(rootFd, m, o, bundle);
+    const fd = mkdirAllInRoot(sys, rootFd, m.destination);
+    try {
+      const flags = o.flags & ~(MS_BIND | MS_REC);
+      mount(m.source ?? type, at(fd), type || null, flags, o.data.join(",") || null);
+    } finally {
+      sys.close(fd);
+    }
+    propagate(rootFd, m.destination, o.propagation);
+  } catch (e) {
+    wrap(e, m);
+  }
+}
+
+function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string): void {
+  if (!m.source) throw new RuntimeError("a bind mount needs a source");
+  const source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
+  let isDir: boolean;
+  try {
+    isDir = statSync(source).isDirectory();
+  } catch (e: any) {
+    throw new RuntimeError(`stat ${source}: ${e?.code ?? e}`);
+  }
+  const fd = isDir ? mkdirAllInRoot(sys, rootFd, m.destination) : ensureFileInRoot(sys, rootFd, m.destination);
+  try {
+    mount(source, at(fd), null, MS_BIND | (o.flags & MS_REC), null);
+  } finally {
+    sys.close(fd);
+  }
+  const extra = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+  if (extra) {
+    const fd2 = openInRoot(sys, rootFd, m.destination, O_PATH);
+    try {
+      const flags = MS_BIND | MS_REMOUNT | extra;
+      try {
+        mount(null, at(fd2), null, flags, null);
+      } catch (e) {
+        if (!(e instanceof SyscallError) || e.code !== "EPERM") throw e;
+        mount(null, at(fd2), null, flags | lockedFlags(source), null);
+      }
+    } finally {
+      sys.close(fd2);
+    }
+  }
+  propagate(rootFd, m.destination, o.propagation);
+}
+
+function propagate(rootFd: number, destination: string, flags: number[]): void {
+  if (!flags.length) return;
+  const fd = openInRoot(sys, rootFd, destination, O_PATH);
+  try {
+    for (const f of flags) mount(null, at(fd), null, f, null);
+  } finally {
+    sys.close(fd);
+  }
+}
+
+/**
+ * A cgroup mount: cgroup2 on v2 hosts; on v1 a tmpfs with one directory per hierarchy, as
+ * runc lays it out. The cgroup namespace (if any) makes each show only the container's group.
+ */
+function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions): void {
+  const flags = o.flags & ~(MS_BIND | MS_REC);
+  const fd = mkdirAllInRoot(sys, rootFd, m.destination);
+  try {
+    if (statSafe("/sys/fs/cgroup/cgroup.controllers")) {
+      mount("cgroup2", at(fd), "cgroup2", flags, null);
+      return;
+    }
+    mount("tmpfs", at(fd), "tmpfs", (flags & ~MS_RDONLY) | 2 | 4 | 8, "mode=755");
+  } finally {
+    sys.close(fd);
+  }
+  const dir = openInRoot(sys, rootFd, m.destination, O_DIRECTORY);
+  try {
+    for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+      const [id, controllers] = line.split(":");
+      if (id === "0" || !controllers) continue;
+      const named = controllers.startsWith("name=");
+      const name = named ? controllers.slice(5) : controllers;
+      sys.mkdir(`${at(dir)}/${name}`);
+      const t = openInRoot(sys, rootFd, `${m.destination}/${name}`, O_PATH);
+      try {
+        mount("cgroup", at(t), "cgroup", flags | 2 | 4 | 8, named ? `none,${controllers}` : controllers);
+      } finally {
+        sys.close(t);
+      }
+      if (!named && name.includes(",")) for (const c of name.split(",")) sys.symlinkat(name, dir, c);
+    }
+  } finally {
+    sys.close(dir);
+  }
+  if (flags & MS_RDONLY) {
+    const t = openInRoot(sys, rootFd, m.destination, O_PATH);
+    try {
+      mount(null, at(t), null, MS_BIND | MS_REMOUNT | MS_RDONLY | 2 | 4 | 8, null);
+    } finally {
+      sys.close(t);
+    }
+  }
+}
+
+function statSafe(p: string): boolean {
+  try {
+    statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const DEFAULT_DEVICES: Device[] = [
+  { type: "c", path: "/dev/null", major: 1, minor: 3, fileMode: 0o666 },
+  { type: "c", path: "/dev/zero", major: 1, minor: 5, fileMode: 0o666 },
+  { type: "c", path: "/dev/full", major: 1, minor: 7, fileMode: 0o666 },
+  { type: "c", path: "/dev/random", major: 1, minor: 8, fileMode: 0o666 },
+  { type: "c", path: "/dev/urandom", major: 1, minor: 9, fileMode: 0o666 },
+  { type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666 },
+];
+
+/** The spec's default devices, then linux.devices (which may override a default's path). */
+export function createDevices(rootFd: number, devices: Device[] = []): void {
+  const wanted = new Map<string, Device>();
+  for (const d of DEFAULT_DEVICES) wanted.set(d.path, d);
+  for (const d of devices) wanted.set(d.path, d);
+  for (const d of wanted.values()) {
+    if (!d.path.startsWith("/dev/")) throw new RuntimeError(`device path ${JSON.stringify(d.path)} must be under /dev`);
+    const kind = d.type === "c" || d.type === "u" ? S_IFCHR : d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : -1;
+    if (kind < 0) throw new RuntimeError(`device ${d.path}: unknown type ${JSON.stringify(d.type)}`);
+    const slash = d.path.lastIndexOf("/");
+    const parent = mkdirAllInRoot(sys, rootFd, d.path.slice(0, slash) || "/");
+    const name = d.path.slice(slash + 1);
+    const dirFd = openat(parent, ".", O_DIRECTORY | O_CLOEXEC);
+    close(parent);
+    try {
+      try {
+        fsat.unlinkat(dirFd, name, 0);
+      } catch {}
+      const mode = (d.fileMode ?? 0o666) & 0o7777;
+      fsat.mknodat(dirFd, name, kind | mode, kind === S_IFIFO ? 0n : BigInt(makedev(d.major ?? 0, d.minor ?? 0)));
+      sys.chmod(`${at(dirFd)}/${name}`, mode);
+      sys.fchownat(dirFd, name, d.uid ?? 0, d.gid ?? 0, 0x100);
+    } catch (e) {
+      throw new RuntimeError(`cannot create device ${d.path}: ${(e as Error).message}`);
+    } finally {
+      close(dirFd);
+    }
+  }
+}
+
+/** /dev/fd, stdin, stdout, stderr, core and ptmx, as every Linux /dev has them. */
+export function devSymlinks(rootFd: number): void {
+  const dev = openInRoot(sys, rootFd, "/dev", O_PATH | O_DIRECTORY);
+  const dirFd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
+  close(dev);
+  try {
+    const links: [string, string][] = [["/proc/self/fd", "fd"], ["/proc/self/fd/0", "stdin"], ["/proc/self/fd/1", "stdout"], ["/proc/self/fd/2", "stderr"], ["pts/ptmx", "ptmx"]];
+    if (statSafe("/proc/kcore")) links.push(["/proc/kcore", "core"]);
+    for (const [target, name] of links) {
+      try {
+        sys.symlinkat(target, dirFd, name);
+      } catch (e) {
+        if (!(e instanceof SyscallError) || e.code !== "EEXIST") throw e;
+        if (name === "ptmx") {
+          // An image's /dev/ptmx node would open the host's devpts: replace it by the link.
+          try {
+            fsat.unlinkat(dirFd, name, 0);
+            sys.symlinkat(target, dirFd, name);
+          } catch {}
+        }
+      }
+    }
+  } finally {
+    close(dirFd);
+  }
+}
+
+/** True if the config mounts something at /dev (then /dev is the container's own). */
+export function mountsDev(c: Config): boolean {
+  return (c.mounts ?? []).some((m) => m.destination.replace(/\/+$/, "") === "/dev");
+}
+
+export { AT_FDCWD };

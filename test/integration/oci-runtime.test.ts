@@ -1,0 +1,436 @@
+// minid as an OCI runtime (dist/minid-runtime, runc's CLI) on runtime-spec bundles: the
+// lifecycle, what a container sees from inside, hooks, seccomp profiles, exec, and the
+// refusals; then the real callers, Podman and containerd, driving it unchanged.
+import { describe, expect, beforeAll, afterAll } from "bun:test";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { BIN, REPO, ensureBuilt, TestRoot } from "../helpers/minid.ts";
+import { requires } from "../helpers/requires.ts";
+
+const RUNTIME = join(REPO, "dist", "minid-runtime");
+const it = requires("root", "busybox");
+const work = mkdtempSync(join(tmpdir(), "minid-oci-"));
+const stateRoot = join(work, "state");
+// Every container of this run lives under one cgroup parent of its own.
+const CG = `/minid-oci-test-${process.pid}`;
+
+interface Res {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+let outSeq = 0;
+/**
+ * The runtime's stdio goes to files, not pipes: a created or detached container keeps the
+ * runtime's stdout and stderr (as with runc), and a pipe would stay open until it exits.
+ */
+function rt(args: string[], opts: { input?: string; cwd?: string } = {}): Res {
+  const out = join(work, `out-${++outSeq}`);
+  const err = `${out}.err`;
+  const r = Bun.spawnSync([RUNTIME, "--root", stateRoot, ...args], {
+    cwd: opts.cwd,
+    stdin: opts.input !== undefined ? Buffer.from(opts.input) : "ignore",
+    stdout: Bun.file(out),
+    stderr: Bun.file(err),
+    timeout: 60_000,
+  });
+  const res = { code: r.exitCode ?? 128, stdout: readFileSync(out, "utf8"), stderr: readFileSync(err, "utf8") };
+  rmSync(out);
+  rmSync(err);
+  return res;
+}
+
+function ok(args: string[], opts: { input?: string; cwd?: string } = {}): Res {
+  const r = rt(args, opts);
+  if (r.code !== 0) throw new Error(`minid-runtime ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  return r;
+}
+
+let seq = 0;
+/** A bundle with a busybox rootfs and runc's default spec, edited by `edit`. */
+function bundle(edit: (c: any) => void = () => {}): { dir: string; id: string; rootfs: string } {
+  const id = `oci${process.pid}-${++seq}`;
+  const dir = join(work, id);
+  const rootfs = join(dir, "rootfs");
+  mkdirSync(join(rootfs, "bin"), { recursive: true });
+  for (const d of ["etc", "tmp", "proc", "sys", "dev"]) mkdirSync(join(rootfs, d), { recursive: true });
+  cpSync(BUSYBOX, join(rootfs, "bin", "busybox"));
+  for (const a of ["sh", "cat", "echo", "sleep", "ls", "id", "hostname", "chmod", "touch", "grep", "mount", "true", "false", "ps", "unshare", "stat", "tr", "wc", "sed", "head"]) symlinkSync("busybox", join(rootfs, "bin", a));
+  writeFileSync(join(rootfs, "etc", "passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home/nobody:/bin/false\n");
+  ok(["spec", "--bundle", dir]);
+  const c = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"));
+  c.process.terminal = false;
+  c.root.readonly = false;
+  c.linux.cgroupsPath = `${CG}/${id}`;
+  edit(c);
+  writeFileSync(join(dir, "config.json"), JSON.stringify(c));
+  return { dir, id, rootfs };
+}
+
+function status(id: string): string {
+  return JSON.parse(ok(["state", id]).stdout).status;
+}
+
+function until(cond: () => boolean, ms = 10_000): void {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    Bun.sleepSync(20);
+  }
+}
+
+const BUSYBOX = "/bin/busybox";
+
+beforeAll(() => {
+  if (process.getuid?.() !== 0) return;
+  ensureBuilt();
+});
+
+afterAll(() => {
+  // Nothing may outlive the tests: containers, cgroups, mounts.
+  if (existsSync(stateRoot)) for (const id of readdirSync(stateRoot).filter((n) => !n.startsWith("."))) rt(["delete", "--force", id]);
+  for (const h of existsSync("/sys/fs/cgroup/cgroup.controllers") ? [""] : readdirSync("/sys/fs/cgroup")) {
+    try {
+      rmSync(join("/sys/fs/cgroup", h, CG), { recursive: false });
+    } catch {}
+    try {
+      require("node:fs").rmdirSync(join("/sys/fs/cgroup", h, CG));
+    } catch {}
+  }
+  // Mounts first: removing the tree under a leftover bind would delete what it shows.
+  const mounts = readFileSync("/proc/self/mountinfo", "utf8");
+  expect(mounts.includes(work)).toBe(false);
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe("minid-runtime lifecycle", () => {
+  it("create waits, start runs process.args, stopped keeps reporting until delete", () => {
+    const b = bundle((c) => (c.process.args = ["sh", "-c", "hostname > /out; echo $$ >> /out; id -u >> /out; sleep 30"]));
+    ok(["create", "--bundle", b.dir, "--pid-file", join(b.dir, "pid"), b.id]);
+    const st = JSON.parse(ok(["state", b.id]).stdout);
+    expect(st).toMatchObject({ ociVersion: expect.any(String), id: b.id, status: "created", bundle: b.dir });
+    expect(Number(readFileSync(join(b.dir, "pid"), "utf8"))).toBe(st.pid);
+    expect(existsSync(`/proc/${st.pid}`)).toBe(true);
+    expect(existsSync(join(b.rootfs, "out"))).toBe(false); // not before start
+    ok(["start", b.id]);
+    until(() => existsSync(join(b.rootfs, "out")) && readFileSync(join(b.rootfs, "out"), "utf8").split("\n").length >= 4);
+    expect(readFileSync(join(b.rootfs, "out"), "utf8")).toBe("minid\n1\n0\n"); // its hostname, PID 1, root
+    expect(status(b.id)).toBe("running");
+    const again = rt(["start", b.id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("cannot start an already running container");
+    const del = rt(["delete", b.id]);
+    expect(del.code).toBe(1);
+    expect(del.stderr).toMatch(/level=error msg=".*not stopped: running"/);
+    ok(["kill", b.id, "KILL"]);
+    until(() => status(b.id) === "stopped");
+    expect(JSON.parse(ok(["state", b.id]).stdout).pid).toBe(0);
+    ok(["delete", b.id]);
+    const gone = rt(["state", b.id]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("container does not exist");
+    expect(existsSync(join("/sys/fs/cgroup/memory", CG, b.id))).toBe(false);
+  });
+
+  it("run: foreground exit status, stdio passed through, mounts and masks from the config", () => {
+    const b = bundle((c) => {
+      c.process.args = ["sh", "-c", "grep -cE ' /proc/(keys|acpi) ' /proc/mounts; grep ' /proc/sys ' /proc/mounts | grep -c ' ro,'; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; grep -E '^(SigIgn|CapBnd|CapEff|NoNewPrivs)' /proc/self/status; exit 7"];
+      c.process.user.umask = 0o027;
+      c.mounts.push({ destination: "/data", type: "bind", source: join(work, "data"), options: ["rbind", "ro"] });
+    });
+    mkdirSync(join(work, "data"), { recursive: true });
+    writeFileSync(join(work, "data", "f"), "shared\n");
+    const r = rt(["run", "--bundle", b.dir, b.id]);
+    // runc's default spec: AUDIT_WRITE, KILL, NET_BIND_SERVICE (bits 29, 5, 10), no_new_privs.
+    // /proc/keys and /proc/acpi masked (mounts of /dev/null and an empty tmpfs; the masked
+    // paths this kernel has), /proc/sys and /data read-only mounts.
+    expect(r.stdout).toBe("2\n1\n1\nshared\n0027\nSigIgn:\t0000000000000000\nCapEff:\t0000000020000420\nCapBnd:\t0000000020000420\nNoNewPrivs:\t1\n");
+    expect(r.code).toBe(7);
+    expect(rt(["state", b.id]).code).toBe(1); // run deletes it
+  });
+
+  it("kill takes names with and without SIG and numbers; --all; bad signals refused", () => {
+    const b = bundle((c) => (c.process.args = ["sh", "-c", "trap 'echo usr1 >> /sig' USR1; trap 'echo hup >> /sig' HUP; touch /ready; while :; do sleep 0.05; done"]));
+    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    // PID 1 ignores a signal that comes before its trap: wait until the traps are set.
+    until(() => existsSync(join(b.rootfs, "ready")));
+    ok(["kill", b.id, "SIGUSR1"]);
+    until(() => existsSync(join(b.rootfs, "sig")));
+    ok(["kill", b.id, "1"]);
+    until(() => readFileSync(join(b.rootfs, "sig"), "utf8") === "usr1\nhup\n");
+    expect(rt(["kill", b.id, "SIGNOPE"]).stderr).toMatch(/level=error msg="unknown signal .*SIGNOPE/);
+    ok(["kill", "--all", b.id, "KILL"]);
+    until(() => status(b.id) === "stopped");
+    const late = rt(["kill", b.id, "TERM"]);
+    expect(late.code).toBe(1);
+    expect(late.stderr).toContain("container not running");
+    ok(["delete", b.id]);
+  });
+
+  it("hooks run at their times with the State on stdin; poststop at delete", () => {
+    const log = join(work, "hooks.log");
+    const hook = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `echo ${name} $(cat | tr -d '\\n' | sed 's/.*"status":"\\([a-z]*\\)".*/\\1/') >> ${log}`] });
+    const b = bundle((c) => {
+      c.process.args = ["true"];
+      c.hooks = { createRuntime: [hook("createRuntime")], poststart: [hook("poststart")], poststop: [hook("poststop")] };
+    });
+    ok(["create", "--bundle", b.dir, b.id]);
+    expect(readFileSync(log, "utf8")).toBe("createRuntime creating\n");
+    ok(["start", b.id]);
+    until(() => status(b.id) === "stopped");
+    ok(["delete", b.id]);
+    expect(readFileSync(log, "utf8")).toBe("createRuntime creating\npoststart running\npoststop stopped\n");
+  });
+
+  it("a failing createRuntime hook fails create and leaves nothing", () => {
+    const b = bundle((c) => (c.hooks = { createRuntime: [{ path: "/bin/false" }] }));
+    const r = rt(["create", "--bundle", b.dir, b.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("error running hook /bin/false");
+    expect(rt(["state", b.id]).code).toBe(1);
+    expect(existsSync(join("/sys/fs/cgroup/pids", CG, b.id))).toBe(false);
+  });
+
+  it("seccomp: argument conditions and errnoRet of a profile", () => {
+    const b = bundle((c) => {
+      c.process.args = ["sh", "-c", "touch /tmp/f; chmod 755 /tmp/f && echo plain-ok; chmod 4755 /tmp/f || echo setuid-refused; hostname x 2>&1 | grep -c 'not implemented'"];
+      c.linux.seccomp = {
+        defaultAction: "SCMP_ACT_ALLOW",
+        architectures: ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        syscalls: [
+          { names: ["chmod", "fchmod"], action: "SCMP_ACT_ERRNO", args: [{ index: 1, value: 0o4000, valueTwo: 0o4000, op: "SCMP_CMP_MASKED_EQ" }] },
+          { names: ["fchmodat"], action: "SCMP_ACT_ERRNO", args: [{ index: 2, value: 0o4000, valueTwo: 0o4000, op: "SCMP_CMP_MASKED_EQ" }] },
+          { names: ["sethostname"], action: "SCMP_ACT_ERRNO", errnoRet: 38 },
+        ],
+      };
+      c.process.capabilities.bounding.push("CAP_SYS_ADMIN");
+      c.process.capabilities.effective.push("CAP_SYS_ADMIN");
+      c.process.capabilities.permitted.push("CAP_SYS_ADMIN");
+    });
+    const r = rt(["run", "--bundle", b.dir, b.id]);
+    expect(r.stdout).toBe("plain-ok\nsetuid-refused\n1\n");
+  });
+
+  // Podman's package ships the profile it uses; podman being there means it must be too.
+  requires("root", "busybox", "podman")("seccomp: Podman's default profile loads as it is", () => {
+    const profile = "/usr/share/containers/seccomp.json";
+    expect(existsSync(profile)).toBe(true);
+    const d = bundle((c) => {
+      c.process.args = ["sh", "-c", "echo alive; unshare -m true 2>/dev/null || echo unshare-refused"];
+      c.linux.seccomp = JSON.parse(readFileSync(profile, "utf8"));
+    });
+    expect(rt(["run", "--bundle", d.dir, d.id]).stdout).toBe("alive\nunshare-refused\n");
+  });
+
+  it("exec joins the container: args with --env/--cwd/--user, --process, -d with --pid-file; ps, pause, resume", () => {
+    const b = bundle((c) => (c.process.args = ["sleep", "30"]));
+    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    expect(ok(["exec", "--env", "X=y", "--cwd", "/tmp", "--user", "65534:65534", b.id, "sh", "-c", "echo $X $(pwd) $(id -u):$(id -g) $(hostname); cat /proc/1/cmdline | tr '\\0' ' '"]).stdout).toBe("y /tmp 65534:65534 minid\nsleep 30 ");
+    const proc = { args: ["sh", "-c", "exit 5"], cwd: "/", user: { uid: 0, gid: 0 }, env: ["PATH=/bin"] };
+    writeFileSync(join(b.dir, "p.json"), JSON.stringify(proc));
+    expect(rt(["exec", "--process", join(b.dir, "p.json"), b.id]).code).toBe(5);
+    const missing = rt(["exec", b.id, "nosuchcmd"]);
+    expect(missing.code).toBe(255);
+    expect(missing.stderr).toContain('exec: \\"nosuchcmd\\": executable file not found in $PATH');
+    ok(["exec", "-d", "--pid-file", join(b.dir, "exec.pid"), b.id, "sleep", "20"]);
+    const execPid = Number(readFileSync(join(b.dir, "exec.pid"), "utf8"));
+    expect(JSON.parse(ok(["ps", "--format", "json", b.id]).stdout).sort()).toEqual([JSON.parse(ok(["state", b.id]).stdout).pid, execPid].sort());
+    ok(["pause", b.id]);
+    expect(status(b.id)).toBe("paused");
+    expect(readFileSync(`/proc/${execPid}/status`, "utf8")).toMatch(/State:\s+[SD]/);
+    ok(["resume", b.id]);
+    expect(status(b.id)).toBe("running");
+    const list = JSON.parse(ok(["list", "--format", "json"]).stdout);
+    expect(list.find((c: any) => c.id === b.id)).toMatchObject({ status: "running", bundle: b.dir });
+    expect(ok(["list"]).stdout.split("\n")[0]).toMatch(/^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$/);
+    ok(["update", "--resources", "-", b.id], { input: JSON.stringify({ pids: { limit: 42 } }) });
+    const pidsMax = existsSync("/sys/fs/cgroup/cgroup.controllers") ? join("/sys/fs/cgroup", CG, b.id, "pids.max") : join("/sys/fs/cgroup/pids", CG, b.id, "pids.max");
+    expect(readFileSync(pidsMax, "utf8").trim()).toBe("42");
+    ok(["delete", "--force", b.id]);
+    expect(existsSync(`/proc/${execPid}`) && !readFileSync(`/proc/${execPid}/stat`, "utf8").includes(") Z")).toBe(false);
+  });
+
+  it("refuses what it cannot honour, naming the field, and leaves nothing", () => {
+    const cases: [(c: any) => void, RegExp][] = [
+      [(c) => c.linux.namespaces.push({ type: "user" }), /user namespace is not supported by minid/],
+      [(c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings/],
+      [(c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), /selinuxLabel.*SELinux/],
+      [(c) => (c.process.capabilities.bounding = ["CAP_NOPE"]), /unknown capability .*CAP_NOPE/],
+      [(c) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), /unknown rlimit type/],
+      [(c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_DANCE" }), /unknown action/],
+    ];
+    for (const [edit, msg] of cases) {
+      const b = bundle(edit);
+      const r = rt(["create", "--bundle", b.dir, b.id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(rt(["state", b.id]).code).toBe(1);
+    }
+  });
+
+  it("is the same binary as `minid runtime`; features and --log in JSON", () => {
+    expect(ok(["--version"]).stdout).toBe(Bun.spawnSync([BIN, "runtime", "--version"]).stdout.toString());
+    const f = JSON.parse(ok(["features"]).stdout);
+    expect(f.linux.seccomp.enabled).toBe(true);
+    expect(f.hooks).toContain("createRuntime");
+    const logFile = join(work, "rt.log");
+    const r = rt(["--log", logFile, "--log-format", "json", "state", "nosuch"]);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(readFileSync(logFile, "utf8").trim())).toMatchObject({ level: "error", msg: "container does not exist" });
+  });
+});
+
+// ---- real callers ----
+
+const podmanIt = requires("root", "podman");
+describe("podman --runtime minid-runtime", () => {
+  const p = join(work, "podman");
+  const podman = (args: string[], input?: string) => {
+    const r = Bun.spawnSync(["podman", "--root", join(p, "root"), "--runroot", join(p, "run"), "--storage-driver", "vfs", "--runtime", RUNTIME, ...args], {
+      env: { ...process.env, CONTAINERS_CONF: join(p, "containers.conf") },
+      stdin: input !== undefined ? Buffer.from(input) : "ignore",
+      timeout: 60_000,
+    });
+    return { code: r.exitCode ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  };
+  let minidRoot: TestRoot | undefined;
+  beforeAll(() => {
+    if (process.getuid?.() !== 0 || Bun.spawnSync(["sh", "-c", "command -v podman"]).exitCode !== 0) return;
+    ensureBuilt();
+    mkdirSync(p, { recursive: true });
+    writeFileSync(join(p, "containers.conf"), '[containers]\ndefault_ulimits = []\nnetns = "none"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n');
+    minidRoot = new TestRoot("oci-podman");
+    expect(minidRoot.run(["run", "--rm", "busybox", "true"]).code).toBe(0); // the built-in image, stored
+    const load = Bun.spawnSync(["sh", "-c", `'${BIN}' --root '${minidRoot.dir}' save busybox | podman --root '${p}/root' --runroot '${p}/run' --storage-driver vfs load`], {
+      env: { ...process.env, CONTAINERS_CONF: join(p, "containers.conf") },
+    });
+    expect(load.exitCode).toBe(0);
+  });
+  afterAll(() => {
+    if (!existsSync(p)) return;
+    podman(["rm", "-a", "-f", "-t", "0"]);
+    Bun.spawnSync(["sh", "-c", `podman --root '${p}/root' --runroot '${p}/run' --storage-driver vfs system reset -f >/dev/null 2>&1 || true`], { env: { ...process.env, CONTAINERS_CONF: join(p, "containers.conf") } });
+    minidRoot?.cleanup();
+  });
+
+  podmanIt("run --rm echo hi; exec, kill, stop, rm", () => {
+    const r = podman(["run", "--rm", "busybox", "echo", "hi"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("hi\n");
+    expect(podman(["run", "--rm", "busybox", "sh", "-c", "exit 3"]).code).toBe(3);
+    expect(podman(["run", "-d", "--name", "pm1", "busybox", "sh", "-c", "trap 'exit 0' TERM; trap 'exit 12' USR2; while :; do sleep 0.1; done"]).code).toBe(0);
+    const ex = podman(["exec", "-e", "E=1", "pm1", "sh", "-c", "echo $E; cat /proc/1/cmdline | head -c 2"]);
+    expect(ex.stdout).toBe("1\nsh");
+    expect(podman(["exec", "pm1", "nosuchcmd"]).code).toBe(127);
+    expect(podman(["kill", "-s", "USR2", "pm1"]).code).toBe(0); // PID 1 ignores untrapped signals: the trap exits 12
+    until(() => podman(["inspect", "-f", "{{.State.Status}}", "pm1"]).stdout.trim() === "exited");
+    expect(podman(["inspect", "-f", "{{.State.ExitCode}}", "pm1"]).stdout.trim()).toBe("12");
+    expect(podman(["start", "pm1"]).code).toBe(0);
+    expect(podman(["stop", "-t", "5", "pm1"]).code).toBe(0);
+    expect(podman(["inspect", "-f", "{{.State.ExitCode}}", "pm1"]).stdout.trim()).toBe("0"); // the trap ran
+    expect(podman(["rm", "pm1"]).code).toBe(0);
+    expect(podman(["ps", "-a", "-q"]).stdout).toBe("");
+  });
+
+  requires("root", "podman", "tmux")("run -it under tmux: the terminal comes through the console socket", () => {
+    const session = `minid-oci-${process.pid}`;
+    const script = join(p, "it.sh");
+    writeFileSync(script, `export CONTAINERS_CONF='${p}/containers.conf'\npodman --root '${p}/root' --runroot '${p}/run' --storage-driver vfs --runtime '${RUNTIME}' run -it --rm busybox sh\necho "EXIT=$?"\nsleep 30\n`);
+    chmodSync(script, 0o755);
+    Bun.spawnSync(["tmux", "new-session", "-d", "-s", session, "-x", "90", "-y", "25", `sh ${script}`]);
+    const pane = () => Bun.spawnSync(["tmux", "capture-pane", "-p", "-t", session]).stdout.toString();
+    try {
+      until(() => pane().includes("/ #"), 20_000);
+      Bun.spawnSync(["tmux", "send-keys", "-t", session, "tty; stty size; exit 4", "Enter"]);
+      until(() => pane().includes("EXIT="), 20_000);
+      const out = pane();
+      expect(out).toContain("/dev/pts/0");
+      expect(out).toContain("25 90");
+      expect(out).toContain("EXIT=4");
+    } finally {
+      Bun.spawnSync(["tmux", "kill-session", "-t", session]);
+    }
+  });
+});
+
+describe("containerd (ctr) --runc-binary minid-runtime", () => {
+  const c = join(work, "containerd");
+  let daemon: ReturnType<typeof Bun.spawn> | undefined;
+  const ctr = (args: string[]) => {
+    const r = Bun.spawnSync(["ctr", "--address", join(c, "containerd.sock"), "--namespace", "minidtest", ...args], { timeout: 60_000 });
+    return { code: r.exitCode ?? 128, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  };
+  afterAll(async () => {
+    if (!daemon) return;
+    ctr(["tasks", "kill", "-s", "KILL", "ctr1"]);
+    ctr(["containers", "rm", "ctr1"]);
+    daemon.kill("SIGTERM");
+    await daemon.exited;
+    for (const m of readFileSync("/proc/self/mountinfo", "utf8").split("\n").map((l) => l.split(" ")[4]).filter((m) => m?.startsWith(c)).reverse()) {
+      Bun.spawnSync(["umount", "-l", m!]);
+    }
+  });
+
+  requires("root", "containerd", "ctr")("ctr run --rm echo hi, with the image minid saved", async () => {
+    ensureBuilt();
+    mkdirSync(c, { recursive: true });
+    writeFileSync(join(c, "config.toml"), [
+      "version = 2", `root = "${c}/root"`, `state = "${c}/state"`,
+      'disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.aufs", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.opt"]',
+      "[grpc]", `  address = "${c}/containerd.sock"`, "[ttrpc]", `  address = "${c}/containerd.sock.ttrpc"`, "[debug]", `  address = "${c}/debug.sock"`, "[metrics]", '  address = ""',
+    ].join("\n"));
+    daemon = Bun.spawn(["containerd", "--config", join(c, "config.toml")], { stdout: "ignore", stderr: Bun.file(join(c, "log")) });
+    until(() => ctr(["version"]).code === 0, 20_000);
+    const root = new TestRoot("oci-ctr");
+    try {
+      expect(root.run(["run", "--rm", "busybox", "true"]).code).toBe(0);
+      const save = Bun.spawnSync([BIN, "--root", root.dir, "save", "-o", join(c, "bb.tar"), "busybox"]);
+      expect(save.exitCode).toBe(0);
+    } finally {
+      root.cleanup();
+    }
+    expect(ctr(["images", "import", join(c, "bb.tar")]).code).toBe(0);
+    const r = ctr(["run", "--runc-binary", RUNTIME, "--rm", "docker.io/library/busybox:latest", "ctr1", "sh", "-c", "echo hi; exit 6"]);
+    expect(r.stdout).toBe("hi\n");
+    expect(r.code).toBe(6);
+    expect(ctr(["containers", "ls", "-q"]).stdout).toBe("");
+  });
+});
+
+describe("minid run --runtime", () => {
+  let r: TestRoot | undefined;
+  const root = () => (r ??= new TestRoot("oci-run-runtime"));
+  afterAll(() => r?.cleanup());
+
+  for (const name of ["runc", "crun"]) {
+    requires("root", name)(`--runtime ${name}: the container ${name} builds is minid's (hostname, user, volume, masks, exit code); inspect names it`, () => {
+      ensureBuilt();
+      const vol = join(work, `vol-${name}`);
+      mkdirSync(vol, { recursive: true });
+      writeFileSync(join(vol, "f"), "from host\n");
+      const res = root().run([
+        "run", "--name", `rt-${name}`, "--runtime", name, "--hostname", "hostx", "-u", "nobody", "-v", `${vol}:/v:ro`, "-e", "A=1", "busybox",
+        "sh", "-c", "hostname; id -u; cat /v/f; touch /v/g 2>/dev/null || echo ro; echo $A; cat /proc/kcore | wc -c; cat /proc/1/cmdline | head -c 2; echo; exit 5",
+      ]);
+      expect(res.stdout).toBe("hostx\n65534\nfrom host\nro\n1\n0\nsh\n");
+      expect(res.code).toBe(5);
+      const doc = JSON.parse(root().run(["inspect", `rt-${name}`]).stdout)[0];
+      expect(doc.HostConfig.Runtime).toBe(name);
+      expect(doc.State.ExitCode).toBe(5);
+      expect(root().run(["rm", `rt-${name}`]).code).toBe(0);
+    });
+  }
+
+  it("--runtime with an unknown name fails as docker's does, and the default is minid's own", () => {
+    ensureBuilt();
+    const bad = root().run(["run", "--rm", "--runtime", "nosuchruntime", "busybox", "true"]);
+    expect(bad.code).toBe(125);
+    expect(bad.stderr).toContain("unknown or invalid runtime name: nosuchruntime");
+    expect(root().run(["ps", "-a", "-q"]).stdout).toBe("");
+    expect(root().run(["run", "--name", "rt-default", "busybox", "true"]).code).toBe(0);
+    expect(JSON.parse(root().run(["inspect", "rt-default"]).stdout)[0].HostConfig.Runtime).toBe("minid");
+    root().run(["rm", "rt-default"]);
+  });
+});
