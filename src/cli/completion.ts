@@ -9,10 +9,11 @@ interface Spec {
   operand: "container" | "image" | "any" | "none";
 }
 
-const IMAGE_OPERAND = new Set(["run", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
+const IMAGE_OPERAND = new Set(["run", "create", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
 const ANY_OPERAND = new Set(["inspect"]);
 const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container",
-  "network", "network-create", "network-ls", "network-inspect", "network-rm", "network-prune", "network-connect", "network-disconnect"]);
+  "network", "network-create", "network-ls", "network-inspect", "network-rm", "network-prune", "network-connect", "network-disconnect",
+  "volume", "volume-create", "volume-ls", "volume-inspect", "volume-rm", "volume-prune", "system", "system-df", "system-prune", "image-prune", "info", "events"]);
 
 type Loader = () => Promise<{ default: { args?: unknown } }>;
 
@@ -37,12 +38,10 @@ async function specs(commands: Record<string, Loader>): Promise<Spec[]> {
 }
 
 // What a user types for each command (image-inspect is `image inspect`, and so on).
-const typed = (n: string) => (n === "image-inspect" ? "image inspect" : n === "container-prune" ? "container prune" : n.startsWith("network-") ? n.replace("-", " ") : n);
+const typed = (n: string) => n.replace(/^(image|container|volume|system|network)-/, "$1 ");
 const topWords = (ss: Spec[]) => [...new Set([...ss.map((s) => typed(s.name).split(" ")[0]!), "image", "container"])].sort();
-const subWords = (ss: Spec[], group: "container" | "image" | "network") =>
-  group === "network"
-    ? [...new Set(ss.filter((s) => s.name.startsWith("network-")).flatMap((s) => [typed(s.name).split(" ")[1]!, ...aliasesOf(s.name).map((a) => a.split(" ")[1]!)]))].sort()
-    : [...new Set(ss.flatMap((s) => aliasesOf(s.name).filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)).concat(group === "container" ? ["prune"] : ["inspect"]))].sort();
+const subWords = (ss: Spec[], group: "container" | "image" | "volume" | "system" | "network") =>
+  [...new Set(ss.flatMap((s) => [typed(s.name), ...aliasesOf(s.name)].filter((a) => a.startsWith(`${group} `)).map((a) => a.split(" ")[1]!)))].sort();
 
 const GLOBAL_VALUE_FLAGS = ["--bridge-name", "--bridge-subnet", "--root", "--storage-driver", "-s", "--insecure-registry", "--registry-connect-timeout", "--registry-idle-timeout", "--log-level", "-l"];
 const LIST_CONTAINERS = `ps -a --format '{{.Names}}'`;
@@ -86,9 +85,9 @@ _minid() {
     case $w in
       ${GLOBAL_VALUE_FLAGS.join("|")}) ((i++)) ;;
       -*) ;;
-      container|image|network)
-        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
-      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
+      container|image|volume|system|network)
+        if [[ -z $cmd ]]; then cmd=$w; elif [[ $cmd == container || $cmd == image || $cmd == volume || $cmd == system || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
+      *) if [[ -z $cmd ]]; then cmd=$w; break; elif [[ $cmd == container || $cmd == image || $cmd == volume || $cmd == system || $cmd == network ]]; then cmd="$cmd-$w"; break; fi ;;
     esac
   done
   case $cmd in
@@ -98,10 +97,15 @@ _minid() {
     network) _minid_reply "${subWords(ss, "network").join(" ")}" "$cur"; return ;;
     network-list) cmd=network-ls ;;
     network-remove) cmd=network-rm ;;
+    volume) _minid_reply "${subWords(ss, "volume").join(" ")}" "$cur"; return ;;
+    system) _minid_reply "${subWords(ss, "system").join(" ")}" "$cur"; return ;;
+    volume-list) cmd=volume-ls ;;
+    volume-remove) cmd=volume-rm ;;
+    system-info|system-events) cmd=\${cmd#*-} ;;
     container-ls|container-list|container-ps) cmd=ps ;;
     image-ls|image-list) cmd=images ;;
     image-rm|image-remove) cmd=rmi ;;
-    container-*|image-*) [[ $cmd == image-inspect || $cmd == container-prune ]] || cmd=\${cmd#*-} ;;
+    container-*|image-*) [[ $cmd == image-inspect || $cmd == container-prune || $cmd == image-prune ]] || cmd=\${cmd#*-} ;;
   esac
   case $cmd in
 ${cases}
@@ -148,6 +152,8 @@ function fish(ss: Spec[]): string {
     `complete -c minid -n "__fish_seen_subcommand_from container" -a "${subWords(ss, "container").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from image" -a "${subWords(ss, "image").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from network" -a "${subWords(ss, "network").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from volume" -a "${subWords(ss, "volume").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from system" -a "${subWords(ss, "system").join(" ")}"`,
   ];
   for (const s of ss) {
     const word = typed(s.name).split(" ").at(-1)!;

@@ -14,7 +14,7 @@ const USAGE: Record<string, string> = {
 };
 
 // The other names each command answers to (main.ts routes `container X` and `image X` too).
-const CONTAINER_CMDS = ["run", "rm", "exec", "logs", "start", "stop", "restart", "kill", "wait", "attach", "commit", "export", "stats", "port"];
+const CONTAINER_CMDS = ["create", "cp", "diff", "pause", "unpause", "rename", "top", "update", "run", "rm", "exec", "logs", "start", "stop", "restart", "kill", "wait", "attach", "commit", "export", "stats", "port"];
 const IMAGE_CMDS = ["import", "pull", "push", "save", "load", "tag", "history"];
 export function aliasesOf(name: string): string[] {
   if (name === "ps") return ["container ls", "container list", "container ps", "ps"];
@@ -22,6 +22,10 @@ export function aliasesOf(name: string): string[] {
   if (name === "rmi") return ["image rm", "image remove", "rmi"];
   if (name === "network-ls") return ["network ls", "network list"];
   if (name === "network-rm") return ["network rm", "network remove"];
+  if (name === "volume-ls") return ["volume ls", "volume list"];
+  if (name === "info") return ["system info", "info"];
+  if (name === "events") return ["system events", "events"];
+  if (name === "volume-rm") return ["volume rm", "volume remove"];
   if (CONTAINER_CMDS.includes(name)) return [`container ${name}`, name];
   if (IMAGE_CMDS.includes(name)) return [`image ${name}`, name];
   return [];
@@ -56,7 +60,7 @@ export function renderHelp(name: string, cmd: CommandDef<any>): string {
   // Descriptions end with "(minid USAGE)"; the usage moves to the Usage line.
   const m = /^(.*?)\s*\((minid [^()]*(?:\([^()]*\)[^()]*)*)\)\s*$/.exec(full);
   const description = m ? m[1]! : full;
-  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name.startsWith("network-") ? name.replace("-", " ") : name;
+  const displayName = name === "image-inspect" ? "image inspect" : name === "container-prune" ? "container prune" : name.replace(/^(volume|system|image|container|network)-/, "$1 ");
   const usage = USAGE[name] ? `minid ${USAGE[name]}` : m ? m[2]!.replace(/;.*$/, "") : `minid ${displayName} [OPTIONS]`;
   let out = `\nUsage:  ${usage}\n\n${description}\n`;
   const aliases = aliasesOf(name);

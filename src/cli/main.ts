@@ -46,6 +46,29 @@ export const COMMANDS: Record<string, Loader> = {
   "image-inspect": () => import("../commands/image-inspect.ts"),
   build: () => import("../commands/build.ts"),
   completion: () => import("../commands/completion.ts"),
+  // everyday-a: create, volumes, and the everyday container/system commands
+  create: () => import("../commands/create.ts"),
+  cp: () => import("../commands/cp.ts"),
+  diff: () => import("../commands/diff.ts"),
+  pause: () => import("../commands/pause.ts"),
+  unpause: () => import("../commands/unpause.ts"),
+  rename: () => import("../commands/rename.ts"),
+  events: () => import("../commands/events.ts"),
+  top: () => import("../commands/top.ts"),
+  update: () => import("../commands/update.ts"),
+  info: () => import("../commands/info.ts"),
+  system: () => import("../commands/system.ts"),
+  "system-df": () => import("../commands/system-df.ts"),
+  "system-prune": () => import("../commands/system-prune.ts"),
+  "image-prune": () => import("../commands/image-prune.ts"),
+  volume: () => import("../commands/volume.ts"),
+  "volume-create": () => import("../commands/volume-create.ts"),
+  "volume-ls": () => import("../commands/volume-ls.ts"),
+  "volume-inspect": () => import("../commands/volume-inspect.ts"),
+  "volume-rm": () => import("../commands/volume-rm.ts"),
+  "volume-prune": () => import("../commands/volume-prune.ts"),
+  "system-restore": () => import("../commands/system-restore.ts"),
+  "system-service-unit": () => import("../commands/system-service-unit.ts"),
   port: () => import("../commands/port.ts"),
   network: () => import("../commands/network.ts"),
   "network-create": () => import("../commands/network-create.ts"),
@@ -63,7 +86,17 @@ const NETWORK_ALIASES: Record<string, string> = {
   "network rm": "network-rm", "network remove": "network-rm", "network prune": "network-prune", "network connect": "network-connect",
   "network disconnect": "network-disconnect",
 };
-const ALIASES: Record<string, string> = { ...NETWORK_ALIASES,  "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+const ALIASES: Record<string, string> = {
+  ...NETWORK_ALIASES,
+  // everyday-a
+  "volume create": "volume-create", "volume ls": "volume-ls", "volume list": "volume-ls", "volume inspect": "volume-inspect",
+  "system events": "events", "system info": "info", "system df": "system-df", "system prune": "system-prune",
+  "image prune": "image-prune",
+  "volume rm": "volume-rm", "volume remove": "volume-rm", "volume prune": "volume-prune",
+ "container ls": "ps", "container list": "ps", "container ps": "ps", "container prune": "container-prune", "image ls": "images", "image list": "images", "image rm": "rmi", "image remove": "rmi", "image inspect": "image-inspect" };
+
+// Restart policies after a reboot (container/restore.ts).
+Object.assign(ALIASES, { "system restore": "system-restore", "system service-unit": "system-service-unit" });
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND
@@ -125,6 +158,18 @@ Commands:
   completion  Generate the autocompletion script for bash, zsh or fish
   port        List port mappings or a specific mapping for the container
   network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
+  create      Create a new container
+  cp          Copy files/folders between a container and the local filesystem
+  diff        Inspect changes to files or directories on a container's filesystem
+  pause       Pause all processes within one or more containers
+  unpause     Unpause all processes within one or more containers
+  rename      Rename a container
+  events      Get real time events from the server
+  top         Display the running processes of a container
+  update      Update configuration of one or more containers
+  info        Display system-wide information
+  system      Manage minid (system df, system prune, system info, system events)
+  volume      Manage volumes
   runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.

@@ -35,6 +35,14 @@ export default defineCommand({
       return 0;
     }
     out(`${img.id}\n`);
+    {
+      const { recordEvent } = await import("../events/journal.ts");
+      const st = engine.containers.find(container);
+      recordEvent(engine.root, {
+        Type: "container", Action: "commit", id: st.id,
+        attributes: { comment: str(a.message) ?? "", image: st.image, imageID: img.id, imageRef: reference ?? "", name: st.name },
+      });
+    }
     return 0;
   },
 });

@@ -3,7 +3,8 @@ import { getEngine } from "../cli/globals.ts";
 import { out } from "../cli/output.ts";
 import { ago, formatItems, goTimeString, humanSize } from "../cli/format.ts";
 import { asStruct } from "../cli/template.ts";
-import { argsOf, str } from "../cli/argv.ts";
+import { argsOf, list, str } from "../cli/argv.ts";
+import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
 import { log } from "../util/log.ts";
 
@@ -15,6 +16,7 @@ export default defineCommand({
     digests: { type: "boolean", description: "Show digests" },
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
+    filter: { type: "string", alias: "f", description: "Filter output based on conditions provided (label=KEY[=VALUE])", multiple: true } as any,
   },
   async run({ args }) {
     const a = argsOf(args);
@@ -22,6 +24,13 @@ export default defineCommand({
     const now = Date.now();
     const trunc = !a["no-trunc"];
     const filter = a.positionals[0];
+    // -f label=KEY[=VALUE] (all must match, as Docker's); checked before anything is read.
+    const labelFilters = list(a.filter).map((f) => {
+      const m = /^([a-z]+)=(.*)$/.exec(f);
+      if (!m) throw new UserError(`bad format of filter (expected name=value): ${f}`);
+      if (m[1] !== "label") throw new UserError(`invalid filter '${m[1]}'`);
+      return m[2]!;
+    });
     const tags = store.tags();
     // An unreadable record takes only itself out of the list, said once on stderr.
     const bad = store.unreadableImages();
@@ -39,6 +48,14 @@ export default defineCommand({
     for (const [t, id] of Object.entries(tags)) tagsOf.set(id, [...(tagsOf.get(id) ?? []), t]);
     for (const img of images) {
       if (hidden.has(img.id)) continue;
+      if (labelFilters.length) {
+        const labels = store.getConfig(img).config?.Labels ?? {};
+        const ok = labelFilters.every((v) => {
+          const i = v.indexOf("=");
+          return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+        });
+        if (!ok) continue;
+      }
       const names = tagsOf.get(img.id) ?? [];
       const digestFor = (repo: string) =>
         img.repoDigests?.find((d) => d.startsWith(`${repo}@`))?.split("@")[1] ?? "<none>";

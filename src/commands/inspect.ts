@@ -16,7 +16,7 @@ export default defineCommand({
     const a = argsOf(args);
     if (!a.positionals.length) throw new UserError(`"minid inspect" requires at least 1 argument.\nSee 'minid inspect --help'.`);
     const type = str(a.type);
-    if (type !== undefined && type !== "container" && type !== "image" && type !== "network") {
+    if (type !== undefined && type !== "container" && type !== "image" && type !== "network" && type !== "volume") {
       throw new UserError(`"${type}" is not a valid value for --type`);
     }
     const fmt = str(a.format);
@@ -42,6 +42,12 @@ export default defineCommand({
 });
 
 async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, type: string | undefined): Promise<unknown> {
+  if (type === "volume" || type === undefined) {
+    const { volumes, inspectVolume } = await import("../volume/ops.ts");
+    const v = type === "volume" || !engine.containers.list().some((c) => c.name === name || c.id.startsWith(name)) ? volumes(engine).get(name) : undefined;
+    if (v && (type === "volume" || !engine.images.resolve(name))) return inspectVolume(engine, v);
+    if (type === "volume") throw new UserError(`No such volume: ${name}`);
+  }
   if (type !== "image" && type !== "network") {
     let st;
     try {

@@ -37,7 +37,7 @@ export default defineCommand({
   },
 });
 
-async function confirmed(): Promise<boolean> {
+export async function confirmed(): Promise<boolean> {
   const { readSync } = await import("node:fs");
   const buf = Buffer.alloc(256);
   let line = "";

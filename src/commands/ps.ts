@@ -3,7 +3,7 @@ import { getEngine } from "../cli/globals.ts";
 import { out } from "../cli/output.ts";
 import { ago, ellipsis, formatItems, goTimeString } from "../cli/format.ts";
 import { asStruct } from "../cli/template.ts";
-import { liveState, statusText } from "../container/status.ts";
+import { healthOf, liveState, statusText } from "../container/status.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { UserError } from "../util/errors.ts";
 import type { ContainerState } from "../container/state.ts";
@@ -30,8 +30,8 @@ function row(c: ContainerState, now: number, trunc: boolean, ports: (c: Containe
       Image: c.image,
       Labels: Object.entries(labels).map(([k, v]) => `${k}=${v}`).sort().join(","),
       Label: (name: string) => labels[name] ?? "",
-      LocalVolumes: "0",
-      Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => (trunc ? ellipsis(m.source, 15) : m.source)).join(","),
+      LocalVolumes: String(c.mounts.filter((m) => m.volume).length),
+      Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => m.volume ?? m.source).map((n) => (trunc ? ellipsis(n, 15) : n)).join(","),
       Names: c.name,
       Networks: "none",
       Ports: ports(c),
@@ -94,7 +94,7 @@ export default defineCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
     size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
-    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, publish=, expose=)", multiple: true } as any,
+    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, label=, health=, publish=, expose=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
   },
@@ -107,7 +107,10 @@ export default defineCommand({
       const i = f.indexOf("=");
       if (i < 1) throw new UserError(`bad format of filter (expected name=value): ${f}`);
       const [k, v] = [f.slice(0, i), f.slice(i + 1)];
-      if (!["status", "name", "id", "ancestor", "exited", "publish", "expose"].includes(k)) throw new UserError(`invalid filter '${k}'`);
+      if (!["status", "name", "id", "ancestor", "exited", "label", "health", "publish", "expose"].includes(k)) throw new UserError(`invalid filter '${k}'`);
+      if (k === "health" && !["starting", "healthy", "unhealthy", "none"].includes(v)) {
+        throw new UserError(`Unrecognised filter value for health: ${v}`);
+      }
       if (k === "status" && !STATUSES.includes(v)) throw new UserError(`invalid filter 'status=${v}'`);
       if (k === "exited" && !/^-?\d+$/.test(v)) throw new UserError(`invalid filter 'exited=${v}'`);
       filters.set(k, [...(filters.get(k) ?? []), v]);
@@ -117,7 +120,7 @@ export default defineCommand({
     const created = new Map(engine.containers.list().map((c) => [c, Date.parse(c.created)] as const));
     let cs = [...created.keys()].sort((x, y) => created.get(y)! - created.get(x)!);
     const showAll = a.all || last > 0 || filters.has("status") || filters.has("exited");
-    if (!showAll) cs = cs.filter((c) => ["running", "paused"].includes(liveState(c).status));
+    if (!showAll) cs = cs.filter((c) => ["running", "paused", "restarting"].includes(liveState(c).status));
     // Values of one key are alternatives; different keys must all match (Docker's rule).
     const match: Record<string, (c: ContainerState, v: string) => boolean> = {
       status: (c, v) => liveState(c).status === v,
@@ -125,6 +128,14 @@ export default defineCommand({
       id: (c, v) => c.id.startsWith(v),
       ancestor: (c, v) => c.image === v || c.image === `${v}:latest` || c.imageId.replace(/^sha256:/, "").startsWith(v.replace(/^sha256:/, "")),
       exited: (c, v) => liveState(c).status === "exited" && liveState(c).exitCode === Number(v),
+      // label=KEY or label=KEY=VALUE, on the image's labels merged with the container's.
+      label: (c, v) => {
+        const labels = c.config.labels ?? {};
+        const i = v.indexOf("=");
+        return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
+      },
+      // A stopped container with a healthcheck reads unhealthy (as its State.Health does).
+      health: (c, v) => (healthOf(c) ?? (c.healthcheck && liveState(c).status === "exited" ? "unhealthy" : "none")) === v,
     };
     if (filters.has("publish") || filters.has("expose")) {
       const { portFilter } = await import("../network/port-status.ts");
@@ -133,7 +144,8 @@ export default defineCommand({
         if (tests.length) match[k] = (c, v) => tests[(filters.get(k) ?? []).indexOf(v)]!(c);
       }
     }
-    for (const [k, vs] of filters) cs = cs.filter((c) => vs.some((v) => match[k]!(c, v)));
+    // …except labels, which must all match (Docker's MatchKVList).
+    for (const [k, vs] of filters) cs = cs.filter((c) => (k === "label" ? vs.every((v) => match[k]!(c, v)) : vs.some((v) => match[k]!(c, v))));
     if (last > 0) cs = cs.slice(0, last);
     const trunc = !a["no-trunc"];
     // Docker's NewContainerFormat: table or nothing is the default table, -q wins over a

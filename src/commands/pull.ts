@@ -28,6 +28,8 @@ export default defineCommand({
     const tls = a["tls-verify"] === undefined ? undefined : tlsSettings(engine.root, Boolean(a["tls-verify"]));
     const res = await pullImage(engine, { reference: name, quiet: Boolean(a.quiet), platform, insecure: globals.insecureRegistries, tls });
     out(`${res.fullName}\n`);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(getEngine().root, { Type: "image", Action: "pull", id: res.fullName, attributes: { name: res.fullName } });
     return 0;
   },
 });

@@ -10,7 +10,7 @@ export default defineCommand({
   meta: { name: "rm", description: "Remove one or more containers (minid rm [OPTIONS] CONTAINER [CONTAINER...])" },
   args: {
     force: { type: "boolean", alias: "f", description: "Force the removal of a running container (uses SIGKILL)" },
-    volumes: { type: "boolean", alias: "v", description: "Remove anonymous volumes (minid creates none: accepted for compatibility)" },
+    volumes: { type: "boolean", alias: "v", description: "Remove anonymous volumes associated with the container" },
   },
   async run({ args }) {
     requireRoot();
@@ -27,7 +27,7 @@ export default defineCommand({
     const refs = a.force ? a.positionals.filter(exists) : a.positionals;
     if (a.force && a.positionals.length && !refs.length) return 0;
     return eachContainer(engine, refs, "rm", (st, ref) => {
-      removeContainer(engine, st.id, { force: Boolean(a.force) });
+      removeContainer(engine, st.id, { force: Boolean(a.force), volumes: Boolean(a.volumes) });
       out(`${ref}\n`);
     });
   },

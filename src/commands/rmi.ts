@@ -60,6 +60,12 @@ export default defineCommand({
         const bad = force ? unreadableNamed(engine.images, n) : undefined;
         const lines = bad ? engine.images.removeUnreadable(bad) : removeOrFree(engine, n, force, Boolean((args as any)["no-prune"]));
         out(lines.map((l) => l + "\n").join(""));
+        const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+        const deleted = lines.find((l) => l.startsWith("Deleted: "))?.slice(9);
+        for (const l of lines) {
+          if (l.startsWith("Untagged: ")) recordEvent(engine.root, { Type: "image", Action: "untag", id: deleted ?? l.slice(10), attributes: { name: l.slice(10) } });
+          else if (l.startsWith("Deleted: ")) recordEvent(engine.root, { Type: "image", Action: "delete", id: l.slice(9), attributes: { name: l.slice(9) } });
+        }
       } catch (e) {
         failed++;
         log.error(e instanceof Error ? e.message : String(e));

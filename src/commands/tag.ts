@@ -19,6 +19,8 @@ export default defineCommand({
     const ref = parseReference(target);
     if (ref.digest) throw new UserError(`refusing to create a tag with a digest reference: ${target}`);
     store.setTag(ref, img.id);
+    const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+    recordEvent(getEngine().root, { Type: "image", Action: "tag", id: img.id, attributes: { name: target.includes(":") ? target : `${target}:latest` } });
     return 0;
   },
 });

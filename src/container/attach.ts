@@ -13,6 +13,8 @@ export class AttachConnection {
   private sock!: import("bun").Socket<undefined>;
   private exitInfo?: { exitCode: number; removed?: boolean };
   private output = true;
+  /** run -a/--attach: the streams that reach us (the others are only logged). */
+  streams = { stdout: true, stderr: true };
   private closedResolve!: () => void;
   /** Resolves when the watcher closes the connection. */
   readonly closed: Promise<void> = new Promise((r) => (this.closedResolve = r));
@@ -69,8 +71,8 @@ export class AttachConnection {
 
   private onData(chunk: Uint8Array): void {
     for (const f of this.reader.push(chunk)) {
-      if (f.type === Frame.Stdout) this.output && writeAll(1, f.payload);
-      else if (f.type === Frame.Stderr) this.output && writeAll(2, f.payload);
+      if (f.type === Frame.Stdout) this.output && this.streams.stdout && writeAll(1, f.payload);
+      else if (f.type === Frame.Stderr) this.output && this.streams.stderr && writeAll(2, f.payload);
       else if (f.type === Frame.Exit) this.exitInfo = JSON.parse(f.payload.toString());
     }
   }

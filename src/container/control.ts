@@ -3,15 +3,17 @@
 // container's watcher, and recorded here only when the watcher itself is gone.
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import { containerProc, isAlive, signalProc, waitGone } from "./proc.ts";
+import { containerProc, isAlive, signalProc, waitGone, watcherProc } from "./proc.ts";
 import { settledState, isRunning, liveState } from "./status.ts";
 import { watcherRunning, waitWatcherGone } from "./locks.ts";
-import { recordExit } from "./lifecycle.ts";
+import { recordExit, recordManualStop } from "./lifecycle.ts";
+import { thawForKill } from "./pause.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
 import { log } from "../util/log.ts";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
+const SIGUSR1 = 10;
 export const DEFAULT_STOP_TIMEOUT = 10;
 
 /** Names and id prefixes on the command line → containers; Docker's per-target error handling. */
@@ -58,28 +60,70 @@ export function stopTimeoutOf(st: ContainerState): number {
  * Returns once the exit is recorded. A container that is not running is left as it is.
  */
 export async function stopContainer(engine: Engine, st: ContainerState, timeoutSec?: number, signal?: number): Promise<void> {
-  const cur = settledState(engine, st);
+  const first = settledState(engine, st);
+  if (endRestarts(engine, first)) return;
+  // Read again: a restart may have started the command since `first` was read.
+  const cur = await untilCommandRuns(engine, first.restartPolicy ? (engine.containers.load(st.id) ?? first) : first);
   if (!isRunning(cur)) return;
   const ref = containerProc(cur);
   const sig = signal ?? stopSignalOf(engine, cur);
   const timeout = timeoutSec ?? stopTimeoutOf(cur);
   signalProc(ref, sig);
+  announce(engine, cur, "kill", { signal: String(sig) });
   let killed = sig === SIGKILL;
   if (!(await waitGone(ref, timeout < 0 ? Infinity : timeout * 1000))) {
     signalProc(ref, SIGKILL);
+    thawForKill(cur);
     killed = true;
     if (!(await waitGone(ref, 10_000))) throw new UserError(`cannot stop container ${cur.name}: it did not exit after SIGKILL`);
   }
   await recordExitIfUnwatched(engine, cur, killed ? 128 + SIGKILL : 128 + sig);
+  announce(engine, cur, "stop");
+}
+
+function announce(engine: Engine, st: ContainerState, action: string, extra: Record<string, string> = {}): void {
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  recordEvent(engine.root, { Type: "container", Action: action, id: st.id, attributes: { image: st.image, name: st.name, ...extra } });
+}
+
+/**
+ * A container caught while its init still builds it (a start, or a restart by its policy, under
+ * way) is about to run its command: wait for that (a few ms), so the signal reaches the
+ * command rather than an init that ignores it.
+ */
+async function untilCommandRuns(engine: Engine, st: ContainerState): Promise<ContainerState> {
+  let cur = st;
+  for (let waited = 0; waited < 5000; waited += 5) {
+    if (cur.state.status !== "running" || liveState(cur).status !== "created" || !isAlive(containerProc(cur))) return cur;
+    await Bun.sleep(5);
+    cur = engine.containers.load(st.id) ?? cur;
+  }
+  return cur;
+}
+
+/**
+ * A manual stop: mark it (the watcher then records the coming exit as final, and unless-stopped
+ * remembers it), and when the container is only waiting to restart, end the wait (its watcher
+ * is woken to go). True when nothing is left to signal.
+ */
+function endRestarts(engine: Engine, st: ContainerState): boolean {
+  if (!st.restartPolicy || st.restartPolicy.name === "no" || st.broken) return false;
+  if (!recordManualStop(engine.containers, st.id)) return false;
+  signalProc(watcherProc(st), SIGUSR1);
+  return true;
 }
 
 /** Docker's kill: one signal (default SIGKILL); an error when the container is not running. */
 export async function killContainer(engine: Engine, st: ContainerState, sig: number): Promise<void> {
-  const cur = settledState(engine, st);
+  const cur = await untilCommandRuns(engine, settledState(engine, st));
+  // As Docker's: a kill with SIGKILL or the stop signal ends the restart policy too.
+  if ((sig === SIGKILL || sig === stopSignalOf(engine, cur)) && (isRunning(cur) || liveState(cur).status === "restarting") && endRestarts(engine, cur)) return;
   if (!isRunning(cur) || !signalProc(containerProc(cur), sig)) {
     throw new UserError(`cannot kill container: ${cur.name}: container ${cur.id} is not running`);
   }
+  announce(engine, cur, "kill", { signal: String(sig) });
   if (sig === SIGKILL) {
+    thawForKill(cur);
     await waitGone(containerProc(cur), 10_000);
     await recordExitIfUnwatched(engine, cur, 128 + SIGKILL);
   }

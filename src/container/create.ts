@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
-import { parseVolume, parseTmpfs } from "./volumes.ts";
+import { parseMountFlags, prepareBindSources, resolveMounts, volumeStore, copyUpVolumes } from "./mounts.ts";
 import { buildEnv, configEnv, parseEnvFile } from "./env.ts";
 import { newId, shortId } from "../util/ids.ts";
 import { UserError } from "../util/errors.ts";
@@ -17,6 +17,7 @@ import type { ImageConfig } from "../image/config.ts";
 import { trace } from "../util/trace.ts";
 import { createdState } from "./lifecycle.ts";
 import { parseResources, parseSecurity, DEFAULT_SYSCTLS, MASKED_PATHS, READONLY_PATHS, type ResourceFlags, type SecurityFlags } from "./options.ts";
+import { checkServiceFlags, serviceSettings, type ServiceFlags } from "./service-options.ts";
 
 export interface CreateOptions {
   image: string;
@@ -30,6 +31,9 @@ export interface CreateOptions {
   user?: string;
   volumes: string[];
   tmpfs: string[];
+  /** --mount and --volumes-from (container/mounts.ts). */
+  mounts?: string[];
+  volumesFrom?: string[];
   readOnly: boolean;
   rm: boolean;
   interactive: boolean;
@@ -44,6 +48,8 @@ export interface CreateOptions {
   extra?: Record<string, unknown>;
   /** --network (default bridge), --ip, --add-host, --network-alias (network/config.ts). */
   network?: import("../network/config.ts").NetworkFlags;
+  /** Restart policy, --init, healthcheck, labels, ulimits, devices, … (service-options.ts). */
+  service?: ServiceFlags;
 }
 
 const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$/;
@@ -51,7 +57,7 @@ const HOSTNAME_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]
 export async function createContainer(engine: Engine, opts: CreateOptions): Promise<ContainerState> {
   trace("create start");
   // Validate everything the user typed before touching the store.
-  const mounts: MountSpec[] = [...opts.volumes.map(parseVolume), ...opts.tmpfs.map(parseTmpfs)];
+  const parsedMounts = parseMountFlags(opts);
   for (const f of opts.envFiles) parseEnvFile(f);
   if (opts.hostname !== undefined && !HOSTNAME_RE.test(opts.hostname)) {
     throw new UserError(`invalid hostname "${opts.hostname}": use letters, digits, '-' and '.' (at most 63 per label)`);
@@ -59,6 +65,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (opts.workdir !== undefined && !opts.workdir.startsWith("/")) {
     throw new UserError(`the working directory '${opts.workdir}' is invalid, it needs to be an absolute path`);
   }
+  checkServiceFlags(opts.service ?? {}, opts.rm);
   const resources = await parseResources(opts.resources ?? {});
   const security = await parseSecurity({
     capAdd: opts.security?.capAdd ?? [],
@@ -77,7 +84,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const { driver, notice } = chooseDriver(engine.storageDriver);
   if (notice) (await import("../util/log.ts")).log.warn(notice);
 
-  const img = await ensureImage(engine, opts.image);
+  const img = await ensureImage(engine, opts.image, { pull: opts.service?.pull, quiet: opts.service?.quiet });
   await engine.images.ensureExtracted(img.layers.map((l) => l.diffId));
   const config: ImageConfig = engine.images.getConfig(img);
   const cc = config.config ?? {};
@@ -85,10 +92,23 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   const cmd = opts.cmd.length ? opts.cmd : opts.entrypoint !== undefined ? [] : (cc.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
   if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
+  const svc = serviceSettings(opts.service ?? {}, cc);
 
   const portsAndDns = parsePortAndDns(opts.ports, Object.keys(cc.ExposedPorts ?? {}));
   const id = newId();
-  const hostname = opts.hostname ?? network.hostname ?? shortId(id);
+  // --uts host: the host's name (and --hostname makes no sense); --ipc/--pid container:NAME
+  // are kept by id, as Docker keeps them.
+  if (svc.runOptions?.uts && opts.hostname !== undefined) throw new UserError("conflicting options: hostname and the UTS mode");
+  for (const k of ["ipc", "pid"] as const) {
+    const m = svc.runOptions?.[k];
+    if (!m || !("container" in m)) continue;
+    const donor = engine.containers.find(m.container);
+    m.container = donor.id;
+    if (k === "ipc" && !donor.runOptions?.ipcShareable && !(donor.runOptions?.ipc && "host" in donor.runOptions.ipc)) {
+      throw new UserError(`can't join IPC of container ${donor.id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
+    }
+  }
+  const hostname = opts.hostname ?? (svc.runOptions?.uts ? (await import("node:os")).hostname() : (network.hostname ?? shortId(id)));
   const env = buildEnv({
     image: cc.Env ?? [],
     files: opts.envFiles,
@@ -98,10 +118,8 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     home: opts.user ?? cc.User ? undefined : "/root",
     tty: opts.tty,
   });
-  // Host sides of bind mounts: a missing directory is created, as Docker does.
-  for (const m of mounts) {
-    if (m.type === "bind" && !existsSync(m.source)) mkdirSync(m.source, { recursive: true, mode: 0o755 });
-  }
+  // Host sides of bind mounts: -v makes a missing directory, as Docker does; --mount refuses it.
+  prepareBindSources(parsedMounts.requests.filter((r) => r.type === "bind") as MountSpec[]);
 
   const st: ContainerState = {
     id,
@@ -121,7 +139,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
       entrypoint: entrypoint.length ? entrypoint : null,
       cmd,
     },
-    mounts,
+    mounts: [],
     storage: { driver: driver.name, lowerdirs: engine.images.layerDirs(img) },
     autoRemove: opts.rm,
     state: createdState(),
@@ -131,15 +149,34 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
     extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }), ...(runtime ? { runtime } : {}) },
     network: network.config,
+    ...(svc.restartPolicy ? { restartPolicy: svc.restartPolicy } : {}),
+    ...(svc.healthcheck ? { healthcheck: svc.healthcheck } : {}),
+    ...(svc.runOptions ? { runOptions: svc.runOptions } : {}),
   };
-  engine.containers.create(st);
+  if (Object.keys(svc.labels).length) st.config.labels = svc.labels;
+  // Volumes are made and the container registered as their user under the volume store's lock.
+  let copyUp: { volume: string; destination: string }[] = [];
+  volumeStore(engine).withLock(() => {
+    const r = resolveMounts(engine, parsedMounts, Object.keys(cc.Volumes ?? {}));
+    st.mounts = r.mounts;
+    copyUp = r.copyUp;
+    try {
+      engine.containers.create(st);
+    } catch (e) {
+      for (const m of st.mounts) if (m.anonymous && m.origin !== "volumes-from") volumeStore(engine).remove(m.volume!);
+      throw e;
+    }
+  });
   try {
     prepareContainer(engine, st);
+    await copyUpVolumes(engine, st, copyUp);
     st.cgroupPaths = await createContainerCgroup(st);
     engine.containers.save(st);
+    const { recordEvent } = await import("../events/journal.ts");
+    recordEvent(engine.root, { Type: "container", Action: "create", id: st.id, attributes: { image: st.image, name: st.name } });
   } catch (e) {
     const { removeContainer } = await import("./remove.ts");
-    removeContainer(engine, st.id, { force: true });
+    removeContainer(engine, st.id, { force: true, volumes: true });
     throw e;
   }
   trace("create done");
@@ -151,12 +188,19 @@ async function createContainerCgroup(st: ContainerState) {
   const { createCgroup } = await import("../linux/cgroups.ts");
   const { log } = await import("../util/log.ts");
   try {
-    const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+    const cg = createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged, deviceRules: deviceRulesOf(st) });
     for (const w of cg.warnings) log.warn(w);
     return cg.paths;
   } catch (e) {
     throw new UserError((e as Error).message);
   }
+}
+
+/** --device and --device-cgroup-rule as devices.allow rules (cgroup v1). */
+function deviceRulesOf(st: ContainerState): string[] | undefined {
+  const o = st.runOptions;
+  const rules = [...(o?.devices ?? []).map((d) => `${d.type} ${d.major}:${d.minor} ${d.permissions}`), ...(o?.deviceCgroupRules ?? [])];
+  return rules.length ? rules : undefined;
 }
 
 /** Host-side pieces of a container: writable layer and the files bound over /etc. */
@@ -186,7 +230,7 @@ function ensureCgroup(st: ContainerState): void {
   if (dirs.every((d) => existsSync(d))) return;
   const { createCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
   try {
-    createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged });
+    createCgroup(`minid/${st.id}`, { ...st.resources, allowAllDevices: st.security?.privileged, deviceRules: deviceRulesOf(st) });
   } catch (e) {
     throw new UserError((e as Error).message);
   }
@@ -219,9 +263,27 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     maskedPaths: st.security?.privileged ? [] : MASKED_PATHS,
     readonlyPaths: st.security?.privileged ? [] : READONLY_PATHS,
     sysctls: DEFAULT_SYSCTLS,
+    ...(st.runOptions ? { runOptions: st.runOptions } : {}),
+    ...joinedNamespaces(engine, st),
     ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir } } : {}),
     ...extra,
   };
+}
+
+/** --ipc container:ID: the running container's namespace file (it must run, as with Docker). */
+function joinedNamespaces(engine: Engine, st: ContainerState): Partial<InitSpec> {
+  const m = st.runOptions?.ipc;
+  if (!m || !("container" in m)) return {};
+  return { joinNamespaces: { ipc: namespaceOf(engine, m.container, "ipc", "IPC") } };
+}
+
+/** `/proc/PID/ns/NAME` of a running container, or Docker's error. */
+export function namespaceOf(engine: Engine, id: string, ns: string, what: string): string {
+  const { containerProc, isAlive } = require("./proc.ts") as typeof import("./proc.ts");
+  const other = engine.containers.load(id);
+  const p = other && containerProc(other);
+  if (!other || !isAlive(p)) throw new UserError(`cannot join ${what} of a non running container: ${id}`);
+  return `/proc/${p!.pid}/ns/${ns}`;
 }
 
 function cgroupProcFiles(st: ContainerState): string[] {

@@ -10,8 +10,8 @@ import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { EnterRequest } from "./exec-enter.ts";
-import { containerProc, isAlive } from "./proc.ts";
-import { isRunning, settledState } from "./status.ts";
+import { containerProc, isAlive, isReaperInit } from "./proc.ts";
+import { isRunning, liveState, settledState } from "./status.ts";
 import { ExecError, execFailure } from "./executable.ts";
 import { REPORT, STEPS } from "../linux/forkexec.ts";
 import { terminalSize, writeAll, enterRawMode, restoreTerminal } from "./attach.ts";
@@ -70,6 +70,7 @@ export function execEnv(base: string[], flags: string[], tty: boolean): string[]
 export async function execInContainer(engine: Engine, st0: ContainerState, o: ExecOptions): Promise<number> {
   const st = settledState(engine, st0);
   if (!isRunning(st)) throw notRunning(st);
+  if (liveState(st).status === "paused") throw new UserError(`Container ${st.name} is paused, unpause the container before exec`);
   const ref = containerProc(st)!;
   const dir = engine.containers.containerDir(st.id);
   let spec: InitSpec;
@@ -171,6 +172,7 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
     throw new UserError(`exec: entering the container failed at ${STEPS[start[1]] ?? start[1]}: ${errnoName(start[2])}`, EXIT_CANNOT_EXEC);
   }
   const pidfd = start[2];
+  const announce = execEvents(engine, st, o.cmd);
   if (o.detach) {
     close(pidfd);
     records.close();
@@ -184,11 +186,25 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   };
   try {
     const m = reply.master !== undefined ? await ttySession(reply.master, signal, exited) : await plainSession(signal, exited);
-    return statusFromExit(m.code, m.signal);
+    const status = statusFromExit(m.code, m.signal);
+    announce(status);
+    return status;
   } finally {
     close(pidfd);
     records.close();
   }
+}
+
+/** Docker's exec_create and exec_start (now: the command runs), and exec_die for `announce(exitCode)`. */
+function execEvents(engine: Engine, st: ContainerState, cmd: string[]): (exitCode: number) => void {
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  const { newId } = require("../util/ids.ts") as typeof import("../util/ids.ts");
+  const execID = newId();
+  const base = { execID, image: st.image, name: st.name };
+  const words = cmd.join(" ");
+  recordEvent(engine.root, { Type: "container", Action: `exec_create: ${words}`, id: st.id, attributes: base });
+  recordEvent(engine.root, { Type: "container", Action: `exec_start: ${words}`, id: st.id, attributes: base });
+  return (exitCode) => recordEvent(engine.root, { Type: "container", Action: "exec_die", id: st.id, attributes: { ...base, exitCode: String(exitCode) } });
 }
 
 
@@ -241,7 +257,7 @@ async function untilInside(ref: { pid: number }, st: ContainerState): Promise<vo
     } catch {
       throw notRunning(st);
     }
-    if (theirs !== ours) return;
+    if (theirs !== ours || isReaperInit(ref.pid)) return;
     if (Date.now() > deadline) throw new UserError(`container ${st.id} is still starting`);
     await Bun.sleep(5);
   }

@@ -2,7 +2,12 @@
 // module of its own with the fewest imports: the watcher calls it before loading the rest of
 // its code, so init's own start-up overlaps the watcher's.
 import { selfCommand } from "./self.ts";
-import { inNewPidNamespace } from "../linux/pidns.ts";
+import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
+
+function inPidMode<T>(pid: "host" | string | undefined, spawn: () => T): T {
+  if (pid === "host") return spawn();
+  return pid ? inPidNamespaceOf(pid, spawn) : inNewPidNamespace(spawn);
+}
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { trace } from "../util/trace.ts";
 
@@ -41,7 +46,11 @@ export interface LaunchedInit {
   attachTerminal(sink: TerminalSink): void;
 }
 
-export function launchInit(mode: InitMode): LaunchedInit {
+/**
+ * `pid`: --pid host (no PID namespace of its own: init is a host process) or the namespace file
+ * of the container named by --pid container:NAME; default a new one, where init is PID 1.
+ */
+export function launchInit(mode: InitMode, pid?: "host" | string): LaunchedInit {
   const env: Record<string, string> = {
     [INIT_SPEC_ENV]: INIT_SPEC_FROM_FD,
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
@@ -72,14 +81,14 @@ export function launchInit(mode: InitMode): LaunchedInit {
       },
       stdio: ["ignore", "ignore", "ignore", "pipe", "pipe"],
     } as any;
-    proc = inNewPidNamespace(() => Bun.spawn(argv, options));
+    proc = inPidMode(pid, () => Bun.spawn(argv, options));
   } else {
     const options = {
       env,
       stdio: [mode.interactive ? "pipe" : "ignore", "pipe", "pipe", "pipe", "pipe"],
       detached: true,
     } as any;
-    proc = inNewPidNamespace(() => Bun.spawn(argv, options));
+    proc = inPidMode(pid, () => Bun.spawn(argv, options));
   }
   trace("init launched");
   return {

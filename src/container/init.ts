@@ -2,7 +2,7 @@
 // remaining namespaces, builds the root filesystem, and execs the user's command in place, so
 // the command itself becomes PID 1. Errors travel to the engine over fd 3 (a socket the engine
 // holds); a successful exec closes fd 3 (CLOEXEC), which the engine reads as "started".
-import { readFileSync, writeSync } from "node:fs";
+import { closeSync, readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
@@ -18,6 +18,7 @@ import { findExecutable, execFailure } from "./executable.ts";
 import { cloneConsole, attachConsole } from "./console.ts";
 import { readToEof } from "./fdio.ts";
 import { argBytes } from "../util/argbytes.ts";
+import { setThreadName } from "../linux/libc.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
@@ -32,7 +33,8 @@ class InitError extends Error {
   }
 }
 
-export function initMain(): never {
+/** Never returns, except with --init (init serves as the reaper from then on: reaper.ts). */
+export function initMain(): void {
   const specPath = process.env[INIT_ENV];
   if (!specPath) {
     // A re-exec that lost its marker must stop here, never fall through into the CLI again.
@@ -62,7 +64,8 @@ function report(status: { message: string; exitCode: number }): void {
   }
 }
 
-function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
+/** Returns only for --init (init then serves as the reaper from the event loop). */
+function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   trace("init start");
   // --runtime: another OCI runtime builds the container from a bundle (oci-runtime.ts).
   if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD);
@@ -71,6 +74,11 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
+  if (spec.runOptions?.ulimits || spec.runOptions?.oomScoreAdj !== undefined) {
+    const { applyUlimits, applyOomScoreAdj } = require("./run-limits.ts") as typeof import("./run-limits.ts");
+    if (spec.runOptions.ulimits) applyUlimits(spec.runOptions.ulimits);
+    if (spec.runOptions.oomScoreAdj !== undefined) applyOomScoreAdj(spec.runOptions.oomScoreAdj);
+  }
   applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");
@@ -80,11 +88,26 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): never {
   // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve.
   resetSignalsForExec();
   try {
+    if (spec.runOptions?.init) return becomeReaper(path, spec);
     // Words carry non-UTF-8 bytes as escapes (util/argbytes.ts): exec the bytes themselves.
     execve(path, spec.args.map(argBytes), spec.env.map(argBytes));
   } catch (e) {
     throw execFailure(spec.args[0]!, e);
   }
+}
+
+/**
+ * --init: stay as PID 1 and reap (container/reaper.ts). Named first, so that whoever sees the
+ * start (the watcher reads EOF on the status fd) also sees a running container, not init.
+ */
+function becomeReaper(path: string, spec: InitSpec): void {
+  const { reap } = require("./reaper.ts") as typeof import("./reaper.ts");
+  const { REAPER_NAME } = require("./reaper.ts") as typeof import("./reaper.ts");
+  setThreadName(REAPER_NAME);
+  const cmd = [Buffer.from(path), ...spec.args.map(argBytes)];
+  const env = spec.env.map(argBytes);
+  closeSync(STATUS_FD);
+  reap(cmd, env);
 }
 
 /**
@@ -103,8 +126,19 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   // The network namespace: a new one (only lo), the host's, or one prepared or owned by another.
   const netns = spec.netns ?? "new";
   if (netns !== "new" && netns !== "host") joinNetns(sys, netns);
-  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (netns === "new" ? CLONE_NEWNET : 0) | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
-  sys.sethostname(spec.hostname);
+  // --ipc/--uts host keep the host's; --ipc container:NAME joins that container's.
+  const ro = spec.runOptions;
+  if (spec.joinNamespaces?.ipc) {
+    const fd = sys.openat(AT_FDCWD, spec.joinNamespaces.ipc, O_RDONLY | O_CLOEXEC);
+    try {
+      sys.setns(fd, CLONE_NEWIPC, spec.joinNamespaces.ipc);
+    } finally {
+      sys.close(fd);
+    }
+  }
+  const own = (ro?.uts ? 0 : CLONE_NEWUTS) | (ro?.ipc ? 0 : CLONE_NEWIPC);
+  sys.unshare(CLONE_NEWNS | own | (netns === "new" ? CLONE_NEWNET : 0) | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
+  if (!ro?.uts) sys.sethostname(spec.hostname);
   if (netns === "new") sys.interfaceUp("lo");
   // The network namespace is this thread's now, and so are the /proc/sys/net files it opens.
   for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
@@ -137,7 +171,9 @@ function joinNetns(sys: Syscalls, path: string): void {
  * same way). Bun's other threads stay behind only until the execve below ends them, so the
  * command runs as one thread inside the container's cgroup; the cgroup namespace is made by
  * this thread, so it is rooted there as before. It also means a small --pids-limit is not
- * exceeded by Bun's threads on the way in (a limit of 2 used to kill init).
+ * exceeded by Bun's threads on the way in (a limit of 2 used to kill init). (With --init there
+ * is no execve: Bun's idle helper threads of the reaper stay outside; the reaper's JS thread
+ * and everything it starts are inside.)
  */
 function cgroupJoinFile(spec: InitSpec, procs: string): string {
   return (spec.cgroupVersion ?? "v1") === "v1" ? procs.replace(/cgroup\.procs$/, "tasks") : procs;

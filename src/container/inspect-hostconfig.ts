@@ -23,7 +23,7 @@ const DOCKER_HOST_CONFIG: [key: string, unset: unknown][] = [
   ["CpusetCpus", ""], ["CpusetMems", ""], ["Devices", []], ["DeviceCgroupRules", null], ["DeviceRequests", null],
   ["KernelMemory", 0], ["KernelMemoryTCP", 0], ["MemoryReservation", 0], ["MemorySwap", 0], ["MemorySwappiness", null], ["OomKillDisable", false],
   ["PidsLimit", null], ["Ulimits", null], ["CpuCount", 0], ["CpuPercent", 0], ["IOMaximumIOps", 0],
-  ["IOMaximumBandwidth", 0], ["MaskedPaths", null], ["ReadonlyPaths", null],
+  ["IOMaximumBandwidth", 0], ["Mounts", undefined], ["MaskedPaths", null], ["ReadonlyPaths", null],
 ];
 
 /** What the record says about the options Docker shows but minid keeps in another form. */

@@ -9,6 +9,33 @@ import { dockerHostConfig } from "./inspect-hostconfig.ts";
 import { declaredEnv, imageEnvOf } from "./env.ts";
 import { networkPorts } from "../network/port-status.ts";
 import { exposedPortsDoc, goMap } from "../network/ports.ts";
+import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
+import { readHealth, type HealthState } from "./health.ts";
+
+/** State.Health: what the watcher last wrote; "starting" until the first check of this run. */
+function healthOf(dir: string, running: boolean): HealthState {
+  const h = readHealth(dir) ?? { Status: "starting", FailingStreak: 0, Log: [] };
+  // A stopped container is not healthy, whatever its last check said (Docker sets the same).
+  return running ? h : { ...h, Status: "unhealthy" };
+}
+
+/** The HostConfig fields of run-options.ts, as Docker names them. */
+function runOptionsHostConfig(st: ContainerState): Record<string, unknown> {
+  const o = st.runOptions ?? {};
+  const ns = (m: { host: true } | { container: string } | undefined, dflt: string) => (!m ? dflt : "host" in m ? "host" : `container:${m.container}`);
+  return {
+    Init: o.init ? true : null,
+    Ulimits: o.ulimits?.map((u) => ({ Name: u.name, Hard: u.hard, Soft: u.soft })) ?? null,
+    Devices: o.devices?.map((d) => ({ PathOnHost: d.host, PathInContainer: d.container, CgroupPermissions: d.permissions })) ?? [],
+    DeviceCgroupRules: o.deviceCgroupRules ?? null,
+    Sysctls: o.sysctls ?? null,
+    ShmSize: o.shmSize ?? 64 * 1024 * 1024,
+    IpcMode: o.ipcShareable ? "shareable" : ns(o.ipc, "private"),
+    PidMode: ns(o.pid, ""),
+    UTSMode: ns(o.uts, ""),
+    OomScoreAdj: o.oomScoreAdj ?? 0,
+  };
+}
 
 const ZERO_TIME = "0001-01-01T00:00:00Z";
 
@@ -40,7 +67,6 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
   const s = liveState(st);
   const dir = engine.containers.containerDir(st.id);
   const running = s.status === "running" || s.status === "paused";
-  const binds = st.mounts.filter((m) => m.type === "bind");
   const tmpfs = st.mounts.filter((m) => m.type === "tmpfs");
   const caps = st.security;
   const net = require("../network/inspect.ts") as typeof import("../network/inspect.ts");
@@ -61,9 +87,10 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     Args: st.args,
     State: {
       Status: s.status,
-      Running: running,
+      // As Docker's: a container waiting to restart counts as running.
+      Running: running || s.status === "restarting",
       Paused: s.status === "paused",
-      Restarting: false,
+      Restarting: s.status === "restarting",
       OOMKilled: Boolean(s.oomKilled),
       Dead: s.status === "dead",
       Pid: running ? s.pid : 0,
@@ -71,6 +98,8 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Error: s.error ?? "",
       StartedAt: rfc3339Nano(s.startedAt),
       FinishedAt: rfc3339Nano(s.finishedAt),
+      // As Docker's: no Health before the first start.
+      ...(st.healthcheck && s.startedAt ? { Health: healthOf(dir, running) } : {}),
     },
     Image: st.imageId,
     ResolvConfPath: join(dir, "resolv.conf"),
@@ -78,7 +107,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     HostsPath: join(dir, "hosts"),
     LogPath: logPath(dir, st.id),
     Name: `/${st.name}`,
-    RestartCount: 0,
+    RestartCount: s.restartCount ?? 0,
     Driver: st.storage.driver,
     Platform: "linux",
     MountLabel: "",
@@ -86,10 +115,13 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
     AppArmorProfile: "",
     ExecIDs: null,
     HostConfig: dockerHostConfig(st, {
-      Binds: binds.length ? binds.map((m) => `${m.source}:${m.destination}${m.readOnly ? ":ro" : ""}`) : null,
-      LogConfig: { Type: "json-file", Config: {} },
+      Binds: bindsOf(st),
+      // Docker's HostConfig.Mounts is omitempty: present only with --mount.
+      Mounts: mountFlagsOf(st) ?? undefined,
+      LogConfig: { Type: st.runOptions?.logDriver ?? "json-file", Config: st.runOptions?.logOpts ?? {} },
       NetworkMode: net.networkModeOf(st),
-      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      RestartPolicy: { Name: st.restartPolicy?.name ?? "no", MaximumRetryCount: st.restartPolicy?.maximumRetryCount ?? 0 },
+      ...runOptionsHostConfig(st),
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       Runtime: (st.extra?.runtime as { name?: string } | undefined)?.name ?? "minid",
@@ -111,14 +143,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       DnsSearch: st.dns?.search ?? [],
     }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
-    Mounts: binds.map((m) => ({
-      Type: "bind",
-      Source: m.source,
-      Destination: m.destination,
-      Mode: m.readOnly ? "ro" : "",
-      RW: !m.readOnly,
-      Propagation: "rprivate",
-    })),
+    Mounts: mountsOf(st),
     Config: {
       Hostname: st.config.hostname,
       Domainname: "",
@@ -133,11 +158,12 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       Cmd: st.config.cmd ?? null,
       ...(exposedPortsDoc(st.ports) ? { ExposedPorts: exposedPortsDoc(st.ports) } : {}),
       Image: st.image,
-      Volumes: null,
+      Volumes: volumesOf(st),
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
       Entrypoint: st.config.entrypoint ?? null,
       OnBuild: null,
-      Labels: {},
+      Labels: st.config.labels ?? {},
+      ...(st.healthcheck ? { Healthcheck: st.healthcheck } : {}),
       // As Docker: only when set (the run flag as typed, or the image's), never the default.
       ...configStopSettings(engine, st),
     },

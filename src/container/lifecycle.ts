@@ -18,7 +18,7 @@
 // a container that ran before).
 import type { ContainerState, ContainerStore } from "./state.ts";
 import { updateState } from "./locks.ts";
-import { containerProc, isAlive, isPreExecInit } from "./proc.ts";
+import { containerProc, isAlive, isPreExecInit, watcherProc } from "./proc.ts";
 import { nowRfc3339Nano } from "./logs.ts";
 
 export type Status = "created" | "running" | "paused" | "restarting" | "exited" | "removing" | "dead";
@@ -52,6 +52,11 @@ export const WATCHER_LOST =
  */
 export function observe(st: ContainerState): ContainerState["state"] {
   const s = st.state;
+  // Restarting is the watcher's wait between an exit and the next start: without it (killed,
+  // rebooted) nothing will start the container again, and the last exit is what stands.
+  if (s.status === "restarting" && !isAlive(watcherProc(st))) {
+    return { ...s, status: "exited", pid: 0, error: s.error || RESTART_LOST };
+  }
   if (s.status !== "running" && s.status !== "paused") return s;
   if (!isAlive(containerProc(st))) {
     const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
@@ -60,8 +65,30 @@ export function observe(st: ContainerState): ContainerState["state"] {
   // Recorded before init is released, but the command does not run until init has exec'd
   // it: until then the container is created (a kill now is a failed start, not an exit).
   if (s.status === "running" && isPreExecInit(s.pid)) return { ...s, status: "created" };
+  // Frozen is paused, whatever the record says (a `pause` killed between freezing and
+  // recording), and thawed is running.
+  if (st.cgroupPaths) {
+    const frozen = cgroupFrozen(st.cgroupPaths);
+    if (frozen === true && s.status === "running") return { ...s, status: "paused" };
+    if (frozen === false && s.status === "paused") return { ...s, status: "running" };
+  }
   return s;
 }
+
+/** The freezer's state of a container's cgroup; undefined when there is no freezer to ask. */
+function cgroupFrozen(p: NonNullable<ContainerState["cgroupPaths"]>): boolean | undefined {
+  const { readFileSync } = require("node:fs") as typeof import("node:fs");
+  try {
+    if (p.version === "v2") return p.path ? readFileSync(`${p.path}/cgroup.freeze`, "utf8").trim() === "1" : undefined;
+    const d = p.paths?.freezer;
+    return d ? readFileSync(`${d}/freezer.state`, "utf8").trim() !== "THAWED" : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What a restarting container whose watcher is gone says (its restart policy stopped acting). */
+export const RESTART_LOST = "the container's watcher was lost while it waited to restart the container";
 
 /** The container's process runs (recorded and verified). */
 export function isRunning(st: ContainerState): boolean {
@@ -75,9 +102,14 @@ export function canStart(st: ContainerState): boolean {
 export function canKill(st: ContainerState): boolean {
   return isRunning(st);
 }
-/** rm without -f: anything but a live process; rm -f: anything. */
+/**
+ * rm without -f: anything but a live process (a starting one included) or one about to
+ * restart; rm -f: anything.
+ */
 export function canDelete(st: ContainerState, force: boolean): boolean {
-  return force || !isRunning(st);
+  if (force) return true;
+  const s = observe(st).status;
+  return s !== "running" && s !== "paused" && s !== "restarting" && !(s === "created" && isAlive(containerProc(st)));
 }
 
 // ---- writes ----
@@ -101,11 +133,25 @@ function transition(
   observed = false,
 ): ContainerState["state"] | undefined {
   let before: ContainerState["state"] | undefined;
+  let rec: ContainerState | undefined;
   updateState(store, id, (s) => {
     before = move(s, to, fields, guard, observed);
+    if (before) rec = s;
     return before ? undefined : false;
   });
+  if (before && rec) announce(store, rec, before.status, to);
   return before;
+}
+
+/** The event journal's line for a move (start, die, pause, unpause). */
+function announce(store: ContainerStore, s: ContainerState, from: Status, to: Status): void {
+  const action =
+    to === "running" ? (from === "paused" ? "unpause" : "start") : to === "exited" ? "die" : to === "paused" ? "pause" : undefined;
+  if (!action) return;
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  const attributes: Record<string, string> = { image: s.image, name: s.name };
+  if (action === "die") attributes.exitCode = String(s.state.exitCode);
+  recordEvent(store.dir.replace(/\/containers$/, ""), { Type: "container", Action: action, id: s.id, attributes });
 }
 
 /** The move itself, on a record loaded under the lock (the caller saves). */
@@ -132,19 +178,24 @@ export interface Started {
   bootId: string;
   watcherPid: number;
   watcherStart?: string;
+  /** A start by the restart policy (keeps the restart count); else a start the user asked for. */
+  byPolicy?: boolean;
 }
 
 /** The watcher is about to release init: record it running. The previous state, or undefined (removed meanwhile). */
-export function recordRunning(store: ContainerStore, id: string, p: Started): ContainerState["state"] | undefined {
+export function recordRunning(store: ContainerStore, id: string, { byPolicy, ...p }: Started): ContainerState["state"] | undefined {
   return transition(store, id, "running", (s) => ({
     ...p,
+    // As Docker: a start the user asks for resets the count and forgets a manual stop.
+    restartCount: byPolicy ? (s.state.restartCount ?? 0) : 0,
+    manuallyStopped: undefined,
     exitCode: 0,
     error: undefined,
     exitUnknown: undefined,
     startedAt: nowRfc3339Nano(),
     finishedAt: s.state.finishedAt,
     oomKilled: false,
-  }), undefined, true);
+  }), (s) => !byPolicy || (s.state.status === "restarting" && s.state.watcherPid === p.watcherPid), true);
 }
 
 /** The start failed before the command ran: back to what it was, with the reason. */
@@ -216,7 +267,63 @@ export function recordExit(store: ContainerStore, id: string, e: Exit, onlyIfDea
 
 /** recordExit for a caller that holds the container lock and has loaded `s`: saves it. */
 export function recordExitLocked(store: ContainerStore, s: ContainerState, e: Exit): boolean {
-  if (!move(s, "exited", (x) => exitedState(x.state, e), (x) => x.state.pid === e.pid)) return false;
+  const before = move(s, "exited", (x) => exitedState(x.state, e), (x) => x.state.pid === e.pid);
+  if (!before) return false;
+  store.save(s);
+  announce(store, s, before.status, "exited");
+  return true;
+}
+
+/** `pause` froze the container's cgroup: record it paused. False when it is no longer the recorded process. */
+export function recordPaused(store: ContainerStore, id: string, pid: number): boolean {
+  return transition(store, id, "paused", () => ({}), (s) => s.state.pid === pid) !== undefined;
+}
+
+/** `unpause` thawed the container's cgroup: record it running again. */
+export function recordUnpaused(store: ContainerStore, id: string, pid: number): boolean {
+  return transition(store, id, "running", () => ({}), (s) => s.state.pid === pid) !== undefined;
+}
+
+// ---- restart policies (container/restart-policy.ts decides; these write) ----
+
+/**
+ * The exit of a container whose policy restarts it, for a caller holding the lock: restarting,
+ * no process, the exit code kept for `ps` ("Restarting (1) 2 seconds ago"), the restart counted,
+ * and the watcher still named (it is the one that will start it; observe() turns a
+ * restarting record whose watcher is gone into exited).
+ */
+export function recordRestartingLocked(store: ContainerStore, s: ContainerState, e: Exit): boolean {
+  const moved = move(
+    s,
+    "restarting",
+    (x) => ({
+      ...exitedState(x.state, e),
+      watcherPid: x.state.watcherPid,
+      watcherStart: x.state.watcherStart,
+      restartCount: (x.state.restartCount ?? 0) + 1,
+    }),
+    (x) => x.state.pid === e.pid,
+  );
+  if (!moved) return false;
+  s.state.status = "restarting";
   store.save(s);
   return true;
+}
+
+/**
+ * `stop` (or a kill): the policy must not bring the container back. Marked before the signal
+ * so the watcher, recording the exit, sees it; a container waiting to restart is exited now.
+ * True when it was restarting (nothing left to signal).
+ */
+export function recordManualStop(store: ContainerStore, id: string): boolean {
+  let wasRestarting = false;
+  updateState(store, id, (s) => {
+    if (s.broken) return false;
+    s.state.manuallyStopped = true;
+    if (s.state.status === "restarting") {
+      wasRestarting = true;
+      s.state = { ...s.state, status: "exited", watcherPid: undefined, watcherStart: undefined };
+    }
+  });
+  return wasRestarting;
 }

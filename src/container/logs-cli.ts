@@ -2,7 +2,7 @@
 // following it until the container (and its watcher, which writes the last lines) is gone.
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";
-import { LogReader, logPath, type LogEntry } from "./logs.ts";
+import { LogReader, logPath, rotatedLogs, type LogEntry } from "./logs.ts";
 import { containerProc, isAlive } from "./proc.ts";
 import { watcherRunning } from "./locks.ts";
 import { writeAll } from "./attach.ts";
@@ -16,7 +16,12 @@ export interface LogsOptions {
 }
 
 export async function streamLogs(engine: Engine, st: ContainerState, o: LogsOptions): Promise<void> {
-  const reader = new LogReader(logPath(engine.containers.containerDir(st.id), st.id));
+  if (st.runOptions?.logDriver === "none") {
+    const { UserError } = await import("../util/errors.ts");
+    throw new UserError(`configured logging driver does not support reading`);
+  }
+  const path = logPath(engine.containers.containerDir(st.id), st.id);
+  const reader = new LogReader(path);
   const emit = (entries: LogEntry[]) => {
     const out: Record<string, string[]> = { stdout: [], stderr: [] };
     let last = "";
@@ -38,7 +43,14 @@ export async function streamLogs(engine: Engine, st: ContainerState, o: LogsOpti
     }
     flush();
   };
-  let first = reader.read();
+  // --log-opt max-file: the rotated files first, oldest first.
+  const older: LogEntry[] = [];
+  for (const f of rotatedLogs(path)) {
+    const r = new LogReader(f);
+    older.push(...r.read());
+    r.close();
+  }
+  let first = [...older, ...reader.read()];
   if (o.tail !== Infinity) first = o.tail > 0 ? first.slice(-o.tail) : [];
   emit(first);
   if (!o.follow) return reader.close();

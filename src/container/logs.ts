@@ -28,12 +28,56 @@ export function nowRfc3339Nano(): string {
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
 }
 
+/** --log-opt max-size / max-file: rotate at `maxSize` bytes, keep `maxFile` files in all (the current one included). */
+export interface Rotation {
+  maxSize: number;
+  maxFile: number;
+}
+
+/** The rotated files of a log, oldest first (PATH.N … PATH.1), as Docker's json-file names them. */
+export function rotatedLogs(path: string): string[] {
+  const { existsSync } = require("node:fs") as typeof import("node:fs");
+  const out: string[] = [];
+  for (let i = 1; existsSync(`${path}.${i}`); i++) out.unshift(`${path}.${i}`);
+  return out;
+}
+
 export class LogWriter {
   private fd: number;
   private partial: Record<Stream, Buffer> = { stdout: Buffer.alloc(0), stderr: Buffer.alloc(0) };
+  private size = 0;
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private rotation?: Rotation,
+  ) {
     this.fd = openSync(path, "a", 0o640);
+    this.size = fstatSync(this.fd).size;
+  }
+
+  /** Before `bytes` more: start a new file when they would pass max-size (the oldest beyond max-file goes). */
+  private rotate(bytes: number): void {
+    const r = this.rotation;
+    if (!r || this.size === 0 || this.size + bytes <= r.maxSize) return;
+    const { renameSync, rmSync, ftruncateSync } = require("node:fs") as typeof import("node:fs");
+    try {
+      if (r.maxFile <= 1) {
+        ftruncateSync(this.fd, 0);
+      } else {
+        rmSync(`${this.path}.${r.maxFile - 1}`, { force: true });
+        for (let i = r.maxFile - 2; i >= 1; i--) {
+          try {
+            renameSync(`${this.path}.${i}`, `${this.path}.${i + 1}`);
+          } catch {}
+        }
+        renameSync(this.path, `${this.path}.1`);
+        closeSync(this.fd);
+        this.fd = openSync(this.path, "a", 0o640);
+      }
+      this.size = 0;
+    } catch {
+      // keep writing where we are: a log that cannot rotate is better than none
+    }
   }
 
   write(stream: Stream, chunk: Uint8Array): void {
@@ -99,9 +143,31 @@ export class LogWriter {
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) this.dropped++;
   }
 
-  /** Write everything or note why not. */
+  /** Write everything or note why not; with rotation, entry by entry so no file passes max-size. */
   private writeAll(text: string): boolean {
+    if (!this.rotation) return this.writeChunk(text);
+    let chunk = "";
+    let chunkBytes = 0;
+    for (let start = 0; start < text.length; ) {
+      const nl = text.indexOf("\n", start);
+      const line = nl < 0 ? text.slice(start) : text.slice(start, nl + 1);
+      start += line.length;
+      const n = Buffer.byteLength(line);
+      if (chunk && this.size + chunkBytes + n > this.rotation.maxSize) {
+        if (!this.writeChunk(chunk)) return false;
+        chunk = "";
+        chunkBytes = 0;
+      }
+      chunk += line;
+      chunkBytes += n;
+    }
+    return chunk ? this.writeChunk(chunk) : true;
+  }
+
+  private writeChunk(text: string): boolean {
     const b = Buffer.from(text);
+    this.rotate(b.length);
+    this.size += b.length;
     let off = 0;
     try {
       while (off < b.length) off += writeSync(this.fd, b, off);

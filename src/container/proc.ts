@@ -111,6 +111,7 @@ export function isProcessAlive(pid: number, start: string | undefined): boolean 
  * still waits at its exec fifo, this tells a container whose command does not run yet.
  */
 export function isPreExecInit(pid: number): boolean {
+  if (isReaperInit(pid)) return false;
   let argv: string[];
   try {
     argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
@@ -119,4 +120,13 @@ export function isPreExecInit(pid: number): boolean {
   }
   if (argv[argv.length - 1] === "") argv.pop();
   return argv.length >= 2 && argv.length <= 3 && argv[argv.length - 1] === "_init" && argv[0] === process.execPath;
+}
+
+/** True when `pid` is a container's init that now serves as its --init reaper (reaper.ts names it so). */
+export function isReaperInit(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8") === "minid-init\n";
+  } catch {
+    return false;
+  }
 }

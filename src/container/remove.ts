@@ -22,29 +22,53 @@ import { containerProc, isAlive, procRef, watcherProc, signalProc, type ProcRef 
 import { abandonedTombstones, flockHolder, lockHeld, removeRecordLocked, withContainerLock } from "./locks.ts";
 import { canDelete, observe } from "./lifecycle.ts";
 import { trace } from "../util/trace.ts";
+import { thawForKill } from "./pause.ts";
 
 const SIGKILL = 9;
 
-export function removeContainer(engine: Engine, id: string, opts: { force: boolean }): void {
+export function removeContainer(engine: Engine, id: string, opts: { force: boolean; volumes?: boolean }): void {
   const store = engine.containers;
   let tomb: string | undefined;
   let last: ContainerState | undefined;
+  let wasRunning = false;
   withContainerLock(
     store,
     id,
     () => {
       const s = store.load(id) ?? deadRecord(id, "no record");
       if (!canDelete(s, opts.force)) {
+        if (observe(s).status === "paused") {
+          throw new UserError(`You cannot remove a paused container ${s.id}. Unpause and then stop the container before attempting removal or force remove`);
+        }
+        if (observe(s).status === "restarting") {
+          throw new UserError(`cannot remove container "/${s.name}": container is restarting: stop the container before removing or force remove`);
+        }
         throw new UserError(
           `cannot remove container "/${s.name}": container is running: stop the container before removing or force remove`,
         );
       }
       last = s;
+      wasRunning = canDelete(s, false) === false;
       tomb = removeRecordLocked(store, id);
     },
     true,
   );
-  if (tomb && last) finishRemoval(last, tomb);
+  if (tomb && last) {
+    finishRemoval(last, tomb);
+    if (wasRunning) {
+      // rm -f of a live container: Docker's journal has its kill and its death before the destroy.
+      const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+      const a = { image: last.image, name: last.name };
+      recordEvent(engine.root, { Type: "container", Action: "kill", id: last.id, attributes: { ...a, signal: "9" } });
+      recordEvent(engine.root, { Type: "container", Action: "die", id: last.id, attributes: { ...a, exitCode: "137" } });
+    }
+    announceDestroy(engine.root, last);
+    // rm -v: the anonymous volumes it made go with it (after the record, so none is in use).
+    if (opts.volumes) {
+      const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
+      removeAnonymousVolumes(engine.root, last, () => store.list());
+    }
+  }
   sweepRemovals(store);
 }
 
@@ -91,10 +115,13 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     const pid = flockHolder(watcherLock);
     return pid ? procRef(pid) : undefined;
   };
+  // A watcher waiting out a restart back-off is woken: it finds the container gone and ends.
+  if (st.state.status === "restarting") signalProc(watcher(), 10 /* SIGUSR1 */);
   for (let round = 0; round < 3; round++) {
     const ctr = containerProc(st);
     if (isAlive(ctr)) {
       signalProc(ctr, SIGKILL);
+      thawForKill(st); // a paused (v1-frozen) process acts on SIGKILL only once thawed
       waitSync(() => !isAlive(ctr), 5000);
     }
     killCgroup(st);
@@ -196,4 +223,10 @@ function removeCgroupOf(st: ContainerState): void {
       if (e?.code !== "ENOENT") throw e; // v1 controllers mounted together show one directory twice
     }
   }
+}
+
+/** The journal's `destroy` (for rm, prune, --rm). */
+export function announceDestroy(root: string, st: ContainerState): void {
+  const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+  recordEvent(root, { Type: "container", Action: "destroy", id: st.id, attributes: { image: st.image, name: st.name } });
 }

@@ -9,6 +9,7 @@ import { applyUser, resolveContainerIdentity, type ExecUser } from "../linux/use
 import { applyCaps, capabilityPlan, setNoNewPrivs } from "../linux/capabilities.ts";
 import { compileSeccomp, installSeccomp } from "../linux/seccomp.ts";
 import type { Confinement } from "../linux/forkexec.ts";
+import { RLIMITS } from "../linux/libc.ts";
 import { UserError } from "../util/errors.ts";
 import { realSyscalls } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
@@ -63,5 +64,8 @@ export function confinementOf(spec: InitSpec, user: ExecUser | undefined, cwd: s
     caps: plan?.mask,
     noNewPrivs: Boolean(spec.noNewPrivileges),
     cwd,
+    // --ulimit reaches exec'd processes too (runc's exec applies the container's rlimits).
+    rlimits: spec.runOptions?.ulimits?.map((u) => [RLIMITS[u.name]!, u.soft, u.hard] as [number, number, number]),
   };
 }
+

@@ -14,7 +14,7 @@ import { initSpecFor, writeInitSpec } from "./create.ts";
 import { spawnWatcher, type Watcher, type WatcherRequest } from "./watcher.ts";
 import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, runSession, terminalSize, type SessionEnd } from "./attach.ts";
 import { bootId, containerProc, type ProcRef } from "./proc.ts";
-import { isRunning } from "./lifecycle.ts";
+import { isRunning, observe } from "./lifecycle.ts";
 import type { CreateOptions } from "./create.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 
@@ -113,12 +113,28 @@ export function notATty(): UserError {
 export async function runContainer(
   engine: Engine,
   create: CreateOptions,
-  o: SessionFlags & { detach: boolean },
+  o: SessionFlags & { detach: boolean; createOnly?: boolean; created?: (id: string) => void },
 ): Promise<{ id: string; exitCode: number }> {
-  const { tty, interactive } = create;
+  const { tty } = create;
   // Started by cli.ts before the CLI loaded (early-run.ts), with a guessed terminal mode that
   // the request below corrects; started here when the CLI was entered some other way.
   const early = (await import("./early-run.ts")).takeEarlyWatcher();
+  if (o.createOnly) {
+    // `create`: registered and prepared, Created until `start`.
+    early?.cancel();
+    const { createContainer } = await import("./create.ts");
+    const id = (await createContainer(engine, create)).id;
+    o.created?.(id);
+    return { id, exitCode: 0 };
+  }
+  // -a/--attach STDIN|STDOUT|STDERR: only those streams (stdin only when named, with -i).
+  const attachTo = create.service?.attach?.map((s) => s.toLowerCase());
+  if (attachTo?.length && o.detach) {
+    early?.cancel();
+    // Docker's CLI exits 1 here (not 125).
+    throw new UserError("Conflicting options: -a and -d", 1);
+  }
+  const interactive = create.interactive && (!attachTo?.length || attachTo.includes("stdin"));
   // Only -it needs our stdin to be a terminal; -t alone gets the container its own pty.
   if (tty && interactive && !o.detach && !process.stdin.isTTY) {
     early?.cancel();
@@ -136,13 +152,15 @@ export async function runContainer(
     // Kept for inspect's AttachStdout/AttachStderr (false for -d, as Docker records them).
     st = await createContainer(engine, o.detach ? { ...create, extra: { ...create.extra, detached: true } } : create);
     try {
+      o.created?.(st.id);
       launched = await launchContainer(engine, st, { attach: !o.detach, stdin: interactive && !o.detach, size }, watcher);
     } catch (e) {
       const { removeContainer } = await import("./remove.ts");
-      removeContainer(engine, st.id, { force: true });
+      removeContainer(engine, st.id, { force: true, volumes: true });
       throw e;
     }
     if (o.detach) return { id: st.id, exitCode: 0 };
+    if (attachTo?.length) launched.conn!.streams = { stdout: attachTo.includes("stdout"), stderr: attachTo.includes("stderr") };
     const end = await runSession(launched.conn!, {
       tty,
       raw: tty && interactive,
@@ -159,7 +177,8 @@ export async function runContainer(
 
 /** `start` without -a: start it unless it runs. */
 export async function startContainer(engine: Engine, st: ContainerState): Promise<void> {
-  if (!isRunning(st)) await launchContainer(engine, st, { attach: false });
+  // A container waiting to restart is its watcher's to start.
+  if (!isRunning(st) && observe(st).status !== "restarting") await launchContainer(engine, st, { attach: false });
 }
 
 /** `start -a [-i]`: start one container and stay attached; its exit code. */

@@ -14,6 +14,9 @@ import { NAME_RE, randomName } from "../util/ids.ts";
 import { BadRecordError, any, arr, bool, nullable, num, obj, oneOf, parseRecord, record, str, type Schema } from "../util/schema.ts";
 import { STATUSES, exitedState, type Status } from "./lifecycle.ts";
 import { containerProc, isAlive } from "./proc.ts";
+import type { RestartPolicy } from "./restart-policy.ts";
+import type { HealthConfig } from "./health.ts";
+import type { RunOptions } from "./run-options.ts";
 export { processStartTime, isProcessAlive } from "./proc.ts";
 export type { Status } from "./lifecycle.ts";
 
@@ -48,6 +51,8 @@ export interface ContainerState {
     user?: string;
     entrypoint?: string[] | null;
     cmd?: string[] | null;
+    /** The image's labels merged with --label/--label-file. */
+    labels?: Record<string, string>;
   };
   mounts: MountSpec[];
   storage: { driver: "overlay" | "aufs" | "vfs"; lowerdirs: string[] };
@@ -69,6 +74,10 @@ export interface ContainerState {
     /** The watcher (`minid _watcher`) that owns the running container's stdio and exit. */
     watcherPid?: number;
     watcherStart?: string;
+    /** Restarts made by the restart policy since the last start the user asked for. */
+    restartCount?: number;
+    /** Stopped by `stop`/`kill`: the policy does not restart it (unless-stopped: not even after a reboot). */
+    manuallyStopped?: boolean;
   };
   cgroupPaths?: CgroupPaths;
   /** Confinement chosen at create time; init applies it at every start. */
@@ -80,6 +89,12 @@ export interface ContainerState {
   extra?: Record<string, unknown>;
   /** --network and its endpoints (network/types.ts owns the shape). */
   network?: ContainerNetwork;
+  /** --restart (absent: no). */
+  restartPolicy?: RestartPolicy;
+  /** What the healthcheck runs (--health-*, or the image's HEALTHCHECK). */
+  healthcheck?: HealthConfig;
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--pid/--uts, --log-driver, --oom-score-adj (container/run-options.ts). */
+  runOptions?: RunOptions;
   /** Set (in memory only) on the stand-in for a record that could not be read: why. */
   broken?: string;
 }
@@ -98,7 +113,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     args: strs,
     config: obj(
       { env: strs, cwd: str, hostname: str, tty: bool, interactive: bool },
-      { user: str, entrypoint: nullable(strs), cmd: nullable(strs) },
+      { user: str, entrypoint: nullable(strs), cmd: nullable(strs), labels: record(str) },
     ),
     mounts: arr(obj({ source: str, destination: str, readOnly: bool, type: oneOf("bind", "tmpfs") }, { options: str })),
     storage: obj({ driver: oneOf("overlay", "aufs", "vfs"), lowerdirs: strs }),
@@ -107,6 +122,7 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
       { status: oneOf(...STATUSES.filter((s) => s !== "dead")), pid: num, exitCode: num, oomKilled: bool },
       {
         pidStart: str, exitUnknown: bool, startedAt: str, finishedAt: str, error: str, bootId: str, watcherPid: num, watcherStart: str,
+        restartCount: num, manuallyStopped: bool,
       },
     ),
   },
@@ -118,6 +134,9 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     dns: obj({ servers: strs, search: strs, options: strs }, { upstream: strs }),
     extra: record(any),
     network: obj({ mode: str, endpoints: arr(obj({ networkId: str, networkName: str }, {})), extraHosts: strs }, {}),
+    restartPolicy: obj({ name: oneOf("no", "always", "on-failure", "unless-stopped"), maximumRetryCount: num }),
+    healthcheck: record(any),
+    runOptions: record(any),
   },
 );
 
@@ -243,6 +262,25 @@ export class ContainerStore {
     });
   }
 
+  /** `rename`: a new unique name, checked and written under the names lock and the container's. */
+  rename(id: string, name: string): void {
+    if (!NAME_RE.test(name)) {
+      throw new UserError(`Error when allocating new name: Invalid container name (/${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    withLock(this.namesLock, () => {
+      const clash = this.list().find((c) => c.name === name);
+      if (clash && clash.id === id) throw new UserError("Renaming a container with the same name as its current name");
+      if (clash) {
+        throw new UserError(
+          `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+      this.update(id, (st) => {
+        st.name = name;
+      });
+    });
+  }
+
   /** Find by full id, unique id prefix or name. */
   find(ref: string): ContainerState {
     const all = this.list();
@@ -295,7 +333,15 @@ export function loadRecordAt(dir: string, id: string, raw = false): ContainerSta
     return deadRecord(id, `state.json: ${e.reason}`, text, mtimeOf(dir));
   }
   if (st.id !== id) return deadRecord(id, `state.json names another container (${String(st.id).slice(0, 12)})`, text, mtimeOf(dir));
-  return raw ? st : withExitInPlace(dir, st);
+  const out = raw ? st : withExitInPlace(dir, st);
+  // Where it was read from, in memory only (never saved): readers of files beside the record.
+  Object.defineProperty(out, "dir", { value: dir, enumerable: false });
+  return out;
+}
+
+/** The directory a loaded record was read from. */
+export function recordDir(st: ContainerState): string | undefined {
+  return (st as { dir?: string }).dir;
 }
 
 function mtimeOf(path: string): string | undefined {

@@ -29,12 +29,25 @@ export function settledState(engine: Engine, st: ContainerState, waitMs = 2000):
   }
 }
 
+/** The health of a running container with a healthcheck ("starting" until its first result), else undefined. */
+export function healthOf(st: ContainerState): "starting" | "healthy" | "unhealthy" | undefined {
+  if (!st.healthcheck || observe(st).status !== "running") return undefined;
+  const { readHealth } = require("./health.ts") as typeof import("./health.ts");
+  const { recordDir } = require("./state.ts") as typeof import("./state.ts");
+  const dir = recordDir(st);
+  const h = dir ? readHealth(dir) : undefined;
+  return (h?.Status as "starting" | "healthy" | "unhealthy" | undefined) ?? "starting";
+}
+
 /** Docker's STATUS column: "Up 3 minutes", "Exited (0) 2 seconds ago", "Created", "Dead". */
 export function statusText(st: ContainerState, now = Date.now()): string {
   const s = observe(st);
   switch (s.status) {
-    case "running":
-      return `Up ${humanDuration(now - Date.parse(s.startedAt ?? st.created))}`;
+    case "running": {
+      const up = `Up ${humanDuration(now - Date.parse(s.startedAt ?? st.created))}`;
+      const h = healthOf(st);
+      return h ? `${up} (${h === "starting" ? "health: starting" : h})` : up;
+    }
     case "paused":
       return `Up ${humanDuration(now - Date.parse(s.startedAt ?? st.created))} (Paused)`;
     case "restarting":

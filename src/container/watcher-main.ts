@@ -16,7 +16,8 @@ import { readToEof } from "./fdio.ts";
 import { join } from "node:path";
 import { ContainerStore, processStartTime, type ContainerState } from "./state.ts";
 import { tryWatcherLock, withContainerLock, removeRecordLocked, updateState } from "./locks.ts";
-import { canStart, recordRunning, recordStartFailed, recordExitLocked, type Exit } from "./lifecycle.ts";
+import { canStart, recordRunning, recordStartFailed, recordExitLocked, recordRestartingLocked, type Exit } from "./lifecycle.ts";
+import { nextBackoff, shouldRestart } from "./restart-policy.ts";
 import { preallocateExitFile, recordExitInPlace } from "./state.ts";
 import { LogWriter, logPath, nowRfc3339Nano, type Stream } from "./logs.ts";
 import { Frame } from "./protocol.ts";
@@ -139,15 +140,14 @@ class WatcherProcess {
     this.st = st;
     const mode: InitMode = { tty: st.config.tty, interactive: st.config.interactive, cols: req.cols, rows: req.rows };
     if (this.mode && (this.mode.tty !== mode.tty || this.mode.interactive !== mode.interactive)) this.abortInit();
+    // --pid host|container:NAME: init was started early in a PID namespace of its own.
+    this.pidMode = this.pidModeOf(st);
+    if (this.pidMode) this.abortInit();
     if (!this.mode) this.spawnEarly(mode);
     else if (mode.cols && mode.rows) this.resize(mode.cols, mode.rows);
     process.chdir("/");
-    this.log = new LogWriter(logPath(this.dir, id));
-    const server = (this.attach = new AttachServer(this.dir, this.req.attach, {
-      stdin: (d) => this.writeStdin(d),
-      stdinEof: () => this.closeStdin(),
-      resize: (cols, rows) => this.resize(cols, rows),
-    }));
+    this.log = logWriterFor(st, logPath(this.dir, id));
+    const server = (this.attach = new AttachServer(this.dir, this.req.attach, this.handlers()));
 
     if (this.req.attach) {
       report({ listening: true });
@@ -169,17 +169,77 @@ class WatcherProcess {
     try {
       closeSync(REPORT_FD);
     } catch {}
-    this.scheduleTrim(500);
 
-    const exitCode = await this.waitExit();
-    this.ports?.stop();
-    trace("watcher exited");
-    const recorded = this.recordExit(exitCode);
-    trace("watcher recorded");
-    // Clients hear the exit even when the record has to wait for space.
-    await server.close(JSON.stringify({ exitCode, removed: recorded === "removed" }), 1000);
+    // One run of the command per turn; the restart policy (restart-policy.ts) decides whether
+    // there is another, after Docker's back-off. Each run has its own attach server: clients
+    // attached to one run hear its exit, as with Docker.
+    let backoff = 0;
+    for (let attach = server; ; ) {
+      const ranFrom = Date.now();
+      this.scheduleTrim(500);
+      const health = this.startHealthchecks();
+      const exitCode = await this.waitExit();
+      this.ports?.stop();
+      health?.stop();
+      trace("watcher exited");
+      const recorded = this.recordExit(exitCode);
+      trace("watcher recorded");
+      // Clients hear the exit even when the record has to wait for space.
+      await attach.close(JSON.stringify({ exitCode, removed: recorded === "removed" }), 1000);
+      if (recorded !== "restarting") break;
+      backoff = nextBackoff(backoff, Date.now() - ranFrom);
+      if (!(await this.restartAfter(backoff))) {
+        // Stopped (or removed) while waiting: as after any exit, no cgroup is kept.
+        const s = this.store.load(this.req.id);
+        if (s?.cgroupPaths) dropCgroup(s.cgroupPaths);
+        return this.log?.close();
+      }
+      attach = this.attach = new AttachServer(this.dir, false, this.handlers());
+      this.spawnEarly(mode);
+      if (!(await this.spawnInit(true))) {
+        attach.stop();
+        return;
+      }
+    }
     await this.retryRecord();
     this.log?.close();
+  }
+
+  private handlers() {
+    return {
+      stdin: (d: Uint8Array) => this.writeStdin(d),
+      stdinEof: () => this.closeStdin(),
+      resize: (cols: number, rows: number) => this.resize(cols, rows),
+    };
+  }
+
+  private wake?: () => void;
+
+  /** One healthcheck loop per run of the command (health-runner.ts; loaded only when needed). */
+  private startHealthchecks(): { stop(): void } | undefined {
+    const hc = this.st.healthcheck;
+    if (!hc) return undefined;
+    const { HealthRunner } = require("./health-runner.ts") as typeof import("./health-runner.ts");
+    const r = new HealthRunner(this.req.root, this.req.id, this.dir, hc, () => this.scheduleTrim(500));
+    r.start();
+    return r;
+  }
+
+  /**
+   * Wait out the back-off; true when the container is still ours to start (a `stop` meanwhile
+   * marks it exited and wakes us with SIGUSR1; `rm -f` removes it).
+   */
+  private async restartAfter(ms: number): Promise<boolean> {
+    const onSignal = () => this.wake?.();
+    process.on("SIGUSR1", onSignal);
+    try {
+      await Promise.race([Bun.sleep(ms), new Promise<void>((r) => (this.wake = r))]);
+    } finally {
+      process.off("SIGUSR1", onSignal);
+      this.wake = undefined;
+    }
+    const s = this.store.load(this.req.id);
+    return !!s && s.state.status === "restarting" && s.state.watcherPid === process.pid;
   }
 
   // ---- the container ----
@@ -188,7 +248,21 @@ class WatcherProcess {
    * Spawn init as soon as the terminal mode is known: its start-up then overlaps everything
    * else. It waits for the path of its spec on fd 4 before doing anything (see go()).
    */
-  spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode)): void {
+  private pidMode?: "host" | string;
+
+  /** --pid: "host", the namespace file of the running container it names, or undefined (a new one). */
+  private pidModeOf(st: ContainerState): "host" | string | undefined {
+    const m = st.runOptions?.pid;
+    if (!m) return undefined;
+    if ("host" in m) return "host";
+    const other = this.store.load(m.container);
+    const p = other && other.state.pid ? { pid: other.state.pid, start: other.state.pidStart, bootId: other.state.bootId } : undefined;
+    const { isAlive } = require("./proc.ts") as typeof import("./proc.ts");
+    if (!other || !isAlive(p)) throw new Error(`cannot join PID of a non running container: ${m.container}`);
+    return `/proc/${p!.pid}/ns/pid`;
+  }
+
+  spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode, this.pidMode)): void {
     this.mode = mode;
     this.proc = launched.proc;
     this.specFd = launched.specFd;
@@ -224,7 +298,7 @@ class WatcherProcess {
    * recorded first (init's PID is the command's PID, before and after its execve), so that
    * whenever this watcher dies, the record names the process that is really there.
    */
-  private async spawnInit(): Promise<boolean> {
+  private async spawnInit(byPolicy = false): Promise<boolean> {
     const pid = this.proc.pid;
     // Space the exit will need is taken now: on a full disk the exit still gets recorded.
     preallocateExitFile(this.dir);
@@ -234,6 +308,7 @@ class WatcherProcess {
       bootId: bootId(),
       watcherPid: process.pid,
       watcherStart: processStartTime(process.pid),
+      byPolicy,
     });
     if (!before) {
       // `rm` got there first: the container must not run.
@@ -423,10 +498,11 @@ class WatcherProcess {
    * be written (a full disk): the exit is then in the pre-allocated exit file, and
    * retryRecord() keeps trying.
    */
-  private recordExit(exitCode: number, prior?: Exit): "recorded" | "removed" | "pending" {
+  private recordExit(exitCode: number, prior?: Exit): "recorded" | "removed" | "pending" | "restarting" {
     const exit: Exit = prior ?? { pid: this.proc.pid, exitCode, finishedAt: nowRfc3339Nano() };
     let gone: ContainerState | undefined;
     let tomb: string | undefined;
+    let restarting = false;
     try {
       withContainerLock(this.store, this.req.id, () => {
         const s = this.store.load(this.req.id, { raw: true });
@@ -437,6 +513,11 @@ class WatcherProcess {
           return;
         }
         exit.oomKilled = oomKilled(s);
+        if (!prior && shouldRestart(s.restartPolicy, exit.exitCode, Boolean(s.state.manuallyStopped), s.state.restartCount ?? 0)) {
+          // The cgroup stays: the next run joins it.
+          restarting = recordRestartingLocked(this.store, s, exit);
+          return;
+        }
         if (!recordExitLocked(this.store, s, exit)) return;
         // Docker gives the addresses back when a container stops.
         if (s.network?.endpoints.length) {
@@ -449,12 +530,7 @@ class WatcherProcess {
         }
         // As with runc, a stopped container keeps no cgroup (start makes it again), so deleting
         // a --root with only stopped containers leaves nothing in /sys/fs/cgroup.
-        if (s.cgroupPaths) {
-          const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
-          try {
-            removeCgroup(s.cgroupPaths);
-          } catch {}
-        }
+        if (s.cgroupPaths) dropCgroup(s.cgroupPaths);
       });
     } catch (e) {
       process.stderr.write(`minid watcher: cannot record the exit (${(e as Error).message}): keeping it, retrying\n`);
@@ -467,9 +543,23 @@ class WatcherProcess {
       this.releaseLock();
       const { finishRemoval } = require("./remove.ts") as typeof import("./remove.ts");
       finishRemoval(gone, tomb);
+      try {
+        const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
+        const attributes = { exitCode: String(exit.exitCode), image: gone.image, name: gone.name };
+        recordEvent(this.req.root, { Type: "container", Action: "die", id: gone.id, attributes });
+        const { announceDestroy } = require("./remove.ts") as typeof import("./remove.ts");
+        announceDestroy(this.req.root, gone);
+      } catch {}
+      // --rm removes the container's anonymous volumes too, as Docker's does.
+      try {
+        const { removeAnonymousVolumes } = require("./mounts.ts") as typeof import("./mounts.ts");
+        removeAnonymousVolumes(this.req.root, gone, () => this.store.list());
+      } catch (e) {
+        process.stderr.write(`minid watcher: cannot remove the container's anonymous volumes (${(e as Error).message})\n`);
+      }
       return "removed";
     }
-    return "recorded";
+    return restarting ? "restarting" : "recorded";
   }
 
   private pendingExit?: Exit;
@@ -531,6 +621,26 @@ function parseInitStatus(b: Buffer): { message: string; exitCode: number } | "di
   } catch {
     return { message: b.toString("utf8"), exitCode: EXIT_ENGINE };
   }
+}
+
+/** --log-driver: none keeps no log; json-file (Docker's default: unbounded) and local (Docker's default 20 MB × 5) rotate by --log-opt. */
+function logWriterFor(st: ContainerState, path: string): LogWriter | undefined {
+  const o = st.runOptions;
+  if (o?.logDriver === "none") return undefined;
+  const opts = o?.logOpts ?? {};
+  const local = o?.logDriver === "local";
+  if (opts["max-size"] === undefined && !local) return new LogWriter(path);
+  const { parseBytes } = require("../util/units.ts") as typeof import("../util/units.ts");
+  const maxSize = opts["max-size"] !== undefined ? parseBytes(opts["max-size"], "max-size") : 20 * 1024 * 1024;
+  const maxFile = opts["max-file"] !== undefined ? Number(opts["max-file"]) : local ? 5 : 1;
+  return new LogWriter(path, { maxSize, maxFile });
+}
+
+function dropCgroup(p: NonNullable<ContainerState["cgroupPaths"]>): void {
+  const { removeCgroup } = require("../linux/cgroups.ts") as typeof import("../linux/cgroups.ts");
+  try {
+    removeCgroup(p);
+  } catch {}
 }
 
 /** Whether the kernel's OOM killer struck in the container's cgroup. */

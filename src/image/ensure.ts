@@ -21,10 +21,12 @@ export async function ensureBuiltinIfNamed(engine: Engine, name: string): Promis
   if (tagKey(ref) === BUILTIN_IMAGE && !ref.digest) await ensureImage(engine, name);
 }
 
-export async function ensureImage(engine: Engine, name: string): Promise<ImageRecord> {
-  const found = engine.images.resolve(name);
+/** `pull`: run/create's --pull (missing: the default; never: only what is here; always: from the registry). */
+export async function ensureImage(engine: Engine, name: string, o: { pull?: string; quiet?: boolean } = {}): Promise<ImageRecord> {
+  const found = o.pull === "always" ? undefined : engine.images.resolve(name);
   if (found) return found;
   const ref = parseReference(name);
+  if (o.pull === "never") throw new UserError(`No such image: ${formatReference(ref)}`);
   if (tagKey(ref) === BUILTIN_IMAGE && !ref.digest) {
     engine.images.init();
     return withLockAsync(join(engine.images.dir, "builtin.lock"), async () => {
@@ -44,5 +46,5 @@ export async function ensureImage(engine: Engine, name: string): Promise<ImageRe
   }
   // Not here: pull it, like Docker (progress on stderr; a failure is one line, exit 125).
   const { pullForRun } = await import("./pull.ts");
-  return pullForRun(engine, name);
+  return pullForRun(engine, name, o.quiet, o.pull === "always");
 }

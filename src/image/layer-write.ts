@@ -17,6 +17,8 @@ export interface WriteOptions {
   /** Paths (relative, "/"-separated, no trailing slash) to leave out, with their subtrees. */
   exclude?: (relPath: string) => boolean;
   gzip?: boolean;
+  /** Archive the root itself as "./" and every entry under "./" (what `cp CTR:DIR/. -` streams). */
+  dotRoot?: boolean;
   /**
    * Also hand every byte of the (uncompressed) tar to this, as it is written: commit -o puts
    * the layer into its archive at the same time as into the store, in one pass over the tree.
@@ -55,7 +57,8 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
     root = TreeDir.open(dir, { clone: true });
     // The root itself has no entry (layer tars name "etc/", not "./etc/"), but it can be opaque.
     if (opts.overlayWhiteouts && root.xattrs().some(([k, v]) => k === OPAQUE && isY(v))) await w.opaqueMarker("", root.st);
-    await w.walk(root, "");
+    if (opts.dotRoot) await w.dotRoot(root.st);
+    await w.walk(root, opts.dotRoot ? "." : "");
     const res = await sink.finish();
     fs.closeSync(fd);
     fs.renameSync(tmp, out);
@@ -218,6 +221,11 @@ class Walker {
   }
 
   /** ".wh..wh..opq" inside an opaque directory, right after the directory's own entry. */
+  /** The root directory's own entry, "./". */
+  async dotRoot(st: TreeStat): Promise<void> {
+    await this.sink.entry({ name: Buffer.from("./"), type: 0x35, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: 0, mtime: seconds(st.mtimeNs) });
+  }
+
   async opaqueMarker(rel: string, st: TreeStat): Promise<void> {
     await this.sink.entry({
       name: Buffer.from(rel === "" ? ".wh..wh..opq" : `${rel}/.wh..wh..opq`, "latin1"),

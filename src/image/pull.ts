@@ -317,10 +317,10 @@ async function stageLayer(
  * `run` with an image the store lacks: Docker's "Unable to find image … locally", then a pull
  * whose progress goes to stderr. Any failure is one line (exit 125).
  */
-export async function pullForRun(engine: Engine, name: string): Promise<ImageRecord> {
+export async function pullForRun(engine: Engine, name: string, quiet = false, always = false): Promise<ImageRecord> {
   const ref = parseReference(name);
-  writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
-  const res = await pullImage(engine, { reference: name, insecure: engine.insecureRegistries });
+  if (!quiet && !always) writeAll(2, `Unable to find image '${formatReference(ref)}' locally\n`);
+  const res = await pullImage(engine, { reference: name, insecure: engine.insecureRegistries, quiet });
   return res.image;
 }
 

@@ -26,11 +26,22 @@ export interface CgroupLimits {
   /** v2 memory.oom.group: an OOM kill takes down the whole container, not one process. */
   oomGroup?: boolean;
   /**
-   * --privileged: no device restrictions. Otherwise v1 gets docker's default device
-   * allow-list. (v2 device control needs an eBPF program: not implemented.)
+   * --privileged: no device restrictions. Otherwise docker's default device allow-list:
+   * devices.allow on v1, an eBPF device program on v2 (device-filter.ts).
    */
   allowAllDevices?: boolean;
+  /** More devices.allow rules (--device, --device-cgroup-rule), after the default list (v1). */
+  deviceRules?: string[];
 }
+
+// Docker/runc's default device allow-list (everything else denied): mknod of anything,
+// and use of the null/zero/full/random/urandom/tty/console/ptmx/pts/tun devices. v1 writes it
+// to devices.allow, v2 compiles it into the eBPF device program (device-filter.ts).
+export const DEFAULT_DEVICE_RULES = [
+  "c *:* m", "b *:* m",
+  "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
+  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+];
 
 export interface CgroupOptions {
   /** Where the cgroup filesystem(s) are mounted. Tests point this at a fake tree. */
@@ -180,6 +191,7 @@ export const FLAG: Record<keyof CgroupLimits, string> = {
   oomKillDisable: "--oom-kill-disable",
   oomGroup: "oom group",
   allowAllDevices: "--privileged",
+  deviceRules: "--device",
 };
 
 /** The limits that were actually given, with the controller each one needs. */

@@ -6,6 +6,7 @@ import {
   CgroupError, FLAG, applyValue, errCode, isDir, mkdirOnce, readInt, readKeyed, readValue,
   requestedControllers, rollback, tryWrite, waitFor, writeOrThrow, writeValue, type CgroupHierarchy,
   type CgroupLimits, type V1Paths,
+  DEFAULT_DEVICE_RULES,
 } from "./cgroup-common.ts";
 import { CPU_PERIOD_US, checkCpusAvailable, cpuQuotaUs } from "./cgroup-limits.ts";
 import { statsV1 } from "./cgroup-stats.ts";
@@ -59,14 +60,6 @@ function requireV1(paths: V1Paths, ctrl: string, what: string): string {
 
 // v1: created in every mounted hierarchy among these so freeze/stats/rm work without limits.
 const V1_CONTROLLERS = ["memory", "cpu", "cpuacct", "cpuset", "pids", "freezer", "blkio", "devices"];
-
-// Docker/runc's default device allow-list (everything else denied): mknod of anything,
-// and use of the null/zero/full/random/urandom/tty/console/ptmx/pts/tun devices.
-const V1_DEFAULT_DEVICES = [
-  "c *:* m", "b *:* m",
-  "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-  "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
-];
 
 /** controller → hierarchy root directory, for the v1 hierarchies mounted under `root`. */
 function v1Hierarchies(root: string): Map<string, string> {
@@ -140,9 +133,10 @@ function createV1(root: string, segs: string[], l: CgroupLimits): { paths: V1Pat
     }
     if (paths.devices && !l.allowAllDevices) {
       applyValue(paths.devices, "devices.deny", "a", "allowAllDevices");
-      for (const rule of V1_DEFAULT_DEVICES) {
+      for (const rule of DEFAULT_DEVICE_RULES) {
         applyValue(paths.devices, "devices.allow", rule, "allowAllDevices");
       }
+      for (const rule of l.deviceRules ?? []) applyValue(paths.devices, "devices.allow", rule, "deviceRules");
     }
     return { paths: { version: "v1", paths }, warnings };
   } catch (e) {

@@ -4,11 +4,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import {
   CgroupError, FLAG, applyValue, errCode, mkdirOnce, readKeyed, readValue, requestedControllers,
-  rollback, tryWrite, waitFor, writeOrThrow, writeValue, type CgroupHierarchy, type CgroupLimits,
+  rollback, tryWrite, waitFor, writeOrThrow, writeValue, DEFAULT_DEVICE_RULES, DEFAULT_CGROUP_ROOT, type CgroupHierarchy, type CgroupLimits,
   type V2Paths,
 } from "./cgroup-common.ts";
 import { checkCpusAvailable, cpuMax, sharesToWeight, swapMax } from "./cgroup-limits.ts";
 import { statsV2 } from "./cgroup-stats.ts";
+import { attachDeviceFilter } from "./device-filter.ts";
 
 export const cgroupV2: CgroupHierarchy<V2Paths> = {
   create: createV2,
@@ -80,6 +81,14 @@ function createV2(root: string, segs: string[], l: CgroupLimits): { paths: V2Pat
     if (l.pidsLimit !== undefined) {
       if (l.pidsLimit > 0) applyValue(dir, "pids.max", String(l.pidsLimit), "pidsLimit");
       else if (existsSync(join(dir, "pids.max"))) applyValue(dir, "pids.max", "max", "pidsLimit");
+    }
+    // The device allow-list is an eBPF program on v2 (not on a test's fake tree: no cgroup2 there).
+    if (!l.allowAllDevices && root === DEFAULT_CGROUP_ROOT) {
+      try {
+        attachDeviceFilter(dir, [...DEFAULT_DEVICE_RULES, ...(l.deviceRules ?? [])]);
+      } catch (e) {
+        throw new CgroupError(`cannot install the device allow-list (eBPF) on ${dir}: ${(e as Error).message}`);
+      }
     }
     return { paths: { version: "v2", path: dir }, warnings };
   } catch (e) {

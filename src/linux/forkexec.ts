@@ -31,7 +31,7 @@ const SIG_BLOCK = 0;
 const SIG_SETMASK = 2;
 const CLOSE_RANGE_CLOEXEC = 4;
 const EINTR = 4;
-const SYS_setns = 308, SYS_prctl = 157, SYS_chdir = 80, SYS_pause = 34;
+const SYS_setns = 308, SYS_prctl = 157, SYS_chdir = 80, SYS_pause = 34, SYS_prlimit64 = 302;
 const PR_SET_KEEPCAPS = 8, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_CLEAR_ALL = 4;
 
 /**
@@ -51,6 +51,8 @@ export interface Confinement {
   caps?: bigint;
   noNewPrivs: boolean;
   cwd: PathArg;
+  /** setrlimit in the child before execve (the container's --ulimit: [resource, soft, hard], -1 unlimited). */
+  rlimits?: [resource: number, soft: number, hard: number][];
 }
 
 export interface ForkExecPlan {
@@ -194,7 +196,16 @@ export function confineForkExec(plan: ForkExecPlan): never {
   const nnp = k.noNewPrivs;
   const cwd = bytes(k.cwd);
   const pCwd = ptr(cwd);
-  const keepAlive = [path, argvBufs, envBufs, argv, envp, zero, sigDefault, emptySet, fullSet, k.seccomp, groups, capHdr, capData, cwd];
+  const rl = k.rlimits ?? [];
+  const nRl = rl.length;
+  const rlRes = Int32Array.from(rl.map((x) => x[0]));
+  const rlBuf = new BigUint64Array(Math.max(1, nRl * 2));
+  rl.forEach(([, soft, hard], i) => {
+    rlBuf[i * 2] = soft < 0 ? 0xffffffffffffffffn : BigInt(soft);
+    rlBuf[i * 2 + 1] = hard < 0 ? 0xffffffffffffffffn : BigInt(hard);
+  });
+  const pRl = Float64Array.from(rl.map((_, i) => ptr(rlBuf) + i * 16));
+  const keepAlive = [rlBuf, path, argvBufs, envBufs, argv, envp, zero, sigDefault, emptySet, fullSet, k.seccomp, groups, capHdr, capData, cwd];
 
   const send = (kind: number, a: number, b: number): void => {
     record[0] = kind;
@@ -236,6 +247,7 @@ export function confineForkExec(plan: ForkExecPlan): never {
     for (let i = 0; i < nDup; i++) rawSyscall(SYS_dup2, dupFrom[i]!, dupTo[i]!, 0, 0, 0);
     if (ctty >= 0) rawSyscall(SYS_ioctl, ctty, TIOCSCTTY, 0, 0, 0);
     rawSyscall(SYS_close_range, 3, 0xffffffff, CLOSE_RANGE_CLOEXEC, 0, 0);
+    for (let i = 0; i < nRl; i++) rawSyscall(SYS_prlimit64, 0, rlRes[i]!, pRl[i]!, 0, 0);
     for (let i = 0; i < nSig; i++) rawSyscall(SYS_rt_sigaction, sigs[i]!, pSigDefault, 0, 8, 0);
     rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pEmptySet, 0, 8, 0);
     rawSyscall(SYS_execve, pPath, pArgv, pEnvp, 0, 0);

@@ -50,6 +50,20 @@ const lib = dlopen("libc.so.6", {
   recv: { args: [i32, P, u64, i32], returns: i64 },
   setsockopt: { args: [i32, i32, i32, P, u32], returns: i32 },
   strerror: { args: [i32], returns: FFIType.cstring },
+  // --init's reaper (container/reaper.ts): posix_spawn is glibc's clone(CLONE_VM|CLONE_VFORK)
+  // straight into execve, safe from a multithreaded process (unlike fork through FFI).
+  posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
+  posix_spawnattr_init: { args: [P], returns: i32 },
+  posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
+  posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
+  posix_spawnattr_setsigdefault: { args: [P], returns: i32 },
+  posix_spawnattr_setpgroup: { args: [P, i32], returns: i32 },
+  sigfillset: { args: [P], returns: i32 },
+  sigemptyset: { args: [P], returns: i32 },
+  waitpid: { args: [i32, P, i32], returns: i32 },
+  tcsetpgrp: { args: [i32, i32], returns: i32 },
+  setrlimit: { args: [i32, P], returns: i32 },
+  getrlimit: { args: [i32, P], returns: i32 },
 });
 const c = lib.symbols;
 
@@ -121,6 +135,7 @@ export const MS_MOVE = 8192;
 export const MS_REC = 16384;
 export const MS_PRIVATE = 1 << 18;
 export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
 export const MS_STRICTATIME = 1 << 24;
 export const MNT_DETACH = 2;
 
@@ -425,6 +440,85 @@ export function execve(path: string, argv: (string | Uint8Array)[], envp: (strin
   // Keep the buffers alive past the call.
   void [argBufs, envBufs];
   throw new SyscallError("execve", e, path);
+}
+
+const POSIX_SPAWN_SETPGROUP = 0x02;
+const POSIX_SPAWN_SETSIGDEF = 0x04;
+const POSIX_SPAWN_SETSIGMASK = 0x08;
+
+/**
+ * Start `path` as a child with every signal at its default and none blocked (Bun leaves
+ * SIGPIPE and SIGXFSZ ignored, which would survive the exec), in its own process group
+ * when `ownGroup`. Returns the pid.
+ */
+export function spawnChild(path: string | Uint8Array, argv: (string | Uint8Array)[], envp: (string | Uint8Array)[], ownGroup: boolean): number {
+  const word = (w: string | Uint8Array) => (typeof w === "string" ? cstr(w) : Buffer.concat([w, Buffer.from([0])]));
+  const pathBuf = word(path);
+  const argBufs = argv.map(word);
+  const envBufs = envp.map(word);
+  const argvArr = new BigUint64Array(argBufs.length + 1);
+  argBufs.forEach((b, i) => (argvArr[i] = BigInt(ptr(b))));
+  const envArr = new BigUint64Array(envBufs.length + 1);
+  envBufs.forEach((b, i) => (envArr[i] = BigInt(ptr(b))));
+  const attr = Buffer.alloc(512);
+  const all = Buffer.alloc(128);
+  const none = Buffer.alloc(128);
+  const pid = new Int32Array(1);
+  c.posix_spawnattr_init(ptr(attr));
+  c.sigfillset(ptr(all));
+  c.sigemptyset(ptr(none));
+  c.posix_spawnattr_setsigdefault(ptr(attr), ptr(all));
+  c.posix_spawnattr_setsigmask(ptr(attr), ptr(none));
+  let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+  if (ownGroup) {
+    c.posix_spawnattr_setpgroup(ptr(attr), 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  c.posix_spawnattr_setflags(ptr(attr), flags);
+  const r = c.posix_spawn(ptr(pid), ptr(pathBuf), null, ptr(attr), ptr(argvArr), ptr(envArr));
+  void [argBufs, envBufs, pathBuf];
+  if (r !== 0) throw new SyscallError("posix_spawn", r, typeof path === "string" ? path : undefined);
+  return pid[0]!;
+}
+
+const WNOHANG = 1;
+
+/** waitpid(-1, WNOHANG): [pid, wait status], or undefined when no child has exited (or none is left). */
+export function reapAny(): [number, number] | undefined {
+  const status = new Int32Array(1);
+  const pid = c.waitpid(-1, ptr(status), WNOHANG);
+  return pid > 0 ? [pid, status[0]!] : undefined;
+}
+
+/** The calling thread's name (/proc/PID/comm for the main thread), at most 15 bytes. */
+export function setThreadName(name: string): void {
+  const b = cstr(name.slice(0, 15));
+  // prctl(PR_SET_NAME, char *): the same symbol, given the pointer as a number.
+  check(c.prctl(15 /* PR_SET_NAME */, BigInt(ptr(b)) as unknown as number, 0, 0, 0), "prctl(PR_SET_NAME)");
+}
+
+/** bpf(2) with `attr` (the caller lays it out); the result (an fd for PROG_LOAD), or a SyscallError. */
+export function bpf(cmd: number, attr: Buffer, what: string, path?: string): number {
+  return check(c.syscall(321 /* SYS_bpf */, cmd, BigInt(ptr(attr)), attr.length, 0, 0), what, path);
+}
+
+/** Make `pgrp` the terminal's foreground process group. */
+export function setForeground(fd: number, pgrp: number): boolean {
+  return c.tcsetpgrp(fd, pgrp) === 0;
+}
+
+/** setrlimit's resource numbers, by the names Docker's --ulimit uses. */
+export const RLIMITS: Record<string, number> = {
+  cpu: 0, fsize: 1, data: 2, stack: 3, core: 4, rss: 5, nproc: 6, nofile: 7, memlock: 8, as: 9,
+  locks: 10, sigpending: 11, msgqueue: 12, nice: 13, rtprio: 14, rttime: 15,
+};
+
+/** getrlimit(2): [soft, hard], -1 for unlimited. */
+export function getRlimit(resource: number): [number, number] {
+  const b = new BigUint64Array(2);
+  check(c.getrlimit(resource, ptr(b)), "getrlimit");
+  const n = (x: bigint) => (x === 0xffffffffffffffffn ? -1 : Number(x));
+  return [n(b[0]!), n(b[1]!)];
 }
 
 // --- Capability sets (capget/capset). Added for src/linux/capabilities.ts. ---

@@ -22,3 +22,23 @@ export function inNewPidNamespace<T>(spawn: () => T): T {
     close(own);
   }
 }
+
+/** Run `spawn` with the PID namespace at `nsPath` (another process's) for children: the child joins it. */
+export function inPidNamespaceOf<T>(nsPath: string, spawn: () => T): T {
+  const own = openat(AT_FDCWD, OWN, O_RDONLY | O_CLOEXEC);
+  try {
+    const target = openat(AT_FDCWD, nsPath, O_RDONLY | O_CLOEXEC);
+    try {
+      setns(target, CLONE_NEWPID, nsPath);
+    } finally {
+      close(target);
+    }
+    try {
+      return spawn();
+    } finally {
+      setns(own, CLONE_NEWPID, OWN);
+    }
+  } finally {
+    close(own);
+  }
+}

@@ -3,11 +3,11 @@
 // work runs on pool threads that are still in the host's mount namespace. Every call goes
 // through the syscall seam `sys` (realSyscalls in production), so the mount plan can be
 // checked call by call without root (test/unit/rootfs-plan.test.ts).
-import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
+import type { DeviceSpec, InitSpec, MountSpec } from "../spec/init-spec.ts";
 import { parseTmpfsOptions } from "./tmpfs-options.ts";
 import {
-  makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
-  MNT_DETACH, MS_STRICTATIME, S_IFCHR, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
+  makedev, MS_BIND, MS_REC, MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_RDONLY, MS_REMOUNT, MS_NOSUID, MS_NODEV, MS_NOEXEC,
+  MNT_DETACH, MS_STRICTATIME, S_IFCHR, S_IFBLK, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD, SyscallError, realSyscalls,
 } from "./libc.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "./safepath.ts";
 import type { Syscalls } from "./syscalls.ts";
@@ -22,20 +22,31 @@ const DEVICES: [name: string, major: number, minor: number][] = [
 ];
 
 export function setupRootfs(spec: InitSpec, sys: Syscalls = realSyscalls): void {
-  // Nothing we mount may propagate back to the host, and nothing of the host's may follow us.
-  sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
+  // Nothing we mount may propagate back to the host, and nothing of the host's may follow us;
+  // unless a bind asks for slave or shared propagation: then the copy of the host's tree is
+  // made a slave (as Docker's rootfs propagation then is), which still sends nothing back.
+  const receive = spec.mounts.some((m) => m.propagation && !/private$/.test(m.propagation));
+  sys.mount(null, "/", null, MS_REC | (receive ? MS_SLAVE : MS_PRIVATE));
   mountRoot(sys, spec);
   const root = spec.rootfs.target;
   const rootFd = sys.openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
     mountProc(sys, rootFd);
-    mountDev(sys, rootFd);
+    mountDev(sys, rootFd, spec.runOptions?.shmSize);
+    if (spec.runOptions?.devices?.length) addDevices(sys, rootFd, spec.runOptions.devices);
+    if (spec.runOptions?.sysctls) writeSysctls(sys, rootFd, spec.runOptions.sysctls);
     mountSys(sys, rootFd, spec.privileged ?? false);
     if (spec.cgroupProcs?.length) mountCgroups(sys, rootFd, spec.cgroupVersion ?? "v1", spec.privileged ?? false);
     for (const f of spec.etcFiles) bindInto(sys, rootFd, { source: f.source, destination: f.destination, readOnly: false, type: "bind" }, true);
     for (const m of spec.mounts) {
       if (m.type === "tmpfs") tmpfsInto(sys, rootFd, m);
       else bindInto(sys, rootFd, m, false);
+    }
+    // Under a slave root every bind is a slave too: the ones that did not ask for it go private.
+    if (receive) {
+      for (const m of spec.mounts) {
+        if (m.type === "bind" && (!m.propagation || /private$/.test(m.propagation))) setPropagation(sys, rootFd, m.destination, m.propagation ?? "rprivate");
+      }
     }
     maskPaths(sys, rootFd, spec.maskedPaths ?? []);
     for (const p of spec.readonlyPaths ?? []) readonlyPath(sys, rootFd, p);
@@ -176,7 +187,7 @@ function mountSys(sys: Syscalls, rootFd: number, writable: boolean): void {
   }
 }
 
-function mountDev(sys: Syscalls, rootFd: number): void {
+function mountDev(sys: Syscalls, rootFd: number, shmSize?: number): void {
   const fd = mkdirAllInRoot(sys, rootFd, "/dev");
   try {
     // nosuid and strictatime but not noexec, as Docker's /dev (runc's default mount).
@@ -207,7 +218,8 @@ function mountDev(sys: Syscalls, rootFd: number): void {
     }
     const shm = openInRoot(sys, rootFd, "/dev/shm", O_PATH | O_DIRECTORY);
     try {
-      mountAt(sys, "shm", shm, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+      const size = shmSize ? `${Math.max(1, Math.ceil(shmSize / 1024))}k` : "65536k";
+      mountAt(sys, "shm", shm, "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, `mode=1777,size=${size}`);
     } finally {
       sys.close(shm);
     }
@@ -228,6 +240,45 @@ function mountDev(sys: Syscalls, rootFd: number): void {
     // as Docker makes them.
   } finally {
     sys.close(devDirFd);
+  }
+}
+
+/** --device: a node with the host's type, numbers, mode and owner at its path in the container. */
+function addDevices(sys: Syscalls, rootFd: number, devices: DeviceSpec[]): void {
+  for (const d of devices) {
+    const slash = d.container.lastIndexOf("/");
+    const parent = mkdirAllInRoot(sys, rootFd, d.container.slice(0, slash) || "/");
+    try {
+      const name = d.container.slice(slash + 1);
+      sys.mknodat(parent, name, (d.type === "b" ? S_IFBLK : S_IFCHR) | d.mode, makedev(d.major, d.minor));
+      sys.chmod(`${fdPath(parent)}/${name}`, d.mode);
+      sys.fchownat(parent, name, d.uid, d.gid, 0);
+    } catch (e) {
+      if (e instanceof SyscallError) throw new SyscallError(e.syscall, e.errno, d.container);
+      throw e;
+    }
+    sys.close(parent);
+  }
+}
+
+/**
+ * --sysctl: written into the container's own /proc/sys before it is made read-only. The
+ * namespaced ones only (checked at create): they land in the namespaces init just made.
+ */
+function writeSysctls(sys: Syscalls, rootFd: number, sysctls: Record<string, string>): void {
+  const fd = openInRoot(sys, rootFd, "/proc/sys", O_PATH | O_DIRECTORY);
+  try {
+    for (const [key, value] of Object.entries(sysctls)) {
+      const rel = key.split(".");
+      if (rel.some((c) => !/^[A-Za-z0-9_-]+$/.test(c))) throw new Error(`invalid sysctl name ${key}`);
+      try {
+        sys.writeFile(`${fdPath(fd)}/${rel.join("/")}`, value);
+      } catch (e) {
+        throw new Error(`cannot set sysctl ${key}=${value}: ${e instanceof SyscallError ? e.code : (e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+  } finally {
+    sys.close(fd);
   }
 }
 
@@ -256,6 +307,20 @@ function bindInto(sys: Syscalls, rootFd: number, m: MountSpec, optional: boolean
     sys.close(fd);
   }
   if (m.readOnly) remountReadOnly(sys, rootFd, m.destination);
+  if (m.propagation && m.propagation !== "rprivate") setPropagation(sys, rootFd, m.destination, m.propagation);
+}
+
+const PROPAGATION_FLAGS: Record<string, number> = {
+  private: MS_PRIVATE, rprivate: MS_PRIVATE | MS_REC, shared: MS_SHARED, rshared: MS_SHARED | MS_REC, slave: MS_SLAVE, rslave: MS_SLAVE | MS_REC,
+};
+
+function setPropagation(sys: Syscalls, rootFd: number, destination: string, p: string): void {
+  const fd = openInRoot(sys, rootFd, destination, O_PATH);
+  try {
+    mountAt(sys, null, fd, destination, null, PROPAGATION_FLAGS[p]!);
+  } finally {
+    sys.close(fd);
+  }
 }
 
 function remountReadOnly(sys: Syscalls, rootFd: number, destination: string, keep = 0): void {
@@ -292,5 +357,20 @@ function mountAt(
   } catch (e) {
     if (e instanceof SyscallError) throw new SyscallError(e.syscall, e.errno, destination);
     throw e;
+  }
+}
+
+/**
+ * A container's root with its bind mounts (volumes included) at `rootfs.target`, for host-side
+ * work on a container that is not running (`cp`). The caller has made its mount namespace
+ * private (the mounts are seen by nobody else) and detaches `target` afterwards.
+ */
+export function mountContainerView(rootfs: InitSpec["rootfs"], mounts: MountSpec[], sys: Syscalls = realSyscalls): void {
+  mountRoot(sys, { rootfs } as InitSpec);
+  const rootFd = sys.openat(AT_FDCWD, rootfs.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const m of mounts) if (m.type === "bind") bindInto(sys, rootFd, { ...m, propagation: undefined }, false);
+  } finally {
+    sys.close(rootFd);
   }
 }

@@ -8,6 +8,16 @@ export interface MountSpec {
   /** "bind" for volumes, "tmpfs" for --tmpfs. */
   type: "bind" | "tmpfs";
   options?: string;
+  /** A named or anonymous volume bound from `<root>/volumes/NAME/_data` (source). */
+  volume?: string;
+  /** The volume was made for this container alone (`-v /path`, the image's VOLUME). */
+  anonymous?: boolean;
+  /** Propagation of the bind inside the container (rprivate unless asked). */
+  propagation?: "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave";
+  /** How it was asked for, for inspect: the `-v` mode words, the flag, the spec as typed. */
+  mode?: string;
+  origin?: "volume-flag" | "mount-flag" | "tmpfs-flag" | "image" | "volumes-from";
+  spec?: string;
 }
 
 export interface RootfsSpec {
@@ -61,4 +71,43 @@ export interface InitSpec {
   readonlyPaths?: string[];
   /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
   runtime?: { name: string; path: string; dir: string };
+  /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
+  runOptions?: InitRunOptions;
+  /** --ipc/--uts container:NAME: the namespace files to join instead of making new ones. */
+  joinNamespaces?: { ipc?: string; uts?: string };
+}
+
+export interface Ulimit {
+  name: string;
+  soft: number;
+  hard: number;
+}
+
+export interface DeviceSpec {
+  host: string;
+  container: string;
+  permissions: string;
+  type: "c" | "b";
+  major: number;
+  minor: number;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export type NamespaceMode = { host: true } | { container: string };
+
+/** What init applies beyond root and confinement (the container keeps the same in its record). */
+export interface InitRunOptions {
+  init?: boolean;
+  ulimits?: Ulimit[];
+  devices?: DeviceSpec[];
+  deviceCgroupRules?: string[];
+  sysctls?: Record<string, string>;
+  /** /dev/shm's size in bytes (default 64 MiB). */
+  shmSize?: number;
+  ipc?: NamespaceMode;
+  pid?: NamespaceMode;
+  uts?: NamespaceMode;
+  oomScoreAdj?: number;
 }

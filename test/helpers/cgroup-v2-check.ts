@@ -164,6 +164,31 @@ try {
     assert(busy.signalCode === "SIGKILL", `busy loop not killed: ${code} ${busy.signalCode}`);
   });
 
+  await check("device allow-list (eBPF program): defaults, --device rules, permissions", () => {
+    // In a cgroup of its own, a shell opens devices: null is on Docker's default list, kmsg
+    // (1:11) is not, unless a rule allows it (read only here).
+    const probe = (cgName: string, script: string) => {
+      const g = join(ROOT, cgName);
+      const r = Bun.spawnSync(["sh", "-c", `echo $$ > ${g}/cgroup.procs && ${script}`], { stderr: "pipe", stdout: "pipe" });
+      return r.stdout.toString() + r.stderr.toString();
+    };
+    const plain = createCgroup(`${prefix}/dev-default`, {});
+    const ruled = createCgroup(`${prefix}/dev-rule`, { deviceRules: ["c 1:11 r"] });
+    const open = createCgroup(`${prefix}/dev-privileged`, { allowAllDevices: true });
+    try {
+      const a = probe(`${prefix}/dev-default`, "cat /dev/null && echo null-ok; (exec 3</dev/kmsg) && echo kmsg-read");
+      assert(a.includes("null-ok") && !a.includes("kmsg-read") && a.includes("Operation not permitted"), `default list: ${a}`);
+      const b = probe(`${prefix}/dev-rule`, "(exec 3</dev/kmsg) && echo kmsg-read; (exec 3>/dev/kmsg) && echo kmsg-write");
+      assert(b.includes("kmsg-read") && !b.includes("kmsg-write"), `c 1:11 r: ${b}`);
+      const c = probe(`${prefix}/dev-privileged`, "(exec 3>/dev/kmsg) && echo kmsg-write");
+      assert(c.includes("kmsg-write"), `privileged: ${c}`);
+    } finally {
+      plain.remove();
+      ruled.remove();
+      open.remove();
+    }
+  });
+
   await check("remove is idempotent", () => {
     removeCgroup(cg.paths);
   });

@@ -69,12 +69,13 @@ describe("volumes", () => {
     r.run(["rmi", "evil:1"]);
   });
 
-  for (const spec of [":x", "relative:/x", "/a:relative", "/a:/b:ro:x", "/a:/b:bad", "/onlyone"]) {
+  // ("relative:/x" names a volume and "/onlyone" is an anonymous volume: named-volumes.test.ts)
+  for (const spec of [":x", "/a:relative", "/a:/b:ro:x", "/a:/b:bad", "/a:/"]) {
     it(`bad spec ${JSON.stringify(spec)} fails with 125 and creates nothing`, () => {
       const before = r.run(["ps", "-aq"]).stdout;
       const res = r.run(["run", "--rm", "-v", spec, "busybox", "true"]);
       expect(res.code).toBe(125);
-      expect(res.stderr).toMatch(/^minid: invalid volume specification/);
+      expect(res.stderr).toMatch(/^minid: invalid (volume specification|mode|spec)/);
       expect(res.stderr.trim().split("\n")).toHaveLength(1);
       expect(r.run(["ps", "-aq"]).stdout).toBe(before);
       expect(existsSync("/a")).toBe(false);

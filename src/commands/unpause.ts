@@ -1,0 +1,21 @@
+import { defineCommand } from "citty";
+import { getEngine } from "../cli/globals.ts";
+import { out } from "../cli/output.ts";
+import { argsOf } from "../cli/argv.ts";
+import { requireRoot } from "../engine.ts";
+import { eachContainer } from "../container/control.ts";
+
+export default defineCommand({
+  meta: { name: "unpause", description: "Unpause all processes within one or more containers (minid unpause CONTAINER [CONTAINER...])" },
+  args: {},
+  async run({ args }) {
+    requireRoot();
+    const a = argsOf(args);
+    const engine = getEngine();
+    const { unpauseContainer } = await import("../container/pause.ts");
+    return eachContainer(engine, a.positionals, "unpause", async (st, ref) => {
+      await unpauseContainer(engine, st);
+      out(`${ref}\n`);
+    });
+  },
+});
