@@ -12,8 +12,8 @@ interface Spec {
 const IMAGE_OPERAND = new Set(["run", "create", "images", "rmi", "history", "image-inspect", "save", "tag", "push"]);
 const ANY_OPERAND = new Set(["inspect"]);
 const NO_OPERAND = new Set(["ps", "version", "load", "import", "pull", "login", "logout", "container-prune", "completion", "container",
-  "network", "network-create", "network-ls", "network-inspect", "network-rm", "network-prune", "network-connect", "network-disconnect",
-  "volume", "volume-create", "volume-ls", "volume-inspect", "volume-rm", "volume-prune", "system", "system-df", "system-prune", "image-prune", "info", "events"]);
+  "volume", "volume-create", "volume-ls", "volume-inspect", "volume-rm", "volume-prune", "system", "system-df", "system-prune", "image-prune", "info", "events",
+  "network", "network-create", "network-ls", "network-inspect", "network-rm", "network-prune", "network-connect", "network-disconnect"]);
 
 type Loader = () => Promise<{ default: { args?: unknown } }>;
 
@@ -94,14 +94,14 @@ _minid() {
     "") _minid_reply "${topWords(ss).join(" ")} --root --storage-driver --insecure-registry --tls-verify --log-level --help --version" "$cur"; return ;;
     container) _minid_reply "${subWords(ss, "container").join(" ")}" "$cur"; return ;;
     image) _minid_reply "${subWords(ss, "image").join(" ")}" "$cur"; return ;;
-    network) _minid_reply "${subWords(ss, "network").join(" ")}" "$cur"; return ;;
-    network-list) cmd=network-ls ;;
-    network-remove) cmd=network-rm ;;
     volume) _minid_reply "${subWords(ss, "volume").join(" ")}" "$cur"; return ;;
     system) _minid_reply "${subWords(ss, "system").join(" ")}" "$cur"; return ;;
     volume-list) cmd=volume-ls ;;
     volume-remove) cmd=volume-rm ;;
     system-info|system-events) cmd=\${cmd#*-} ;;
+    network) _minid_reply "${subWords(ss, "network").join(" ")}" "$cur"; return ;;
+    network-list) cmd=network-ls ;;
+    network-remove) cmd=network-rm ;;
     container-ls|container-list|container-ps) cmd=ps ;;
     image-ls|image-list) cmd=images ;;
     image-rm|image-remove) cmd=rmi ;;
@@ -151,9 +151,9 @@ function fish(ss: Spec[]): string {
     `complete -c minid -n __fish_use_subcommand -a "${topWords(ss).join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from container" -a "${subWords(ss, "container").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from image" -a "${subWords(ss, "image").join(" ")}"`,
-    `complete -c minid -n "__fish_seen_subcommand_from network" -a "${subWords(ss, "network").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from volume" -a "${subWords(ss, "volume").join(" ")}"`,
     `complete -c minid -n "__fish_seen_subcommand_from system" -a "${subWords(ss, "system").join(" ")}"`,
+    `complete -c minid -n "__fish_seen_subcommand_from network" -a "${subWords(ss, "network").join(" ")}"`,
   ];
   for (const s of ss) {
     const word = typed(s.name).split(" ").at(-1)!;

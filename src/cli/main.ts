@@ -97,6 +97,12 @@ const ALIASES: Record<string, string> = {
 
 // Restart policies after a reboot (container/restore.ts).
 Object.assign(ALIASES, { "system restore": "system-restore", "system service-unit": "system-service-unit" });
+// Networks (network/).
+Object.assign(ALIASES, {
+  "network create": "network-create", "network ls": "network-ls", "network list": "network-ls", "network inspect": "network-inspect",
+  "network rm": "network-rm", "network remove": "network-rm", "network prune": "network-prune", "network connect": "network-connect",
+  "network disconnect": "network-disconnect",
+});
 
 const GLOBAL_HELP = `
 Usage:  minid [OPTIONS] COMMAND
@@ -157,7 +163,6 @@ Commands:
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
   port        List port mappings or a specific mapping for the container
-  network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
   create      Create a new container
   cp          Copy files/folders between a container and the local filesystem
   diff        Inspect changes to files or directories on a container's filesystem
@@ -170,6 +175,7 @@ Commands:
   info        Display system-wide information
   system      Manage minid (system df, system prune, system info, system events)
   volume      Manage volumes
+  network     Manage networks (create, ls, inspect, rm, prune, connect, disconnect)
   runtime     Act as an OCI runtime with runc's command line (also as minid-runtime)
 
 Run 'minid COMMAND --help' for more information on a command.

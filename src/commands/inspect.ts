@@ -16,7 +16,7 @@ export default defineCommand({
     const a = argsOf(args);
     if (!a.positionals.length) throw new UserError(`"minid inspect" requires at least 1 argument.\nSee 'minid inspect --help'.`);
     const type = str(a.type);
-    if (type !== undefined && type !== "container" && type !== "image" && type !== "network" && type !== "volume") {
+    if (type !== undefined && type !== "container" && type !== "image" && type !== "volume" && type !== "network") {
       throw new UserError(`"${type}" is not a valid value for --type`);
     }
     const fmt = str(a.format);

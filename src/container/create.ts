@@ -108,7 +108,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
       throw new UserError(`can't join IPC of container ${donor.id}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)`);
     }
   }
-  const hostname = opts.hostname ?? (svc.runOptions?.uts ? (await import("node:os")).hostname() : (network.hostname ?? shortId(id)));
+  const hostname = opts.hostname ?? (svc.runOptions?.uts ? (await import("node:os")).hostname() : network.hostname ?? shortId(id));
   const env = buildEnv({
     image: cc.Env ?? [],
     files: opts.envFiles,

@@ -123,9 +123,6 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   for (const procs of spec.cgroupProcs ?? []) sys.writeFile(cgroupJoinFile(spec, procs), "0");
   // The terminal's mount must be taken while it is still in our mount namespace (console.ts).
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
-  // The network namespace: a new one (only lo), the host's, or one prepared or owned by another.
-  const netns = spec.netns ?? "new";
-  if (netns !== "new" && netns !== "host") joinNetns(sys, netns);
   // --ipc/--uts host keep the host's; --ipc container:NAME joins that container's.
   const ro = spec.runOptions;
   if (spec.joinNamespaces?.ipc) {
@@ -136,6 +133,9 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
       sys.close(fd);
     }
   }
+  // The network namespace: a new one (only lo), the host's, or one prepared or owned by another.
+  const netns = spec.netns ?? "new";
+  if (netns !== "new" && netns !== "host") joinNetns(sys, netns);
   const own = (ro?.uts ? 0 : CLONE_NEWUTS) | (ro?.ipc ? 0 : CLONE_NEWIPC);
   sys.unshare(CLONE_NEWNS | own | (netns === "new" ? CLONE_NEWNET : 0) | (spec.cgroupProcs?.length ? CLONE_NEWCGROUP : 0));
   if (!ro?.uts) sys.sethostname(spec.hostname);

@@ -12,16 +12,9 @@ export interface UpdateFlags extends ResourceFlags {
   restart?: string;
 }
 
-/** Docker's --restart grammar (the watcher's restart policy reads the same record field). */
-export function parseRestart(v: string): { name: "no" | "always" | "on-failure" | "unless-stopped"; maximumRetryCount: number } {
-  const [name, count, extra] = v.split(":");
-  if (!name || extra !== undefined || !["no", "always", "on-failure", "unless-stopped"].includes(name)) {
-    throw new UserError(`invalid restart policy: unknown policy '${name ?? ""}'; use one of 'no', 'always', 'on-failure', or 'unless-stopped'`);
-  }
-  if (count !== undefined && name !== "on-failure") throw new UserError("invalid restart policy: maximum retry count can only be used with 'on-failure'");
-  if (count !== undefined && !/^\d+$/.test(count)) throw new UserError("invalid restart policy format: maximum retry count must be an integer");
-  return { name: name as "no", maximumRetryCount: count === undefined ? 0 : Number(count) };
-}
+/** Docker's --restart grammar: the same parser run and create use (restart-policy.ts). */
+import { parseRestartPolicy as parseRestart } from "./restart-policy.ts";
+export { parseRestart };
 
 export function hasUpdate(f: UpdateFlags): boolean {
   return Object.values(f).some((v) => v !== undefined && v !== false);

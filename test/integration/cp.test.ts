@@ -48,8 +48,17 @@ describe("cp killed -9", () => {
     expect(r.run(["create", "--name", "cpkill", "busybox", "sh", "-c", "ls /big >/dev/null 2>&1; echo ran"]).code).toBe(0);
     const big = join(r.dir, "big");
     Bun.spawnSync(["dd", "if=/dev/zero", `of=${big}`, "bs=1M", "count=300"], { stderr: "ignore" });
+    const id = r.run(["inspect", "--format", "{{.Id}}", "cpkill"]).stdout.trim();
+    const partial = join(r.dir, "containers", id, "upper", "big");
     const p = r.spawn(["cp", big, "cpkill:/big"]);
-    await Bun.sleep(150);
+    // Killed half-way: once part of the file is in the container's writable layer.
+    for (let i = 0; i < 400 && p.exitCode === null; i++) {
+      try {
+        if (statSync(partial).size > 0) break;
+      } catch {}
+      await Bun.sleep(10);
+    }
+    expect(p.exitCode).toBe(null);
     p.kill(9);
     await p.exited;
     expect(r.leakedMounts()).toEqual([]);

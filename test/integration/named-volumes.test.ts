@@ -134,7 +134,10 @@ describe("copy-up", () => {
   });
 
   it("a path the image has as a file or not at all gives an empty volume", () => {
-    expect(run("-v", "cufile:/etc/passwd/x", "true").code).not.toBe(0); // /etc/passwd is a file: cannot mount under it
+    const under = run("-v", "cufile:/etc/passwd/x", "true"); // /etc/passwd is a file: cannot mount under it
+    expect(under.code).toBe(125);
+    expect(under.stderr.trim().split("\n")).toHaveLength(1);
+    expect(under.stderr).toContain("not a directory in the container");
     expect(run("-v", "cunone:/nonexistent", "true").code).toBe(0);
     expect(readdirSync(vdir("cunone"))).toEqual([]);
     r.run(["volume", "rm", "-f", "cufile", "cunone"]);

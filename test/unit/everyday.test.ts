@@ -71,8 +71,8 @@ describe("update --restart", () => {
   test("Docker's grammar", () => {
     expect(parseRestart("on-failure:3")).toEqual({ name: "on-failure", maximumRetryCount: 3 });
     expect(parseRestart("always")).toEqual({ name: "always", maximumRetryCount: 0 });
-    expect(() => parseRestart("always:3")).toThrow("maximum retry count can only be used with 'on-failure'");
-    expect(() => parseRestart("sometimes")).toThrow("unknown policy 'sometimes'");
+    expect(() => parseRestart("always:3")).toThrow("maximum retry count cannot be used with restart policy 'always'");
+    expect(() => parseRestart("sometimes")).toThrow("invalid restart policy 'sometimes'");
   });
 });
 
