@@ -16,14 +16,14 @@ const DOCKER_HOST_CONFIG: [key: string, unset: unknown][] = [
   ["GroupAdd", null], ["IpcMode", "private"], ["Cgroup", ""], ["Links", null], ["OomScoreAdj", 0], ["PidMode", ""],
   ["Privileged", false], ["PublishAllPorts", false], ["ReadonlyRootfs", false], ["SecurityOpt", null],
   // omitempty in Docker: present only when set
-  ["Tmpfs", undefined], ["UTSMode", ""], ["UsernsMode", ""], ["ShmSize", 67108864], ["Runtime", "minid"],
+  ["Tmpfs", undefined], ["UTSMode", ""], ["UsernsMode", ""], ["ShmSize", 67108864], ["Sysctls", undefined], ["Runtime", "minid"],
   ["ConsoleSize", [0, 0]], ["Isolation", ""], ["CpuShares", 0], ["Memory", 0], ["NanoCpus", 0], ["CgroupParent", ""], ["BlkioWeight", 0],
   ["BlkioWeightDevice", []], ["BlkioDeviceReadBps", null], ["BlkioDeviceWriteBps", null], ["BlkioDeviceReadIOps", null],
   ["BlkioDeviceWriteIOps", null], ["CpuPeriod", 0], ["CpuQuota", 0], ["CpuRealtimePeriod", 0], ["CpuRealtimeRuntime", 0],
   ["CpusetCpus", ""], ["CpusetMems", ""], ["Devices", []], ["DeviceCgroupRules", null], ["DeviceRequests", null],
   ["KernelMemory", 0], ["KernelMemoryTCP", 0], ["MemoryReservation", 0], ["MemorySwap", 0], ["MemorySwappiness", null], ["OomKillDisable", false],
   ["PidsLimit", null], ["Ulimits", null], ["CpuCount", 0], ["CpuPercent", 0], ["IOMaximumIOps", 0],
-  ["IOMaximumBandwidth", 0], ["Mounts", undefined], ["MaskedPaths", null], ["ReadonlyPaths", null],
+  ["IOMaximumBandwidth", 0], ["Mounts", undefined], ["MaskedPaths", null], ["ReadonlyPaths", null], ["Init", undefined],
 ];
 
 /** What the record says about the options Docker shows but minid keeps in another form. */

@@ -80,8 +80,9 @@ async function both(name: string, dir: string) {
   const mtar = join(work, `${name}-minid.tar`);
   const dtar = join(work, `${name}-docker.tar`);
   const cname = `x-${name}`;
-  const mr = r.run(["run", "--name", cname, "--entrypoint", "", "-u", "0", tag, "true"]);
-  if (mr.code !== 0) throw new Error(`minid run: ${mr.stderr}`);
+  // Created, never started, in both engines: what the image holds, no mountpoint a start makes.
+  const mr = r.run(["create", "--name", cname, "--entrypoint", "", "-u", "0", tag, "true"]);
+  if (mr.code !== 0) throw new Error(`minid create: ${mr.stderr}`);
   const me = r.run(["export", "-o", mtar, cname]);
   if (me.code !== 0) throw new Error(`minid export: ${me.stderr}`);
   r.run(["rm", "-f", cname]);
