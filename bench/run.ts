@@ -66,6 +66,17 @@ try {
   const minid = bridge;
   console.error(`minid run --rm --network bridge busybox true: median ${median(bridge).toFixed(1)} ms over ${runs} runs`);
   console.error(`minid run --rm --network none busybox true: median ${median(none).toFixed(1)} ms over ${runs} runs`);
+  // Published ports (network/portmap.ts): `-p 80` adds a host port held by the watcher and the
+  // container's DNAT rules, put in at start and taken out at stop; interleaved with bridge runs.
+  const pub = () => time([BIN, "--root", root, "run", "--rm", "-p", "80", "busybox", "true"]);
+  for (let i = 0; i < WARMUP; i++) pub();
+  const published: number[] = [];
+  const bridgeBeside: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    published.push(pub());
+    bridgeBeside.push(net("bridge"));
+  }
+  console.error(`minid run --rm -p 80 busybox true: median ${median(published).toFixed(1)} ms over ${runs} runs`);
   const runc = series("runc run", (i) => time(["runc", "run", "-b", bundle, `minid-bench-runc-${process.pid}-${i + 10}`]));
   const inner = Bun.spawnSync(
     ["unshare", "-m", "sh", "-c", `umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec "$0" "$1" --crun-inner "$2" --runs "$3"`, process.execPath, import.meta.path, bundle, String(runs)],
@@ -75,6 +86,7 @@ try {
   const m = median(minid);
   console.log(`minid run (bridge, the default): median ${m.toFixed(1)} ms`);
   console.log(`minid run --network none: median ${median(none).toFixed(1)} ms   bridge costs ${(m - median(none)).toFixed(1)} ms per container`);
+  console.log(`minid run -p 80: median ${median(published).toFixed(1)} ms   publishing costs ${(median(published) - median(bridgeBeside)).toFixed(1)} ms per container`);
   console.log(`runc run:  median ${median(runc).toFixed(1)} ms   minid/runc = ${(m / median(runc)).toFixed(2)}`);
   if (crun.length) console.log(`crun run:  median ${median(crun).toFixed(1)} ms   minid/crun = ${(m / median(crun)).toFixed(2)}`);
   else console.log("crun run:  unavailable (crun missing or its cgroup2 set-up failed)");

@@ -1,6 +1,7 @@
 // Resource and security flags shared by the commands that create containers.
 import { list, str, type CmdArgs } from "./argv.ts";
 import type { ResourceFlags, SecurityFlags } from "../container/options.ts";
+import type { PortAndDnsFlags } from "../network/options.ts";
 
 export const RESOURCE_FLAGS = {
   memory: { type: "string", alias: "m", description: "Memory limit (e.g. 512m, 1g)" },
@@ -39,5 +40,28 @@ export function securityOptions(a: CmdArgs): Partial<SecurityFlags> {
     privileged: Boolean(a.privileged),
     securityOpt: list(a["security-opt"]),
     groupAdd: list(a["group-add"]),
+  };
+}
+
+// ---- published ports and DNS (src/network/ports.ts, dns.ts) ----
+
+export const PORT_FLAGS = {
+  publish: { type: "string", alias: "p", description: "Publish a container's port(s) to the host: [IP:][HOSTPORT:]CTRPORT[/PROTO] (repeatable)", multiple: true } as any,
+  "publish-all": { type: "boolean", alias: "P", description: "Publish all exposed ports to random ports" },
+  expose: { type: "string", description: "Expose a port or a range of ports (repeatable)", multiple: true } as any,
+  dns: { type: "string", description: "Set custom DNS servers (repeatable)", multiple: true } as any,
+  "dns-search": { type: "string", description: "Set custom DNS search domains (repeatable)", multiple: true } as any,
+  "dns-option": { type: "string", description: "Set DNS options (repeatable)", multiple: true } as any,
+  "network-alias": { type: "string", description: "Add network-scoped alias for the container (repeatable)", multiple: true } as any,
+} as const;
+
+export function portOptions(a: CmdArgs): PortAndDnsFlags {
+  return {
+    publish: list(a.publish),
+    publishAll: Boolean(a["publish-all"]),
+    expose: list(a.expose),
+    dns: list(a.dns),
+    dnsSearch: list(a["dns-search"]),
+    dnsOptions: list(a["dns-option"]),
   };
 }

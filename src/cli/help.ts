@@ -14,7 +14,7 @@ const USAGE: Record<string, string> = {
 };
 
 // The other names each command answers to (main.ts routes `container X` and `image X` too).
-const CONTAINER_CMDS = ["create", "cp", "diff", "pause", "unpause", "rename", "top", "update", "run", "rm", "exec", "logs", "start", "stop", "restart", "kill", "wait", "attach", "commit", "export", "stats"];
+const CONTAINER_CMDS = ["create", "cp", "diff", "pause", "unpause", "rename", "top", "update", "run", "rm", "exec", "logs", "start", "stop", "restart", "kill", "wait", "attach", "commit", "export", "stats", "port"];
 const IMAGE_CMDS = ["import", "pull", "push", "save", "load", "tag", "history"];
 export function aliasesOf(name: string): string[] {
   if (name === "ps") return ["container ls", "container list", "container ps", "ps"];

@@ -69,6 +69,7 @@ export const COMMANDS: Record<string, Loader> = {
   "volume-prune": () => import("../commands/volume-prune.ts"),
   "system-restore": () => import("../commands/system-restore.ts"),
   "system-service-unit": () => import("../commands/system-service-unit.ts"),
+  port: () => import("../commands/port.ts"),
   network: () => import("../commands/network.ts"),
   "network-create": () => import("../commands/network-create.ts"),
   "network-ls": () => import("../commands/network-ls.ts"),
@@ -80,7 +81,13 @@ export const COMMANDS: Record<string, Loader> = {
   runtime: () => import("../commands/runtime.ts"),
 };
 
+const NETWORK_ALIASES: Record<string, string> = {
+  "network create": "network-create", "network ls": "network-ls", "network list": "network-ls", "network inspect": "network-inspect",
+  "network rm": "network-rm", "network remove": "network-rm", "network prune": "network-prune", "network connect": "network-connect",
+  "network disconnect": "network-disconnect",
+};
 const ALIASES: Record<string, string> = {
+  ...NETWORK_ALIASES,
   // everyday-a
   "volume create": "volume-create", "volume ls": "volume-ls", "volume list": "volume-ls", "volume inspect": "volume-inspect",
   "system events": "events", "system info": "info", "system df": "system-df", "system prune": "system-prune",
@@ -155,6 +162,7 @@ Commands:
   tag         Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
   history     Show the history of an image
   completion  Generate the autocompletion script for bash, zsh or fish
+  port        List port mappings or a specific mapping for the container
   create      Create a new container
   cp          Copy files/folders between a container and the local filesystem
   diff        Inspect changes to files or directories on a container's filesystem

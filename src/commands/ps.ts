@@ -16,7 +16,7 @@ function commandOf(st: ContainerState): string {
 }
 
 /** Docker's formatter.ContainerContext: the fields `ps --format` templates (and json) see. */
-function row(c: ContainerState, now: number, trunc: boolean): Record<string, unknown> {
+function row(c: ContainerState, now: number, trunc: boolean, ports: (c: ContainerState) => string): Record<string, unknown> {
   const cmd = commandOf(c);
   const labels: Record<string, string> = (c.config as { labels?: Record<string, string> }).labels ?? {};
   return asStruct(
@@ -34,7 +34,7 @@ function row(c: ContainerState, now: number, trunc: boolean): Record<string, unk
       Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => m.volume ?? m.source).map((n) => (trunc ? ellipsis(n, 15) : n)).join(","),
       Names: c.name,
       Networks: "none",
-      Ports: "",
+      Ports: ports(c),
       RunningFor: ago(c.created, now),
       Size: "0B",
       State: liveState(c).status,
@@ -94,7 +94,7 @@ export default defineCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
     size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
-    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=)", multiple: true } as any,
+    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, label=, health=, publish=, expose=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
   },
@@ -107,7 +107,7 @@ export default defineCommand({
       const i = f.indexOf("=");
       if (i < 1) throw new UserError(`bad format of filter (expected name=value): ${f}`);
       const [k, v] = [f.slice(0, i), f.slice(i + 1)];
-      if (!["status", "name", "id", "ancestor", "exited", "label", "health"].includes(k)) throw new UserError(`invalid filter '${k}'`);
+      if (!["status", "name", "id", "ancestor", "exited", "label", "health", "publish", "expose"].includes(k)) throw new UserError(`invalid filter '${k}'`);
       if (k === "health" && !["starting", "healthy", "unhealthy", "none"].includes(v)) {
         throw new UserError(`Unrecognised filter value for health: ${v}`);
       }
@@ -137,6 +137,13 @@ export default defineCommand({
       // A stopped container with a healthcheck reads unhealthy (as its State.Health does).
       health: (c, v) => (healthOf(c) ?? (c.healthcheck && liveState(c).status === "exited" ? "unhealthy" : "none")) === v,
     };
+    if (filters.has("publish") || filters.has("expose")) {
+      const { portFilter } = await import("../network/port-status.ts");
+      for (const k of ["publish", "expose"] as const) {
+        const tests = (filters.get(k) ?? []).map((v) => portFilter(engine, k, v));
+        if (tests.length) match[k] = (c, v) => tests[(filters.get(k) ?? []).indexOf(v)]!(c);
+      }
+    }
     // …except labels, which must all match (Docker's MatchKVList).
     for (const [k, vs] of filters) cs = cs.filter((c) => (k === "label" ? vs.every((v) => match[k]!(c, v)) : vs.some((v) => match[k]!(c, v))));
     if (last > 0) cs = cs.slice(0, last);
@@ -152,7 +159,10 @@ export default defineCommand({
         : given === "raw"
           ? a.quiet ? "container_id: {{.ID}}" : PS_RAW + (a.size ? "size: {{.Size}}\\n" : "")
           : a.quiet ? "{{.ID}}" : given;
-    out(await formatItems(fmt, cs.map((c) => row(c, now, trunc)), PS_HEADER));
+    const { displayablePorts } = await import("../network/ports.ts");
+    const { networkPorts } = await import("../network/port-status.ts");
+    const ports = (c: ContainerState) => displayablePorts(networkPorts(engine, c));
+    out(await formatItems(fmt, cs.map((c) => row(c, now, trunc, ports)), PS_HEADER));
     return 0;
   },
 });

@@ -4,7 +4,7 @@ import { out } from "../cli/output.ts";
 import { argsOf, list, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError, signalNumber } from "../util/errors.ts";
-import { RESOURCE_FLAGS, SECURITY_FLAGS, resourceOptions, securityOptions } from "../cli/container-flags.ts";
+import { RESOURCE_FLAGS, SECURITY_FLAGS, PORT_FLAGS, resourceOptions, securityOptions, portOptions } from "../cli/container-flags.ts";
 import { NETWORK_FLAGS, networkOptions } from "../cli/network-flags.ts";
 import { SERVICE_FLAGS, serviceOptions } from "../cli/service-flags.ts";
 
@@ -39,6 +39,7 @@ export default defineCommand({
     ...RESOURCE_FLAGS,
     ...SECURITY_FLAGS,
     ...NETWORK_FLAGS,
+    ...PORT_FLAGS,
     ...SERVICE_FLAGS,
   },
   async run({ args }) {
@@ -82,7 +83,8 @@ export default defineCommand({
         tty: Boolean(a.tty),
         resources: resourceOptions(a),
         security: securityOptions(a),
-        network: networkOptions(a),
+        network: { ...networkOptions(a), aliases: list(a["network-alias"]) },
+        ports: portOptions(a),
         service,
         runtime: str(a.runtime),
         extra:

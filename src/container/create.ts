@@ -40,6 +40,8 @@ export interface CreateOptions {
   tty: boolean;
   resources?: ResourceFlags;
   security?: Partial<SecurityFlags>;
+  /** -p/-P/--expose, --dns*, --network-alias (network/options.ts). */
+  ports?: import("../network/options.ts").PortAndDnsFlags;
   /** --runtime: an OCI runtime (name on PATH or path) to build the container instead of minid's init. */
   runtime?: string;
   /** Settings kept with the container for later commands (stop signal and timeout). */
@@ -73,6 +75,9 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     groupAdd: opts.security?.groupAdd ?? [],
     readOnly: opts.readOnly,
   });
+  const { parsePortAndDns } = await import("../network/options.ts");
+  parsePortAndDns(opts.ports, []); // a bad -p/--dns is refused before the image is looked at
+  (await import("../network/options.ts")).checkPortMode(opts.ports, opts.network?.network, (m) => (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(m));
   const { resolveNetworkFlags } = await import("../network/config.ts");
   const network = resolveNetworkFlags(engine, { ...opts.network, hostname: opts.hostname });
   const runtime = opts.runtime !== undefined ? (await import("./oci-runtime.ts")).resolveRuntime(opts.runtime) : undefined;
@@ -89,6 +94,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
   if (!args.length) throw new UserError("No command specified: give one after the image name (e.g. `minid run IMAGE sh`)");
   const svc = serviceSettings(opts.service ?? {}, cc);
 
+  const portsAndDns = parsePortAndDns(opts.ports, Object.keys(cc.ExposedPorts ?? {}));
   const id = newId();
   // --uts host: the host's name (and --hostname makes no sense); --ipc/--pid container:NAME
   // are kept by id, as Docker keeps them.
@@ -139,6 +145,7 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     state: createdState(),
     security,
     resources,
+    ...portsAndDns,
     // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
     extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }), ...(runtime ? { runtime } : {}) },
     network: network.config,

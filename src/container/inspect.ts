@@ -7,6 +7,8 @@ import { liveState, settledState } from "./status.ts";
 import { logPath } from "./logs.ts";
 import { dockerHostConfig } from "./inspect-hostconfig.ts";
 import { declaredEnv, imageEnvOf } from "./env.ts";
+import { networkPorts } from "../network/port-status.ts";
+import { exposedPortsDoc, goMap } from "../network/ports.ts";
 import { bindsOf, mountFlagsOf, mountsOf, volumesOf } from "./mounts-inspect.ts";
 import { readHealth, type HealthState } from "./health.ts";
 
@@ -134,6 +136,11 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       CpusetCpus: String(res.cpusetCpus ?? ""),
       PidsLimit: res.pidsLimit === undefined ? null : Number(res.pidsLimit),
       OomKillDisable: Boolean(res.oomKillDisable),
+      PortBindings: goMap(st.ports?.bindings ?? {}),
+      PublishAllPorts: Boolean(st.ports?.publishAll),
+      Dns: st.dns?.servers ?? [],
+      DnsOptions: st.dns?.options ?? [],
+      DnsSearch: st.dns?.search ?? [],
     }),
     GraphDriver: { Data: graph, Name: st.storage.driver },
     Mounts: mountsOf(st),
@@ -149,6 +156,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       StdinOnce: st.config.interactive,
       Env: declaredEnv(st, () => imageEnvOf(engine, st)),
       Cmd: st.config.cmd ?? null,
+      ...(exposedPortsDoc(st.ports) ? { ExposedPorts: exposedPortsDoc(st.ports) } : {}),
       Image: st.image,
       Volumes: volumesOf(st),
       WorkingDir: st.config.cwd === "/" ? "" : st.config.cwd,
@@ -160,6 +168,6 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       ...configStopSettings(engine, st),
     },
     // As Docker shows it for the container's mode (network/inspect.ts).
-    NetworkSettings: net.networkSettings(engine, st, running, s.pid),
+    NetworkSettings: { ...net.networkSettings(engine, st, running, s.pid), Ports: networkPorts(engine, st) },
   };
 }

@@ -136,6 +136,7 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     removeCgroupOf(st);
     trace("rm cgroup");
     releaseNetwork(st, tomb);
+    releasePorts(st);
     trace("rm network");
   } finally {
     removeTree(tomb);
@@ -151,6 +152,17 @@ function releaseNetwork(st: ContainerState, tomb: string): void {
     teardownNetwork(join(tomb, "..", ".."), st, tomb);
   } catch {
     // an address left allocated is reclaimed by the next allocation (ipam.ts)
+  }
+}
+
+/** The port rules a killed watcher left (network/container-ports.ts); by the id alone. */
+function releasePorts(st: ContainerState): void {
+  if (!st.ports) return;
+  const { dropStaleRules } = require("../network/container-ports.ts") as typeof import("../network/container-ports.ts");
+  try {
+    dropStaleRules(st);
+  } catch (e) {
+    (require("../util/log.ts") as typeof import("../util/log.ts")).log.warn(`${(e as Error).message} (remove them with: nft list table ip minid)`);
   }
 }
 

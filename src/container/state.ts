@@ -83,6 +83,9 @@ export interface ContainerState {
   /** Confinement chosen at create time; init applies it at every start. */
   security?: SecurityConfig;
   resources?: CgroupLimits;
+  /** -p/-P/--expose (network/ports.ts); --dns* with the embedded resolver's upstreams. */
+  ports?: import("../network/ports.ts").PortConfig;
+  dns?: import("../network/options.ts").DnsConfig & { upstream?: string[] };
   extra?: Record<string, unknown>;
   /** --network and its endpoints (network/types.ts owns the shape). */
   network?: ContainerNetwork;
@@ -127,6 +130,8 @@ export const CONTAINER_SCHEMA: Schema<unknown> = obj(
     cgroupPaths: obj({ version: oneOf("v1", "v2") }, { path: str, paths: record(str) }),
     security: obj({ capabilities: arr(num), noNewPrivileges: bool, privileged: bool, readOnlyRootfs: bool }, { seccomp: bool, groupAdd: strs, asGiven: obj({}, { capAdd: strs, capDrop: strs, securityOpt: strs }) }),
     resources: record(any),
+    ports: obj({ exposed: strs, bindings: record(arr(obj({ HostIp: str, HostPort: str }))), publishAll: bool }),
+    dns: obj({ servers: strs, search: strs, options: strs }, { upstream: strs }),
     extra: record(any),
     network: obj({ mode: str, endpoints: arr(obj({ networkId: str, networkName: str }, {})), extraHosts: strs }, {}),
     restartPolicy: obj({ name: oneOf("no", "always", "on-failure", "unless-stopped"), maximumRetryCount: num }),

@@ -179,6 +179,7 @@ class WatcherProcess {
       this.scheduleTrim(500);
       const health = this.startHealthchecks();
       const exitCode = await this.waitExit();
+      this.ports?.stop();
       health?.stop();
       trace("watcher exited");
       const recorded = this.recordExit(exitCode);
@@ -331,6 +332,22 @@ class WatcherProcess {
         return false;
       }
     } else this.dropWarm();
+    // Published ports and the embedded DNS (network/container-ports.ts): one more step.
+    if (net) {
+      try {
+        const { startPortsAndDns } = await import("../network/container-ports.ts");
+        this.ports = await startPortsAndDns(this.req.root, this.st, this.dir);
+      } catch (e) {
+        net.close();
+        this.teardownNetwork();
+        const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
+        this.abortInit();
+        recordStartFailed(this.store, this.req.id, pid, before, failure);
+        report({ error: failure.message, exitCode: failure.exitCode });
+        this.log?.close();
+        return false;
+      }
+    }
     const path = Buffer.from(join(this.dir, "init.json") + (net ? `\n${net.path}` : ""));
     let off = 0;
     while (off < path.length) off += writeSync(this.specFd, path, off);
@@ -352,6 +369,7 @@ class WatcherProcess {
       // init failed before exec'ing the command: nothing ran
       void this.proc.exited;
       recordStartFailed(this.store, this.req.id, pid, before, status);
+      this.ports?.stop();
       if (net) this.teardownNetwork();
       report({ error: status.message, exitCode: status.exitCode });
       this.terminal?.close();
@@ -410,6 +428,7 @@ class WatcherProcess {
     }
   }
 
+  private ports?: import("../network/container-ports.ts").PortsAndDns;
   private pumps: Promise<void>[] = [];
   private ttyClosed?: () => void;
 

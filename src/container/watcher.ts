@@ -36,7 +36,7 @@ export function spawnWatcher(envValue: string, stderr: number | "ignore", extra:
     BUN_JSC_useDFGJIT: "false",
     BUN_JSC_useFTLJIT: "false",
   };
-  for (const k of ["MINID_TRACE", "MINID_WATCHER_TRIM"]) if (process.env[k]) env[k] = process.env[k]!;
+  for (const k of ["MINID_TRACE", "MINID_WATCHER_TRIM", "MINID_FIREWALL"]) if (process.env[k]) env[k] = process.env[k]!;
   const proc = Bun.spawn([...selfCommand("_watcher")], {
     env,
     stdio: ["ignore", "ignore", stderr, "pipe"] as any,

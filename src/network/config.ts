@@ -84,7 +84,9 @@ export function writeEtcFiles(engine: Engine, st: ContainerState, dir: string): 
   writeHostsFile(engine, st, dir);
   const { join } = require("node:path") as typeof import("node:path");
   const { writeInPlace } = require("./etc.ts") as typeof import("./etc.ts");
-  writeInPlace(join(dir, "resolv.conf"), resolvConfFor(kind === "bridge" ? "bridge" : kind));
+  // --dns* and, on a user network, the embedded DNS (network/resolvconf.ts, dns.ts)
+  const { resolvConfOf } = require("./resolvconf.ts") as typeof import("./resolvconf.ts");
+  writeInPlace(join(dir, "resolv.conf"), resolvConfOf(engine.root, st, resolvConfFor(kind === "bridge" ? "bridge" : kind)));
 }
 
 /** The container's hosts file alone (connect/disconnect change it; resolv.conf stays). */

@@ -17,7 +17,7 @@
 import { withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 
-export type Hook = "prerouting" | "output" | "postrouting" | "forward";
+export type Hook = "prerouting" | "output" | "postrouting" | "forward" | "raw";
 
 export interface Rule {
   hook: Hook;
@@ -38,12 +38,15 @@ const NFT_CHAINS: Record<Hook, string> = {
   output: "type nat hook output priority -100; policy accept;",
   postrouting: "type nat hook postrouting priority srcnat; policy accept;",
   forward: "type filter hook forward priority filter; policy accept;",
+  // before conntrack and NAT: the drop of 127.0.0.0/8 coming in from a bridge (portmap.ts)
+  raw: "type filter hook prerouting priority raw; policy accept;",
 };
 const IPT: Record<Hook, { table: string; chain: string; from: string }> = {
   prerouting: { table: "nat", chain: "MINID-PREROUTING", from: "PREROUTING" },
   output: { table: "nat", chain: "MINID-OUTPUT", from: "OUTPUT" },
   postrouting: { table: "nat", chain: "MINID-POSTROUTING", from: "POSTROUTING" },
   forward: { table: "filter", chain: "MINID-FORWARD", from: "FORWARD" },
+  raw: { table: "raw", chain: "MINID-PREROUTING", from: "PREROUTING" },
 };
 const HOOKS = Object.keys(NFT_CHAINS) as Hook[];
 
@@ -181,6 +184,26 @@ function iptHas(tag: string): boolean {
   return HOOKS.some((h) => iptRules(h).some((w) => w[w.indexOf("--comment") + 1] === COMMENT(tag)));
 }
 
+/**
+ * Add `rules` under a tag the caller knows has none on the host (a container's ports at a
+ * start that follows a clean stop): one nft call instead of a listing and a change, on the
+ * start path. iptables: as setRules.
+ */
+export function addRules(tag: string, rules: Rule[]): void {
+  const b = backend();
+  if (b === "none" || !rules.length) return;
+  if (b !== "nft") return setRules(tag, rules);
+  withLock(LOCK, () => {
+    const add = rules.map((r) => `add rule ip ${NFT_TABLE} ${r.hook} ${r.nft} comment ${quote(COMMENT(tag))}`);
+    // The table and its chains are there as a rule (the bridge's own rules keep them): rules
+    // alone are one cheap transaction (measured 7 ms; with `add table`/`add chain` of existing
+    // ones, 16 ms). Without the table the transaction fails as a whole and is made in full.
+    if (run(["nft", "-f", "-"], add.join("\n") + "\n").code === 0) return;
+    const lines = [`add table ip ${NFT_TABLE}`, ...HOOKS.map((h) => `add chain ip ${NFT_TABLE} ${h} { ${NFT_CHAINS[h]} }`), ...add];
+    must(["nft", "-f", "-"], lines.join("\n") + "\n");
+  });
+}
+
 /** Remove every rule tagged `tag` (nothing when there is none). */
 export function removeRules(tag: string): void {
   setRules(tag, []);
@@ -213,6 +236,16 @@ export const networkTag = (bridge: string) => `net:${bridge}`;
  */
 export function networkRules(bridge: string, subnet: string, internal: boolean): Rule[] {
   const br = quote(bridge);
+  // Published ports turn route_localnet on for the bridge (portmap.ts: how 127.0.0.1 reaches
+  // a container); nothing arriving from the bridge may then reach the host's loopback
+  // services by aiming at 127.0.0.0/8 (CVE-2020-8558). Before conntrack: replies to
+  // masqueraded loopback connections still carry the gateway's address here.
+  const localnet: Rule = {
+    hook: "raw",
+    nft: `iifname ${br} ip daddr 127.0.0.0/8 drop`,
+    iptables: ["-i", bridge, "-d", "127.0.0.0/8", "-j", "DROP"],
+  };
+  // (Internal networks publish no ports, so their bridges never get route_localnet.)
   if (internal) {
     return [
       { hook: "forward", nft: `iifname ${br} oifname != ${br} drop`, iptables: ["-i", bridge, "!", "-o", bridge, "-j", "DROP"] },
@@ -220,6 +253,7 @@ export function networkRules(bridge: string, subnet: string, internal: boolean):
     ];
   }
   return [
+    localnet,
     {
       hook: "postrouting",
       nft: `ip saddr ${subnet} oifname != ${br} masquerade`,

@@ -129,6 +129,12 @@ export function disconnectContainer(engine: Engine, netRef: string, ctrRef: stri
         nl.close();
       }
     }
+    // Published ports go through the first endpoint: leaving its network takes them away (as
+    // Docker), or their rules would carry traffic to whoever gets the address next.
+    if (live && i === 0 && st.ports) {
+      const { dropStaleRules } = require("./container-ports.ts") as typeof import("./container-ports.ts");
+      dropStaleRules(st, engine.containers.containerDir(st.id));
+    }
     const { release } = require("./ipam.ts") as typeof import("./ipam.ts");
     release(store, st.id, [ep.networkId]);
     st.network!.endpoints.splice(i, 1);
