@@ -238,8 +238,7 @@ describe("user networks", () => {
     expect(r.run(["network", "rm", "bridge"]).stderr).toContain("pre-defined network");
   });
 
-  it("the iptables fallback puts the same rules in minid's chains and takes them away", () => {
-    if (!have("iptables")) return;
+  requires("root", "ip", "nft", "iptables")("the iptables fallback puts the same rules in minid's chains and takes them away", () => {
     const env = { MINID_FIREWALL: "iptables" };
     const c = r.run(["network", "create", "ipt"], { env });
     expect(c.code).toBe(0);
