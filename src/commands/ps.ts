@@ -33,7 +33,7 @@ function row(c: ContainerState, now: number, trunc: boolean, ports: (c: Containe
       LocalVolumes: String(c.mounts.filter((m) => m.volume).length),
       Mounts: c.mounts.filter((m) => m.type === "bind").map((m) => m.volume ?? m.source).map((n) => (trunc ? ellipsis(n, 15) : n)).join(","),
       Names: c.name,
-      Networks: "none",
+      Networks: networksColumn(c),
       Ports: ports(c),
       RunningFor: ago(c.created, now),
       Size: "0B",
@@ -42,6 +42,15 @@ function row(c: ContainerState, now: number, trunc: boolean, ports: (c: Containe
     },
     "*formatter.ContainerContext",
   );
+}
+
+/** Docker's NETWORKS: the names of NetworkSettings.Networks (host, none, or the networks joined). */
+function networksColumn(c: ContainerState): string {
+  const n = c.network;
+  if (!n || n.mode === "none") return "none";
+  if (n.mode === "host") return "host";
+  if (n.mode.startsWith("container:")) return "";
+  return [...new Set(n.endpoints.map((e) => e.networkName))].sort().join(",");
 }
 
 /**

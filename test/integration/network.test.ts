@@ -143,6 +143,12 @@ describe("modes", () => {
     expect(joined.stdout.trim().split("\n").at(-1)).toBe(r.run(["inspect", "-f", "{{.Config.Hostname}}", "owner"]).stdout.trim());
     const mode = r.run(["run", "-d", "--network", "container:owner", "busybox", "sleep", "60"]).stdout.trim();
     expect(r.run(["inspect", "-f", "{{.HostConfig.NetworkMode}}", mode]).stdout.trim()).toMatch(/^container:[0-9a-f]{64}$/);
+    // ps's NETWORKS as Docker's: the networks joined; a joiner of another's namespace has none.
+    r.run(["run", "-d", "--name", "hostps", "--network", "host", "busybox", "sleep", "60"]);
+    r.run(["run", "-d", "--name", "noneps", "--network", "none", "busybox", "sleep", "60"]);
+    const cols = r.run(["ps", "--format", "{{.Names}}={{.Networks}}"]).stdout.trim().split("\n").sort();
+    expect(cols).toEqual(["hostps=host", "noneps=none", "owner=bridge", `${r.run(["inspect", "-f", "{{.Name}}", mode]).stdout.trim().replace(/^\//, "")}=`].sort());
+    r.run(["rm", "-f", "hostps", "noneps"]);
     // the owner goes: its joiner keeps the namespace, but not the owner's interface (as Docker)
     const ownerId = r.run(["inspect", "-f", "{{.Id}}", "owner"]).stdout.trim();
     r.run(["rm", "-f", "owner"]);
