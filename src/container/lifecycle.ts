@@ -146,7 +146,8 @@ function transition(
 /** The event journal's line for a move (start, die, pause, unpause). */
 function announce(store: ContainerStore, s: ContainerState, from: Status, to: Status): void {
   const action =
-    to === "running" ? (from === "paused" ? "unpause" : "start") : to === "exited" ? "die" : to === "paused" ? "pause" : undefined;
+    // A policy restart is a die, then a start (as Docker's restart manager reports it).
+    to === "running" ? (from === "paused" ? "unpause" : "start") : to === "exited" || to === "restarting" ? "die" : to === "paused" ? "pause" : undefined;
   if (!action) return;
   const { recordEvent } = require("../events/journal.ts") as typeof import("../events/journal.ts");
   const attributes: Record<string, string> = { image: s.image, name: s.name };
@@ -307,6 +308,7 @@ export function recordRestartingLocked(store: ContainerStore, s: ContainerState,
   if (!moved) return false;
   s.state.status = "restarting";
   store.save(s);
+  announce(store, s, moved.status, "restarting");
   return true;
 }
 

@@ -24,6 +24,9 @@ describe("restart policies", () => {
     expect(s.State.ExitCode).toBe(3);
     expect(s.HostConfig.RestartPolicy).toEqual({ Name: "on-failure", MaximumRetryCount: 2 });
     expect(r.run(["ps", "-a", "-f", "name=of2", "--format", "{{.Status}}"]).stdout).toMatch(/^Exited \(3\) /);
+    // The journal, as Docker's: each policy restart is a die, then a start.
+    const ev = r.run(["events", "--since", "0", "--until", String(Date.now() / 1000 + 1), "-f", "container=of2", "--format", "{{.Action}} {{.Actor.Attributes.exitCode}}"]);
+    expect(ev.stdout.trim().split("\n").filter((l) => /^(start|die)/.test(l))).toEqual(["start <no value>", "die 3", "start <no value>", "die 3", "start <no value>", "die 3"]);
     r.run(["rm", "-f", "of2"]);
   });
 
