@@ -103,7 +103,7 @@ export default defineCommand({
     "no-trunc": { type: "boolean", description: "Don't truncate output" },
     format: { type: "string", description: "Format output using a custom template: 'table', 'table TEMPLATE', 'json' or a Go template" },
     size: { type: "boolean", alias: "s", description: "Add the SIZE column (sizes are not computed: 0B)" },
-    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, label=, health=, publish=, expose=)", multiple: true } as any,
+    filter: { type: "string", alias: "f", description: "Filter output (status=, name=, id=, ancestor=, exited=, label=, health=, publish=, expose=, volume=, network=, before=, since=)", multiple: true } as any,
     last: { type: "string", alias: "n", description: "Show n last created containers (includes all states)" },
     latest: { type: "boolean", alias: "l", description: "Show the latest created container (includes all states)" },
   },
@@ -116,7 +116,7 @@ export default defineCommand({
       const i = f.indexOf("=");
       if (i < 1) throw new UserError(`bad format of filter (expected name=value): ${f}`);
       const [k, v] = [f.slice(0, i), f.slice(i + 1)];
-      if (!["status", "name", "id", "ancestor", "exited", "label", "health", "publish", "expose"].includes(k)) throw new UserError(`invalid filter '${k}'`);
+      if (!["status", "name", "id", "ancestor", "exited", "label", "health", "publish", "expose", "volume", "network", "before", "since"].includes(k)) throw new UserError(`invalid filter '${k}'`);
       if (k === "health" && !["starting", "healthy", "unhealthy", "none"].includes(v)) {
         throw new UserError(`Unrecognised filter value for health: ${v}`);
       }
@@ -128,6 +128,10 @@ export default defineCommand({
     if (Number.isNaN(last)) throw new UserError(`invalid argument "${str(a.last)}" for "-n, --last" flag`);
     const created = new Map(engine.containers.list().map((c) => [c, Date.parse(c.created)] as const));
     let cs = [...created.keys()].sort((x, y) => created.get(y)! - created.get(x)!);
+    // before=/since= name containers that must exist (Docker: "No such container"); found by
+    // the same lookup every command uses, and compared by the creation times above.
+    const refTime = new Map<string, number>();
+    for (const v of [...(filters.get("before") ?? []), ...(filters.get("since") ?? [])]) refTime.set(v, Date.parse(engine.containers.find(v).created));
     const showAll = a.all || last > 0 || filters.has("status") || filters.has("exited");
     if (!showAll) cs = cs.filter((c) => ["running", "paused", "restarting"].includes(liveState(c).status));
     // Values of one key are alternatives; different keys must all match (Docker's rule).
@@ -143,6 +147,13 @@ export default defineCommand({
         const i = v.indexOf("=");
         return i < 0 ? v in labels : labels[v.slice(0, i)] === v.slice(i + 1);
       },
+      // A volume by name, or any mount by its destination in the container.
+      volume: (c, v) => c.mounts.some((m) => m.volume === v || m.destination === v),
+      // A network by name or id (prefix) among the container's endpoints.
+      network: (c, v) => (c.network?.endpoints ?? []).some((e) => e.networkName === v || e.networkId.startsWith(v)),
+      // Created before / after another container (by name or id), as Docker orders them.
+      before: (c, v) => created.get(c)! < refTime.get(v)!,
+      since: (c, v) => created.get(c)! > refTime.get(v)!,
       // A stopped container with a healthcheck reads unhealthy (as its State.Health does).
       health: (c, v) => (healthOf(c) ?? (c.healthcheck && liveState(c).status === "exited" ? "unhealthy" : "none")) === v,
     };

@@ -257,6 +257,30 @@ describe("user networks", () => {
   });
 });
 
+describe("ps filters that name networks, volumes and other containers", () => {
+  it("network=, volume= (name or destination), before=, since=", () => {
+    r.run(["run", "-d", "--name", "f-a", "-v", "fvol:/data", "busybox", "sleep", "60"]);
+    r.run(["run", "-d", "--name", "f-b", "busybox", "sleep", "60"]);
+    expect(r.run(["network", "create", "fnet"]).code).toBe(0);
+    r.run(["run", "-d", "--name", "f-c", "--network", "fnet", "busybox", "sleep", "60"]);
+    const ps = (f: string) => r.run(["ps", "-f", "name=^f-", "-f", f, "--format", "{{.Names}}"]).stdout.trim().split("\n").filter(Boolean).sort();
+    try {
+      expect(ps("volume=fvol")).toEqual(["f-a"]);
+      expect(ps("volume=/data")).toEqual(["f-a"]);
+      expect(ps("network=fnet")).toEqual(["f-c"]);
+      expect(ps("network=bridge")).toEqual(["f-a", "f-b"]);
+      expect(ps("before=f-c")).toEqual(["f-a", "f-b"]);
+      expect(ps("since=f-a")).toEqual(["f-b", "f-c"]);
+      const bad = r.run(["ps", "-f", "before=nosuch"]);
+      expect([bad.code, bad.stderr]).toEqual([1, "minid: No such container: nosuch\n"]);
+    } finally {
+      r.run(["rm", "-f", "f-a", "f-b", "f-c"]);
+      r.run(["network", "rm", "fnet"]);
+      r.run(["volume", "rm", "fvol"]);
+    }
+  });
+});
+
 describe("bad input: one line, Docker's exit code, nothing left", () => {
   it("--network nosuch, --ip outside the subnet or on the default bridge, bad --subnet, bad --add-host", () => {
     const before = r.containerIds().length;
