@@ -65,8 +65,11 @@ export function dockerHostConfig(st: ContainerState, known: Record<string, unkno
   const out: Record<string, unknown> = {};
   for (const [k, unset] of DOCKER_HOST_CONFIG) {
     const v = k in known && known[k] !== null ? known[k] : k in more ? more[k] : k in known ? known[k] : unset;
-    // An omitempty key (unset undefined) is left out when empty.
+    // An omitempty key (unset undefined) is left out of the JSON when empty, yet a template
+    // still finds it (Docker's CLI runs templates on its Go struct, where the field is nil):
+    // a non-enumerable null is both.
     if (v !== undefined && !(unset === undefined && v === null)) out[k] = v;
+    else if (unset === undefined) Object.defineProperty(out, k, { value: null, enumerable: false });
   }
   for (const [k, v] of Object.entries(known)) if (!(k in out) && v !== undefined && !DOCKER_HOST_CONFIG.some(([d]) => d === k)) out[k] = v;
   return out;

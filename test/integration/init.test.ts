@@ -35,7 +35,7 @@ describe("--init", () => {
     expect(withInit).toContain("sleep 1000");
     expect(withInit).not.toMatch(/^Z/m);
     expect(state("withinit").HostConfig.Init).toBe(true);
-    expect(state("noinit").HostConfig.Init).toBe(null);
+    expect(state("noinit").HostConfig.Init).toBeUndefined(); // omitempty, as Docker's JSON
     r.run(["rm", "-f", "noinit", "withinit"]);
   });
 
