@@ -6,7 +6,7 @@ import { closeSync, readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import {
   execve, closeRangeCloexec, SyscallError, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET,
-  CLONE_NEWCGROUP, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, PR_SET_DUMPABLE, realSyscalls,
+  CLONE_NEWCGROUP, CLONE_FS, OPEN_TREE_CLONE, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDONLY, PR_SET_DUMPABLE, realSyscalls,
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { setupRootfs } from "../linux/rootfs.ts";
@@ -125,6 +125,9 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   const consoleTree = spec.tty ? cloneConsole(sys) : -1;
   // --ipc/--uts host keep the host's; --ipc container:NAME joins that container's.
   const ro = spec.runOptions;
+  // ...and its /dev/shm (POSIX shared memory lives there), as Docker shares it: a clone of
+  // the donor's mount, attached over our own once the root is built.
+  const shmTree = spec.joinNamespaces?.ipc ? cloneDonorShm(sys, spec.joinNamespaces.ipc.replace(/\/ipc$/, "/mnt")) : -1;
   if (spec.joinNamespaces?.ipc) {
     const fd = sys.openat(AT_FDCWD, spec.joinNamespaces.ipc, O_RDONLY | O_CLOEXEC);
     try {
@@ -153,6 +156,38 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
   }
   setupRootfs(spec, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
+  if (shmTree >= 0) {
+    try {
+      // /dev is the container's fresh tmpfs, its shm directory made by the mount plan.
+      sys.moveMount(shmTree, "/dev/shm");
+    } finally {
+      sys.close(shmTree);
+    }
+  }
+}
+
+/**
+ * A detached clone of another container's /dev/shm mount. The kernel clones only a mount of
+ * the caller's own namespace, so this thread visits the donor's (setns needs the thread's fs
+ * unshared first: design.md) and comes straight back before anything else happens.
+ */
+function cloneDonorShm(sys: Syscalls, donorMnt: string): number {
+  const self = "/proc/thread-self/ns/mnt";
+  const own = sys.openat(AT_FDCWD, self, O_RDONLY | O_CLOEXEC);
+  let theirs = -1;
+  try {
+    theirs = sys.openat(AT_FDCWD, donorMnt, O_RDONLY | O_CLOEXEC);
+    sys.unshare(CLONE_FS);
+    sys.setns(theirs, CLONE_NEWNS, donorMnt);
+    try {
+      return sys.openTree(AT_FDCWD, "/dev/shm", OPEN_TREE_CLONE);
+    } finally {
+      sys.setns(own, CLONE_NEWNS, self);
+    }
+  } finally {
+    if (theirs >= 0) sys.close(theirs);
+    sys.close(own);
+  }
 }
 
 function joinNetns(sys: Syscalls, path: string): void {

@@ -120,6 +120,11 @@ describe("namespaces shared with the host or another container", () => {
       expect(state("donor").HostConfig.IpcMode).toBe("shareable");
       const donorIpc = r.run(["exec", "donor", "readlink", "/proc/self/ns/ipc"]).stdout;
       expect(run("--ipc", "container:donor", "busybox", "readlink", "/proc/self/ns/ipc").stdout).toBe(donorIpc);
+      // The donor's /dev/shm is shared both ways (POSIX shared memory lives there), as Docker's.
+      r.run(["exec", "donor", "sh", "-c", "echo from-donor > /dev/shm/seg"]);
+      expect(run("--ipc", "container:donor", "busybox", "sh", "-c", "cat /dev/shm/seg; echo from-joiner > /dev/shm/back").stdout).toBe("from-donor\n");
+      expect(r.run(["exec", "donor", "cat", "/dev/shm/back"]).stdout).toBe("from-joiner\n");
+      expect(run("busybox", "ls", "/dev/shm").stdout).toBe("");
       expect(run("busybox", "readlink", "/proc/self/ns/ipc").stdout).not.toBe(donorIpc);
       expect(run("--ipc", "host", "busybox", "readlink", "/proc/self/ns/ipc").stdout.trim()).toBe(readlinkSync("/proc/self/ns/ipc"));
       // The donor's sleep is PID 1 of the namespace we join.
