@@ -147,7 +147,13 @@ export async function createContainer(engine: Engine, opts: CreateOptions): Prom
     resources,
     ...portsAndDns,
     // Config.Env as Docker records it, for inspect and exec (env.ts declaredEnv).
-    extra: { ...opts.extra, configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }), ...(runtime ? { runtime } : {}) },
+    extra: {
+      ...opts.extra,
+      configEnv: configEnv({ image: cc.Env ?? [], files: opts.envFiles, flags: opts.env }),
+      ...(runtime ? { runtime } : {}),
+      // As typed, for inspect's HostConfig.VolumesFrom (the mounts themselves are resolved).
+      ...(opts.volumesFrom?.length ? { volumesFrom: opts.volumesFrom } : {}),
+    },
     network: network.config,
     ...(svc.restartPolicy ? { restartPolicy: svc.restartPolicy } : {}),
     ...(svc.healthcheck ? { healthcheck: svc.healthcheck } : {}),

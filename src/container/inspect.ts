@@ -122,6 +122,7 @@ export function inspectContainer(engine: Engine, st0: ContainerState): Record<st
       NetworkMode: net.networkModeOf(st),
       RestartPolicy: { Name: st.restartPolicy?.name ?? "no", MaximumRetryCount: st.restartPolicy?.maximumRetryCount ?? 0 },
       ...runOptionsHostConfig(st),
+      VolumesFrom: (st.extra?.volumesFrom as string[] | undefined) ?? null,
       AutoRemove: st.autoRemove,
       Privileged: Boolean(caps?.privileged),
       Runtime: (st.extra?.runtime as { name?: string } | undefined)?.name ?? "minid",

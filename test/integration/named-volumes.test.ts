@@ -253,6 +253,11 @@ describe("--mount and --volumes-from", () => {
     expect(readFileSync(join(vdir(anon), "f"), "utf8")).toBe("w\n");
     // the --rm of the borrowing container did not take the lender's anonymous volume
     expect(existsSync(vdir(anon))).toBe(true);
+    // inspect keeps what was typed, as Docker's HostConfig.VolumesFrom
+    expect(r.run(["create", "--name", "vfuser", "--volumes-from", "vfsrc:ro", "busybox", "true"]).code).toBe(0);
+    expect(r.run(["inspect", "-f", "{{json .HostConfig.VolumesFrom}}", "vfuser"]).stdout).toBe('["vfsrc:ro"]\n');
+    expect(r.run(["inspect", "-f", "{{json .HostConfig.VolumesFrom}}", "vfsrc"]).stdout).toBe("null\n");
+    r.run(["rm", "vfuser"]);
     const bad = r.run(["run", "--rm", "--volumes-from", "nosuchctr", "busybox", "true"]);
     expect([bad.code, bad.stderr]).toEqual([125, "minid: No such container: nosuchctr\n"]);
     r.run(["rm", "-v", "vfsrc"]);
