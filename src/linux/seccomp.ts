@@ -64,14 +64,20 @@ const CLONE_NS_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x100
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 
+/** The syscalls the default filter refuses a container holding `held`: a capability re-allows its own. */
+function deniedFor(held: Set<number>): number[] {
+  const out: number[] = [];
+  for (const [cap, nrs] of Object.entries(DENY)) {
+    if (cap && held.has(capNumber(cap))) continue;
+    out.push(...nrs);
+  }
+  return out;
+}
+
 /** The filter program for a container holding `caps` (capability numbers). */
 export function buildFilter(caps: number[]): Insn[] {
   const held = new Set(caps);
-  const denied: number[] = [];
-  for (const [cap, nrs] of Object.entries(DENY)) {
-    if (cap && held.has(capNumber(cap))) continue;
-    denied.push(...nrs);
-  }
+  const denied: number[] = deniedFor(held);
   const sysAdmin = held.has(capNumber("SYS_ADMIN"));
   const prog: Insn[] = [];
   const ret = (v: number): Insn => [BPF_RET_K, 0, 0, v >>> 0];
@@ -138,11 +144,7 @@ export function denyListProfile(caps: number[]): object {
   const { X86_64 } = require("./syscall-table.ts") as typeof import("./syscall-table.ts");
   const names = new Map(Object.entries(X86_64).map(([n, nr]) => [nr, n]));
   const held = new Set(caps);
-  const denied: string[] = [];
-  for (const [cap, nrs] of Object.entries(DENY)) {
-    if (cap && held.has(capNumber(cap))) continue;
-    for (const nr of nrs) denied.push(names.get(nr)!);
-  }
+  const denied: string[] = deniedFor(held).map((nr) => names.get(nr)!);
   const syscalls: object[] = [{ names: denied, action: "SCMP_ACT_ERRNO", errnoRet: EPERM }, { names: ["clone3"], action: "SCMP_ACT_ERRNO", errnoRet: ENOSYS }];
   if (!held.has(capNumber("SYS_ADMIN"))) {
     for (let bit = 0; bit < 32; bit++) {
