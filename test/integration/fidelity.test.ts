@@ -37,7 +37,7 @@ describe("--format", () => {
     expect(lines[0]).toMatch(/^CONTAINER ID   IMAGE     COMMAND +CREATED +STATUS +PORTS     NAMES$/);
     expect(lines.find((l) => l.endsWith(" done"))).toMatch(/^[0-9a-f]{12}   busybox   "sh -c 'exit 3'"   .* ago +Exited \(3\) .* ago +done$/);
     expect(ok(["ps", "-a", "--format", "table {{.Names}}\\t{{.State}}"])).toBe("NAMES     STATE\nweb       running\ndone      exited\n");
-    expect(ok(["ps", "--format", "{{.Names}} {{.Networks}} {{.Size}} [{{.Label \"x\"}}] {{len .ID}}"])).toBe("web none 0B [] 12\n");
+    expect(ok(["ps", "--format", "{{.Names}} {{.Networks}} {{.Size}} [{{.Label \"x\"}}] {{len .ID}}"])).toBe("web bridge 0B [] 12\n");
     const js = JSON.parse(ok(["ps", "--format", "json"]).trim());
     expect(Object.keys(js)).toEqual(["Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"]);
     expect(js.CreatedAt).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \w+$/);

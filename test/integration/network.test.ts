@@ -146,8 +146,10 @@ describe("modes", () => {
     // ps's NETWORKS as Docker's: the networks joined; a joiner of another's namespace has none.
     r.run(["run", "-d", "--name", "hostps", "--network", "host", "busybox", "sleep", "60"]);
     r.run(["run", "-d", "--name", "noneps", "--network", "none", "busybox", "sleep", "60"]);
-    const cols = r.run(["ps", "--format", "{{.Names}}={{.Networks}}"]).stdout.trim().split("\n").sort();
-    expect(cols).toEqual(["hostps=host", "noneps=none", "owner=bridge", `${r.run(["inspect", "-f", "{{.Name}}", mode]).stdout.trim().replace(/^\//, "")}=`].sort());
+    const joiner = r.run(["inspect", "-f", "{{.Name}}", mode]).stdout.trim().replace(/^\//, "");
+    const names = ["hostps", "noneps", "owner", joiner].flatMap((n) => ["-f", `name=^${n}$`]);
+    const cols = r.run(["ps", ...names, "--format", "{{.Names}}={{.Networks}}"]).stdout.trim().split("\n").sort();
+    expect(cols).toEqual(["hostps=host", "noneps=none", "owner=bridge", `${joiner}=`].sort());
     r.run(["rm", "-f", "hostps", "noneps"]);
     // the owner goes: its joiner keeps the namespace, but not the owner's interface (as Docker)
     const ownerId = r.run(["inspect", "-f", "{{.Id}}", "owner"]).stdout.trim();
