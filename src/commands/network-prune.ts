@@ -4,6 +4,7 @@ import { out } from "../cli/output.ts";
 import { argsOf, list } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
+import { confirmed } from "./prune.ts";
 
 export default defineCommand({
   meta: { name: "network prune", description: "Remove all unused networks (minid network prune [OPTIONS])" },
@@ -40,18 +41,3 @@ export default defineCommand({
     return 0;
   },
 });
-
-async function confirmed(): Promise<boolean> {
-  const { readSync } = await import("node:fs");
-  const buf = Buffer.alloc(256);
-  let line = "";
-  try {
-    for (;;) {
-      const n = readSync(0, buf, 0, buf.length, null);
-      if (n <= 0) break;
-      line += buf.subarray(0, n).toString();
-      if (line.includes("\n")) break;
-    }
-  } catch {}
-  return /^\s*y(es)?\s*$/i.test(line.split("\n")[0] ?? "");
-}

@@ -312,19 +312,8 @@ async function fromContainerToStdout(engine: Engine, st: ContainerState, ref: st
     });
     const { writeLayerTar } = await import("../image/layer-write.ts");
     await writeLayerTar(stage, tar, { overlayWhiteouts: false, dotRoot: contentsOnly });
-    const { openSync, readSync, closeSync } = await import("node:fs");
-    const { writeAllSync } = await import("../image/archive.ts");
-    const fd = openSync(tar, "r");
-    try {
-      const buf = Buffer.allocUnsafe(1 << 20);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n <= 0) break;
-        writeAllSync(1, buf.subarray(0, n));
-      }
-    } finally {
-      closeSync(fd);
-    }
+    const { copyToStdout } = await import("../image/export.ts");
+    copyToStdout(tar);
   } finally {
     removeTree(stage);
     removeTree(tar);

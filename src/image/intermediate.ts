@@ -4,12 +4,10 @@
 // and history start with this image's, and go further.
 import type { ImageStore, ImageRecord } from "./store.ts";
 
-export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged: Set<string>): Set<string> {
-  const out = new Set<string>();
-  const untagged = images.filter((i) => !tagged.has(i.id));
-  if (!untagged.length) return out;
+/** Each image's history as comparable keys (created + created_by), read once per image. */
+function historyReader(store: ImageStore): (img: ImageRecord) => string[] {
   const hist = new Map<string, string[]>();
-  const historyOf = (img: ImageRecord) => {
+  return (img) => {
     let h = hist.get(img.id);
     if (!h) {
       try {
@@ -21,6 +19,13 @@ export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged
     }
     return h;
   };
+}
+
+export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged: Set<string>): Set<string> {
+  const out = new Set<string>();
+  const untagged = images.filter((i) => !tagged.has(i.id));
+  if (!untagged.length) return out;
+  const historyOf = historyReader(store);
   for (const x of untagged) {
     const hx = historyOf(x);
     if (!hx.length) continue;
@@ -44,19 +49,7 @@ export function intermediateIds(store: ImageStore, images: ImageRecord[], tagged
  * prunes the untagged parents of what it deletes.
  */
 export function parentMap(store: ImageStore, images: ImageRecord[]): Map<string, string> {
-  const hist = new Map<string, string[]>();
-  const historyOf = (img: ImageRecord) => {
-    let h = hist.get(img.id);
-    if (!h) {
-      try {
-        h = (store.getConfig(img).history ?? []).map((e) => `${e.created}\u0000${e.created_by ?? ""}`);
-      } catch {
-        h = [];
-      }
-      hist.set(img.id, h);
-    }
-    return h;
-  };
+  const historyOf = historyReader(store);
   const out = new Map<string, string>();
   for (const y of images) {
     const hy = historyOf(y);

@@ -16,8 +16,8 @@ import { OCI_INIT_ENV } from "./protocol.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { selfCommand } from "../container/self.ts";
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
-import { inNewPidNamespace } from "../linux/pidns.ts";
-import { mknodat, openat, setns, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWPID } from "../linux/libc.ts";
+import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
+import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO } from "../linux/libc.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -66,27 +66,14 @@ export default async function create(g: Globals, log: Logger, argv: string[]): P
   return 0;
 }
 
-/** Join `path`'s PID namespace for the one spawn (as inNewPidNamespace does for a new one). */
+/** Join `path`'s PID namespace for the one spawn; a namespace that cannot be opened is the config's fault. */
 function inPidNamespace<T>(path: string, spawn: () => T): T {
-  const own = openat(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
-  let target: number;
   try {
-    target = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+    close(openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC));
   } catch (e) {
-    close(own);
     throw new RuntimeError(`cannot open pid namespace ${path}: ${(e as Error).message}`);
   }
-  try {
-    setns(target, CLONE_NEWPID, path);
-    try {
-      return spawn();
-    } finally {
-      setns(own, CLONE_NEWPID);
-    }
-  } finally {
-    close(target);
-    close(own);
-  }
+  return inPidNamespaceOf(path, spawn);
 }
 
 export async function createContainer(g: Globals, log: Logger, id: string, opts: CreateOptions): Promise<Created> {

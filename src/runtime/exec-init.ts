@@ -12,7 +12,7 @@ import {
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
-import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
+import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 
@@ -86,21 +86,5 @@ function run(plan: ExecPlan): never {
   const env = withHome(p.env ?? [], p.user.uid);
   const args = p.args!;
   const path = findExecutable(args[0]!, env);
-  // Before the filter: a profile may refuse close_range (Docker's older ones do).
-  closeRangeCloexec(3);
-  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
-  // 1 GB aborts it), while the command execve loads next fits in them.
-  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
-  // filter: it reads /proc/thread-self/status).
-  try {
-    resetSignalsForExec();
-  } catch {}
-  applyRlimits(p);
-  applyProcessIdentity(p, caps, seccomp);
-  try {
-    execve(path, args, env);
-  } catch (e) {
-    const code = (e as SyscallError).code;
-    throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: ${code === "EACCES" ? "permission denied" : code === "ENOENT" ? "no such file or directory" : code}`);
-  }
+  execProcess(p, caps, seccomp, path, args, env);
 }

@@ -17,7 +17,8 @@ import type { ExecPlan } from "./exec-init.ts";
 import { OCI_EXEC_ENV } from "./protocol.ts";
 import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
-import { openat, setns, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, CLONE_NEWPID } from "../linux/libc.ts";
+import { kill } from "../linux/libc.ts";
+import { inPidNamespaceOf } from "../linux/pidns.ts";
 
 const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -102,7 +103,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       detached: Boolean(p.terminal),
     } as any;
     const spawn = () => Bun.spawn(selfCommand("_oci-exec"), options);
-    proc = differs("pid") ? inPidNs(nsPath("pid"), spawn) : spawn();
+    proc = differs("pid") ? inPidNamespaceOf(nsPath("pid"), spawn) : spawn();
     const report = readToEof(proc.stdio[3] as unknown as number).toString();
     if (report) {
       await proc.exited;
@@ -136,18 +137,3 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   return proc.exitCode ?? 0;
 }
 
-function inPidNs<T>(path: string, spawn: () => T): T {
-  const own = openat(AT_FDCWD, "/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
-  const target = openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  try {
-    setns(target, CLONE_NEWPID, path);
-    try {
-      return spawn();
-    } finally {
-      setns(own, CLONE_NEWPID);
-    }
-  } finally {
-    close(target);
-    close(own);
-  }
-}

@@ -23,7 +23,7 @@ import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
 import { NAMESPACE_FLAGS, PROPAGATION, personalityValue } from "./config.ts";
 import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
-import { applyRlimits, checkRlimits, applyProcessIdentity, capabilityPlan, withHome } from "./process.ts";
+import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
@@ -170,24 +170,8 @@ function run(plan: InitPlan, markCreated: () => void): never {
 
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
-  // Before the filter: a profile may refuse close_range (Docker's older ones do).
   trace("oci-init exec");
-  closeRangeCloexec(3);
-  // Late: a Bun process does not survive some limits a container may ask for (RLIMIT_AS of
-  // 1 GB aborts it), while the command execve loads next fits in them.
-  // Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive execve (before the
-  // filter: it reads /proc/thread-self/status).
-  try {
-    resetSignalsForExec();
-  } catch {}
-  applyRlimits(p);
-  applyProcessIdentity(p, caps, seccomp);
-  try {
-    execve(path, args, env);
-  } catch (e) {
-    const code = (e as SyscallError).code;
-    throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: ${code === "EACCES" ? "permission denied" : code === "ENOENT" ? "no such file or directory" : code}`);
-  }
+  execProcess(p, caps, seccomp, path, args, env);
 }
 
 /** Join the namespaces given by path, then create the rest. Mount last among joins (it changes our root). */

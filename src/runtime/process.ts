@@ -7,8 +7,9 @@ import { rlimitNumber } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import {
   prctl, capset, setgroups, setgid, setuid, umask, setRlimit, seccompSetFilter, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
-  capget, syscallChecked,
+  capget, syscallChecked, closeRangeCloexec, execve, SyscallError,
 } from "../linux/libc.ts";
+import { resetSignalsForExec } from "../linux/signals.ts";
 import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
 import type { Profile } from "../linux/seccomp-profile.ts";
@@ -195,4 +196,28 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
   }
   if (p.noNewPrivileges) step("cannot set no_new_privs", () => void prctl(PR_SET_NO_NEW_PRIVS, 1));
   if (seccomp && p.noNewPrivileges) step("cannot load seccomp filter", () => seccompSetFilter(seccomp.filter, seccomp.flags));
+}
+
+/**
+ * The last steps before the container's command, shared by create's init and exec: fds
+ * closed on exec (before the filter: a profile may refuse close_range, as Docker's older ones
+ * do), signals reset (Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive
+ * execve; before the filter: it reads /proc/thread-self/status), rlimits late (a Bun process
+ * does not survive some a container may ask for, RLIMIT_AS of 1 GB aborts it, while the
+ * command fits in them), then identity, capabilities, seccomp, and execve.
+ */
+export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined, path: string, args: string[], env: string[]): never {
+  closeRangeCloexec(3);
+  try {
+    resetSignalsForExec();
+  } catch {}
+  applyRlimits(p);
+  applyProcessIdentity(p, caps, seccomp);
+  try {
+    execve(path, args, env);
+  } catch (e) {
+    const code = (e as SyscallError).code;
+    throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: ${code === "EACCES" ? "permission denied" : code === "ENOENT" ? "no such file or directory" : code}`);
+  }
+  throw new RuntimeError(`exec: ${JSON.stringify(args[0])}: execve returned`);
 }
