@@ -320,16 +320,20 @@ class WatcherProcess {
     // The network: one more step while init waits (network/attach.ts); its namespace's path
     // follows the spec's on fd 4.
     let net: { path: string; close(): void } | undefined;
+    // A failed step: init goes, the record says why, the CLI hears it once.
+    const fail = (e: unknown): false => {
+      const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
+      this.abortInit();
+      recordStartFailed(this.store, this.req.id, pid, before, failure);
+      report({ error: failure.message, exitCode: failure.exitCode });
+      this.log?.close();
+      return false;
+    };
     if (this.st.network?.endpoints.length) {
       try {
         net = this.setupNetwork();
       } catch (e) {
-        const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
-        this.abortInit();
-        recordStartFailed(this.store, this.req.id, pid, before, failure);
-        report({ error: failure.message, exitCode: failure.exitCode });
-        this.log?.close();
-        return false;
+        return fail(e);
       }
     } else this.dropWarm();
     // Published ports and the embedded DNS (network/container-ports.ts): one more step.
@@ -340,12 +344,7 @@ class WatcherProcess {
       } catch (e) {
         net.close();
         this.teardownNetwork();
-        const failure = { message: e instanceof Error ? e.message : String(e), exitCode: (e as { exitCode?: number }).exitCode ?? EXIT_ENGINE };
-        this.abortInit();
-        recordStartFailed(this.store, this.req.id, pid, before, failure);
-        report({ error: failure.message, exitCode: failure.exitCode });
-        this.log?.close();
-        return false;
+        return fail(e);
       }
     }
     const path = Buffer.from(join(this.dir, "init.json") + (net ? `\n${net.path}` : ""));
