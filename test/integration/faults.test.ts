@@ -4,7 +4,7 @@
 import { describe, expect, test, afterEach } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statfsSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestRoot, cgroupDirsOf, ensureBuilt, isRoot } from "../helpers/minid.ts";
+import { TestRoot, cgroupDirsOf, ensureBuilt, isRoot, removeStoreNetworking } from "../helpers/minid.ts";
 
 const it = (name: string, fn: () => unknown, timeout = 120_000) => (isRoot() ? test : test.skip)(name, fn as any, timeout);
 
@@ -14,6 +14,8 @@ afterEach(() => {
   for (const r of roots) {
     const ids = r.containerIds();
     if (ids.length) r.run(["rm", "-f", ...ids]);
+    // While the root's records are still there: a tmpfs root takes them with it when unmounted.
+    removeStoreNetworking(r.dir);
   }
   for (const m of mounted) Bun.spawnSync(["umount", "-l", m]);
   mounted = [];
