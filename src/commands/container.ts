@@ -1,6 +1,4 @@
-import { defineCommand } from "citty";
-import { out } from "../cli/output.ts";
-import { UserError } from "../util/errors.ts";
+import { groupCommand } from "../cli/group.ts";
 
 const HELP = `Usage:  minid container COMMAND
 
@@ -32,14 +30,4 @@ Commands:
 Run 'minid container COMMAND --help' for more information on a command.
 `;
 
-/** `minid container` alone: the management group's help (subcommands are routed by main). */
-export default defineCommand({
-  meta: { name: "container", description: "Manage containers" },
-  args: {},
-  run({ args }) {
-    const rest = (args as { positionals?: string[] }).positionals ?? [];
-    if (rest.length) throw new UserError(`'${rest[0]}' is not a minid container command.\nSee 'minid container --help'.`);
-    out(HELP);
-    return 0;
-  },
-});
+export default groupCommand("container", "Manage containers", HELP);

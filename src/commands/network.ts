@@ -1,6 +1,4 @@
-import { defineCommand } from "citty";
-import { out } from "../cli/output.ts";
-import { UserError } from "../util/errors.ts";
+import { groupCommand } from "../cli/group.ts";
 
 const HELP = `Usage:  minid network COMMAND
 
@@ -18,14 +16,4 @@ Commands:
 Run 'minid network COMMAND --help' for more information on a command.
 `;
 
-/** `minid network` alone: the management group's help (subcommands are routed by main). */
-export default defineCommand({
-  meta: { name: "network", description: "Manage networks" },
-  args: {},
-  run({ args }) {
-    const rest = (args as { positionals?: string[] }).positionals ?? [];
-    if (rest.length) throw new UserError(`'${rest[0]}' is not a minid network command.\nSee 'minid network --help'.`);
-    out(HELP);
-    return 0;
-  },
-});
+export default groupCommand("network", "Manage networks", HELP);

@@ -1,34 +1,16 @@
 import { defineCommand } from "citty";
 import { getEngine } from "../cli/globals.ts";
 import { out } from "../cli/output.ts";
-import { ago, ellipsis, formatItems, tabwrite } from "../cli/format.ts";
+import { ago, ellipsis, formatItems, humanSize, tabwrite } from "../cli/format.ts";
 import { asStruct } from "../cli/template.ts";
 import { argsOf, str } from "../cli/argv.ts";
 import { requireRoot } from "../engine.ts";
 import { UserError } from "../util/errors.ts";
 import { hexOf } from "../image/store.ts";
 
-/** go-units HumanSize: decimal units, 4 significant digits (system df's SIZE). */
-function size4(n: number): string {
-  const u = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < u.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(4))}${u[i]}`;
-}
-const size3 = (n: number) => {
-  const u = ["B", "kB", "MB", "GB", "TB", "PB"];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < u.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return `${Number(v.toPrecision(3))}${u[i]}`;
-};
+/** go-units HumanSize with 4 significant digits (system df's SIZE), and with 3 (elsewhere). */
+const size4 = (n: number) => humanSize(n, 4);
+const size3 = (n: number) => humanSize(n);
 const reclaim = (r: number, total: number) => (total > 0 ? `${size4(r)} (${Math.floor((r * 100) / total)}%)` : size4(r));
 
 export default defineCommand({

@@ -1,6 +1,4 @@
-import { defineCommand } from "citty";
-import { out } from "../cli/output.ts";
-import { UserError } from "../util/errors.ts";
+import { groupCommand } from "../cli/group.ts";
 
 const HELP = `Usage:  minid system COMMAND
 
@@ -17,14 +15,4 @@ Commands:
 Run 'minid system COMMAND --help' for more information on a command.
 `;
 
-/** `minid system` alone: the group's help (subcommands are routed by main). */
-export default defineCommand({
-  meta: { name: "system", description: "Manage minid" },
-  args: {},
-  run({ args }) {
-    const rest = (args as { positionals?: string[] }).positionals ?? [];
-    if (rest.length) throw new UserError(`'${rest[0]}' is not a minid system command.\nSee 'minid system --help'.`);
-    out(HELP);
-    return 0;
-  },
-});
+export default groupCommand("system", "Manage minid", HELP);

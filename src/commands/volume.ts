@@ -1,6 +1,4 @@
-import { defineCommand } from "citty";
-import { out } from "../cli/output.ts";
-import { UserError } from "../util/errors.ts";
+import { groupCommand } from "../cli/group.ts";
 
 const HELP = `Usage:  minid volume COMMAND
 
@@ -16,14 +14,4 @@ Commands:
 Run 'minid volume COMMAND --help' for more information on a command.
 `;
 
-/** `minid volume` alone: the group's help (subcommands are routed by main). */
-export default defineCommand({
-  meta: { name: "volume", description: "Manage volumes" },
-  args: {},
-  run({ args }) {
-    const rest = (args as { positionals?: string[] }).positionals ?? [];
-    if (rest.length) throw new UserError(`'${rest[0]}' is not a minid volume command.\nSee 'minid volume --help'.`);
-    out(HELP);
-    return 0;
-  },
-});
+export default groupCommand("volume", "Manage volumes", HELP);

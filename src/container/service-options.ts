@@ -10,7 +10,6 @@ import { parseRunOptions, type RunFlags, type RunOptions } from "./run-options.t
 
 export interface ServiceFlags extends RunFlags {
   restart?: string;
-  init?: boolean;
   healthCmd?: string;
   healthInterval?: string;
   healthTimeout?: string;
@@ -19,19 +18,8 @@ export interface ServiceFlags extends RunFlags {
   noHealthcheck?: boolean;
   labels?: string[];
   labelFiles?: string[];
-  ulimits?: string[];
-  devices?: string[];
-  deviceCgroupRules?: string[];
-  sysctls?: string[];
-  shmSize?: string;
-  ipc?: string;
-  pid?: string;
-  uts?: string;
   cidfile?: string;
   attach?: string[];
-  logDriver?: string;
-  logOpts?: string[];
-  oomScoreAdj?: string;
   pull?: string;
   quiet?: boolean;
   platform?: string;
