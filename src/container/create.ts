@@ -271,7 +271,7 @@ export function initSpecFor(engine: Engine, st: ContainerState, extra: Partial<I
     sysctls: DEFAULT_SYSCTLS,
     ...(st.runOptions ? { runOptions: st.runOptions } : {}),
     ...joinedNamespaces(engine, st),
-    ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir } } : {}),
+    ...(st.extra?.runtime ? { runtime: { ...(st.extra.runtime as { name: string; path: string }), dir, ...(st.resources ? { resources: st.resources } : {}) } } : {}),
     ...extra,
   };
 }

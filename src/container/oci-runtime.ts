@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import type { InitSpec } from "../spec/init-spec.ts";
-import { bundleConfig, type OciRuntimeChoice } from "../spec/oci-config.ts";
+import { bundleConfig, bundleJson, type OciRuntimeChoice } from "../spec/oci-config.ts";
 import { UserError } from "../util/errors.ts";
 
 /** Host side, at create: a name on PATH or an executable path; "minid" is minid's own init. */
@@ -29,35 +29,30 @@ export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
 /** Init side: build the bundle and become the runtime. Never returns. */
 export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number): never {
   const libc = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
-  const { realSyscalls: sys, CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWNET, MS_REC, MS_PRIVATE, MS_BIND, MNT_DETACH, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = libc;
+  const { realSyscalls: sys, MS_REC, MS_PRIVATE, MS_SLAVE, MS_BIND, MNT_DETACH, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = libc;
   const { openInRoot, fdPath } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
-  const { resolveUser } = require("../linux/users.ts") as typeof import("../linux/users.ts");
-  const { capName } = require("../linux/capabilities.ts") as typeof import("../linux/capabilities.ts");
+  const { resolveContainerIdentity } = require("../linux/users.ts") as typeof import("../linux/users.ts");
+  const { capName, capabilityPlan } = require("../linux/capabilities.ts") as typeof import("../linux/capabilities.ts");
+  const { enterNamespaces } = require("./init-namespaces.ts") as typeof import("./init-namespaces.ts");
   const rt = spec.runtime;
-  sys.prctl(libc.PR_SET_DUMPABLE, 0);
-  for (const procs of spec.cgroupProcs ?? []) sys.writeFile(procs, "0");
-  // The network namespace as for minid's own init (network/attach.ts): new, the host's, or one
-  // prepared by the watcher (the default bridge) or owned by another container.
-  const netns = spec.netns ?? "new";
-  if (netns !== "new" && netns !== "host") {
-    const fd = sys.openat(AT_FDCWD, netns, libc.O_RDONLY | O_CLOEXEC);
-    try {
-      sys.setns(fd, CLONE_NEWNET, netns);
-    } finally {
-      sys.close(fd);
-    }
-  }
-  sys.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | (netns === "new" ? CLONE_NEWNET : 0));
-  sys.sethostname(spec.hostname);
-  if (netns === "new") sys.interfaceUp("lo");
-  // Docker's network sysctls, in the network namespace the runtime's container inherits.
-  for (const [key, value] of Object.entries(spec.sysctls ?? {})) {
+  // The same cgroup, namespaces (host's, another container's, or new), hostname, loopback and
+  // network sysctls as minid's own init; the runtime inherits them. It makes its own cgroup
+  // namespace and terminal.
+  const { shmTree } = enterNamespaces(spec, sys, { cgroupNamespace: false, console: false });
+  // --sysctl: namespaced ones only (checked at create), so they land in the namespaces above;
+  // written here rather than in config.json, where a runtime would refuse an IPC sysctl for
+  // a config that inherits its IPC namespace instead of asking for one.
+  for (const [key, value] of Object.entries(spec.runOptions?.sysctls ?? {})) {
     try {
       sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
-    } catch {}
+    } catch (e) {
+      throw new UserError(`cannot set sysctl ${key}=${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
   }
-  // The root filesystem, in init's own mount namespace only (the runtime inherits it).
-  sys.mount(null, "/", null, MS_REC | MS_PRIVATE);
+  // The root filesystem, in init's own mount namespace only (the runtime inherits it). A bind
+  // with slave or shared propagation needs a tree that still receives from the host.
+  const receive = spec.mounts.some((m) => m.propagation && !/private$/.test(m.propagation));
+  sys.mount(null, "/", null, MS_REC | (receive ? MS_SLAVE : MS_PRIVATE));
   const r = spec.rootfs;
   if (r.cwd) sys.chdir(r.cwd);
   if (r.driver === "vfs") sys.mount(r.source, r.target, null, MS_BIND | MS_REC);
@@ -65,8 +60,20 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   sys.chdir("/");
   // A /proc of init's PID namespace: runc reads /proc/<pid> of its children by their numbers here.
   sys.mount("proc", "/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC);
+  // --ipc container:NAME: the donor's /dev/shm, attached where the runtime binds it from.
+  let sharedShm: string | undefined;
+  if (shmTree >= 0) {
+    sharedShm = join(rt.dir, "shm");
+    mkdirSync(sharedShm, { recursive: true, mode: 0o700 });
+    try {
+      sys.moveMount(shmTree, sharedShm);
+    } finally {
+      sys.close(shmTree);
+    }
+  }
 
-  // The user, from the image's own files, read without following a path out of the root.
+  // The user and groups (Docker's supplementary ones, --group-add), from the image's own
+  // files, read without following a path out of the root: what minid's init resolves.
   const rootFd = sys.openat(AT_FDCWD, r.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
   const readInRoot = (p: string): string | null => {
     try {
@@ -80,24 +87,24 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
       return null;
     }
   };
-  let env = spec.env;
-  let user = spec.user ?? { uid: 0, gid: 0, additionalGids: [] };
-  if (spec.userSpec) {
-    const u = resolveUser(spec.userSpec, readInRoot("/etc/passwd"), readInRoot("/etc/group"));
-    user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
-    if (!env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${u.home}`];
+  let u: import("../linux/users.ts").ExecUser;
+  try {
+    u = resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], readInRoot("/etc/passwd"), readInRoot("/etc/group"));
+  } catch (e) {
+    throw new UserError((e as Error).message);
   }
   sys.close(rootFd);
+  const env = spec.env.some((e) => e.startsWith("HOME=")) ? spec.env : [...spec.env, `HOME=${u.home}`];
+  const user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
 
   // crun refuses cgroup v1 hierarchies: it gets a cgroup2 view and leaves cgroups to us
   // (init already joined the container's cgroup, where its children stay). See design.md.
   const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
   const crunOnV1 = v1 && basename(rt.path) === "crun";
-  const globalArgs: string[] = [];
+  const globalArgs = runtimeGlobalArgs(rt.path);
   if (crunOnV1) {
     sys.umount2("/sys/fs/cgroup", MNT_DETACH);
     sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0);
-    globalArgs.push("--cgroup-manager=disabled");
   }
   // v1: a group of its own under the container's (relative paths start at the runtime's own
   // cgroup, which init joined), so the runtime makes and removes it and minid's limits hold.
@@ -107,16 +114,17 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   const config = bundleConfig(spec, {
     user,
     env,
-    capabilities: spec.capabilities?.map(capName),
+    capabilities: spec.capabilities && heldCapabilities(spec.capabilities, spec.privileged ?? false, capabilityPlan).map(capName),
     seccomp: spec.seccomp ? denyListProfile(spec.capabilities ?? []) : undefined,
     cgroupsPath,
     cgroupMount: Boolean(spec.cgroupProcs?.length) && !crunOnV1,
+    sharedShm,
   });
   const bundle = join(rt.dir, "bundle");
   const state = join(rt.dir, "runtime");
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   mkdirSync(state, { recursive: true, mode: 0o700 });
-  writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
+  writeFileSync(join(bundle, "config.json"), bundleJson(config));
   libc.closeRangeCloexec(statusFd);
   require("node:fs").writeSync(statusFd, "x"); // INIT_EXEC_MARK: about to exec
   // A previous run that was killed may have left its state: runc refuses a second create.
@@ -126,6 +134,22 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   } catch {}
   (require("../linux/signals.ts") as typeof import("../linux/signals.ts")).resetSignalsForExec();
   return libc.execve(rt.path, argv, ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]);
+}
+
+/**
+ * The capabilities the runtime can grant: those of this kernel and, for --privileged ("all of
+ * them"), only the ones minid holds itself, as minid's own init grants (a runtime asked for
+ * more fails its capset).
+ */
+function heldCapabilities(caps: number[], privileged: boolean, plan: typeof import("../linux/capabilities.ts").capabilityPlan): number[] {
+  const { mask } = plan(caps, privileged);
+  return caps.filter((c) => (mask >> BigInt(c)) & 1n);
+}
+
+/** The runtime's global options minid passes on every call (crun on a v1 host: no cgroup manager). */
+export function runtimeGlobalArgs(path: string): string[] {
+  const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
+  return v1 && basename(path) === "crun" ? ["--cgroup-manager=disabled"] : [];
 }
 
 /** The container's cgroup as a path from the cgroup root (runc's absolute cgroupsPath). */

@@ -70,7 +70,7 @@ export interface InitSpec {
   sysctls?: Record<string, string>;
   readonlyPaths?: string[];
   /** --runtime: another OCI runtime builds the container (container/oci-runtime.ts); `dir` holds its bundle and state. */
-  runtime?: { name: string; path: string; dir: string };
+  runtime?: { name: string; path: string; dir: string; resources?: import("../linux/cgroup-common.ts").CgroupLimits };
   /** --init, --ulimit, --device, --sysctl, --shm-size, --ipc/--uts, --oom-score-adj (container/run-options.ts). */
   runOptions?: InitRunOptions;
   /** --ipc/--uts container:NAME: the namespace files to join instead of making new ones. */
