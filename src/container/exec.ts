@@ -79,9 +79,6 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   } catch {
     throw new UserError(`container ${st.id} has no runtime spec: restart it`);
   }
-  if (spec.runtime) {
-    throw new UserError(`exec into a container run by ${spec.runtime.name} is not supported; use: ${spec.runtime.name} --root ${join(dir, "runtime")} exec ${st.id} COMMAND`);
-  }
   // Non-dumpable keeps /proc/PID/exe of the forked child closed, except to CAP_SYS_PTRACE:
   // into such a container we first re-exec from a read-only mount of ourselves
   // (CVE-2019-5736).
@@ -97,6 +94,10 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   const declared = declaredEnv(st, () => imageEnvOf(engine, st));
   const env = execEnv(daemonEnv(declared, st.config.hostname, o.tty), o.env, o.tty);
   await untilInside(ref, st);
+  // Another OCI runtime built it: the same entry, running that runtime's exec (oci-exec.ts).
+  const run = spec.runtime
+    ? (await import("./oci-exec.ts")).runtimeExecPlan({ ...spec, runtime: spec.runtime }, st.id, dir, ref.pid, { ...o, env })
+    : { spec, cmd: o.cmd, env, workdir: o.workdir, user: o.user, privileged: o.privileged };
 
   // Host side, before anything changes: fds of the container's namespaces and cgroup.
   let initPidfd: number;
@@ -108,7 +109,7 @@ export async function execInContainer(engine: Engine, st0: ContainerState, o: Ex
   const fds: number[] = [];
   const keep = (fd: number) => (fds.push(fd), fd);
   const req: EnterRequest = {
-    spec, cmd: o.cmd, env, workdir: o.workdir, user: o.user, privileged: o.privileged, tty: o.tty,
+    ...run, tty: o.tty,
     detach: o.detach, interactive: o.interactive, size: o.tty ? terminalSize() : undefined,
     namespaces: [], pidNamespace: -1, cgroupProcs: [], devNull: -1, report: -1,
   };

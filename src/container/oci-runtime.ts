@@ -8,11 +8,13 @@
 // the process the watcher waits for: `runc run` passes stdio (or its terminal) through,
 // forwards signals and exits with the container's status, so logs, attach, stop, kill, wait
 // and --rm work unchanged; when it ends, its mount namespace and everything in it go too.
+// `minid exec` asks the runtime, in this process's namespaces (oci-exec.ts).
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import type { InitSpec } from "../spec/init-spec.ts";
 import { bundleConfig, bundleJson, type OciRuntimeChoice } from "../spec/oci-config.ts";
 import { UserError } from "../util/errors.ts";
+import { runtimeGlobalArgs } from "./oci-exec.ts";
 
 /** Host side, at create: a name on PATH or an executable path; "minid" is minid's own init. */
 export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
@@ -101,7 +103,7 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   // (init already joined the container's cgroup, where its children stay). See design.md.
   const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
   const crunOnV1 = v1 && basename(rt.path) === "crun";
-  const globalArgs = runtimeGlobalArgs(rt.path);
+  const globalArgs = runtimeGlobalArgs(rt);
   if (crunOnV1) {
     sys.umount2("/sys/fs/cgroup", MNT_DETACH);
     sys.mount("none", "/sys/fs/cgroup", "cgroup2", 0);
@@ -144,12 +146,6 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
 function heldCapabilities(caps: number[], privileged: boolean, plan: typeof import("../linux/capabilities.ts").capabilityPlan): number[] {
   const { mask } = plan(caps, privileged);
   return caps.filter((c) => (mask >> BigInt(c)) & 1n);
-}
-
-/** The runtime's global options minid passes on every call (crun on a v1 host: no cgroup manager). */
-export function runtimeGlobalArgs(path: string): string[] {
-  const v1 = !existsSync("/sys/fs/cgroup/cgroup.controllers");
-  return v1 && basename(path) === "crun" ? ["--cgroup-manager=disabled"] : [];
 }
 
 /** The container's cgroup as a path from the cgroup root (runc's absolute cgroupsPath). */

@@ -423,6 +423,45 @@ describe("minid run --runtime", () => {
     });
   }
 
+  for (const name of ["runc", "crun"]) {
+    requires("root", name)(`--runtime ${name}: exec runs through ${name} in the container (hostname, PID namespace, root, cgroup, user, env, cwd, status; 126/127; -d; nothing left)`, () => {
+      ensureBuilt();
+      const c = `rtx-${name}`;
+      expect(root().run(["run", "-d", "--name", c, "--runtime", name, "--hostname", "hx", "-e", "A=1", "busybox", "sleep", "600"]).code).toBe(0);
+      const id = root().run(["inspect", "-f", "{{.Id}}", c]).stdout.trim();
+      const ex = (args: string[], input?: string) => root().run(["exec", ...args], { input });
+      const r = ex([c, "sh", "-c", "hostname; ps -o pid,comm | grep -c sleep; ls /bin/busybox; echo $A; cat /proc/1/cmdline | head -c 5; echo; exit 7"]);
+      expect(r.stdout).toBe("hx\n1\n/bin/busybox\n1\nsleep\n");
+      expect(r.code).toBe(7);
+      // The command joins the container's cgroup, as the container's own processes did.
+      const cg = (pid: string) => readFileSync(`/proc/${pid}/cgroup`, "utf8");
+      const sleepPid = Bun.spawnSync(["pgrep", "-f", "^sleep 600$"]).stdout.toString().trim().split("\n").find((p) => cg(p).includes(id));
+      expect(sleepPid).toBeDefined();
+      const mine = ex([c, "cat", "/proc/self/cgroup"]).stdout;
+      expect(mine).toBe(ex([c, "cat", "/proc/1/cgroup"]).stdout);
+      expect(ex(["-u", "nobody", "-w", "/tmp", "-e", "B=2", c, "sh", "-c", "id -u; pwd; echo $B $HOME"]).stdout).toBe("65534\n/tmp\n2 /home\n");
+      expect(ex(["-i", c, "cat"], "piped\n").stdout).toBe("piped\n");
+      const missing = ex([c, "nosuchcmd"]);
+      expect(missing.code).toBe(127);
+      expect(missing.stderr).toContain("executable file not found");
+      expect(ex([c, "/etc"]).code).toBe(126);
+      expect(ex(["-w", "/nonexistent", c, "true"]).code).toBe(126);
+      expect(ex(["-u", "nosuchuser", c, "true"]).code).toBe(126);
+      expect(ex(["-d", c, "sleep", "601"]).code).toBe(0);
+      expect(ex([c, "ps", "-o", "comm,args"]).stdout).toContain("sleep 601");
+      expect(ex([c, "sh", "-c", "kill -9 $$"]).code).toBe(137);
+      // Each exec's runtime state is gone with it: only the container's own entry remains.
+      expect(readdirSync(join(root().dir, "containers", id, "runtime"))).toEqual([id]);
+      expect(root().run(["rm", "-f", c]).code).toBe(0);
+      const stopped = root().run(["run", "--name", c, "--runtime", name, "busybox", "true"]);
+      expect(stopped.code).toBe(0);
+      const refused = ex([c, "true"]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("is not running");
+      root().run(["rm", c]);
+    });
+  }
+
   it("--runtime with an unknown name fails as docker's does, and the default is minid's own", () => {
     ensureBuilt();
     const bad = root().run(["run", "--rm", "--runtime", "nosuchruntime", "busybox", "true"]);
