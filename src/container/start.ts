@@ -15,6 +15,7 @@ import { spawnWatcher, type Watcher, type WatcherRequest } from "./watcher.ts";
 import { AttachConnection, DEFAULT_DETACH_KEYS, parseDetachKeys, runSession, terminalSize, type SessionEnd } from "./attach.ts";
 import { bootId, containerProc, type ProcRef } from "./proc.ts";
 import { isRunning, observe } from "./lifecycle.ts";
+import { waitWatcherGone } from "./locks.ts";
 import type { CreateOptions } from "./create.ts";
 import { UserError, EXIT_ENGINE } from "../util/errors.ts";
 
@@ -39,6 +40,10 @@ export async function launchContainer(
 ): Promise<Launched> {
   const dir = engine.containers.containerDir(st.id);
   if (st.broken) throw new UserError(`container ${st.id} has an unreadable record (${st.broken}): remove it with minid rm -f ${st.id.slice(0, 12)}`);
+  // The watcher of the last run records the exit first and then drops the cgroup and the
+  // network under the same lock; a start that read "exited" in between would write into a
+  // cgroup about to vanish. That watcher holds watcher.lock until it exits: wait for it.
+  if (!watcher) await waitWatcherGone(engine.containers, st.id, 5000);
   // Which network namespace init takes (network/attach.ts); none without a network record.
   const net = st.network ? (require("../network/attach.ts") as typeof import("../network/attach.ts")).networkSpecFor(engine, st) : {};
   writeInitSpec(engine, st, initSpecFor(engine, st, net));

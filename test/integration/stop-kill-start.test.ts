@@ -1,5 +1,6 @@
 // stop, kill, restart, start and wait of containers, from the compiled binary.
 import { describe, expect } from "bun:test";
+import { join } from "node:path";
 import { it, until, alive, useLifecycleRoot } from "../helpers/lifecycle.ts";
 
 const { r, state } = useLifecycleRoot("stop-kill-start");
@@ -94,5 +95,25 @@ describe("stop, kill, restart, start, wait", () => {
     expect(res.stdout).toBe("9\n");
     expect(res.code).toBe(0);
     expect(r.run(["ps", "-aq", "--no-trunc"]).stdout).not.toContain(id);
+  });
+  it("a start right after an exit waits for the last run's watcher to finish (it drops the cgroup after recording the exit)", async () => {
+    r.run(["run", "--name", "quick", "busybox", "true"]);
+    const id = state("quick").Id as string;
+    // Stand in for a watcher that has recorded the exit and still cleans up: it holds
+    // watcher.lock as a real one does, and takes the cgroup with it when it goes.
+    const holder = Bun.spawn(
+      ["flock", join(r.dir, "containers", id, "watcher.lock"), "sh", "-c", `echo held; sleep 0.5; rmdir /sys/fs/cgroup/*/minid/${id} /sys/fs/cgroup/minid/${id} 2>/dev/null; true`],
+      { stdout: "pipe", stderr: "ignore" },
+    );
+    const reader = holder.stdout.getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe("held\n");
+    const t0 = performance.now();
+    const res = r.run(["start", "quick"]);
+    expect(res.stderr).toBe("");
+    expect(res.code).toBe(0);
+    expect(performance.now() - t0).toBeGreaterThan(400);
+    await holder.exited;
+    expect(r.run(["wait", "quick"]).stdout).toBe("0\n");
+    expect(state("quick").State.Error).toBe("");
   });
 });
