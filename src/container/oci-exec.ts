@@ -30,7 +30,7 @@
 // waits for the command (as a subreaper) and exits with its status (128+N for a signal), so
 // the status and signals pass through forkexec's pidfd unchanged. With -d the runtime
 // returns once the command started; the command is then reaped by `runc run` (PID 1 there).
-import { existsSync, readFileSync, statSync, type Stats } from "node:fs";
+import { existsSync, statSync, type Stats } from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { OciRuntimeChoice } from "../spec/oci-config.ts";
@@ -66,7 +66,7 @@ export function runtimeExecPlan(spec: InitSpec & { runtime: OciRuntimeChoice }, 
   const rt = spec.runtime;
   const lib = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   const { realSyscalls: sys, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = lib;
-  const { openInRoot, fdPath } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
+  const { openInRoot, fdPath, readTextInRoot } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
   const { resolveContainerIdentity } = require("../linux/users.ts") as typeof import("../linux/users.ts");
   // The rootfs as the runtime's mount namespace has it (init mounted it there, not on the host).
   const rootFd = sys.openat(AT_FDCWD, `/proc/${runtimePid}/root${spec.rootfs.target}`, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -78,18 +78,7 @@ export function runtimeExecPlan(spec: InitSpec & { runtime: OciRuntimeChoice }, 
       sys.close(fd);
     }
   };
-  const readIn = (p: string): string | null => {
-    try {
-      const fd = openInRoot(sys, rootFd, p, 0);
-      try {
-        return readFileSync(fdPath(fd), "utf8");
-      } finally {
-        sys.close(fd);
-      }
-    } catch {
-      return null;
-    }
-  };
+  const readIn = (p: string): string | null => readTextInRoot(sys, rootFd, p);
   let user;
   let cwd: string;
   try {

@@ -9,7 +9,7 @@
 // forwards signals and exits with the container's status, so logs, attach, stop, kill, wait
 // and --rm work unchanged; when it ends, its mount namespace and everything in it go too.
 // `minid exec` asks the runtime, in this process's namespaces (oci-exec.ts).
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import { basename, isAbsolute, join } from "node:path";
 import type { InitSpec } from "../spec/init-spec.ts";
 import { bundleConfig, bundleJson, type OciRuntimeChoice } from "../spec/oci-config.ts";
@@ -32,7 +32,7 @@ export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
 export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number): never {
   const libc = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   const { realSyscalls: sys, MS_REC, MS_PRIVATE, MS_SLAVE, MS_BIND, MNT_DETACH, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = libc;
-  const { openInRoot, fdPath } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
+  const { readTextInRoot } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
   const { resolveContainerIdentity } = require("../linux/users.ts") as typeof import("../linux/users.ts");
   const { capName, capabilityPlan } = require("../linux/capabilities.ts") as typeof import("../linux/capabilities.ts");
   const { enterNamespaces } = require("./init-namespaces.ts") as typeof import("./init-namespaces.ts");
@@ -77,18 +77,7 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   // The user and groups (Docker's supplementary ones, --group-add), from the image's own
   // files, read without following a path out of the root: what minid's init resolves.
   const rootFd = sys.openat(AT_FDCWD, r.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const readInRoot = (p: string): string | null => {
-    try {
-      const fd = openInRoot(sys, rootFd, p, 0 /* O_RDONLY */);
-      try {
-        return readFileSync(fdPath(fd), "utf8");
-      } finally {
-        sys.close(fd);
-      }
-    } catch {
-      return null;
-    }
-  };
+  const readInRoot = (p: string): string | null => readTextInRoot(sys, rootFd, p);
   let u: import("../linux/users.ts").ExecUser;
   try {
     u = resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], readInRoot("/etc/passwd"), readInRoot("/etc/group"));

@@ -109,3 +109,17 @@ export function ensureFileInRoot(sys: Syscalls, rootFd: number, path: string): n
 export function fdPath(fd: number): string {
   return `/proc/self/fd/${fd}`;
 }
+
+/** A file's text read inside the root (a symlink cannot lead out of it); null when it cannot be read. */
+export function readTextInRoot(sys: Syscalls, rootFd: number, path: string): string | null {
+  try {
+    const fd = openInRoot(sys, rootFd, path, 0 /* O_RDONLY */);
+    try {
+      return (require("node:fs") as typeof import("node:fs")).readFileSync(fdPath(fd), "utf8");
+    } finally {
+      sys.close(fd);
+    }
+  } catch {
+    return null;
+  }
+}
