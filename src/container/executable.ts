@@ -1,7 +1,7 @@
 // Finding the command a container (or an exec) runs, with Docker's answers when it cannot:
 // 127 when it does not exist, 126 when it exists but cannot be executed. Used by init (for the
 // container's command) and by exec; both call it with the container's root as their root.
-import { statSync } from "node:fs";
+import { statSync, type Stats } from "node:fs";
 import { UserError, EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../util/errors.ts";
 
 export class ExecError extends UserError {
@@ -11,17 +11,20 @@ export class ExecError extends UserError {
   }
 }
 
-/** Resolve `cmd` as execve(2) would be asked to: a path, or the first match on $PATH. */
-export function findExecutable(cmd: string, env: string[]): string {
+/**
+ * Resolve `cmd` as execve(2) would be asked to: a path, or the first match on $PATH. `stat`
+ * looks a path up (from outside the container, oci-exec.ts passes one inside its root).
+ */
+export function findExecutable(cmd: string, env: string[], stat: (p: string) => Stats = statSync): string {
   if (cmd.includes("/")) {
-    checkRunnable(cmd, cmd);
+    checkRunnable(cmd, cmd, stat);
     return cmd;
   }
   const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
   for (const dir of pathVar.split(":")) {
     const candidate = `${dir || "."}/${cmd}`;
     try {
-      const st = statSync(candidate);
+      const st = stat(candidate);
       if (st.isFile() && st.mode & 0o111) return candidate;
     } catch {
       // keep looking
@@ -30,10 +33,10 @@ export function findExecutable(cmd: string, env: string[]): string {
   throw new ExecError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
 }
 
-function checkRunnable(path: string, cmd: string): void {
+function checkRunnable(path: string, cmd: string, stat: (p: string) => Stats): void {
   let st;
   try {
-    st = statSync(path);
+    st = stat(path);
   } catch {
     throw new ExecError(`exec: "${cmd}": stat ${path}: no such file or directory`, EXIT_NOT_FOUND);
   }

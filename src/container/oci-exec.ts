@@ -34,8 +34,8 @@ import { existsSync, statSync, type Stats } from "node:fs";
 import { basename, join, posix } from "node:path";
 import type { InitSpec } from "../spec/init-spec.ts";
 import type { OciRuntimeChoice } from "../spec/oci-config.ts";
-import { ExecError } from "./executable.ts";
-import { EXIT_CANNOT_EXEC, EXIT_NOT_FOUND } from "../util/errors.ts";
+import { ExecError, findExecutable } from "./executable.ts";
+import { EXIT_CANNOT_EXEC } from "../util/errors.ts";
 
 export interface RuntimeExecInput {
   cmd: string[];
@@ -118,27 +118,13 @@ export function runtimeExecPlan(spec: InitSpec & { runtime: OciRuntimeChoice }, 
   return { spec: runtimeSpec, cmd, env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], workdir: "/", privileged: true };
 }
 
-/** Docker's 127/126 for the command, looked up in the container's root as execve would. */
+/**
+ * Docker's 127/126 for the command, looked up in the container's root as execve would, from
+ * the exec's working directory; a path that is not executable is 126 here too (no execve of
+ * ours follows to say so).
+ */
 function checkCommand(cmd: string, cwd: string, env: string[], statIn: (p: string) => Stats): void {
-  if (cmd.includes("/")) {
-    const path = posix.resolve(cwd, cmd);
-    let st;
-    try {
-      st = statIn(path);
-    } catch {
-      throw new ExecError(`exec: "${cmd}": stat ${cmd}: no such file or directory`, EXIT_NOT_FOUND);
-    }
-    if (!st) throw new ExecError(`exec: "${cmd}": stat ${cmd}: no such file or directory`, EXIT_NOT_FOUND);
-    if (st.isDirectory()) throw new ExecError(`exec: "${cmd}": is a directory`, EXIT_CANNOT_EXEC);
-    if (!(st.mode & 0o111)) throw new ExecError(`exec: "${cmd}": permission denied`, EXIT_CANNOT_EXEC);
-    return;
-  }
-  const pathVar = env.find((e) => e.startsWith("PATH="))?.slice(5) ?? "";
-  for (const dir of pathVar.split(":")) {
-    try {
-      const st = statIn(posix.resolve(cwd, dir || ".", cmd));
-      if (st && st.isFile() && st.mode & 0o111) return;
-    } catch {}
-  }
-  throw new ExecError(`exec: "${cmd}": executable file not found in $PATH`, EXIT_NOT_FOUND);
+  const at = (p: string) => statIn(posix.resolve(cwd, p));
+  const path = findExecutable(cmd, env, at);
+  if (cmd.includes("/") && !(at(path).mode & 0o111)) throw new ExecError(`exec: "${cmd}": permission denied`, EXIT_CANNOT_EXEC);
 }

@@ -445,6 +445,8 @@ describe("minid run --runtime", () => {
       expect(missing.code).toBe(127);
       expect(missing.stderr).toContain("executable file not found");
       expect(ex([c, "/etc"]).code).toBe(126);
+      expect(ex([c, "/etc/passwd"]).code).toBe(126);
+      expect(ex([c, "/no/such"]).code).toBe(127);
       expect(ex(["-w", "/nonexistent", c, "true"]).code).toBe(126);
       expect(ex(["-u", "nosuchuser", c, "true"]).code).toBe(126);
       expect(ex(["-d", c, "sleep", "601"]).code).toBe(0);
