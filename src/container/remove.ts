@@ -136,7 +136,7 @@ export function finishRemoval(st: ContainerState, tomb: string): void {
     removeCgroupOf(st);
     trace("rm cgroup");
     releaseNetwork(st, tomb);
-    releasePorts(st);
+    releasePorts(st, tomb);
     trace("rm network");
   } finally {
     removeTree(tomb);
@@ -156,8 +156,12 @@ function releaseNetwork(st: ContainerState, tomb: string): void {
 }
 
 /** The port rules a killed watcher left (network/container-ports.ts); by the id alone. */
-function releasePorts(st: ContainerState): void {
+function releasePorts(st: ContainerState, tomb: string): void {
   if (!st.ports) return;
+  // ports.json goes only after the watcher took its rules away: without it there is nothing
+  // to look for (and no nft process to spend on a clean --rm).
+  const { mayHaveRules } = require("../network/portmap.ts") as typeof import("../network/portmap.ts");
+  if (!mayHaveRules(tomb)) return;
   const { dropStaleRules } = require("../network/container-ports.ts") as typeof import("../network/container-ports.ts");
   try {
     dropStaleRules(st);

@@ -18,6 +18,8 @@ import {
 import { ipv4Bytes, ipv4FromBytes } from "../util/ipv4.ts";
 
 const NETLINK_ROUTE = 0;
+/** nfnetlink (nftables' own protocol; linux/nftables.ts speaks it over this class). */
+export const NETLINK_NETFILTER = 12;
 const SOL_NETLINK = 270;
 const NETLINK_CAP_ACK = 10;
 const NETLINK_EXT_ACK = 11;
@@ -221,6 +223,20 @@ export function parseAttrs(buf: Uint8Array, offset = 0): Map<number, Uint8Array>
   return out;
 }
 
+/** The attributes in `buf` from `offset` on, in order, repeats kept (a list of one type). */
+export function parseAttrList(buf: Uint8Array, offset = 0): [number, Uint8Array][] {
+  const out: [number, Uint8Array][] = [];
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let off = offset;
+  while (off + 4 <= buf.byteLength) {
+    const len = v.getUint16(off, true);
+    if (len < 4 || off + len > buf.byteLength) break;
+    out.push([v.getUint16(off + 2, true) & 0x3fff, buf.subarray(off + 4, off + len)]);
+    off += align(len);
+  }
+  return out;
+}
+
 const readU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
 const readStr = (b: Uint8Array) => new TextDecoder().decode(b[b.length - 1] === 0 ? b.subarray(0, -1) : b);
 
@@ -367,8 +383,8 @@ export class Netlink {
   private constructor(readonly fd: number) {}
 
   /** A socket in the calling thread's network namespace (wrap in netns.inNetns for another). */
-  static open(): Netlink {
-    const fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+  static open(protocol = NETLINK_ROUTE): Netlink {
+    const fd = socket(AF_NETLINK, SOCK_RAW, protocol);
     try {
       // Extended acks carry the kernel's reason in words; capped acks don't echo the request.
       for (const opt of [NETLINK_EXT_ACK, NETLINK_CAP_ACK]) {
@@ -438,19 +454,31 @@ export class Netlink {
       reqs = this.queued;
       this.queued = undefined;
     }
+    this.sendAll(reqs.map((r) => ({ ...r, flags: NLM_F_ACK | r.flags })));
+  }
+
+  /**
+   * Messages sent as they are, in one send (nfnetlink's batch-begin and batch-end carry no
+   * ack); waits for the reply of every one that asks for an ack and throws the first failure.
+   */
+  sendAll(reqs: { type: number; flags: number; what?: string; parts: Uint8Array[] }[]): void {
     if (!reqs.length) return;
     const seqs = reqs.map(() => (this.seq = (this.seq + 1) >>> 0));
-    sendTo(this.fd, concat(reqs.map((r, i) => nlmsg(r.type, NLM_F_REQUEST | NLM_F_ACK | r.flags, seqs[i]!, ...r.parts))), SOCKADDR_NL);
-    const pending = new Set(seqs);
+    sendTo(this.fd, concat(reqs.map((r, i) => nlmsg(r.type, NLM_F_REQUEST | r.flags, seqs[i]!, ...r.parts))), SOCKADDR_NL);
+    const pending = new Set(seqs.filter((_, i) => reqs[i]!.flags & NLM_F_ACK));
     let failure: NetlinkError | undefined;
     while (pending.size) {
       const n = recvInto(this.fd, this.buf);
       for (const m of parseMessages(this.buf.subarray(0, Math.min(n, this.buf.byteLength)))) {
-        if (m.type !== NLMSG_ERROR || !pending.has(m.seq)) continue;
-        pending.delete(m.seq);
+        const i = seqs.indexOf(m.seq);
+        if (m.type !== NLMSG_ERROR || i < 0) continue;
         const { errno, message } = parseError(m);
-        const r = reqs[seqs.indexOf(m.seq)]!;
+        const r = reqs[i]!;
         if (errno && !failure) failure = new NetlinkError(r.what || NAMES[r.type] || `netlink ${r.type}`, errno, message);
+        // An error on a message that asked for no ack (a batch-begin refused, e.g. EPERM):
+        // the kernel dropped the rest unread, so no other reply is coming.
+        if (errno && !pending.has(m.seq)) pending.clear();
+        pending.delete(m.seq);
       }
     }
     if (failure) throw failure;

@@ -165,6 +165,6 @@ export function networkBook(root: string, networkId: string, networkName: string
 export function dropStaleRules(st: ContainerState, dir?: string): void {
   if (!st.ports) return;
   const { clearPublished, removePortRules } = require("./portmap.ts") as typeof import("./portmap.ts");
-  removePortRules(st.id);
+  removePortRules(st.id, true);
   if (dir) clearPublished(dir);
 }

@@ -79,9 +79,9 @@ r.run = (args, opts) => {
   return res;
 };
 afterAll(async () => {
-  const { removeRules } = await import("../../src/network/firewall.ts");
+  const { removePortRules } = await import("../../src/network/portmap.ts");
   const left = [...seen].filter((id) => rulesOf([id]).length);
-  for (const id of left) removeRules(`ports:${id}`);
+  for (const id of left) removePortRules(id, true);
   if (left.length) throw new Error(`port rules left behind by ${left.join(", ")}`);
 });
 afterAll(() => {
@@ -404,3 +404,45 @@ describe("a watcher killed with -9", () => {
     expect(idOf("orphan")).toBe("");
   }, 30_000);
 });
+
+describe("what a crash left on a host port another container takes next", () => {
+  it("the new owner's DNAT replaces it, and rm -f of the dead one takes only its own", async () => {
+    const port = freePort();
+    const a = r.run(["run", "-d", "--name", "stale-a", "--hostname", "stale-a", "-p", `127.0.0.1:${port}:80`, "busybox", ...WEB]);
+    expect(a.code).toBe(0);
+    const idA = a.stdout.trim();
+    expect(await getWhenUp(`http://127.0.0.1:${port}/`)).toBe("hello-stale-a");
+    const st = JSON.parse(readFileSync(join(r.dir, "containers", idA, "state.json"), "utf8"));
+    process.kill(st.state.watcherPid, "SIGKILL");
+    expect(r.run(["kill", "stale-a"]).code).toBe(0);
+    // the dead container's DNAT is still there; the port itself is free (its watcher is gone)
+    expect(rulesOf([idA]).length).toBeGreaterThan(0);
+    const b = r.run(["run", "-d", "--name", "stale-b", "--hostname", "stale-b", "-p", `127.0.0.1:${port}:80`, "busybox", ...WEB]);
+    expect(b.stderr).toBe("");
+    expect(b.code).toBe(0);
+    const idB = b.stdout.trim();
+    expect(await getWhenUp(`http://127.0.0.1:${port}/`)).toBe("hello-stale-b");
+    expect(rulesOf([idA])).toEqual([]);
+    expect(r.run(["rm", "-f", "stale-a"]).code).toBe(0);
+    expect(rulesOf([idB]).length).toBeGreaterThan(0);
+    expect(await get(`http://127.0.0.1:${port}/`)).toBe("hello-stale-b");
+    expect(r.run(["rm", "-f", "stale-b"]).code).toBe(0);
+    expect(rulesOf([idB])).toEqual([]);
+  }, 30_000);
+
+  it("minid's table gone from under a network (nft flush ruleset, an older minid's table): the next -p makes it again", async () => {
+    // a container on the default bridge first, so that its network exists with route_localnet on
+    expect(r.run(["run", "--rm", "-p", "80", "busybox", "true"]).code).toBe(0);
+    Bun.spawnSync(["nft", "delete", "table", "ip", "minid"], { stderr: "ignore" });
+    const port = freePort();
+    const c = r.run(["run", "-d", "--name", "again", "--hostname", "again", "-p", `${port}:80`, "busybox", ...WEB]);
+    expect(c.stderr).toBe("");
+    expect(c.code).toBe(0);
+    // loopback and hairpin both need the table's masquerades back
+    expect(await getWhenUp(`http://127.0.0.1:${port}/`)).toBe("hello-again");
+    const gw = r.run(["inspect", "--format", "{{.NetworkSettings.Gateway}}", "again"]).stdout.trim();
+    expect(r.run(["exec", "again", "timeout", "5", "wget", "-qO-", `http://${gw}:${port}/`]).stdout.trim()).toBe("hello-again");
+    expect(r.run(["rm", "-f", "again"]).code).toBe(0);
+  }, 30_000);
+});
+
