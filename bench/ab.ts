@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { median } from "./lib.ts";
+import { dropNetworking, median } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const dash = args.indexOf("--");
@@ -66,5 +66,6 @@ try {
   });
   if (cleanup) bins.forEach((b, k) => timeCommandIn(b, roots[k]!, cleanup));
 } finally {
+  dropNetworking(work); // the roots' default bridges and rules (they outlive containers)
   rmSync(work, { recursive: true, force: true });
 }

@@ -8,7 +8,7 @@
 // (commit-import.ts, pull.ts, watcher.ts) run as they are and their results are collected.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { BIN, REPO, benchPreconditions, median, timeCommand } from "./lib.ts";
+import { BIN, REPO, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
 import { CrunTimer, busyboxArchive, have, makeBundle, startDocker, startPodman, type Daemon } from "./peers.ts";
 
 const args = process.argv.slice(2);
@@ -163,6 +163,7 @@ try {
   crun?.stop();
   Bun.spawnSync([BIN, "--root", root, "rm", "-f", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
   if (BEFORE) Bun.spawnSync([BEFORE, "--root", beforeRoot, "rm", "-f", "bench-exec"], { stdout: "ignore", stderr: "ignore" });
+  dropNetworking(work); // the default bridge and its rules outlive the containers
   rmSync(work, { recursive: true, force: true });
 }
 

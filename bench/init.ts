@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN, benchPreconditions, median } from "./lib.ts";
+import { BIN, benchPreconditions, median, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf("--containers") + 1] ?? 0) || 5;
@@ -59,5 +59,6 @@ try {
   minid(root, "rm", "-f", ...h, ...p);
 } finally {
   for (const t of tinis) t.kill(9);
+  dropNetworking(root); // the default bridge and its rules outlive the containers
   rmSync(root, { recursive: true, force: true });
 }

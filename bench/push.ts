@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import { startRegistry } from "../test/integration/registry-fixtures.ts";
-import { BIN, benchPreconditions, median, timeCommand } from "./lib.ts";
+import { BIN, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
 
 benchPreconditions("bench/push.ts");
 const args = process.argv.slice(2);
@@ -52,5 +52,6 @@ try {
   }
 } finally {
   Bun.spawnSync(minid(["rm", "-f", "big"]), { stdout: "ignore", stderr: "ignore" });
+  dropNetworking(root); // the default bridge and its rules outlive the containers
   rmSync(root, { recursive: true, force: true });
 }

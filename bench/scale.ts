@@ -7,7 +7,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createHash, randomBytes } from "node:crypto";
-import { BIN, benchPreconditions, median, timeCommand } from "./lib.ts";
+import { BIN, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const opt = (n: string, d: number) => (args.indexOf(n) >= 0 ? Number(args[args.indexOf(n) + 1]) : d);
@@ -83,6 +83,7 @@ try {
 } finally {
   if (!args.includes("--keep")) {
     Bun.spawnSync([BIN, "--root", root, "rm", "-f", "seed"], { stdout: "ignore", stderr: "ignore" });
+    dropNetworking(root); // the default bridge and its rules outlive the containers
     rmSync(root, { recursive: true, force: true });
   }
 }

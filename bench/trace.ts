@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { BIN as BUILT, benchPreconditions, median } from "./lib.ts";
+import { BIN as BUILT, benchPreconditions, dropNetworking, median } from "./lib.ts";
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf("--runs") + 1] ?? 0) || 30;
@@ -44,6 +44,7 @@ try {
     void origin;
   }
 } finally {
+  dropNetworking(root); // its default bridge and rules outlive the containers
   rmSync(root, { recursive: true, force: true });
 }
 const rows = [...at.entries()].map(([k, xs]) => [k, median(xs)] as const).sort((a, b) => a[1] - b[1]);
