@@ -15,6 +15,39 @@ export function inlineHasher(): Hasher {
   return { update: (b) => void h.update(b), digest: async () => h.digest("hex"), dispose: () => {} };
 }
 
+/**
+ * For a stream whose length is not known ahead (a layer tar being written): inline while it is
+ * small, since starting a thread costs ~10 ms, more than hashing a build step's layer outright;
+ * once `threshold` bytes have come, a RingHasher takes over, fed what was kept so far. The
+ * caller may reuse its buffer after update() (the bytes are copied).
+ */
+export function adaptiveHasher(threshold = 8 << 20): Hasher {
+  let kept: Uint8Array[] = [];
+  let bytes = 0;
+  let inner: Hasher | undefined;
+  return {
+    update(b) {
+      if (inner) return inner.update(b);
+      kept.push(Uint8Array.prototype.slice.call(b)); // a copy (Buffer#slice would be a view)
+      bytes += b.byteLength;
+      if (bytes < threshold) return;
+      inner = RingHasher.tryCreate() ?? inlineHasher();
+      for (const k of kept) inner.update(k);
+      kept = [];
+    },
+    async digest() {
+      if (inner) return inner.digest();
+      const h = new Bun.CryptoHasher("sha256");
+      for (const k of kept) h.update(k);
+      return h.digest("hex");
+    },
+    dispose() {
+      kept = [];
+      inner?.dispose();
+    },
+  };
+}
+
 // The worker drains a single-producer/single-consumer ring in shared memory. Shared memory and
 // Atomics rather than postMessage: the extraction loop runs synchronously for long stretches,
 // and messages (returned buffers) would only be delivered when it yields to the event loop.
@@ -34,7 +67,12 @@ self.onmessage = (e) => {
     for (;;) {
       const r = Atomics.load(c, ${R}), w = Atomics.load(c, ${W});
       if (w === r) {
-        if (Atomics.load(c, ${DONE})) break;
+        // Done, and nothing written after the W read above (the last bytes and DONE may land
+        // between the two loads: they must still be hashed).
+        if (Atomics.load(c, ${DONE})) {
+          if (Atomics.load(c, ${W}) !== w) continue;
+          break;
+        }
         Atomics.store(c, ${ASLEEP}, 1);
         if (Atomics.load(c, ${W}) === w && !Atomics.load(c, ${DONE})) Atomics.wait(c, ${W}, w, 20);
         Atomics.store(c, ${ASLEEP}, 0);
