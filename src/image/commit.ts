@@ -302,7 +302,10 @@ export async function writeContainerLayer(engine: Engine, st: ContainerState): P
 function under(set: Set<string>): ((rel: string) => boolean) | undefined {
   if (!set.size) return undefined;
   return (rel: string) => {
-    const r = rel.replace(/^\.?\/+/, "").replace(/\/+$/, "");
+    // (The regexes only when there is something to strip: this runs once per file.)
+    let r = rel;
+    if (r.charCodeAt(0) === 0x2e || r.charCodeAt(0) === 0x2f) r = r.replace(/^\.?\/+/, "");
+    if (r.charCodeAt(r.length - 1) === 0x2f) r = r.replace(/\/+$/, "");
     if (set.has(r)) return true;
     for (let i = r.indexOf("/"); i >= 0; i = r.indexOf("/", i + 1)) if (set.has(r.slice(0, i))) return true;
     return false;
