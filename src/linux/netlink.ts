@@ -87,7 +87,8 @@ const NAMES: Record<number, string> = {
 
 const align = (n: number) => (n + 3) & ~3;
 
-function concat(parts: Uint8Array[]): Uint8Array {
+/** The parts one after the other in one new buffer. */
+export function concat(parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
   let off = 0;
   for (const p of parts) {

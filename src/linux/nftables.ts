@@ -10,7 +10,7 @@
 // transaction (all or nothing) and acks message by message. A key or value of a
 // concatenated type puts each field in its own 4-byte-aligned slot (concat()), as nft does.
 // Element comments are libnftnl's user data TLV (type 0, length with the NUL, the string).
-import { Netlink, NetlinkError, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, attr, parseAttrList } from "./netlink.ts";
+import { Netlink, NetlinkError, NETLINK_NETFILTER, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, attr, attrStr, concat as concatBytes, parseAttrList } from "./netlink.ts";
 
 const NFNL_SUBSYS_NFTABLES = 10;
 const NFNL_MSG_BATCH_BEGIN = 0x10;
@@ -64,18 +64,9 @@ function nfgenmsg(family: number, resId = 0): Uint8Array {
   return new Uint8Array([family, 0, (resId >> 8) & 0xff, resId & 0xff]);
 }
 
-const str = (type: number, s: string) => attr(type, enc.encode(s + "\0"));
+const str = attrStr;
 const nest = (type: number, ...children: Uint8Array[]) => attr(type | NLA_F_NESTED, join(children));
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
-  }
-  return out;
-}
+const join = concatBytes;
 
 /** The fields of a concatenation, each in a 4-byte slot (zero-padded), as nf_tables keys them. */
 export function concat(...fields: Uint8Array[]): Uint8Array {
