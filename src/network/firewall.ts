@@ -27,6 +27,7 @@ import { withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
 import { broadcastOf, formatIPv4, ipv4Bytes, ipv4FromBytes, parseCidr } from "../util/ipv4.ts";
 import type { ElementChange, Nftables, SetElement } from "../linux/nftables.ts";
+import type { Proto } from "./ports.ts";
 
 export type Hook = "prerouting" | "output" | "postrouting" | "forward" | "raw";
 
@@ -285,7 +286,6 @@ export function networkRules(bridge: string, subnet: string, internal: boolean):
 
 // ---- published ports: DNAT ----
 
-export type Proto = "tcp" | "udp" | "sctp";
 const PROTO_NUMBER: Record<Proto, number> = { tcp: 6, udp: 17, sctp: 132 };
 
 /** One published port: traffic for a local address on proto/hostPort goes to toIp:toPort. */
