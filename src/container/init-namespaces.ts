@@ -60,6 +60,17 @@ export function enterNamespaces(spec: InitSpec, sys: Syscalls = realSyscalls, o:
       if (!(e instanceof SyscallError && e.code === "ENOENT") && (e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
   }
+  // --sysctl: namespaced ones only (checked at create), so they land in the namespaces above;
+  // here rather than in config.json, where a runtime would refuse an IPC sysctl for a config
+  // that inherits its IPC namespace instead of asking for one.
+  for (const [key, value] of Object.entries(ro?.sysctls ?? {})) {
+    if (key.split(".").some((c) => !/^[A-Za-z0-9_-]+$/.test(c))) throw new UserError(`invalid sysctl name ${key}`);
+    try {
+      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
+    } catch (e) {
+      throw new UserError(`cannot set sysctl ${key}=${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
   return { consoleTree, shmTree };
 }
 

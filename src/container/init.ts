@@ -6,9 +6,13 @@ import { closeSync, readFileSync, writeSync } from "node:fs";
 import type { InitSpec } from "../spec/init-spec.ts";
 import { execve, closeRangeCloexec, SyscallError, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, realSyscalls } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
-import { setupRootfs } from "../linux/rootfs.ts";
+import { mountImageRoot } from "../linux/rootfs.ts";
+import { bundleConfig } from "../spec/oci-config.ts";
+import { mountRootfs, enterRootfs } from "../runtime/rootfs.ts";
+import type { Config } from "../runtime/config.ts";
+import type { ExecUser } from "../linux/users.ts";
 import { mkdirAllInRoot } from "../linux/safepath.ts";
-import { EXIT_CANNOT_EXEC, EXIT_ENGINE, EXIT_NOT_FOUND, UserError } from "../util/errors.ts";
+import { EXIT_ENGINE, UserError } from "../util/errors.ts";
 import { applyProcessSecurity, resolveContainerUser } from "./security.ts";
 import { trace } from "../util/trace.ts";
 import { findExecutable, execFailure } from "./executable.ts";
@@ -67,8 +71,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
   trace("init start");
   // --runtime: another OCI runtime builds the container from a bundle (oci-runtime.ts).
   if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD);
-  enterContainer(spec, sys);
-  const user = resolveContainerUser(spec);
+  const user = enterContainer(spec, sys);
   if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
   const path = findExecutable(spec.args[0]!, spec.env);
@@ -110,12 +113,19 @@ function becomeReaper(path: string, spec: InitSpec): void {
 
 /**
  * Everything from the host's view to the container's: cgroups joined, namespaces entered,
- * hostname set, root filesystem built and pivoted into. Exported for the root-free tests of
- * the order of these calls (test/unit/rootfs-plan.test.ts).
+ * hostname set, the image's root mounted, then the container's filesystem built from its
+ * runtime-spec config by the runtime layer (the same plan `minid-runtime create --bundle` runs)
+ * and entered. Returns the container's user, read through the container's own view. Exported
+ * for the root-free tests of the order of these calls (test/unit/rootfs-plan.test.ts).
  */
-export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): void {
+export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): ExecUser {
   const { consoleTree, shmTree } = enterNamespaces(spec, sys, { cgroupNamespace: true, console: spec.tty });
-  setupRootfs(spec, sys);
+  mountImageRoot(spec, sys);
+  const root = spec.rootfs.target;
+  // The process half of the config is minid's to apply (security.ts), as exec applies it too.
+  const config = bundleConfig(spec, { env: spec.env, cgroupMount: Boolean(spec.cgroupProcs?.length) }) as Config;
+  const optional = new Set([...spec.etcFiles.map((f) => f.destination), "/dev/mqueue"]);
+  enterRootfs(config, root, mountRootfs(config, root, "/", sys, { optional, rootMounted: true }), false, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
   if (shmTree >= 0) {
     try {
@@ -125,6 +135,7 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): vo
       sys.close(shmTree);
     }
   }
+  return resolveContainerUser(spec);
 }
 
 /** chdir into the working directory inside the container, creating it as Docker does. */

@@ -31,35 +31,19 @@ export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
 /** Init side: build the bundle and become the runtime. Never returns. */
 export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number): never {
   const libc = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
-  const { realSyscalls: sys, MS_REC, MS_PRIVATE, MS_SLAVE, MS_BIND, MNT_DETACH, O_PATH, O_DIRECTORY, O_CLOEXEC, AT_FDCWD } = libc;
-  const { readTextInRoot } = require("../linux/safepath.ts") as typeof import("../linux/safepath.ts");
-  const { resolveContainerIdentity } = require("../linux/users.ts") as typeof import("../linux/users.ts");
+  const { realSyscalls: sys, MNT_DETACH } = libc;
+  const { mountImageRoot } = require("../linux/rootfs.ts") as typeof import("../linux/rootfs.ts");
+  const { resolveUserInRoot } = require("./security.ts") as typeof import("./security.ts");
   const { capName, capabilityPlan } = require("../linux/capabilities.ts") as typeof import("../linux/capabilities.ts");
   const { enterNamespaces } = require("./init-namespaces.ts") as typeof import("./init-namespaces.ts");
   const rt = spec.runtime;
+  const r = spec.rootfs;
   // The same cgroup, namespaces (host's, another container's, or new), hostname, loopback and
   // network sysctls as minid's own init; the runtime inherits them. It makes its own cgroup
   // namespace and terminal.
   const { shmTree } = enterNamespaces(spec, sys, { cgroupNamespace: false, console: false });
-  // --sysctl: namespaced ones only (checked at create), so they land in the namespaces above;
-  // written here rather than in config.json, where a runtime would refuse an IPC sysctl for
-  // a config that inherits its IPC namespace instead of asking for one.
-  for (const [key, value] of Object.entries(spec.runOptions?.sysctls ?? {})) {
-    try {
-      sys.writeFile(`/proc/sys/${key.replace(/\./g, "/")}`, value);
-    } catch (e) {
-      throw new UserError(`cannot set sysctl ${key}=${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
-  // The root filesystem, in init's own mount namespace only (the runtime inherits it). A bind
-  // with slave or shared propagation needs a tree that still receives from the host.
-  const receive = spec.mounts.some((m) => m.propagation && !/private$/.test(m.propagation));
-  sys.mount(null, "/", null, MS_REC | (receive ? MS_SLAVE : MS_PRIVATE));
-  const r = spec.rootfs;
-  if (r.cwd) sys.chdir(r.cwd);
-  if (r.driver === "vfs") sys.mount(r.source, r.target, null, MS_BIND | MS_REC);
-  else sys.mount(r.source, r.target, r.fstype, 0, r.data);
-  sys.chdir("/");
+  // The root filesystem, in init's own mount namespace only (the runtime inherits it).
+  mountImageRoot(spec, sys);
   // A /proc of init's PID namespace: runc reads /proc/<pid> of its children by their numbers here.
   sys.mount("proc", "/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC);
   // --ipc container:NAME: the donor's /dev/shm, attached where the runtime binds it from.
@@ -75,16 +59,8 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   }
 
   // The user and groups (Docker's supplementary ones, --group-add), from the image's own
-  // files, read without following a path out of the root: what minid's init resolves.
-  const rootFd = sys.openat(AT_FDCWD, r.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const readInRoot = (p: string): string | null => readTextInRoot(sys, rootFd, p);
-  let u: import("../linux/users.ts").ExecUser;
-  try {
-    u = resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], readInRoot("/etc/passwd"), readInRoot("/etc/group"));
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  sys.close(rootFd);
+  // files: what minid's init resolves.
+  const u = resolveUserInRoot(spec, r.target, sys);
   const env = spec.env.some((e) => e.startsWith("HOME=")) ? spec.env : [...spec.env, `HOME=${u.home}`];
   const user = { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
 

@@ -11,7 +11,8 @@ import { compileSeccomp, installSeccomp } from "../linux/seccomp.ts";
 import type { Confinement } from "../linux/forkexec.ts";
 import { RLIMITS } from "../linux/libc.ts";
 import { UserError } from "../util/errors.ts";
-import { realSyscalls } from "../linux/libc.ts";
+import { realSyscalls, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC } from "../linux/libc.ts";
+import { readTextInRoot } from "../linux/safepath.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 
 function readOptional(path: string): string | null {
@@ -28,8 +29,22 @@ function readOptional(path: string): string | null {
  * never keeps minid's own supplementary groups.
  */
 export function resolveContainerUser(spec: InitSpec): ExecUser {
+  return identity(spec, readOptional);
+}
+
+/** The same, before the pivot: the files read from the root at `root` without following a path out of it. */
+export function resolveUserInRoot(spec: InitSpec, root: string, sys: Syscalls = realSyscalls): ExecUser {
+  const rootFd = sys.openat(AT_FDCWD, root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
-    return resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], readOptional("/etc/passwd"), readOptional("/etc/group"));
+    return identity(spec, (p) => readTextInRoot(sys, rootFd, p));
+  } finally {
+    sys.close(rootFd);
+  }
+}
+
+function identity(spec: InitSpec, read: (path: string) => string | null): ExecUser {
+  try {
+    return resolveContainerIdentity(spec.userSpec ?? "", spec.groupAdd ?? [], read("/etc/passwd"), read("/etc/group"));
   } catch (e) {
     throw new UserError((e as Error).message);
   }

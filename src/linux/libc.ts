@@ -1100,6 +1100,7 @@ export const realSyscalls: Syscalls = {
   mknodat,
   symlinkat,
   fchownat,
+  unlinkat: (dirfd, name, flags) => fsat.unlinkat(dirfd, name, flags),
   mkdir(path, mode = 0o777) {
     mkdirSync(path, { mode });
   },

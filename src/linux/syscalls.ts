@@ -39,6 +39,7 @@ export interface Syscalls {
   mknodat(dirfd: number, name: string, mode: number, dev: number): void;
   symlinkat(target: string, dirfd: number, linkpath: string): void;
   fchownat(dirfd: number, path: string, uid: number, gid: number, flags: number): void;
+  unlinkat(dirfd: number, name: string, flags: number): void;
 
   // Files by path (in practice /proc/self/fd/N/... of an fd opened above)
   /** mkdir(2) of one directory; the umask applies, as with mkdirSync. */

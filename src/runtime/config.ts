@@ -4,6 +4,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import { RuntimeError } from "./errors.ts";
+import { checkScheduling } from "./scheduling.ts";
 
 export interface Hook {
   path: string;
@@ -110,7 +111,7 @@ export interface Linux {
   namespaces?: Namespace[];
   uidMappings?: unknown[];
   gidMappings?: unknown[];
-  timeOffsets?: unknown;
+  timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
   devices?: Device[];
   cgroupsPath?: string;
   resources?: Resources;
@@ -198,9 +199,7 @@ export function validateConfig(c: Config, forExec = false): void {
     if (p.apparmorProfile && !hostHas("/sys/kernel/security/apparmor")) throw unsupported("process.apparmorProfile", "AppArmor is not enabled on this host");
     if (p.apparmorProfile) throw unsupported("process.apparmorProfile", "AppArmor profiles are not applied by minid");
     if (p.selinuxLabel) throw unsupported("process.selinuxLabel", "SELinux is not enabled on this host");
-    if (p.scheduler) throw unsupported("process.scheduler", "sched_setattr is not implemented");
-    if (p.ioPriority) throw unsupported("process.ioPriority", "ioprio_set is not implemented");
-    if (p.execCPUAffinity) throw unsupported("process.execCPUAffinity", "CPU affinity is not implemented");
+    checkScheduling(p);
     for (const r of p.rlimits ?? []) rlimitNumber(r.type);
   }
   const l = c.linux ?? {};
@@ -212,14 +211,13 @@ export function validateConfig(c: Config, forExec = false): void {
   if (l.uidMappings?.length || l.gidMappings?.length) {
     throw unsupported("linux.uidMappings/gidMappings", "user namespaces need a single-threaded creator and minid's runtime is a multithreaded Bun process");
   }
-  if (l.timeOffsets) throw unsupported("linux.timeOffsets", "time namespaces are not implemented");
+  if (l.timeOffsets) timeOffsetsText(l);
   const seen = new Set<string>();
   for (const ns of l.namespaces ?? []) {
     if (!(ns.type in NAMESPACE_FLAGS)) throw new RuntimeError(`config.json: unknown namespace type ${JSON.stringify(ns.type)}`);
     if (seen.has(ns.type)) throw new RuntimeError(`config.json: namespace ${ns.type} listed twice`);
     seen.add(ns.type);
     if (ns.type === "user") throw unsupported("a user namespace", "unshare(CLONE_NEWUSER) and setns into a user namespace need a single-threaded caller, which a Bun process never is");
-    if (ns.type === "time") throw unsupported("a time namespace", "it is not implemented");
     if (ns.path !== undefined && !isAbsolute(ns.path)) throw new RuntimeError(`config.json: namespace ${ns.type} path must be absolute`);
   }
   for (const m of c.mounts ?? []) {
@@ -259,6 +257,24 @@ export const PROPAGATION: Record<string, number> = {
 };
 
 const RLIMITS = ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"];
+
+/**
+ * linux.timeOffsets as /proc/self/timens_offsets takes them ("monotonic S N" lines). They need
+ * a new time namespace of the container's own: offsets are fixed before anyone enters it.
+ */
+export function timeOffsetsText(l: Linux): string {
+  const ns = (l.namespaces ?? []).find((n) => n.type === "time");
+  if (!ns || ns.path) throw new RuntimeError("config.json: linux.timeOffsets needs a new time namespace in linux.namespaces (not a path to join)");
+  const lines: string[] = [];
+  for (const [clock, o] of Object.entries(l.timeOffsets ?? {})) {
+    if (clock !== "monotonic" && clock !== "boottime") throw new RuntimeError(`config.json: linux.timeOffsets.${clock}: only monotonic and boottime clocks have offsets`);
+    const secs = o?.secs ?? 0, nanosecs = o?.nanosecs ?? 0;
+    if (!Number.isInteger(secs)) throw new RuntimeError(`config.json: linux.timeOffsets.${clock}.secs must be an integer`);
+    if (!Number.isInteger(nanosecs) || nanosecs < 0 || nanosecs > 999_999_999) throw new RuntimeError(`config.json: linux.timeOffsets.${clock}.nanosecs must be 0 to 999999999`);
+    lines.push(`${clock} ${secs} ${nanosecs}`);
+  }
+  return lines.join("\n");
+}
 
 export function rlimitNumber(type: string): number {
   const i = RLIMITS.indexOf(type.replace(/^RLIMIT_/, ""));

@@ -14,6 +14,7 @@ import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
+import { applyInitialAffinity } from "./scheduling.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 
 import { OCI_EXEC_ENV } from "./protocol.ts";
@@ -48,6 +49,8 @@ export function ociExecMain(): never {
 function run(plan: ExecPlan): never {
   const p = plan.process;
   prctl(PR_SET_DUMPABLE, 0);
+  // execCPUAffinity.initial: where this thread runs until the cgroup join (its cpuset may move it).
+  applyInitialAffinity(p);
   for (const f of plan.cgroupProcs) {
     try {
       writeFileSync(f, "0");

@@ -87,6 +87,9 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       return false;
     }
   };
+  // setns(CLONE_NEWTIME) refuses a multithreaded caller (EUSERS), as CLONE_NEWUSER does: a
+  // process exec'd here would run on the host's clocks, so it is not started at all.
+  if (differs("time")) throw new RuntimeError("exec into a container with its own time namespace is not supported by minid: setns(CLONE_NEWTIME) needs a single-threaded caller, which a Bun process never is");
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   const plan: ExecPlan = {

@@ -11,22 +11,21 @@
 import { readFileSync, readlinkSync, writeFileSync, writeSync, closeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import {
-  unshare, setns, sethostname, setdomainname, mount, pivotRoot, umount2, chdir, chroot, openat, close, prctl,
-  execve, closeRangeCloexec, personality, syscallChecked, sendFd, connectUnix, dup2, setControllingTerminal, setWindowSize,
-  CLONE_FS, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDWR, O_NOCTTY, O_WRONLY, O_CREAT, O_NOFOLLOW, PR_SET_DUMPABLE, MNT_DETACH,
+  unshare, setns, sethostname, setdomainname, mount, chdir, openat, close, prctl,
+  personality, syscallChecked, sendFd, connectUnix, dup2, setControllingTerminal, setWindowSize,
+  CLONE_FS, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDWR, O_NOCTTY, O_WRONLY, O_CREAT, O_NOFOLLOW, PR_SET_DUMPABLE,
   SyscallError, realSyscalls, fsat,
 } from "../linux/libc.ts";
 import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
-import { maskPaths, readonlyPath } from "../linux/rootfs.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
-import { NAMESPACE_FLAGS, PROPAGATION, personalityValue } from "./config.ts";
-import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
+import { NAMESPACE_FLAGS, personalityValue, timeOffsetsText } from "./config.ts";
+import { mountRootfs, enterRootfs } from "./rootfs.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
-import { resetSignalsForExec } from "../linux/signals.ts";
+import { applyInitialAffinity } from "./scheduling.ts";
 import { trace } from "../util/trace.ts";
 
 import { OCI_INIT_ENV } from "./protocol.ts";
@@ -78,6 +77,8 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const c = plan.config;
   const p = c.process!;
   prctl(PR_SET_DUMPABLE, 0);
+  // execCPUAffinity.initial: where this thread runs until the cgroup join (its cpuset may move it).
+  applyInitialAffinity(p);
   const chan = new JsonLines(CHAN);
   for (const f of plan.cgroupProcs) {
     try {
@@ -92,6 +93,15 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   enterNamespaces(nss);
+  // The new time namespace is this process's children's until execve moves the command into
+  // it (Linux 6.0+ switches on exec): its offsets can be written until then.
+  if (c.linux?.timeOffsets) {
+    try {
+      writeFileSync("/proc/self/timens_offsets", timeOffsetsText(c.linux));
+    } catch (e: any) {
+      throw new RuntimeError(`cannot set linux.timeOffsets: ${e?.code ?? e}`);
+    }
+  }
   trace("oci-init namespaces");
   if (c.hostname !== undefined && c.hostname !== "") {
     if (!has("uts")) throw new RuntimeError("unable to set hostname without a private UTS namespace");
@@ -108,17 +118,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   checkRlimits(p);
   const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
 
-  // The root filesystem: nothing of ours propagates to the host.
-  const prop = c.linux?.rootfsPropagation;
-  // Slave (private if asked) while we build: the requested propagation is set on the new root
-  // once pivoted, as an unbindable or shared parent would make the bind below fail or leak.
-  mount(null, "/", null, prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
-  mount(plan.rootfs, plan.rootfs, null, 4096 | 16384 /* MS_BIND|MS_REC */, null);
-  // The parent of the new root must not be shared, or pivot_root refuses (EINVAL).
-  let rootFd = openat(AT_FDCWD, plan.rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  for (const m of c.mounts ?? []) mountOne(rootFd, m, plan.bundle);
-  createDevices(rootFd, c.linux?.devices);
-  devSymlinks(rootFd);
+  const rootFd = mountRootfs(c, plan.rootfs, plan.bundle);
   if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);
 
   trace("oci-init mounted");
@@ -128,24 +128,10 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const hookErr = runHooks(c.hooks?.createContainer, { ...plan.state, pid: process.pid });
   if (hookErr) throw new RuntimeError(`createContainer hook: ${hookErr}`);
 
-  // Into the new root.
-  chdir(plan.rootfs);
-  if (plan.noPivot) {
-    mount(plan.rootfs, "/", null, 8192 /* MS_MOVE */, null);
-    chroot(".");
-  } else {
-    pivotRoot(".", ".");
-    umount2(".", MNT_DETACH);
-  }
-  chdir("/");
-  close(rootFd);
-  if (prop) mount(null, "/", null, PROPAGATION[prop]!, null);
-  rootFd = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  maskPaths(realSyscalls, rootFd, c.linux?.maskedPaths ?? []);
-  for (const rp of c.linux?.readonlyPaths ?? []) readonlyPath(realSyscalls, rootFd, rp);
-  if (c.root?.readonly) mount(null, "/", null, 4096 | 32 | 1 | 16384 /* BIND|REMOUNT|RDONLY|REC */, null);
-  enterCwd(rootFd, p.cwd);
-  close(rootFd);
+  enterRootfs(c, plan.rootfs, rootFd, plan.noPivot);
+  const newRoot = openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  enterCwd(newRoot, p.cwd);
+  close(newRoot);
 
   const env = withHome(p.env ?? [], p.user.uid);
   const args = p.args!;

@@ -4,17 +4,15 @@
 // linux/safepath.ts), so a symlink in the image never leads a mount onto the host.
 import { ptr } from "bun:ffi";
 import {
-  mount, SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls,
-  fsat, syscallChecked, AT_FDCWD, openat, close,
+  SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls, syscallChecked, AT_FDCWD,
 } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "../linux/safepath.ts";
 import type { Config, Device, Mount } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
-import { readFileSync, statSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 
-const sys = realSyscalls;
 const MS_BIND = 4096, MS_REC = 16384, MS_REMOUNT = 32, MS_RDONLY = 1;
 
 /** [bits to clear, bits to set] for each mount(8) flag word the runtime-spec allows. */
@@ -87,65 +85,86 @@ function wrap(e: unknown, m: Mount): never {
   throw new RuntimeError(`error mounting ${JSON.stringify(m.source ?? m.type)} to rootfs at ${JSON.stringify(m.destination)}: ${msg}`);
 }
 
-/** One entry of config.json's mounts, onto its destination inside the root. */
-export function mountOne(rootFd: number, m: Mount, bundle: string): void {
+/**
+ * One entry of config.json's mounts, onto its destination inside the root. `optional` (minid's
+ * own runs only; a runtime-spec mount that fails fails the container): a bind whose source is
+ * missing or whose destination cannot be made is skipped (the engine's /etc files, for an
+ * image without /etc), and so is a filesystem the kernel refuses (mqueue without
+ * CONFIG_POSIX_MQUEUE).
+ */
+export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls = realSyscalls, optional = false): void {
   try {
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.flags & MS_BIND ? "bind" : "");
     const isBind = type === "bind" || (o.flags & MS_BIND) !== 0;
-    if (type === "cgroup") return mountCgroup(rootFd, m, o);
-    if (isBind) return bindMount(rootFd, m, o, bundle);
+    if (type === "cgroup") return mountCgroup(rootFd, m, o, sys);
+    if (isBind) return bindMount(rootFd, m, o, bundle, sys, optional);
     const fd = mkdirAllInRoot(sys, rootFd, m.destination);
     try {
       const flags = o.flags & ~(MS_BIND | MS_REC);
-      mount(m.source ?? type, at(fd), type || null, flags, o.data.join(",") || null);
+      sys.mount(m.source ?? type, at(fd), type || null, flags, o.data.join(",") || null);
+    } catch (e) {
+      if (optional) return;
+      throw e;
     } finally {
       sys.close(fd);
     }
-    propagate(rootFd, m.destination, o.propagation);
+    propagate(rootFd, m.destination, o.propagation, sys);
   } catch (e) {
     wrap(e, m);
   }
 }
 
-function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string): void {
+function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string, sys: Syscalls, optional: boolean): void {
   if (!m.source) throw new RuntimeError("a bind mount needs a source");
   const source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
   let isDir: boolean;
   try {
-    isDir = statSync(source).isDirectory();
-  } catch (e: any) {
-    throw new RuntimeError(`stat ${source}: ${e?.code ?? e}`);
+    isDir = sys.stat(source).kind === "dir";
+  } catch (e) {
+    if (optional) return;
+    throw new RuntimeError(`stat ${source}: ${(e as SyscallError).code ?? e}`);
   }
-  const fd = isDir ? mkdirAllInRoot(sys, rootFd, m.destination) : ensureFileInRoot(sys, rootFd, m.destination);
+  let fd: number;
   try {
-    mount(source, at(fd), null, MS_BIND | (o.flags & MS_REC), null);
+    fd = isDir ? mkdirAllInRoot(sys, rootFd, m.destination) : ensureFileInRoot(sys, rootFd, m.destination);
+  } catch (e) {
+    if (optional) return;
+    if (e instanceof SyscallError && (e.code === "ENOTDIR" || e.code === "EEXIST")) {
+      const what = isDir ? "directory" : "file";
+      throw new RuntimeError(`cannot mount ${what} ${source} onto ${m.destination}: not a ${what} in the container`);
+    }
+    throw e;
+  }
+  try {
+    sys.mount(source, at(fd), null, MS_BIND | (o.flags & MS_REC), null);
   } finally {
     sys.close(fd);
   }
   const extra = o.flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
   if (extra) {
+    // Re-resolved: the path now leads to the root of the new mount, which is what is remounted.
     const fd2 = openInRoot(sys, rootFd, m.destination, O_PATH);
     try {
       const flags = MS_BIND | MS_REMOUNT | extra;
       try {
-        mount(null, at(fd2), null, flags, null);
+        sys.mount(null, at(fd2), null, flags, null);
       } catch (e) {
         if (!(e instanceof SyscallError) || e.code !== "EPERM") throw e;
-        mount(null, at(fd2), null, flags | lockedFlags(source), null);
+        sys.mount(null, at(fd2), null, flags | lockedFlags(source), null);
       }
     } finally {
       sys.close(fd2);
     }
   }
-  propagate(rootFd, m.destination, o.propagation);
+  propagate(rootFd, m.destination, o.propagation, sys);
 }
 
-function propagate(rootFd: number, destination: string, flags: number[]): void {
+function propagate(rootFd: number, destination: string, flags: number[], sys: Syscalls): void {
   if (!flags.length) return;
   const fd = openInRoot(sys, rootFd, destination, O_PATH);
   try {
-    for (const f of flags) mount(null, at(fd), null, f, null);
+    for (const f of flags) sys.mount(null, at(fd), null, f, null);
   } finally {
     sys.close(fd);
   }
@@ -153,23 +172,24 @@ function propagate(rootFd: number, destination: string, flags: number[]): void {
 
 /**
  * A cgroup mount: cgroup2 on v2 hosts; on v1 a tmpfs with one directory per hierarchy, as
- * runc lays it out. The cgroup namespace (if any) makes each show only the container's group.
+ * runc and Docker lay it out (the hybrid host's unified hierarchy left out). The cgroup
+ * namespace (if any) makes each show only the container's group.
  */
-function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions): void {
+function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions, sys: Syscalls): void {
   const flags = o.flags & ~(MS_BIND | MS_REC);
   const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
-    if (statSafe("/sys/fs/cgroup/cgroup.controllers")) {
-      mount("cgroup2", at(fd), "cgroup2", flags, null);
+    if (exists(sys, "/sys/fs/cgroup/cgroup.controllers")) {
+      sys.mount("cgroup2", at(fd), "cgroup2", flags, null);
       return;
     }
-    mount("tmpfs", at(fd), "tmpfs", (flags & ~MS_RDONLY) | 2 | 4 | 8, "mode=755");
+    sys.mount("tmpfs", at(fd), "tmpfs", (flags & ~MS_RDONLY) | 2 | 4 | 8, "mode=755");
   } finally {
     sys.close(fd);
   }
   const dir = openInRoot(sys, rootFd, m.destination, O_DIRECTORY);
   try {
-    for (const line of readFileSync("/proc/self/cgroup", "utf8").trim().split("\n")) {
+    for (const line of sys.readFile("/proc/self/cgroup").trim().split("\n")) {
       const [id, controllers] = line.split(":");
       if (id === "0" || !controllers) continue;
       const named = controllers.startsWith("name=");
@@ -177,10 +197,11 @@ function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions): void {
       sys.mkdir(`${at(dir)}/${name}`);
       const t = openInRoot(sys, rootFd, `${m.destination}/${name}`, O_PATH);
       try {
-        mount("cgroup", at(t), "cgroup", flags | 2 | 4 | 8, named ? `none,${controllers}` : controllers);
+        sys.mount("cgroup", at(t), "cgroup", flags | 2 | 4 | 8, named ? `none,${controllers}` : controllers);
       } finally {
         sys.close(t);
       }
+      // "cpu,cpuacct" is also reachable as cpu and cpuacct, as on the host.
       if (!named && name.includes(",")) for (const c of name.split(",")) sys.symlinkat(name, dir, c);
     }
   } finally {
@@ -189,16 +210,16 @@ function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions): void {
   if (flags & MS_RDONLY) {
     const t = openInRoot(sys, rootFd, m.destination, O_PATH);
     try {
-      mount(null, at(t), null, MS_BIND | MS_REMOUNT | MS_RDONLY | 2 | 4 | 8, null);
+      sys.mount(null, at(t), null, MS_BIND | MS_REMOUNT | MS_RDONLY | 2 | 4 | 8, null);
     } finally {
       sys.close(t);
     }
   }
 }
 
-function statSafe(p: string): boolean {
+function exists(sys: Syscalls, p: string): boolean {
   try {
-    statSync(p);
+    sys.stat(p);
     return true;
   } catch {
     return false;
@@ -214,8 +235,11 @@ const DEFAULT_DEVICES: Device[] = [
   { type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666 },
 ];
 
-/** The spec's default devices, then linux.devices (which may override a default's path). */
-export function createDevices(rootFd: number, devices: Device[] = []): void {
+/**
+ * The spec's default devices, then linux.devices (which may override a default's path).
+ * `freshDev`: /dev is a tmpfs the config mounted, so nothing is there to replace directly in it.
+ */
+export function createDevices(rootFd: number, devices: Device[] = [], sys: Syscalls = realSyscalls, freshDev = false): void {
   const wanted = new Map<string, Device>();
   for (const d of DEFAULT_DEVICES) wanted.set(d.path, d);
   for (const d of devices) wanted.set(d.path, d);
@@ -226,32 +250,43 @@ export function createDevices(rootFd: number, devices: Device[] = []): void {
     const slash = d.path.lastIndexOf("/");
     const parent = mkdirAllInRoot(sys, rootFd, d.path.slice(0, slash) || "/");
     const name = d.path.slice(slash + 1);
-    const dirFd = openat(parent, ".", O_DIRECTORY | O_CLOEXEC);
-    close(parent);
+    let dirFd: number;
     try {
-      try {
-        fsat.unlinkat(dirFd, name, 0);
-      } catch {}
+      dirFd = sys.openat(parent, ".", O_DIRECTORY | O_CLOEXEC);
+    } finally {
+      sys.close(parent);
+    }
+    try {
+      // A node the rootfs brought is replaced; a /dev the config mounted is empty.
+      if (!freshDev || d.path.lastIndexOf("/") !== 4) {
+        try {
+          sys.unlinkat(dirFd, name, 0);
+        } catch {}
+      }
       const mode = (d.fileMode ?? 0o666) & 0o7777;
-      fsat.mknodat(dirFd, name, kind | mode, kind === S_IFIFO ? 0n : BigInt(makedev(d.major ?? 0, d.minor ?? 0)));
+      sys.mknodat(dirFd, name, kind | mode, kind === S_IFIFO ? 0 : makedev(d.major ?? 0, d.minor ?? 0));
       sys.chmod(`${at(dirFd)}/${name}`, mode);
       sys.fchownat(dirFd, name, d.uid ?? 0, d.gid ?? 0, 0x100);
     } catch (e) {
       throw new RuntimeError(`cannot create device ${d.path}: ${(e as Error).message}`);
     } finally {
-      close(dirFd);
+      sys.close(dirFd);
     }
   }
 }
 
 /** /dev/fd, stdin, stdout, stderr, core and ptmx, as every Linux /dev has them. */
-export function devSymlinks(rootFd: number): void {
+export function devSymlinks(rootFd: number, sys: Syscalls = realSyscalls): void {
   const dev = openInRoot(sys, rootFd, "/dev", O_PATH | O_DIRECTORY);
-  const dirFd = openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
-  close(dev);
+  let dirFd: number;
+  try {
+    dirFd = sys.openat(dev, ".", O_DIRECTORY | O_CLOEXEC);
+  } finally {
+    sys.close(dev);
+  }
   try {
     const links: [string, string][] = [["/proc/self/fd", "fd"], ["/proc/self/fd/0", "stdin"], ["/proc/self/fd/1", "stdout"], ["/proc/self/fd/2", "stderr"], ["pts/ptmx", "ptmx"]];
-    if (statSafe("/proc/kcore")) links.push(["/proc/kcore", "core"]);
+    if (exists(sys, "/proc/kcore")) links.push(["/proc/kcore", "core"]);
     for (const [target, name] of links) {
       try {
         sys.symlinkat(target, dirFd, name);
@@ -260,14 +295,14 @@ export function devSymlinks(rootFd: number): void {
         if (name === "ptmx") {
           // An image's /dev/ptmx node would open the host's devpts: replace it by the link.
           try {
-            fsat.unlinkat(dirFd, name, 0);
+            sys.unlinkat(dirFd, name, 0);
             sys.symlinkat(target, dirFd, name);
           } catch {}
         }
       }
     }
   } finally {
-    close(dirFd);
+    sys.close(dirFd);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   capget, syscallChecked, closeRangeCloexec, execve, SyscallError,
 } from "../linux/libc.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
+import { applyScheduling } from "./scheduling.ts";
 import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
 import type { Profile } from "../linux/seccomp-profile.ts";
@@ -204,7 +205,8 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
  * do), signals reset (Bun's ignored SIGPIPE/SIGXFSZ and this thread's mask would survive
  * execve; before the filter: it reads /proc/thread-self/status), rlimits late (a Bun process
  * does not survive some a container may ask for, RLIMIT_AS of 1 GB aborts it, while the
- * command fits in them), then identity, capabilities, seccomp, and execve.
+ * command fits in them), the scheduler, I/O priority and final CPU affinity (while the
+ * capabilities a real-time class needs are held), then identity, capabilities, seccomp, and execve.
  */
 export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined, path: string, args: string[], env: string[]): never {
   closeRangeCloexec(3);
@@ -212,6 +214,7 @@ export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { fi
     resetSignalsForExec();
   } catch {}
   applyRlimits(p);
+  applyScheduling(p);
   applyProcessIdentity(p, caps, seccomp);
   try {
     execve(path, args, env);

@@ -1,11 +1,13 @@
-// minid's init spec as a runtime-spec config.json, for `minid run --runtime runc|crun|PATH`:
-// the container another OCI runtime builds is the one minid's init would (the same mounts,
+// minid's init spec as a runtime-spec config: the container's one description below the
+// engine. minid's own init builds every `minid run` container from it through the runtime
+// layer (runtime/rootfs.ts, the plan `minid-runtime create --bundle` runs), and `minid run
+// --runtime runc|crun|PATH` writes it as a bundle for another OCI runtime: the same mounts,
 // masks, capabilities, no_new_privs, seccomp deny list, ulimits, OOM score, devices, groups,
-// /dev/shm size). minid's init has already made or joined the UTS, IPC and network
-// namespaces (hostname set, loopback up, sysctls written) and joined the cgroup: the config
-// leaves those to be inherited and asks the runtime for the mount namespace and, unless
-// --pid shares one, the PID namespace. test/integration/runtime-seam.test.ts holds the
-// three runtimes to the same container.
+// /dev/shm size. minid's init has already made or joined the UTS, IPC and network namespaces
+// (hostname set, loopback up, sysctls written) and joined the cgroup: the config leaves those
+// to be inherited and asks the runtime for the mount namespace and, unless --pid shares one,
+// the PID namespace. test/integration/runtime-seam.test.ts holds the three runtimes to the
+// same container.
 import type { InitSpec } from "./init-spec.ts";
 import { parseTmpfsOptions, MS } from "../linux/tmpfs-options.ts";
 import type { CgroupLimits } from "../linux/cgroup-common.ts";
@@ -18,8 +20,12 @@ export interface OciRuntimeChoice {
 }
 
 export interface BundleOptions {
-  /** The resolved user (the image's /etc/passwd read by the caller). */
-  user: { uid: number; gid: number; additionalGids: number[] };
+  /**
+   * The resolved user (the image's /etc/passwd read by the caller). None for minid's own
+   * init, which resolves it after the pivot through the container's view (a volume over
+   * /etc/passwd counts) and applies the process half of the config itself.
+   */
+  user?: { uid: number; gid: number; additionalGids: number[] };
   env: string[];
   /** Capability names (CAP_…) the container holds. */
   capabilities?: string[];
@@ -80,7 +86,8 @@ export function bundleConfig(spec: InitSpec, o: BundleOptions): object {
   const shmSize = ro_?.shmSize ? `${Math.max(1, Math.ceil(ro_.shmSize / 1024))}k` : "65536k";
   const mounts: object[] = [
     { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
-    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"] },
+    // nosuid and strictatime but not noexec, as Docker's /dev (runc's default mount).
+    { destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid", "strictatime", "mode=755", "size=65536k"] },
     { destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
     o.sharedShm
       ? { destination: "/dev/shm", type: "bind", source: o.sharedShm, options: ["rbind", "rprivate"] }
@@ -114,7 +121,7 @@ export function bundleConfig(spec: InitSpec, o: BundleOptions): object {
     ociVersion: "1.0.2",
     process: {
       terminal: spec.tty,
-      user: o.user,
+      ...(o.user ? { user: o.user } : {}),
       args: spec.args,
       env: o.env,
       cwd: spec.cwd,

@@ -54,7 +54,7 @@ function errnoOf(code: string): number {
 const FLAG_NAMES: [number, string][] = [
   [MS_RDONLY, "ro"], [MS_NOSUID, "nosuid"], [MS_NODEV, "nodev"], [MS_NOEXEC, "noexec"],
   [MS_REMOUNT, "remount"], [MS_BIND, "bind"], [MS_MOVE, "move"], [MS_REC, "rec"],
-  [MS_PRIVATE, "private"], [MS_SLAVE, "slave"], [MS_STRICTATIME, "strictatime"],
+  [MS_PRIVATE, "private"], [MS_SLAVE, "slave"], [MS_STRICTATIME, "strictatime"], [1 << 21, "relatime"], [1 << 20, "shared"],
 ];
 
 /** mount(2) flags as a comma list (`bind,rec`), for readable expectations. */
@@ -91,6 +91,8 @@ export class FakeSyscalls implements Syscalls {
   private nextFd = 10;
   private failures: Failure[] = [];
   private seeds = new Map<string, string[]>();
+  /** Host paths something is mounted on (unlink refuses them: EBUSY). */
+  private readonly mountPoints = new Set<string>();
   /** Where "/" is for absolute paths (moved by pivot_root). */
   root = "/";
   cwd = "/";
@@ -182,9 +184,11 @@ export class FakeSyscalls implements Syscalls {
       const realSrc = this.resolve(src!, "/", true);
       const realT = this.resolve(t, "/", true);
       this.replaceSubtree(realT, realSrc);
+      this.mountPoints.add(realT);
     } else if (fstype && FRESH.has(fstype)) {
       const at = this.resolve(t, "/", true);
       this.clearSubtree(at);
+      this.mountPoints.add(at);
       for (const e of this.seeds.get(fstype) ?? []) {
         if (e.endsWith("/")) this.dir(join(at, e.slice(0, -1)));
         else this.file(join(at, e));
@@ -262,6 +266,17 @@ export class FakeSyscalls implements Syscalls {
     const p = this.at(dirfd, path);
     this.record("fchownat", [dirfd, path, uid, gid, flags], `fchownat ${p} ${uid}:${gid}`, path);
     if (!this.lookup(p, false)) throw new SyscallError("fchownat", 2, path);
+  }
+
+  unlinkat(dirfd: number, name: string, flags: number): void {
+    const p = this.at(dirfd, name);
+    this.record("unlinkat", [dirfd, name, flags], `unlinkat ${p}`, name);
+    const real = join(this.resolve(parent(p), "/", true), p.slice(p.lastIndexOf("/") + 1));
+    const n = this.tree.get(real);
+    if (!n) throw new SyscallError("unlinkat", 2, name);
+    if (n.kind === "dir") throw new SyscallError("unlinkat", 21, name);
+    if (this.mountPoints.has(real)) throw new SyscallError("unlinkat", 16, name);
+    this.tree.delete(real);
   }
 
   mkdir(path: string, mode = 0o777): void {

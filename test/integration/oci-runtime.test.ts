@@ -252,6 +252,70 @@ describe("minid-runtime lifecycle", () => {
     expect(existsSync(`/proc/${execPid}`) && !readFileSync(`/proc/${execPid}/stat`, "utf8").includes(") Z")).toBe(false);
   });
 
+  it("process.scheduler, ioPriority and execCPUAffinity: the command runs with them, and so does exec", () => {
+    // /proc/self/stat: field 19 is the nice value, 41 the scheduling policy (3: SCHED_BATCH).
+    const show = "cut -d' ' -f19,41 /proc/self/stat; busybox ionice -p $$; grep Cpus_allowed_list /proc/self/status | tr -d '\\t'";
+    const b = bundle((c) => {
+      c.process.args = ["sh", "-c", `(${show}) > /out; sleep 30`];
+      c.process.scheduler = { policy: "SCHED_BATCH", nice: 7 };
+      c.process.ioPriority = { class: "IOPRIO_CLASS_IDLE" };
+      c.process.execCPUAffinity = { initial: "0", final: "1" };
+    });
+    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    until(() => existsSync(join(b.rootfs, "out")) && readFileSync(join(b.rootfs, "out"), "utf8").split("\n").length >= 4);
+    expect(readFileSync(join(b.rootfs, "out"), "utf8")).toBe("7 3\nidle\nCpus_allowed_list:1\n");
+    const proc = JSON.parse(readFileSync(join(b.dir, "config.json"), "utf8")).process;
+    const pj = join(b.dir, "exec.json");
+    writeFileSync(pj, JSON.stringify({ ...proc, args: ["sh", "-c", show], scheduler: { policy: "SCHED_OTHER", nice: 3 }, ioPriority: { class: "IOPRIO_CLASS_BE", priority: 6 }, execCPUAffinity: { final: "0" } }));
+    expect(ok(["exec", "--process", pj, b.id]).stdout).toBe("3 0\nbest-effort: prio 6\nCpus_allowed_list:0\n");
+    ok(["kill", b.id, "KILL"]);
+    until(() => status(b.id) === "stopped");
+    ok(["delete", b.id]);
+    // A bad value fails create, naming the field.
+    for (const [edit, msg] of [
+      [(c: any) => (c.process.scheduler = { policy: "SCHED_FAST" }), /process\.scheduler\.policy must be one of/],
+      [(c: any) => (c.process.scheduler = { policy: "SCHED_FIFO" }), /process\.scheduler\.priority must be 1 to 99 for SCHED_FIFO/],
+      [(c: any) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 9 }), /process\.ioPriority\.priority must be an integer from 0 to 7/],
+      [(c: any) => (c.process.execCPUAffinity = { final: "3-1" }), /process\.execCPUAffinity\.final has a descending range/],
+      [(c: any) => (c.process.execCPUAffinity = { final: "1000" }), /cannot set process\.execCPUAffinity\.final/],
+    ] as [(c: any) => void, RegExp][]) {
+      const bad = bundle(edit);
+      const r = rt(["run", "--bundle", bad.dir, bad.id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(rt(["state", bad.id]).code).toBe(1);
+    }
+  });
+
+  it("a time namespace with linux.timeOffsets: the command's clocks are shifted; exec there is refused by name", () => {
+    const b = bundle((c) => {
+      c.process.args = ["sh", "-c", "cut -d. -f1 /proc/uptime > /out; sleep 30"];
+      c.linux.namespaces.push({ type: "time" });
+      c.linux.timeOffsets = { boottime: { secs: 1_000_000 }, monotonic: { secs: 5, nanosecs: 0 } };
+    });
+    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    until(() => existsSync(join(b.rootfs, "out")) && readFileSync(join(b.rootfs, "out"), "utf8").endsWith("\n"));
+    const host = Number(readFileSync("/proc/uptime", "utf8").split(".")[0]);
+    const inside = Number(readFileSync(join(b.rootfs, "out"), "utf8"));
+    expect(inside - host).toBeGreaterThan(999_990);
+    expect(inside - host).toBeLessThan(1_000_010);
+    const ex = rt(["exec", b.id, "true"]);
+    expect(ex.code).toBe(1);
+    expect(ex.stderr).toContain("own time namespace is not supported by minid");
+    ok(["delete", "--force", b.id]);
+    for (const [edit, msg] of [
+      [(c: any) => (c.linux.timeOffsets = { boottime: { secs: 1 } }), /timeOffsets needs a new time namespace/],
+      [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { realtime: { secs: 1 } })), /only monotonic and boottime/],
+      [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { boottime: { nanosecs: 2e9 } })), /nanosecs must be 0 to 999999999/],
+    ] as [(c: any) => void, RegExp][]) {
+      const bad = bundle(edit);
+      const r = rt(["create", "--bundle", bad.dir, bad.id]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(msg);
+      expect(rt(["state", bad.id]).code).toBe(1);
+    }
+  });
+
   it("refuses what it cannot honour, naming the field, and leaves nothing", () => {
     const cases: [(c: any) => void, RegExp][] = [
       [(c) => c.linux.namespaces.push({ type: "user" }), /user namespace is not supported by minid/],

@@ -1,0 +1,78 @@
+// A container's filesystem from its runtime-spec config: minid's one mount plan. The
+// runtime's init builds a bundle's container with it (`minid-runtime create --bundle`), and
+// minid's own init builds every `minid run` container with it too, from the config
+// spec/oci-config.ts makes of the image and the flags: one seam under both, as Docker's
+// engine hands its containers to runc. Every call goes through the syscall seam, so the plan
+// is pinned call by call without root (test/unit/rootfs-plan.test.ts).
+//
+// Two steps, because the runtime's init stops between them (its prestart/createRuntime hooks
+// run while the mounts are made but the root is not yet entered).
+import { AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_MOVE, MNT_DETACH, chroot, realSyscalls } from "../linux/libc.ts";
+import type { Syscalls } from "../linux/syscalls.ts";
+import { maskPaths, readonlyPath } from "../linux/rootfs.ts";
+import type { Config } from "./config.ts";
+import { PROPAGATION } from "./config.ts";
+import { mountOne, createDevices, devSymlinks, mountsDev } from "./mounts.ts";
+
+export interface RootfsOptions {
+  /**
+   * The caller has made its mount namespace private (or slave) and mounted the root itself
+   * (minid's init: linux/rootfs.ts mountImageRoot), so neither step is repeated here.
+   */
+  rootMounted?: boolean;
+  /** Destinations whose mount is skipped when it cannot be made (minid's /etc files, mqueue; mounts.ts mountOne). */
+  optional?: ReadonlySet<string>;
+}
+
+/**
+ * Before the pivot: nothing of ours propagates to the host; the root becomes a mount of its
+ * own (pivot_root needs one); config.json's mounts in order, the devices, /dev's links.
+ * Returns an O_PATH fd of the root, which `enterRootfs` closes.
+ */
+export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Syscalls = realSyscalls, o: RootfsOptions = {}): number {
+  if (!o.rootMounted) {
+    const prop = c.linux?.rootfsPropagation;
+    // Slave (private if asked) while building: the requested propagation is set on the new
+    // root once entered, as an unbindable or shared parent would make the bind below fail or leak.
+    sys.mount(null, "/", null, prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
+    sys.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null);
+  }
+  const rootFd = sys.openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const m of c.mounts ?? []) mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false);
+    createDevices(rootFd, c.linux?.devices, sys, mountsDev(c));
+    devSymlinks(rootFd, sys);
+  } catch (e) {
+    sys.close(rootFd);
+    throw e;
+  }
+  return rootFd;
+}
+
+/**
+ * Into the new root: pivot_root(".", ".") stacks the old root under the new one and detaching
+ * it leaves no path to the host tree (--no-pivot: a move and chroot, as runc's). Then what the
+ * spec does inside: the root's propagation, masked and read-only paths, a read-only root.
+ */
+export function enterRootfs(c: Config, rootfs: string, rootFd: number, noPivot = false, sys: Syscalls = realSyscalls): void {
+  sys.close(rootFd);
+  sys.chdir(rootfs);
+  if (noPivot) {
+    sys.mount(rootfs, "/", null, MS_MOVE, null);
+    chroot(".");
+  } else {
+    sys.pivotRoot(".", ".");
+    sys.umount2(".", MNT_DETACH);
+  }
+  sys.chdir("/");
+  const prop = c.linux?.rootfsPropagation;
+  if (prop) sys.mount(null, "/", null, PROPAGATION[prop]!, null);
+  const root = sys.openat(AT_FDCWD, "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    maskPaths(sys, root, c.linux?.maskedPaths ?? []);
+    for (const p of c.linux?.readonlyPaths ?? []) readonlyPath(sys, root, p);
+  } finally {
+    sys.close(root);
+  }
+  if (c.root?.readonly) sys.mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null);
+}
