@@ -795,6 +795,11 @@ const SYS_fcntl = 72;
 const F_GETFL = 3;
 const F_SETFL = 4;
 
+/** Clear FD_CLOEXEC on `fd`, so a child inherits it (throws EBADF when it is not open). */
+export function setInheritable(fd: number): void {
+  check(c.syscall(SYS_fcntl, fd, 2 /* F_SETFD */, 0, 0, 0, 0), "fcntl(F_SETFD)");
+}
+
 /** Clear O_NONBLOCK on `fd` (Bun hands out extra stdio sockets non-blocking). */
 export function setBlocking(fd: number): void {
   const fl = check(c.syscall(SYS_fcntl, fd, F_GETFL, 0, 0, 0, 0), "fcntl(F_GETFL)");

@@ -6,6 +6,7 @@ import { resolve, dirname, basename, join } from "node:path";
 import type { Globals, Logger } from "./flags.ts";
 import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
+import { preservedFds, childStdio } from "./preserve-fds.ts";
 import { loadConfig, validateConfig, rootfsPath, type Config } from "./config.ts";
 import { Store, checkId, pidStartTime, stateJson, type Record } from "./store.ts";
 import { createCgroups, applyResources, procsFiles, removeCgroups } from "./cgroups.ts";
@@ -24,6 +25,8 @@ export interface CreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   noPivot: boolean;
+  /** --preserve-fds N: our fds 3 … 3+N-1 become the container process's. */
+  preserveFds: number;
   /** run: init's stdio is ours and we wait for it. */
   foreground: boolean;
 }
@@ -44,7 +47,6 @@ export const CREATE_FLAGS = {
 export function createOptions(argv: string[], cmd: string): { id: string; opts: CreateOptions; flags: Map<string, unknown> } {
   const { flags, args } = parseFlags(argv, CREATE_FLAGS, cmd);
   if (args.length !== 1) throw new RuntimeError(`"${cmd}" requires exactly 1 argument(s)`);
-  if (str(flags, "preserve-fds") && str(flags, "preserve-fds") !== "0") throw new RuntimeError("--preserve-fds is not supported by minid-runtime");
   const id = checkId(args[0]);
   return {
     id,
@@ -54,6 +56,7 @@ export function createOptions(argv: string[], cmd: string): { id: string; opts: 
       pidFile: str(flags, "pid-file") && resolve(str(flags, "pid-file")!),
       consoleSocket: str(flags, "console-socket") && resolve(str(flags, "console-socket")!),
       noPivot: flags.get("no-pivot") === true,
+      preserveFds: preservedFds(str(flags, "preserve-fds")),
       foreground: false,
     },
   };
@@ -110,7 +113,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const state = stateJson(record, "creating") as { [k: string]: unknown };
     const plan: InitPlan = {
       id, bundle: opts.bundle, rootfs, stateDir: dir, config, cgroupProcs: procsFiles(record.cgroup),
-      consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, state,
+      consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, state, preserveFds: opts.preserveFds,
       seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
     };
     const planPath = join(dir, "init.json");
@@ -121,7 +124,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const terminal = Boolean(config.process!.terminal);
     const options = {
       env: { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
-      stdio: terminal ? ["ignore", "ignore", "ignore", "pipe"] : ["inherit", "inherit", "inherit", "pipe"],
+      stdio: childStdio(terminal, opts.preserveFds),
       // A terminal needs init to lead its own session (TIOCSCTTY).
       detached: terminal,
       cwd: opts.bundle,
@@ -129,7 +132,8 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const spawn = () => Bun.spawn(argv, options);
     step("init spawning");
     proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
-    chan = new JsonLines(proc.stdio[3] as unknown as number);
+    const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;
+    chan = new JsonLines(chanFd);
     const first = chan.next<{ type: string; message?: string }>();
     if (!first) throw new RuntimeError(await initDied(proc));
     if (first.type === "error") throw new RuntimeError(first.message ?? "init failed");
@@ -141,7 +145,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     // prestart (deprecated) sees "created" as runtime-tools checks and crun gives; createRuntime "creating".
     const hookErr = runHooks(config.hooks?.prestart, { ...hookState, status: "created" }) ?? runHooks(config.hooks?.createRuntime, hookState);
     if (hookErr) throw new RuntimeError(hookErr);
-    writeSync(proc.stdio[3] as unknown as number, JSON.stringify({ type: "go" }) + "\n");
+    writeSync(chanFd, JSON.stringify({ type: "go" }) + "\n");
     const done = chan.next<{ type: string; message?: string }>();
     if (!done) throw new RuntimeError(await initDied(proc));
     if (done.type === "error") throw new RuntimeError(done.message ?? "init failed");

@@ -22,6 +22,8 @@ import { OCI_EXEC_ENV } from "./protocol.ts";
 export interface ExecPlan {
   process: Process;
   config: Config;
+  /** --preserve-fds: fds 3 … 3+N-1 stay open into the command; the status fd is 3+N. */
+  preserveFds?: number;
   /** Namespaces to join by path (/proc/<init>/ns/…), the PID one excluded. */
   namespaces: Namespace[];
   cgroupProcs: string[];
@@ -36,11 +38,13 @@ export function ociExecMain(): never {
     process.stderr.write("minid: _oci-exec is internal and only started by minid-runtime exec\n");
     process.exit(1);
   }
+  let plan: ExecPlan | undefined;
   try {
-    run(JSON.parse(readFileSync(planPath, "utf8")) as ExecPlan);
+    plan = JSON.parse(readFileSync(planPath, "utf8")) as ExecPlan;
+    run(plan);
   } catch (e) {
     try {
-      writeSync(3, JSON.stringify({ message: e instanceof Error ? e.message : String(e) }));
+      writeSync(3 + (plan?.preserveFds ?? 0), JSON.stringify({ message: e instanceof Error ? e.message : String(e) }));
     } catch {}
     process.exit(1);
   }
@@ -89,5 +93,5 @@ function run(plan: ExecPlan): never {
   const env = withHome(p.env ?? [], p.user.uid);
   const args = p.args!;
   const path = findExecutable(args[0]!, env);
-  execProcess(p, caps, seccomp, path, args, env);
+  execProcess(p, caps, seccomp, path, args, env, plan.preserveFds ?? 0);
 }

@@ -8,6 +8,7 @@ import { constants } from "node:os";
 import type { Globals, Logger } from "./flags.ts";
 import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
+import { preservedFds, childStdio } from "./preserve-fds.ts";
 import { Store } from "./store.ts";
 import { procsFiles } from "./cgroups.ts";
 import type { Namespace, Process } from "./config.ts";
@@ -39,7 +40,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   const config = store.config(r.id);
   if (!config) throw new RuntimeError("container's config.json is missing from its state");
   if (str(flags, "apparmor") || str(flags, "process-label")) throw new RuntimeError("--apparmor/--process-label are not supported: this host has neither AppArmor nor SELinux");
-  if (str(flags, "preserve-fds") && str(flags, "preserve-fds") !== "0") throw new RuntimeError("--preserve-fds is not supported by minid-runtime");
+  const preserveFds = preservedFds(str(flags, "preserve-fds"));
 
   let p: Process;
   const file = str(flags, "process");
@@ -93,7 +94,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   const plan: ExecPlan = {
-    process: p, config, namespaces, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
+    process: p, config, namespaces, preserveFds, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
     seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
   };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
@@ -102,12 +103,12 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   try {
     const options = {
       env: { [OCI_EXEC_ENV]: planPath },
-      stdio: p.terminal ? ["ignore", "ignore", "ignore", "pipe"] : ["inherit", "inherit", "inherit", "pipe"],
+      stdio: childStdio(Boolean(p.terminal), preserveFds),
       detached: Boolean(p.terminal),
     } as any;
     const spawn = () => Bun.spawn(selfCommand("_oci-exec"), options);
     proc = differs("pid") ? inPidNamespaceOf(nsPath("pid"), spawn) : spawn();
-    const report = readToEof(proc.stdio[3] as unknown as number).toString();
+    const report = readToEof(proc.stdio[3 + preserveFds] as unknown as number).toString();
     if (report) {
       await proc.exited;
       throw new RuntimeError(`exec failed: ${JSON.parse(report).message}`, 255);

@@ -29,7 +29,8 @@ import { applyInitialAffinity } from "./scheduling.ts";
 import { trace } from "../util/trace.ts";
 
 import { OCI_INIT_ENV } from "./protocol.ts";
-const CHAN = 3;
+/** The channel to create: fd 3, or after the --preserve-fds ones. */
+let CHAN = 3;
 
 export interface InitPlan {
   id: string;
@@ -40,6 +41,8 @@ export interface InitPlan {
   cgroupProcs: string[];
   consoleSocket?: string;
   noPivot: boolean;
+  /** --preserve-fds: fds 3 … 3+N-1 stay open into the command. */
+  preserveFds?: number;
   /** The seccomp filter create compiled (base64 BPF) and its seccomp(2) flags. */
   seccomp?: { filter: string; flags: number };
   /** The State hooks get (status "creating"; create fills pid). */
@@ -55,6 +58,7 @@ export function ociInitMain(): never {
   let created = false;
   try {
     const plan = JSON.parse(readFileSync(planPath, "utf8")) as InitPlan;
+    CHAN = 3 + (plan.preserveFds ?? 0);
     run(plan, () => (created = true));
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
@@ -157,7 +161,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
   trace("oci-init exec");
-  execProcess(p, caps, seccomp, path, args, env);
+  execProcess(p, caps, seccomp, path, args, env, plan.preserveFds ?? 0);
 }
 
 /** Join the namespaces given by path, then create the rest. Mount last among joins (it changes our root). */

@@ -11,6 +11,7 @@ import {
 } from "../linux/libc.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 import { applyScheduling } from "./scheduling.ts";
+import { inheritPreserved } from "./preserve-fds.ts";
 import { ptr } from "bun:ffi";
 import { capNumber, kernelLastCap } from "../linux/capabilities.ts";
 import type { Profile } from "../linux/seccomp-profile.ts";
@@ -208,8 +209,9 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
  * command fits in them), the scheduler, I/O priority and final CPU affinity (while the
  * capabilities a real-time class needs are held), then identity, capabilities, seccomp, and execve.
  */
-export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined, path: string, args: string[], env: string[]): never {
-  closeRangeCloexec(3);
+export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined, path: string, args: string[], env: string[], preserve = 0): never {
+  closeRangeCloexec(3 + preserve);
+  inheritPreserved(preserve);
   try {
     resetSignalsForExec();
   } catch {}

@@ -287,6 +287,31 @@ describe("minid-runtime lifecycle", () => {
     }
   });
 
+  it("--preserve-fds N: the caller's fds 3 … 3+N-1 reach the command (run and exec), nothing else does", () => {
+    const a = join(work, "fd-a"), bb = join(work, "fd-b");
+    writeFileSync(a, "from-a\n");
+    writeFileSync(bb, "from-b\n");
+    const b = bundle((c) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/$$/fd | tr '\\n' ' '; echo; sleep 30 > /dev/null"]));
+    // The caller opens them (conmon does, for socket activation) and asks for two.
+    const sh = (cmd: string) => Bun.spawnSync(["sh", "-c", cmd], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    const out = join(work, "fd-out");
+    const r = sh(`exec 3<${a} 4<${bb}; ${RUNTIME} --root ${stateRoot} run -d --preserve-fds 2 --bundle ${b.dir} ${b.id} > ${out} 2>&1`);
+    expect(r.exitCode).toBe(0);
+    until(() => readFileSync(out, "utf8").split("\n").length >= 4);
+    expect(readFileSync(out, "utf8")).toBe("from-a\nfrom-b\n0 1 2 3 4 \n");
+    const ex = sh(`exec 3<${bb}; ${RUNTIME} --root ${stateRoot} exec --preserve-fds 1 ${b.id} sh -c 'cat <&3; ls /proc/$$/fd | tr "\\n" " "'`);
+    expect(ex.stdout.toString()).toBe("from-b\n0 1 2 3 ");
+    ok(["delete", "--force", b.id]);
+    // A count past the open fds (the runtime's own few included), or not a count, is refused
+    // before anything starts.
+    const c = bundle();
+    const bad = sh(`exec 3<${a}; ${RUNTIME} --root ${stateRoot} create --preserve-fds 40 --bundle ${c.dir} ${c.id}`);
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString()).toMatch(/--preserve-fds 40: file descriptor \d+ is not open/);
+    expect(rt(["create", "--preserve-fds", "x", "--bundle", c.dir, c.id]).stderr).toMatch(/invalid --preserve-fds .*x.*: a number of file descriptors/);
+    expect(rt(["state", c.id]).code).toBe(1);
+  });
+
   it("a time namespace with linux.timeOffsets: the command's clocks are shifted; exec there is refused by name", () => {
     const b = bundle((c) => {
       c.process.args = ["sh", "-c", "cut -d. -f1 /proc/uptime > /out; sleep 30"];
