@@ -69,6 +69,19 @@ function bundle(edit: (c: any) => void = () => {}): { dir: string; id: string; r
   return { dir, id, rootfs };
 }
 
+type Edit = (c: any) => void;
+
+/** Each edit of a bundle fails `op` (create or run) with exit 1 and its message, and leaves no container. */
+function refused(op: "create" | "run", cases: [Edit, RegExp][]): void {
+  for (const [edit, msg] of cases) {
+    const b = bundle(edit);
+    const r = rt([op, "--bundle", b.dir, b.id]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(msg);
+    expect(rt(["state", b.id]).code).toBe(1);
+  }
+}
+
 function status(id: string): string {
   return JSON.parse(ok(["state", id]).stdout).status;
 }
@@ -107,7 +120,7 @@ afterAll(() => {
 
 describe("minid-runtime lifecycle", () => {
   it("create waits, start runs process.args, stopped keeps reporting until delete", () => {
-    const b = bundle((c) => (c.process.args = ["sh", "-c", "hostname > /out; echo $$ >> /out; id -u >> /out; sleep 30"]));
+    const b = bundle((c: any) => (c.process.args = ["sh", "-c", "hostname > /out; echo $$ >> /out; id -u >> /out; sleep 30"]));
     ok(["create", "--bundle", b.dir, "--pid-file", join(b.dir, "pid"), b.id]);
     const st = JSON.parse(ok(["state", b.id]).stdout);
     expect(st).toMatchObject({ ociVersion: expect.any(String), id: b.id, status: "created", bundle: b.dir });
@@ -135,7 +148,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("run: foreground exit status, stdio passed through, mounts and masks from the config", () => {
-    const b = bundle((c) => {
+    const b = bundle((c: any) => {
       c.process.args = ["sh", "-c", "grep -cE ' /proc/(keys|acpi) ' /proc/mounts; grep ' /proc/sys ' /proc/mounts | grep -c ' ro,'; grep ' /data ' /proc/mounts | grep -c ro,; cat /data/f; umask; grep -E '^(SigIgn|CapBnd|CapEff|NoNewPrivs)' /proc/self/status; exit 7"];
       c.process.user.umask = 0o027;
       c.mounts.push({ destination: "/data", type: "bind", source: join(work, "data"), options: ["rbind", "ro"] });
@@ -152,7 +165,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("kill takes names with and without SIG and numbers; --all; bad signals refused", () => {
-    const b = bundle((c) => (c.process.args = ["sh", "-c", "trap 'echo usr1 >> /sig' USR1; trap 'echo hup >> /sig' HUP; touch /ready; while :; do sleep 0.05; done"]));
+    const b = bundle((c: any) => (c.process.args = ["sh", "-c", "trap 'echo usr1 >> /sig' USR1; trap 'echo hup >> /sig' HUP; touch /ready; while :; do sleep 0.05; done"]));
     ok(["run", "-d", "--bundle", b.dir, b.id]);
     // PID 1 ignores a signal that comes before its trap: wait until the traps are set.
     until(() => existsSync(join(b.rootfs, "ready")));
@@ -172,7 +185,7 @@ describe("minid-runtime lifecycle", () => {
   it("hooks run at their times with the State on stdin; poststop at delete", () => {
     const log = join(work, "hooks.log");
     const hook = (name: string) => ({ path: "/bin/sh", args: ["sh", "-c", `echo ${name} $(cat | tr -d '\\n' | sed 's/.*"status":"\\([a-z]*\\)".*/\\1/') >> ${log}`] });
-    const b = bundle((c) => {
+    const b = bundle((c: any) => {
       c.process.args = ["true"];
       c.hooks = { createRuntime: [hook("createRuntime")], poststart: [hook("poststart")], poststop: [hook("poststop")] };
     });
@@ -185,7 +198,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("a failing createRuntime hook fails create and leaves nothing", () => {
-    const b = bundle((c) => (c.hooks = { createRuntime: [{ path: "/bin/false" }] }));
+    const b = bundle((c: any) => (c.hooks = { createRuntime: [{ path: "/bin/false" }] }));
     const r = rt(["create", "--bundle", b.dir, b.id]);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("error running hook /bin/false");
@@ -194,7 +207,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("seccomp: argument conditions and errnoRet of a profile", () => {
-    const b = bundle((c) => {
+    const b = bundle((c: any) => {
       c.process.args = ["sh", "-c", "touch /tmp/f; chmod 755 /tmp/f && echo plain-ok; chmod 4755 /tmp/f || echo setuid-refused; hostname x 2>&1 | grep -c 'not implemented'"];
       c.linux.seccomp = {
         defaultAction: "SCMP_ACT_ALLOW",
@@ -217,7 +230,7 @@ describe("minid-runtime lifecycle", () => {
   requires("root", "busybox", "podman")("seccomp: Podman's default profile loads as it is", () => {
     const profile = "/usr/share/containers/seccomp.json";
     expect(existsSync(profile)).toBe(true);
-    const d = bundle((c) => {
+    const d = bundle((c: any) => {
       c.process.args = ["sh", "-c", "echo alive; unshare -m true 2>/dev/null || echo unshare-refused"];
       c.linux.seccomp = JSON.parse(readFileSync(profile, "utf8"));
     });
@@ -225,7 +238,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("exec joins the container: args with --env/--cwd/--user, --process, -d with --pid-file; ps, pause, resume", () => {
-    const b = bundle((c) => (c.process.args = ["sleep", "30"]));
+    const b = bundle((c: any) => (c.process.args = ["sleep", "30"]));
     ok(["run", "-d", "--bundle", b.dir, b.id]);
     expect(ok(["exec", "--env", "X=y", "--cwd", "/tmp", "--user", "65534:65534", b.id, "sh", "-c", "echo $X $(pwd) $(id -u):$(id -g) $(hostname); cat /proc/1/cmdline | tr '\\0' ' '"]).stdout).toBe("y /tmp 65534:65534 minid\nsleep 30 ");
     const proc = { args: ["sh", "-c", "exit 5"], cwd: "/", user: { uid: 0, gid: 0 }, env: ["PATH=/bin"] };
@@ -255,7 +268,7 @@ describe("minid-runtime lifecycle", () => {
   it("process.scheduler, ioPriority and execCPUAffinity: the command runs with them, and so does exec", () => {
     // /proc/self/stat: field 19 is the nice value, 41 the scheduling policy (3: SCHED_BATCH).
     const show = "cut -d' ' -f19,41 /proc/self/stat; busybox ionice -p $$; grep Cpus_allowed_list /proc/self/status | tr -d '\\t'";
-    const b = bundle((c) => {
+    const b = bundle((c: any) => {
       c.process.args = ["sh", "-c", `(${show}) > /out; sleep 30`];
       c.process.scheduler = { policy: "SCHED_BATCH", nice: 7 };
       c.process.ioPriority = { class: "IOPRIO_CLASS_IDLE" };
@@ -272,26 +285,20 @@ describe("minid-runtime lifecycle", () => {
     until(() => status(b.id) === "stopped");
     ok(["delete", b.id]);
     // A bad value fails create, naming the field.
-    for (const [edit, msg] of [
+    refused("run", [
       [(c: any) => (c.process.scheduler = { policy: "SCHED_FAST" }), /process\.scheduler\.policy must be one of/],
       [(c: any) => (c.process.scheduler = { policy: "SCHED_FIFO" }), /process\.scheduler\.priority must be 1 to 99 for SCHED_FIFO/],
       [(c: any) => (c.process.ioPriority = { class: "IOPRIO_CLASS_BE", priority: 9 }), /process\.ioPriority\.priority must be an integer from 0 to 7/],
       [(c: any) => (c.process.execCPUAffinity = { final: "3-1" }), /process\.execCPUAffinity\.final has a descending range/],
       [(c: any) => (c.process.execCPUAffinity = { final: "1000" }), /cannot set process\.execCPUAffinity\.final/],
-    ] as [(c: any) => void, RegExp][]) {
-      const bad = bundle(edit);
-      const r = rt(["run", "--bundle", bad.dir, bad.id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(msg);
-      expect(rt(["state", bad.id]).code).toBe(1);
-    }
+    ]);
   });
 
   it("--preserve-fds N: the caller's fds 3 … 3+N-1 reach the command (run and exec), nothing else does", () => {
     const a = join(work, "fd-a"), bb = join(work, "fd-b");
     writeFileSync(a, "from-a\n");
     writeFileSync(bb, "from-b\n");
-    const b = bundle((c) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/$$/fd | tr '\\n' ' '; echo; sleep 30 > /dev/null"]));
+    const b = bundle((c: any) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/$$/fd | tr '\\n' ' '; echo; sleep 30 > /dev/null"]));
     // The caller opens them (conmon does, for socket activation) and asks for two.
     const sh = (cmd: string) => Bun.spawnSync(["sh", "-c", cmd], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
     const out = join(work, "fd-out");
@@ -313,7 +320,7 @@ describe("minid-runtime lifecycle", () => {
   });
 
   it("a time namespace with linux.timeOffsets: the command's clocks are shifted; exec there is refused by name", () => {
-    const b = bundle((c) => {
+    const b = bundle((c: any) => {
       c.process.args = ["sh", "-c", "cut -d. -f1 /proc/uptime > /out; sleep 30"];
       c.linux.namespaces.push({ type: "time" });
       c.linux.timeOffsets = { boottime: { secs: 1_000_000 }, monotonic: { secs: 5, nanosecs: 0 } };
@@ -328,35 +335,23 @@ describe("minid-runtime lifecycle", () => {
     expect(ex.code).toBe(1);
     expect(ex.stderr).toContain("own time namespace is not supported by minid");
     ok(["delete", "--force", b.id]);
-    for (const [edit, msg] of [
+    refused("create", [
       [(c: any) => (c.linux.timeOffsets = { boottime: { secs: 1 } }), /timeOffsets needs a new time namespace/],
       [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { realtime: { secs: 1 } })), /only monotonic and boottime/],
       [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { boottime: { nanosecs: 2e9 } })), /nanosecs must be 0 to 999999999/],
-    ] as [(c: any) => void, RegExp][]) {
-      const bad = bundle(edit);
-      const r = rt(["create", "--bundle", bad.dir, bad.id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(msg);
-      expect(rt(["state", bad.id]).code).toBe(1);
-    }
+    ]);
   });
 
   it("refuses what it cannot honour, naming the field, and leaves nothing", () => {
     const cases: [(c: any) => void, RegExp][] = [
-      [(c) => c.linux.namespaces.push({ type: "user" }), /user namespace is not supported by minid/],
-      [(c) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings/],
-      [(c) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), /selinuxLabel.*SELinux/],
-      [(c) => (c.process.capabilities.bounding = ["CAP_NOPE"]), /unknown capability .*CAP_NOPE/],
-      [(c) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), /unknown rlimit type/],
-      [(c) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_DANCE" }), /unknown action/],
+      [(c: any) => c.linux.namespaces.push({ type: "user" }), /user namespace is not supported by minid/],
+      [(c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings/],
+      [(c: any) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), /selinuxLabel.*SELinux/],
+      [(c: any) => (c.process.capabilities.bounding = ["CAP_NOPE"]), /unknown capability .*CAP_NOPE/],
+      [(c: any) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), /unknown rlimit type/],
+      [(c: any) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_DANCE" }), /unknown action/],
     ];
-    for (const [edit, msg] of cases) {
-      const b = bundle(edit);
-      const r = rt(["create", "--bundle", b.dir, b.id]);
-      expect(r.code).toBe(1);
-      expect(r.stderr).toMatch(msg);
-      expect(rt(["state", b.id]).code).toBe(1);
-    }
+    refused("create", cases);
   });
 
   it("is the same binary as `minid runtime`; features and --log in JSON", () => {
