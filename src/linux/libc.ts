@@ -1161,12 +1161,14 @@ export function personality(persona: number): void {
 }
 
 /** seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread. */
-export function seccompSetFilter(filter: Uint8Array, flags: number): void {
+/** Load a filter; with SECCOMP_FILTER_FLAG_NEW_LISTENER in `flags` the result is its notification fd (close-on-exec). */
+export function seccompSetFilter(filter: Uint8Array, flags: number): number {
   const prog = Buffer.alloc(16);
   prog.writeUInt16LE(filter.length / 8, 0);
   prog.writeBigUInt64LE(BigInt(ptr(filter)), 8);
-  check(c.syscall(317 /* seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */, flags, BigInt(ptr(prog)), 0, 0, 0), "seccomp");
+  const r = check(c.syscall(317 /* seccomp */, 1 /* SECCOMP_SET_MODE_FILTER */, flags, BigInt(ptr(prog)), 0, 0, 0), "seccomp");
   void filter;
+  return r;
 }
 
 /** Make the terminal on `fd` the calling process's controlling terminal (after setsid). */

@@ -42,7 +42,7 @@ void LD_A_X;
 
 type Insn = [code: number, jt: number, jf: number, k: number];
 
-export const ACTIONS = ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG"];
+export const ACTIONS = ["SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_TRAP", "SCMP_ACT_ERRNO", "SCMP_ACT_TRACE", "SCMP_ACT_ALLOW", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY"];
 export const OPERATORS = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
 export const ARCHES = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"];
 export const FLAGS: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
@@ -64,6 +64,8 @@ export function actionValue(action: string, errnoRet: number | undefined): numbe
       return 0x7fff0000;
     case "SCMP_ACT_LOG":
       return 0x7ffc0000;
+    case "SCMP_ACT_NOTIFY":
+      return 0x7fc00000; // SECCOMP_RET_USER_NOTIF: the listener (linux.seccomp.listenerPath) answers
     default:
       throw new ProfileError(`seccomp: unknown action ${JSON.stringify(action)}`);
   }

@@ -235,8 +235,16 @@ export function validateConfig(c: Config, forExec = false): void {
       if (h.timeout !== undefined && !(h.timeout > 0)) throw new RuntimeError("config.json: hook timeout must be positive");
     }
   }
-  if (l.seccomp?.listenerPath || l.seccomp?.defaultAction === "SCMP_ACT_NOTIFY" || l.seccomp?.syscalls?.some((s) => s.action === "SCMP_ACT_NOTIFY")) {
-    throw unsupported("seccomp SCMP_ACT_NOTIFY", "seccomp user notification is not implemented");
+  const sc = l.seccomp;
+  if (sc?.defaultAction === "SCMP_ACT_NOTIFY") {
+    // Every call the runtime makes after loading the filter would wait for a listener that has not got the fd yet.
+    throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be seccomp's defaultAction");
+  }
+  const notified = (sc?.syscalls ?? []).filter((s) => s.action === "SCMP_ACT_NOTIFY").flatMap((s) => s.names ?? []);
+  if (notified.length) {
+    if (!sc?.listenerPath || !isAbsolute(sc.listenerPath)) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY needs an absolute linux.seccomp.listenerPath (the agent's unix socket)");
+    // The notification fd reaches the listener by sendmsg, after the filter is loaded.
+    if (notified.includes("sendmsg")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be used for sendmsg (the runtime sends the listener its fd with it)");
   }
 }
 

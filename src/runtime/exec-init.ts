@@ -12,7 +12,7 @@ import {
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace, Process } from "./config.ts";
 import { enterNamespaces } from "./init.ts";
-import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
+import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 import { applyInitialAffinity } from "./scheduling.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
@@ -22,6 +22,8 @@ import { OCI_EXEC_ENV } from "./protocol.ts";
 export interface ExecPlan {
   process: Process;
   config: Config;
+  /** The container's State (a notifying seccomp profile's listener is sent it). */
+  state?: { [k: string]: unknown };
   /** --preserve-fds: fds 3 … 3+N-1 stay open into the command; the status fd is 3+N. */
   preserveFds?: number;
   /** Namespaces to join by path (/proc/<init>/ns/…), the PID one excluded. */
@@ -61,10 +63,13 @@ function run(plan: ExecPlan): never {
     } catch {}
   }
   const sock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
+  const seccomp: LoadedSeccomp | undefined = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
+  // SCMP_ACT_NOTIFY: the listener's socket is a host path, reached before the container's mount
+  // namespace is joined; /proc is still the host's, so /proc/self is our PID as the listener sees it.
+  if (seccomp) seccomp.listener = seccompListener(plan.config, plan.state ?? {}, Number(readlinkSync("/proc/self")));
   enterNamespaces(plan.namespaces);
   const caps = capabilityPlan(p);
   checkRlimits(p);
-  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
   if (p.terminal) {
     if (sock < 0) throw new RuntimeError("process.terminal is set but no --console-socket was given");
     const master = openat(AT_FDCWD, "/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);

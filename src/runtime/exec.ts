@@ -9,7 +9,7 @@ import type { Globals, Logger } from "./flags.ts";
 import { parseFlags, str } from "./flags.ts";
 import { RuntimeError } from "./errors.ts";
 import { preservedFds, childStdio } from "./preserve-fds.ts";
-import { Store } from "./store.ts";
+import { Store, stateJson } from "./store.ts";
 import { procsFiles } from "./cgroups.ts";
 import type { Namespace, Process } from "./config.ts";
 import { NAMESPACE_PROC } from "./config.ts";
@@ -94,7 +94,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   const plan: ExecPlan = {
-    process: p, config, namespaces, preserveFds, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
+    process: p, config, namespaces, preserveFds, state: stateJson(r, "running") as { [k: string]: unknown }, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
     seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
   };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);

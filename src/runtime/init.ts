@@ -22,7 +22,7 @@ import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
 import { NAMESPACE_FLAGS, personalityValue, timeOffsetsText } from "./config.ts";
 import { mountRootfs, enterRootfs } from "./rootfs.ts";
-import { checkRlimits, capabilityPlan, execProcess, withHome } from "./process.ts";
+import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
 import { applyInitialAffinity } from "./scheduling.ts";
@@ -120,7 +120,10 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (c.linux?.personality) personality(personalityValue(c.linux.personality));
   const caps = capabilityPlan(p);
   checkRlimits(p);
-  const seccomp = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
+  const seccomp: LoadedSeccomp | undefined = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
+  // SCMP_ACT_NOTIFY: the listener's socket is a host path, reachable only before the pivot;
+  // /proc is still the host's here, so /proc/self names our PID as the listener sees it.
+  if (seccomp) seccomp.listener = seccompListener(c, { ...plan.state, status: "running" }, Number(readlinkSync("/proc/self")));
 
   const rootFd = mountRootfs(c, plan.rootfs, plan.bundle);
   if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);

@@ -7,7 +7,7 @@ import { rlimitNumber } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import {
   prctl, capset, setgroups, setgid, setuid, umask, setRlimit, seccompSetFilter, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
-  capget, syscallChecked, closeRangeCloexec, execve, SyscallError,
+  capget, syscallChecked, closeRangeCloexec, execve, SyscallError, connectUnix, sendFd,
 } from "../linux/libc.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 import { applyScheduling } from "./scheduling.ts";
@@ -146,7 +146,41 @@ export function withHome(env: string[], uid: number): string[] {
  * CAP_SYS_ADMIN (no no_new_privs) first; the bounding set; the user switch with capabilities
  * kept; the sets; ambient; no_new_privs; then a filter loaded under no_new_privs.
  */
-export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined): void {
+/** A compiled filter, its seccomp(2) flags, and (SCMP_ACT_NOTIFY) where its notification fd goes. */
+export interface LoadedSeccomp {
+  filter: Buffer;
+  flags: number;
+  listener?: { sock: number; message: string };
+}
+
+const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
+
+/**
+ * SCMP_ACT_NOTIFY: connected to linux.seccomp.listenerPath now, while any call is allowed; the
+ * message is the spec's container process state ("seccompFd" is the fd that comes with it).
+ */
+export function seccompListener(c: Config, state: { [k: string]: unknown }, hostPid: number): LoadedSeccomp["listener"] {
+  const s = c.linux?.seccomp;
+  if (!s?.listenerPath || !(s.syscalls ?? []).some((r) => r.action === "SCMP_ACT_NOTIFY")) return undefined;
+  let sock: number;
+  try {
+    sock = connectUnix(s.listenerPath);
+  } catch (e) {
+    throw new RuntimeError(`cannot connect to the seccomp listener ${s.listenerPath}: ${(e as SyscallError).code ?? e}`);
+  }
+  const message = JSON.stringify({
+    ociVersion: "1.2.0", fds: ["seccompFd"], pid: hostPid, metadata: s.listenerMetadata ?? "", state: { ...state, pid: hostPid },
+  });
+  return { sock, message };
+}
+
+/** Load the filter; a notifying one's fd goes to its listener before anything else runs under it. */
+function loadSeccomp(s: LoadedSeccomp): void {
+  const fd = seccompSetFilter(s.filter, s.flags | (s.listener ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0));
+  if (s.listener) sendFd(s.listener.sock, s.listener.message, fd);
+}
+
+export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, seccomp: LoadedSeccomp | undefined): void {
   if (p.user.umask !== undefined) umask(p.user.umask);
   else umask(0o022);
   const step = (what: string, f: () => void) => {
@@ -183,7 +217,7 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
       capset({ effective: caps.effective | keep, permitted: caps.permitted | keep, inheritable: caps.inheritable });
     });
   }
-  if (seccomp && !p.noNewPrivileges) step("cannot load seccomp filter", () => seccompSetFilter(seccomp.filter, seccomp.flags));
+  if (seccomp && !p.noNewPrivileges) step("cannot load seccomp filter", () => loadSeccomp(seccomp));
   if (caps) {
     step("unable to apply caps", () => {
       if (seccomp && !p.noNewPrivileges) capset({ effective: caps.effective, permitted: caps.permitted, inheritable: caps.inheritable });
@@ -197,7 +231,7 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
     });
   }
   if (p.noNewPrivileges) step("cannot set no_new_privs", () => void prctl(PR_SET_NO_NEW_PRIVS, 1));
-  if (seccomp && p.noNewPrivileges) step("cannot load seccomp filter", () => seccompSetFilter(seccomp.filter, seccomp.flags));
+  if (seccomp && p.noNewPrivileges) step("cannot load seccomp filter", () => loadSeccomp(seccomp));
 }
 
 /**
@@ -209,7 +243,7 @@ export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, secc
  * command fits in them), the scheduler, I/O priority and final CPU affinity (while the
  * capabilities a real-time class needs are held), then identity, capabilities, seccomp, and execve.
  */
-export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: { filter: Buffer; flags: number } | undefined, path: string, args: string[], env: string[], preserve = 0): never {
+export function execProcess(p: Process, caps: CapPlan | undefined, seccomp: LoadedSeccomp | undefined, path: string, args: string[], env: string[], preserve = 0): never {
   closeRangeCloexec(3 + preserve);
   inheritPreserved(preserve);
   try {

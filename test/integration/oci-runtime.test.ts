@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, REPO, ensureBuilt, TestRoot } from "../helpers/minid.ts";
 import { requires } from "../helpers/requires.ts";
+import { SeccompAgent } from "../helpers/seccomp-agent.ts";
 
 const RUNTIME = join(REPO, "dist", "minid-runtime");
 const it = requires("root", "busybox");
@@ -204,6 +205,54 @@ describe("minid-runtime lifecycle", () => {
     expect(r.stderr).toContain("error running hook /bin/false");
     expect(rt(["state", b.id]).code).toBe(1);
     expect(existsSync(join("/sys/fs/cgroup/pids", CG, b.id))).toBe(false);
+  });
+
+  it("seccomp SCMP_ACT_NOTIFY: the listener gets the fd and the process state, and answers the call; exec too", async () => {
+    const path = join(work, "agent.sock");
+    const agent = new SeccompAgent(path);
+    const fds: number[] = [];
+    try {
+      const notify = (c: any) =>
+        (c.linux.seccomp = {
+          defaultAction: "SCMP_ACT_ALLOW", listenerPath: path, listenerMetadata: "from-the-config",
+          syscalls: [{ names: ["mkdir", "mkdirat"], action: "SCMP_ACT_NOTIFY" }],
+        });
+      const b = bundle((c: any) => {
+        notify(c);
+        c.process.args = ["sh", "-c", "busybox mkdir /made 2>&1; echo rc=$?; sleep 30"];
+      });
+      const out = join(work, "notify-out");
+      const p = Bun.spawn([RUNTIME, "--root", stateRoot, "run", "-d", "--bundle", b.dir, b.id], { stdout: Bun.file(out), stderr: Bun.file(out) });
+      const got = agent.accept();
+      fds.push(got.fd);
+      expect(got.state).toMatchObject({ fds: ["seccompFd"], metadata: "from-the-config", state: { id: b.id, bundle: b.dir } });
+      let callerStatus = "";
+      const call = agent.answer(got.fd, (k) => ((callerStatus = readFileSync(`/proc/${k.pid}/status`, "utf8")), { error: -28 /* ENOSPC */ }));
+      expect([83, 258]).toContain(call.nr); // mkdir, mkdirat
+      expect(await p.exited).toBe(0);
+      // The PID sent is the container's process as the host sees it; the caller is its child (busybox mkdir).
+      expect(got.state.pid).toBe(JSON.parse(ok(["state", b.id]).stdout).pid);
+      expect(callerStatus).toMatch(new RegExp(`^PPid:\\s+${got.state.pid}$`, "m"));
+      until(() => readFileSync(out, "utf8").includes("rc="));
+      expect(readFileSync(out, "utf8")).toBe("mkdir: can't create directory '/made': No space left on device\nrc=1\n");
+      expect(existsSync(join(b.rootfs, "made"))).toBe(false);
+      // exec loads the profile anew and sends its own fd; this time the agent lets the call run.
+      const ex = Bun.spawn([RUNTIME, "--root", stateRoot, "exec", b.id, "busybox", "mkdir", "/made"], { stdout: "pipe", stderr: "pipe" });
+      const second = agent.accept();
+      fds.push(second.fd);
+      expect(second.state.state.id).toBe(b.id);
+      agent.answer(second.fd, () => ({ error: -1 /* EPERM */ }));
+      expect(await ex.exited).toBe(1);
+      expect(await new Response(ex.stdout).text() + await new Response(ex.stderr).text()).toContain("Operation not permitted");
+      ok(["delete", "--force", b.id]);
+      refused("create", [
+        [(c: any) => (notify(c), delete c.linux.seccomp.listenerPath), /SCMP_ACT_NOTIFY needs an absolute linux\.seccomp\.listenerPath/],
+        [(c: any) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOTIFY", listenerPath: path }), /cannot be seccomp's defaultAction/],
+        [(c: any) => (notify(c), c.linux.seccomp.syscalls[0].names.push("sendmsg")), /cannot be used for sendmsg/],
+      ]);
+    } finally {
+      agent.close(...fds);
+    }
   });
 
   it("seccomp: argument conditions and errnoRet of a profile", () => {
