@@ -201,7 +201,7 @@ async function withContainerRoot<T>(engine: Engine, st: ContainerState, fn: (roo
   const lock = FileLock.acquire(`${engine.containers.containerDir(st.id)}/.lock`)!;
   const { enterPrivateMountNs } = await import("../storage/overlay.ts");
   const { driverByName } = await import("../storage/select.ts");
-  const { mountContainerView } = await import("../linux/rootfs.ts");
+  const { mountContainerView } = await import("../runtime/rootfs.ts");
   const target = engine.images.scratch("cp-root");
   mkdirSync(target, { mode: 0o700 });
   const cwd = process.cwd();

@@ -9,7 +9,8 @@
 // run while the mounts are made but the root is not yet entered).
 import { AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_MOVE, MNT_DETACH, chroot, realSyscalls } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
-import { maskPaths, readonlyPath } from "../linux/rootfs.ts";
+import { maskPaths, readonlyPath, mountRoot } from "../linux/rootfs.ts";
+import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import type { Config } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
 import { mountOne, createDevices, devSymlinks, mountsDev } from "./mounts.ts";
@@ -75,4 +76,22 @@ export function enterRootfs(c: Config, rootfs: string, rootFd: number, noPivot =
     sys.close(root);
   }
   if (c.root?.readonly) sys.mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null);
+}
+
+/**
+ * A container's root with its bind mounts (volumes included) at `rootfs.target`, for host-side
+ * work on a container that is not running (`cp`), through the same mount code as its start.
+ * The caller has made its mount namespace private (the mounts are seen by nobody else) and
+ * detaches `target` afterwards.
+ */
+export function mountContainerView(rootfs: InitSpec["rootfs"], mounts: MountSpec[], sys: Syscalls = realSyscalls): void {
+  mountRoot(sys, rootfs);
+  const rootFd = sys.openat(AT_FDCWD, rootfs.target, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    for (const m of mounts) {
+      if (m.type === "bind") mountOne(rootFd, { destination: m.destination, type: "bind", source: m.source, options: ["rbind", ...(m.readOnly ? ["ro"] : [])] }, "/", sys);
+    }
+  } finally {
+    sys.close(rootFd);
+  }
 }
