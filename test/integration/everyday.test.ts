@@ -213,14 +213,23 @@ describe("events", () => {
     const p = r.spawn(["events", "-f", "container=evmark", "-f", "container=evf", "--format", "{{.Actor.Attributes.name}} {{.Action}}"]);
     const reader = p.stdout.getReader();
     let text = "";
+    // One read stays pending across timeouts: a read abandoned by the race would take the next
+    // chunk with it (under load the events arrived there, and the loop never saw them).
+    let pending: ReturnType<typeof reader.read> | undefined;
     const readUntil = async (want: string) => {
       const deadline = Date.now() + 10_000;
       while (!text.includes(want) && Date.now() < deadline) {
-        const chunk = await Promise.race([reader.read(), Bun.sleep(200).then(() => undefined)]);
-        if (chunk && !chunk.done) text += new TextDecoder().decode(chunk.value);
+        pending ??= reader.read();
+        const chunk = await Promise.race([pending, Bun.sleep(200).then(() => undefined)]);
+        if (!chunk) continue;
+        pending = undefined;
+        if (chunk.done) break;
+        text += new TextDecoder().decode(chunk.value);
       }
     };
-    for (let i = 0; i < 50 && !text.includes("evmark create"); i++) {
+    // Bounded well inside the test's timeout: a loop still running after it would outlive the test.
+    const giveUp = Date.now() + 60_000;
+    for (let i = 0; i < 50 && !text.includes("evmark create") && Date.now() < giveUp; i++) {
       r.run(["rm", "-f", "evmark"]);
       r.run(["create", "--name", "evmark", "busybox", "true"]);
       await readUntil("evmark create");
