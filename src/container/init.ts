@@ -125,7 +125,7 @@ export function enterContainer(spec: InitSpec, sys: Syscalls = realSyscalls): Ex
   // The process half of the config is minid's to apply (security.ts), as exec applies it too.
   const config = bundleConfig(spec, { env: spec.env, cgroupMount: Boolean(spec.cgroupProcs?.length) }) as Config;
   const optional = new Set([...spec.etcFiles.map((f) => f.destination), "/dev/mqueue"]);
-  enterRootfs(config, root, mountRootfs(config, root, "/", sys, { optional, rootMounted: true }), false, sys);
+  enterRootfs(config, root, mountRootfs(config, root, "/", sys, { optional, rootMounted: true, noCoreLink: true }), false, sys);
   if (consoleTree >= 0) attachConsole(consoleTree, sys);
   if (shmTree >= 0) {
     try {

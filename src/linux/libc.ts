@@ -1160,8 +1160,10 @@ export function personality(persona: number): void {
   check(c.syscall(135 /* personality */, persona, 0, 0, 0, 0, 0), "personality");
 }
 
-/** seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread. */
-/** Load a filter; with SECCOMP_FILTER_FLAG_NEW_LISTENER in `flags` the result is its notification fd (close-on-exec). */
+/**
+ * seccomp(SECCOMP_SET_MODE_FILTER, flags, prog) on the calling thread; with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER in `flags` the result is its notification fd (close-on-exec).
+ */
 export function seccompSetFilter(filter: Uint8Array, flags: number): number {
   const prog = Buffer.alloc(16);
   prog.writeUInt16LE(filter.length / 8, 0);

@@ -218,6 +218,7 @@ export function validateConfig(c: Config, forExec = false): void {
     if (seen.has(ns.type)) throw new RuntimeError(`config.json: namespace ${ns.type} listed twice`);
     seen.add(ns.type);
     if (ns.type === "user") throw unsupported("a user namespace", "unshare(CLONE_NEWUSER) and setns into a user namespace need a single-threaded caller, which a Bun process never is");
+    if (ns.type === "time" && ns.path) throw unsupported("joining a time namespace by path", "setns(CLONE_NEWTIME) needs a single-threaded caller, which a Bun process never is");
     if (ns.path !== undefined && !isAbsolute(ns.path)) throw new RuntimeError(`config.json: namespace ${ns.type} path must be absolute`);
   }
   for (const m of c.mounts ?? []) {
@@ -245,6 +246,8 @@ export function validateConfig(c: Config, forExec = false): void {
     if (!sc?.listenerPath || !isAbsolute(sc.listenerPath)) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY needs an absolute linux.seccomp.listenerPath (the agent's unix socket)");
     // The notification fd reaches the listener by sendmsg, after the filter is loaded.
     if (notified.includes("sendmsg")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be used for sendmsg (the runtime sends the listener its fd with it)");
+    // The kernel refuses a listener on a filter synchronised to every thread.
+    if (sc?.flags?.includes("SECCOMP_FILTER_FLAG_TSYNC")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be combined with SECCOMP_FILTER_FLAG_TSYNC");
   }
 }
 

@@ -1,8 +1,8 @@
 // The process `exec` starts (`minid _oci-exec`), born in the container's PID namespace: it
 // joins the container's cgroup and its other namespaces, takes a terminal from the
 // container's devpts if asked, applies the process's identity and the container's seccomp
-// profile, and execs. A failure goes to `exec` as JSON on fd 3; a successful execve closes
-// fd 3 (close-on-exec), which `exec` reads as "started".
+// profile, and execs. A failure goes to `exec` as JSON on fd 3 (3+N after N --preserve-fds);
+// a successful execve closes it (close-on-exec), which `exec` reads as "started".
 import { readFileSync, readlinkSync, writeFileSync, writeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import {

@@ -2,7 +2,7 @@
 // joined PID namespace), it builds the container from config.json inside its namespaces and
 // execs process.args in place, so the command is the container's PID 1, as runc's init does.
 //
-// Talking to create over fd 3 (newline-delimited JSON): "mounted" once the mounts are made,
+// Talking to create over fd 3, or 3+N after N --preserve-fds (newline-delimited JSON): "mounted" once the mounts are made,
 // before pivot_root, so create runs prestart/createRuntime hooks in the runtime namespace;
 // create answers "go"; init runs createContainer hooks, pivots, finishes and says "created",
 // then blocks opening exec.fifo for writing until `start` opens it for reading. Then the

@@ -8,7 +8,7 @@ import {
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "../linux/safepath.ts";
-import type { Config, Device, Mount } from "./config.ts";
+import type { Device, Mount } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import { isAbsolute, resolve } from "node:path";
@@ -237,7 +237,7 @@ const DEFAULT_DEVICES: Device[] = [
 
 /**
  * The spec's default devices, then linux.devices (which may override a default's path).
- * `freshDev`: /dev is a tmpfs the config mounted, so nothing is there to replace directly in it.
+ * `freshDev`: /dev is a filesystem the config has just mounted, so nothing is there to replace.
  */
 export function createDevices(rootFd: number, devices: Device[] = [], sys: Syscalls = realSyscalls, freshDev = false): void {
   const wanted = new Map<string, Device>();
@@ -257,8 +257,8 @@ export function createDevices(rootFd: number, devices: Device[] = [], sys: Sysca
       sys.close(parent);
     }
     try {
-      // A node the rootfs brought is replaced; a /dev the config mounted is empty.
-      if (!freshDev || d.path.lastIndexOf("/") !== 4) {
+      // A node the rootfs brought is replaced; a /dev the config has just mounted is empty.
+      if (!freshDev) {
         try {
           sys.unlinkat(dirFd, name, 0);
         } catch {}
@@ -276,7 +276,7 @@ export function createDevices(rootFd: number, devices: Device[] = [], sys: Sysca
 }
 
 /** /dev/fd, stdin, stdout, stderr, core and ptmx, as every Linux /dev has them. */
-export function devSymlinks(rootFd: number, sys: Syscalls = realSyscalls): void {
+export function devSymlinks(rootFd: number, sys: Syscalls = realSyscalls, coreLink = true): void {
   const dev = openInRoot(sys, rootFd, "/dev", O_PATH | O_DIRECTORY);
   let dirFd: number;
   try {
@@ -286,7 +286,7 @@ export function devSymlinks(rootFd: number, sys: Syscalls = realSyscalls): void 
   }
   try {
     const links: [string, string][] = [["/proc/self/fd", "fd"], ["/proc/self/fd/0", "stdin"], ["/proc/self/fd/1", "stdout"], ["/proc/self/fd/2", "stderr"], ["pts/ptmx", "ptmx"]];
-    if (exists(sys, "/proc/kcore")) links.push(["/proc/kcore", "core"]);
+    if (coreLink && exists(sys, "/proc/kcore")) links.push(["/proc/kcore", "core"]);
     for (const [target, name] of links) {
       try {
         sys.symlinkat(target, dirFd, name);
@@ -304,11 +304,6 @@ export function devSymlinks(rootFd: number, sys: Syscalls = realSyscalls): void 
   } finally {
     sys.close(dirFd);
   }
-}
-
-/** True if the config mounts something at /dev (then /dev is the container's own). */
-export function mountsDev(c: Config): boolean {
-  return (c.mounts ?? []).some((m) => m.destination.replace(/\/+$/, "") === "/dev");
 }
 
 export { AT_FDCWD };

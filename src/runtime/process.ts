@@ -141,11 +141,6 @@ export function withHome(env: string[], uid: number): string[] {
   return [...env, `HOME=${home}`];
 }
 
-/**
- * Identity, capabilities, no_new_privs, seccomp, in runc's order: a filter that needs
- * CAP_SYS_ADMIN (no no_new_privs) first; the bounding set; the user switch with capabilities
- * kept; the sets; ambient; no_new_privs; then a filter loaded under no_new_privs.
- */
 /** A compiled filter, its seccomp(2) flags, and (SCMP_ACT_NOTIFY) where its notification fd goes. */
 export interface LoadedSeccomp {
   filter: Buffer;
@@ -180,6 +175,11 @@ function loadSeccomp(s: LoadedSeccomp): void {
   if (s.listener) sendFd(s.listener.sock, s.listener.message, fd);
 }
 
+/**
+ * Identity, capabilities, no_new_privs, seccomp, in runc's order: a filter that needs
+ * CAP_SYS_ADMIN (no no_new_privs) first; the bounding set; the user switch with capabilities
+ * kept; the sets; ambient; no_new_privs; then a filter loaded under no_new_privs.
+ */
 export function applyProcessIdentity(p: Process, caps: CapPlan | undefined, seccomp: LoadedSeccomp | undefined): void {
   if (p.user.umask !== undefined) umask(p.user.umask);
   else umask(0o022);

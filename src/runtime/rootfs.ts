@@ -13,9 +13,11 @@ import { maskPaths, readonlyPath, mountRoot } from "../linux/rootfs.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import type { Config } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
-import { mountOne, createDevices, devSymlinks, mountsDev } from "./mounts.ts";
+import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
 
 export interface RootfsOptions {
+  /** No /dev/core link (minid's own containers keep Docker's /dev, test/integration/security.test.ts). */
+  noCoreLink?: boolean;
   /**
    * The caller has made its mount namespace private (or slave) and mounted the root itself
    * (minid's init: linux/rootfs.ts mountImageRoot), so neither step is repeated here.
@@ -39,10 +41,24 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
     sys.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null);
   }
   const rootFd = sys.openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // The nodes go into the config's fresh /dev as soon as it is mounted, before anything else
+  // can be mounted over a part of it: a node made later could land in a host directory bound
+  // under /dev (-v /dev/snd:/dev/snd with --device /dev/snd/...). A /dev bound from elsewhere
+  // gets none, as under runc.
+  const isDev = (m: { destination: string }) => m.destination.replace(/\/+$/, "") === "/dev";
+  const devBound = (c.mounts ?? []).some((m) => isDev(m) && (m.type === "bind" || (m.options ?? []).some((w) => w === "bind" || w === "rbind")));
+  let devReady = devBound;
+  const makeDev = (fresh: boolean) => {
+    createDevices(rootFd, c.linux?.devices, sys, fresh);
+    devSymlinks(rootFd, sys, !o.noCoreLink);
+    devReady = true;
+  };
   try {
-    for (const m of c.mounts ?? []) mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false);
-    createDevices(rootFd, c.linux?.devices, sys, mountsDev(c));
-    devSymlinks(rootFd, sys);
+    for (const m of c.mounts ?? []) {
+      mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false);
+      if (!devReady && isDev(m)) makeDev(true);
+    }
+    if (!devReady) makeDev(false);
   } catch (e) {
     sys.close(rootFd);
     throw e;

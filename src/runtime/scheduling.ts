@@ -53,6 +53,8 @@ export function schedAttr(s: Scheduler): Buffer {
   let flags = 0;
   for (const f of s.flags ?? []) {
     if (!(f in SCHED_FLAGS)) throw bad("scheduler.flags", `has an unknown flag ${JSON.stringify(f)}`);
+    // The clamps need sched_attr's util_min/util_max, which the spec has no fields for.
+    if (f.startsWith("SCHED_FLAG_UTIL_CLAMP")) throw bad("scheduler.flags", `${f} is not supported: the spec gives no clamp values`);
     flags |= SCHED_FLAGS[f]!;
   }
   const nice = s.nice ?? 0;
@@ -67,10 +69,9 @@ export function schedAttr(s: Scheduler): Buffer {
     if (!isInt(v) || v < 0) throw bad(`scheduler.${k}`, `must be a non-negative integer of nanoseconds (got ${JSON.stringify(v)})`);
   }
   if (policy === 6) {
-    if (!runtime) throw bad("scheduler.runtime", "is required for SCHED_DEADLINE");
-    const d = deadline || period;
-    const p = period || d;
-    if (!(runtime <= d && d <= p)) throw bad("scheduler", "SCHED_DEADLINE needs runtime <= deadline <= period");
+    if (!runtime || !deadline) throw bad("scheduler", "SCHED_DEADLINE needs runtime and deadline");
+    // A period of 0 means "the deadline", as the kernel takes it.
+    if (!(runtime <= deadline && deadline <= (period || deadline))) throw bad("scheduler", "SCHED_DEADLINE needs runtime <= deadline <= period");
   }
   const b = Buffer.alloc(48);
   b.writeUInt32LE(48, 0);

@@ -43,6 +43,7 @@ export interface BundleOptions {
 const FLAG_WORD: [number, string][] = [
   [MS.RDONLY, "ro"], [MS.NOSUID, "nosuid"], [MS.NODEV, "nodev"], [MS.NOEXEC, "noexec"], [MS.SYNCHRONOUS, "sync"],
   [MS.DIRSYNC, "dirsync"], [MS.NOATIME, "noatime"], [MS.NODIRATIME, "nodiratime"], [MS.RELATIME, "relatime"], [MS.STRICTATIME, "strictatime"],
+  [MS.LAZYTIME, "lazytime"], [MS.MANDLOCK, "mand"],
 ];
 
 /** A tmpfs's options as one unambiguous list: runtimes differ on whether a later "exec" undoes "noexec". */
@@ -114,8 +115,11 @@ export function bundleConfig(spec: InitSpec, o: BundleOptions): object {
     { allow: privileged, access: "rwm" },
     ...(ro_?.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.permissions })),
   ];
-  // A slave or shared bind needs a root that receives from the host (as minid's own init does).
+  // A slave or shared bind needs a root that receives from the host (as minid's own init does);
+  // a shared one also a root that stays shared once entered (Docker's "shared"), or the final
+  // rslave of the root would turn the bind into a slave that sends nothing back.
   const receive = spec.mounts.some((m) => m.propagation && !/private$/.test(m.propagation));
+  const shares = spec.mounts.some((m) => m.propagation === "shared" || m.propagation === "rshared");
   if (o.cgroupsPath && o.cgroupMount) namespaces.push({ type: "cgroup" });
   return {
     ociVersion: "1.0.2",
@@ -139,7 +143,7 @@ export function bundleConfig(spec: InitSpec, o: BundleOptions): object {
       // The limits minid set on the container's cgroup, again on the runtime's (v1: a group
       // under it), so that what the container reads of its cgroup is its limits.
       resources: { devices: deviceRules, ...(o.cgroupsPath ? ociResources(spec.runtime?.resources) : {}) },
-      ...(receive ? { rootfsPropagation: "rslave" } : {}),
+      ...(shares ? { rootfsPropagation: "shared" } : receive ? { rootfsPropagation: "rslave" } : {}),
       ...(o.seccomp ? { seccomp: o.seccomp } : {}),
       maskedPaths: spec.maskedPaths ?? [],
       readonlyPaths: spec.readonlyPaths ?? [],

@@ -249,6 +249,7 @@ describe("minid-runtime lifecycle", () => {
         [(c: any) => (notify(c), delete c.linux.seccomp.listenerPath), /SCMP_ACT_NOTIFY needs an absolute linux\.seccomp\.listenerPath/],
         [(c: any) => (c.linux.seccomp = { defaultAction: "SCMP_ACT_NOTIFY", listenerPath: path }), /cannot be seccomp's defaultAction/],
         [(c: any) => (notify(c), c.linux.seccomp.syscalls[0].names.push("sendmsg")), /cannot be used for sendmsg/],
+        [(c: any) => (notify(c), (c.linux.seccomp.flags = ["SECCOMP_FILTER_FLAG_TSYNC"])), /cannot be combined with SECCOMP_FILTER_FLAG_TSYNC/],
       ]);
     } finally {
       agent.close(...fds);
@@ -347,16 +348,26 @@ describe("minid-runtime lifecycle", () => {
     const a = join(work, "fd-a"), bb = join(work, "fd-b");
     writeFileSync(a, "from-a\n");
     writeFileSync(bb, "from-b\n");
-    const b = bundle((c: any) => (c.process.args = ["sh", "-c", "cat <&3; cat <&4; ls /proc/$$/fd | tr '\\n' ' '; echo; sleep 30 > /dev/null"]));
-    // The caller opens them (conmon does, for socket activation) and asks for two.
+    const extra = join(work, "fd-extra");
+    writeFileSync(extra, "not asked for\n");
+    const { statSync } = require("node:fs") as typeof import("node:fs");
+    const extraIno = String(statSync(extra).ino);
+    // The inodes behind the command's fds above the preserved ones: the caller's next fds must not be among them.
+    const above = (n: number) => `for f in /proc/$$/fd/*; do [ \${f##*/} -gt ${n} ] && stat -L -c %i $f; done; echo end`;
+    const b = bundle((c: any) => (c.process.args = ["sh", "-c", `cat <&3; cat <&4; ${above(4)}; sleep 30 > /dev/null`]));
+    // The caller opens them (conmon does, for socket activation), and more, and asks for two.
     const sh = (cmd: string) => Bun.spawnSync(["sh", "-c", cmd], { stdout: "pipe", stderr: "pipe", timeout: 60_000 });
     const out = join(work, "fd-out");
-    const r = sh(`exec 3<${a} 4<${bb}; ${RUNTIME} --root ${stateRoot} run -d --preserve-fds 2 --bundle ${b.dir} ${b.id} > ${out} 2>&1`);
+    const r = sh(`exec 3<${a} 4<${bb} 5<${extra} 6<${extra}; ${RUNTIME} --root ${stateRoot} run -d --preserve-fds 2 --bundle ${b.dir} ${b.id} > ${out} 2>&1`);
     expect(r.exitCode).toBe(0);
-    until(() => readFileSync(out, "utf8").split("\n").length >= 4);
-    expect(readFileSync(out, "utf8")).toBe("from-a\nfrom-b\n0 1 2 3 4 \n");
-    const ex = sh(`exec 3<${bb}; ${RUNTIME} --root ${stateRoot} exec --preserve-fds 1 ${b.id} sh -c 'cat <&3; ls /proc/$$/fd | tr "\\n" " "'`);
-    expect(ex.stdout.toString()).toBe("from-b\n0 1 2 3 ");
+    until(() => readFileSync(out, "utf8").includes("end\n"));
+    const lines = readFileSync(out, "utf8").split("\n");
+    expect(lines.slice(0, 2)).toEqual(["from-a", "from-b"]);
+    expect(lines).not.toContain(extraIno);
+    const ex = sh(`exec 3<${bb} 4<${extra}; ${RUNTIME} --root ${stateRoot} exec --preserve-fds 1 ${b.id} sh -c '${above(3).replace(/'/g, "")}; cat <&3'`);
+    const exLines = ex.stdout.toString().split("\n");
+    expect(exLines.at(-2)).toBe("from-b");
+    expect(exLines).not.toContain(extraIno);
     ok(["delete", "--force", b.id]);
     // A count past the open fds (the runtime's own few included), or not a count, is refused
     // before anything starts.
@@ -388,6 +399,7 @@ describe("minid-runtime lifecycle", () => {
       [(c: any) => (c.linux.timeOffsets = { boottime: { secs: 1 } }), /timeOffsets needs a new time namespace/],
       [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { realtime: { secs: 1 } })), /only monotonic and boottime/],
       [(c: any) => (c.linux.namespaces.push({ type: "time" }), (c.linux.timeOffsets = { boottime: { nanosecs: 2e9 } })), /nanosecs must be 0 to 999999999/],
+      [(c: any) => c.linux.namespaces.push({ type: "time", path: "/proc/1/ns/time" }), /joining a time namespace by path is not supported/],
     ]);
   });
 

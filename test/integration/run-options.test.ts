@@ -110,6 +110,25 @@ describe("devices", () => {
   });
 });
 
+describe("/dev and volumes under it", () => {
+  it("a node asked under a directory bound from the host is made in the container's /dev, never in the host's directory; -v /dev:/dev runs", () => {
+    const host = mkdtempSync(join(tmpdir(), "minid-devdir-"));
+    try {
+      writeFileSync(join(host, "from-host"), "");
+      const res = run("-v", `${host}:/dev/snd`, "--device", "/dev/null:/dev/snd/null2", "busybox", "ls", "/dev/snd");
+      expect(res.code).toBe(0);
+      // The bind shadows the directory the node was made in, as it did under minid's own plan.
+      expect(res.stdout).toBe("from-host\n");
+      expect(readdirSync(host)).toEqual(["from-host"]);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
+    // The host's /dev, read-only: no node is made in it (runc skips them for a bound /dev too).
+    const dev = run("-v", "/dev:/dev:ro", "busybox", "sh", "-c", "test -c /dev/null && echo ok");
+    expect(`${dev.code} ${dev.stdout}${dev.stderr}`).toBe("0 ok\n");
+  });
+});
+
 describe("namespaces shared with the host or another container", () => {
   it("--ipc host|container:, --pid host|container:, --uts host", () => {
     r.run(["run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sleep", "100"]);

@@ -20,7 +20,10 @@ describe("process.scheduler → struct sched_attr", () => {
     expect(() => schedAttr({ policy: "SCHED_FIFO" })).toThrow(/priority must be 1 to 99 for SCHED_FIFO/);
     expect(() => schedAttr({ policy: "SCHED_BATCH", priority: 3 })).toThrow(/priority must be 0 for SCHED_BATCH/);
     expect(() => schedAttr({ policy: "SCHED_OTHER", flags: ["SCHED_FLAG_TURBO"] })).toThrow(/unknown flag "SCHED_FLAG_TURBO"/);
-    expect(() => schedAttr({ policy: "SCHED_DEADLINE" })).toThrow(/runtime is required for SCHED_DEADLINE/);
+    expect(() => schedAttr({ policy: "SCHED_DEADLINE" })).toThrow(/SCHED_DEADLINE needs runtime and deadline/);
+    expect(() => schedAttr({ policy: "SCHED_DEADLINE", runtime: 10, period: 40 })).toThrow(/SCHED_DEADLINE needs runtime and deadline/);
+    expect(() => schedAttr({ policy: "SCHED_DEADLINE", runtime: 10, deadline: 20 })).not.toThrow();
+    expect(() => schedAttr({ policy: "SCHED_OTHER", flags: ["SCHED_FLAG_UTIL_CLAMP_MIN"] })).toThrow(/UTIL_CLAMP_MIN is not supported: the spec gives no clamp values/);
     expect(() => schedAttr({ policy: "SCHED_DEADLINE", runtime: 30, deadline: 20, period: 40 })).toThrow(/runtime <= deadline <= period/);
     expect(() => schedAttr({ policy: "SCHED_OTHER", runtime: -1 })).toThrow(/scheduler\.runtime must be a non-negative integer/);
   });
