@@ -241,7 +241,7 @@ export function validateConfig(c: Config, forExec = false): void {
     // Every call the runtime makes after loading the filter would wait for a listener that has not got the fd yet.
     throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be seccomp's defaultAction");
   }
-  const notified = (sc?.syscalls ?? []).filter((s) => s.action === "SCMP_ACT_NOTIFY").flatMap((s) => s.names ?? []);
+  const notified = notifiedSyscalls(sc);
   if (notified.length) {
     if (!sc?.listenerPath || !isAbsolute(sc.listenerPath)) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY needs an absolute linux.seccomp.listenerPath (the agent's unix socket)");
     // The notification fd reaches the listener by sendmsg, after the filter is loaded.
@@ -268,6 +268,11 @@ export const PROPAGATION: Record<string, number> = {
 };
 
 const RLIMITS = ["CPU", "FSIZE", "DATA", "STACK", "CORE", "RSS", "NPROC", "NOFILE", "MEMLOCK", "AS", "LOCKS", "SIGPENDING", "MSGQUEUE", "NICE", "RTPRIO", "RTTIME"];
+
+/** The syscalls a profile hands to its listener (SCMP_ACT_NOTIFY). */
+export function notifiedSyscalls(s: Seccomp | undefined): string[] {
+  return (s?.syscalls ?? []).filter((r) => r.action === "SCMP_ACT_NOTIFY").flatMap((r) => r.names ?? []);
+}
 
 /**
  * linux.timeOffsets as /proc/self/timens_offsets takes them ("monotonic S N" lines). They need

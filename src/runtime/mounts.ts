@@ -85,6 +85,11 @@ function wrap(e: unknown, m: Mount): never {
   throw new RuntimeError(`error mounting ${JSON.stringify(m.source ?? m.type)} to rootfs at ${JSON.stringify(m.destination)}: ${msg}`);
 }
 
+/** A bind mount, by its type or by a bind/rbind flag word (the spec allows either). */
+export function isBindMount(m: Mount): boolean {
+  return m.type === "bind" || (parseMountOptions(m.options).flags & MS_BIND) !== 0;
+}
+
 /**
  * One entry of config.json's mounts, onto its destination inside the root. `optional` (minid's
  * own runs only; a runtime-spec mount that fails fails the container): a bind whose source is
@@ -96,9 +101,8 @@ export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls
   try {
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.flags & MS_BIND ? "bind" : "");
-    const isBind = type === "bind" || (o.flags & MS_BIND) !== 0;
     if (type === "cgroup") return mountCgroup(rootFd, m, o, sys);
-    if (isBind) return bindMount(rootFd, m, o, bundle, sys, optional);
+    if (isBindMount(m)) return bindMount(rootFd, m, o, bundle, sys, optional);
     const fd = mkdirAllInRoot(sys, rootFd, m.destination);
     try {
       const flags = o.flags & ~(MS_BIND | MS_REC);

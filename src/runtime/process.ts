@@ -3,7 +3,7 @@
 // execs from this same thread right after, which makes them the process's.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import type { Config, Process } from "./config.ts";
-import { rlimitNumber } from "./config.ts";
+import { rlimitNumber, notifiedSyscalls } from "./config.ts";
 import { RuntimeError } from "./errors.ts";
 import {
   prctl, capset, setgroups, setgid, setuid, umask, setRlimit, seccompSetFilter, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS,
@@ -156,7 +156,7 @@ const SECCOMP_FILTER_FLAG_NEW_LISTENER = 8;
  */
 export function seccompListener(c: Config, state: { [k: string]: unknown }, hostPid: number): LoadedSeccomp["listener"] {
   const s = c.linux?.seccomp;
-  if (!s?.listenerPath || !(s.syscalls ?? []).some((r) => r.action === "SCMP_ACT_NOTIFY")) return undefined;
+  if (!s?.listenerPath || !notifiedSyscalls(s).length) return undefined;
   let sock: number;
   try {
     sock = connectUnix(s.listenerPath);

@@ -13,7 +13,7 @@ import { maskPaths, readonlyPath, mountRoot } from "../linux/rootfs.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import type { Config } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
-import { mountOne, createDevices, devSymlinks } from "./mounts.ts";
+import { mountOne, createDevices, devSymlinks, isBindMount } from "./mounts.ts";
 
 export interface RootfsOptions {
   /** No /dev/core link (minid's own containers keep Docker's /dev, test/integration/security.test.ts). */
@@ -46,7 +46,7 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
   // under /dev (-v /dev/snd:/dev/snd with --device /dev/snd/...). A /dev bound from elsewhere
   // gets none, as under runc.
   const isDev = (m: { destination: string }) => m.destination.replace(/\/+$/, "") === "/dev";
-  const devBound = (c.mounts ?? []).some((m) => isDev(m) && (m.type === "bind" || (m.options ?? []).some((w) => w === "bind" || w === "rbind")));
+  const devBound = (c.mounts ?? []).some((m) => isDev(m) && isBindMount(m));
   let devReady = devBound;
   const makeDev = (fresh: boolean) => {
     createDevices(rootFd, c.linux?.devices, sys, fresh);
