@@ -2,7 +2,12 @@
 // parent and the minid child it started). Bun makes them non-blocking; these helpers make
 // them blocking and read synchronously: the reader has nothing else to do until the answer.
 import { closeSync, readSync } from "node:fs";
-import { setBlocking } from "../linux/libc.ts";
+
+// libc.ts is loaded on first use: `run` starts its watcher through this module before the
+// CLI has loaded anything, and the dlopen would only delay that spawn (~2 ms).
+function setBlocking(fd: number): void {
+  (require("../linux/libc.ts") as typeof import("../linux/libc.ts")).setBlocking(fd);
+}
 
 function readSome(fd: number, buf: Buffer): number {
   for (;;) {

@@ -1,5 +1,5 @@
 // The port and DNS flags of run/create, checked before anything exists (Docker's messages).
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "../util/ip.ts";
 import { UserError } from "../util/errors.ts";
 import { parsePortFlags, type PortConfig } from "./ports.ts";
 

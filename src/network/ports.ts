@@ -3,7 +3,7 @@
 // its error messages, and the shapes Docker shows them in (Config.ExposedPorts,
 // HostConfig.PortBindings, NetworkSettings.Ports, the ps PORTS column, `port`).
 // Pure: no sockets, no files; the start-time side lives in portmap.ts.
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv4, isIPv6 } from "../util/ip.ts";
 import { UserError } from "../util/errors.ts";
 
 export type Proto = "tcp" | "udp" | "sctp";
