@@ -44,7 +44,7 @@ export default defineCommand({
 async function inspectOne(engine: ReturnType<typeof getEngine>, name: string, type: string | undefined): Promise<unknown> {
   if (type === "volume" || type === undefined) {
     const { volumes, inspectVolume } = await import("../volume/ops.ts");
-    const v = type === "volume" || !engine.containers.list().some((c) => c.name === name || c.id.startsWith(name)) ? volumes(engine).get(name) : undefined;
+    const v = type === "volume" || !engine.containers.matches(name) ? volumes(engine).get(name) : undefined;
     if (v && (type === "volume" || !engine.images.resolve(name))) return inspectVolume(engine, v);
     if (type === "volume") throw new UserError(`No such volume: ${name}`);
   }

@@ -61,6 +61,7 @@ export function removeRecordLocked(store: ContainerStore, id: string): string | 
   if (!existsSync(dir)) return undefined;
   const tomb = join(store.dir, `${TOMBSTONE}${id}-${process.pid}`);
   renameSync(dir, tomb);
+  store.forgetName(id);
   return tomb;
 }
 

@@ -3,7 +3,7 @@
 // hand one name to two containers. Every document is checked against one schema when read:
 // a record that is truncated, empty or of the wrong shape is shown as a "dead" container
 // (with the reason) that only `rm` accepts, and never takes another container down with it.
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeSync, constants } from "node:fs";
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from "node:fs";
 import { join } from "node:path";
 import type { MountSpec } from "../spec/init-spec.ts";
 import type { CgroupLimits, CgroupPaths } from "../linux/cgroups.ts";
@@ -239,16 +239,19 @@ export class ContainerStore {
     }
     mkdirp(this.dir, 0o700);
     withLock(this.namesLock, () => {
-      const all = this.list();
+      const names = this.namesLocked();
       // An unnamed container gets a random name, picked under the same lock as the check.
-      if (!st.name) st.name = unusedRandomName(new Set(all.map((c) => c.name)));
-      const clash = all.find((c) => c.name === st.name);
+      if (!st.name) st.name = unusedRandomName(new Set(names.keys()));
+      const clash = names.get(st.name);
       if (clash) {
         throw new UserError(
-          `Conflict. The container name "/${st.name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+          `Conflict. The container name "/${st.name}" is already in use by container "${clash}". You have to remove (or rename) that container to be able to reuse that name.`,
         );
       }
       const staging = join(this.dir, `${CREATING}${st.id}-${process.pid}`);
+      // The index entry goes first: a record is never there without it (a crash in between
+      // leaves an entry without a directory, which readers take for an index not to be used).
+      const entry = this.addNameEntry(st.name, st.id);
       try {
         mkdirp(staging, 0o700);
         // The lock file exists from the start: locking never needs space later (rm on a full disk).
@@ -257,6 +260,7 @@ export class ContainerStore {
         renameSync(staging, this.containerDir(st.id));
       } catch (e) {
         removeTree(staging);
+        unlinkQuiet(entry);
         throw e;
       }
     });
@@ -268,21 +272,48 @@ export class ContainerStore {
       throw new UserError(`Error when allocating new name: Invalid container name (/${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     }
     withLock(this.namesLock, () => {
-      const clash = this.list().find((c) => c.name === name);
-      if (clash && clash.id === id) throw new UserError("Renaming a container with the same name as its current name");
+      const names = this.namesLocked();
+      const clash = names.get(name);
+      if (clash && clash === id) throw new UserError("Renaming a container with the same name as its current name");
       if (clash) {
         throw new UserError(
-          `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${clash.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+          `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${clash}". You have to remove (or rename) that container to be able to reuse that name.`,
         );
       }
-      this.update(id, (st) => {
-        st.name = name;
-      });
+      // The record and its entry change in two steps: marked dirty across them, so an
+      // interruption makes readers go by the records until the next create rebuilds the index.
+      const dirty = this.markNamesDirty();
+      let old = "";
+      try {
+        this.update(id, (st) => {
+          old = st.name;
+          st.name = name;
+        });
+      } catch (e) {
+        unlinkQuiet(dirty); // the record is unchanged
+        throw e;
+      }
+      unlinkQuiet(join(this.namesDir, nameEntry(old, id)));
+      this.addNameEntry(name, id);
+      unlinkSync(dirty);
     });
   }
 
   /** Find by full id, unique id prefix or name. */
   find(ref: string): ContainerState {
+    // Docker's order: a full id, then a name, then a unique id prefix. A full id and an
+    // indexed name each read one record; anything else reads them all.
+    if (ID_RE.test(ref)) {
+      const st = this.load(ref);
+      if (st) return st;
+    }
+    const name = ref.startsWith("/") ? ref.slice(1) : ref;
+    const id = name ? this.readNames()?.get(name) : undefined;
+    if (id) {
+      const st = this.load(id);
+      if (st && st.name === name) return st;
+    }
+    // Not indexed (no such name, an id prefix) or indexed wrongly: the records decide.
     const all = this.list();
     const byName = all.find((c) => c.name && (c.name === ref || `/${c.name}` === ref));
     if (byName) return byName;
@@ -294,11 +325,99 @@ export class ContainerStore {
     throw new UserError(`No such container: ${ref}`);
   }
 
+  /** Whether `ref` is a container's name or a prefix of ids (one or more): find without its errors. */
+  matches(ref: string): boolean {
+    try {
+      this.find(ref);
+      return true;
+    } catch (e) {
+      return e instanceof UserError && e.message.startsWith("multiple containers");
+    }
+  }
+
+  // ---- the names index ----
+  // <root>/containers/.names holds one empty file per container, named NAME:ID (a name never
+  // has a ':'), so one readdir maps every name to its id: find by name and create's clash
+  // check need not read every record (exec into one of 1,000 containers spent 30 ms loading
+  // them all). The records stay the truth: find reads the record a name leads to and goes by
+  // all records when it does not match or the name is not there. create trusts the index's
+  // "free" only while its entries name exactly the container directories there are, one each,
+  // and no change to it was interrupted (.dirty); anything else (a crash, records copied in by
+  // hand, an older minid) makes it rebuild the index from the records under the names lock.
+
+  private get namesDir(): string {
+    return join(this.dir, ".names");
+  }
+
+  /** name → id of every named container, when the index can be trusted. */
+  readNames(): Map<string, string> | undefined {
+    let entries: string[];
+    let dirs: string[];
+    try {
+      entries = readdirSync(this.namesDir);
+      dirs = readdirSync(this.dir);
+    } catch {
+      return undefined;
+    }
+    const ids = dirs.filter((n) => ID_RE.test(n));
+    // .dirty, or anything else that is not an entry, makes the counts disagree.
+    if (entries.length !== ids.length) return undefined;
+    const present = new Set(ids);
+    const byName = new Map<string, string>();
+    const indexed = new Set<string>();
+    for (const e of entries) {
+      const at = e.lastIndexOf(":");
+      const id = e.slice(at + 1);
+      if (at < 0 || !present.has(id) || indexed.has(id)) return undefined;
+      indexed.add(id);
+      if (at > 0) byName.set(e.slice(0, at), id);
+    }
+    return byName;
+  }
+
+  /** name → id of every container, from the index, rebuilt from the records if need be (names lock held). */
+  private namesLocked(): Map<string, string> {
+    const index = this.readNames();
+    if (index) return index;
+    const all = this.list();
+    mkdirp(this.namesDir, 0o700);
+    const dirty = this.markNamesDirty();
+    const want = new Set(all.map((c) => nameEntry(c.name, c.id)));
+    for (const e of readdirSync(this.namesDir)) if (e !== DIRTY && !want.has(e)) unlinkQuiet(join(this.namesDir, e));
+    for (const e of want) closeSync(openSync(join(this.namesDir, e), "a", 0o600));
+    unlinkSync(dirty);
+    return new Map(all.filter((c) => c.name).map((c) => [c.name, c.id]));
+  }
+
+  private markNamesDirty(): string {
+    const path = join(this.namesDir, DIRTY);
+    closeSync(openSync(path, "a", 0o600));
+    return path;
+  }
+
+  private addNameEntry(name: string, id: string): string {
+    const path = join(this.namesDir, nameEntry(name, id));
+    closeSync(openSync(path, "a", 0o600));
+    return path;
+  }
+
+  /** A container directory is gone (removal's tombstone rename): its entry goes too. */
+  forgetName(id: string): void {
+    let entries: string[];
+    try {
+      entries = readdirSync(this.namesDir);
+    } catch {
+      return;
+    }
+    for (const e of entries) if (e.endsWith(`:${id}`)) unlinkQuiet(join(this.namesDir, e));
+  }
+
   /** Remove the container's directory; state goes first so a crash leaves no half entry. */
   remove(id: string): void {
     const dir = this.containerDir(id);
     removeTree(join(dir, "state.json"));
     removeTree(dir);
+    this.forgetName(id);
   }
 
   /** Directories of creates that were interrupted (their process is gone). */
@@ -410,6 +529,18 @@ function withExitInPlace(dir: string, st: ContainerState): ContainerState {
   } catch {
     return st; // torn mid-write: the watcher's next attempt settles it
   }
+}
+
+const DIRTY = ".dirty";
+
+function nameEntry(name: string, id: string): string {
+  return `${name}:${id}`;
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {}
 }
 
 function unusedRandomName(taken: Set<string>): string {

@@ -196,7 +196,9 @@ describe("a full disk (the store on a 16 MB tmpfs)", () => {
     expect(failed.code).toBe(125);
     expect(failed.stderr).toMatch(/^minid: .*(no space|ENOSPC)/im);
     expect(r.containerIds().sort()).toEqual(before);
-    expect(readdirSync(join(r.dir, "containers")).filter((n) => n.startsWith(".") && n !== ".names.lock")).toEqual([]);
+    expect(readdirSync(join(r.dir, "containers")).filter((n) => n.startsWith(".") && n !== ".names.lock" && n !== ".names")).toEqual([]);
+    // no name index entry for the failed create: the entries are the containers there are
+    expect(readdirSync(join(r.dir, "containers", ".names")).map((e) => e.split(":")[1]).sort()).toEqual(before);
 
     await full();
     const rmi = r.run(["rmi", "extra:1"]);
@@ -223,7 +225,8 @@ describe("a full disk (the store on a 16 MB tmpfs)", () => {
     mkdirSync(join(r.dir, "containers", `.creating-${"f".repeat(64)}-999999999`));
     expect(r.run(["ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.State}}"]).stdout).toBe(`${orphan} dead\n`);
     expect(r.run(["container", "prune", "-f"]).stdout).toContain(orphan);
-    expect(readdirSync(join(r.dir, "containers")).filter((n) => n !== ".names.lock")).toEqual([]);
+    expect(readdirSync(join(r.dir, "containers")).filter((n) => n !== ".names.lock" && n !== ".names")).toEqual([]);
+    expect(readdirSync(join(r.dir, "containers", ".names"))).toEqual([]);
   });
 });
 

@@ -158,6 +158,8 @@ describe("records are checked when read", () => {
     (st as any).args = { toJSON() { throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" }); } };
     expect(() => store.create(st)).toThrow(/no space/);
     expect(existsSync(store.containerDir(good))).toBe(false);
-    expect(readdirSync(store.dir).filter((n) => n.startsWith("."))).toEqual([".names.lock"]);
+    expect(readdirSync(store.dir).filter((n) => n.startsWith(".")).sort()).toEqual([".names", ".names.lock"]);
+    // the index was rebuilt for the dead record (no name), and the failed create's entry is gone
+    expect(readdirSync(join(store.dir, ".names"))).toEqual([`:${bad}`]);
   });
 });
