@@ -1,10 +1,12 @@
 // Reading the socketpair ends Bun.spawn gives for extra stdio slots (handshakes between a
 // parent and the minid child it started). Bun makes them non-blocking; these helpers make
 // them blocking and read synchronously: the reader has nothing else to do until the answer.
-import { closeSync, readSync } from "node:fs";
+// node:fs and libc.ts are loaded on first use: `run` starts its watcher through this module
+// before the CLI has loaded anything, and loading them first would only delay that spawn.
+const fs = () => require("node:fs") as typeof import("node:fs");
+const closeSync = (fd: number) => fs().closeSync(fd);
+const readSync = (fd: number, buf: Buffer, off: number, len: number, pos: null) => fs().readSync(fd, buf, off, len, pos);
 
-// libc.ts is loaded on first use: `run` starts its watcher through this module before the
-// CLI has loaded anything, and the dlopen would only delay that spawn (~2 ms).
 function setBlocking(fd: number): void {
   (require("../linux/libc.ts") as typeof import("../linux/libc.ts")).setBlocking(fd);
 }

@@ -1,7 +1,6 @@
 // Starting a container's watcher (`minid _watcher`, see watcher-main.ts). Kept apart and light so that
 // `run` can start the watcher first thing: its start-up then overlaps the creation of the
 // container, which it is told about once it exists (over fd 3, like everything else).
-import { writeSync } from "node:fs";
 import { selfCommand } from "./self.ts";
 import { JsonLines } from "./fdio.ts";
 
@@ -50,6 +49,8 @@ export function spawnWatcher(envValue: string, stderr: number | "ignore", extra:
     send(req) {
       const b = Buffer.from(JSON.stringify(req) + "\n");
       let off = 0;
+      // node:fs on first use: the spawn above must not wait for it (see fdio.ts).
+      const { writeSync } = require("node:fs") as typeof import("node:fs");
       while (off < b.length) off += writeSync(fd, b, off);
     },
     cancel: () => reports.close(),

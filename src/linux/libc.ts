@@ -1,7 +1,11 @@
 // The only dlopen in minid. Every libc call goes through here so that a failing call always
 // becomes a SyscallError naming the call, the errno and the path it was about.
 import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
-import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync, type Stats } from "node:fs";
+import type { Stats } from "node:fs";
+
+// node:fs on first use, not at load: loading it is ~1.5 ms, and the processes that spawn the
+// next one first thing (run's CLI its watcher, the watcher init) need only FFI before that.
+const fs = () => require("node:fs") as typeof import("node:fs");
 import type { CapSets, FileStat, Syscalls } from "./syscalls.ts";
 
 const { i32, i64, u32, u64, ptr: P } = FFIType;
@@ -1107,17 +1111,17 @@ export const realSyscalls: Syscalls = {
   fchownat,
   unlinkat: (dirfd, name, flags) => fsat.unlinkat(dirfd, name, flags),
   mkdir(path, mode = 0o777) {
-    mkdirSync(path, { mode });
+    fs().mkdirSync(path, { mode });
   },
   chmod,
-  readlink: (path) => readlinkSync(path),
+  readlink: (path) => fs().readlinkSync(path),
   stat(path) {
-    const st = statSync(path);
+    const st = fs().statSync(path);
     return { kind: fileKind(st), rdev: st.rdev };
   },
-  readFile: (path) => readFileSync(path, "utf8"),
+  readFile: (path) => fs().readFileSync(path, "utf8"),
   writeFile(path, data) {
-    writeFileSync(path, data);
+    fs().writeFileSync(path, data);
   },
   unshare,
   setns,
