@@ -1,7 +1,7 @@
 // Turning `run` options into a registered container: image lookup, validation of every
 // user-supplied piece before anything is written, then state, writable layer and init spec.
 import { nowRfc3339Nano } from "./logs.ts";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "./state.ts";

@@ -11,8 +11,8 @@
 // mount namespace) and what minid created only to mount over (empty /etc/hosts, /etc/hostname,
 // /etc/resolv.conf files, empty /proc, /sys, /dev and volume mount point directories) when the
 // image does not have them.
-import { lstatSync, mkdirSync, readFileSync, type Stats } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { lstatSync, mkdirSync, type Stats } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ContainerState } from "../container/state.ts";
 import { liveState } from "../container/status.ts";

@@ -11,7 +11,7 @@ import { isatty } from "node:tty";
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ImageConfig } from "./config.ts";
-import { MEDIA, hexOf, layerRecordOf, type ImageRecord, type LayerRecord } from "./store.ts";
+import { MEDIA, hexOf, layerRecordOf, type LayerRecord } from "./store.ts";
 import { ArchiveIndex, indexArchive } from "./archive.ts";
 import { parseReference, parseTagReference, tagKey } from "./reference.ts";
 import { UserError } from "../util/errors.ts";

@@ -10,7 +10,6 @@
 // Anything staged is removed on failure; scratch leftovers of a killed pull are swept later.
 import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
 import { createHash } from "node:crypto";
-import { join } from "node:path";
 import type { Engine } from "../engine.ts";
 import type { ImageConfig } from "./config.ts";
 import { hexOf, type ImageRecord, type LayerRecord } from "./store.ts";

@@ -10,7 +10,7 @@
 // A directory or file becomes visible under its final name only by rename, so a crash leaves
 // temp names that `sweep()` removes; nothing half-written is ever used.
 import { existsSync, readdirSync, renameSync, readFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import type { ImageConfig } from "./config.ts";
 import { mkdirp, readJson, removeTree, writeFileAtomic, writeJsonAtomic, withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";

@@ -25,7 +25,7 @@
 // it is used when a network is created or removed (and by the ports code per container).
 import { withLock } from "../util/fs.ts";
 import { UserError } from "../util/errors.ts";
-import { broadcastOf, formatIPv4, ipv4Bytes, ipv4FromBytes, parseCidr } from "../util/ipv4.ts";
+import { broadcastOf, formatIPv4, ipv4Bytes, parseCidr } from "../util/ipv4.ts";
 import type { ElementChange, Nftables, SetElement } from "../linux/nftables.ts";
 import type { Proto } from "./ports.ts";
 

@@ -6,7 +6,7 @@
 import { readFileSync, readlinkSync, writeFileSync, writeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import {
-  prctl, chdir, close, execve, closeRangeCloexec, connectUnix, sendFd, dup2, setControllingTerminal, setWindowSize,
+  prctl, chdir, close, connectUnix, sendFd, dup2, setControllingTerminal, setWindowSize,
   syscallChecked, openat, AT_FDCWD, O_RDWR, O_NOCTTY, O_CLOEXEC, PR_SET_DUMPABLE, SyscallError, fchown,
 } from "../linux/libc.ts";
 import { findExecutable } from "../container/executable.ts";
@@ -15,7 +15,6 @@ import { enterNamespaces } from "./init.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { RuntimeError } from "./errors.ts";
 import { applyInitialAffinity } from "./scheduling.ts";
-import { resetSignalsForExec } from "../linux/signals.ts";
 
 import { OCI_EXEC_ENV } from "./protocol.ts";
 
