@@ -274,7 +274,7 @@ export class ContainerStore {
     withLock(this.namesLock, () => {
       const names = this.namesLocked();
       const clash = names.get(name);
-      if (clash && clash === id) throw new UserError("Renaming a container with the same name as its current name");
+      if (clash === id) throw new UserError("Renaming a container with the same name as its current name");
       if (clash) {
         throw new UserError(
           `Error when allocating new name: Conflict. The container name "/${name}" is already in use by container "${clash}". You have to remove (or rename) that container to be able to reuse that name.`,
@@ -384,21 +384,17 @@ export class ContainerStore {
     const dirty = this.markNamesDirty();
     const want = new Set(all.map((c) => nameEntry(c.name, c.id)));
     for (const e of readdirSync(this.namesDir)) if (e !== DIRTY && !want.has(e)) unlinkQuiet(join(this.namesDir, e));
-    for (const e of want) closeSync(openSync(join(this.namesDir, e), "a", 0o600));
+    for (const e of want) touch(join(this.namesDir, e));
     unlinkSync(dirty);
     return new Map(all.filter((c) => c.name).map((c) => [c.name, c.id]));
   }
 
   private markNamesDirty(): string {
-    const path = join(this.namesDir, DIRTY);
-    closeSync(openSync(path, "a", 0o600));
-    return path;
+    return touch(join(this.namesDir, DIRTY));
   }
 
   private addNameEntry(name: string, id: string): string {
-    const path = join(this.namesDir, nameEntry(name, id));
-    closeSync(openSync(path, "a", 0o600));
-    return path;
+    return touch(join(this.namesDir, nameEntry(name, id)));
   }
 
   /** A container directory is gone (removal's tombstone rename): its entry goes too. */
@@ -535,6 +531,12 @@ const DIRTY = ".dirty";
 
 function nameEntry(name: string, id: string): string {
   return `${name}:${id}`;
+}
+
+/** An empty file (an index entry or the marker), made if missing; returns its path. */
+function touch(path: string): string {
+  closeSync(openSync(path, "a", 0o600));
+  return path;
 }
 
 function unlinkQuiet(path: string): void {
