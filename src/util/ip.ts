@@ -22,11 +22,11 @@ export function isIPv6(s: string): boolean {
   const tail = halves.length === 2 ? groups(halves[1]!) : [];
   const all = [...head, ...tail];
   // A dotted quad stands for the last two groups, and only at the very end of the text.
-  const dottedAt = s.endsWith(".") || !/\.[0-9]+$/.test(s) ? -1 : all.length - 1;
+  const dottedAt = /\.[0-9]+$/.test(s) ? all.length - 1 : -1;
   let width = 0;
   for (let i = 0; i < all.length; i++) {
     const g = all[i]!;
-    if (i === dottedAt && g.includes(".")) {
+    if (i === dottedAt) {
       if (!isIPv4(g)) return false;
       width += 2;
     } else if (HEX_GROUP.test(g)) width += 1;
