@@ -249,28 +249,26 @@ export class TarWriter {
   // A file whose name and size are known only once its bytes are written (commit -o's new
   // layer, named by its digest): its header is a reserved block, filled in by endFile. Only
   // for an archive written to a file (the header is written back in place).
-  private open?: { at: number; written: number };
+  private open?: { at: number };
 
-  /** Reserve the header of the file whose bytes follow (through raw()). */
-  beginFile(): void {
+  /**
+   * Reserve the header of the file whose bytes follow, and return the fd to append them to
+   * (they are written by whoever has them: commit -o's layer writer, off this thread).
+   */
+  rawFd(): number {
     if (this.open) throw new Error("archive: a file is already open");
-    this.open = { at: fstatSync(this.fd).size, written: 0 };
+    this.open = { at: fstatSync(this.fd).size };
     writeAllSync(this.fd, new Uint8Array(BLOCK));
+    return this.fd;
   }
 
-  /** Bytes of the file begun with beginFile(). */
-  raw(b: Uint8Array): void {
-    if (!this.open) throw new Error("archive: no file is open");
-    writeAllSync(this.fd, b);
-    this.open.written += b.length;
-  }
-
-  /** End the file begun with beginFile(): pad it, and write its header in the reserved block. */
+  /** End the file begun with rawFd(): pad it, and write its header in the reserved block. */
   endFile(path: string, size: number): void {
     const o = this.open;
     if (!o) throw new Error("archive: no file is open");
     this.open = undefined;
-    if (o.written !== size) throw new Error(`${path}: ${o.written} bytes written for ${size}`);
+    const written = fstatSync(this.fd).size - o.at - BLOCK;
+    if (written !== size) throw new Error(`${path}: ${written} bytes written for ${size}`);
     this.pad(size);
     const h = this.headerBlock(path, "File", size, 0o644);
     if (writeSync(this.fd, h, 0, h.length, o.at) !== h.length) throw new Error(`${path}: short header write`);

@@ -35,8 +35,8 @@ export interface CommitOptions {
   changes?: string[];
   /** Freeze a running container while its changes are read (docker's default). */
   pause?: boolean;
-  /** Every byte of the new layer's tar, as it is written (save.ts commitAndSave). */
-  tee?: (chunk: Uint8Array) => void;
+  /** An fd that also gets every byte of the new layer's tar, as it is written (save.ts commitAndSave). */
+  teeFd?: number;
 }
 
 /** Files minid binds over and directories it mounts on, relative to the root. */
@@ -215,7 +215,7 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
   const staging = store.scratch("commit");
   const tarFile = `${staging}.tar`;
   try {
-    const rec = await writeLayerOf(engine, st, staging, tarFile, opts.tee);
+    const rec = await writeLayerOf(engine, st, staging, tarFile, opts.teeFd);
 
     const created = new Date().toISOString();
     const config: ImageConfig & { comment?: string; container?: string } = structuredClone(parentCfg);
@@ -252,7 +252,7 @@ export async function commitContainer(engine: Engine, opts: CommitOptions): Prom
  * unpacked tree; the caller publishes both and removes what is left.
  */
 async function writeLayerOf(
-  engine: Engine, st: ContainerState, staging: string, tarFile: string, tee?: (chunk: Uint8Array) => void,
+  engine: Engine, st: ContainerState, staging: string, tarFile: string, teeFd?: number,
 ): Promise<LayerRecord> {
   const driver = driverByName(st.storage.driver);
   const source = driver.changes(engine.containers.containerDir(st.id));
@@ -264,13 +264,13 @@ async function writeLayerOf(
     if (source.kind === "upper") {
       const skip = mountArtifacts(source.dir, targets, inLower);
       for (const n of source.skip) skip.add(n);
-      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip), tee });
+      return writeLayerTar(source.dir, tarFile, { overlayWhiteouts: source.overlayWhiteouts, exclude: under(skip), teeFd });
     }
     return withMergedView(engine, st, async (root) => {
       const skip = mountArtifacts(root, targets, inLower);
       const { diffTree } = await import("./diff.ts");
       diffTree(root, st.storage.lowerdirs, join(staging, "changes"), { exclude: under(skip) });
-      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true, tee });
+      return writeLayerTar(join(staging, "changes"), tarFile, { overlayWhiteouts: true, teeFd });
     });
   });
   removeTree(join(staging, "changes"));

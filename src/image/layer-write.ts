@@ -4,7 +4,7 @@
 // overlay whiteouts) and drops xattrs (design.md, "node-tar and root filesystems"). Output is
 // deterministic for a given tree: entries depth-first in byte order, numeric owners only,
 // mtimes in whole seconds (as Docker writes them), no atime/ctime.
-import { adaptiveHasher } from "./layer-hash.ts";
+import { adaptiveHasher, type Hasher } from "./layer-hash.ts";
 import fs from "node:fs";
 import { isUtf8 } from "node:buffer";
 import type zlibT from "node:zlib";
@@ -21,10 +21,11 @@ export interface WriteOptions {
   /** Archive the root itself as "./" and every entry under "./" (what `cp CTR:DIR/. -` streams). */
   dotRoot?: boolean;
   /**
-   * Also hand every byte of the (uncompressed) tar to this, as it is written: commit -o puts
-   * the layer into its archive at the same time as into the store, in one pass over the tree.
+   * Also write every byte of the (uncompressed) tar to this fd, at its offset, as it is
+   * written: commit -o puts the layer into its archive at the same time as into the store, in
+   * one pass over the tree. The fd must stay open until writeLayerTar has settled.
    */
-  tee?: (chunk: Uint8Array) => void;
+  teeFd?: number;
 }
 
 export interface WriteResult {
@@ -51,7 +52,7 @@ export async function writeLayerTar(dir: string, out: string, opts: WriteOptions
   let root: TreeDir | undefined;
   try {
     // node:zlib is imported only when needed: loading it costs ~30-50 ms.
-    sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null, opts.tee);
+    sink = new Sink(fd, opts.gzip ? await import("node:zlib") : null, opts.teeFd);
     const w = new Walker(sink, opts, inodeKey(libc.statxAt(fd, null)));
     // The tree may belong to a running container: it is read through fds from here on, never
     // by path (storage/safe-tree.ts).
@@ -107,13 +108,14 @@ class Walker {
   async walk(dir: TreeDir, rel: string): Promise<void> {
     // Names as latin1 strings: one char per byte, so sort() is byte order and nothing is
     // lost for names that are not UTF-8.
-    const names = dir.names();
-    names.sort();
-    for (const name of names) {
+    const { names, types } = dir.list();
+    const order = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : 1));
+    for (const i of order) {
+      const name = names[i]!;
       const r = rel === "" ? name : `${rel}/${name}`;
       if (this.opts.exclude?.(display(r))) continue;
       // Held as it is now; gone since the listing (a live tree) means not archived.
-      const ent = dir.entry(name);
+      const ent = dir.entry(name, types[i]);
       if (!ent) continue;
       let sub: TreeDir | undefined;
       try {
@@ -258,8 +260,9 @@ class Sink {
   private buf = Buffer.allocUnsafe(CHUNK);
   private len = 0;
   private size = 0;
-  // Off this thread for big layers (layer-hash.ts): ~20% of writing one, free on a second core.
-  private readonly hash = adaptiveHasher();
+  // Hashing, and for an uncompressed layer also writing it, happen off this thread for big
+  // layers (layer-hash.ts): together about 40% of writing one, free on a second core.
+  private readonly hash: Hasher;
   private readonly gz: zlibT.Gzip | null;
   private readonly hashOut = new Bun.CryptoHasher("sha256");
   private written = 0;
@@ -269,8 +272,11 @@ class Sink {
   constructor(
     private readonly fd: number,
     zlib: typeof zlibT | null,
-    private readonly tee?: (chunk: Uint8Array) => void,
+    teeFd?: number,
   ) {
+    const tee = teeFd === undefined ? [] : [teeFd];
+    // With gzip the file gets zlib's output (written below); the tee always gets the tar.
+    this.hash = adaptiveHasher(undefined, zlib ? tee : [fd, ...tee]);
     this.gz = zlib ? zlib.createGzip({ chunkSize: 256 << 10 }) : null;
     this.gz?.on("data", (d: Buffer) => {
       if (this.failure !== undefined) return;
@@ -318,21 +324,19 @@ class Sink {
     if (pax.length) {
       const body = Buffer.concat(pax);
       const base = e.name.subarray(e.name.lastIndexOf(0x2f, e.name.length - 2) + 1);
-      this.put(
-        header({
-          name: Buffer.concat([Buffer.from("PaxHeaders.0/"), base]).subarray(0, 100),
-          type: 0x78,
-          mode: 0o644,
-          uid: 0,
-          gid: 0,
-          size: body.length,
-          mtime: 0,
-        }),
-      );
+      this.header({
+        name: Buffer.concat([Buffer.from("PaxHeaders.0/"), base]).subarray(0, 100),
+        type: 0x78,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        size: body.length,
+        mtime: 0,
+      });
       this.put(body);
       this.pad(body.length);
     }
-    this.put(header({ ...e, name, prefix, linkname, uid, gid, size, mtime }));
+    this.header({ ...e, name, prefix, linkname, uid, gid, size, mtime });
     if (file !== undefined) await this.copyFile(file, e.size, e.name);
     if (this.blocked) await this.unblock();
   }
@@ -354,9 +358,20 @@ class Sink {
     this.pad(size);
   }
 
+  // The stream is block-aligned before every header and after every pad, and CHUNK is a
+  // multiple of the block: a header or a pad always fits in the buffer where it starts
+  // (after a flush if the buffer is full), so both are written in place.
+  private header(f: HeaderFields): void {
+    if (this.len === CHUNK) this.flush();
+    header(f, this.buf, this.len);
+    this.len += 512;
+  }
+
   private pad(n: number): void {
     const k = (512 - (n % 512)) % 512;
-    if (k) this.put(ZEROS.subarray(0, k));
+    if (!k) return;
+    this.buf.fill(0, this.len, this.len + k);
+    this.len += k;
   }
 
   // Headers and small bodies are buffered synchronously: an await per write would cost more
@@ -377,11 +392,8 @@ class Sink {
     const chunk = this.buf.subarray(0, this.len);
     this.size += chunk.length;
     this.len = 0;
-    this.tee?.(chunk);
-    this.hash.update(chunk);
-    if (!this.gz) {
-      writeAll(this.fd, chunk);
-    } else {
+    this.hash.update(chunk); // and written, unless it goes through gzip
+    if (this.gz) {
       // zlib keeps the buffer until it has consumed it: hand it over and start a new one.
       this.buf = Buffer.allocUnsafe(CHUNK);
       if (!this.gz.write(chunk)) this.blocked = true;
@@ -441,27 +453,27 @@ function record(key: string, value: string | Buffer): Buffer {
 /** What a ustar header holds: an entry without its PAX-only parts, plus the name's prefix. */
 type HeaderFields = Omit<Entry, "xattrs"> & { prefix?: Buffer | null };
 
-function header(f: HeaderFields): Buffer {
-  const h = Buffer.alloc(512);
-  f.name.copy(h, 0, 0, 100);
-  octal(h, 100, 8, f.mode);
-  octal(h, 108, 8, f.uid);
-  octal(h, 116, 8, f.gid);
-  octal(h, 124, 12, f.size);
-  octal(h, 136, 12, f.mtime);
-  h[156] = f.type;
-  f.linkname?.copy(h, 157, 0, 100);
-  h.set(USTAR, 257);
-  octal(h, 329, 8, f.devmajor ?? 0);
-  octal(h, 337, 8, f.devminor ?? 0);
-  f.prefix?.copy(h, 345, 0, 155);
-  h.fill(0x20, 148, 156);
+/** The 512-byte ustar header of `f`, written into `h` at `at`. */
+function header(f: HeaderFields, h: Buffer, at: number): void {
+  h.fill(0, at, at + 512);
+  f.name.copy(h, at, 0, 100);
+  octal(h, at + 100, 8, f.mode);
+  octal(h, at + 108, 8, f.uid);
+  octal(h, at + 116, 8, f.gid);
+  octal(h, at + 124, 12, f.size);
+  octal(h, at + 136, 12, f.mtime);
+  h[at + 156] = f.type;
+  f.linkname?.copy(h, at + 157, 0, 100);
+  h.set(USTAR, at + 257);
+  octal(h, at + 329, 8, f.devmajor ?? 0);
+  octal(h, at + 337, 8, f.devminor ?? 0);
+  f.prefix?.copy(h, at + 345, 0, 155);
+  h.fill(0x20, at + 148, at + 156);
   let sum = 0;
-  for (let i = 0; i < 512; i++) sum += h[i]!;
-  digits(h, 148, 6, sum);
-  h[154] = 0;
-  h[155] = 0x20;
-  return h;
+  for (let i = at; i < at + 512; i++) sum += h[i]!;
+  digits(h, at + 148, 6, sum);
+  h[at + 154] = 0;
+  h[at + 155] = 0x20;
 }
 
 const USTAR = Buffer.from("ustar\x0000", "latin1");

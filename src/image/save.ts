@@ -90,8 +90,7 @@ export async function commitAndSave(engine: Engine, opts: CommitOptions, output:
   await writeArchive(output, async (w) => {
     w.dir("blobs");
     w.dir("blobs/sha256");
-    w.beginFile();
-    img = await commitContainer(engine, { ...opts, tee: (c) => w.raw(c) });
+    img = await commitContainer(engine, { ...opts, teeFd: w.rawFd() });
     const rec = engine.images.getLayer(img.layers.at(-1)!.diffId)!;
     w.endFile(`blobs/sha256/${hexOf(rec.diffId)}`, rec.size);
     await writeImages(engine, selectImages(engine, [opts.reference ?? img.id]), w, new Set([rec.diffId]));

@@ -598,7 +598,9 @@ export function makedev64(major: number, minor: number): bigint {
 /** The *at() family with byte-exact paths; every call throws SyscallError on failure. */
 export const fsat = {
   openat(dirfd: number, path: PathArg, flags: number, mode = 0): number {
-    return check(c.openat(dirfd, ptr(cpath(path)), flags, mode), "openat", showPath(path));
+    const fd = c.openat(dirfd, ptr(cpath(path)), flags, mode);
+    // The path is made printable only for an error: a tree walk opens every file through here.
+    return fd >= 0 ? fd : check(fd, "openat", showPath(path));
   },
   openat2(dirfd: number, path: PathArg, flags: number, resolve: number, mode = 0): number {
     const b = cpath(path);
@@ -906,7 +908,7 @@ export const P_PIDFD = 3;
 export const WEXITED = 4;
 
 // ---- Reading a tree that someone else may be changing (no path ever followed through it) ----
-// statx, readlinkat and the following xattr calls, bound on first use: only export, commit
+// statx, readlinkat, the xattr calls and getdents64, bound on first use: only export, commit
 // and the naive diff need them, and each binding costs compile time at every start.
 
 let nofollowSyms:
@@ -917,6 +919,8 @@ let nofollowSyms:
       listxattr: (path: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
       fgetxattr: (fd: number, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
       flistxattr: (fd: number, buf: Pointer | null, len: number | bigint) => number | bigint;
+      getdents64: (fd: number, buf: Pointer, len: number | bigint) => number | bigint;
+      lseek: (fd: number, off: number | bigint, whence: number) => number | bigint;
     }
   | undefined;
 
@@ -928,6 +932,8 @@ function nofollow() {
     listxattr: { args: [P, P, u64], returns: i64 },
     fgetxattr: { args: [i32, P, P, u64], returns: i64 },
     flistxattr: { args: [i32, P, u64], returns: i64 },
+    getdents64: { args: [i32, P, u64], returns: i64 },
+    lseek: { args: [i32, i64, i32], returns: i64 },
   }).symbols as any;
   return nofollowSyms!;
 }
@@ -966,7 +972,9 @@ function ns(off: number): bigint {
 export function statxAt(dirfd: number, path: PathArg | null): StatxResult {
   const name = path === null ? EMPTY : cpath(path);
   const flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (path === null ? AT_EMPTY_PATH : 0);
-  check(nofollow().statx(dirfd, ptr(name), flags, STATX_BASIC_STATS, ptr(statxBuf)), "statx", path === null ? `fd ${dirfd}` : showPath(path));
+  if (nofollow().statx(dirfd, ptr(name), flags, STATX_BASIC_STATS, ptr(statxBuf)) < 0) {
+    throw new SyscallError("statx", errno(), path === null ? `fd ${dirfd}` : showPath(path));
+  }
   const v = statxView;
   return {
     nlink: v.getUint32(16, true),
@@ -1081,6 +1089,44 @@ export function statxModeAt(dirfd: number, path: PathArg): number {
   if (r < 0) return -errno();
   return statxView.getUint16(28, true);
 }
+export const DT_UNKNOWN = 0;
+export const DT_DIR = 4;
+export const DT_REG = 8;
+
+let direntBuf: Buffer | undefined;
+
+/**
+ * Every entry of an open directory (not O_PATH), from its start, with the type the directory
+ * itself records (getdents64's d_type; DT_UNKNOWN where the filesystem keeps none). Names are
+ * latin1 strings, one char per byte, so no name that is not UTF-8 is changed. "." and ".."
+ * are left out. One getdents64 per 64 KiB of entries: no path is opened, unlike readdir of
+ * /proc/self/fd/N.
+ */
+export function readDirTypes(fd: number): { names: string[]; types: number[] } {
+  const s = nofollow();
+  const buf = (direntBuf ??= Buffer.allocUnsafe(64 << 10));
+  if (Number(s.lseek(fd, 0, 0 /* SEEK_SET */)) < 0) throw new SyscallError("lseek", errno(), `fd ${fd}`);
+  const names: string[] = [];
+  const types: number[] = [];
+  for (;;) {
+    const n = Number(s.getdents64(fd, ptr(buf), buf.length));
+    if (n < 0) throw new SyscallError("getdents64", errno(), `fd ${fd}`);
+    if (n === 0) return { names, types };
+    // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), NUL-terminated name.
+    for (let off = 0; off < n; ) {
+      const reclen = buf.readUInt16LE(off + 16);
+      const start = off + 19;
+      const end = buf.indexOf(0, start);
+      const len = end - start;
+      if (!((len === 1 && buf[start] === 0x2e) || (len === 2 && buf[start] === 0x2e && buf[start + 1] === 0x2e))) {
+        names.push(buf.toString("latin1", start, end));
+        types.push(buf[off + 18]!);
+      }
+      off += reclen;
+    }
+  }
+}
+
 // ---- The syscall seam (src/linux/syscalls.ts) backed by the bindings above ----
 // Plain references to the functions, so calling through the seam costs one property load.
 

@@ -9,11 +9,10 @@
 // /proc/self/fd/N of a held fd resolves to exactly that inode whatever happens to its name,
 // from every thread of the process and whatever mount namespace the thread is in; it reopens
 // an O_PATH fd for reading, and names a held directory for readdir.
-import { readdirSync } from "node:fs";
 import {
-  AT_FDCWD, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE, O_CLOEXEC,
+  AT_FDCWD, DT_DIR, DT_REG, DT_UNKNOWN, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE, O_CLOEXEC,
   O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close, fgetxattrs, fsat,
-  getxattrsFollow, mountSetattrFd, openTree, readlinkAt, statxAt, statxModeAt, type StatxResult,
+  getxattrsFollow, mountSetattrFd, openTree, readDirTypes, readlinkAt, statxAt, statxModeAt, type StatxResult,
 } from "../linux/libc.ts";
 
 export const S_IFMT = 0o170000;
@@ -91,17 +90,24 @@ export class TreeDir {
 
   /** Entry names as bytes (latin1 strings keep one char per byte), unsorted. */
   names(): string[] {
-    return readdirSync(fdPath(this.fd), { encoding: "buffer" }).map((b) => b.toString("latin1"));
+    return readDirTypes(this.fd).names;
+  }
+
+  /** Entry names (as names() gives them) with the type the directory records for each (DT_*). */
+  list(): { names: string[]; types: number[] } {
+    return readDirTypes(this.fd);
   }
 
   /**
    * Hold the entry `name` (latin1 bytes) as it is now, or undefined if it is gone. The caller
-   * closes it.
+   * closes it. `dtype`, the type list() gave, spares a statx of the name; it is only a hint.
    */
-  entry(name: string): TreeEntry | undefined {
+  entry(name: string, dtype = DT_UNKNOWN): TreeEntry | undefined {
     const bytes = Buffer.from(name, "latin1");
-    if (this.nodev) {
-      const fast = this.openDirect(bytes, name);
+    if (this.nodev && dtype !== DT_UNKNOWN && dtype !== DT_REG && dtype !== DT_DIR) {
+      // Listed as something never opened by name: held the O_PATH way (which re-reads the type).
+    } else if (this.nodev) {
+      const fast = this.openDirect(bytes, name, dtype);
       if (fast !== null) return fast;
     }
     let fd: number;
@@ -124,20 +130,25 @@ export class TreeDir {
    * symlink; what is described is the opened inode (statx of the fd). undefined: gone; null:
    * anything else, or it changed meanwhile (the caller takes the O_PATH way).
    */
-  private openDirect(bytes: Buffer, name: string): TreeEntry | undefined | null {
-    // Only the type is needed here: the entry is described by statx of what gets opened.
-    const mode = statxModeAt(this.fd, bytes);
-    if (mode === -2 /* ENOENT */ || mode === -20 /* ENOTDIR */) return undefined;
-    if (mode < 0) return null;
-    const fmt = mode & S_IFMT;
-    if (fmt !== S_IFREG && fmt !== S_IFDIR) return null;
+  private openDirect(bytes: Buffer, name: string, dtype: number): TreeEntry | undefined | null {
+    // Only the type is needed here: the entry is described by statx of what gets opened. The
+    // listing's type serves as well as a statx of the name: either is a look before the open,
+    // and what makes the open safe is the same (nodev, O_NOFOLLOW, O_NONBLOCK, the check below).
+    let fmt = dtype === DT_REG ? S_IFREG : dtype === DT_DIR ? S_IFDIR : 0;
+    if (!fmt) {
+      const mode = statxModeAt(this.fd, bytes);
+      if (mode === -2 /* ENOENT */ || mode === -20 /* ENOTDIR */) return undefined;
+      if (mode < 0) return null;
+      fmt = mode & S_IFMT;
+      if (fmt !== S_IFREG && fmt !== S_IFDIR) return null;
+    }
     let fd: number;
     try {
       // O_DIRECTORY is checked before any open; O_NONBLOCK so a FIFO swapped in never blocks.
       const flags = fmt === S_IFDIR ? O_RDONLY | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY;
       fd = fsat.openat(this.fd, bytes, flags | O_NOFOLLOW | O_CLOEXEC);
     } catch (e) {
-      if (e instanceof SyscallError) return null; // swapped (ELOOP, ENOTDIR, EACCES for a device…)
+      if (e instanceof SyscallError) return e.code === "ENOENT" ? undefined : null; // gone; or swapped (ELOOP, ENOTDIR, EACCES for a device…)
       throw e;
     }
     try {
