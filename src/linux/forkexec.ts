@@ -15,7 +15,7 @@
 import { ptr, read } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import {
-  rawSyscall, errnoAddress, pipe2, O_CLOEXEC, TIOCSCTTY,
+  SyscallError, rawSyscall, errnoAddress, pipe2, O_CLOEXEC, TIOCSCTTY,
   SYS_write, SYS_read, SYS_close, SYS_ioctl, SYS_dup2, SYS_clone, SYS_execve, SYS_exit_group,
   SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_setsid, SYS_close_range, SYS_madvise, SYS_setgroups,
   SYS_setresgid, SYS_setresuid, SYS_capset, SYS_waitid, P_PIDFD, WEXITED, PR_SET_SECCOMP,
@@ -282,4 +282,139 @@ export function confineForkExec(plan: ForkExecPlan): never {
   }
   void keepAlive;
   return spent();
+}
+
+export interface RawSpawn {
+  path: PathArg;
+  argv: PathArg[];
+  envp: PathArg[];
+  /** setns(fd, flag) first in the child, in order, while it is single-threaded. */
+  setns: [fd: number, flag: number][];
+  /** dup2(from, to) in this order, after setsid. */
+  dup: [from: number, to: number][];
+  setsid: boolean;
+  /** The child keeps fds below this (after the dups) and closes every other one. */
+  keepBelow: number;
+  /** chdir before execve (after the setns). */
+  cwd?: PathArg;
+}
+
+const SYS_fcntl = 72, F_SETFD = 2;
+
+/**
+ * fork + execve from a thread that carries on afterwards, for a child that must do what only
+ * a single-threaded process may: setns(CLONE_NEWTIME) answers any thread of a Bun process
+ * EUSERS, so a command is born in a container's time namespace only from a fork. The child
+ * runs raw syscalls on precomputed numbers until execve (as confineForkExec's does); a failed
+ * setns or execve comes back as the thrown SyscallError's errno. prepareFork() must have run.
+ * Returns the child's pid and a pidfd for it (close-on-exec); the caller reaps it.
+ */
+export function spawnRaw(s: RawSpawn): { pid: number; pidfd: number } {
+  if (!ignored) throw new Error("prepareFork() must run first");
+  const path = bytes(s.path);
+  const argvBufs = s.argv.map(bytes);
+  const envBufs = s.envp.map(bytes);
+  const argv = pointerArray(argvBufs);
+  const envp = pointerArray(envBufs);
+  const pPath = ptr(path), pArgv = ptr(argv), pEnvp = ptr(envp);
+  const [errRead, errWrite] = pipe2(O_CLOEXEC);
+  const nsFd = Int32Array.from(s.setns.map((x) => x[0]));
+  const nsFlag = Int32Array.from(s.setns.map((x) => x[1]));
+  const nNs = nsFd.length;
+  const dupFrom = Int32Array.from(s.dup.map((d) => d[0]));
+  const dupTo = Int32Array.from(s.dup.map((d) => d[1]));
+  const nDup = dupFrom.length;
+  const keepBelow = s.keepBelow;
+  const doSetsid = s.setsid;
+  const cwd = s.cwd === undefined ? null : bytes(s.cwd);
+  const pCwd = cwd ? ptr(cwd) : 0;
+  const sigs = Int32Array.from(ignored);
+  const nSig = sigs.length;
+  const sigDefault = new BigUint64Array(4);
+  const pSigDefault = ptr(sigDefault);
+  const emptySet = new BigUint64Array(1);
+  const pEmptySet = ptr(emptySet);
+  const fullSet = new BigUint64Array([0xffffffffffffffffn]);
+  const pFullSet = ptr(fullSet);
+  const oldSet = new BigUint64Array(1);
+  const pOldSet = ptr(oldSet);
+  // [step, errno]: step 0 is setns, 1 execve, 2 chdir.
+  const errBox = new Int32Array(2);
+  const pErrBox = ptr(errBox);
+  const pErrno = errnoAddress()!;
+  const pidfdBox = new Int32Array(1);
+  const pPidfd = ptr(pidfdBox);
+  const got = new Int32Array(2);
+  const pGot = ptr(got);
+  const keepAlive = [path, argvBufs, envBufs, argv, envp, sigDefault, emptySet, fullSet, oldSet, errBox, cwd];
+
+  // The child's way out (made here: the child must not allocate, not even a closure).
+  const die = (step: number): void => {
+    errBox[0] = step;
+    errBox[1] = read.i32(pErrno, 0);
+    rawSyscall(SYS_write, errWrite, pErrBox, 8, 0, 0);
+    rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
+  };
+  // No signal handler of ours may run in the child before its dispositions are reset.
+  rawSyscall(SYS_rt_sigprocmask, SIG_BLOCK, pFullSet, pOldSet, 8, 0);
+  const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pPidfd, 0, 0);
+  if (pid === 0) {
+    for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
+    if (pCwd && rawSyscall(SYS_chdir, pCwd, 0, 0, 0, 0) < 0) die(2);
+    if (doSetsid) rawSyscall(SYS_setsid, 0, 0, 0, 0, 0);
+    for (let i = 0; i < nDup; i++) rawSyscall(SYS_dup2, dupFrom[i]!, dupTo[i]!, 0, 0, 0);
+    // Every fd below keepBelow survives execve, every other one (the error pipe among them)
+    // goes with it.
+    for (let fd = 0; fd < keepBelow; fd++) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
+    rawSyscall(SYS_close_range, keepBelow, 0xffffffff, CLOSE_RANGE_CLOEXEC, 0, 0);
+    for (let i = 0; i < nSig; i++) rawSyscall(SYS_rt_sigaction, sigs[i]!, pSigDefault, 0, 8, 0);
+    rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pEmptySet, 0, 8, 0);
+    rawSyscall(SYS_execve, pPath, pArgv, pEnvp, 0, 0);
+    die(1);
+  }
+  const cloneErrno = pid < 0 ? read.i32(pErrno, 0) : 0;
+  rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pOldSet, 0, 8, 0);
+  rawSyscall(SYS_close, errWrite, 0, 0, 0, 0);
+  void keepAlive;
+  if (pid < 0) {
+    rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
+    throw new SyscallError("clone", cloneErrno);
+  }
+  // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed.
+  let n = -1;
+  while (n < 0) {
+    n = rawSyscall(SYS_read, errRead, pGot, 8, 0, 0);
+    if (n < 0 && read.i32(pErrno, 0) !== EINTR) break;
+  }
+  rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
+  const pidfd = pidfdBox[0]!;
+  if (n === 8) {
+    waitPidfd(pidfd, false);
+    rawSyscall(SYS_close, pidfd, 0, 0, 0, 0);
+    const step = ["setns", "execve", "chdir"][got[0]!] ?? "spawn";
+    const what = got[0] === 1 ? path : got[0] === 2 ? cwd : null;
+    throw new SyscallError(step, got[1]!, what ? what.subarray(0, -1).toString() : undefined);
+  }
+  return { pid, pidfd };
+}
+
+const WNOHANG_ = 1;
+
+/**
+ * Reap the child a pidfd names. With `poll`, only if it has exited: undefined while it runs.
+ * The status as Bun reports a child's: an exit code, or the signal that killed it.
+ */
+export function waitPidfd(pidfd: number, poll: boolean): { code: number | null; signal: number | null } | undefined {
+  const info = new Int32Array(32); // siginfo_t: si_pid at int 4, si_code at 2, si_status at 6
+  const pInfo = ptr(info);
+  for (;;) {
+    const r = rawSyscall(SYS_waitid, P_PIDFD, pidfd, pInfo, WEXITED | (poll ? WNOHANG_ : 0), 0);
+    if (r < 0) {
+      const e = read.i32(errnoAddress()!, 0);
+      if (e === EINTR) continue;
+      throw new SyscallError("waitid", e);
+    }
+    if (poll && info[4] === 0) return undefined;
+    return info[2] === 1 /* CLD_EXITED */ ? { code: info[6]!, signal: null } : { code: null, signal: info[6]! };
+  }
 }

@@ -127,6 +127,7 @@ export const CLONE_NEWUTS = 0x4000000;
 export const CLONE_NEWIPC = 0x8000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWTIME = 0x80;
 
 // Mount flags (linux/mount.h)
 export const MS_RDONLY = 1;
@@ -876,6 +877,13 @@ export const TIOCGPTPEER = 0x5441;
 export function pipe2(flags: number): [number, number] {
   const fds = new Int32Array(2);
   check(c.syscall(SYS_pipe2, BigInt(ptr(fds)), flags, 0, 0, 0, 0), "pipe2");
+  return [fds[0]!, fds[1]!];
+}
+
+/** socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC): two connected ends, both ways. */
+export function socketPair(): [number, number] {
+  const fds = new Int32Array(2);
+  check(c.syscall(53 /* socketpair */, 1 /* AF_UNIX */, 1 /* SOCK_STREAM */ | 0x80000 /* SOCK_CLOEXEC */, 0, BigInt(ptr(fds)), 0, 0), "socketpair");
   return [fds[0]!, fds[1]!];
 }
 

@@ -218,7 +218,6 @@ export function validateConfig(c: Config, forExec = false): void {
     if (seen.has(ns.type)) throw new RuntimeError(`config.json: namespace ${ns.type} listed twice`);
     seen.add(ns.type);
     if (ns.type === "user") throw unsupported("a user namespace", "unshare(CLONE_NEWUSER) and setns into a user namespace need a single-threaded caller, which a Bun process never is");
-    if (ns.type === "time" && ns.path) throw unsupported("joining a time namespace by path", "setns(CLONE_NEWTIME) needs a single-threaded caller, which a Bun process never is");
     if (ns.path !== undefined && !isAbsolute(ns.path)) throw new RuntimeError(`config.json: namespace ${ns.type} path must be absolute`);
   }
   for (const m of c.mounts ?? []) {

@@ -19,6 +19,7 @@ import { selfCommand } from "../container/self.ts";
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO } from "../linux/libc.ts";
+import { spawnInTimeNamespace, type SpawnedProcess } from "./spawn-timens.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -35,7 +36,7 @@ export interface Created {
   record: Record;
   store: Store;
   config: Config;
-  proc: ReturnType<typeof Bun.spawn>;
+  proc: SpawnedProcess | ReturnType<typeof Bun.spawn>;
 }
 
 export const CREATE_FLAGS = {
@@ -100,7 +101,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     annotations: config.annotations ?? {}, phase: "creating", owner: "root",
     creator: { pid: process.pid, start: pidStartTime(process.pid) },
   };
-  let proc: ReturnType<typeof Bun.spawn> | undefined;
+  let proc: SpawnedProcess | ReturnType<typeof Bun.spawn> | undefined;
   let chan: JsonLines | undefined;
   try {
     store.write(record);
@@ -129,7 +130,11 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
       detached: terminal,
       cwd: opts.bundle,
     } as any;
-    const spawn = () => Bun.spawn(argv, options);
+    // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
+    // thread), and its command inherits it.
+    const timeNs = config.linux?.namespaces?.find((n) => n.type === "time" && n.path);
+    const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> =>
+      timeNs ? spawnInTimeNamespace(timeNs.path!, argv, { env: options.env, terminal, preserve: opts.preserveFds, cwd: opts.bundle }) : Bun.spawn(argv, options);
     step("init spawning");
     proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
     const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;
@@ -171,7 +176,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
   }
 }
 
-async function initDied(proc: ReturnType<typeof Bun.spawn>): Promise<string> {
+async function initDied(proc: { exited: Promise<number> }): Promise<string> {
   const code = await proc.exited;
   return `container init exited (status ${code}) before the container was created`;
 }

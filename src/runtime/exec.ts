@@ -20,6 +20,7 @@ import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
 import { kill } from "../linux/libc.ts";
 import { inPidNamespaceOf } from "../linux/pidns.ts";
+import { spawnInTimeNamespace } from "./spawn-timens.ts";
 
 const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -88,9 +89,9 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       return false;
     }
   };
-  // setns(CLONE_NEWTIME) refuses a multithreaded caller (EUSERS), as CLONE_NEWUSER does: a
-  // process exec'd here would run on the host's clocks, so it is not started at all.
-  if (differs("time")) throw new RuntimeError("exec into a container with its own time namespace is not supported by minid: setns(CLONE_NEWTIME) needs a single-threaded caller, which a Bun process never is");
+  // setns(CLONE_NEWTIME) refuses a multithreaded caller (EUSERS): the exec process is then
+  // forked (a single thread) and born in the container's time namespace (spawnRaw).
+  const ownTime = differs("time");
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   const plan: ExecPlan = {
@@ -99,14 +100,15 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
   writeFileSync(planPath, JSON.stringify(plan));
-  let proc: ReturnType<typeof Bun.spawn>;
+  let proc: { pid: number; exited: Promise<number>; stdio: unknown[]; unref(): void; exitCode: number | null; signalCode: string | number | null };
   try {
     const options = {
       env: { [OCI_EXEC_ENV]: planPath },
       stdio: childStdio(Boolean(p.terminal), preserveFds),
       detached: Boolean(p.terminal),
     } as any;
-    const spawn = () => Bun.spawn(selfCommand("_oci-exec"), options);
+    const spawn = () =>
+      ownTime ? spawnInTimeNamespace(nsPath("time"), selfCommand("_oci-exec"), { env: options.env, terminal: Boolean(p.terminal), preserve: preserveFds }) : Bun.spawn(selfCommand("_oci-exec"), options);
     proc = differs("pid") ? inPidNamespaceOf(nsPath("pid"), spawn) : spawn();
     const report = readToEof(proc.stdio[3 + preserveFds] as unknown as number).toString();
     if (report) {

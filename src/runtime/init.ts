@@ -93,7 +93,8 @@ function run(plan: InitPlan, markCreated: () => void): never {
   }
   const consoleSock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
   const stateFd = openat(AT_FDCWD, plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid");
+  // A time namespace to join is ours already: create forked us into it (spawn-timens.ts).
+  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && !(n.type === "time" && n.path));
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   enterNamespaces(nss);
