@@ -253,7 +253,8 @@ export class TarWriter {
 
   /**
    * Reserve the header of the file whose bytes follow, and return the fd to append them to
-   * (they are written by whoever has them: commit -o's layer writer, off this thread).
+   * (they are written by whoever has them: commit -o's layer writer, off this thread for a
+   * big layer).
    */
   rawFd(): number {
     if (this.open) throw new Error("archive: a file is already open");

@@ -202,9 +202,10 @@ export class RingHasher implements Hasher {
       let r = Atomics.load(c, R);
       let waited = 0;
       while (RING - ((w - r) | 0) === 0) {
-        // Ring full: the worker is behind. Block briefly; never forever.
+        // Ring full: the worker is behind. While it runs, it is writing (a slow disk may take
+        // its time): wait for it. Give up only on a thread that never started.
         if (Atomics.load(c, FAILED)) throw this.failure();
-        if (waited > 10_000) throw new Error("the hashing thread stopped");
+        if (Atomics.load(c, STATE) === 0 && waited > 10_000) throw new Error("the hashing thread did not start");
         Atomics.notify(c, W);
         Atomics.wait(c, R, r, 50);
         waited += 50;
@@ -237,7 +238,9 @@ export class RingHasher implements Hasher {
       Atomics.store(c, ABORT, 1);
       Atomics.store(c, DONE, 1);
       Atomics.notify(c, W);
-      for (let waited = 0; Atomics.load(c, STATE) === 1 && waited < 30_000; waited += 100) Atomics.wait(c, STATE, 1, 100);
+      // No time limit: the thread looks at ABORT before every write, so this lasts one write
+      // at most, and returning earlier could let that write land in a reused fd.
+      while (Atomics.load(c, STATE) === 1) Atomics.wait(c, STATE, 1, 100);
     }
     this.worker.terminate();
   }

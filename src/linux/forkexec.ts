@@ -100,9 +100,14 @@ function pointerArray(bufs: Buffer[]): BigUint64Array {
   return a;
 }
 
-/** Signals this process ignores: ignored dispositions survive execve (Bun ignores SIGPIPE). */
-function ignoredSignals(): number[] {
-  return signalsInMask(readFileSync("/proc/self/status", "utf8"), "SigIgn");
+/**
+ * Signals whose disposition the child resets before it unblocks signals: the ignored ones,
+ * which would survive execve (Bun ignores SIGPIPE), and the caught ones, whose handlers are
+ * Bun's and must not run in the child in the moment before its execve.
+ */
+function signalsToReset(): number[] {
+  const status = readFileSync("/proc/self/status", "utf8");
+  return [...signalsInMask(status, "SigIgn"), ...signalsInMask(status, "SigCgt")];
 }
 
 /**
@@ -124,9 +129,9 @@ export function prepareFork(): void {
     }
     start = end + 1;
   }
-  ignored = ignoredSignals();
+  ignored = signalsToReset();
 }
-let ignored: number[] | undefined;
+let ignored: number[] | undefined; // signalsToReset(), once prepareFork has run
 
 /**
  * Confine the calling thread as `plan.confine` says, fork it, execve `plan` in the child, and
@@ -299,17 +304,20 @@ export interface RawSpawn {
   cwd?: PathArg;
 }
 
-const SYS_fcntl = 72, F_SETFD = 2;
+const SYS_fcntl = 72, F_SETFD = 2, SYS_pidfd_send_signal = 424;
 
 /**
  * fork + execve from a thread that carries on afterwards, for a child that must do what only
  * a single-threaded process may: setns(CLONE_NEWTIME) answers any thread of a Bun process
  * EUSERS, so a command is born in a container's time namespace only from a fork. The child
- * runs raw syscalls on precomputed numbers until execve (as confineForkExec's does); a failed
- * setns or execve comes back as the thrown SyscallError's errno. prepareFork() must have run.
- * Returns the child's pid and a pidfd for it (close-on-exec); the caller reaps it.
+ * runs raw syscalls on precomputed numbers until execve (as confineForkExec's does).
+ *
+ * Everything is computed here; the returned launch() only forks, so that it can run where
+ * this thread must not grow the VM (inside pidns.ts's window, say). launch() returns the
+ * child's pid and a pidfd for it (close-on-exec; the caller reaps the child), or throws a
+ * SyscallError naming the step that failed (setns, chdir, execve). prepareFork() must have run.
  */
-export function spawnRaw(s: RawSpawn): { pid: number; pidfd: number } {
+export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number } {
   if (!ignored) throw new Error("prepareFork() must run first");
   const path = bytes(s.path);
   const argvBufs = s.argv.map(bytes);
@@ -317,7 +325,6 @@ export function spawnRaw(s: RawSpawn): { pid: number; pidfd: number } {
   const argv = pointerArray(argvBufs);
   const envp = pointerArray(envBufs);
   const pPath = ptr(path), pArgv = ptr(argv), pEnvp = ptr(envp);
-  const [errRead, errWrite] = pipe2(O_CLOEXEC);
   const nsFd = Int32Array.from(s.setns.map((x) => x[0]));
   const nsFlag = Int32Array.from(s.setns.map((x) => x[1]));
   const nNs = nsFd.length;
@@ -346,8 +353,9 @@ export function spawnRaw(s: RawSpawn): { pid: number; pidfd: number } {
   const pPidfd = ptr(pidfdBox);
   const got = new Int32Array(2);
   const pGot = ptr(got);
+  const dupTargets = new Set(s.dup.map((d) => d[1]));
   const keepAlive = [path, argvBufs, envBufs, argv, envp, sigDefault, emptySet, fullSet, oldSet, errBox, cwd];
-
+  let errWrite = -1;
   // The child's way out (made here: the child must not allocate, not even a closure).
   const die = (step: number): void => {
     errBox[0] = step;
@@ -355,47 +363,56 @@ export function spawnRaw(s: RawSpawn): { pid: number; pidfd: number } {
     rawSyscall(SYS_write, errWrite, pErrBox, 8, 0, 0);
     rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
   };
-  // No signal handler of ours may run in the child before its dispositions are reset.
-  rawSyscall(SYS_rt_sigprocmask, SIG_BLOCK, pFullSet, pOldSet, 8, 0);
-  const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pPidfd, 0, 0);
-  if (pid === 0) {
-    for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
-    if (pCwd && rawSyscall(SYS_chdir, pCwd, 0, 0, 0, 0) < 0) die(2);
-    if (doSetsid) rawSyscall(SYS_setsid, 0, 0, 0, 0, 0);
-    for (let i = 0; i < nDup; i++) rawSyscall(SYS_dup2, dupFrom[i]!, dupTo[i]!, 0, 0, 0);
-    // Every fd below keepBelow survives execve, every other one (the error pipe among them)
-    // goes with it.
-    for (let fd = 0; fd < keepBelow; fd++) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
-    rawSyscall(SYS_close_range, keepBelow, 0xffffffff, CLOSE_RANGE_CLOEXEC, 0, 0);
-    for (let i = 0; i < nSig; i++) rawSyscall(SYS_rt_sigaction, sigs[i]!, pSigDefault, 0, 8, 0);
-    rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pEmptySet, 0, 8, 0);
-    rawSyscall(SYS_execve, pPath, pArgv, pEnvp, 0, 0);
-    die(1);
-  }
-  const cloneErrno = pid < 0 ? read.i32(pErrno, 0) : 0;
-  rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pOldSet, 0, 8, 0);
-  rawSyscall(SYS_close, errWrite, 0, 0, 0, 0);
-  void keepAlive;
-  if (pid < 0) {
+
+  return () => {
+    // fds the child keeps survive its execve: cleared here, not by a loop in the child.
+    for (let fd = 0; fd < keepBelow; fd++) if (!dupTargets.has(fd)) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
+    const [errRead, w] = pipe2(O_CLOEXEC);
+    errWrite = w;
+    // No signal handler of ours may run in the child before its dispositions are reset.
+    rawSyscall(SYS_rt_sigprocmask, SIG_BLOCK, pFullSet, pOldSet, 8, 0);
+    const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pPidfd, 0, 0);
+    if (pid === 0) {
+      for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
+      if (pCwd && rawSyscall(SYS_chdir, pCwd, 0, 0, 0, 0) < 0) die(2);
+      if (doSetsid) rawSyscall(SYS_setsid, 0, 0, 0, 0, 0);
+      for (let i = 0; i < nDup; i++) rawSyscall(SYS_dup2, dupFrom[i]!, dupTo[i]!, 0, 0, 0);
+      // Every fd from keepBelow up (the error pipe among them) goes at execve.
+      rawSyscall(SYS_close_range, keepBelow, 0xffffffff, CLOSE_RANGE_CLOEXEC, 0, 0);
+      for (let i = 0; i < nSig; i++) rawSyscall(SYS_rt_sigaction, sigs[i]!, pSigDefault, 0, 8, 0);
+      rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pEmptySet, 0, 8, 0);
+      rawSyscall(SYS_execve, pPath, pArgv, pEnvp, 0, 0);
+      die(1);
+    }
+    const cloneErrno = pid < 0 ? read.i32(pErrno, 0) : 0;
+    rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pOldSet, 0, 8, 0);
+    rawSyscall(SYS_close, errWrite, 0, 0, 0, 0);
+    void keepAlive;
+    if (pid < 0) {
+      rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
+      throw new SyscallError("clone", cloneErrno);
+    }
+    // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed.
+    let n = -1;
+    let readErrno = 0;
+    while (n < 0) {
+      n = rawSyscall(SYS_read, errRead, pGot, 8, 0, 0);
+      if (n < 0 && (readErrno = read.i32(pErrno, 0)) !== EINTR) break;
+    }
     rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
-    throw new SyscallError("clone", cloneErrno);
-  }
-  // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed.
-  let n = -1;
-  while (n < 0) {
-    n = rawSyscall(SYS_read, errRead, pGot, 8, 0, 0);
-    if (n < 0 && read.i32(pErrno, 0) !== EINTR) break;
-  }
-  rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
-  const pidfd = pidfdBox[0]!;
-  if (n === 8) {
-    waitPidfd(pidfd, false);
-    rawSyscall(SYS_close, pidfd, 0, 0, 0, 0);
-    const step = ["setns", "execve", "chdir"][got[0]!] ?? "spawn";
-    const what = got[0] === 1 ? path : got[0] === 2 ? cwd : null;
-    throw new SyscallError(step, got[1]!, what ? what.subarray(0, -1).toString() : undefined);
-  }
-  return { pid, pidfd };
+    const pidfd = pidfdBox[0]!;
+    if (n !== 0) {
+      // Failed (or we cannot tell: then it must not run on as if started).
+      if (n !== 8) rawSyscall(SYS_pidfd_send_signal, pidfd, 9, 0, 0, 0);
+      waitPidfd(pidfd, false);
+      rawSyscall(SYS_close, pidfd, 0, 0, 0, 0);
+      if (n !== 8) throw new SyscallError("read", readErrno || 5 /* EIO */, "the child's exec report");
+      const step = ["setns", "execve", "chdir"][got[0]!] ?? "spawn";
+      const what = got[0] === 1 ? path : got[0] === 2 ? cwd : null;
+      throw new SyscallError(step, got[1]!, what ? what.subarray(0, -1).toString() : undefined);
+    }
+    return { pid, pidfd };
+  };
 }
 
 const WNOHANG_ = 1;

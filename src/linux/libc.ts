@@ -600,8 +600,11 @@ export function makedev64(major: number, minor: number): bigint {
 export const fsat = {
   openat(dirfd: number, path: PathArg, flags: number, mode = 0): number {
     const fd = c.openat(dirfd, ptr(cpath(path)), flags, mode);
-    // The path is made printable only for an error: a tree walk opens every file through here.
-    return fd >= 0 ? fd : check(fd, "openat", showPath(path));
+    if (fd >= 0) return fd;
+    // errno first: making the path printable (only for an error, as a tree walk opens every
+    // file through here) allocates, and could overwrite it.
+    const e = errno();
+    throw new SyscallError("openat", e, showPath(path));
   },
   openat2(dirfd: number, path: PathArg, flags: number, resolve: number, mode = 0): number {
     const b = cpath(path);
@@ -916,7 +919,7 @@ export const P_PIDFD = 3;
 export const WEXITED = 4;
 
 // ---- Reading a tree that someone else may be changing (no path ever followed through it) ----
-// statx, readlinkat, the xattr calls and getdents64, bound on first use: only export, commit
+// statx, readlinkat and the following xattr calls, bound on first use: only export, commit
 // and the naive diff need them, and each binding costs compile time at every start.
 
 let nofollowSyms:
@@ -927,8 +930,6 @@ let nofollowSyms:
       listxattr: (path: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
       fgetxattr: (fd: number, name: Pointer, buf: Pointer | null, len: number | bigint) => number | bigint;
       flistxattr: (fd: number, buf: Pointer | null, len: number | bigint) => number | bigint;
-      getdents64: (fd: number, buf: Pointer, len: number | bigint) => number | bigint;
-      lseek: (fd: number, off: number | bigint, whence: number) => number | bigint;
     }
   | undefined;
 
@@ -940,8 +941,6 @@ function nofollow() {
     listxattr: { args: [P, P, u64], returns: i64 },
     fgetxattr: { args: [i32, P, P, u64], returns: i64 },
     flistxattr: { args: [i32, P, u64], returns: i64 },
-    getdents64: { args: [i32, P, u64], returns: i64 },
-    lseek: { args: [i32, i64, i32], returns: i64 },
   }).symbols as any;
   return nofollowSyms!;
 }
@@ -981,7 +980,8 @@ export function statxAt(dirfd: number, path: PathArg | null): StatxResult {
   const name = path === null ? EMPTY : cpath(path);
   const flags = AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC | (path === null ? AT_EMPTY_PATH : 0);
   if (nofollow().statx(dirfd, ptr(name), flags, STATX_BASIC_STATS, ptr(statxBuf)) < 0) {
-    throw new SyscallError("statx", errno(), path === null ? `fd ${dirfd}` : showPath(path));
+    const e = errno();
+    throw new SyscallError("statx", e, path === null ? `fd ${dirfd}` : showPath(path));
   }
   const v = statxView;
   return {
@@ -1111,20 +1111,22 @@ let direntBuf: Buffer | undefined;
  * /proc/self/fd/N.
  */
 export function readDirTypes(fd: number): { names: string[]; types: number[] } {
-  const s = nofollow();
+  // Through syscall(2): glibc has a getdents64 wrapper only from 2.30.
   const buf = (direntBuf ??= Buffer.allocUnsafe(64 << 10));
-  if (Number(s.lseek(fd, 0, 0 /* SEEK_SET */)) < 0) throw new SyscallError("lseek", errno(), `fd ${fd}`);
+  if (Number(c.syscall(8 /* lseek */, fd, 0, 0 /* SEEK_SET */, 0, 0, 0)) < 0) throw new SyscallError("lseek", errno(), `fd ${fd}`);
   const names: string[] = [];
   const types: number[] = [];
   for (;;) {
-    const n = Number(s.getdents64(fd, ptr(buf), buf.length));
+    const n = Number(c.syscall(217 /* getdents64 */, fd, BigInt(ptr(buf)), buf.length, 0, 0, 0));
     if (n < 0) throw new SyscallError("getdents64", errno(), `fd ${fd}`);
     if (n === 0) return { names, types };
     // struct linux_dirent64: ino (8), off (8), reclen (2), type (1), NUL-terminated name.
     for (let off = 0; off < n; ) {
       const reclen = buf.readUInt16LE(off + 16);
+      if (reclen < 20 || off + reclen > n) throw new Error(`getdents64 on fd ${fd}: a record of ${reclen} bytes at ${off} of ${n}`);
       const start = off + 19;
-      const end = buf.indexOf(0, start);
+      let end = buf.indexOf(0, start);
+      if (end < 0 || end > off + reclen) end = off + reclen;
       const len = end - start;
       if (!((len === 1 && buf[start] === 0x2e) || (len === 2 && buf[start] === 0x2e && buf[start + 1] === 0x2e))) {
         names.push(buf.toString("latin1", start, end));

@@ -9,7 +9,7 @@ import { ptr } from "bun:ffi";
 const SIG_SETMASK = 2;
 
 /** Signal numbers set in a /proc/PID/status mask line such as `SigIgn:\t0000000001001000`. */
-export function signalsInMask(status: string, key: "SigIgn" | "SigBlk"): number[] {
+export function signalsInMask(status: string, key: "SigIgn" | "SigBlk" | "SigCgt"): number[] {
   const m = new RegExp(`^${key}:\\s*([0-9a-f]+)$`, "m").exec(status);
   const mask = m ? BigInt("0x" + m[1]) : 0n;
   const out: number[] = [];

@@ -19,7 +19,7 @@ import { selfCommand } from "../container/self.ts";
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO } from "../linux/libc.ts";
-import { spawnInTimeNamespace, type SpawnedProcess } from "./spawn-timens.ts";
+import { prepareTimeNamespaceSpawn, type SpawnedProcess } from "./spawn-timens.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -133,8 +133,8 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
     // thread), and its command inherits it.
     const timeNs = config.linux?.namespaces?.find((n) => n.type === "time" && n.path);
-    const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> =>
-      timeNs ? spawnInTimeNamespace(timeNs.path!, argv, { env: options.env, terminal, preserve: opts.preserveFds, cwd: opts.bundle }) : Bun.spawn(argv, options);
+    const inTime = timeNs ? prepareTimeNamespaceSpawn(timeNs.path!, argv, { env: options.env, terminal, preserve: opts.preserveFds, cwd: opts.bundle }) : undefined;
+    const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> => (inTime ? inTime() : Bun.spawn(argv, options));
     step("init spawning");
     proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
     const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;

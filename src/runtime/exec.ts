@@ -20,7 +20,7 @@ import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
 import { kill } from "../linux/libc.ts";
 import { inPidNamespaceOf } from "../linux/pidns.ts";
-import { spawnInTimeNamespace } from "./spawn-timens.ts";
+import { prepareTimeNamespaceSpawn } from "./spawn-timens.ts";
 
 const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -107,8 +107,8 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       stdio: childStdio(Boolean(p.terminal), preserveFds),
       detached: Boolean(p.terminal),
     } as any;
-    const spawn = () =>
-      ownTime ? spawnInTimeNamespace(nsPath("time"), selfCommand("_oci-exec"), { env: options.env, terminal: Boolean(p.terminal), preserve: preserveFds }) : Bun.spawn(selfCommand("_oci-exec"), options);
+    const inTime = ownTime ? prepareTimeNamespaceSpawn(nsPath("time"), selfCommand("_oci-exec"), { env: options.env, terminal: Boolean(p.terminal), preserve: preserveFds }) : undefined;
+    const spawn = () => (inTime ? inTime() : Bun.spawn(selfCommand("_oci-exec"), options));
     proc = differs("pid") ? inPidNamespaceOf(nsPath("pid"), spawn) : spawn();
     const report = readToEof(proc.stdio[3 + preserveFds] as unknown as number).toString();
     if (report) {

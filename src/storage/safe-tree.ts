@@ -8,7 +8,7 @@
 //
 // /proc/self/fd/N of a held fd resolves to exactly that inode whatever happens to its name,
 // from every thread of the process and whatever mount namespace the thread is in; it reopens
-// an O_PATH fd for reading, and names a held directory for readdir.
+// an O_PATH fd for reading. A held directory is listed through its own fd (getdents64).
 import {
   AT_FDCWD, DT_DIR, DT_REG, DT_UNKNOWN, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLONE, O_CLOEXEC,
   O_DIRECTORY, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDONLY, SyscallError, close, fgetxattrs, fsat,
@@ -132,8 +132,11 @@ export class TreeDir {
    */
   private openDirect(bytes: Buffer, name: string, dtype: number): TreeEntry | undefined | null {
     // Only the type is needed here: the entry is described by statx of what gets opened. The
-    // listing's type serves as well as a statx of the name: either is a look before the open,
-    // and what makes the open safe is the same (nodev, O_NOFOLLOW, O_NONBLOCK, the check below).
+    // listing's type stands in for a statx of the name. What makes the open safe is not that
+    // look but the same four things either way: nodev, O_NOFOLLOW, O_NONBLOCK, the check of
+    // the opened fd below. The look is older, though (from the listing, not just before the
+    // open), so a container swapping a file for a FIFO meanwhile is likelier to have it opened,
+    // which wakes a writer waiting on that FIFO: an effect inside the container only.
     let fmt = dtype === DT_REG ? S_IFREG : dtype === DT_DIR ? S_IFDIR : 0;
     if (!fmt) {
       const mode = statxModeAt(this.fd, bytes);
