@@ -73,7 +73,8 @@ function writingInline(fds: number[], skip: number): Hasher {
   };
 }
 
-function writeAll(fd: number, b: Uint8Array): void {
+/** All of `b` to a regular file's fd (a short write is followed by the rest). */
+export function writeAll(fd: number, b: Uint8Array): void {
   let off = 0;
   while (off < b.length) off += writeSync(fd, b, off, b.length - off);
 }

@@ -4,7 +4,7 @@
 // overlay whiteouts) and drops xattrs (design.md, "node-tar and root filesystems"). Output is
 // deterministic for a given tree: entries depth-first in byte order, numeric owners only,
 // mtimes in whole seconds (as Docker writes them), no atime/ctime.
-import { adaptiveHasher, type Hasher } from "./layer-hash.ts";
+import { adaptiveHasher, writeAll, type Hasher } from "./layer-hash.ts";
 import fs from "node:fs";
 import { isUtf8 } from "node:buffer";
 import type zlibT from "node:zlib";
@@ -426,11 +426,6 @@ class Sink {
 
 const ZEROS = Buffer.alloc(1024);
 
-
-function writeAll(fd: number, b: Uint8Array): void {
-  let off = 0;
-  while (off < b.length) off += fs.writeSync(fd, b, off, b.length - off);
-}
 
 /** ustar prefix/name split of a long name, if one exists (ASCII only, as Go does). */
 function splitName(name: Buffer): [Buffer, Buffer] | null {

@@ -129,9 +129,23 @@ export function prepareFork(): void {
     }
     start = end + 1;
   }
-  ignored = signalsToReset();
+  toReset = signalsToReset();
 }
-let ignored: number[] | undefined; // signalsToReset(), once prepareFork has run
+let toReset: number[] | undefined; // signalsToReset(), once prepareFork has run
+
+/**
+ * What a child needs to put its signals right before execve, as numbers and pointers made
+ * before the fork: the signals to reset, a SIG_DFL sigaction, the empty and the full set.
+ * `keep` holds the buffers alive.
+ */
+function signalReset() {
+  if (!toReset) throw new Error("prepareFork() must run first");
+  const sigs = Int32Array.from(toReset);
+  const sigDefault = new BigUint64Array(4); // struct kernel_sigaction, handler SIG_DFL
+  const emptySet = new BigUint64Array(1);
+  const fullSet = new BigUint64Array([0xffffffffffffffffn]);
+  return { sigs, nSig: sigs.length, pSigDefault: ptr(sigDefault), pEmptySet: ptr(emptySet), pFullSet: ptr(fullSet), keep: [sigs, sigDefault, emptySet, fullSet] };
+}
 
 /**
  * Confine the calling thread as `plan.confine` says, fork it, execve `plan` in the child, and
@@ -141,7 +155,7 @@ let ignored: number[] | undefined; // signalsToReset(), once prepareFork has run
  * computed before the first irreversible call, and nothing after it allocates.
  */
 export function confineForkExec(plan: ForkExecPlan): never {
-  if (!ignored) throw new Error("prepareFork() must run first");
+  const { sigs, nSig, pSigDefault, pEmptySet, pFullSet, keep: signalBuffers } = signalReset();
   const path = bytes(plan.path);
   const argvBufs = plan.argv.map(bytes);
   const envBufs = plan.envp.map(bytes);
@@ -157,19 +171,12 @@ export function confineForkExec(plan: ForkExecPlan): never {
   const cgroups = Int32Array.from(plan.joinCgroups);
   const dupFrom = Int32Array.from(plan.dup.map((d) => d[0]));
   const dupTo = Int32Array.from(plan.dup.map((d) => d[1]));
-  const sigs = Int32Array.from(ignored);
-  const sigDefault = new BigUint64Array(4); // struct kernel_sigaction, handler SIG_DFL
-  const pSigDefault = ptr(sigDefault);
-  const emptySet = new BigUint64Array(1);
-  const pEmptySet = ptr(emptySet);
-  const fullSet = new BigUint64Array([0xffffffffffffffffn]);
-  const pFullSet = ptr(fullSet);
   const errBox = new Int32Array(1);
   const pErrBox = ptr(errBox);
   const pErrno = errnoAddress()!;
   const doSetsid = plan.setsid;
   const ctty = plan.ctty ?? -1;
-  const nCg = cgroups.length, nDup = dupFrom.length, nSig = sigs.length;
+  const nCg = cgroups.length, nDup = dupFrom.length;
   const pidfdBox = new Int32Array(1);
   const pPidfd = ptr(pidfdBox);
   const record = new Int32Array(4);
@@ -210,7 +217,7 @@ export function confineForkExec(plan: ForkExecPlan): never {
     rlBuf[i * 2 + 1] = hard < 0 ? 0xffffffffffffffffn : BigInt(hard);
   });
   const pRl = Float64Array.from(rl.map((_, i) => ptr(rlBuf) + i * 16));
-  const keepAlive = [rlBuf, path, argvBufs, envBufs, argv, envp, zero, sigDefault, emptySet, fullSet, k.seccomp, groups, capHdr, capData, cwd];
+  const keepAlive = [rlBuf, path, argvBufs, envBufs, argv, envp, zero, signalBuffers, k.seccomp, groups, capHdr, capData, cwd];
 
   const send = (kind: number, a: number, b: number): void => {
     record[0] = kind;
@@ -318,7 +325,7 @@ const SYS_fcntl = 72, F_SETFD = 2, SYS_pidfd_send_signal = 424;
  * SyscallError naming the step that failed (setns, chdir, execve). prepareFork() must have run.
  */
 export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number } {
-  if (!ignored) throw new Error("prepareFork() must run first");
+  const { sigs, nSig, pSigDefault, pEmptySet, pFullSet, keep: signalBuffers } = signalReset();
   const path = bytes(s.path);
   const argvBufs = s.argv.map(bytes);
   const envBufs = s.envp.map(bytes);
@@ -335,14 +342,6 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
   const doSetsid = s.setsid;
   const cwd = s.cwd === undefined ? null : bytes(s.cwd);
   const pCwd = cwd ? ptr(cwd) : 0;
-  const sigs = Int32Array.from(ignored);
-  const nSig = sigs.length;
-  const sigDefault = new BigUint64Array(4);
-  const pSigDefault = ptr(sigDefault);
-  const emptySet = new BigUint64Array(1);
-  const pEmptySet = ptr(emptySet);
-  const fullSet = new BigUint64Array([0xffffffffffffffffn]);
-  const pFullSet = ptr(fullSet);
   const oldSet = new BigUint64Array(1);
   const pOldSet = ptr(oldSet);
   // [step, errno]: step 0 is setns, 1 execve, 2 chdir.
@@ -354,7 +353,7 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
   const got = new Int32Array(2);
   const pGot = ptr(got);
   const dupTargets = new Set(s.dup.map((d) => d[1]));
-  const keepAlive = [path, argvBufs, envBufs, argv, envp, sigDefault, emptySet, fullSet, oldSet, errBox, cwd];
+  const keepAlive = [path, argvBufs, envBufs, argv, envp, signalBuffers, oldSet, errBox, cwd];
   let errWrite = -1;
   // The child's way out (made here: the child must not allocate, not even a closure).
   const die = (step: number): void => {

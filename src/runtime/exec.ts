@@ -20,7 +20,7 @@ import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
 import { kill } from "../linux/libc.ts";
 import { inPidNamespaceOf } from "../linux/pidns.ts";
-import { prepareTimeNamespaceSpawn } from "./spawn-timens.ts";
+import { prepareTimeNamespaceSpawn, type SpawnedProcess } from "./spawn-timens.ts";
 
 const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -100,7 +100,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
   writeFileSync(planPath, JSON.stringify(plan));
-  let proc: { pid: number; exited: Promise<number>; stdio: unknown[]; unref(): void; exitCode: number | null; signalCode: string | number | null };
+  let proc: SpawnedProcess | ReturnType<typeof Bun.spawn>;
   try {
     const options = {
       env: { [OCI_EXEC_ENV]: planPath },
