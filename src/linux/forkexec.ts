@@ -18,7 +18,7 @@ import {
   SyscallError, rawSyscall, errnoAddress, pipe2, O_CLOEXEC, TIOCSCTTY,
   SYS_write, SYS_read, SYS_close, SYS_ioctl, SYS_dup2, SYS_clone, SYS_execve, SYS_exit_group,
   SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_setsid, SYS_close_range, SYS_madvise, SYS_setgroups,
-  SYS_setresgid, SYS_setresuid, SYS_capset, SYS_waitid, P_PIDFD, WEXITED, PR_SET_SECCOMP,
+  SYS_setresgid, SYS_setresuid, SYS_capset, SYS_waitid, P_PIDFD, WEXITED, WNOHANG, PR_SET_SECCOMP,
   SECCOMP_MODE_FILTER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, CLONE_NEWPID, LINUX_CAPABILITY_VERSION_3,
   type PathArg,
 } from "./libc.ts";
@@ -414,8 +414,6 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
   };
 }
 
-const WNOHANG_ = 1;
-
 /**
  * Reap the child a pidfd names. With `poll`, only if it has exited: undefined while it runs.
  * The status as Bun reports a child's: an exit code, or the signal that killed it.
@@ -424,7 +422,7 @@ export function waitPidfd(pidfd: number, poll: boolean): { code: number | null; 
   const info = new Int32Array(32); // siginfo_t: si_pid at int 4, si_code at 2, si_status at 6
   const pInfo = ptr(info);
   for (;;) {
-    const r = rawSyscall(SYS_waitid, P_PIDFD, pidfd, pInfo, WEXITED | (poll ? WNOHANG_ : 0), 0);
+    const r = rawSyscall(SYS_waitid, P_PIDFD, pidfd, pInfo, WEXITED | (poll ? WNOHANG : 0), 0);
     if (r < 0) {
       const e = read.i32(errnoAddress()!, 0);
       if (e === EINTR) continue;

@@ -486,7 +486,7 @@ export function spawnChild(path: string | Uint8Array, argv: (string | Uint8Array
   return pid[0]!;
 }
 
-const WNOHANG = 1;
+export const WNOHANG = 1;
 
 /** waitpid(-1, WNOHANG): [pid, wait status], or undefined when no child has exited (or none is left). */
 export function reapAny(): [number, number] | undefined {

@@ -90,7 +90,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
     }
   };
   // setns(CLONE_NEWTIME) refuses a multithreaded caller (EUSERS): the exec process is then
-  // forked (a single thread) and born in the container's time namespace (spawnRaw).
+  // forked (a single thread) and born in the container's time namespace (spawn-timens.ts).
   const ownTime = differs("time");
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));

@@ -104,9 +104,9 @@ export class TreeDir {
    */
   entry(name: string, dtype = DT_UNKNOWN): TreeEntry | undefined {
     const bytes = Buffer.from(name, "latin1");
-    if (this.nodev && dtype !== DT_UNKNOWN && dtype !== DT_REG && dtype !== DT_DIR) {
-      // Listed as something never opened by name: held the O_PATH way (which re-reads the type).
-    } else if (this.nodev) {
+    // Listed as anything but a file or a directory: never opened by name, held the O_PATH way
+    // (which reads the type again).
+    if (this.nodev && (dtype === DT_UNKNOWN || dtype === DT_REG || dtype === DT_DIR)) {
       const fast = this.openDirect(bytes, name, dtype);
       if (fast !== null) return fast;
     }
