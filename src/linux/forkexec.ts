@@ -309,9 +309,28 @@ export interface RawSpawn {
   keepBelow: number;
   /** chdir before execve (after the setns). */
   cwd?: PathArg;
+  /**
+   * Namespaces the clone itself creates (CLONE_NEWUSER, CLONE_NEWPID): a user namespace
+   * cannot be unshared by a multithreaded process, but a clone may make one for its child.
+   */
+  cloneFlags?: number;
+  /**
+   * The child waits before anything else until launch()'s `afterClone` has run (which writes
+   * a new user namespace's uid and gid maps, say).
+   */
+  hold?: boolean;
+  /**
+   * After the setns and chdir, the child becomes uid and gid 0 of its user namespace and drops
+   * its supplementary groups: the host's root is no one there, and only a process whose
+   * effective uid is the namespace's root keeps its capabilities across execve.
+   */
+  becomeRoot?: boolean;
 }
 
-const SYS_fcntl = 72, F_SETFD = 2, SYS_pidfd_send_signal = 424;
+/** The child's steps, as its error report numbers them. */
+const RAW_STEPS = ["setns", "execve", "chdir", "wait for the parent", "setresgid", "setgroups", "setresuid"];
+
+const SYS_fcntl = 72, F_SETFD = 2, F_DUPFD_CLOEXEC = 1030, SYS_pidfd_send_signal = 424;
 
 /**
  * fork + execve from a thread that carries on afterwards, for a child that must do what only
@@ -324,7 +343,7 @@ const SYS_fcntl = 72, F_SETFD = 2, SYS_pidfd_send_signal = 424;
  * child's pid and a pidfd for it (close-on-exec; the caller reaps the child), or throws a
  * SyscallError naming the step that failed (setns, chdir, execve). prepareFork() must have run.
  */
-export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number } {
+export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => void) => { pid: number; pidfd: number } {
   const { sigs, nSig, pSigDefault, pEmptySet, pFullSet, keep: signalBuffers } = signalReset();
   const path = bytes(s.path);
   const argvBufs = s.argv.map(bytes);
@@ -335,16 +354,22 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
   const nsFd = Int32Array.from(s.setns.map((x) => x[0]));
   const nsFlag = Int32Array.from(s.setns.map((x) => x[1]));
   const nNs = nsFd.length;
-  const dupFrom = Int32Array.from(s.dup.map((d) => d[0]));
+  const dupOrig = s.dup.map((d) => d[0]);
+  const dupFrom = new Int32Array(dupOrig.length);
   const dupTo = Int32Array.from(s.dup.map((d) => d[1]));
   const nDup = dupFrom.length;
   const keepBelow = s.keepBelow;
   const doSetsid = s.setsid;
   const cwd = s.cwd === undefined ? null : bytes(s.cwd);
   const pCwd = cwd ? ptr(cwd) : 0;
+  const cloneFlags = s.cloneFlags ?? 0;
+  const hold = Boolean(s.hold);
+  const becomeRoot = Boolean(s.becomeRoot);
+  const holdByte = new Uint8Array(1);
+  const pHoldByte = ptr(holdByte);
   const oldSet = new BigUint64Array(1);
   const pOldSet = ptr(oldSet);
-  // [step, errno]: step 0 is setns, 1 execve, 2 chdir.
+  // [step, errno]: the index of the step in RAW_STEPS.
   const errBox = new Int32Array(2);
   const pErrBox = ptr(errBox);
   const pErrno = errnoAddress()!;
@@ -353,7 +378,7 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
   const got = new Int32Array(2);
   const pGot = ptr(got);
   const dupTargets = new Set(s.dup.map((d) => d[1]));
-  const keepAlive = [path, argvBufs, envBufs, argv, envp, signalBuffers, oldSet, errBox, cwd];
+  const keepAlive = [path, argvBufs, envBufs, argv, envp, signalBuffers, oldSet, errBox, cwd, holdByte];
   let errWrite = -1;
   // The child's way out (made here: the child must not allocate, not even a closure).
   const die = (step: number): void => {
@@ -363,17 +388,47 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
     rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
   };
 
-  return () => {
+  return (afterClone) => {
     // fds the child keeps survive its execve: cleared here, not by a loop in the child.
     for (let fd = 0; fd < keepBelow; fd++) if (!dupTargets.has(fd)) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
     const [errRead, w] = pipe2(O_CLOEXEC);
     errWrite = w;
+    const [holdRead, holdWrite] = hold ? pipe2(O_CLOEXEC) : [-1, -1];
+    // The child dups from copies above every target: a source numbered like an earlier
+    // target would be overwritten first, and dup2 onto itself would keep close-on-exec.
+    for (let i = 0; i < nDup; i++) {
+      dupFrom[i] = rawSyscall(SYS_fcntl, dupOrig[i]!, F_DUPFD_CLOEXEC, keepBelow, 0, 0);
+      if (dupFrom[i]! < 0) {
+        const e = read.i32(pErrno, 0);
+        for (const fd of [...dupFrom.subarray(0, i), errRead, w, holdRead, holdWrite]) if (fd >= 0) rawSyscall(SYS_close, fd, 0, 0, 0, 0);
+        throw new SyscallError("fcntl(F_DUPFD_CLOEXEC)", e);
+      }
+    }
+    const closeCopies = () => {
+      for (let i = 0; i < nDup; i++) rawSyscall(SYS_close, dupFrom[i]!, 0, 0, 0, 0);
+    };
     // No signal handler of ours may run in the child before its dispositions are reset.
     rawSyscall(SYS_rt_sigprocmask, SIG_BLOCK, pFullSet, pOldSet, 8, 0);
-    const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD, 0, pPidfd, 0, 0);
+    const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD | cloneFlags, 0, pPidfd, 0, 0);
     if (pid === 0) {
+      if (hold) {
+        // Our copy of the write end goes first, so a parent that dies reads as end of file.
+        rawSyscall(SYS_close, holdWrite, 0, 0, 0, 0);
+        let n = -1;
+        while (n < 0) {
+          n = rawSyscall(SYS_read, holdRead, pHoldByte, 1, 0, 0);
+          if (n < 0 && read.i32(pErrno, 0) !== EINTR) die(3);
+        }
+        if (n !== 1) rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
+      }
       for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
+      // Still the host's root here, owner of the directories on the way (no capability needed).
       if (pCwd && rawSyscall(SYS_chdir, pCwd, 0, 0, 0, 0) < 0) die(2);
+      if (becomeRoot) {
+        if (rawSyscall(SYS_setresgid, 0, 0, 0, 0, 0) < 0) die(4);
+        if (rawSyscall(SYS_setgroups, 0, 0, 0, 0, 0) < 0) die(5);
+        if (rawSyscall(SYS_setresuid, 0, 0, 0, 0, 0) < 0) die(6);
+      }
       if (doSetsid) rawSyscall(SYS_setsid, 0, 0, 0, 0, 0);
       for (let i = 0; i < nDup; i++) rawSyscall(SYS_dup2, dupFrom[i]!, dupTo[i]!, 0, 0, 0);
       // Every fd from keepBelow up (the error pipe among them) goes at execve.
@@ -386,10 +441,31 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
     const cloneErrno = pid < 0 ? read.i32(pErrno, 0) : 0;
     rawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, pOldSet, 0, 8, 0);
     rawSyscall(SYS_close, errWrite, 0, 0, 0, 0);
+    closeCopies();
+    if (hold) rawSyscall(SYS_close, holdRead, 0, 0, 0, 0);
     void keepAlive;
     if (pid < 0) {
       rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
+      if (hold) rawSyscall(SYS_close, holdWrite, 0, 0, 0, 0);
       throw new SyscallError("clone", cloneErrno);
+    }
+    if (hold) {
+      // The child waits on this: whatever afterClone throws, it is killed and reaped first.
+      let failed: unknown;
+      try {
+        afterClone?.(pid);
+        if (rawSyscall(SYS_write, holdWrite, pHoldByte, 1, 0, 0) !== 1) failed = new SyscallError("write", read.i32(pErrno, 0), "the child's go-ahead");
+      } catch (e) {
+        failed = e;
+      }
+      rawSyscall(SYS_close, holdWrite, 0, 0, 0, 0);
+      if (failed) {
+        rawSyscall(SYS_pidfd_send_signal, pidfdBox[0]!, 9, 0, 0, 0);
+        rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
+        waitPidfd(pidfdBox[0]!, false);
+        rawSyscall(SYS_close, pidfdBox[0]!, 0, 0, 0, 0);
+        throw failed;
+      }
     }
     // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed.
     let n = -1;
@@ -406,7 +482,7 @@ export function prepareSpawnRaw(s: RawSpawn): () => { pid: number; pidfd: number
       waitPidfd(pidfd, false);
       rawSyscall(SYS_close, pidfd, 0, 0, 0, 0);
       if (n !== 8) throw new SyscallError("read", readErrno || 5 /* EIO */, "the child's exec report");
-      const step = ["setns", "execve", "chdir"][got[0]!] ?? "spawn";
+      const step = RAW_STEPS[got[0]!] ?? "spawn";
       const what = got[0] === 1 ? path : got[0] === 2 ? cwd : null;
       throw new SyscallError(step, got[1]!, what ? what.subarray(0, -1).toString() : undefined);
     }

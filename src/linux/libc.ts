@@ -128,6 +128,7 @@ export const CLONE_NEWIPC = 0x8000000;
 export const CLONE_NEWPID = 0x20000000;
 export const CLONE_NEWNET = 0x40000000;
 export const CLONE_NEWTIME = 0x80;
+export const CLONE_NEWUSER = 0x10000000;
 
 // Mount flags (linux/mount.h)
 export const MS_RDONLY = 1;

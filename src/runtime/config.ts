@@ -107,10 +107,17 @@ export interface Namespace {
   path?: string;
 }
 
+/** One range of a user namespace's uid or gid map. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface Linux {
   namespaces?: Namespace[];
-  uidMappings?: unknown[];
-  gidMappings?: unknown[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
   timeOffsets?: Record<string, { secs?: number; nanosecs?: number }>;
   devices?: Device[];
   cgroupsPath?: string;
@@ -208,16 +215,13 @@ export function validateConfig(c: Config, forExec = false): void {
   const l2 = l as { memoryPolicy?: unknown; netDevices?: unknown };
   if (l2.memoryPolicy) throw unsupported("linux.memoryPolicy", "set_mempolicy is not implemented");
   if (l2.netDevices && Object.keys(l2.netDevices).length) throw unsupported("linux.netDevices", "moving host interfaces into the container is not implemented");
-  if (l.uidMappings?.length || l.gidMappings?.length) {
-    throw unsupported("linux.uidMappings/gidMappings", "user namespaces need a single-threaded creator and minid's runtime is a multithreaded Bun process");
-  }
+  checkUserNamespace(l);
   if (l.timeOffsets) timeOffsetsText(l);
   const seen = new Set<string>();
   for (const ns of l.namespaces ?? []) {
     if (!(ns.type in NAMESPACE_FLAGS)) throw new RuntimeError(`config.json: unknown namespace type ${JSON.stringify(ns.type)}`);
     if (seen.has(ns.type)) throw new RuntimeError(`config.json: namespace ${ns.type} listed twice`);
     seen.add(ns.type);
-    if (ns.type === "user") throw unsupported("a user namespace", "unshare(CLONE_NEWUSER) and setns into a user namespace need a single-threaded caller, which a Bun process never is");
     if (ns.path !== undefined && !isAbsolute(ns.path)) throw new RuntimeError(`config.json: namespace ${ns.type} path must be absolute`);
   }
   for (const m of c.mounts ?? []) {
@@ -248,6 +252,44 @@ export function validateConfig(c: Config, forExec = false): void {
     // The kernel refuses a listener on a filter synchronised to every thread.
     if (sc?.flags?.includes("SECCOMP_FILTER_FLAG_TSYNC")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be combined with SECCOMP_FILTER_FLAG_TSYNC");
   }
+}
+
+/**
+ * A user namespace: a new one is made by the clone that starts init, with these maps; one
+ * given by path is joined by that clone (spawn-fork.ts).
+ */
+function checkUserNamespace(l: Linux): void {
+  const user = (l.namespaces ?? []).find((n) => n.type === "user");
+  const maps = [...(l.uidMappings ?? []), ...(l.gidMappings ?? [])];
+  for (const m of maps) {
+    if (![m.containerID, m.hostID, m.size].every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || m.size === 0) {
+      throw new RuntimeError(`config.json: invalid id mapping ${JSON.stringify(m)} (containerID, hostID and a non-zero size are required)`);
+    }
+  }
+  if (!user) {
+    if (maps.length) throw new RuntimeError("config.json: linux.uidMappings/gidMappings need a user namespace in linux.namespaces");
+    return;
+  }
+  if (user.path) {
+    if (maps.length) throw new RuntimeError("config.json: linux.uidMappings/gidMappings cannot be given with a user namespace path (the joined namespace has its maps)");
+    const pid = (l.namespaces ?? []).find((n) => n.type === "pid");
+    if (pid && !pid.path) throw unsupported("a new PID namespace in a user namespace joined by path", "the PID namespace would belong to the host's user namespace, where the container cannot mount its /proc");
+    return;
+  }
+  if (!l.uidMappings?.length || !l.gidMappings?.length) throw new RuntimeError("config.json: a new user namespace needs linux.uidMappings and linux.gidMappings");
+  // The clone that makes the user namespace makes the PID one with it; every other namespace
+  // is made or joined by init from inside, where a namespace of the host's is not ours to join.
+  for (const n of l.namespaces ?? []) {
+    if (n.path && n.type !== "user") {
+      throw unsupported(`joining the ${n.type} namespace ${n.path} together with a new user namespace`, "the container's root has no capability over a namespace of the host's user namespace");
+    }
+  }
+}
+
+/** The host uid (or gid) that id `id` of the container's user namespace maps to, if any. */
+export function hostId(maps: IdMapping[] | undefined, id: number): number | undefined {
+  const m = (maps ?? []).find((m) => id >= m.containerID && id - m.containerID < m.size);
+  return m && m.hostID + (id - m.containerID);
 }
 
 function hostHas(path: string): boolean {

@@ -18,8 +18,9 @@ import { JsonLines } from "../container/fdio.ts";
 import { selfCommand } from "../container/self.ts";
 import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
-import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO } from "../linux/libc.ts";
-import { prepareTimeNamespaceSpawn, type SpawnedProcess } from "./spawn-timens.ts";
+import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
+import { prepareForkedSpawn, type SpawnedProcess } from "./spawn-fork.ts";
+import { prepareUserNamespaceInit, userNamespace } from "./userns.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -112,31 +113,56 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     step("cgroup made");
     applyResources(record.cgroup, config.linux?.resources, { devices: true, warn: (m) => log.warn(m), nodes: config.linux?.devices });
     const state = stateJson(record, "creating") as { [k: string]: unknown };
+    const user = userNamespace(config);
     const plan: InitPlan = {
-      id, bundle: opts.bundle, rootfs, stateDir: dir, config, cgroupProcs: procsFiles(record.cgroup),
+      id, bundle: opts.bundle, rootfs, stateDir: dir, config,
+      // In a user namespace init cannot open these (they are root's): it is moved from here.
+      cgroupProcs: procsFiles(record.cgroup),
       consoleSocket: opts.consoleSocket, noPivot: opts.noPivot, state, preserveFds: opts.preserveFds,
       seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
     };
     const planPath = join(dir, "init.json");
-    writeFileSync(planPath, JSON.stringify(plan));
     const pidNs = config.linux?.namespaces?.find((n) => n.type === "pid");
     const argv = selfCommand("_oci-init");
     sealSelfExecutable();
     const terminal = Boolean(config.process!.terminal);
+    const env: { [k: string]: string } = { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) };
     const options = {
-      env: { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) },
+      env,
       stdio: childStdio(terminal, opts.preserveFds),
       // A terminal needs init to lead its own session (TIOCSCTTY).
       detached: terminal,
       cwd: opts.bundle,
     } as any;
-    // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
-    // thread), and its command inherits it.
-    const timeNs = config.linux?.namespaces?.find((n) => n.type === "time" && n.path);
-    const inTime = timeNs ? prepareTimeNamespaceSpawn(timeNs.path!, argv, { env: options.env, terminal, preserve: opts.preserveFds, cwd: opts.bundle }) : undefined;
-    const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> => (inTime ? inTime() : Bun.spawn(argv, options));
+    let forked: (() => SpawnedProcess) | undefined;
+    let makesPidNs = false;
+    if (user) {
+      // The plan's fds are known before it is written; the file is opened after.
+      const base = 4 + opts.preserveFds;
+      plan.inherited = { state: base + 1, console: terminal && opts.consoleSocket ? base + 2 : undefined };
+      writeFileSync(planPath, JSON.stringify(plan));
+      env[OCI_INIT_ENV] = `fd:${base}`;
+      const u = prepareUserNamespaceInit(config, user, {
+        cmd: argv, env, planPath, stateDir: dir, fifo: store.fifo(id), consoleSocket: opts.consoleSocket, terminal,
+        preserve: opts.preserveFds, cwd: opts.bundle, cgroupProcs: procsFiles(record.cgroup),
+      });
+      forked = u.start;
+      makesPidNs = u.makesPidNamespace;
+    } else {
+      writeFileSync(planPath, JSON.stringify(plan));
+      // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
+      // thread), and its command inherits it.
+      const timeNs = config.linux?.namespaces?.find((n) => n.type === "time" && n.path);
+      if (timeNs) {
+        forked = prepareForkedSpawn(argv, {
+          env, terminal, preserve: opts.preserveFds, cwd: opts.bundle,
+          joins: [{ type: "time", path: timeNs.path!, flag: CLONE_NEWTIME }], where: `time namespace ${timeNs.path}`,
+        });
+      }
+    }
+    const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> => (forked ? forked() : Bun.spawn(argv, options));
     step("init spawning");
-    proc = pidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
+    proc = pidNs && !makesPidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
     const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;
     chan = new JsonLines(chanFd);
     const first = chan.next<{ type: string; message?: string }>();

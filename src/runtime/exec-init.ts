@@ -29,6 +29,8 @@ export interface ExecPlan {
   namespaces: Namespace[];
   cgroupProcs: string[];
   consoleSocket?: string;
+  /** In a user namespace: the connected console socket, inherited (the socket's path is root's). */
+  consoleFd?: number;
   /** The container's seccomp filter, compiled by exec (base64 BPF) and its flags. */
   seccomp?: { filter: string; flags: number };
 }
@@ -41,7 +43,10 @@ export function ociExecMain(): never {
   }
   let plan: ExecPlan | undefined;
   try {
-    plan = JSON.parse(readFileSync(planPath, "utf8")) as ExecPlan;
+    // "fd:N": in the container's user namespace the plan file is root's, so it comes open.
+    const planFd = planPath.startsWith("fd:") ? Number(planPath.slice(3)) : -1;
+    plan = JSON.parse(readFileSync(planFd >= 0 ? planFd : planPath, "utf8")) as ExecPlan;
+    if (planFd >= 0) close(planFd);
     run(plan);
   } catch (e) {
     try {
@@ -61,7 +66,7 @@ function run(plan: ExecPlan): never {
       writeFileSync(f, "0");
     } catch {}
   }
-  const sock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
+  const sock = plan.consoleFd ?? (p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1);
   const seccomp: LoadedSeccomp | undefined = plan.seccomp && { filter: Buffer.from(plan.seccomp.filter, "base64"), flags: plan.seccomp.flags };
   // SCMP_ACT_NOTIFY: the listener's socket is a host path, reached before the container's mount
   // namespace is joined; /proc is still the host's, so /proc/self is our PID as the listener sees it.

@@ -18,9 +18,9 @@ import type { ExecPlan } from "./exec-init.ts";
 import { OCI_EXEC_ENV } from "./protocol.ts";
 import { selfCommand } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
-import { kill } from "../linux/libc.ts";
+import { kill, close, openat, connectUnix, AT_FDCWD, O_RDONLY, O_CLOEXEC, CLONE_NEWTIME, CLONE_NEWUSER } from "../linux/libc.ts";
 import { inPidNamespaceOf } from "../linux/pidns.ts";
-import { prepareTimeNamespaceSpawn, type SpawnedProcess } from "./spawn-timens.ts";
+import { prepareForkedSpawn, type SpawnedProcess } from "./spawn-fork.ts";
 
 const FORWARD = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
@@ -89,26 +89,50 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       return false;
     }
   };
-  // setns(CLONE_NEWTIME) refuses a multithreaded caller (EUSERS): the exec process is then
-  // forked (a single thread) and born in the container's time namespace (spawn-timens.ts).
+  // setns into a time or user namespace refuses a multithreaded caller (EUSERS, EINVAL): the
+  // exec process is then forked (a single thread) and born in them (spawn-fork.ts). In the
+  // container's user namespace it becomes that namespace's root, which cannot open the host's
+  // files: its plan comes as an fd, and this process moves it into the cgroup.
   const ownTime = differs("time");
+  const ownUser = differs("user");
   const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
+  const cgroupProcs = r.cgroup ? procsFiles(r.cgroup) : [];
   const plan: ExecPlan = {
-    process: p, config, namespaces, preserveFds, state: stateJson(r, "running") as { [k: string]: unknown }, cgroupProcs: r.cgroup ? procsFiles(r.cgroup) : [], consoleSocket,
+    process: p, config, namespaces, preserveFds, state: stateJson(r, "running") as { [k: string]: unknown },
+    cgroupProcs: ownUser ? [] : cgroupProcs, consoleSocket,
     seccomp: seccomp && { filter: seccomp.filter.toString("base64"), flags: seccomp.flags },
   };
   const planPath = join(store.dir(r.id), `exec-${process.pid}-${Date.now()}.json`);
-  writeFileSync(planPath, JSON.stringify(plan));
+  const extraFds: number[] = [];
   let proc: SpawnedProcess | ReturnType<typeof Bun.spawn>;
   try {
+    if (ownUser && p.terminal) {
+      extraFds[1] = connectUnix(consoleSocket!);
+      plan.consoleFd = 5 + preserveFds;
+    }
+    writeFileSync(planPath, JSON.stringify(plan));
     const options = {
       env: { [OCI_EXEC_ENV]: planPath },
       stdio: childStdio(Boolean(p.terminal), preserveFds),
       detached: Boolean(p.terminal),
     } as any;
-    const inTime = ownTime ? prepareTimeNamespaceSpawn(nsPath("time"), selfCommand("_oci-exec"), { env: options.env, terminal: Boolean(p.terminal), preserve: preserveFds }) : undefined;
-    const spawn = () => (inTime ? inTime() : Bun.spawn(selfCommand("_oci-exec"), options));
+    const joins = [
+      ...(ownUser ? [{ type: "user", path: nsPath("user"), flag: CLONE_NEWUSER }] : []),
+      ...(ownTime ? [{ type: "time", path: nsPath("time"), flag: CLONE_NEWTIME }] : []),
+    ];
+    if (ownUser) {
+      extraFds[0] = openat(AT_FDCWD, planPath, O_RDONLY | O_CLOEXEC);
+      options.env[OCI_EXEC_ENV] = `fd:${4 + preserveFds}`;
+    }
+    const forked = joins.length
+      ? prepareForkedSpawn(selfCommand("_oci-exec"), {
+        env: options.env, terminal: Boolean(p.terminal), preserve: preserveFds, joins, becomeRoot: ownUser, extraFds,
+        afterClone: ownUser ? (child) => cgroupProcs.forEach((f) => writeFileSync(f, String(child))) : undefined,
+        where: ownUser ? `user namespace ${nsPath("user")}` : `time namespace ${nsPath("time")}`,
+      })
+      : undefined;
+    const spawn = () => (forked ? forked() : Bun.spawn(selfCommand("_oci-exec"), options));
     proc = differs("pid") ? inPidNamespaceOf(nsPath("pid"), spawn) : spawn();
     const report = readToEof(proc.stdio[3 + preserveFds] as unknown as number).toString();
     if (report) {
@@ -116,6 +140,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       throw new RuntimeError(`exec failed: ${JSON.parse(report).message}`, 255);
     }
   } finally {
+    for (const fd of extraFds) if (fd !== undefined) close(fd);
     try {
       require("node:fs").unlinkSync(planPath);
     } catch {}

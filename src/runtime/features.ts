@@ -21,7 +21,7 @@ export default function features(_g: Globals, _log: Logger, _argv: string[]): nu
     hooks: [...HOOK_NAMES],
     mountOptions: MOUNT_OPTIONS,
     linux: {
-      namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "uts"],
+      namespaces: ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
       capabilities: CAP_NAMES.slice(0, kernelLastCap() + 1).map((c) => `CAP_${c}`),
       cgroup: { v1: true, v2: true, systemd: false, systemdUser: false, rdma: true },
       seccomp: { enabled: true, actions: ACTIONS, operators: OPERATORS, archs: ARCHES, knownFlags: Object.keys(FLAGS), supportedFlags: Object.keys(FLAGS) },
@@ -30,7 +30,7 @@ export default function features(_g: Globals, _log: Logger, _argv: string[]): nu
       intelRdt: { enabled: false },
       mountExtensions: { idmap: { enabled: false } },
     },
-    annotations: { "org.opencontainers.runtime-spec.features.cgroup.host": v2 ? "v2" : "v1", "io.github.minid.runtime.user-namespaces": "unsupported", "io.github.minid.runtime.exec-time-namespace": "unsupported" },
+    annotations: { "org.opencontainers.runtime-spec.features.cgroup.host": v2 ? "v2" : "v1" },
   };
   writeOut(JSON.stringify(out, null, "    ") + "\n");
   return 0;

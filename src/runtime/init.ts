@@ -9,6 +9,7 @@
 // startContainer hooks, the process's identity and confinement, and execve. A failure before
 // "created" goes to create as {"type":"error"}; after it, to stderr.
 import { readFileSync, readlinkSync, writeFileSync, writeSync, closeSync } from "node:fs";
+import { dirname } from "node:path";
 import { ptr } from "bun:ffi";
 import {
   unshare, setns, sethostname, setdomainname, mount, chdir, openat, close, prctl,
@@ -20,13 +21,14 @@ import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
-import { NAMESPACE_FLAGS, personalityValue, timeOffsetsText } from "./config.ts";
+import { NAMESPACE_FLAGS, hostId, personalityValue, timeOffsetsText } from "./config.ts";
 import { mountRootfs, enterRootfs } from "./rootfs.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { runHooks } from "./hooks.ts";
 import { RuntimeError } from "./errors.ts";
 import { applyInitialAffinity } from "./scheduling.ts";
 import { trace } from "../util/trace.ts";
+import type { InheritedFds } from "./userns.ts";
 
 import { OCI_INIT_ENV } from "./protocol.ts";
 /** The channel to create: fd 3, or after the --preserve-fds ones. */
@@ -47,6 +49,8 @@ export interface InitPlan {
   seccomp?: { filter: string; flags: number };
   /** The State hooks get (status "creating"; create fills pid). */
   state: { [k: string]: unknown };
+  /** In a user namespace: what init cannot open by path comes as fds (userns.ts). */
+  inherited?: InheritedFds;
 }
 
 export function ociInitMain(): never {
@@ -57,7 +61,10 @@ export function ociInitMain(): never {
   }
   let created = false;
   try {
-    const plan = JSON.parse(readFileSync(planPath, "utf8")) as InitPlan;
+    // "fd:N": in a user namespace init.json is root's, so create hands it over open.
+    const planFd = planPath.startsWith("fd:") ? Number(planPath.slice(3)) : -1;
+    const plan = JSON.parse(readFileSync(planFd >= 0 ? planFd : planPath, "utf8")) as InitPlan;
+    if (planFd >= 0) close(planFd);
     CHAN = 3 + (plan.preserveFds ?? 0);
     run(plan, () => (created = true));
   } catch (e) {
@@ -84,17 +91,20 @@ function run(plan: InitPlan, markCreated: () => void): never {
   // execCPUAffinity.initial: where this thread runs until the cgroup join (its cpuset may move it).
   applyInitialAffinity(p);
   const chan = new JsonLines(CHAN);
-  for (const f of plan.cgroupProcs) {
+  // In a user namespace create has moved us (the files are root's).
+  for (const f of plan.inherited ? [] : plan.cgroupProcs) {
     try {
       writeFileSync(f, "0");
     } catch (e: any) {
       throw new RuntimeError(`cannot join cgroup ${f}: ${e?.code ?? e}`);
     }
   }
-  const consoleSock = p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
-  const stateFd = openat(AT_FDCWD, plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  // A time namespace to join is ours already: create forked us into it (spawn-timens.ts).
-  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && !(n.type === "time" && n.path));
+  const inherited = plan.inherited;
+  const consoleSock = inherited ? (inherited.console ?? -1) : p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
+  const stateFd = inherited ? inherited.state : openat(AT_FDCWD, plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // Ours already: the user namespace (create's clone made or joined it) and a time namespace
+  // to join (create forked us into it: spawn-fork.ts).
+  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && n.type !== "user" && !(n.type === "time" && n.path));
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   enterNamespaces(nss);
@@ -126,7 +136,8 @@ function run(plan: InitPlan, markCreated: () => void): never {
   // /proc is still the host's here, so /proc/self names our PID as the listener sees it.
   if (seccomp) seccomp.listener = seccompListener(c, { ...plan.state, status: "running" }, Number(readlinkSync("/proc/self")));
 
-  const rootFd = mountRootfs(c, plan.rootfs, plan.bundle);
+  if (plan.inherited) reachable(plan.rootfs, c);
+  const rootFd = mountRootfs(c, plan.rootfs, plan.bundle, realSyscalls, { cgroupDirs: plan.inherited && plan.cgroupProcs.map((f) => dirname(f)) });
   if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);
 
   trace("oci-init mounted");
@@ -166,6 +177,17 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);
   trace("oci-init exec");
   execProcess(p, caps, seccomp, path, args, env, plan.preserveFds ?? 0);
+}
+
+/** In a user namespace, a rootfs under a directory only the host's root may search is out of reach. */
+function reachable(rootfs: string, c: Config): void {
+  try {
+    close(openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  } catch (e) {
+    const uid = hostId(c.linux?.uidMappings, 0);
+    const who = uid === undefined ? "the container's root" : `the container's root (host uid ${uid})`;
+    throw new RuntimeError(`${who} cannot reach the rootfs ${rootfs}: ${(e as SyscallError).code ?? e}; every directory above it must be searchable by that user (chmod o+x)`);
+  }
 }
 
 /** Join the namespaces given by path, then create the rest. Mount last among joins (it changes our root). */

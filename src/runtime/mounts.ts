@@ -4,7 +4,7 @@
 // linux/safepath.ts), so a symlink in the image never leads a mount onto the host.
 import { ptr } from "bun:ffi";
 import {
-  SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls, syscallChecked, AT_FDCWD,
+  SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY, O_NOFOLLOW, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls, syscallChecked, AT_FDCWD,
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { openInRoot, mkdirAllInRoot, ensureFileInRoot, fdPath } from "../linux/safepath.ts";
@@ -55,7 +55,7 @@ export function parseMountOptions(options: string[] = []): ParsedOptions {
 }
 
 /** statfs(2) f_flags → the MS_ bits a bind remount must keep (locked flags, see mount(2)). */
-function lockedFlags(path: string): number {
+export function lockedFlags(path: string): number {
   const buf = new BigUint64Array(15);
   const b = Buffer.from(path + "\0");
   try {
@@ -97,11 +97,11 @@ export function isBindMount(m: Mount): boolean {
  * image without /etc), and so is a filesystem the kernel refuses (mqueue without
  * CONFIG_POSIX_MQUEUE).
  */
-export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls = realSyscalls, optional = false): void {
+export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls = realSyscalls, optional = false, cgroupDirs?: string[]): void {
   try {
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.flags & MS_BIND ? "bind" : "");
-    if (type === "cgroup") return mountCgroup(rootFd, m, o, sys);
+    if (type === "cgroup") return mountCgroup(rootFd, m, o, sys, cgroupDirs);
     if (isBindMount(m)) return bindMount(rootFd, m, o, bundle, sys, optional);
     const fd = mkdirAllInRoot(sys, rootFd, m.destination);
     try {
@@ -179,12 +179,34 @@ function propagate(rootFd: number, destination: string, flags: number[], sys: Sy
  * runc and Docker lay it out (the hybrid host's unified hierarchy left out). The cgroup
  * namespace (if any) makes each show only the container's group.
  */
-function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions, sys: Syscalls): void {
+function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions, sys: Syscalls, hostDirs?: string[]): void {
   const flags = o.flags & ~(MS_BIND | MS_REC);
+  // In a user namespace a v1 hierarchy cannot be mounted (nor cgroup2 without a cgroup
+  // namespace of its own): the container's own cgroup directories are bound instead, as runc does.
+  const bindDir = (dir: string, dest: string) => {
+    const to = openInRoot(sys, rootFd, dest, O_PATH);
+    try {
+      sys.mount(dir, at(to), null, MS_BIND | MS_REC, null);
+    } finally {
+      sys.close(to);
+    }
+    // Re-resolved: the remount is of the new mount's root.
+    const root = openInRoot(sys, rootFd, dest, O_PATH);
+    try {
+      sys.mount(null, at(root), null, MS_BIND | MS_REMOUNT | (flags & MS_RDONLY) | 2 | 4 | 8 | lockedFlags(dir), null);
+    } finally {
+      sys.close(root);
+    }
+  };
   const fd = mkdirAllInRoot(sys, rootFd, m.destination);
   try {
     if (exists(sys, "/sys/fs/cgroup/cgroup.controllers")) {
-      sys.mount("cgroup2", at(fd), "cgroup2", flags, null);
+      try {
+        sys.mount("cgroup2", at(fd), "cgroup2", flags, null);
+      } catch (e) {
+        if (!hostDirs?.length || !(e instanceof SyscallError) || e.code !== "EPERM") throw e;
+        bindDir(hostDirs[0]!, m.destination);
+      }
       return;
     }
     sys.mount("tmpfs", at(fd), "tmpfs", (flags & ~MS_RDONLY) | 2 | 4 | 8, "mode=755");
@@ -198,12 +220,17 @@ function mountCgroup(rootFd: number, m: Mount, o: ParsedOptions, sys: Syscalls):
       if (id === "0" || !controllers) continue;
       const named = controllers.startsWith("name=");
       const name = named ? controllers.slice(5) : controllers;
+      const hostDir = hostDirs?.find((d) => d.startsWith(`/sys/fs/cgroup/${name}/`));
+      if (hostDirs && !hostDir) continue; // a hierarchy the container has no cgroup in
       sys.mkdir(`${at(dir)}/${name}`);
-      const t = openInRoot(sys, rootFd, `${m.destination}/${name}`, O_PATH);
-      try {
-        sys.mount("cgroup", at(t), "cgroup", flags | 2 | 4 | 8, named ? `none,${controllers}` : controllers);
-      } finally {
-        sys.close(t);
+      if (hostDir) bindDir(hostDir, `${m.destination}/${name}`);
+      else {
+        const t = openInRoot(sys, rootFd, `${m.destination}/${name}`, O_PATH);
+        try {
+          sys.mount("cgroup", at(t), "cgroup", flags | 2 | 4 | 8, named ? `none,${controllers}` : controllers);
+        } finally {
+          sys.close(t);
+        }
       }
       // "cpu,cpuacct" is also reachable as cpu and cpuacct, as on the host.
       if (!named && name.includes(",")) for (const c of name.split(",")) sys.symlinkat(name, dir, c);
@@ -243,7 +270,7 @@ const DEFAULT_DEVICES: Device[] = [
  * The spec's default devices, then linux.devices (which may override a default's path).
  * `freshDev`: /dev is a filesystem the config has just mounted, so nothing is there to replace.
  */
-export function createDevices(rootFd: number, devices: Device[] = [], sys: Syscalls = realSyscalls, freshDev = false): void {
+export function createDevices(rootFd: number, devices: Device[] = [], sys: Syscalls = realSyscalls, freshDev = false, bindFromHost = false): void {
   const wanted = new Map<string, Device>();
   for (const d of DEFAULT_DEVICES) wanted.set(d.path, d);
   for (const d of devices) wanted.set(d.path, d);
@@ -266,6 +293,13 @@ export function createDevices(rootFd: number, devices: Device[] = [], sys: Sysca
         try {
           sys.unlinkat(dirFd, name, 0);
         } catch {}
+      }
+      if (bindFromHost && kind !== S_IFIFO) {
+        // In a user namespace mknod of a device is refused (no CAP_MKNOD over the host): the
+        // host's node is bound instead, with its own mode and owner, as runc does.
+        sys.close(sys.openat(dirFd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600));
+        sys.mount(d.path, `${at(dirFd)}/${name}`, null, MS_BIND, null);
+        continue;
       }
       const mode = (d.fileMode ?? 0o666) & 0o7777;
       sys.mknodat(dirFd, name, kind | mode, kind === S_IFIFO ? 0 : makedev(d.major ?? 0, d.minor ?? 0));

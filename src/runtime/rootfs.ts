@@ -7,13 +7,13 @@
 //
 // Two steps, because the runtime's init stops between them (its prestart/createRuntime hooks
 // run while the mounts are made but the root is not yet entered).
-import { AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_MOVE, MNT_DETACH, chroot, realSyscalls } from "../linux/libc.ts";
+import { AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, MS_BIND, MS_REC, MS_REMOUNT, MS_RDONLY, MS_MOVE, MNT_DETACH, SyscallError, chroot, realSyscalls } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
 import { maskPaths, readonlyPath, mountRoot } from "../linux/rootfs.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import type { Config } from "./config.ts";
 import { PROPAGATION } from "./config.ts";
-import { mountOne, createDevices, devSymlinks, isBindMount } from "./mounts.ts";
+import { mountOne, createDevices, devSymlinks, isBindMount, lockedFlags } from "./mounts.ts";
 
 export interface RootfsOptions {
   /** No /dev/core link (minid's own containers keep Docker's /dev, test/integration/security.test.ts). */
@@ -25,6 +25,8 @@ export interface RootfsOptions {
   rootMounted?: boolean;
   /** Destinations whose mount is skipped when it cannot be made (minid's /etc files, mqueue; mounts.ts mountOne). */
   optional?: ReadonlySet<string>;
+  /** In a user namespace: the container's cgroup directories on the host, bound for a cgroup mount. */
+  cgroupDirs?: string[];
 }
 
 /**
@@ -49,13 +51,13 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
   const devBound = (c.mounts ?? []).some((m) => isDev(m) && isBindMount(m));
   let devReady = devBound;
   const makeDev = (fresh: boolean) => {
-    createDevices(rootFd, c.linux?.devices, sys, fresh);
+    createDevices(rootFd, c.linux?.devices, sys, fresh, Boolean(c.linux?.namespaces?.some((n) => n.type === "user")));
     devSymlinks(rootFd, sys, !o.noCoreLink);
     devReady = true;
   };
   try {
     for (const m of c.mounts ?? []) {
-      mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false);
+      mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false, o.cgroupDirs);
       if (!devReady && isDev(m)) makeDev(true);
     }
     if (!devReady) makeDev(false);
@@ -91,7 +93,16 @@ export function enterRootfs(c: Config, rootfs: string, rootFd: number, noPivot =
   } finally {
     sys.close(root);
   }
-  if (c.root?.readonly) sys.mount(null, "/", null, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, null);
+  if (c.root?.readonly) {
+    const flags = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC;
+    try {
+      sys.mount(null, "/", null, flags, null);
+    } catch (e) {
+      // In a user namespace the root's flags from the host are locked and must be kept.
+      if (!(e instanceof SyscallError) || e.code !== "EPERM") throw e;
+      sys.mount(null, "/", null, flags | lockedFlags("/"), null);
+    }
+  }
 }
 
 /**

@@ -430,10 +430,88 @@ describe("minid-runtime lifecycle", () => {
     ]);
   });
 
+  it("a user namespace: the command is root of its own, born there by the clone, and exec joins it", () => {
+    // The rootfs must be searchable by the container's root, host uid 100000.
+    chmodSync(work, 0o711);
+    const HOST = 100000;
+    const userns = (c: any) => {
+      c.linux.namespaces.push({ type: "user" });
+      c.linux.uidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: HOST, size: 65536 }];
+    };
+    const b = bundle((c: any) => {
+      userns(c);
+      c.process.args = ["sh", "-c", [
+        "{ id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox; echo $$",
+        "grep CapEff /proc/self/status; echo x > /dev/null && echo null-ok; touch /etc/x 2>/dev/null || echo etc-denied; } > /tmp/out",
+        "sleep 30",
+      ].join("; ")];
+    });
+    chmodSync(join(b.rootfs, "tmp"), 0o1777); // as in an image: writable by the container's root too
+    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    const out = join(b.rootfs, "tmp", "out");
+    until(() => existsSync(out) && readFileSync(out, "utf8").includes("etc-denied"));
+    const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => l.trim().replace(/\s+/g, " "));
+    expect(lines).toEqual([
+      "0", "0", `0 ${HOST} 65536`, `0 ${HOST} 65536`,
+      "65534:65534", // the host's root owns the rootfs: no one in here
+      "1", // PID 1 of a PID namespace of its own
+      expect.stringMatching(/^CapEff:\s*[0-9a-f]{16}$/), "null-ok", "etc-denied",
+    ]);
+    // The default spec's capabilities, now over the namespace only.
+    expect(lines[6]).not.toMatch(/0000000000000000$/);
+    const pid = JSON.parse(ok(["state", b.id]).stdout).pid;
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(new RegExp(`\nUid:\\s+${HOST}\\s+${HOST}\\s+${HOST}\\s+${HOST}\n`));
+    expect(readlinkSync(`/proc/${pid}/ns/user`)).not.toBe(readlinkSync("/proc/self/ns/user"));
+    // create moved init into the cgroup (init cannot open the host's cgroup files)
+    expect(readFileSync(`/proc/${pid}/cgroup`, "utf8")).toContain(`${CG}/${b.id}`);
+    // exec: forked into the user namespace, root there, its cgroup, its exit code
+    const ex = rt(["exec", b.id, "sh", "-c", "id -u; readlink /proc/self/ns/user; exit 3"]);
+    expect(ex.stderr).toBe("");
+    expect(ex.code).toBe(3);
+    const exLines = ex.stdout.trim().split("\n");
+    expect(exLines[0]).toBe("0");
+    expect(exLines[1]).toBe(readlinkSync(`/proc/${pid}/ns/user`));
+    const pidFile = join(b.dir, "exec.pid");
+    ok(["exec", "-d", "--pid-file", pidFile, b.id, "sleep", "20"]);
+    const execPid = Number(readFileSync(pidFile, "utf8"));
+    expect(readlinkSync(`/proc/${execPid}/ns/user`)).toBe(readlinkSync(`/proc/${pid}/ns/user`));
+    expect(readFileSync(`/proc/${execPid}/status`, "utf8")).toMatch(new RegExp(`\nUid:\\s+${HOST}\\s`));
+    expect(readFileSync(`/proc/${execPid}/cgroup`, "utf8")).toContain(`${CG}/${b.id}`);
+    // another container joining that user namespace (and PID namespace) by path
+    const j = bundle((c: any) => {
+      c.linux.namespaces = c.linux.namespaces.filter((n: any) => n.type !== "pid");
+      c.linux.namespaces.push({ type: "user", path: `/proc/${pid}/ns/user` }, { type: "pid", path: `/proc/${pid}/ns/pid` });
+      c.process.args = ["sh", "-c", "id -u; readlink /proc/self/ns/user"];
+    });
+    expect(ok(["run", "--bundle", j.dir, j.id]).stdout).toBe(`0\n${readlinkSync(`/proc/${pid}/ns/user`)}\n`);
+    ok(["delete", "--force", j.id]);
+    ok(["delete", "--force", b.id]);
+    // a map without the namespace's root: the clone's child cannot become it, and nothing is left
+    const noRoot = bundle((c: any) => (userns(c), (c.linux.uidMappings = [{ containerID: 1, hostID: HOST, size: 10 }])));
+    const bad = rt(["run", "--bundle", noRoot.dir, noRoot.id]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/cannot start a process in a new user namespace: setresuid: EINVAL/);
+    expect(rt(["state", noRoot.id]).code).toBe(1);
+    // a map the kernel refuses (overlapping ranges): the waiting child is killed, nothing is left
+    const overlap = bundle((c: any) => (userns(c), (c.linux.uidMappings = [{ containerID: 0, hostID: HOST, size: 10 }, { containerID: 5, hostID: HOST + 100, size: 10 }])));
+    const bad2 = rt(["run", "--bundle", overlap.dir, overlap.id]);
+    expect(bad2.code).toBe(1);
+    expect(bad2.stderr).toMatch(/cannot write the user namespace's uid_map \(0 100000 10, 5 100100 10\): EINVAL/);
+    expect(rt(["state", overlap.id]).code).toBe(1);
+    refused("create", [
+      [(c: any) => c.linux.namespaces.push({ type: "user" }), /a new user namespace needs linux.uidMappings and linux.gidMappings/],
+      [(c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings\/gidMappings need a user namespace/],
+      [(c: any) => (userns(c), (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 0 }])), /invalid id mapping/],
+      [(c: any) => (c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }])), /cannot be given with a user namespace path/],
+      [(c: any) => c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), /new PID namespace in a user namespace joined by path/],
+      [(c: any) => (userns(c), (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === "network" ? { type: "network", path: "/proc/1/ns/net" } : n)))), /joining the network namespace \/proc\/1\/ns\/net together with a new user namespace/],
+    ]);
+  });
+
   it("refuses what it cannot honour, naming the field, and leaves nothing", () => {
     const cases: [(c: any) => void, RegExp][] = [
-      [(c: any) => c.linux.namespaces.push({ type: "user" }), /user namespace is not supported by minid/],
-      [(c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings/],
+      [(c: any) => (c.mounts.push({ destination: "/mnt", source: "/tmp", options: ["rbind"], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] })), /idmapped mount \/mnt is not supported/],
       [(c: any) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), /selinuxLabel.*SELinux/],
       [(c: any) => (c.process.capabilities.bounding = ["CAP_NOPE"]), /unknown capability .*CAP_NOPE/],
       [(c: any) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), /unknown rlimit type/],
@@ -504,6 +582,23 @@ describe("podman --runtime minid-runtime", () => {
     expect(podman(["inspect", "-f", "{{.State.ExitCode}}", "pm1"]).stdout.trim()).toBe("0"); // the trap ran
     expect(podman(["rm", "pm1"]).code).toBe(0);
     expect(podman(["ps", "-a", "-q"]).stdout).toBe("");
+  });
+
+  podmanIt("--uidmap: the container in a user namespace; exec and exec -t join it", () => {
+    const map = ["--uidmap", "0:200000:65536", "--gidmap", "0:200000:65536"];
+    const r = podman(["run", "--rm", ...map, "busybox", "sh", "-c", "id -u; cat /proc/self/uid_map; stat -c %u /bin; touch /x && echo wrote"]);
+    expect(r.stderr).toBe("");
+    expect(r.stdout.replace(/[ \t]+/g, " ")).toBe("0\n 0 200000 65536\n0\nwrote\n"); // podman chowned the image's copy
+    expect(podman(["run", "-d", "--name", "pmu", ...map, "busybox", "sleep", "60"]).code).toBe(0);
+    const pid = Number(podman(["inspect", "-f", "{{.State.Pid}}", "pmu"]).stdout.trim());
+    expect(readFileSync(`/proc/${pid}/status`, "utf8")).toMatch(/\nUid:\s+200000\s/);
+    const ex = podman(["exec", "pmu", "sh", "-c", "id -u; readlink /proc/self/ns/user"]);
+    expect(ex.stdout).toBe(`0\n${readlinkSync(`/proc/${pid}/ns/user`)}\n`);
+    // -t: the console socket reaches the exec process as an inherited fd
+    const tty = podman(["exec", "-t", "pmu", "sh", "-c", "tty; id -u"]);
+    expect(tty.stderr).toBe("");
+    expect(tty.stdout.replace(/\r/g, "")).toBe("/dev/pts/0\n0\n");
+    expect(podman(["rm", "-f", "-t", "0", "pmu"]).code).toBe(0);
   });
 
   requires("root", "podman", "tmux")("run -it under tmux: the terminal comes through the console socket", () => {

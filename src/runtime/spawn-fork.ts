@@ -1,10 +1,12 @@
-// Starting one of the runtime's own processes (exec's, or create's init) inside a time
-// namespace. setns(CLONE_NEWTIME) answers any thread of a multithreaded process EUSERS, and a
-// Bun process always is one: so the process is forked (a single thread), enters the
-// namespace, and execs minid, which then runs as Bun.spawn would have started it.
+// Starting one of the runtime's own processes (exec's, or create's init) where a Bun thread
+// cannot go: into a time or user namespace (setns answers any thread of a multithreaded
+// process EUSERS or EINVAL, and a Bun process always is one), or born in a new user namespace
+// (unshare refuses it too). So the process is forked (a single thread) or cloned with the new
+// namespace, enters the joined ones, and execs minid, which then runs as Bun.spawn would have
+// started it.
 import { constants } from "node:os";
 import { RuntimeError } from "./errors.ts";
-import { AT_FDCWD, CLONE_NEWTIME, O_CLOEXEC, O_RDONLY, O_RDWR, SyscallError, close, openat, socketPair } from "../linux/libc.ts";
+import { AT_FDCWD, O_CLOEXEC, O_RDWR, SyscallError, close, openat, socketPair } from "../linux/libc.ts";
 import { prepareFork, prepareSpawnRaw, waitPidfd } from "../linux/forkexec.ts";
 
 /** What callers use of a Bun.spawn result, for a process started here. */
@@ -17,45 +19,65 @@ export interface SpawnedProcess {
   signalCode: string | null;
 }
 
-export interface TimeNsSpawnOptions {
+export interface ForkedSpawnOptions {
   env: Record<string, string>;
   /** stdio as childStdio(terminal, preserve) arranges it: /dev/null with a terminal, ours otherwise. */
   terminal: boolean;
   preserve: number;
   cwd?: string;
+  /** Namespaces to join, in this order (a user namespace first). */
+  joins: { type: string; path: string; flag: number }[];
+  /** Namespaces the clone makes (CLONE_NEWUSER, CLONE_NEWPID). */
+  cloneFlags?: number;
+  /** Become root of the (new or joined) user namespace before execve. */
+  becomeRoot?: boolean;
+  /** Our fds that become the process's 4+preserve, 5+preserve, … (after the socket). */
+  extraFds?: number[];
+  /** Runs between the clone and the child's first step (the child waits for it), given its pid. */
+  afterClone?: (pid: number) => void;
+  /** For errors: where the process was to be started ("time namespace /proc/…/ns/time"). */
+  where: string;
 }
 
 /**
  * `cmd` with `env`, its fds 0..2 and the preserved ones (3..3+preserve-1) as childStdio
- * describes them, a socket at 3 + preserve (the other end in stdio[3 + preserve]), a session of
- * its own with a terminal; born in the time namespace at `nsPath`.
+ * describes them, a socket at 3 + preserve (the other end in stdio[3 + preserve]), `extraFds`
+ * after it, a session of its own with a terminal; born in the namespaces `o` names.
  *
  * Everything is opened and computed first; the returned start() only forks, so that it can
  * run inside pidns.ts's window (where this thread must not grow the VM). Once start() has
  * run, or if it throws, nothing opened here is left open but what the process holds.
  */
-export function prepareTimeNamespaceSpawn(nsPath: string, cmd: string[], o: TimeNsSpawnOptions): () => SpawnedProcess {
+export function prepareForkedSpawn(cmd: string[], o: ForkedSpawnOptions): () => SpawnedProcess {
   prepareFork();
-  let ns = -1, r = -1, w = -1, devNull = -1;
+  const nsFds: number[] = [];
+  let r = -1, w = -1, devNull = -1;
   const closeAll = () => {
-    for (const fd of [ns, w, devNull]) if (fd >= 0) close(fd);
-    ns = w = devNull = -1;
+    for (const fd of [...nsFds, w, devNull]) if (fd >= 0) close(fd);
+    nsFds.length = 0;
+    w = devNull = -1;
   };
-  let launch: () => { pid: number; pidfd: number };
+  let launch: ReturnType<typeof prepareSpawnRaw>;
   try {
-    try {
-      ns = openat(AT_FDCWD, nsPath, O_RDONLY | O_CLOEXEC);
-    } catch (e) {
-      throw new RuntimeError(`cannot open time namespace ${nsPath}: ${(e as SyscallError).code ?? e}`);
+    for (const j of o.joins) {
+      try {
+        nsFds.push(openat(AT_FDCWD, j.path, 0 /* O_RDONLY */ | O_CLOEXEC));
+      } catch (e) {
+        throw new RuntimeError(`cannot open ${j.type} namespace ${j.path}: ${(e as SyscallError).code ?? e}`);
+      }
     }
     // Both ways, as Bun's extra "pipe" stdio is: create talks to its init over it.
     [r, w] = socketPair();
     if (o.terminal) devNull = openat(AT_FDCWD, "/dev/null", O_RDWR | O_CLOEXEC);
     const dup: [number, number][] = o.terminal ? [[devNull, 0], [devNull, 1], [devNull, 2]] : [];
     dup.push([w, 3 + o.preserve]);
+    const extra = o.extraFds ?? [];
+    extra.forEach((fd, i) => dup.push([fd, 4 + o.preserve + i]));
     launch = prepareSpawnRaw({
       path: cmd[0]!, argv: cmd, envp: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-      setns: [[ns, CLONE_NEWTIME]], dup, setsid: o.terminal, keepBelow: 4 + o.preserve, cwd: o.cwd,
+      setns: o.joins.map((_, i) => [nsFds[i]!, o.joins[i]!.flag]), dup, setsid: o.terminal,
+      keepBelow: 4 + o.preserve + extra.length, cwd: o.cwd,
+      cloneFlags: o.cloneFlags, hold: Boolean(o.afterClone), becomeRoot: o.becomeRoot,
     });
   } catch (e) {
     closeAll();
@@ -66,10 +88,11 @@ export function prepareTimeNamespaceSpawn(nsPath: string, cmd: string[], o: Time
   return () => {
     let child: { pid: number; pidfd: number };
     try {
-      child = launch();
+      child = launch(o.afterClone);
     } catch (e) {
       close(r);
-      throw new RuntimeError(`cannot start a process in time namespace ${nsPath}: ${(e as Error).message}`, 255);
+      if (e instanceof RuntimeError) throw e;
+      throw new RuntimeError(`cannot start a process in ${o.where}: ${(e as Error).message}`, 255);
     } finally {
       closeAll();
     }
