@@ -19,7 +19,7 @@ import {
   SYS_write, SYS_read, SYS_close, SYS_ioctl, SYS_dup2, SYS_clone, SYS_execve, SYS_exit_group,
   SYS_rt_sigaction, SYS_rt_sigprocmask, SYS_setsid, SYS_close_range, SYS_madvise, SYS_setgroups,
   SYS_setresgid, SYS_setresuid, SYS_capset, SYS_waitid, P_PIDFD, WEXITED, WNOHANG, PR_SET_SECCOMP,
-  SECCOMP_MODE_FILTER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, CLONE_NEWPID, LINUX_CAPABILITY_VERSION_3,
+  SECCOMP_MODE_FILTER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE, CLONE_NEWPID, LINUX_CAPABILITY_VERSION_3,
   type PathArg,
 } from "./libc.ts";
 import { signalsInMask } from "./signals.ts";
@@ -307,6 +307,12 @@ export interface RawSpawn {
   setsid: boolean;
   /** The child keeps fds below this (after the dups) and closes every other one. */
   keepBelow: number;
+  /**
+   * Our fds below keepBelow that the child keeps as they are (stdio, preserved fds); every
+   * other fd there that is not a dup target stays close-on-exec, so nothing opened for the
+   * spawn (a namespace fd, a dup source) that happens to be numbered low reaches the process.
+   */
+  inherit: number[];
   /** chdir before execve (after the setns). */
   cwd?: PathArg;
   /**
@@ -325,12 +331,21 @@ export interface RawSpawn {
    * effective uid is the namespace's root keeps its capabilities across execve.
    */
   becomeRoot?: boolean;
+  /**
+   * After the setns, a new PID namespace (of the user namespace just joined) whose PID 1 runs
+   * on: the child unshares it and clones the process that carries on as our own child
+   * (CLONE_PARENT), then exits. launch() returns that process.
+   */
+  newPidNamespace?: boolean;
 }
 
 /** The child's steps, as its error report numbers them. */
-const RAW_STEPS = ["setns", "execve", "chdir", "wait for the parent", "setresgid", "setgroups", "setresuid"];
+const RAW_STEPS = ["setns", "execve", "chdir", "wait for the parent", "setresgid", "setgroups", "setresuid", "unshare(CLONE_NEWPID)", "clone"];
+/** A report record that is no failure: [GRANDCHILD, pid] (newPidNamespace). */
+const GRANDCHILD = 100;
 
-const SYS_fcntl = 72, F_SETFD = 2, F_DUPFD_CLOEXEC = 1030, SYS_pidfd_send_signal = 424;
+const SYS_fcntl = 72, F_SETFD = 2, F_DUPFD_CLOEXEC = 1030, SYS_pidfd_send_signal = 424, SYS_pidfd_open = 434;
+const SYS_unshare = 272, SYS_kill = 62, SYS_wait4 = 61, CLONE_PARENT = 0x8000;
 
 /**
  * fork + execve from a thread that carries on afterwards, for a child that must do what only
@@ -365,6 +380,9 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
   const cloneFlags = s.cloneFlags ?? 0;
   const hold = Boolean(s.hold);
   const becomeRoot = Boolean(s.becomeRoot);
+  const newPidNs = Boolean(s.newPidNamespace);
+  const grandBox = new Int32Array([GRANDCHILD, 0]);
+  const pGrandBox = ptr(grandBox);
   const holdByte = new Uint8Array(1);
   const pHoldByte = ptr(holdByte);
   const oldSet = new BigUint64Array(1);
@@ -378,8 +396,19 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
   const got = new Int32Array(2);
   const pGot = ptr(got);
   const dupTargets = new Set(s.dup.map((d) => d[1]));
-  const keepAlive = [path, argvBufs, envBufs, argv, envp, signalBuffers, oldSet, errBox, cwd, holdByte];
+  const internal = new Set([...s.setns.map((x) => x[0]), ...s.dup.map((d) => d[0])]);
+  const inherit = s.inherit.filter((fd) => fd < keepBelow && !dupTargets.has(fd) && !internal.has(fd));
+  const keepAlive = [path, argvBufs, envBufs, argv, envp, signalBuffers, oldSet, errBox, cwd, holdByte, grandBox];
   let errWrite = -1;
+  /** fd moved to keepBelow or above (close-on-exec), if it is below. */
+  const high = (fd: number): number => {
+    if (fd >= keepBelow) return fd;
+    const moved = rawSyscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, keepBelow, 0, 0);
+    const e = read.i32(pErrno, 0);
+    rawSyscall(SYS_close, fd, 0, 0, 0, 0);
+    if (moved < 0) throw new SyscallError("fcntl(F_DUPFD_CLOEXEC)", e);
+    return moved;
+  };
   // The child's way out (made here: the child must not allocate, not even a closure).
   const die = (step: number): void => {
     errBox[0] = step;
@@ -390,10 +419,11 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
 
   return (afterClone) => {
     // fds the child keeps survive its execve: cleared here, not by a loop in the child.
-    for (let fd = 0; fd < keepBelow; fd++) if (!dupTargets.has(fd)) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
-    const [errRead, w] = pipe2(O_CLOEXEC);
-    errWrite = w;
-    const [holdRead, holdWrite] = hold ? pipe2(O_CLOEXEC) : [-1, -1];
+    for (const fd of inherit) rawSyscall(SYS_fcntl, fd, F_SETFD, 0, 0, 0);
+    // The pipes live above every target: a dup2 onto one would cut the child's report.
+    const [errRead, w] = pipe2(O_CLOEXEC).map(high);
+    errWrite = w!;
+    const [holdRead, holdWrite] = hold ? pipe2(O_CLOEXEC).map(high) : [-1, -1];
     // The child dups from copies above every target: a source numbered like an earlier
     // target would be overwritten first, and dup2 onto itself would keep close-on-exec.
     for (let i = 0; i < nDup; i++) {
@@ -411,6 +441,9 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
     rawSyscall(SYS_rt_sigprocmask, SIG_BLOCK, pFullSet, pOldSet, 8, 0);
     const pid = rawSyscall(SYS_clone, CLONE_PIDFD | SIGCHLD | cloneFlags, 0, pPidfd, 0, 0);
     if (pid === 0) {
+      // Nothing that joins (or is born in) the container may ptrace this copy of our memory,
+      // which belongs to the host's user namespace, while it is still the host's root.
+      rawSyscall(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0);
       if (hold) {
         // Our copy of the write end goes first, so a parent that dies reads as end of file.
         rawSyscall(SYS_close, holdWrite, 0, 0, 0, 0);
@@ -422,7 +455,20 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
         if (n !== 1) rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
       }
       for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
-      // Still the host's root here, owner of the directories on the way (no capability needed).
+      if (newPidNs) {
+        // unshare(CLONE_NEWPID) moves only our children: the one that goes on is cloned as
+        // our parent's, says its pid on the report pipe (which it shares), and we are done.
+        if (rawSyscall(SYS_unshare, CLONE_NEWPID, 0, 0, 0, 0) < 0) die(7);
+        const grand = rawSyscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+        if (grand < 0) die(8);
+        if (grand > 0) {
+          grandBox[1] = grand;
+          rawSyscall(SYS_write, errWrite, pGrandBox, 8, 0, 0);
+          rawSyscall(SYS_exit_group, 0, 0, 0, 0, 0);
+        }
+      }
+      // Still uid 0 of the host here: owner of root's directories on the way (no capability of
+      // the new user namespace reaches the host's inodes).
       if (pCwd && rawSyscall(SYS_chdir, pCwd, 0, 0, 0, 0) < 0) die(2);
       if (becomeRoot) {
         if (rawSyscall(SYS_setresgid, 0, 0, 0, 0, 0) < 0) die(4);
@@ -467,15 +513,35 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
         throw failed;
       }
     }
-    // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed.
+    // End of file: the child exec'd (the pipe is close-on-exec). Eight bytes: where it failed
+    // (or, first, the pid of the process that went on in a new PID namespace).
     let n = -1;
     let readErrno = 0;
+    let grand = 0;
     while (n < 0) {
       n = rawSyscall(SYS_read, errRead, pGot, 8, 0, 0);
       if (n < 0 && (readErrno = read.i32(pErrno, 0)) !== EINTR) break;
+      if (n === 8 && got[0] === GRANDCHILD && !grand) {
+        grand = got[1]!;
+        n = -1;
+      }
     }
     rawSyscall(SYS_close, errRead, 0, 0, 0, 0);
-    const pidfd = pidfdBox[0]!;
+    let pidfd = pidfdBox[0]!;
+    let childPid = pid;
+    if (grand) {
+      // The first child has exited (or is about to): reaped here; the one that went on is ours.
+      waitPidfd(pidfd, false);
+      rawSyscall(SYS_close, pidfd, 0, 0, 0, 0);
+      pidfd = rawSyscall(SYS_pidfd_open, grand, 0, 0, 0, 0);
+      childPid = grand;
+      if (pidfd < 0) {
+        const e = read.i32(pErrno, 0);
+        rawSyscall(SYS_kill, grand, 9, 0, 0, 0);
+        rawSyscall(SYS_wait4, grand, 0, 0, 0, 0);
+        throw new SyscallError("pidfd_open", e);
+      }
+    }
     if (n !== 0) {
       // Failed (or we cannot tell: then it must not run on as if started).
       if (n !== 8) rawSyscall(SYS_pidfd_send_signal, pidfd, 9, 0, 0, 0);
@@ -486,7 +552,7 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
       const what = got[0] === 1 ? path : got[0] === 2 ? cwd : null;
       throw new SyscallError(step, got[1]!, what ? what.subarray(0, -1).toString() : undefined);
     }
-    return { pid, pidfd };
+    return { pid: childPid, pidfd };
   };
 }
 

@@ -157,6 +157,14 @@ export const NAMESPACE_FLAGS: Record<string, number> = {
   cgroup: 0x2000000,
   time: 0x80,
 };
+/**
+ * With a user namespace, the namespaces given by path that create joins on its own thread
+ * (setns of these is per thread) for the clone to inherit: from the host's user namespace,
+ * where it may, before the container's user namespace is made or entered (runc joins them
+ * first too). Init does not join them again.
+ */
+export const JOINED_BEFORE_CLONE = ["network", "ipc", "uts"];
+
 /** /proc/PID/ns/<name> for each spec namespace type. */
 export const NAMESPACE_PROC: Record<string, string> = {
   pid: "pid", network: "net", mount: "mnt", ipc: "ipc", uts: "uts", user: "user", cgroup: "cgroup", time: "time",
@@ -272,15 +280,14 @@ function checkUserNamespace(l: Linux): void {
   }
   if (user.path) {
     if (maps.length) throw new RuntimeError("config.json: linux.uidMappings/gidMappings cannot be given with a user namespace path (the joined namespace has its maps)");
-    const pid = (l.namespaces ?? []).find((n) => n.type === "pid");
-    if (pid && !pid.path) throw unsupported("a new PID namespace in a user namespace joined by path", "the PID namespace would belong to the host's user namespace, where the container cannot mount its /proc");
     return;
   }
   if (!l.uidMappings?.length || !l.gidMappings?.length) throw new RuntimeError("config.json: a new user namespace needs linux.uidMappings and linux.gidMappings");
-  // The clone that makes the user namespace makes the PID one with it; every other namespace
-  // is made or joined by init from inside, where a namespace of the host's is not ours to join.
+  // The clone that makes the user namespace makes the PID one with it; a network, IPC or UTS
+  // namespace given by path is joined by create before the clone (userns.ts); the others would
+  // be joined by init from inside, where a namespace of the host's is not ours to join.
   for (const n of l.namespaces ?? []) {
-    if (n.path && n.type !== "user") {
+    if (n.path && n.type !== "user" && !JOINED_BEFORE_CLONE.includes(n.type)) {
       throw unsupported(`joining the ${n.type} namespace ${n.path} together with a new user namespace`, "the container's root has no capability over a namespace of the host's user namespace");
     }
   }

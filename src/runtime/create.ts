@@ -20,7 +20,7 @@ import { sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
 import { prepareForkedSpawn, type SpawnedProcess } from "./spawn-fork.ts";
-import { prepareUserNamespaceInit, userNamespace } from "./userns.ts";
+import { giveFifo, inJoinedNamespaces, prepareUserNamespaceInit, userNamespace } from "./userns.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -139,14 +139,14 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     if (user) {
       // The plan's fds are known before it is written; the file is opened after.
       const base = 4 + opts.preserveFds;
-      plan.inherited = { state: base + 1, console: terminal && opts.consoleSocket ? base + 2 : undefined };
+      plan.inherited = { fifo: base + 1, console: terminal && opts.consoleSocket ? base + 2 : undefined };
       writeFileSync(planPath, JSON.stringify(plan));
       env[OCI_INIT_ENV] = `fd:${base}`;
       const u = prepareUserNamespaceInit(config, user, {
-        cmd: argv, env, planPath, stateDir: dir, fifo: store.fifo(id), consoleSocket: opts.consoleSocket, terminal,
+        cmd: argv, env, planPath, fifo: store.fifo(id), consoleSocket: opts.consoleSocket, terminal,
         preserve: opts.preserveFds, cwd: opts.bundle, cgroupProcs: procsFiles(record.cgroup),
       });
-      forked = u.start;
+      forked = () => inJoinedNamespaces(config, u.start);
       makesPidNs = u.makesPidNamespace;
     } else {
       writeFileSync(planPath, JSON.stringify(plan));
@@ -163,6 +163,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> => (forked ? forked() : Bun.spawn(argv, options));
     step("init spawning");
     proc = pidNs && !makesPidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
+    if (user) giveFifo(store.fifo(id), proc.pid);
     const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;
     chan = new JsonLines(chanFd);
     const first = chan.next<{ type: string; message?: string }>();

@@ -21,7 +21,7 @@ import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
-import { NAMESPACE_FLAGS, hostId, personalityValue, timeOffsetsText } from "./config.ts";
+import { NAMESPACE_FLAGS, JOINED_BEFORE_CLONE, hostId, personalityValue, timeOffsetsText } from "./config.ts";
 import { mountRootfs, enterRootfs } from "./rootfs.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { runHooks } from "./hooks.ts";
@@ -101,10 +101,14 @@ function run(plan: InitPlan, markCreated: () => void): never {
   }
   const inherited = plan.inherited;
   const consoleSock = inherited ? (inherited.console ?? -1) : p.terminal && plan.consoleSocket ? connectUnix(plan.consoleSocket) : -1;
-  const stateFd = inherited ? inherited.state : openat(AT_FDCWD, plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // In a user namespace the fifo comes as an O_PATH fd, reopened through this /proc/self/fd
+  // (the host's /proc, still ours to use after the pivot), the state directory being root's.
+  const stateFd = openat(AT_FDCWD, inherited ? "/proc/self/fd" : plan.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  const fifoName = inherited ? String(inherited.fifo) : "exec.fifo";
   // Ours already: the user namespace (create's clone made or joined it) and a time namespace
   // to join (create forked us into it: spawn-fork.ts).
-  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && n.type !== "user" && !(n.type === "time" && n.path));
+  // In a user namespace, also those create joined before the clone (userns.ts).
+  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && n.type !== "user" && !(n.type === "time" && n.path) && !(inherited && n.path && JOINED_BEFORE_CLONE.includes(n.type)));
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   enterNamespaces(nss);
@@ -163,7 +167,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   // Block until `start` opens the other end; then say so by a byte, as runc.
   let fifo: number;
   try {
-    fifo = fsat.openat(stateFd, "exec.fifo", O_WRONLY | O_CLOEXEC);
+    fifo = fsat.openat(stateFd, fifoName, O_WRONLY | O_CLOEXEC);
   } catch (e) {
     throw new RuntimeError(`cannot open exec fifo: ${(e as Error).message}`);
   }
@@ -172,6 +176,7 @@ function run(plan: InitPlan, markCreated: () => void): never {
   // (or init died), and only then runs the poststart hooks.
   void closeSync;
   close(stateFd);
+  if (inherited) close(inherited.fifo);
 
   const startErr = runHooks(c.hooks?.startContainer, { ...plan.state, status: "running", pid: process.pid });
   if (startErr) throw new RuntimeError(`startContainer hook: ${startErr}`);

@@ -104,14 +104,22 @@ export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls
     if (type === "cgroup") return mountCgroup(rootFd, m, o, sys, cgroupDirs);
     if (isBindMount(m)) return bindMount(rootFd, m, o, bundle, sys, optional);
     const fd = mkdirAllInRoot(sys, rootFd, m.destination);
+    let sysfsRefused = false;
     try {
       const flags = o.flags & ~(MS_BIND | MS_REC);
       sys.mount(m.source ?? type, at(fd), type || null, flags, o.data.join(",") || null);
     } catch (e) {
-      if (optional) return;
-      throw e;
+      // In a user namespace with a network namespace of the host's, sysfs cannot be mounted
+      // (it belongs to the network namespace's owner): the host's /sys is bound, as runc does.
+      if (type === "sysfs" && e instanceof SyscallError && e.code === "EPERM") sysfsRefused = true;
+      else if (optional) return;
+      else throw e;
     } finally {
       sys.close(fd);
+    }
+    if (sysfsRefused) {
+      const options = [...(m.options ?? []), "rbind"];
+      return bindMount(rootFd, { ...m, source: "/sys", type: "bind", options }, parseMountOptions(options), bundle, sys, optional);
     }
     propagate(rootFd, m.destination, o.propagation, sys);
   } catch (e) {
@@ -297,8 +305,16 @@ export function createDevices(rootFd: number, devices: Device[] = [], sys: Sysca
       if (bindFromHost && kind !== S_IFIFO) {
         // In a user namespace mknod of a device is refused (no CAP_MKNOD over the host): the
         // host's node is bound instead, with its own mode and owner, as runc does.
-        sys.close(sys.openat(dirFd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600));
-        sys.mount(d.path, `${at(dirFd)}/${name}`, null, MS_BIND, null);
+        const host = sys.stat(d.path);
+        if (host.kind !== (kind === S_IFBLK ? "block" : "char") || (d.major !== undefined && host.rdev !== makedev(d.major, d.minor ?? 0))) {
+          throw new RuntimeError(`in a user namespace devices are bound from the host, and the host's ${d.path} is not ${kind === S_IFBLK ? "block" : "character"} device ${d.major}:${d.minor}`);
+        }
+        const target = sys.openat(dirFd, name, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0o600);
+        try {
+          sys.mount(d.path, at(target), null, MS_BIND, null);
+        } finally {
+          sys.close(target);
+        }
         continue;
       }
       const mode = (d.fileMode ?? 0o666) & 0o7777;

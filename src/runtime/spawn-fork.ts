@@ -31,6 +31,8 @@ export interface ForkedSpawnOptions {
   cloneFlags?: number;
   /** Become root of the (new or joined) user namespace before execve. */
   becomeRoot?: boolean;
+  /** A new PID namespace after the joins (of a joined user namespace): forkexec.ts RawSpawn. */
+  newPidNamespace?: boolean;
   /** Our fds that become the process's 4+preserve, 5+preserve, … (after the socket). */
   extraFds?: number[];
   /** Runs between the clone and the child's first step (the child waits for it), given its pid. */
@@ -77,7 +79,8 @@ export function prepareForkedSpawn(cmd: string[], o: ForkedSpawnOptions): () => 
       path: cmd[0]!, argv: cmd, envp: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
       setns: o.joins.map((_, i) => [nsFds[i]!, o.joins[i]!.flag]), dup, setsid: o.terminal,
       keepBelow: 4 + o.preserve + extra.length, cwd: o.cwd,
-      cloneFlags: o.cloneFlags, hold: Boolean(o.afterClone), becomeRoot: o.becomeRoot,
+      inherit: [...(o.terminal ? [] : [0, 1, 2]), ...Array.from({ length: o.preserve }, (_, i) => 3 + i)],
+      cloneFlags: o.cloneFlags, hold: Boolean(o.afterClone), becomeRoot: o.becomeRoot, newPidNamespace: o.newPidNamespace,
     });
   } catch (e) {
     closeAll();

@@ -3,15 +3,17 @@
 // joins one by path; its uid and gid maps are written from here while the child waits; the
 // child becomes the namespace's root and execs init (spawn-fork.ts, forkexec.ts).
 //
-// Init then runs as a user the host knows only by the maps (host uid 1000, say): the state
+// Init then runs as a user the host knows only by the maps (host uid 100000, say): the state
 // directory, init.json and the cgroup files are root's and out of its reach. So what it would
-// open by path comes as fds, the exec fifo is its root's, and create moves it into the cgroup.
-import { chmodSync, chownSync, writeFileSync } from "node:fs";
+// open by path comes as fds (the exec fifo as an O_PATH fd it reopens, made its root's once
+// the maps are known), and create moves it into the cgroup.
+import { chownSync, readFileSync, writeFileSync } from "node:fs";
 import { RuntimeError } from "./errors.ts";
-import { hostId, type Config, type Namespace } from "./config.ts";
+import { hostId, JOINED_BEFORE_CLONE, NAMESPACE_FLAGS, NAMESPACE_PROC, type Config, type Namespace } from "./config.ts";
 import { prepareForkedSpawn, type ForkedSpawnOptions, type SpawnedProcess } from "./spawn-fork.ts";
 import {
-  AT_FDCWD, CLONE_NEWPID, CLONE_NEWUSER, O_CLOEXEC, O_DIRECTORY, O_PATH, O_RDONLY, close, connectUnix, openat, SyscallError,
+  AT_FDCWD, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, O_CLOEXEC, O_PATH, O_RDONLY,
+  close, connectUnix, openat, setns, SyscallError,
 } from "../linux/libc.ts";
 
 /**
@@ -19,8 +21,8 @@ import {
  * OCI_INIT_ENV says "fd:N"), then these.
  */
 export interface InheritedFds {
-  /** The container's state directory (O_PATH), for exec.fifo. */
-  state: number;
+  /** exec.fifo (O_PATH), reopened for writing through /proc/self/fd. */
+  fifo: number;
   /** The connected --console-socket. */
   console?: number;
 }
@@ -41,22 +43,14 @@ export function userNamespace(c: Config): Namespace | undefined {
  * move it into the container's cgroup (written with its pid while it waits).
  */
 export function prepareUserNamespaceInit(
-  c: Config, user: Namespace, o: { cmd: string[]; env: { [k: string]: string }; planPath: string; stateDir: string; fifo: string; consoleSocket?: string; terminal: boolean; preserve: number; cwd: string; cgroupProcs: string[] },
+  c: Config, user: Namespace, o: { cmd: string[]; env: { [k: string]: string }; planPath: string; fifo: string; consoleSocket?: string; terminal: boolean; preserve: number; cwd: string; cgroupProcs: string[] },
 ): UserNsStart {
   const l = c.linux!;
   const opened: number[] = [];
   const keep = (fd: number) => (opened.push(fd), fd);
   try {
-    // The state directory: searchable by anyone (its parent, the runtime root, stays root's
-    // only), so init's root reaches exec.fifo through the fd; the fifo is that root's.
-    chmodSync(o.stateDir, 0o711);
-    const rootUid = hostId(l.uidMappings, 0), rootGid = hostId(l.gidMappings, 0);
-    if (rootUid !== undefined && rootGid !== undefined) chownSync(o.fifo, rootUid, rootGid);
-    // A joined namespace's maps are not in config.json: the fifo is then writable by all,
-    // which reaches no one else (the runtime root above it is 0700).
-    else chmodSync(o.fifo, 0o622);
     const planFd = keep(openat(AT_FDCWD, o.planPath, O_RDONLY | O_CLOEXEC));
-    const stateFd = keep(openat(AT_FDCWD, o.stateDir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    const fifoFd = keep(openat(AT_FDCWD, o.fifo, O_PATH | O_CLOEXEC));
     let consoleFd = -1;
     if (o.terminal && o.consoleSocket) {
       try {
@@ -66,13 +60,18 @@ export function prepareUserNamespaceInit(
       }
     }
     const pid = l.namespaces?.find((n) => n.type === "pid");
-    const makesPidNamespace = !user.path && Boolean(pid && !pid.path);
+    const time = l.namespaces?.find((n) => n.type === "time");
+    // A new PID namespace must be the user namespace's: made by the clone with a new one, or
+    // unshared by the child once it has joined one by path.
+    const makesPidNamespace = Boolean(pid && !pid.path);
     const spawnOptions: ForkedSpawnOptions = {
       env: o.env, terminal: o.terminal, preserve: o.preserve, cwd: o.cwd,
-      joins: user.path ? [{ type: "user", path: user.path, flag: CLONE_NEWUSER }] : [],
+      // With a joined user namespace, a time namespace given by path is joined after it.
+      joins: user.path ? [{ type: "user", path: user.path, flag: CLONE_NEWUSER }, ...(time?.path ? [{ type: "time", path: time.path, flag: CLONE_NEWTIME }] : [])] : [],
       cloneFlags: user.path ? 0 : CLONE_NEWUSER | (makesPidNamespace ? CLONE_NEWPID : 0),
+      newPidNamespace: Boolean(user.path) && makesPidNamespace,
       becomeRoot: true,
-      extraFds: consoleFd >= 0 ? [planFd, stateFd, consoleFd] : [planFd, stateFd],
+      extraFds: consoleFd >= 0 ? [planFd, fifoFd, consoleFd] : [planFd, fifoFd],
       afterClone: (child) => {
         if (!user.path) writeIdMaps(child, c);
         for (const f of o.cgroupProcs) {
@@ -103,6 +102,50 @@ export function prepareUserNamespaceInit(
   function closeAll() {
     for (const fd of opened.splice(0)) close(fd);
   }
+}
+
+/** Run `fn` (the spawn) with this thread in the config's JOINED_BEFORE_CLONE namespaces, then come back. */
+export function inJoinedNamespaces<T>(c: Config, fn: () => T): T {
+  const back: [fd: number, flag: number][] = [];
+  try {
+    for (const n of c.linux?.namespaces ?? []) {
+      if (!n.path || !JOINED_BEFORE_CLONE.includes(n.type)) continue;
+      const flag = NAMESPACE_FLAGS[n.type]!;
+      const own = openat(AT_FDCWD, `/proc/thread-self/ns/${NAMESPACE_PROC[n.type]}`, O_RDONLY | O_CLOEXEC);
+      let target = -1;
+      try {
+        target = openat(AT_FDCWD, n.path, O_RDONLY | O_CLOEXEC);
+        setns(target, flag, n.path);
+      } catch (e) {
+        close(own);
+        throw new RuntimeError(`cannot join ${n.type} namespace ${n.path}: ${(e as SyscallError).code ?? e}`);
+      } finally {
+        if (target >= 0) close(target);
+      }
+      back.push([own, flag]);
+    }
+    return fn();
+  } finally {
+    for (const [own, flag] of back.reverse()) {
+      setns(own, flag);
+      close(own);
+    }
+  }
+}
+
+/**
+ * exec.fifo made the root's of the user namespace `pid` is in (read from its maps, which a
+ * namespace joined by path has too): init, that root, reopens it for writing. Until then it
+ * is the host root's, in a directory only the host's root may search.
+ */
+export function giveFifo(fifo: string, pid: number): void {
+  const root = (file: string) => {
+    const maps = readFileSync(`/proc/${pid}/${file}`, "utf8").trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+    const id = hostId(maps.map(([containerID, hostID, size]) => ({ containerID: containerID!, hostID: hostID!, size: size! })), 0);
+    if (id === undefined) throw new RuntimeError(`the container's user namespace maps no ${file === "uid_map" ? "uid" : "gid"} 0`);
+    return id;
+  };
+  chownSync(fifo, root("uid_map"), root("gid_map"));
 }
 
 /** The child's uid_map and gid_map: written once, by a process of the parent namespace (us). */

@@ -2,7 +2,7 @@
 // lifecycle, what a container sees from inside, hooks, seccomp profiles, exec, and the
 // refusals; then the real callers, Podman and containerd, driving it unchanged.
 import { describe, expect, beforeAll, afterAll } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BIN, REPO, ensureBuilt, TestRoot } from "../helpers/minid.ts";
@@ -441,6 +441,8 @@ describe("minid-runtime lifecycle", () => {
     };
     const b = bundle((c: any) => {
       userns(c);
+      c.linux.namespaces.push({ type: "time" }); // joined below with the user namespace
+      c.linux.timeOffsets = { boottime: { secs: 1_000_000 } };
       c.process.args = ["sh", "-c", [
         "{ id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox; echo $$",
         "grep CapEff /proc/self/status; echo x > /dev/null && echo null-ok; touch /etc/x 2>/dev/null || echo etc-denied; } > /tmp/out",
@@ -448,7 +450,11 @@ describe("minid-runtime lifecycle", () => {
       ].join("; ")];
     });
     chmodSync(join(b.rootfs, "tmp"), 0o1777); // as in an image: writable by the container's root too
-    ok(["run", "-d", "--bundle", b.dir, b.id]);
+    // create: the state directory stays root's alone; init reopens the fifo, its root's, by fd
+    ok(["create", "--bundle", b.dir, b.id]);
+    expect(statSync(join(stateRoot, b.id)).mode & 0o777).toBe(0o700);
+    expect(statSync(join(stateRoot, b.id, "exec.fifo"))).toMatchObject({ uid: HOST, gid: HOST });
+    ok(["start", b.id]);
     const out = join(b.rootfs, "tmp", "out");
     until(() => existsSync(out) && readFileSync(out, "utf8").includes("etc-denied"));
     const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => l.trim().replace(/\s+/g, " "));
@@ -486,6 +492,34 @@ describe("minid-runtime lifecycle", () => {
     });
     expect(ok(["run", "--bundle", j.dir, j.id]).stdout).toBe(`0\n${readlinkSync(`/proc/${pid}/ns/user`)}\n`);
     ok(["delete", "--force", j.id]);
+    // ... with a new PID namespace of its own, which must belong to that user namespace (its
+    // /proc is mounted): the joining child unshares it and the process it clones is PID 1
+    const jp = bundle((c: any) => {
+      c.linux.namespaces.push({ type: "user", path: `/proc/${pid}/ns/user` }, { type: "time", path: `/proc/${pid}/ns/time` });
+      c.process.args = ["sh", "-c", "id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/pid; echo $$; readlink /proc/self/ns/time"];
+    });
+    expect(ok(["run", "--bundle", jp.dir, jp.id]).stdout.trim().split("\n")).toEqual([
+      "0", readlinkSync(`/proc/${pid}/ns/user`), expect.not.stringMatching(readlinkSync(`/proc/${pid}/ns/pid`).replace(/[[\]]/g, "\\$&")), "1",
+      readlinkSync(`/proc/${pid}/ns/time`), // and the time namespace given by path, after it
+    ]);
+    ok(["delete", "--force", jp.id]);
+    // a network namespace of the host's, given by path with a new user namespace: joined by
+    // create before the clone; sysfs (the network namespace's owner's) is bound from the host
+    const netns = `minid-oci-${process.pid}`;
+    expect(Bun.spawnSync(["ip", "netns", "add", netns]).exitCode).toBe(0);
+    try {
+      const n = bundle((c: any) => {
+        userns(c);
+        c.linux.namespaces = c.linux.namespaces.map((x: any) => (x.type === "network" ? { type: "network", path: `/run/netns/${netns}` } : x));
+        // (the bound /sys is the host's, and so is its class/net, as under runc)
+        c.process.args = ["sh", "-c", "readlink /proc/self/ns/net; test -d /sys/kernel && echo sys-ok"];
+      });
+      const hostNs = Bun.spawnSync(["ip", "netns", "exec", netns, "readlink", "/proc/self/ns/net"]).stdout.toString();
+      expect(ok(["run", "--bundle", n.dir, n.id]).stdout).toBe(`${hostNs}sys-ok\n`);
+      ok(["delete", "--force", n.id]);
+    } finally {
+      Bun.spawnSync(["ip", "netns", "del", netns]);
+    }
     ok(["delete", "--force", b.id]);
     // a map without the namespace's root: the clone's child cannot become it, and nothing is left
     const noRoot = bundle((c: any) => (userns(c), (c.linux.uidMappings = [{ containerID: 1, hostID: HOST, size: 10 }])));
@@ -504,8 +538,7 @@ describe("minid-runtime lifecycle", () => {
       [(c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 1 }]), /uidMappings\/gidMappings need a user namespace/],
       [(c: any) => (userns(c), (c.linux.uidMappings = [{ containerID: 0, hostID: 1000, size: 0 }])), /invalid id mapping/],
       [(c: any) => (c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), (c.linux.uidMappings = [{ containerID: 0, hostID: 1, size: 1 }])), /cannot be given with a user namespace path/],
-      [(c: any) => c.linux.namespaces.push({ type: "user", path: "/proc/1/ns/user" }), /new PID namespace in a user namespace joined by path/],
-      [(c: any) => (userns(c), (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === "network" ? { type: "network", path: "/proc/1/ns/net" } : n)))), /joining the network namespace \/proc\/1\/ns\/net together with a new user namespace/],
+      [(c: any) => (userns(c), (c.linux.namespaces = c.linux.namespaces.map((n: any) => (n.type === "mount" ? { type: "mount", path: "/proc/1/ns/mnt" } : n)))), /joining the mount namespace \/proc\/1\/ns\/mnt together with a new user namespace/],
     ]);
   });
 
