@@ -4,7 +4,10 @@
 // says: in a mount namespace with cgroup2 over /sys/fs/cgroup, --cgroup-manager=disabled,
 // the config without cgroupsPath. Medians and ratios to runc.
 //
-//   bun bench/runtime.ts [--runs N] [--bin PATH]
+//   bun bench/runtime.ts [--runs N] [--bin PATH] [--userns]
+//
+// --userns: every runtime runs the bundle in a new user namespace (uid/gid 0 → 100000, 65536
+// ids), the case minid's runtime makes by a clone from its own fork.
 import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { benchPreconditions, median, timeCommand } from "./lib.ts";
@@ -15,6 +18,7 @@ const opt = (name: string, def: string) => {
   return i >= 0 && argv[i + 1] ? argv[i + 1]! : def;
 };
 const RUNS = Number(opt("runs", "20"));
+const USERNS = argv.includes("--userns");
 const BIN = resolve(opt("bin", join(import.meta.dir, "..", "dist", "minid")));
 benchPreconditions("bench/runtime.ts");
 const RUNTIME = join(BIN, "..", "minid-runtime");
@@ -32,6 +36,13 @@ const config = JSON.parse(await Bun.file(join(bundle, "config.json")).text());
 config.process.terminal = false;
 config.process.args = ["/bin/true"];
 config.root.readonly = false;
+if (USERNS) {
+  // The mapped root must be able to reach the rootfs.
+  Bun.spawnSync(["chmod", "0711", base]);
+  config.linux.namespaces.push({ type: "user" });
+  config.linux.uidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+  config.linux.gidMappings = [{ containerID: 0, hostID: 100000, size: 65536 }];
+}
 writeFileSync(join(bundle, "config.json"), JSON.stringify(config));
 const crunBundle = join(base, "crun-bundle");
 mkdirSync(crunBundle);
@@ -63,7 +74,7 @@ try {
 }
 
 const runc = times.get("runc")!.length ? median(times.get("runc")!) : NaN;
-console.log(`OCI runtime run of /bin/true, ${RUNS} runs each (median ms, ratio to runc)`);
+console.log(`OCI runtime run of /bin/true${USERNS ? " in a new user namespace" : ""}, ${RUNS} runs each (median ms, ratio to runc)`);
 for (const p of peers) {
   const t = times.get(p.name)!;
   if (!t.length) {

@@ -337,10 +337,12 @@ export interface RawSpawn {
    * (CLONE_PARENT), then exits. launch() returns that process.
    */
   newPidNamespace?: boolean;
+  /** unshare(2) these right after the setns (namespaces of a joined user namespace). */
+  unshare?: number;
 }
 
 /** The child's steps, as its error report numbers them. */
-const RAW_STEPS = ["setns", "execve", "chdir", "wait for the parent", "setresgid", "setgroups", "setresuid", "unshare(CLONE_NEWPID)", "clone"];
+const RAW_STEPS = ["setns", "execve", "chdir", "wait for the parent", "setresgid", "setgroups", "setresuid", "unshare(CLONE_NEWPID)", "clone", "unshare"];
 /** A report record that is no failure: [GRANDCHILD, pid] (newPidNamespace). */
 const GRANDCHILD = 100;
 
@@ -381,6 +383,7 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
   const hold = Boolean(s.hold);
   const becomeRoot = Boolean(s.becomeRoot);
   const newPidNs = Boolean(s.newPidNamespace);
+  const unshareFlags = s.unshare ?? 0;
   const grandBox = new Int32Array([GRANDCHILD, 0]);
   const pGrandBox = ptr(grandBox);
   const holdByte = new Uint8Array(1);
@@ -455,6 +458,7 @@ export function prepareSpawnRaw(s: RawSpawn): (afterClone?: (pid: number) => voi
         if (n !== 1) rawSyscall(SYS_exit_group, 127, 0, 0, 0, 0);
       }
       for (let i = 0; i < nNs; i++) if (rawSyscall(SYS_setns, nsFd[i]!, nsFlag[i]!, 0, 0, 0) < 0) die(0);
+      if (unshareFlags && rawSyscall(SYS_unshare, unshareFlags, 0, 0, 0, 0) < 0) die(9);
       if (newPidNs) {
         // unshare(CLONE_NEWPID) moves only our children: the one that goes on is cloned as
         // our parent's, says its pid on the report pipe (which it shares), and we are done.

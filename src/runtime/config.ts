@@ -164,6 +164,13 @@ export const NAMESPACE_FLAGS: Record<string, number> = {
  * first too). Init does not join them again.
  */
 export const JOINED_BEFORE_CLONE = ["network", "ipc", "uts"];
+/**
+ * With a user namespace, the new namespaces of these types exist before init runs: made by
+ * the clone with a new user namespace, or unshared by the child in a joined one. Init, a Bun
+ * process whose first moments are open to whoever holds every capability of that user
+ * namespace, then never stands in the host's network or mount namespace.
+ */
+export const MADE_BEFORE_INIT = ["mount", "network", "ipc", "uts"];
 
 /** /proc/PID/ns/<name> for each spec namespace type. */
 export const NAMESPACE_PROC: Record<string, string> = {

@@ -12,7 +12,7 @@ import { preservedFds, childStdio } from "./preserve-fds.ts";
 import { Store, stateJson } from "./store.ts";
 import { procsFiles } from "./cgroups.ts";
 import type { Namespace, Process } from "./config.ts";
-import { NAMESPACE_PROC } from "./config.ts";
+import { NAMESPACE_FLAGS, NAMESPACE_PROC } from "./config.ts";
 import { capabilityPlan, compileSeccomp } from "./process.ts";
 import type { ExecPlan } from "./exec-init.ts";
 import { OCI_EXEC_ENV } from "./protocol.ts";
@@ -95,7 +95,10 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
   // files: its plan comes as an fd, and this process moves it into the cgroup.
   const ownTime = differs("time");
   const ownUser = differs("user");
-  const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter(differs).map((t) => ({ type: t, path: nsPath(t) }));
+  // In a user namespace the child joins the network, IPC and UTS ones too, before the user one
+  // (as the host's root it may join any): _oci-exec never stands in the host's network.
+  const childJoins = ownUser ? ["network", "ipc", "uts"].filter(differs) : [];
+  const namespaces: Namespace[] = ["ipc", "uts", "network", "cgroup", "mount"].filter((t) => differs(t) && !childJoins.includes(t)).map((t) => ({ type: t, path: nsPath(t) }));
   const seccomp = compileSeccomp(config, join(g.root, ".seccomp"));
   const cgroupProcs = r.cgroup ? procsFiles(r.cgroup) : [];
   const plan: ExecPlan = {
@@ -118,8 +121,9 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
       detached: Boolean(p.terminal),
     } as any;
     const joins = [
-      ...(ownUser ? [{ type: "user", path: nsPath("user"), flag: CLONE_NEWUSER }] : []),
+      ...childJoins.map((t) => ({ type: t, path: nsPath(t), flag: NAMESPACE_FLAGS[t]! })),
       ...(ownTime ? [{ type: "time", path: nsPath("time"), flag: CLONE_NEWTIME }] : []),
+      ...(ownUser ? [{ type: "user", path: nsPath("user"), flag: CLONE_NEWUSER }] : []),
     ];
     if (ownUser) {
       extraFds[0] = openat(AT_FDCWD, planPath, O_RDONLY | O_CLOEXEC);

@@ -21,7 +21,7 @@ import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { findExecutable } from "../container/executable.ts";
 import type { Config, Namespace } from "./config.ts";
-import { NAMESPACE_FLAGS, JOINED_BEFORE_CLONE, hostId, personalityValue, timeOffsetsText } from "./config.ts";
+import { NAMESPACE_FLAGS, JOINED_BEFORE_CLONE, MADE_BEFORE_INIT, hostId, personalityValue, timeOffsetsText } from "./config.ts";
 import { mountRootfs, enterRootfs } from "./rootfs.ts";
 import { checkRlimits, capabilityPlan, execProcess, withHome, seccompListener, type LoadedSeccomp } from "./process.ts";
 import { runHooks } from "./hooks.ts";
@@ -108,10 +108,12 @@ function run(plan: InitPlan, markCreated: () => void): never {
   // Ours already: the user namespace (create's clone made or joined it) and a time namespace
   // to join (create forked us into it: spawn-fork.ts).
   // In a user namespace, also those create joined before the clone (userns.ts).
-  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && n.type !== "user" && !(n.type === "time" && n.path) && !(inherited && n.path && JOINED_BEFORE_CLONE.includes(n.type)));
+  const nss = (c.linux?.namespaces ?? []).filter((n) => n.type !== "pid" && n.type !== "user" && !(n.type === "time" && n.path));
   const has = (t: string) => nss.some((n) => n.type === t);
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
-  enterNamespaces(nss);
+  // In a user namespace, create, its clone or the child made or joined these already.
+  const ours = (n: Namespace) => inherited && (n.path ? JOINED_BEFORE_CLONE.includes(n.type) : MADE_BEFORE_INIT.includes(n.type));
+  enterNamespaces(nss.filter((n) => !ours(n)));
   // The new time namespace is this process's children's until execve moves the command into
   // it (Linux 6.0+ switches on exec): its offsets can be written until then.
   if (c.linux?.timeOffsets) {

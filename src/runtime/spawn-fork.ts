@@ -33,6 +33,8 @@ export interface ForkedSpawnOptions {
   becomeRoot?: boolean;
   /** A new PID namespace after the joins (of a joined user namespace): forkexec.ts RawSpawn. */
   newPidNamespace?: boolean;
+  /** Namespaces unshared after the joins. */
+  unshare?: number;
   /** Our fds that become the process's 4+preserve, 5+preserve, … (after the socket). */
   extraFds?: number[];
   /** Runs between the clone and the child's first step (the child waits for it), given its pid. */
@@ -80,7 +82,7 @@ export function prepareForkedSpawn(cmd: string[], o: ForkedSpawnOptions): () => 
       setns: o.joins.map((_, i) => [nsFds[i]!, o.joins[i]!.flag]), dup, setsid: o.terminal,
       keepBelow: 4 + o.preserve + extra.length, cwd: o.cwd,
       inherit: [...(o.terminal ? [] : [0, 1, 2]), ...Array.from({ length: o.preserve }, (_, i) => 3 + i)],
-      cloneFlags: o.cloneFlags, hold: Boolean(o.afterClone), becomeRoot: o.becomeRoot, newPidNamespace: o.newPidNamespace,
+      cloneFlags: o.cloneFlags, hold: Boolean(o.afterClone), becomeRoot: o.becomeRoot, newPidNamespace: o.newPidNamespace, unshare: o.unshare,
     });
   } catch (e) {
     closeAll();

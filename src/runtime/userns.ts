@@ -9,7 +9,7 @@
 // the maps are known), and create moves it into the cgroup.
 import { chownSync, readFileSync, writeFileSync } from "node:fs";
 import { RuntimeError } from "./errors.ts";
-import { hostId, JOINED_BEFORE_CLONE, NAMESPACE_FLAGS, NAMESPACE_PROC, type Config, type Namespace } from "./config.ts";
+import { hostId, JOINED_BEFORE_CLONE, MADE_BEFORE_INIT, NAMESPACE_FLAGS, NAMESPACE_PROC, type Config, type Namespace } from "./config.ts";
 import { prepareForkedSpawn, type ForkedSpawnOptions, type SpawnedProcess } from "./spawn-fork.ts";
 import {
   AT_FDCWD, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, O_CLOEXEC, O_PATH, O_RDONLY,
@@ -64,11 +64,15 @@ export function prepareUserNamespaceInit(
     // A new PID namespace must be the user namespace's: made by the clone with a new one, or
     // unshared by the child once it has joined one by path.
     const makesPidNamespace = Boolean(pid && !pid.path);
+    let made = 0;
+    for (const n of l.namespaces ?? []) if (!n.path && MADE_BEFORE_INIT.includes(n.type)) made |= NAMESPACE_FLAGS[n.type]!;
     const spawnOptions: ForkedSpawnOptions = {
       env: o.env, terminal: o.terminal, preserve: o.preserve, cwd: o.cwd,
-      // With a joined user namespace, a time namespace given by path is joined after it.
-      joins: user.path ? [{ type: "user", path: user.path, flag: CLONE_NEWUSER }, ...(time?.path ? [{ type: "time", path: time.path, flag: CLONE_NEWTIME }] : [])] : [],
-      cloneFlags: user.path ? 0 : CLONE_NEWUSER | (makesPidNamespace ? CLONE_NEWPID : 0),
+      // With a joined user namespace, a time namespace given by path is joined first, while the
+      // child is still the host's root (which may join any).
+      joins: user.path ? [...(time?.path ? [{ type: "time", path: time.path, flag: CLONE_NEWTIME }] : []), { type: "user", path: user.path, flag: CLONE_NEWUSER }] : [],
+      cloneFlags: user.path ? 0 : CLONE_NEWUSER | made | (makesPidNamespace ? CLONE_NEWPID : 0),
+      unshare: user.path ? made : 0,
       newPidNamespace: Boolean(user.path) && makesPidNamespace,
       becomeRoot: true,
       extraFds: consoleFd >= 0 ? [planFd, fifoFd, consoleFd] : [planFd, fifoFd],

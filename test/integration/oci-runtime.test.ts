@@ -673,7 +673,7 @@ describe("containerd (ctr) --runc-binary minid-runtime", () => {
     }
   });
 
-  requires("root", "containerd", "ctr")("ctr run --rm echo hi, with the image minid saved", async () => {
+  requires("root", "containerd", "ctr")("ctr run --rm echo hi, with the image minid saved; --uidmap runs it in a user namespace", async () => {
     ensureBuilt();
     mkdirSync(c, { recursive: true });
     writeFileSync(join(c, "config.toml"), [
@@ -695,6 +695,12 @@ describe("containerd (ctr) --runc-binary minid-runtime", () => {
     const r = ctr(["run", "--runc-binary", RUNTIME, "--rm", "docker.io/library/busybox:latest", "ctr1", "sh", "-c", "echo hi; exit 6"]);
     expect(r.stdout).toBe("hi\n");
     expect(r.code).toBe(6);
+    expect(ctr(["containers", "ls", "-q"]).stdout).toBe("");
+    // --uidmap/--gidmap: containerd remaps a copy of the snapshot and asks for a user namespace
+    chmodSync(work, 0o711); // the mapped root reaches the rootfs under it
+    const u = ctr(["run", "--runc-binary", RUNTIME, "--rm", "--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536", "docker.io/library/busybox:latest", "ctr2", "sh", "-c", "id -u; cat /proc/self/uid_map; touch /x && echo wrote"]);
+    expect(u.stderr).toBe("");
+    expect(u.stdout.replace(/[ \t]+/g, " ")).toBe("0\n 0 300000 65536\nwrote\n");
     expect(ctr(["containers", "ls", "-q"]).stdout).toBe("");
   });
 });
