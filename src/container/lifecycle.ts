@@ -59,6 +59,10 @@ export function observe(st: ContainerState): ContainerState["state"] {
   }
   if (s.status !== "running" && s.status !== "paused") return s;
   if (!isAlive(containerProc(st))) {
+    // Its watcher (alive) is recording the exit, or the restart the policy asks for: until it
+    // has, the record stands, as Docker's does until containerd reports the exit. Reading it
+    // as exited here would show a restarting container as stopped for a moment.
+    if (isAlive(watcherProc(st))) return s;
     const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
     return { ...s, status: "exited", pid: 0, exitCode: 255, exitUnknown: true, error: s.error || WATCHER_LOST, finishedAt: finished };
   }

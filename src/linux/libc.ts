@@ -747,6 +747,8 @@ export function setsid(): number {
 
 export const OPEN_TREE_CLONE = 1;
 export const MOVE_MOUNT_F_EMPTY_PATH = 4;
+export const MOVE_MOUNT_T_EMPTY_PATH = 0x40;
+export const AT_RECURSIVE = 0x8000;
 
 /** open_tree(2): a detached copy of the mount at `path` (with OPEN_TREE_CLONE). */
 export function openTree(dirfd: number, path: string, flags: number): number {
@@ -754,14 +756,16 @@ export function openTree(dirfd: number, path: string, flags: number): number {
   return check(c.syscall(SYS_open_tree, dirfd, BigInt(ptr(b)), flags | O_CLOEXEC, 0, 0, 0), "open_tree", path);
 }
 
-/** move_mount(2) of a detached tree (fromFd, "") onto `toPath`. */
-export function moveMountFd(fromFd: number, toPath: string): void {
+/** move_mount(2) of a detached tree (fromFd, "") onto `to`: a path, or the file an fd (O_PATH) is open on. */
+export function moveMountFd(fromFd: number, to: string | number): void {
   const empty = cstr("");
-  const to = cstr(toPath);
+  const toPath = cstr(typeof to === "string" ? to : "");
+  const toFd = typeof to === "string" ? AT_FDCWD : to;
+  const flags = MOVE_MOUNT_F_EMPTY_PATH | (typeof to === "string" ? 0 : MOVE_MOUNT_T_EMPTY_PATH);
   check(
-    c.syscall(SYS_move_mount, fromFd, BigInt(ptr(empty)), AT_FDCWD, BigInt(ptr(to)), MOVE_MOUNT_F_EMPTY_PATH, 0),
+    c.syscall(SYS_move_mount, fromFd, BigInt(ptr(empty)), toFd, BigInt(ptr(toPath)), flags, 0),
     "move_mount",
-    toPath,
+    typeof to === "string" ? to : `/proc/self/fd/${to}`,
   );
 }
 
@@ -1086,10 +1090,29 @@ export const MOUNT_ATTR_NOSUID = 0x2;
 export const MOUNT_ATTR_NODEV = 0x4;
 export const MOUNT_ATTR_NOEXEC = 0x8;
 
-/** mount_setattr(2) on the mount an fd refers to (a detached tree from open_tree, say). */
+export const MOUNT_ATTR_NOATIME = 0x10;
+export const MOUNT_ATTR_STRICTATIME = 0x20;
+/** The atime field (relatime is 0 in it): cleared whenever one of its values is set. */
+export const MOUNT_ATTR__ATIME = 0x70;
+export const MOUNT_ATTR_NODIRATIME = 0x80;
+export const MOUNT_ATTR_IDMAP = 0x100000;
+export const MOUNT_ATTR_NOSYMFOLLOW = 0x200000;
+
+/** What mount_setattr(2) changes: attributes set and cleared, and a user namespace fd for MOUNT_ATTR_IDMAP. */
+export interface MountAttr {
+  set: number;
+  clr: number;
+  userns?: number;
+}
+
+/** mount_setattr(2) on the mount an fd refers to (a detached tree, or an O_PATH fd of a mount's root); `recursive`: its submounts too. */
+export function mountSetattr(fd: number, recursive: boolean, a: MountAttr): void {
+  const attr = new BigUint64Array([BigInt(a.set), BigInt(a.clr), 0n, BigInt(a.userns ?? 0)]); // struct mount_attr
+  check(c.syscall(SYS_mount_setattr, fd, BigInt(ptr(EMPTY)), AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), BigInt(ptr(attr)), attr.byteLength, 0), "mount_setattr");
+}
+
 export function mountSetattrFd(fd: number, attrSet: number): void {
-  const attr = new BigUint64Array([BigInt(attrSet), 0n, 0n, 0n]); // struct mount_attr
-  check(c.syscall(SYS_mount_setattr, fd, BigInt(ptr(EMPTY)), AT_EMPTY_PATH, BigInt(ptr(attr)), attr.byteLength, 0), "mount_setattr");
+  mountSetattr(fd, false, { set: attrSet, clr: 0 });
 }
 
 /** The file type and mode bits of `path` under dirfd (last component not followed), or -errno. */
@@ -1159,6 +1182,7 @@ export const realSyscalls: Syscalls = {
   chdir,
   openTree,
   moveMount: moveMountFd,
+  mountSetattr,
   openat,
   openat2,
   close,

@@ -4,14 +4,25 @@
 // to open /proc/<init>/exe could then not write through it (EROFS); init also makes itself
 // non-dumpable so it cannot be opened in the first place. The mount dies with the thread's
 // namespace: nothing appears on the host.
-import { unshare, mount, CLONE_NEWNS, MS_REC, MS_SLAVE, MS_BIND, MS_REMOUNT, MS_RDONLY } from "./libc.ts";
+import { unshare, mount, openat, CLONE_NEWNS, MS_REC, MS_SLAVE, MS_BIND, MS_REMOUNT, MS_RDONLY, AT_FDCWD, O_RDONLY, O_CLOEXEC } from "./libc.ts";
 
 let sealed: boolean | undefined;
+let before = -1;
+
+/**
+ * The calling thread's mount namespace from before the seal (an fd, -1 if there was none):
+ * the sealed one is a slave copy, and a child that must be a peer of the host's shared mounts
+ * (an OCI rootfsPropagation of "shared") goes back to this one before making its own.
+ */
+export function mountNamespaceBeforeSeal(): number {
+  return before;
+}
 
 /** Make process.execPath read-only for children spawned from this thread. Idempotent. */
 export function sealSelfExecutable(): boolean {
   if (sealed !== undefined) return sealed;
   try {
+    before = openat(AT_FDCWD, "/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
     unshare(CLONE_NEWNS);
     // Slave, not private: host mounts still reach us, ours never reach the host.
     mount(null, "/", null, MS_REC | MS_SLAVE);

@@ -28,8 +28,10 @@ export interface Syscalls {
   chdir(path: string): void;
   /** open_tree(2) (with OPEN_TREE_CLONE for a detached copy); returns the tree's fd. */
   openTree(dirfd: number, path: string, flags: number): number;
-  /** move_mount(2) of a detached tree onto a path. */
-  moveMount(fromFd: number, toPath: string): void;
+  /** move_mount(2) of a detached tree onto a path, or onto what an O_PATH fd is open on. */
+  moveMount(fromFd: number, to: string | number): void;
+  /** mount_setattr(2) on the mount an fd refers to; `recursive`: with its submounts (AT_RECURSIVE). */
+  mountSetattr(fd: number, recursive: boolean, attr: { set: number; clr: number; userns?: number }): void;
 
   // Files, relative to directory fds
   openat(dirfd: number, path: string, flags: number, mode?: number): number;

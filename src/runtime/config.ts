@@ -18,8 +18,8 @@ export interface Mount {
   source?: string;
   type?: string;
   options?: string[];
-  uidMappings?: unknown[];
-  gidMappings?: unknown[];
+  uidMappings?: IdMapping[];
+  gidMappings?: IdMapping[];
 }
 
 export interface Rlimit {
@@ -243,7 +243,7 @@ export function validateConfig(c: Config, forExec = false): void {
     if (typeof m.destination !== "string" || !m.destination.startsWith("/")) {
       throw new RuntimeError(`config.json: mount destination ${JSON.stringify(m.destination)} must be an absolute path`);
     }
-    if (m.uidMappings?.length || m.gidMappings?.length) throw unsupported(`idmapped mount ${m.destination}`, "idmapped mounts need a user namespace");
+    checkIdmappedMount(m, l);
   }
   if (l.personality) personalityValue(l.personality);
   if (l.rootfsPropagation && !(l.rootfsPropagation in PROPAGATION)) throw new RuntimeError(`config.json: invalid rootfsPropagation ${JSON.stringify(l.rootfsPropagation)}`);
@@ -266,6 +266,28 @@ export function validateConfig(c: Config, forExec = false): void {
     if (notified.includes("sendmsg")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be used for sendmsg (the runtime sends the listener its fd with it)");
     // The kernel refuses a listener on a filter synchronised to every thread.
     if (sc?.flags?.includes("SECCOMP_FILTER_FLAG_TSYNC")) throw new RuntimeError("config.json: SCMP_ACT_NOTIFY cannot be combined with SECCOMP_FILTER_FLAG_TSYNC");
+  }
+}
+
+/** An idmapped mount (idmap.ts): a bind, with maps of its own or the container's new user namespace's. */
+function checkIdmappedMount(m: Mount, l: Linux): void {
+  const words = (m.options ?? []).filter((o) => o === "idmap" || o === "ridmap");
+  const own = Boolean(m.uidMappings?.length || m.gidMappings?.length);
+  if (!own && !words.length) return;
+  const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
+  if (!bind) throw new RuntimeError(`config.json: mount ${m.destination}: only bind mounts can be idmapped (type ${JSON.stringify(m.type ?? "")})`);
+  if (own) {
+    if (!m.uidMappings?.length || !m.gidMappings?.length) throw new RuntimeError(`config.json: mount ${m.destination}: an idmapped mount needs both uidMappings and gidMappings`);
+    for (const x of [...m.uidMappings, ...m.gidMappings]) {
+      if (![x?.containerID, x?.hostID, x?.size].every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || x.size === 0) {
+        throw new RuntimeError(`config.json: mount ${m.destination}: invalid id mapping ${JSON.stringify(x)} (containerID, hostID and a non-zero size are required)`);
+      }
+    }
+    return;
+  }
+  const user = (l.namespaces ?? []).find((n) => n.type === "user");
+  if (!user || user.path || !l.uidMappings?.length || !l.gidMappings?.length) {
+    throw new RuntimeError(`config.json: mount ${m.destination}: the ${words[0]} option without uidMappings/gidMappings takes the container's maps, and needs a new user namespace with linux.uidMappings and linux.gidMappings`);
   }
 }
 

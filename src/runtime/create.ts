@@ -16,11 +16,12 @@ import type { InitPlan } from "./init.ts";
 import { OCI_INIT_ENV } from "./protocol.ts";
 import { JsonLines } from "../container/fdio.ts";
 import { selfCommand } from "../container/self.ts";
-import { sealSelfExecutable } from "../linux/sealed-exe.ts";
+import { mountNamespaceBeforeSeal, sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
 import { prepareForkedSpawn, type SpawnedProcess } from "./spawn-fork.ts";
 import { giveFifo, inJoinedNamespaces, prepareUserNamespaceInit, userNamespace } from "./userns.ts";
+import { idmappedTrees } from "./idmap.ts";
 
 export interface CreateOptions {
   bundle: string;
@@ -104,6 +105,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
   };
   let proc: SpawnedProcess | ReturnType<typeof Bun.spawn> | undefined;
   let chan: JsonLines | undefined;
+  let trees = new Map<number, number>();
   try {
     store.write(record);
     writeFileSync(join(dir, "config.json"), JSON.stringify(config));
@@ -136,19 +138,39 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     } as any;
     let forked: (() => SpawnedProcess) | undefined;
     let makesPidNs = false;
+    // Idmapped mounts: made here, as the host's root (idmap.ts); init gets them as fds after
+    // the others it is given, and attaches them.
+    trees = idmappedTrees(config, opts.bundle);
+    const giveTrees = (first: number): number[] => {
+      if (trees.size) plan.idmappedTrees = Object.fromEntries([...trees.keys()].map((index, i) => [index, first + i]));
+      return [...trees.values()];
+    };
     if (user) {
       // The plan's fds are known before it is written; the file is opened after.
       const base = 4 + opts.preserveFds;
-      plan.inherited = { fifo: base + 1, console: terminal && opts.consoleSocket ? base + 2 : undefined };
+      const console = terminal && opts.consoleSocket ? base + 2 : undefined;
+      plan.inherited = { fifo: base + 1, console };
+      const treeFds = giveTrees(console ? base + 3 : base + 2);
       writeFileSync(planPath, JSON.stringify(plan));
       env[OCI_INIT_ENV] = `fd:${base}`;
       const u = prepareUserNamespaceInit(config, user, {
         cmd: argv, env, planPath, fifo: store.fifo(id), consoleSocket: opts.consoleSocket, terminal,
-        preserve: opts.preserveFds, cwd: opts.bundle, cgroupProcs: procsFiles(record.cgroup),
+        preserve: opts.preserveFds, cwd: opts.bundle, cgroupProcs: procsFiles(record.cgroup), extraFds: treeFds,
       });
       forked = () => inJoinedNamespaces(config, u.start);
       makesPidNs = u.makesPidNamespace;
     } else {
+      // rootfsPropagation shared: init makes its mount namespace from ours before the seal, so
+      // that the host's shared mounts bound in are peers of the host's (rootfs.ts).
+      const prop = config.linux?.rootfsPropagation;
+      const hostMnt = prop === "shared" || prop === "rshared" ? mountNamespaceBeforeSeal() : -1;
+      const extra: number[] = [];
+      if (hostMnt >= 0) {
+        plan.mountNamespaceFd = 4 + opts.preserveFds;
+        extra.push(hostMnt);
+      }
+      extra.push(...giveTrees(4 + opts.preserveFds + extra.length));
+      options.stdio.push(...extra);
       writeFileSync(planPath, JSON.stringify(plan));
       // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
       // thread), and its command inherits it.
@@ -157,12 +179,19 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
         forked = prepareForkedSpawn(argv, {
           env, terminal, preserve: opts.preserveFds, cwd: opts.bundle,
           joins: [{ type: "time", path: timeNs.path!, flag: CLONE_NEWTIME }], where: `time namespace ${timeNs.path}`,
+          extraFds: extra,
         });
       }
     }
     const spawn = (): SpawnedProcess | ReturnType<typeof Bun.spawn> => (forked ? forked() : Bun.spawn(argv, options));
     step("init spawning");
-    proc = pidNs && !makesPidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
+    try {
+      proc = pidNs && !makesPidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
+    } finally {
+      // Init holds its copies.
+      for (const fd of trees.values()) close(fd);
+      trees.clear();
+    }
     if (user) giveFifo(store.fifo(id), proc.pid);
     const chanFd = proc.stdio[3 + opts.preserveFds] as unknown as number;
     chan = new JsonLines(chanFd);
@@ -193,6 +222,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     return { record, store, config, proc };
   } catch (e) {
     chan?.close();
+    for (const fd of trees.values()) close(fd);
     if (proc) {
       kill(proc.pid, 9);
       await proc.exited;

@@ -11,7 +11,10 @@ const MOUNT_OPTIONS = [
   "nodiratime", "noexec", "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private", "rbind",
   "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared", "silent", "slave", "strictatime",
   "suid", "sync", "unbindable",
-];
+  // Recursive (mount_setattr with AT_RECURSIVE) and idmapped (idmap.ts).
+  "idmap", "ratime", "rdev", "rdiratime", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
+  "rnostrictatime", "rnosuid", "rnosymfollow", "rrelatime", "rro", "rrw", "rstrictatime", "rsuid", "rsymfollow",
+].filter((o, i, all) => all.indexOf(o) === i).sort();
 
 export default function features(_g: Globals, _log: Logger, _argv: string[]): number {
   const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");
@@ -28,7 +31,7 @@ export default function features(_g: Globals, _log: Logger, _argv: string[]): nu
       apparmor: { enabled: false },
       selinux: { enabled: false },
       intelRdt: { enabled: false },
-      mountExtensions: { idmap: { enabled: false } },
+      mountExtensions: { idmap: { enabled: true } },
     },
     annotations: { "org.opencontainers.runtime-spec.features.cgroup.host": v2 ? "v2" : "v1" },
   };

@@ -14,7 +14,7 @@ import { ptr } from "bun:ffi";
 import {
   unshare, setns, sethostname, setdomainname, mount, chdir, openat, close, prctl,
   personality, syscallChecked, sendFd, connectUnix, dup2, setControllingTerminal, setWindowSize,
-  CLONE_FS, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDWR, O_NOCTTY, O_WRONLY, O_CREAT, O_NOFOLLOW, PR_SET_DUMPABLE,
+  CLONE_FS, CLONE_NEWNS, AT_FDCWD, O_PATH, O_DIRECTORY, O_CLOEXEC, O_RDWR, O_NOCTTY, O_WRONLY, O_CREAT, O_NOFOLLOW, PR_SET_DUMPABLE,
   SyscallError, realSyscalls, fsat,
 } from "../linux/libc.ts";
 import { openInRoot, mkdirAllInRoot, fdPath } from "../linux/safepath.ts";
@@ -49,6 +49,10 @@ export interface InitPlan {
   seccomp?: { filter: string; flags: number };
   /** The State hooks get (status "creating"; create fills pid). */
   state: { [k: string]: unknown };
+  /** rootfsPropagation shared: the fd of create's mount namespace from before its seal, made ours first. */
+  mountNamespaceFd?: number;
+  /** Idmapped mounts: config.json's mount index → the fd of the detached tree create made (idmap.ts). */
+  idmappedTrees?: { [index: number]: number };
   /** In a user namespace: what init cannot open by path comes as fds (userns.ts). */
   inherited?: InheritedFds;
 }
@@ -113,6 +117,11 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (!has("mount")) throw new RuntimeError("config.json: linux.namespaces must include a mount namespace (minid does not build a container in the host's)");
   // In a user namespace, create, its clone or the child made or joined these already.
   const ours = (n: Namespace) => inherited && (n.path ? JOINED_BEFORE_CLONE.includes(n.type) : MADE_BEFORE_INIT.includes(n.type));
+  if (plan.mountNamespaceFd !== undefined) {
+    unshare(CLONE_FS);
+    setns(plan.mountNamespaceFd, CLONE_NEWNS, "create's mount namespace");
+    close(plan.mountNamespaceFd);
+  }
   enterNamespaces(nss.filter((n) => !ours(n)));
   // The new time namespace is this process's children's until execve moves the command into
   // it (Linux 6.0+ switches on exec): its offsets can be written until then.
@@ -143,7 +152,14 @@ function run(plan: InitPlan, markCreated: () => void): never {
   if (seccomp) seccomp.listener = seccompListener(c, { ...plan.state, status: "running" }, Number(readlinkSync("/proc/self")));
 
   if (plan.inherited) reachable(plan.rootfs, c);
-  const rootFd = mountRootfs(c, plan.rootfs, plan.bundle, realSyscalls, { cgroupDirs: plan.inherited && plan.cgroupProcs.map((f) => dirname(f)) });
+  const trees = new Map(Object.entries(plan.idmappedTrees ?? {}).map(([i, fd]) => [Number(i), fd]));
+  let rootFd: number;
+  try {
+    rootFd = mountRootfs(c, plan.rootfs, plan.bundle, realSyscalls, { cgroupDirs: plan.inherited && plan.cgroupProcs.map((f) => dirname(f)), trees });
+  } finally {
+    // Attached, or not to be: done with (process.ts leaves no fd above the preserved ones to the command anyway).
+    for (const fd of trees.values()) close(fd);
+  }
   if (p.terminal) setupConsole(rootFd, consoleSock, p.consoleSize);
 
   trace("oci-init mounted");

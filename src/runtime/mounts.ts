@@ -4,6 +4,8 @@
 // linux/safepath.ts), so a symlink in the image never leads a mount onto the host.
 import { ptr } from "bun:ffi";
 import {
+  MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NODIRATIME, MOUNT_ATTR_NOSYMFOLLOW,
+  MOUNT_ATTR_NOATIME, MOUNT_ATTR_STRICTATIME, MOUNT_ATTR__ATIME,
   SyscallError, O_PATH, O_DIRECTORY, O_CLOEXEC, O_CREAT, O_WRONLY, O_NOFOLLOW, S_IFCHR, S_IFBLK, S_IFIFO, makedev, realSyscalls, syscallChecked, AT_FDCWD,
 } from "../linux/libc.ts";
 import type { Syscalls } from "../linux/syscalls.ts";
@@ -26,16 +28,34 @@ const FLAGS: Record<string, [clear: boolean, bits: number]> = {
   lazytime: [false, 1 << 25], nolazytime: [true, 1 << 25],
 };
 
+/** The recursive flag words (mount_setattr(2) with AT_RECURSIVE): [clear?, MOUNT_ATTR_ bits]. */
+const RECURSIVE: Record<string, [clear: boolean, bits: number]> = {
+  rro: [false, MOUNT_ATTR_RDONLY], rrw: [true, MOUNT_ATTR_RDONLY], rnosuid: [false, MOUNT_ATTR_NOSUID], rsuid: [true, MOUNT_ATTR_NOSUID],
+  rnodev: [false, MOUNT_ATTR_NODEV], rdev: [true, MOUNT_ATTR_NODEV], rnoexec: [false, MOUNT_ATTR_NOEXEC], rexec: [true, MOUNT_ATTR_NOEXEC],
+  rnodiratime: [false, MOUNT_ATTR_NODIRATIME], rdiratime: [true, MOUNT_ATTR_NODIRATIME],
+  rnosymfollow: [false, MOUNT_ATTR_NOSYMFOLLOW], rsymfollow: [true, MOUNT_ATTR_NOSYMFOLLOW],
+};
+/** The recursive atime words: each sets the whole atime field (relatime is its 0). */
+const RECURSIVE_ATIME: Record<string, number> = {
+  rrelatime: 0, ratime: 0, rnostrictatime: 0, rnoatime: MOUNT_ATTR_NOATIME, rstrictatime: MOUNT_ATTR_STRICTATIME, rnorelatime: MOUNT_ATTR_STRICTATIME,
+};
+
 export interface ParsedOptions {
   flags: number;
   propagation: number[];
   data: string[];
+  /** MOUNT_ATTR_ bits the r* words set and clear on the mount and every mount under it. */
+  recursive: { set: number; clr: number };
+  /** "idmap" / "ridmap": the bind is idmapped (its submounts too with ridmap). */
+  idmap?: "idmap" | "ridmap";
 }
 
 export function parseMountOptions(options: string[] = []): ParsedOptions {
   let flags = 0;
   const propagation: number[] = [];
   const data: string[] = [];
+  const recursive = { set: 0, clr: 0 };
+  let idmap: ParsedOptions["idmap"];
   for (const o of options) {
     const f = FLAGS[o];
     if (f) {
@@ -46,12 +66,32 @@ export function parseMountOptions(options: string[] = []): ParsedOptions {
       propagation.push(PROPAGATION[o]!);
       continue;
     }
-    if (/^(r(ro|rw|nosuid|suid|nodev|dev|noexec|exec|atime|noatime|relatime|strictatime|nodiratime|diratime|nosymfollow|symfollow)|idmap|ridmap|tmpcopyup)$/.test(o)) {
-      throw new RuntimeError(`mount option ${JSON.stringify(o)} is not supported by minid`);
+    const r = RECURSIVE[o];
+    if (r) {
+      // The last word about a bit wins, as with the plain flags.
+      if (r[0]) (recursive.clr |= r[1]), (recursive.set &= ~r[1]);
+      else (recursive.set |= r[1]), (recursive.clr &= ~r[1]);
+      continue;
     }
+    if (o in RECURSIVE_ATIME) {
+      // The kernel takes a new atime only with the whole field cleared.
+      recursive.set = (recursive.set & ~MOUNT_ATTR__ATIME) | RECURSIVE_ATIME[o]!;
+      recursive.clr |= MOUNT_ATTR__ATIME;
+      continue;
+    }
+    if (o === "idmap" || o === "ridmap") {
+      idmap = o;
+      continue;
+    }
+    if (o === "tmpcopyup") throw new RuntimeError(`mount option ${JSON.stringify(o)} is not supported by minid`);
     data.push(o);
   }
-  return { flags, propagation, data };
+  return { flags, propagation, data, recursive, ...(idmap ? { idmap } : {}) };
+}
+
+/** Whether config.json asks for this mount to be idmapped (mappings of its own, or the idmap/ridmap word). */
+export function isIdmapped(m: Mount): boolean {
+  return Boolean(m.uidMappings?.length || m.gidMappings?.length || parseMountOptions(m.options).idmap);
 }
 
 /** statfs(2) f_flags → the MS_ bits a bind remount must keep (locked flags, see mount(2)). */
@@ -97,12 +137,15 @@ export function isBindMount(m: Mount): boolean {
  * image without /etc), and so is a filesystem the kernel refuses (mqueue without
  * CONFIG_POSIX_MQUEUE).
  */
-export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls = realSyscalls, optional = false, cgroupDirs?: string[]): void {
+export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls = realSyscalls, optional = false, cgroupDirs?: string[], tree?: number): void {
   try {
     const o = parseMountOptions(m.options);
     const type = m.type ?? (o.flags & MS_BIND ? "bind" : "");
-    if (type === "cgroup") return mountCgroup(rootFd, m, o, sys, cgroupDirs);
-    if (isBindMount(m)) return bindMount(rootFd, m, o, bundle, sys, optional);
+    if (type === "cgroup") {
+      mountCgroup(rootFd, m, o, sys, cgroupDirs);
+      return setRecursive(rootFd, m.destination, o, sys);
+    }
+    if (isBindMount(m)) return bindMount(rootFd, m, o, bundle, sys, optional, tree);
     const fd = mkdirAllInRoot(sys, rootFd, m.destination);
     let sysfsRefused = false;
     try {
@@ -121,18 +164,23 @@ export function mountOne(rootFd: number, m: Mount, bundle: string, sys: Syscalls
       const options = [...(m.options ?? []), "rbind"];
       return bindMount(rootFd, { ...m, source: "/sys", type: "bind", options }, parseMountOptions(options), bundle, sys, optional);
     }
+    setRecursive(rootFd, m.destination, o, sys);
     propagate(rootFd, m.destination, o.propagation, sys);
   } catch (e) {
     wrap(e, m);
   }
 }
 
-function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string, sys: Syscalls, optional: boolean): void {
+/**
+ * `tree`: the source as a detached tree create made idmapped (idmap.ts), attached here
+ * instead of a bind of the path.
+ */
+function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string, sys: Syscalls, optional: boolean, tree?: number): void {
   if (!m.source) throw new RuntimeError("a bind mount needs a source");
   const source = isAbsolute(m.source) ? m.source : resolve(bundle, m.source);
   let isDir: boolean;
   try {
-    isDir = sys.stat(source).kind === "dir";
+    isDir = sys.stat(tree === undefined ? source : at(tree)).kind === "dir";
   } catch (e) {
     if (optional) return;
     throw new RuntimeError(`stat ${source}: ${(e as SyscallError).code ?? e}`);
@@ -149,7 +197,8 @@ function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string, s
     throw e;
   }
   try {
-    sys.mount(source, at(fd), null, MS_BIND | (o.flags & MS_REC), null);
+    if (tree !== undefined) sys.moveMount(tree, fd);
+    else sys.mount(source, at(fd), null, MS_BIND | (o.flags & MS_REC), null);
   } finally {
     sys.close(fd);
   }
@@ -169,7 +218,20 @@ function bindMount(rootFd: number, m: Mount, o: ParsedOptions, bundle: string, s
       sys.close(fd2);
     }
   }
+  setRecursive(rootFd, m.destination, o, sys);
   propagate(rootFd, m.destination, o.propagation, sys);
+}
+
+/** The r* words: mount_setattr on the destination's mount and every mount under it. */
+function setRecursive(rootFd: number, destination: string, o: ParsedOptions, sys: Syscalls): void {
+  if (!o.recursive.set && !o.recursive.clr) return;
+  // Re-resolved: the path now leads to the root of the new mount.
+  const fd = openInRoot(sys, rootFd, destination, O_PATH);
+  try {
+    sys.mountSetattr(fd, true, o.recursive);
+  } finally {
+    sys.close(fd);
+  }
 }
 
 function propagate(rootFd: number, destination: string, flags: number[], sys: Syscalls): void {

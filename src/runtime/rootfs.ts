@@ -27,6 +27,8 @@ export interface RootfsOptions {
   optional?: ReadonlySet<string>;
   /** In a user namespace: the container's cgroup directories on the host, bound for a cgroup mount. */
   cgroupDirs?: string[];
+  /** Idmapped mounts: the index of the mount in config.json → the detached tree (fd) create made of its source. */
+  trees?: ReadonlyMap<number, number>;
 }
 
 /**
@@ -37,9 +39,14 @@ export interface RootfsOptions {
 export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Syscalls = realSyscalls, o: RootfsOptions = {}): number {
   if (!o.rootMounted) {
     const prop = c.linux?.rootfsPropagation;
+    const shared = prop === "shared" || prop === "rshared";
     // Slave (private if asked) while building: the requested propagation is set on the new
-    // root once entered, as an unbindable or shared parent would make the bind below fail or leak.
-    sys.mount(null, "/", null, prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
+    // root once entered, as an unbindable or shared parent would make the bind below fail or
+    // leak. Shared if asked, as runc does, so that the host's shared mounts bound in (an
+    // rshared volume) stay peers of the host's and mounts made in them reach the host; then
+    // only the mount holding the rootfs is made private, so the rootfs's own mounts do not.
+    sys.mount(null, "/", null, shared ? PROPAGATION[prop]! : prop === "private" || prop === "rprivate" ? PROPAGATION.rprivate! : PROPAGATION.rslave!, null);
+    if (shared) sys.mount(null, mountPointOf(rootfs, sys), null, PROPAGATION.private!, null);
     sys.mount(rootfs, rootfs, null, MS_BIND | MS_REC, null);
   }
   const rootFd = sys.openat(AT_FDCWD, rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -56,8 +63,8 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
     devReady = true;
   };
   try {
-    for (const m of c.mounts ?? []) {
-      mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false, o.cgroupDirs);
+    for (const [i, m] of (c.mounts ?? []).entries()) {
+      mountOne(rootFd, m, bundle, sys, o.optional?.has(m.destination) ?? false, o.cgroupDirs, o.trees?.get(i));
       if (!devReady && isDev(m)) makeDev(true);
     }
     if (!devReady) makeDev(false);
@@ -66,6 +73,20 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
     throw e;
   }
   return rootFd;
+}
+
+/** The mount point of the mount that holds `path` (the longest one above it in mountinfo). */
+function mountPointOf(path: string, sys: Syscalls): string {
+  let best = "/";
+  let info = "";
+  try {
+    info = sys.readFile("/proc/self/mountinfo");
+  } catch {}
+  for (const line of info.split("\n")) {
+    const mp = line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
+    if (mp && (path === mp || path.startsWith(mp === "/" ? "/" : `${mp}/`)) && mp.length > best.length) best = mp;
+  }
+  return best;
 }
 
 /**

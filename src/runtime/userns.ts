@@ -9,7 +9,7 @@
 // the maps are known), and create moves it into the cgroup.
 import { chownSync, readFileSync, writeFileSync } from "node:fs";
 import { RuntimeError } from "./errors.ts";
-import { hostId, JOINED_BEFORE_CLONE, MADE_BEFORE_INIT, NAMESPACE_FLAGS, NAMESPACE_PROC, type Config, type Namespace } from "./config.ts";
+import { hostId, type IdMapping, JOINED_BEFORE_CLONE, MADE_BEFORE_INIT, NAMESPACE_FLAGS, NAMESPACE_PROC, type Config, type Namespace } from "./config.ts";
 import { prepareForkedSpawn, type ForkedSpawnOptions, type SpawnedProcess } from "./spawn-fork.ts";
 import {
   AT_FDCWD, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUSER, O_CLOEXEC, O_PATH, O_RDONLY,
@@ -43,7 +43,7 @@ export function userNamespace(c: Config): Namespace | undefined {
  * move it into the container's cgroup (written with its pid while it waits).
  */
 export function prepareUserNamespaceInit(
-  c: Config, user: Namespace, o: { cmd: string[]; env: { [k: string]: string }; planPath: string; fifo: string; consoleSocket?: string; terminal: boolean; preserve: number; cwd: string; cgroupProcs: string[] },
+  c: Config, user: Namespace, o: { cmd: string[]; env: { [k: string]: string }; planPath: string; fifo: string; consoleSocket?: string; terminal: boolean; preserve: number; cwd: string; cgroupProcs: string[]; extraFds?: number[] },
 ): UserNsStart {
   const l = c.linux!;
   const opened: number[] = [];
@@ -75,9 +75,9 @@ export function prepareUserNamespaceInit(
       unshare: user.path ? made : 0,
       newPidNamespace: Boolean(user.path) && makesPidNamespace,
       becomeRoot: true,
-      extraFds: consoleFd >= 0 ? [planFd, fifoFd, consoleFd] : [planFd, fifoFd],
+      extraFds: [planFd, fifoFd, ...(consoleFd >= 0 ? [consoleFd] : []), ...(o.extraFds ?? [])],
       afterClone: (child) => {
-        if (!user.path) writeIdMaps(child, c);
+        if (!user.path) writeIdMaps(child, l.uidMappings, l.gidMappings);
         for (const f of o.cgroupProcs) {
           try {
             writeFileSync(f, String(child));
@@ -153,9 +153,8 @@ export function giveFifo(fifo: string, pid: number): void {
 }
 
 /** The child's uid_map and gid_map: written once, by a process of the parent namespace (us). */
-export function writeIdMaps(pid: number, c: Config): void {
-  const l = c.linux!;
-  for (const [file, maps] of [["uid_map", l.uidMappings], ["gid_map", l.gidMappings]] as const) {
+export function writeIdMaps(pid: number, uid: IdMapping[] = [], gid: IdMapping[] = []): void {
+  for (const [file, maps] of [["uid_map", uid], ["gid_map", gid]] as const) {
     const text = (maps ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}\n`).join("");
     try {
       writeFileSync(`/proc/${pid}/${file}`, text);

@@ -221,8 +221,14 @@ export class FakeSyscalls implements Syscalls {
     return this.newFd(`tree:${this.at(dirfd, path)}`);
   }
 
-  moveMount(fromFd: number, toPath: string): void {
-    this.record("move_mount", [fromFd, toPath], `move_mount ${this.fds.get(fromFd)} ${this.hostPath(toPath)}`);
+  moveMount(fromFd: number, to: string | number): void {
+    const target = typeof to === "string" ? this.hostPath(to) : this.fds.get(to);
+    this.record("move_mount", [fromFd, to], `move_mount ${this.fds.get(fromFd)} ${target}`);
+  }
+
+  mountSetattr(fd: number, recursive: boolean, attr: { set: number; clr: number; userns?: number }): void {
+    const userns = attr.userns === undefined ? "" : ` userns=${this.fds.get(attr.userns) ?? attr.userns}`;
+    this.record("mount_setattr", [fd, recursive, attr], `mount_setattr ${this.fds.get(fd)}${recursive ? " recursive" : ""} set=0x${attr.set.toString(16)} clr=0x${attr.clr.toString(16)}${userns}`);
   }
 
   openat(dirfd: number, path: string, flags: number, mode = 0): number {
@@ -416,8 +422,10 @@ export class FakeSyscalls implements Syscalls {
   private hostPath(path: string): string {
     const m = /^\/proc\/self\/fd\/(\d+)(\/.*)?$/.exec(path);
     if (m) {
-      const base = this.fds.get(Number(m[1]));
-      if (base === undefined) throw new SyscallError("open", 2, path);
+      const fd = this.fds.get(Number(m[1]));
+      if (fd === undefined) throw new SyscallError("open", 2, path);
+      // A detached tree (open_tree) shows the files of the path it was cloned from.
+      const base = fd.replace(/^tree:/, "");
       return m[2] ? base + m[2] : base;
     }
     if (path.startsWith("/")) return this.root === "/" ? path : path === "/" ? this.root : this.root + path;

@@ -542,9 +542,85 @@ describe("minid-runtime lifecycle", () => {
     ]);
   });
 
+  it("rootfsPropagation shared: a mount made in an rshared volume reaches the host's side, as under runc", () => {
+    const shared = join(work, "shared-vol");
+    mkdirSync(join(shared, "sub"), { recursive: true });
+    const sh = (cmd: string) => expect(Bun.spawnSync(["sh", "-c", cmd]).exitCode).toBe(0);
+    sh(`mount --bind '${shared}' '${shared}' && mount --make-shared '${shared}'`);
+    try {
+      const b = bundle((c: any) => {
+        c.linux.rootfsPropagation = "shared";
+        c.mounts.push({ destination: "/vol", type: "bind", source: shared, options: ["rbind", "rshared"] });
+        for (const k of ["bounding", "effective", "permitted"]) c.process.capabilities[k].push("CAP_SYS_ADMIN");
+        c.process.args = ["sh", "-c", "mount -t tmpfs -o size=1m probe /vol/sub && echo mounted"];
+      });
+      mkdirSync(join(b.rootfs, "vol"));
+      expect(ok(["run", "--bundle", b.dir, b.id]).stdout).toBe("mounted\n");
+      const hostSide = readFileSync("/proc/self/mountinfo", "utf8").split("\n").find((l) => l.split(" ")[4] === join(shared, "sub"));
+      expect(hostSide).toMatch(/ - tmpfs probe /);
+      // ... and none of the container's own mounts (its root, its /proc) reached the host
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(b.rootfs);
+    } finally {
+      Bun.spawnSync(["sh", "-c", `umount '${join(shared, "sub")}' 2>/dev/null; umount '${shared}'`]);
+    }
+  });
+
+  it("idmapped mounts: the container's maps (idmap, ridmap) or the mount's own; rro is recursive; init passes on no tree fd", () => {
+    chmodSync(work, 0o711);
+    const HOST = 100000;
+    const vol = join(work, "idmapped-vol");
+    mkdirSync(join(vol, "sub"), { recursive: true });
+    writeFileSync(join(vol, "f"), "host root's\n");
+    const sh = (cmd: string) => expect(Bun.spawnSync(["sh", "-c", cmd]).exitCode).toBe(0);
+    sh(`mount -t tmpfs -o size=1m idmapped-sub '${join(vol, "sub")}' && touch '${join(vol, "sub", "f")}'`);
+    const own = (containerID: number, hostID: number, size = 1) => ({ uidMappings: [{ containerID, hostID, size }], gidMappings: [{ containerID, hostID, size }] });
+    try {
+      const b = bundle((c: any) => {
+        c.linux.namespaces.push({ type: "user" });
+        Object.assign(c.linux, own(0, HOST, 65536));
+        c.mounts.push(
+          { destination: "/a", type: "bind", source: vol, options: ["rbind", "idmap"] },
+          { destination: "/b", type: "bind", source: vol, options: ["rbind", "ridmap", "rro"] },
+          { destination: "/c", type: "bind", source: vol, options: ["bind"], ...own(0, HOST + 7) },
+        );
+        c.process.args = ["sh", "-c", [
+          "stat -c %u:%g /a/f /a/sub/f /b/f /b/sub/f /c/f", "touch /a/new && echo a-rw", "touch /b/x 2>/dev/null || echo b-ro",
+          "touch /b/sub/x 2>/dev/null || echo b-sub-ro", "ls /proc/self/fd | tr '\\n' ' '",
+        ].join("; ")];
+      });
+      for (const d of ["a", "b", "c"]) mkdirSync(join(b.rootfs, d));
+      const r = rt(["run", "--bundle", b.dir, b.id]);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.split("\n")).toEqual([
+        "0:0", // the host's root is the container's through the container's maps
+        "65534:65534", // idmap is not recursive: the submount's files are no one's
+        "0:0", "0:0", // ridmap: the submount too
+        "7:7", // the mount's own map: host root → HOST+7, which is 7 in here
+        "a-rw", "b-ro", "b-sub-ro",
+        "0 1 2 3 ", // no tree or namespace fd reached the command
+      ]);
+      // what the container's root made is the host root's on disk
+      expect(statSync(join(vol, "new"))).toMatchObject({ uid: 0, gid: 0 });
+      // without a user namespace: the mount's own maps shift what the host's root sees
+      const n = bundle((c: any) => {
+        c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind"], ...own(0, 3000, 10) });
+        c.process.args = ["stat", "-c", "%u:%g", "/a/f"];
+      });
+      mkdirSync(join(n.rootfs, "a"));
+      expect(ok(["run", "--bundle", n.dir, n.id]).stdout).toBe("3000:3000\n");
+      refused("run", [
+        [(c: any) => c.mounts.push({ destination: "/a", type: "tmpfs", source: "tmpfs", options: ["idmap"], ...own(0, 3000) }), /mount \/a: only bind mounts can be idmapped/],
+        [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind", "idmap"] }), /the idmap option without uidMappings\/gidMappings takes the container's maps, and needs a new user namespace/],
+        [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind"], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }), /needs both uidMappings and gidMappings/],
+        [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: "/proc", options: ["rbind"], ...own(0, 3000) }), /cannot make the idmapped mount \/a of \/proc: mount_setattr: EINVAL \(its filesystem does not support idmapped mounts/],
+      ]);
+    } finally {
+      Bun.spawnSync(["umount", join(vol, "sub")]);
+    }
+  });
+
   it("refuses what it cannot honour, naming the field, and leaves nothing", () => {
     const cases: [(c: any) => void, RegExp][] = [
-      [(c: any) => (c.mounts.push({ destination: "/mnt", source: "/tmp", options: ["rbind"], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] })), /idmapped mount \/mnt is not supported/],
       [(c: any) => (c.process.selinuxLabel = "system_u:system_r:container_t:s0"), /selinuxLabel.*SELinux/],
       [(c: any) => (c.process.capabilities.bounding = ["CAP_NOPE"]), /unknown capability .*CAP_NOPE/],
       [(c: any) => (c.process.rlimits = [{ type: "RLIMIT_BOGUS", soft: 1, hard: 1 }]), /unknown rlimit type/],
@@ -632,6 +708,14 @@ describe("podman --runtime minid-runtime", () => {
     expect(tty.stderr).toBe("");
     expect(tty.stdout.replace(/\r/g, "")).toBe("/dev/pts/0\n0\n");
     expect(podman(["rm", "-f", "-t", "0", "pmu"]).code).toBe(0);
+    // -v …:idmap: the host root's files are the container root's, and what it writes is the host root's
+    const vol = join(p, "idmap-vol");
+    mkdirSync(vol, { recursive: true });
+    writeFileSync(join(vol, "f"), "x");
+    const iv = podman(["run", "--rm", ...map, "-v", `${vol}:/mnt:idmap`, "busybox", "sh", "-c", "stat -c %u:%g /mnt/f; touch /mnt/new && echo wrote"]);
+    expect(iv.stderr).toBe("");
+    expect(iv.stdout).toBe("0:0\nwrote\n");
+    expect(statSync(join(vol, "new"))).toMatchObject({ uid: 0, gid: 0 });
   });
 
   requires("root", "podman", "tmux")("run -it under tmux: the terminal comes through the console socket", () => {

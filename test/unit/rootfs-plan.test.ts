@@ -314,10 +314,27 @@ describe("root filesystem", () => {
 describe("a bundle's root (minid-runtime create)", () => {
   test("slave while building, the root bound onto itself, the config's mounts; its propagation set once inside", () => {
     const f = world();
-    const config = { root: { path: R }, mounts: [{ destination: "/proc", type: "proc", source: "proc" }], linux: { rootfsPropagation: "shared" } } as Config;
+    const config = { root: { path: R }, mounts: [{ destination: "/proc", type: "proc", source: "proc" }], linux: { rootfsPropagation: "slave" } } as Config;
     enterRootfs(config, R, mountRootfs(config, R, "/bundle", f), false, f);
     expect(f.views(...MOUNTISH)).toEqual([
       "mount - / - rec,slave",
+      `mount ${R} ${R} - bind,rec`,
+      `mount proc ${R}/proc proc 0`,
+      ...PIVOT,
+      `mount - ${R} - slave`,
+    ]);
+    // The default devices, each replacing whatever the image had at its path.
+    expect(f.views("unlinkat").length).toBe(6);
+    expect(f.openFds()).toEqual([]);
+  });
+
+  test("shared: the host's peer groups are kept while building, only the mount holding the root is made private", () => {
+    const f = world().file("/proc/self/mountinfo", `22 1 8:1 / / rw - ext4 /dev/sda rw\n30 22 8:2 / ${R.split("/").slice(0, 2).join("/")} rw shared:3 - ext4 /dev/sdb rw\n`);
+    const config = { root: { path: R }, mounts: [{ destination: "/proc", type: "proc", source: "proc" }], linux: { rootfsPropagation: "shared" } } as Config;
+    enterRootfs(config, R, mountRootfs(config, R, "/bundle", f), false, f);
+    expect(f.views(...MOUNTISH)).toEqual([
+      "mount - / - shared",
+      `mount - ${R.split("/").slice(0, 2).join("/")} - private`,
       `mount ${R} ${R} - bind,rec`,
       `mount proc ${R}/proc proc 0`,
       ...PIVOT,
@@ -325,6 +342,37 @@ describe("a bundle's root (minid-runtime create)", () => {
     ]);
     // The default devices, each replacing whatever the image had at its path.
     expect(f.views("unlinkat").length).toBe(6);
+    expect(f.openFds()).toEqual([]);
+  });
+});
+
+describe("idmapped and recursive mount attributes", () => {
+  test("an idmapped bind attaches the tree create made, then its remount; r* words go on the whole subtree", () => {
+    const f = world().dir(`${R}/data`).dir(`${R}/ro`);
+    const tree = f.openTree(-100, "/vol/data", 1);
+    const config = {
+      root: { path: R },
+      mounts: [
+        { destination: "/proc", type: "proc", source: "proc" },
+        { destination: "/data", type: "bind", source: "/vol/data", options: ["rbind", "ro", "idmap"] },
+        { destination: "/ro", type: "bind", source: "/vol/data", options: ["rbind", "rro", "rnosuid", "rsuid", "rnoatime", "rnodev"] },
+      ],
+      linux: { rootfsPropagation: "slave" },
+    } as Config;
+    enterRootfs(config, R, mountRootfs(config, R, "/bundle", f, { trees: new Map([[1, tree]]) }), false, f);
+    expect(f.views(...MOUNTISH, "move_mount", "mount_setattr")).toEqual([
+      "mount - / - rec,slave",
+      `mount ${R} ${R} - bind,rec`,
+      `mount proc ${R}/proc proc 0`,
+      `move_mount tree:/vol/data ${R}/data`,
+      `mount - ${R}/data - ro,remount,bind`,
+      `mount /vol/data ${R}/ro - bind,rec`,
+      // RDONLY|NODEV|NOATIME set; NOSUID cleared (rsuid came last); the whole atime field cleared
+      `mount_setattr ${R}/ro recursive set=0x15 clr=0x72`,
+      ...PIVOT,
+      `mount - ${R} - slave`,
+    ]);
+    f.close(tree);
     expect(f.openFds()).toEqual([]);
   });
 });
