@@ -1,7 +1,7 @@
 // Spawning a container's init (suspended until it is handed its spec on fd 4), kept in a
 // module of its own with the fewest imports: the watcher calls it before loading the rest of
 // its code, so init's own start-up overlaps the watcher's.
-import { selfCommand } from "./self.ts";
+import { selfCommand, SHORT_LIVED_ENV } from "./self.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 
 function inPidMode<T>(pid: "host" | string | undefined, spawn: () => T): T {
@@ -54,10 +54,7 @@ export function launchInit(mode: InitMode, pid?: "host" | string): LaunchedInit 
   const env: Record<string, string> = {
     [INIT_SPEC_ENV]: INIT_SPEC_FROM_FD,
     PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
-    // init lives for milliseconds: JSC's optimising JITs would only compile on helper threads,
-    // competing with it for the CPU (measured with perf: their threads took ~5% of a run).
-    BUN_JSC_useDFGJIT: "false",
-    BUN_JSC_useFTLJIT: "false",
+    ...SHORT_LIVED_ENV,
   };
   if (process.env.MINID_TRACE) env.MINID_TRACE = process.env.MINID_TRACE;
   const argv = selfCommand("_init");

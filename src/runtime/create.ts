@@ -15,7 +15,7 @@ import { capabilityPlan, compileSeccomp } from "./process.ts";
 import type { InitPlan } from "./init.ts";
 import { OCI_INIT_ENV } from "./protocol.ts";
 import { JsonLines } from "../container/fdio.ts";
-import { selfCommand } from "../container/self.ts";
+import { selfCommand, SHORT_LIVED_ENV } from "../container/self.ts";
 import { mountNamespaceBeforeSeal, sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
 import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
@@ -128,7 +128,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const argv = selfCommand("_oci-init");
     sealSelfExecutable();
     const terminal = Boolean(config.process!.terminal);
-    const env: { [k: string]: string } = { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) };
+    const env: { [k: string]: string } = { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...SHORT_LIVED_ENV, ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) };
     const options = {
       env,
       stdio: childStdio(terminal, opts.preserveFds),

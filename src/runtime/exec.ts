@@ -16,7 +16,7 @@ import { NAMESPACE_FLAGS, NAMESPACE_PROC } from "./config.ts";
 import { capabilityPlan, compileSeccomp } from "./process.ts";
 import type { ExecPlan } from "./exec-init.ts";
 import { OCI_EXEC_ENV } from "./protocol.ts";
-import { selfCommand } from "../container/self.ts";
+import { selfCommand, SHORT_LIVED_ENV } from "../container/self.ts";
 import { readToEof } from "../container/fdio.ts";
 import { kill, close, openat, connectUnix, AT_FDCWD, O_RDONLY, O_CLOEXEC, CLONE_NEWTIME, CLONE_NEWUSER } from "../linux/libc.ts";
 import { inPidNamespaceOf } from "../linux/pidns.ts";
@@ -116,7 +116,7 @@ export default async function exec(g: Globals, log: Logger, argv: string[]): Pro
     }
     writeFileSync(planPath, JSON.stringify(plan));
     const options = {
-      env: { [OCI_EXEC_ENV]: planPath },
+      env: { [OCI_EXEC_ENV]: planPath, ...SHORT_LIVED_ENV },
       stdio: childStdio(Boolean(p.terminal), preserveFds),
       detached: Boolean(p.terminal),
     } as any;
