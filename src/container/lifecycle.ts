@@ -61,7 +61,9 @@ export function observe(st: ContainerState): ContainerState["state"] {
   if (!isAlive(containerProc(st))) {
     // Its watcher (alive) is recording the exit, or the restart the policy asks for: until it
     // has, the record stands, as Docker's does until containerd reports the exit. Reading it
-    // as exited here would show a restarting container as stopped for a moment.
+    // as exited here would show a restarting container as stopped for a moment. (A watcher
+    // that cannot write the record keeps the exit in the exit file, which load() reads; one
+    // stopped by a signal keeps the container "running" until it goes on or rm -f removes it.)
     if (isAlive(watcherProc(st))) return s;
     const finished = s.finishedAt && s.startedAt && s.finishedAt >= s.startedAt ? s.finishedAt : s.startedAt;
     return { ...s, status: "exited", pid: 0, exitCode: 255, exitUnknown: true, error: s.error || WATCHER_LOST, finishedAt: finished };

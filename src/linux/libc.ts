@@ -846,6 +846,11 @@ export function dup2(oldfd: number, newfd: number): void {
   check(c.dup2(oldfd, newfd), "dup2");
 }
 
+/** A close-on-exec copy of `fd` numbered `min` or above (fcntl F_DUPFD_CLOEXEC). */
+export function dupAbove(fd: number, min: number): number {
+  return check(c.syscall(SYS_fcntl, fd, 1030 /* F_DUPFD_CLOEXEC */, min, 0, 0, 0), "fcntl(F_DUPFD_CLOEXEC)");
+}
+
 // ---- Calls for a forked child (src/linux/forkexec.ts) ----
 // A child forked from a Bun thread runs JavaScript on a copy of the VM whose other threads do
 // not exist: it must not allocate. This binding returns a plain i32 (no BigInt boxing) and

@@ -276,6 +276,8 @@ function checkIdmappedMount(m: Mount, l: Linux): void {
   if (!own && !words.length) return;
   const bind = m.type === "bind" || (m.options ?? []).some((o) => o === "bind" || o === "rbind");
   if (!bind) throw new RuntimeError(`config.json: mount ${m.destination}: only bind mounts can be idmapped (type ${JSON.stringify(m.type ?? "")})`);
+  if (!m.source) throw new RuntimeError(`config.json: mount ${m.destination}: an idmapped bind needs a source`);
+  if (new Set(words).size > 1) throw new RuntimeError(`config.json: mount ${m.destination}: give idmap or ridmap, not both`);
   if (own) {
     if (!m.uidMappings?.length || !m.gidMappings?.length) throw new RuntimeError(`config.json: mount ${m.destination}: an idmapped mount needs both uidMappings and gidMappings`);
     for (const x of [...m.uidMappings, ...m.gidMappings]) {

@@ -18,7 +18,7 @@ import { JsonLines } from "../container/fdio.ts";
 import { selfCommand, SHORT_LIVED_ENV } from "../container/self.ts";
 import { mountNamespaceBeforeSeal, sealSelfExecutable } from "../linux/sealed-exe.ts";
 import { inNewPidNamespace, inPidNamespaceOf } from "../linux/pidns.ts";
-import { mknodat, openat, close, kill, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
+import { mknodat, openat, close, kill, dupAbove, AT_FDCWD, O_RDONLY, O_CLOEXEC, S_IFIFO, CLONE_NEWTIME } from "../linux/libc.ts";
 import { prepareForkedSpawn, type SpawnedProcess } from "./spawn-fork.ts";
 import { giveFifo, inJoinedNamespaces, prepareUserNamespaceInit, userNamespace } from "./userns.ts";
 import { idmappedTrees } from "./idmap.ts";
@@ -106,6 +106,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
   let proc: SpawnedProcess | ReturnType<typeof Bun.spawn> | undefined;
   let chan: JsonLines | undefined;
   let trees = new Map<number, number>();
+  const copies: number[] = [];
   try {
     store.write(record);
     writeFileSync(join(dir, "config.json"), JSON.stringify(config));
@@ -148,9 +149,9 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     if (user) {
       // The plan's fds are known before it is written; the file is opened after.
       const base = 4 + opts.preserveFds;
-      const console = terminal && opts.consoleSocket ? base + 2 : undefined;
-      plan.inherited = { fifo: base + 1, console };
-      const treeFds = giveTrees(console ? base + 3 : base + 2);
+      const consoleFd = terminal && opts.consoleSocket ? base + 2 : undefined;
+      plan.inherited = { fifo: base + 1, console: consoleFd };
+      const treeFds = giveTrees(consoleFd ? base + 3 : base + 2);
       writeFileSync(planPath, JSON.stringify(plan));
       env[OCI_INIT_ENV] = `fd:${base}`;
       const u = prepareUserNamespaceInit(config, user, {
@@ -170,7 +171,11 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
         extra.push(hostMnt);
       }
       extra.push(...giveTrees(4 + opts.preserveFds + extra.length));
-      options.stdio.push(...extra);
+      // Bun.spawn dups its stdio entries in order: a source numbered like an earlier entry's
+      // slot would be overwritten before its turn, one equal to its own slot would keep
+      // close-on-exec. Copies above every slot have neither problem.
+      for (const fd of extra) copies.push(dupAbove(fd, 4 + opts.preserveFds + extra.length));
+      options.stdio.push(...copies);
       writeFileSync(planPath, JSON.stringify(plan));
       // A time namespace to join: init is forked into it (setns(CLONE_NEWTIME) needs a single
       // thread), and its command inherits it.
@@ -189,7 +194,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
       proc = pidNs && !makesPidNs ? (pidNs.path ? inPidNamespace(pidNs.path, spawn) : inNewPidNamespace(spawn)) : spawn();
     } finally {
       // Init holds its copies.
-      for (const fd of trees.values()) close(fd);
+      for (const fd of [...trees.values(), ...copies.splice(0)]) close(fd);
       trees.clear();
     }
     if (user) giveFifo(store.fifo(id), proc.pid);
@@ -222,7 +227,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     return { record, store, config, proc };
   } catch (e) {
     chan?.close();
-    for (const fd of trees.values()) close(fd);
+    for (const fd of [...trees.values(), ...copies]) close(fd);
     if (proc) {
       kill(proc.pid, 9);
       await proc.exited;

@@ -46,10 +46,12 @@ export function idmappedTrees(c: Config, bundle: string): Map<number, number> {
       }
       const o = parseMountOptions(m.options);
       const source = isAbsolute(m.source!) ? m.source! : resolve(bundle, m.source!);
+      // rbind decides which mounts the copy holds (as a bind would); ridmap, whether the idmap
+      // goes onto the submounts it holds too.
       const recursive = o.idmap === "ridmap";
       let tree: number;
       try {
-        tree = openTree(AT_FDCWD, source, OPEN_TREE_CLONE | ((o.flags & 16384) /* MS_REC */ || recursive ? AT_RECURSIVE : 0));
+        tree = openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (o.flags & 16384 /* MS_REC */ ? AT_RECURSIVE : 0));
       } catch (e) {
         throw new RuntimeError(`cannot make the idmapped mount ${m.destination}: open_tree ${source}: ${(e as SyscallError).code ?? e}`);
       }

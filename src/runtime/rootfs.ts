@@ -12,6 +12,7 @@ import type { Syscalls } from "../linux/syscalls.ts";
 import { maskPaths, readonlyPath, mountRoot } from "../linux/rootfs.ts";
 import type { InitSpec, MountSpec } from "../spec/init-spec.ts";
 import type { Config } from "./config.ts";
+import { RuntimeError } from "./errors.ts";
 import { PROPAGATION } from "./config.ts";
 import { mountOne, createDevices, devSymlinks, isBindMount, lockedFlags } from "./mounts.ts";
 
@@ -75,13 +76,28 @@ export function mountRootfs(c: Config, rootfs: string, bundle: string, sys: Sysc
   return rootFd;
 }
 
-/** The mount point of the mount that holds `path` (the longest one above it in mountinfo). */
+/**
+ * The mount point of the mount that holds directory `path` (the longest one above it in
+ * mountinfo), matched by the path the kernel gives the directory: mountinfo names mount
+ * points with every symlink resolved, and a bundle under /var/run (→ /run) must not fall
+ * back to "/" and leave the real parent shared.
+ */
 function mountPointOf(path: string, sys: Syscalls): string {
-  let best = "/";
-  let info = "";
+  const fd = sys.openat(AT_FDCWD, path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let real: string;
+  try {
+    real = sys.readlink(`/proc/self/fd/${fd}`);
+  } finally {
+    sys.close(fd);
+  }
+  let info: string;
   try {
     info = sys.readFile("/proc/self/mountinfo");
-  } catch {}
+  } catch (e) {
+    throw new RuntimeError(`rootfsPropagation shared: cannot read /proc/self/mountinfo: ${(e as SyscallError).code ?? e}`);
+  }
+  path = real;
+  let best = "/";
   for (const line of info.split("\n")) {
     const mp = line.split(" ")[4]?.replace(/\\([0-7]{3})/g, (_, o) => String.fromCharCode(parseInt(o, 8)));
     if (mp && (path === mp || path.startsWith(mp === "/" ? "/" : `${mp}/`)) && mp.length > best.length) best = mp;

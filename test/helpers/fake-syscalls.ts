@@ -302,6 +302,8 @@ export class FakeSyscalls implements Syscalls {
   readlink(path: string): string {
     const p = this.hostPath(path);
     this.record("readlink", [path], `readlink ${p}`, path);
+    // /proc/self/fd/N names the file the fd is open on, as the kernel resolved it.
+    if (/^\/proc\/self\/fd\/\d+$/.test(path)) return this.toVisible(p);
     const n = this.lookup(p, false);
     if (n?.kind !== "symlink") throw new SyscallError("readlink", n ? 22 : 2, path);
     return n.target!;

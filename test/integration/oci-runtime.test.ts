@@ -560,8 +560,23 @@ describe("minid-runtime lifecycle", () => {
       expect(hostSide).toMatch(/ - tmpfs probe /);
       // ... and none of the container's own mounts (its root, its /proc) reached the host
       expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain(b.rootfs);
+      // a bundle on a shared filesystem of its own, named through a symlink: the mount made
+      // private is the one really holding the rootfs, so nothing of the container's reaches it
+      const fsDir = join(work, "shared-fs");
+      mkdirSync(fsDir);
+      sh(`mount -t tmpfs -o size=16m shared-fs '${fsDir}' && mount --make-shared '${fsDir}'`);
+      const link = join(work, "shared-fs-link");
+      symlinkSync(fsDir, link);
+      const onFs = bundle((c: any) => {
+        c.linux.rootfsPropagation = "rshared";
+        c.process.args = ["sh", "-c", "echo ran"];
+      });
+      cpSync(onFs.dir, join(fsDir, onFs.id), { recursive: true, verbatimSymlinks: true });
+      expect(ok(["run", "--bundle", join(link, onFs.id), onFs.id]).stdout).toBe("ran\n");
+      const under = readFileSync("/proc/self/mountinfo", "utf8").split("\n").filter((l) => l.split(" ")[4]?.startsWith(`${fsDir}/`));
+      expect(under).toEqual([]);
     } finally {
-      Bun.spawnSync(["sh", "-c", `umount '${join(shared, "sub")}' 2>/dev/null; umount '${shared}'`]);
+      Bun.spawnSync(["sh", "-c", `umount '${join(shared, "sub")}' 2>/dev/null; umount '${shared}'; umount -R '${join(work, "shared-fs")}' 2>/dev/null`]);
     }
   });
 
@@ -582,13 +597,15 @@ describe("minid-runtime lifecycle", () => {
           { destination: "/a", type: "bind", source: vol, options: ["rbind", "idmap"] },
           { destination: "/b", type: "bind", source: vol, options: ["rbind", "ridmap", "rro"] },
           { destination: "/c", type: "bind", source: vol, options: ["bind"], ...own(0, HOST + 7) },
+          // ridmap on a plain bind: the copy holds no submount (rbind decides that), as with runc
+          { destination: "/d", type: "bind", source: vol, options: ["bind", "ridmap"] },
         );
         c.process.args = ["sh", "-c", [
-          "stat -c %u:%g /a/f /a/sub/f /b/f /b/sub/f /c/f", "touch /a/new && echo a-rw", "touch /b/x 2>/dev/null || echo b-ro",
+          "stat -c %u:%g /a/f /a/sub/f /b/f /b/sub/f /c/f", "test -e /d/sub/f || echo d-no-submount", "touch /a/new && echo a-rw", "touch /b/x 2>/dev/null || echo b-ro",
           "touch /b/sub/x 2>/dev/null || echo b-sub-ro", "ls /proc/self/fd | tr '\\n' ' '",
         ].join("; ")];
       });
-      for (const d of ["a", "b", "c"]) mkdirSync(join(b.rootfs, d));
+      for (const d of ["a", "b", "c", "d"]) mkdirSync(join(b.rootfs, d));
       const r = rt(["run", "--bundle", b.dir, b.id]);
       expect(r.stderr).toBe("");
       expect(r.stdout.split("\n")).toEqual([
@@ -596,6 +613,7 @@ describe("minid-runtime lifecycle", () => {
         "65534:65534", // idmap is not recursive: the submount's files are no one's
         "0:0", "0:0", // ridmap: the submount too
         "7:7", // the mount's own map: host root → HOST+7, which is 7 in here
+        "d-no-submount",
         "a-rw", "b-ro", "b-sub-ro",
         "0 1 2 3 ", // no tree or namespace fd reached the command
       ]);
@@ -603,6 +621,8 @@ describe("minid-runtime lifecycle", () => {
       expect(statSync(join(vol, "new"))).toMatchObject({ uid: 0, gid: 0 });
       // without a user namespace: the mount's own maps shift what the host's root sees
       const n = bundle((c: any) => {
+        // shared: create's mount namespace goes to init before the tree (both through Bun.spawn's stdio)
+        c.linux.rootfsPropagation = "shared";
         c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind"], ...own(0, 3000, 10) });
         c.process.args = ["stat", "-c", "%u:%g", "/a/f"];
       });
@@ -612,6 +632,8 @@ describe("minid-runtime lifecycle", () => {
         [(c: any) => c.mounts.push({ destination: "/a", type: "tmpfs", source: "tmpfs", options: ["idmap"], ...own(0, 3000) }), /mount \/a: only bind mounts can be idmapped/],
         [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind", "idmap"] }), /the idmap option without uidMappings\/gidMappings takes the container's maps, and needs a new user namespace/],
         [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind"], uidMappings: [{ containerID: 0, hostID: 1, size: 1 }] }), /needs both uidMappings and gidMappings/],
+        [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: vol, options: ["rbind", "idmap", "ridmap"], ...own(0, 3000) }), /give idmap or ridmap, not both/],
+        [(c: any) => c.mounts.push({ destination: "/a", type: "bind", options: ["rbind"], ...own(0, 3000) }), /an idmapped bind needs a source/],
         [(c: any) => c.mounts.push({ destination: "/a", type: "bind", source: "/proc", options: ["rbind"], ...own(0, 3000) }), /cannot make the idmapped mount \/a of \/proc: mount_setattr: EINVAL \(its filesystem does not support idmapped mounts/],
       ]);
     } finally {
