@@ -11,7 +11,7 @@ function setBlocking(fd: number): void {
   (require("../linux/libc.ts") as typeof import("../linux/libc.ts")).setBlocking(fd);
 }
 
-function readSome(fd: number, buf: Buffer): number {
+export function readSome(fd: number, buf: Buffer): number {
   for (;;) {
     try {
       return readSync(fd, buf, 0, buf.length, null);

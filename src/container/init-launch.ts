@@ -13,8 +13,15 @@ import { trace } from "../util/trace.ts";
 
 /** Must equal INIT_ENV in init.ts (not imported: the watcher does not load init's code). */
 export const INIT_SPEC_ENV = "MINID_INIT_SPEC";
-/** INIT_SPEC_ENV value telling init to read its spec's path from fd 4 (see init.ts). */
+/**
+ * INIT_SPEC_ENV value telling init to read its spec from fd 4 (see init.ts): the watcher
+ * writes "SPEC_PATH\nNETNS_PATH\n" (the second line empty without a prepared namespace) as
+ * soon as it knows the container, then INIT_GO once the container may run. Init builds the
+ * container meanwhile and waits for INIT_GO before it takes on the container's identity and
+ * execs; EOF without it (the watcher gave up, or died) and the command never runs.
+ */
 export const INIT_SPEC_FROM_FD = "fd:4";
+export const INIT_GO = "g";
 
 /**
  * What init writes on its status fd right before execve (see init.ts). Then EOF (the fd is

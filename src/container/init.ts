@@ -18,12 +18,14 @@ import { trace } from "../util/trace.ts";
 import { findExecutable, execFailure } from "./executable.ts";
 import { attachConsole } from "./console.ts";
 import { enterNamespaces } from "./init-namespaces.ts";
-import { readToEof } from "./fdio.ts";
+import { readSome } from "./fdio.ts";
 import { argBytes } from "../util/argbytes.ts";
 import { setThreadName } from "../linux/libc.ts";
 import { resetSignalsForExec } from "../linux/signals.ts";
 
 export const INIT_ENV = "MINID_INIT_SPEC";
+/** Must equal INIT_GO in init-launch.ts (not imported: init does not load the watcher's code). */
+const INIT_GO = "g";
 const STATUS_FD = 3;
 
 class InitError extends Error {
@@ -45,11 +47,13 @@ export function initMain(): void {
   }
   try {
     // "fd:4": started ahead of its container, init waits there for its spec's path (and,
-    // on a second line, the path of the network namespace the watcher prepared).
-    const [path, netns] = specPath === "fd:4" ? readToEof(4).toString("utf8").split("\n") : [specPath];
+    // on a second line, the path of the network namespace the watcher prepared), then for the
+    // go (init-launch.ts INIT_SPEC_FROM_FD).
+    const channel = specPath === "fd:4" ? new WatcherChannel(4) : undefined;
+    const [path, netns] = channel ? channel.spec() : [specPath];
     const spec = JSON.parse(readFileSync(path!, "utf8")) as InitSpec;
     if (spec.netns === "prepared") spec.netns = netns || "new";
-    start(spec);
+    start(spec, realSyscalls, channel);
   } catch (e) {
     const exitCode = e instanceof InitError || e instanceof UserError ? e.exitCode : EXIT_ENGINE;
     const message = e instanceof Error ? e.message : String(e);
@@ -66,8 +70,42 @@ function report(status: { message: string; exitCode: number }): void {
   }
 }
 
+/** fd 4 from the watcher: the spec's two lines, then the go (init-launch.ts INIT_SPEC_FROM_FD). */
+class WatcherChannel {
+  private got = Buffer.alloc(0);
+  private eof = false;
+  constructor(private readonly fd: number) {}
+
+  private more(): boolean {
+    if (this.eof) return false;
+    const b = Buffer.allocUnsafe(4096);
+    const n = readSome(this.fd, b);
+    if (n <= 0) return !(this.eof = true);
+    this.got = Buffer.concat([this.got, b.subarray(0, n)]);
+    return true;
+  }
+
+  /** [spec path, network namespace path ("" for none)]. */
+  spec(): [string, string] {
+    const lines = () => this.got.toString("utf8").split("\n");
+    while (lines().length < 3 && this.more());
+    const [path = "", netns = ""] = lines();
+    const used = Buffer.byteLength(`${path}\n${netns}\n`);
+    this.got = this.got.subarray(Math.min(used, this.got.length));
+    return [path, netns];
+  }
+
+  /** Whether the container may run: the go came (false: EOF first, the watcher gave up). */
+  go(): boolean {
+    while (!this.got.length && this.more());
+    const ok = this.got.toString("latin1", 0, 1) === INIT_GO;
+    closeSync(this.fd);
+    return ok;
+  }
+}
+
 /** Returns only for --init (init then serves as the reaper from the event loop). */
-function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
+function start(spec: InitSpec, sys: Syscalls = realSyscalls, channel?: WatcherChannel): void {
   trace("init start");
   // --runtime: another OCI runtime builds the container from a bundle (oci-runtime.ts).
   if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD);
@@ -80,6 +118,10 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls): void {
     if (spec.runOptions.ulimits) applyUlimits(spec.runOptions.ulimits);
     if (spec.runOptions.oomScoreAdj !== undefined) applyOomScoreAdj(spec.runOptions.oomScoreAdj);
   }
+  // Built while the watcher recorded the start, set up the network and met the attaching CLI;
+  // the command may run only once it says so (and still as root: the wait is no business of a
+  // seccomp profile's).
+  if (channel && !channel.go()) throw new InitError("the container's watcher gave up before the start", EXIT_ENGINE);
   applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");

@@ -23,7 +23,7 @@ import { LogWriter, logPath, nowRfc3339Nano, type Stream } from "./logs.ts";
 import { Frame } from "./protocol.ts";
 import { AttachServer } from "./attach-server.ts";
 import { bootId } from "./proc.ts";
-import { launchInit, INIT_EXEC_MARK, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
+import { launchInit, INIT_EXEC_MARK, INIT_GO, INIT_SPEC_ENV, INIT_SPEC_FROM_FD, type InitMode, type LaunchedInit } from "./init-launch.ts";
 import { O_CLOEXEC } from "../linux/libc.ts";
 import { statusFromExit, EXIT_ENGINE } from "../util/errors.ts";
 import { trace } from "../util/trace.ts";
@@ -145,6 +145,9 @@ class WatcherProcess {
     if (this.pidMode) this.abortInit();
     if (!this.mode) this.spawnEarly(mode);
     else if (mode.cols && mode.rows) this.resize(mode.cols, mode.rows);
+    // Init builds the container while we set up the rest; it runs the command on the go.
+    const netns = this.earlyNetns();
+    if (netns !== undefined) this.sendSpec(netns);
     process.chdir("/");
     this.log = logWriterFor(st, logPath(this.dir, id));
     const server = (this.attach = new AttachServer(this.dir, this.req.attach, this.handlers()));
@@ -262,7 +265,36 @@ class WatcherProcess {
     return `/proc/${p!.pid}/ns/pid`;
   }
 
+  /** The network namespace path init was sent with its spec ("" for none); undefined until sent. */
+  private specSent?: string;
+
+  /**
+   * The network namespace init can be given now: "" when there is none to prepare, the
+   * pre-warmed one of a bridge network (setupNetwork takes that one); undefined when it is
+   * only known once the network is set up.
+   */
+  private earlyNetns(): string | undefined {
+    if (!this.st.network?.endpoints.length) return "";
+    const { modeKind } = require("../network/config.ts") as typeof import("../network/config.ts");
+    if (this.warm && modeKind(this.st.network) === "bridge") return `/proc/${process.pid}/fd/${this.warm.nsFd}`;
+    return undefined;
+  }
+
+  /** init's spec (fd 4: init-launch.ts INIT_SPEC_FROM_FD), once per init. */
+  private sendSpec(netns: string): void {
+    if (this.specSent !== undefined) return;
+    this.specSent = netns;
+    const msg = Buffer.from(`${join(this.dir, "init.json")}\n${netns}\n`);
+    try {
+      let off = 0;
+      while (off < msg.length) off += writeSync(this.specFd, msg, off);
+    } catch {
+      // init is gone: its status says why
+    }
+  }
+
   spawnEarly(mode: InitMode, launched: LaunchedInit = launchInit(mode, this.pidMode)): void {
+    this.specSent = undefined;
     this.mode = mode;
     this.proc = launched.proc;
     this.specFd = launched.specFd;
@@ -347,9 +379,20 @@ class WatcherProcess {
         return fail(e);
       }
     }
-    const path = Buffer.from(join(this.dir, "init.json") + (net ? `\n${net.path}` : ""));
-    let off = 0;
-    while (off < path.length) off += writeSync(this.specFd, path, off);
+    const netns = net ? net.path : "";
+    if (this.specSent !== undefined && this.specSent !== netns) {
+      // By construction the prepared namespace is the one init was given (earlyNetns).
+      net?.close();
+      this.ports?.stop();
+      if (net) this.teardownNetwork();
+      return fail(new Error(`init was given the network namespace ${this.specSent || "(none)"}, the container's is ${netns || "(none)"}`));
+    }
+    this.sendSpec(netns);
+    try {
+      writeSync(this.specFd, INIT_GO);
+    } catch {
+      // init is gone: its status says why
+    }
     closeSync(this.specFd);
     this.specFd = -1;
     let status = parseInitStatus(readToEof(this.proc.stdio[3] as unknown as number));

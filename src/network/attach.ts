@@ -3,8 +3,10 @@
 //   1. launch (CLI, networkSpecFor): the init spec says which network namespace init takes:
 //      "new" (--network none: an empty one, only lo), "host" (stays in the host's), a path
 //      (container:NAME: that container's /proc/PID/ns/net), or "prepared" (bridge networks:
-//      the watcher sends a path on fd 4 after the spec's);
-//   2. the watcher, after recording "running" and while init waits (setupNetwork; a watcher
+//      the watcher sends a path on fd 4 after the spec's: a pre-warmed namespace's at once,
+//      so init joins it and builds the container while this step runs; init runs the command
+//      only on the watcher's go, after it);
+//   2. the watcher, after recording "running" and before the go (setupNetwork; a watcher
 //      pre-started by `run` has made the namespace and veth pair already, prewarmNetwork): per bridge
 //      network an address from IPAM, the bridge made if missing; a new network namespace,
 //      held by an fd; a veth pair with the container's end created directly in it (eth0,
@@ -17,7 +19,8 @@
 //      pair goes with the namespace (see teardownNetwork). Everything is driven from the
 //      record and idempotent; a start deletes a leftover veth of its own name first.
 // A crash anywhere leaves nothing: until init has joined, the namespace lives only by the
-// watcher's fd, so a dead watcher takes it and the veth pair with it; an address whose
+// watcher's fd, so a dead watcher takes it and the veth pair with it (an init that joined
+// early and waits for the go gets EOF instead and exits, with the namespace); an address whose
 // holder no longer runs is reclaimed by the next allocation (ipam.ts).
 import { join } from "node:path";
 import type { Engine } from "../engine.ts";

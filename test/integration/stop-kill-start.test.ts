@@ -1,11 +1,58 @@
 // stop, kill, restart, start and wait of containers, from the compiled binary.
 import { describe, expect } from "bun:test";
 import { join } from "node:path";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { it, until, alive, useLifecycleRoot } from "../helpers/lifecycle.ts";
+import { requires } from "../helpers/requires.ts";
+import { BIN } from "../helpers/minid.ts";
 
 const { r, state } = useLifecycleRoot("stop-kill-start");
 
 describe("stop, kill, restart, start, wait", () => {
+  requires("root", "strace")("start -a with a slow attach: a command that ends at once still reaches the attached CLI (init waits for the watcher's go)", () => {
+    // Init gets its spec at once and builds the container meanwhile; it runs the command only
+    // once the watcher has met the attaching CLI. strace holds the CLI's connect to the
+    // attach socket back for 0.7 s: an init that did not wait would have run echo by then,
+    // and its output would reach the log but not the CLI.
+    expect(r.run(["create", "--name", "slowattach", "--network", "none", "busybox", "echo", "hello"]).code).toBe(0);
+    const p = Bun.spawnSync(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=700000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "slowattach"], { timeout: 30_000 });
+    expect(p.stderr.toString()).toBe("");
+    expect(p.stdout.toString()).toBe("hello\n");
+    expect(p.exitCode).toBe(0);
+    expect(r.run(["logs", "slowattach"]).stdout).toBe("hello\n");
+    r.run(["rm", "slowattach"]);
+  });
+
+  requires("root", "strace")("the watcher killed before its go: init never runs the command, and the container can start again", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "minid-nogo-"));
+    try {
+      expect(r.run(["create", "--name", "nogo", "--network", "none", "-v", `${dir}:/s`, "busybox", "touch", "/s/ran"]).code).toBe(0);
+      const p = Bun.spawn(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=3000000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "nogo"], { stdout: "pipe", stderr: "pipe" });
+      // The CLI (strace's child) has started the watcher (its child), which has handed init
+      // its spec and now waits for the CLI to attach.
+      const kids = (pid: number) => Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
+      let watcher = 0;
+      await until(() => {
+        for (const cli of kids(p.pid)) for (const k of kids(cli)) if (readFileSync(`/proc/${k}/cmdline`, "utf8").includes("_watcher") && kids(k).length) watcher = k;
+        return watcher > 0;
+      }, 10_000, "the watcher and its init");
+      const init = kids(watcher)[0]!;
+      await Bun.sleep(300); // init has built the container by now, and waits
+      process.kill(watcher, "SIGKILL");
+      await until(() => !alive(init), 5000, "init gone with its watcher");
+      await p.exited;
+      expect(existsSync(join(dir, "ran"))).toBe(false);
+      expect(state("nogo").State.Running).toBe(false);
+      // nothing of that start is left in the way: the next one runs the command
+      expect(r.run(["start", "-a", "nogo"]).code).toBe(0);
+      expect(existsSync(join(dir, "ran"))).toBe(true);
+      r.run(["rm", "nogo"]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it("stop: SIGTERM first; a shell as PID 1 ignores it and is killed after -t", async () => {
     r.run(["run", "-d", "--name", "stubborn", "busybox", "sh", "-c", "while :; do sleep 0.1; done"]);
     const t0 = performance.now();
