@@ -85,13 +85,16 @@ class WatcherChannel {
     return true;
   }
 
-  /** [spec path, network namespace path ("" for none)]. */
+  /** [spec path, network namespace path ("" for none)]: two lines (fewer at EOF). */
   spec(): [string, string] {
-    const lines = () => this.got.toString("utf8").split("\n");
-    while (lines().length < 3 && this.more());
-    const [path = "", netns = ""] = lines();
-    const used = Buffer.byteLength(`${path}\n${netns}\n`);
-    this.got = this.got.subarray(Math.min(used, this.got.length));
+    const lineEnd = (from: number) => this.got.indexOf(10, from);
+    while ((lineEnd(0) < 0 || lineEnd(lineEnd(0) + 1) < 0) && this.more());
+    const first = lineEnd(0);
+    const second = first < 0 ? -1 : lineEnd(first + 1);
+    const end = (i: number) => (i < 0 ? this.got.length : i);
+    const path = this.got.toString("utf8", 0, end(first));
+    const netns = first < 0 ? "" : this.got.toString("utf8", first + 1, end(second));
+    this.got = this.got.subarray(second < 0 ? this.got.length : second + 1);
     return [path, netns];
   }
 
@@ -108,7 +111,13 @@ class WatcherChannel {
 function start(spec: InitSpec, sys: Syscalls = realSyscalls, channel?: WatcherChannel): void {
   trace("init start");
   // --runtime: another OCI runtime builds the container from a bundle (oci-runtime.ts).
-  if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD);
+  // Built while the watcher recorded the start, set up the network and met the attaching CLI;
+  // the command may run only once it says so (and still as root: the wait is no business of a
+  // seccomp profile's).
+  const awaitGo = () => {
+    if (channel && !channel.go()) throw new InitError("the container's watcher gave up before the start", EXIT_ENGINE);
+  };
+  if (spec.runtime) (require("./oci-runtime.ts") as typeof import("./oci-runtime.ts")).runWithRuntime(spec as InitSpec & { runtime: NonNullable<InitSpec["runtime"]> }, STATUS_FD, awaitGo);
   const user = enterContainer(spec, sys);
   if (!spec.env.some((e) => e.startsWith("HOME="))) spec.env.push(`HOME=${user.home}`);
   enterWorkdir(spec.cwd, sys);
@@ -118,10 +127,7 @@ function start(spec: InitSpec, sys: Syscalls = realSyscalls, channel?: WatcherCh
     if (spec.runOptions.ulimits) applyUlimits(spec.runOptions.ulimits);
     if (spec.runOptions.oomScoreAdj !== undefined) applyOomScoreAdj(spec.runOptions.oomScoreAdj);
   }
-  // Built while the watcher recorded the start, set up the network and met the attaching CLI;
-  // the command may run only once it says so (and still as root: the wait is no business of a
-  // seccomp profile's).
-  if (channel && !channel.go()) throw new InitError("the container's watcher gave up before the start", EXIT_ENGINE);
+  awaitGo();
   applyProcessSecurity(spec, user, sys);
   closeRangeCloexec(STATUS_FD);
   trace("init exec");

@@ -29,7 +29,8 @@ export function resolveRuntime(name: string): OciRuntimeChoice | undefined {
 }
 
 /** Init side: build the bundle and become the runtime. Never returns. */
-export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number): never {
+/** `beforeExec`: init's wait for the watcher's go (init.ts), which throws when it does not come. */
+export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { dir: string } }, statusFd: number, beforeExec: () => void = () => {}): never {
   const libc = require("../linux/libc.ts") as typeof import("../linux/libc.ts");
   const { realSyscalls: sys, MNT_DETACH } = libc;
   const { mountImageRoot } = require("../linux/rootfs.ts") as typeof import("../linux/rootfs.ts");
@@ -92,6 +93,7 @@ export function runWithRuntime(spec: InitSpec & { runtime: OciRuntimeChoice & { 
   mkdirSync(bundle, { recursive: true, mode: 0o700 });
   mkdirSync(state, { recursive: true, mode: 0o700 });
   writeFileSync(join(bundle, "config.json"), bundleJson(config));
+  beforeExec();
   libc.closeRangeCloexec(statusFd);
   require("node:fs").writeSync(statusFd, "x"); // INIT_EXEC_MARK: about to exec
   // A previous run that was killed may have left its state: runc refuses a second create.

@@ -24,6 +24,15 @@ describe("stop, kill, restart, start, wait", () => {
     r.run(["rm", "slowattach"]);
   });
 
+  requires("root", "strace", "runc")("start -a with a slow attach, --runtime runc: runc is started only on the watcher's go", () => {
+    expect(r.run(["create", "--name", "slowrunc", "--runtime", "runc", "--network", "none", "busybox", "echo", "hello"]).code).toBe(0);
+    const p = Bun.spawnSync(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=700000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "slowrunc"], { timeout: 30_000 });
+    expect(p.stderr.toString()).toBe("");
+    expect(p.stdout.toString()).toBe("hello\n");
+    expect(p.exitCode).toBe(0);
+    r.run(["rm", "slowrunc"]);
+  });
+
   requires("root", "strace")("the watcher killed before its go: init never runs the command, and the container can start again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "minid-nogo-"));
     try {
@@ -33,12 +42,20 @@ describe("stop, kill, restart, start, wait", () => {
       // its spec and now waits for the CLI to attach.
       const kids = (pid: number) => Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
       let watcher = 0;
+      const read = (f: string) => {
+        try {
+          return readFileSync(f, "utf8");
+        } catch {
+          return ""; // gone meanwhile
+        }
+      };
       await until(() => {
-        for (const cli of kids(p.pid)) for (const k of kids(cli)) if (readFileSync(`/proc/${k}/cmdline`, "utf8").includes("_watcher") && kids(k).length) watcher = k;
+        for (const cli of kids(p.pid)) for (const k of kids(cli)) if (read(`/proc/${k}/cmdline`).includes("_watcher") && kids(k).length) watcher = k;
         return watcher > 0;
       }, 10_000, "the watcher and its init");
       const init = kids(watcher)[0]!;
-      await Bun.sleep(300); // init has built the container by now, and waits
+      // init has built the container and waits for the go: blocked in read(2) on fd 4
+      await until(() => /^0 0x4 /.test(read(`/proc/${init}/syscall`)), 10_000, "init waiting for its go");
       process.kill(watcher, "SIGKILL");
       await until(() => !alive(init), 5000, "init gone with its watcher");
       await p.exited;
