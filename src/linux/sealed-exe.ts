@@ -18,11 +18,15 @@ export function mountNamespaceBeforeSeal(): number {
   return before;
 }
 
-/** Make process.execPath read-only for children spawned from this thread. Idempotent. */
-export function sealSelfExecutable(): boolean {
+/**
+ * Make process.execPath read-only for children spawned from this thread. Idempotent (the
+ * first call decides). `keepMountNamespace`: hold the namespace left behind, for
+ * mountNamespaceBeforeSeal.
+ */
+export function sealSelfExecutable(o: { keepMountNamespace?: boolean } = {}): boolean {
   if (sealed !== undefined) return sealed;
   try {
-    before = openat(AT_FDCWD, "/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (o.keepMountNamespace) before = openat(AT_FDCWD, "/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
     unshare(CLONE_NEWNS);
     // Slave, not private: host mounts still reach us, ours never reach the host.
     mount(null, "/", null, MS_REC | MS_SLAVE);

@@ -269,6 +269,13 @@ export function validateConfig(c: Config, forExec = false): void {
   }
 }
 
+/** One range of an id map (the container's or an idmapped mount's); `where` prefixes the message. */
+function checkIdMapping(m: IdMapping, where = ""): void {
+  if (![m?.containerID, m?.hostID, m?.size].every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || m.size === 0) {
+    throw new RuntimeError(`config.json: ${where}invalid id mapping ${JSON.stringify(m)} (containerID, hostID and a non-zero size are required)`);
+  }
+}
+
 /** An idmapped mount (idmap.ts): a bind, with maps of its own or the container's new user namespace's. */
 function checkIdmappedMount(m: Mount, l: Linux): void {
   const words = (m.options ?? []).filter((o) => o === "idmap" || o === "ridmap");
@@ -280,11 +287,7 @@ function checkIdmappedMount(m: Mount, l: Linux): void {
   if (new Set(words).size > 1) throw new RuntimeError(`config.json: mount ${m.destination}: give idmap or ridmap, not both`);
   if (own) {
     if (!m.uidMappings?.length || !m.gidMappings?.length) throw new RuntimeError(`config.json: mount ${m.destination}: an idmapped mount needs both uidMappings and gidMappings`);
-    for (const x of [...m.uidMappings, ...m.gidMappings]) {
-      if (![x?.containerID, x?.hostID, x?.size].every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || x.size === 0) {
-        throw new RuntimeError(`config.json: mount ${m.destination}: invalid id mapping ${JSON.stringify(x)} (containerID, hostID and a non-zero size are required)`);
-      }
-    }
+    for (const x of [...m.uidMappings, ...m.gidMappings]) checkIdMapping(x, `mount ${m.destination}: `);
     return;
   }
   const user = (l.namespaces ?? []).find((n) => n.type === "user");
@@ -300,11 +303,7 @@ function checkIdmappedMount(m: Mount, l: Linux): void {
 function checkUserNamespace(l: Linux): void {
   const user = (l.namespaces ?? []).find((n) => n.type === "user");
   const maps = [...(l.uidMappings ?? []), ...(l.gidMappings ?? [])];
-  for (const m of maps) {
-    if (![m.containerID, m.hostID, m.size].every((v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff) || m.size === 0) {
-      throw new RuntimeError(`config.json: invalid id mapping ${JSON.stringify(m)} (containerID, hostID and a non-zero size are required)`);
-    }
-  }
+  for (const m of maps) checkIdMapping(m);
   if (!user) {
     if (maps.length) throw new RuntimeError("config.json: linux.uidMappings/gidMappings need a user namespace in linux.namespaces");
     return;

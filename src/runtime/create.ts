@@ -127,7 +127,10 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
     const planPath = join(dir, "init.json");
     const pidNs = config.linux?.namespaces?.find((n) => n.type === "pid");
     const argv = selfCommand("_oci-init");
-    sealSelfExecutable();
+    // rootfsPropagation shared: init makes its mount namespace from ours before the seal, so
+    // that the host's shared mounts bound in are peers of the host's (rootfs.ts).
+    const prop = config.linux?.rootfsPropagation;
+    sealSelfExecutable({ keepMountNamespace: !user && (prop === "shared" || prop === "rshared") });
     const terminal = Boolean(config.process!.terminal);
     const env: { [k: string]: string } = { [OCI_INIT_ENV]: planPath, PATH: "/usr/sbin:/usr/bin:/sbin:/bin", ...SHORT_LIVED_ENV, ...(process.env.MINID_TRACE ? { MINID_TRACE: process.env.MINID_TRACE } : {}) };
     const options = {
@@ -161,10 +164,7 @@ export async function createContainer(g: Globals, log: Logger, id: string, opts:
       forked = () => inJoinedNamespaces(config, u.start);
       makesPidNs = u.makesPidNamespace;
     } else {
-      // rootfsPropagation shared: init makes its mount namespace from ours before the seal, so
-      // that the host's shared mounts bound in are peers of the host's (rootfs.ts).
-      const prop = config.linux?.rootfsPropagation;
-      const hostMnt = prop === "shared" || prop === "rshared" ? mountNamespaceBeforeSeal() : -1;
+      const hostMnt = mountNamespaceBeforeSeal();
       const extra: number[] = [];
       if (hostMnt >= 0) {
         plan.mountNamespaceFd = 4 + opts.preserveFds;

@@ -14,7 +14,7 @@ const MOUNT_OPTIONS = [
   // Recursive (mount_setattr with AT_RECURSIVE) and idmapped (idmap.ts).
   "idmap", "ratime", "rdev", "rdiratime", "rexec", "ridmap", "rnoatime", "rnodev", "rnodiratime", "rnoexec", "rnorelatime",
   "rnostrictatime", "rnosuid", "rnosymfollow", "rrelatime", "rro", "rrw", "rstrictatime", "rsuid", "rsymfollow",
-].filter((o, i, all) => all.indexOf(o) === i).sort();
+].sort();
 
 export default function features(_g: Globals, _log: Logger, _argv: string[]): number {
   const v2 = existsSync("/sys/fs/cgroup/cgroup.controllers");

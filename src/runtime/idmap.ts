@@ -15,12 +15,12 @@ import { isIdmapped, parseMountOptions } from "./mounts.ts";
 import { writeIdMaps } from "./userns.ts";
 import { prepareFork, prepareSpawnRaw } from "../linux/forkexec.ts";
 import {
-  AT_FDCWD, AT_RECURSIVE, CLONE_NEWUSER, MOUNT_ATTR_IDMAP, O_CLOEXEC, O_RDONLY, OPEN_TREE_CLONE,
+  AT_FDCWD, AT_RECURSIVE, CLONE_NEWUSER, MOUNT_ATTR_IDMAP, MS_REC, O_CLOEXEC, O_RDONLY, OPEN_TREE_CLONE,
   SyscallError, close, mountSetattr, openat, openTree,
 } from "../linux/libc.ts";
 
 /** The maps a mount is idmapped with: its own, or the container's (the idmap word alone). */
-export function mountMaps(c: Config, m: Mount): { uid: IdMapping[]; gid: IdMapping[] } {
+function mountMaps(c: Config, m: Mount): { uid: IdMapping[]; gid: IdMapping[] } {
   const own = Boolean(m.uidMappings?.length || m.gidMappings?.length);
   return own
     ? { uid: m.uidMappings ?? [], gid: m.gidMappings ?? [] }
@@ -51,7 +51,7 @@ export function idmappedTrees(c: Config, bundle: string): Map<number, number> {
       const recursive = o.idmap === "ridmap";
       let tree: number;
       try {
-        tree = openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (o.flags & 16384 /* MS_REC */ ? AT_RECURSIVE : 0));
+        tree = openTree(AT_FDCWD, source, OPEN_TREE_CLONE | (o.flags & MS_REC ? AT_RECURSIVE : 0));
       } catch (e) {
         throw new RuntimeError(`cannot make the idmapped mount ${m.destination}: open_tree ${source}: ${(e as SyscallError).code ?? e}`);
       }
