@@ -10,34 +10,37 @@ import { BIN } from "../helpers/minid.ts";
 const { r, state } = useLifecycleRoot("stop-kill-start");
 
 describe("stop, kill, restart, start, wait", () => {
-  requires("root", "strace")("start -a with a slow attach: a command that ends at once still reaches the attached CLI (init waits for the watcher's go)", () => {
-    // Init gets its spec at once and builds the container meanwhile; it runs the command only
-    // once the watcher has met the attaching CLI. strace holds the CLI's connect to the
-    // attach socket back for 0.7 s: an init that did not wait would have run echo by then,
-    // and its output would reach the log but not the CLI.
-    expect(r.run(["create", "--name", "slowattach", "--network", "none", "busybox", "echo", "hello"]).code).toBe(0);
-    const p = Bun.spawnSync(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=700000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "slowattach"], { timeout: 30_000 });
+  /** minid `args` with every connect(2) of it held back `ms` (the CLI's to the attach socket among them). */
+  const slowConnect = (ms: number, args: string[]) =>
+    ["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", `inject=connect:delay_enter=${ms * 1000}`, "-o", "/dev/null", BIN, "--root", r.dir, ...args];
+
+  /** `start -a` of a new `echo hello` container (with `flags`) whose CLI attaches 0.7 s late: the output still reaches it. */
+  const echoReachesSlowAttach = (name: string, flags: string[]) => {
+    expect(r.run(["create", "--name", name, ...flags, "--network", "none", "busybox", "echo", "hello"]).code).toBe(0);
+    const p = Bun.spawnSync(slowConnect(700, ["start", "-a", name]), { timeout: 30_000 });
     expect(p.stderr.toString()).toBe("");
     expect(p.stdout.toString()).toBe("hello\n");
     expect(p.exitCode).toBe(0);
-    expect(r.run(["logs", "slowattach"]).stdout).toBe("hello\n");
-    r.run(["rm", "slowattach"]);
+    expect(r.run(["logs", name]).stdout).toBe("hello\n");
+    r.run(["rm", name]);
+  };
+
+  requires("root", "strace")("start -a with a slow attach: a command that ends at once still reaches the attached CLI (init waits for the watcher's go)", () => {
+    // Init gets its spec at once and builds the container meanwhile; it runs the command only
+    // once the watcher has met the attaching CLI. An init that did not wait would have run
+    // echo before the CLI attached, and its output would reach the log but not the CLI.
+    echoReachesSlowAttach("slowattach", []);
   });
 
   requires("root", "strace", "runc")("start -a with a slow attach, --runtime runc: runc is started only on the watcher's go", () => {
-    expect(r.run(["create", "--name", "slowrunc", "--runtime", "runc", "--network", "none", "busybox", "echo", "hello"]).code).toBe(0);
-    const p = Bun.spawnSync(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=700000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "slowrunc"], { timeout: 30_000 });
-    expect(p.stderr.toString()).toBe("");
-    expect(p.stdout.toString()).toBe("hello\n");
-    expect(p.exitCode).toBe(0);
-    r.run(["rm", "slowrunc"]);
+    echoReachesSlowAttach("slowrunc", ["--runtime", "runc"]);
   });
 
   requires("root", "strace")("the watcher killed before its go: init never runs the command, and the container can start again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "minid-nogo-"));
     try {
       expect(r.run(["create", "--name", "nogo", "--network", "none", "-v", `${dir}:/s`, "busybox", "touch", "/s/ran"]).code).toBe(0);
-      const p = Bun.spawn(["strace", "-f", "--seccomp-bpf", "-e", "trace=connect", "-e", "inject=connect:delay_enter=3000000", "-o", "/dev/null", BIN, "--root", r.dir, "start", "-a", "nogo"], { stdout: "pipe", stderr: "pipe" });
+      const p = Bun.spawn(slowConnect(3000, ["start", "-a", "nogo"]), { stdout: "pipe", stderr: "pipe" });
       // The CLI (strace's child) has started the watcher (its child), which has handed init
       // its spec and now waits for the CLI to attach.
       const kids = (pid: number) => Bun.spawnSync(["pgrep", "-P", String(pid)]).stdout.toString().trim().split("\n").filter(Boolean).map(Number);
