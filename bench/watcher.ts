@@ -105,10 +105,23 @@ function conmon(work: string): Mem[] | undefined {
       ]);
       if (r.exitCode !== 0) return undefined;
       ids.push(id);
+      // conmon returns before runc's create has finished: start only a created container.
+      const state = () => {
+        const s = Bun.spawnSync(["runc", "--root", runcRoot, "state", id]);
+        return s.exitCode === 0 ? (JSON.parse(s.stdout.toString()).status as string) : "";
+      };
+      for (let t = 0; t < 200 && state() !== "created"; t++) Bun.sleepSync(10);
       Bun.spawnSync(["runc", "--root", runcRoot, "start", id]);
     }
     Bun.sleepSync(1000);
-    for (const id of ids) out.push(mem(Number(readFileSync(join(work, id, "conmon.pid"), "utf8"))));
+    for (const id of ids) {
+      // A conmon that is gone (its container failed) is reported, not measured.
+      try {
+        out.push(mem(Number(readFileSync(join(work, id, "conmon.pid"), "utf8"))));
+      } catch (e) {
+        console.error(`conmon of ${id} is not running (${(e as Error).message.split("\n")[0]}): not measured`);
+      }
+    }
   } finally {
     for (const id of ids) {
       Bun.spawnSync(["runc", "--root", runcRoot, "kill", id, "KILL"]);

@@ -281,6 +281,31 @@ describe("save and load", () => {
     }
   });
 
+  it("save refuses a compressed stored layer whose tar does not match its DiffID, and writes no archive", () => {
+    const other = new TestRoot("images-corrupt");
+    try {
+      expect(other.run(["run", "--rm", "--network", "none", "busybox", "true"]).code).toBe(0); // stores the built-in image
+      const diffId: string = JSON.parse(other.run(["image", "inspect", "busybox"]).stdout)[0].RootFS.Layers[0];
+      const rec = JSON.parse(readFileSync(join(other.dir, "image", "layers", diffId.slice(7), "layer.json"), "utf8"));
+      expect(rec.digest).not.toBe(rec.diffId); // stored gzipped: the case under test
+      const blob = join(other.dir, "image", "blobs", "sha256", rec.digest.slice(7));
+      const tar = Buffer.from(Bun.gunzipSync(readFileSync(blob)));
+      // Same length, one byte of a file body changed: only the DiffID check can tell.
+      tar[600] = tar[600]! ^ 0xff;
+      for (const [label, bytes] of [["a byte changed", Bun.gzipSync(tar)], ["not gzip", Buffer.from("not gzip at all")]] as const) {
+        writeFileSync(blob, bytes);
+        const out = join(work, `corrupt-${label.replace(/ /g, "-")}.tar`);
+        const res = other.run(["save", "-o", out, "busybox"]);
+        expect({ label, code: res.code, stderr: res.stderr.trim() }).toEqual({
+          label, code: 1, stderr: expect.stringContaining(`layer ${diffId} in the store is corrupt (content does not match its DiffID)`),
+        });
+        expect(existsSync(out)).toBe(false);
+      }
+    } finally {
+      other.cleanup();
+    }
+  });
+
   requires("root", "skopeo")("loads an OCI archive made by skopeo (gzip layers, no manifest.json)", () => {
     const file = join(work, "snap.tar");
     ok(["save", "-o", file, "snap:one"]);
