@@ -1,11 +1,11 @@
 // Every benchmark, one table: minid against its peers, all measured in this run.
-//   bun bench/all.ts [--runs N] [--only start,exec,commit,pull,watcher] [--no-docker] [--no-podman]
+//   bun bench/all.ts [--runs N] [--only start,exec,commit,pull,scale,bigimage,watcher] [--no-docker] [--no-podman]
 //                    [--before BIN]   (another minid, e.g. an older build, timed in the same rounds)
 // (as root; builds dist/minid first if missing). Start and exec latencies are timed round by
 // round, every contender once per round, so the load other work puts on the machine hits all
 // alike; the table shows medians and minid's ratio to each peer. Docker and Podman are private
 // to this run (bench/peers.ts) and removed afterwards. The throughput benchmarks
-// (commit-import.ts, pull.ts, watcher.ts) run as they are and their results are collected.
+// (commit-import.ts, pull.ts, scale.ts, bigimage.ts, watcher.ts) run as they are and their results are collected.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BIN, REPO, benchPreconditions, median, timeCommand, dropNetworking } from "./lib.ts";
@@ -145,6 +145,23 @@ try {
     const mr = num(/minid pull \+ first run \(unpacks\): median (\d+)/), su = num(/skopeo copy \+ umoci unpack: median (\d+)/);
     if (mp && sk) rows.push({ op: "pull (local registry)", minid: mp, peer: "skopeo copy", value: sk, unit: "ms" });
     if (mr && su) rows.push({ op: "pull + first run", minid: mr, peer: "skopeo copy + umoci unpack", value: su, unit: "ms" });
+  }
+
+  if (want("scale")) {
+    const out = script("scale.ts", ["--runs", "9"]);
+    const ps = /ps -a \((\d+) containers\):\s+median ([\d.]+) ms/.exec(out);
+    const im = /images \((\d+) images\):\s+median ([\d.]+) ms/.exec(out);
+    if (ps) rows.push({ op: `ps -a, ${ps[1]} containers`, minid: Number(ps[2]), peer: "goal", value: 100, unit: "ms" });
+    if (im) rows.push({ op: `images, ${im[1]} images`, minid: Number(im[2]), peer: "goal", value: 100, unit: "ms" });
+  }
+
+  if (want("bigimage")) {
+    const out = script("bigimage.ts", ["--runs", String(Math.min(RUNS, 15))]);
+    const j = out.split("\n").find((l) => l.startsWith("{"));
+    if (j) {
+      const d = JSON.parse(j);
+      rows.push({ op: `run --rm, ${(d.mb / 1000).toFixed(0)} GB / ${d.files} files image`, minid: d.big, peer: "same, busybox image", value: d.busybox, unit: "ms" });
+    }
   }
 
   if (want("watcher")) {
