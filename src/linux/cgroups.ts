@@ -164,16 +164,6 @@ function refuseRoot(dir: string): void {
   if (v1Root || v2Root) throw new CgroupError(`refusing to remove ${dir}: it is a cgroup hierarchy root`);
 }
 
-/** rmdir(d); false when that fails for any reason but ENOENT. */
-function rmdirIfEmpty(d: string): boolean {
-  try {
-    rmdirSync(d);
-    return true;
-  } catch (e) {
-    return errCode(e) === "ENOENT";
-  }
-}
-
 /**
  * Delete a container's cgroup after killing whatever still runs in it (and in any child
  * groups the container made). Idempotent: directories that are already gone are fine.
@@ -181,13 +171,7 @@ function rmdirIfEmpty(d: string): boolean {
  * repeatedly, until the groups are empty (a forking process can add pids while we kill).
  */
 export function removeCgroup(paths: CgroupPaths, timeoutMs = 5000): void {
-  // Usually the container's processes are gone and it made no groups of its own: then an
-  // rmdir per group is all it takes (on v1 hybrid hosts the checks below cost ~1 ms per
-  // removal, on every --rm). rmdir refuses a group with tasks or children (EBUSY), and a
-  // hierarchy root (a mount point): those take the full way, root check first.
-  const busy = uniqueDirs(paths).filter((d) => !rmdirIfEmpty(d));
-  if (!busy.length) return;
-  const tops = busy.filter(isDir);
+  const tops = uniqueDirs(paths).filter(isDir);
   for (const d of tops) refuseRoot(d);
   const all = tops.flatMap(subtree);
   if (all.length === 0) return;
