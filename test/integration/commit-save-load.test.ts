@@ -281,7 +281,7 @@ describe("save and load", () => {
     }
   });
 
-  it("save refuses a compressed stored layer whose tar does not match its DiffID, and writes no archive", () => {
+  it("save writes a zstd-stored layer as its exact tar, and refuses a compressed one whose tar does not match its DiffID, writing no archive", () => {
     const other = new TestRoot("images-corrupt");
     try {
       expect(other.run(["run", "--rm", "--network", "none", "busybox", "true"]).code).toBe(0); // stores the built-in image
@@ -290,6 +290,18 @@ describe("save and load", () => {
       expect(rec.digest).not.toBe(rec.diffId); // stored gzipped: the case under test
       const blob = join(other.dir, "image", "blobs", "sha256", rec.digest.slice(7));
       const tar = Buffer.from(Bun.gunzipSync(readFileSync(blob)));
+      // Stored as zstd (compressed by the zstd tool), the layer still saves as its exact tar.
+      const zst = Bun.spawnSync(["zstd", "-q", "-c"], { stdin: tar }).stdout;
+      const zstDigest = `sha256:${createHash("sha256").update(zst).digest("hex")}`;
+      const zstBlob = join(other.dir, "image", "blobs", "sha256", zstDigest.slice(7));
+      writeFileSync(zstBlob, zst);
+      const layerJson = join(other.dir, "image", "layers", diffId.slice(7), "layer.json");
+      writeFileSync(layerJson, JSON.stringify({ ...rec, digest: zstDigest, mediaType: "application/vnd.oci.image.layer.v1.tar+zstd" }));
+      const zout = join(work, "zstd-stored.tar");
+      expect(other.run(["save", "-o", zout, "busybox"]).code).toBe(0);
+      const saved = Buffer.from(sh(`tar xOf ${zout} blobs/sha256/${diffId.slice(7)} | base64 -w0`).trim(), "base64");
+      expect(saved.equals(tar)).toBe(true);
+      writeFileSync(layerJson, JSON.stringify(rec));
       // Same length, one byte of a file body changed: only the DiffID check can tell.
       tar[600] = tar[600]! ^ 0xff;
       for (const [label, bytes] of [["a byte changed", Bun.gzipSync(tar)], ["not gzip", Buffer.from("not gzip at all")]] as const) {
