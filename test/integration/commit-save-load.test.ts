@@ -304,7 +304,11 @@ describe("save and load", () => {
       writeFileSync(layerJson, JSON.stringify(rec));
       // Same length, one byte of a file body changed: only the DiffID check can tell.
       tar[600] = tar[600]! ^ 0xff;
-      for (const [label, bytes] of [["a byte changed", Bun.gzipSync(tar)], ["not gzip", Buffer.from("not gzip at all")]] as const) {
+      for (const [label, bytes] of [
+        ["a byte changed", Bun.gzipSync(tar)],
+        ["longer", Bun.gzipSync(Buffer.concat([tar, Buffer.alloc(4096)]))],
+        ["not gzip", Buffer.from("not gzip at all")],
+      ] as const) {
         writeFileSync(blob, bytes);
         const out = join(work, `corrupt-${label.replace(/ /g, "-")}.tar`);
         const res = other.run(["save", "-o", out, "busybox"]);
